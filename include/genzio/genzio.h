@@ -1,0 +1,536 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * genzio: userspace kernel-bypass I/O for Gen-Z-style memory fabrics.
+ *
+ * Every call returns 0 or a negative errno (poll returns a count). New objects
+ * come back through an out-parameter written only on success. errno is never
+ * set. A failed transfer is reported in its completion (struct genzio_wc),
+ * never as a return code of the post that started it.
+ *
+ * Thread safety: device, pd, mr, mem and ah calls are safe from any thread.
+ * A qp or a cq is used by one thread at a time; that is a rule, not a lock.
+ */
+#ifndef GENZIO_GENZIO_H
+#define GENZIO_GENZIO_H
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define GENZIO_EXPORT __attribute__((visibility("default")))
+#define GENZIO_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* GCID: 16-bit subnet ID and 12-bit component ID in 28 bits. */
+#define GENZIO_GCID(sid, cid) ((((uint32_t)(sid) & 0xffffu) << 12) | ((uint32_t)(cid) & 0xfffu))
+#define GENZIO_GCID_SID(gcid) (((uint32_t)(gcid) >> 12) & 0xffffu)
+#define GENZIO_GCID_CID(gcid) ((uint32_t)(gcid) & 0xfffu)
+/* R-Key: 12-bit key domain and 20-bit key in 32 bits. */
+#define GENZIO_RKEY_DOMAIN(rkey) ((uint32_t)(rkey) >> 20)
+#define GENZIO_RKEY_KEY(rkey) ((uint32_t)(rkey) & 0xfffffu)
+
+#define GENZIO_NAME_MAX 32
+#define GENZIO_MAX_INLINE 32	/* bytes carried inside a command entry */
+
+struct genzio_context;
+struct genzio_pd;
+struct genzio_ah;
+
+/* ---------------------------------------------------------------- devices */
+
+/** One entry of genzio_device_list(). */
+struct genzio_device_desc {
+	char name[GENZIO_NAME_MAX];	/* pass to genzio_device_open() */
+	char provider[16];		/* "shm", ... */
+};
+
+enum genzio_cap {
+	GENZIO_CAP_RMA = 1u << 0,		/* one-sided WRITE and READ */
+	GENZIO_CAP_ATOMIC32 = 1u << 1,		/* 32-bit remote atomics */
+	GENZIO_CAP_ATOMIC64 = 1u << 2,		/* 64-bit remote atomics */
+	GENZIO_CAP_HUGE_PAGES = 1u << 3,	/* huge pages were free at open */
+	GENZIO_CAP_REG_CONVERT = 1u << 4,	/* page-aligned private memory is
+						 * moved into data space in place
+						 * by genzio_mr_reg() */
+	GENZIO_CAP_ONE_SIDED_TARGET = 1u << 5,	/* the target runs no code */
+};
+
+/** What genzio_device_query() reports. */
+struct genzio_device_attr {
+	char name[GENZIO_NAME_MAX];
+	char provider[16];
+	uint32_t gcid;		/* this context's component ID on the fabric */
+	uint32_t caps;		/* enum genzio_cap bits */
+	uint32_t max_qp;	/* queue pairs per context */
+	uint32_t max_cq;	/* completion queues per context */
+	uint32_t max_qp_wr;	/* largest sq_depth / rq_depth */
+	uint32_t max_cqe;	/* largest cq depth */
+	uint32_t max_sge;	/* scatter entries per work request */
+	uint32_t max_inline;	/* bytes accepted with GENZIO_SEND_INLINE */
+	uint32_t max_mr;	/* registrations per context */
+	uint32_t atomic_sizes;	/* bit n set: 2^n-byte atomics supported */
+	uint64_t max_mr_size;	/* bytes one registration may cover */
+	uint64_t page_size;	/* page size genzio_mem_alloc() got at open */
+	uint64_t huge_budget;	/* bytes of huge pages this context may use */
+	uint64_t huge_used;	/* bytes of huge pages it holds now */
+};
+
+enum genzio_open_attr_mask {
+	GENZIO_OPEN_ATTR_FABRIC = 1u << 0,
+	GENZIO_OPEN_ATTR_SUBNET = 1u << 1,
+	GENZIO_OPEN_ATTR_HUGE_BUDGET = 1u << 2,
+};
+
+/** Optional settings for genzio_device_open(); unset fields use defaults. */
+struct genzio_open_attr {
+	uint64_t comp_mask;	/* enum genzio_open_attr_mask: fields set */
+	const char *fabric;	/* host fabric name ([A-Za-z0-9_-], <= 24);
+				 * default $GENZIO_FABRIC or "default" */
+	uint32_t subnet;	/* 16-bit subnet ID of new GCIDs; default 1 */
+	uint32_t reserved;
+	uint64_t huge_budget;	/* max bytes of huge pages; default
+				 * $GENZIO_HUGE_BUDGET or unlimited */
+};
+
+/**
+ * genzio_device_list - Describe the devices that can be opened
+ * @descs: array of @max entries, filled in order of preference
+ * @max:   capacity of @descs (0 only counts)
+ *
+ * Return: number of devices available (may exceed @max), or -EINVAL.
+ */
+GENZIO_EXPORT int genzio_device_list(struct genzio_device_desc *descs, int max);
+
+/**
+ * genzio_device_open - Open a device and join its fabric as a component
+ * @name: a name from genzio_device_list(), or NULL for the default
+ *        ($GENZIO_PROVIDER, else "shm")
+ * @attr: optional settings, or NULL
+ * @ctx:  out: the new context
+ *
+ * Return: 0, -EINVAL (bad argument), -ENODEV (no such device), -ENOSPC (the
+ * fabric has no free GCID), -ENOMEM, or another -errno naming the cause.
+ */
+GENZIO_EXPORT int genzio_device_open(const char *name,
+				     const struct genzio_open_attr *attr,
+				     struct genzio_context **ctx);
+
+/**
+ * genzio_device_close - Leave the fabric and release everything of @ctx
+ * @ctx: context with no pd, cq, qp, mr, mem or ah left
+ *
+ * Return: 0, -EINVAL, or -EBUSY while objects of @ctx remain.
+ */
+GENZIO_EXPORT int genzio_device_close(struct genzio_context *ctx);
+
+/**
+ * genzio_device_query - Report the GCID, provider and limits of @ctx
+ *
+ * Return: 0 or -EINVAL.
+ */
+GENZIO_EXPORT int genzio_device_query(struct genzio_context *ctx,
+				      struct genzio_device_attr *attr);
+
+/* ------------------------------------------------------ protection, memory */
+
+/**
+ * genzio_pd_alloc - Allocate a protection domain with its own R-Key domain
+ *
+ * R-Keys are honoured only on queue pairs of the same domain, lkeys only
+ * in work requests posted to queue pairs of the same domain.
+ *
+ * Return: 0, -EINVAL, -ENOSPC (all 4095 key domains in use), -ENOMEM, or
+ * the -errno of getrandom(2).
+ */
+GENZIO_EXPORT int genzio_pd_alloc(struct genzio_context *ctx,
+				  struct genzio_pd **pd);
+/** genzio_pd_free - Free @pd. Return: 0, -EINVAL, or -EBUSY while in use. */
+GENZIO_EXPORT int genzio_pd_free(struct genzio_pd *pd);
+
+enum genzio_mem_flags {
+	GENZIO_MEM_NO_HUGE = 1u << 0,	  /* normal pages only */
+	GENZIO_MEM_HUGE_1G = 1u << 1,	  /* 1 GiB pages in place of 2 MiB */
+	GENZIO_MEM_REQUIRE_HUGE = 1u << 2, /* fail with -ENOMEM, no fallback */
+	GENZIO_MEM_LOCK = 1u << 3,	  /* mlock the pages */
+};
+/* Bind to NUMA node n (default: the node of the calling CPU). */
+#define GENZIO_MEM_NODE(n) ((((uint32_t)(n) + 1u) & 0xffu) << 16)
+
+/**
+ * struct genzio_mem - Data-space memory that peers can reach (read-only)
+ */
+struct genzio_mem {
+	void *addr;		/* start, page aligned */
+	uint64_t length;	/* bytes, rounded up to page_size */
+	uint64_t page_size;	/* page size obtained */
+	int32_t numa_node;	/* node the pages are bound to, or -1 */
+	uint32_t flags;		/* flags given to genzio_mem_alloc() */
+};
+
+/**
+ * genzio_mem_alloc - Allocate data space that peers can map one-sidedly
+ * @ctx:   context
+ * @len:   bytes (> 0); rounded up to the page size obtained
+ * @flags: enum genzio_mem_flags | GENZIO_MEM_NODE(n)
+ * @mem:   out
+ *
+ * Huge pages are used when reserved and within the budget; otherwise normal
+ * pages, reported once. The page size obtained is @mem->page_size.
+ *
+ * Return: 0, -EINVAL, -ENOMEM (no memory, or no huge pages with
+ * GENZIO_MEM_REQUIRE_HUGE), or another -errno naming the cause.
+ */
+GENZIO_EXPORT int genzio_mem_alloc(struct genzio_context *ctx, uint64_t len,
+				   uint32_t flags, struct genzio_mem **mem);
+/** genzio_mem_free - Free @mem. Return: 0, -EINVAL, -EBUSY while registered. */
+GENZIO_EXPORT int genzio_mem_free(struct genzio_mem *mem);
+
+enum genzio_access {
+	GENZIO_ACCESS_LOCAL_WRITE = 1u << 0,
+	GENZIO_ACCESS_REMOTE_WRITE = 1u << 1,
+	GENZIO_ACCESS_REMOTE_READ = 1u << 2,
+	GENZIO_ACCESS_REMOTE_ATOMIC = 1u << 3,
+};
+
+/**
+ * struct genzio_mr - A registered region (read-only for the application)
+ */
+struct genzio_mr {
+	void *addr;		/* start of the region */
+	uint64_t length;	/* bytes */
+	uint32_t lkey;		/* local key for genzio_sge.lkey */
+	uint32_t rkey;		/* R-Key peers use; 0 without remote access */
+	uint32_t access;	/* enum genzio_access bits */
+	uint32_t reserved;
+};
+
+/**
+ * genzio_mr_reg - Register a region for local use and remote access
+ * @pd:     protection domain
+ * @addr:   start
+ * @len:    bytes (> 0)
+ * @access: enum genzio_access; REMOTE_WRITE and REMOTE_ATOMIC need
+ *          LOCAL_WRITE, as in verbs
+ * @mr:     out
+ *
+ * Remote access needs memory peers can reach: genzio_mem_alloc() memory, or
+ * (shm) a page-aligned region whose pages are moved into data space in place.
+ * The R-Key is random: 12-bit key domain of @pd, 20-bit key.
+ *
+ * Return: 0, -EINVAL, -ENOSPC (key table full), -ENOMEM, or -errno.
+ */
+GENZIO_EXPORT int genzio_mr_reg(struct genzio_pd *pd, void *addr, uint64_t len,
+				uint32_t access, struct genzio_mr **mr);
+/** genzio_mr_dereg - Revoke @mr; later accesses with its keys fail.
+ *  Return: 0 or -EINVAL. */
+GENZIO_EXPORT int genzio_mr_dereg(struct genzio_mr *mr);
+
+/** genzio_ah_create - Address a remote component by GCID.
+ *  Return: 0, -EINVAL, -EHOSTUNREACH (no live component has @gcid), -ENOMEM. */
+GENZIO_EXPORT int genzio_ah_create(struct genzio_pd *pd, uint32_t gcid,
+				   struct genzio_ah **ah);
+/** genzio_ah_destroy - Free @ah; no work request may still name it.
+ *  Return: 0 or -EINVAL. */
+GENZIO_EXPORT int genzio_ah_destroy(struct genzio_ah *ah);
+
+/* ------------------------------------------------------ completions */
+
+enum genzio_wc_status {
+	GENZIO_WC_SUCCESS = 0x00,
+	GENZIO_WC_BAD_RKEY = 0x87,	/* Gen-Z invalid permission: no such key */
+	GENZIO_WC_RDM_FULL = 0x93,	/* receiver has no room; retry */
+	GENZIO_WC_RETRY_EXC = 0xa2,	/* retries exceeded: path or peer lost */
+	GENZIO_WC_REM_BOUNDS = 0xc1,	/* remote range outside the region */
+	GENZIO_WC_LOC_PROT = 0xc2,	/* bad lkey, local range or rights */
+	GENZIO_WC_LOC_LEN = 0xc3,	/* local length does not fit the op */
+	GENZIO_WC_REM_ACCESS = 0xc4,	/* key lacks the right (e.g. read-only) */
+	GENZIO_WC_REM_QP = 0xc5,	/* remote queue pair gone */
+	GENZIO_WC_FLUSHED = 0xc6,	/* flushed: queue pair in error */
+	GENZIO_WC_GENERAL_ERR = 0xff,
+};
+
+enum genzio_wc_opcode {
+	GENZIO_WC_WRITE = 0,
+	GENZIO_WC_READ,
+	GENZIO_WC_ATOMIC,
+	GENZIO_WC_SEND,
+	GENZIO_WC_SYNC,
+	GENZIO_WC_RECV = 0x80,
+	GENZIO_WC_RECV_WRITE_IMM,
+};
+
+enum genzio_wc_flags {
+	GENZIO_WC_WITH_IMM = 1u << 0,
+};
+
+/** One completion. */
+struct genzio_wc {
+	uint64_t wr_id;		/* from the work request */
+	uint32_t status;	/* enum genzio_wc_status */
+	uint32_t opcode;	/* enum genzio_wc_opcode */
+	uint32_t byte_len;	/* bytes moved (atomics: operand size) */
+	uint32_t qp_num;	/* local queue pair */
+	uint32_t src_gcid;	/* receives: sender's GCID */
+	uint32_t imm_data;	/* with GENZIO_WC_WITH_IMM */
+	uint32_t wc_flags;	/* enum genzio_wc_flags */
+	uint32_t reserved;
+	uint64_t result;	/* atomics: value before the operation */
+};
+
+/** Public head of a completion queue: ABI, never reorder. */
+struct genzio_cq {
+	int (*poll)(struct genzio_cq *cq, int n, struct genzio_wc *wc);
+	void *user_context;
+	struct genzio_context *context;
+	uint32_t depth;
+	uint32_t reserved;
+};
+
+/** Settings for genzio_cq_create(). */
+struct genzio_cq_attr {
+	uint64_t comp_mask;	/* no optional fields yet: 0 */
+	uint32_t depth;		/* completions it holds (1..max_cqe) */
+	uint32_t reserved;
+	void *user_context;	/* copied to cq->user_context */
+};
+
+/**
+ * genzio_cq_create - Create a completion queue
+ * Return: 0, -EINVAL (bad depth or comp_mask), -ENOSPC (max_cq reached),
+ * -ENOMEM.
+ */
+GENZIO_EXPORT int genzio_cq_create(struct genzio_context *ctx,
+				   const struct genzio_cq_attr *attr,
+				   struct genzio_cq **cq);
+/** genzio_cq_destroy - Destroy @cq. Return: 0, -EINVAL, -EBUSY while a qp uses it. */
+GENZIO_EXPORT int genzio_cq_destroy(struct genzio_cq *cq);
+
+/**
+ * genzio_poll_cq - Reap up to @n completions without blocking
+ * @cq: completion queue; one thread at a time
+ * @n:  capacity of @wc
+ * @wc: array of at least @n entries
+ *
+ * A failed transfer is a completion with wc->status != GENZIO_WC_SUCCESS.
+ *
+ * Return: number of completions (0..@n), or -EINVAL.
+ */
+static inline int genzio_poll_cq(struct genzio_cq *cq, int n,
+				 struct genzio_wc *wc)
+{
+	if (GENZIO_UNLIKELY(!cq || n < 0 || (n && !wc)))
+		return -EINVAL;
+	return cq->poll(cq, n, wc);
+}
+
+/** genzio_wc_status_str - Name @status; never NULL. */
+GENZIO_EXPORT const char *genzio_wc_status_str(uint32_t status);
+
+/* ------------------------------------------------------ queue pairs */
+
+enum genzio_qp_type {
+	GENZIO_QPT_RC = 1,	/* connected to one remote queue pair */
+	GENZIO_QPT_RD = 2,	/* destination per work request (ah, qpn) */
+};
+
+struct genzio_sge {
+	uint64_t addr;
+	uint32_t length;
+	uint32_t lkey;		/* ignored with GENZIO_SEND_INLINE */
+};
+
+enum genzio_wr_opcode {
+	GENZIO_WR_WRITE = 0,
+	GENZIO_WR_WRITE_IMM,
+	GENZIO_WR_READ,
+	GENZIO_WR_SEND,
+	GENZIO_WR_SEND_IMM,
+	GENZIO_WR_ATOMIC_SWAP,	/* old = *p; *p = operand */
+	GENZIO_WR_ATOMIC_CAS,	/* old = *p; if old == compare: *p = operand */
+	GENZIO_WR_ATOMIC_FADD,	/* old = *p; *p += operand */
+	GENZIO_WR_ATOMIC_AND,
+	GENZIO_WR_ATOMIC_OR,
+	GENZIO_WR_ATOMIC_XOR,
+	GENZIO_WR_ATOMIC_SMIN,	/* signed minimum */
+	GENZIO_WR_ATOMIC_SMAX,
+	GENZIO_WR_ATOMIC_UMIN,	/* unsigned minimum */
+	GENZIO_WR_ATOMIC_UMAX,
+	GENZIO_WR_SYNC,		/* completes when all earlier work is visible */
+	GENZIO_WR_OPCODE_MAX
+};
+
+enum genzio_send_flags {
+	GENZIO_SEND_SIGNALED = 1u << 0,	/* always write a completion */
+	GENZIO_SEND_FENCE = 1u << 1,	/* ordered after all earlier work */
+	GENZIO_SEND_INLINE = 1u << 2,	/* data copied at post; lkey unused */
+};
+
+/** A work request for genzio_post_send(). */
+struct genzio_send_wr {
+	uint64_t wr_id;			/* returned in the completion */
+	struct genzio_send_wr *next;	/* batch: NULL ends the list */
+	struct genzio_sge *sg_list;
+	int32_t num_sge;
+	uint32_t opcode;		/* enum genzio_wr_opcode */
+	uint32_t send_flags;		/* enum genzio_send_flags */
+	uint32_t imm_data;
+	struct genzio_ah *ah;		/* GENZIO_QPT_RD: destination */
+	uint32_t remote_qpn;		/* GENZIO_QPT_RD: destination qp */
+	uint32_t reserved;
+	union {
+		struct {
+			uint64_t remote_addr;
+			uint32_t rkey;
+			uint32_t reserved;
+		} rdma;
+		struct {
+			uint64_t remote_addr;	/* aligned to size */
+			uint32_t rkey;
+			uint32_t size;		/* 4 or 8 bytes */
+			uint64_t operand;	/* add / swap / mask value */
+			uint64_t compare;	/* CAS only */
+		} atomic;
+	};
+};
+
+/** A receive buffer for genzio_post_recv(). */
+struct genzio_recv_wr {
+	uint64_t wr_id;
+	struct genzio_recv_wr *next;
+	struct genzio_sge *sg_list;
+	int32_t num_sge;
+	uint32_t reserved;
+};
+
+/** Public head of a queue pair: ABI, never reorder. */
+struct genzio_qp {
+	int (*post_send)(struct genzio_qp *qp, struct genzio_send_wr *wr,
+			 struct genzio_send_wr **bad_wr);
+	int (*post_recv)(struct genzio_qp *qp, struct genzio_recv_wr *wr,
+			 struct genzio_recv_wr **bad_wr);
+	void *user_context;
+	struct genzio_context *context;
+	uint32_t qp_num;	/* 24 bits */
+	uint32_t qp_type;	/* enum genzio_qp_type */
+};
+
+/** Settings for genzio_qp_create(). */
+struct genzio_qp_attr {
+	uint64_t comp_mask;	/* no optional fields yet: 0 */
+	uint32_t qp_type;	/* enum genzio_qp_type */
+	uint32_t sq_depth;	/* outstanding send work requests */
+	uint32_t rq_depth;	/* posted receives */
+	uint32_t max_send_sge;
+	uint32_t max_recv_sge;
+	uint32_t max_inline;	/* <= GENZIO_MAX_INLINE */
+	struct genzio_cq *send_cq;
+	struct genzio_cq *recv_cq;
+	void *user_context;
+};
+
+/**
+ * genzio_qp_create - Create a queue pair
+ * Return: 0, -EINVAL (bad type, depth, sge count, inline size, cq of another
+ * context, comp_mask), -ENOSPC (no free queue pair number), -ENOMEM.
+ */
+GENZIO_EXPORT int genzio_qp_create(struct genzio_pd *pd,
+				   const struct genzio_qp_attr *attr,
+				   struct genzio_qp **qp);
+/** genzio_qp_destroy - Destroy @qp; peers' work to it completes with
+ *  GENZIO_WC_REM_QP. Return: 0 or -EINVAL. */
+GENZIO_EXPORT int genzio_qp_destroy(struct genzio_qp *qp);
+
+/**
+ * genzio_qp_connect - Connect a GENZIO_QPT_RC queue pair to a remote one
+ * @qp:         RC queue pair, not yet connected
+ * @gcid:       remote component
+ * @remote_qpn: remote queue pair number
+ *
+ * Return: 0, -EINVAL (not RC, or already connected), -EHOSTUNREACH (no live
+ * component @gcid), -ENOENT (it has no queue pair @remote_qpn).
+ */
+GENZIO_EXPORT int genzio_qp_connect(struct genzio_qp *qp, uint32_t gcid,
+				    uint32_t remote_qpn);
+
+/**
+ * genzio_post_send - Post a list of send work requests
+ * @qp:     one thread at a time
+ * @wr:     list linked by ->next
+ * @bad_wr: out: the first request not posted, on error
+ *
+ * Checks that need no lookup (opcode, sge count, inline length, atomic
+ * alignment) fail here; key and bounds faults come back as completions.
+ *
+ * Return: 0, -EINVAL (malformed request), -EAGAIN (completion queue full:
+ * poll, then post *bad_wr again), -ENOTCONN (RC not connected), -EOPNOTSUPP.
+ */
+static inline int genzio_post_send(struct genzio_qp *qp,
+				   struct genzio_send_wr *wr,
+				   struct genzio_send_wr **bad_wr)
+{
+	if (GENZIO_UNLIKELY(!qp || !wr || !bad_wr))
+		return -EINVAL;
+	return qp->post_send(qp, wr, bad_wr);
+}
+
+/**
+ * genzio_post_recv - Post a list of receive buffers
+ * Return: 0, -EINVAL, -EAGAIN (receive queue full), -EOPNOTSUPP.
+ */
+static inline int genzio_post_recv(struct genzio_qp *qp,
+				   struct genzio_recv_wr *wr,
+				   struct genzio_recv_wr **bad_wr)
+{
+	if (GENZIO_UNLIKELY(!qp || !wr || !bad_wr))
+		return -EINVAL;
+	return qp->post_recv(qp, wr, bad_wr);
+}
+
+/* ------------------------------------------------------ out-of-band setup */
+
+/**
+ * struct genzio_conn_info - What two processes exchange to talk
+ *
+ * gcid and qpn address a queue pair; addr, length and rkey describe one
+ * registered region the sender offers (all 0 when it offers none).
+ */
+struct genzio_conn_info {
+	uint32_t gcid;
+	uint32_t qpn;
+	uint32_t rkey;
+	uint32_t reserved;
+	uint64_t addr;
+	uint64_t length;
+};
+
+#define GENZIO_CONN_INFO_STRLEN 64	/* buffer for genzio_conn_info_str() */
+
+/**
+ * genzio_conn_info_str - Format @info as text for argv or a file
+ * Return: 0, -EINVAL (also for a GCID over 28 or a qpn over 24 bits),
+ * -ENOSPC (@len < GENZIO_CONN_INFO_STRLEN).
+ */
+GENZIO_EXPORT int genzio_conn_info_str(const struct genzio_conn_info *info,
+				       char *buf, size_t len);
+/** genzio_conn_info_parse - Read text from genzio_conn_info_str().
+ *  Return: 0 or -EINVAL. */
+GENZIO_EXPORT int genzio_conn_info_parse(const char *str,
+					 struct genzio_conn_info *info);
+/**
+ * genzio_conn_info_exchange - Send @mine over @fd and read the peer's
+ * @fd: a connected stream socket (both sides call this)
+ *
+ * Return: 0, -EINVAL, -EPIPE (peer closed early), or the -errno of I/O.
+ */
+GENZIO_EXPORT int genzio_conn_info_exchange(int fd,
+					    const struct genzio_conn_info *mine,
+					    struct genzio_conn_info *peer);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GENZIO_GENZIO_H */

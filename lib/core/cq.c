@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: MIT
+/* genzio_cq_*: completion queues, and the names of completion statuses. */
+#include <errno.h>
+
+#include "provider.h"
+
+GENZIO_EXPORT int genzio_cq_create(struct genzio_context *ctx,
+				   const struct genzio_cq_attr *attr,
+				   struct genzio_cq **out)
+{
+	int ret;
+
+	if (!ctx || !attr || !out)
+		return gz_err(-EINVAL, "ctx %p, attr %p, cq %p", (void *)ctx,
+			      (const void *)attr, (void *)out);
+	if (attr->comp_mask)
+		return gz_err(-EINVAL, "unknown comp_mask bits %#llx",
+			      (unsigned long long)attr->comp_mask);
+	if (!attr->depth || attr->depth > ctx->attr.max_cqe)
+		return gz_err(-EINVAL, "depth %u (1..%u)", attr->depth,
+			      ctx->attr.max_cqe);
+	gz_ctx_lock(ctx);
+	if (ctx->ncq >= ctx->attr.max_cq) {
+		gz_ctx_unlock(ctx);
+		return gz_err(-ENOSPC, "all %u completion queues in use",
+			      ctx->attr.max_cq);
+	}
+	ret = ctx->prov->cq_create(ctx, attr, out);
+	if (!ret)
+		ctx->ncq++;
+	gz_ctx_unlock(ctx);
+	return ret;
+}
+
+GENZIO_EXPORT int genzio_cq_destroy(struct genzio_cq *cq)
+{
+	struct genzio_context *ctx;
+	int ret;
+
+	if (!cq)
+		return gz_err(-EINVAL, "cq is NULL");
+	ctx = cq->context;
+	gz_ctx_lock(ctx);
+	ret = ctx->prov->cq_destroy(cq);
+	if (!ret)
+		ctx->ncq--;
+	gz_ctx_unlock(ctx);
+	return ret;
+}
+
+GENZIO_EXPORT const char *genzio_wc_status_str(uint32_t status)
+{
+	switch (status) {
+	case GENZIO_WC_SUCCESS:
+		return "success";
+	case GENZIO_WC_BAD_RKEY:
+		return "invalid permission: no such R-Key";
+	case GENZIO_WC_RDM_FULL:
+		return "receiver queue full";
+	case GENZIO_WC_RETRY_EXC:
+		return "retries exceeded: peer or path lost";
+	case GENZIO_WC_REM_BOUNDS:
+		return "remote range outside the region";
+	case GENZIO_WC_LOC_PROT:
+		return "local protection error";
+	case GENZIO_WC_LOC_LEN:
+		return "local length error";
+	case GENZIO_WC_REM_ACCESS:
+		return "remote access not granted by the key";
+	case GENZIO_WC_REM_QP:
+		return "remote queue pair gone";
+	case GENZIO_WC_FLUSHED:
+		return "flushed";
+	case GENZIO_WC_GENERAL_ERR:
+		return "general error";
+	default:
+		return "unknown status";
+	}
+}

@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: MIT
+/* genzio_device_*: find, open, describe and close a device. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/provider_table.h"
+
+#define OPEN_ATTR_ALL (GENZIO_OPEN_ATTR_FABRIC | GENZIO_OPEN_ATTR_SUBNET | \
+		       GENZIO_OPEN_ATTR_HUGE_BUDGET)
+
+void gz_ctx_lock(struct genzio_context *ctx)
+{
+	pthread_mutex_lock(&ctx->lock);
+}
+
+void gz_ctx_unlock(struct genzio_context *ctx)
+{
+	pthread_mutex_unlock(&ctx->lock);
+}
+
+GENZIO_EXPORT int genzio_device_list(struct genzio_device_desc *descs, int max)
+{
+	int n = 0;
+
+	if (max < 0 || (max && !descs))
+		return gz_err(-EINVAL, "descs %p, max %d", (void *)descs, max);
+	for (int i = 0; i < gz_provider_count(); i++) {
+		const struct gz_provider *p = gz_provider_at(i);
+		int count = p->probe();
+
+		for (int d = 0; d < count; d++, n++) {
+			if (n >= max)
+				continue;
+			memset(&descs[n], 0, sizeof(descs[n]));
+			snprintf(descs[n].name, sizeof(descs[n].name), "%s%d",
+				 p->name, d);
+			snprintf(descs[n].provider, sizeof(descs[n].provider),
+				 "%s", p->name);
+		}
+	}
+	return n;
+}
+
+/* "shm", "shm0": the provider named, device 0 (one device each so far). */
+static const struct gz_provider *provider_of(const char *name)
+{
+	char prov[GENZIO_NAME_MAX];
+	size_t n = strcspn(name, "0123456789");
+	const struct gz_provider *p;
+
+	if (n >= sizeof(prov) || (name[n] && strcmp(name + n, "0")))
+		return NULL;
+	memcpy(prov, name, n);
+	prov[n] = 0;
+	p = gz_provider_find(prov);
+	return p && p->probe() > 0 ? p : NULL;
+}
+
+GENZIO_EXPORT int genzio_device_open(const char *name,
+				     const struct genzio_open_attr *attr,
+				     struct genzio_context **out)
+{
+	const struct gz_provider *p;
+	struct genzio_context *ctx;
+	int ret;
+
+	if (!out)
+		return gz_err(-EINVAL, "ctx is NULL");
+	if (attr && (attr->comp_mask & ~(uint64_t)OPEN_ATTR_ALL))
+		return gz_err(-EINVAL, "unknown comp_mask bits %#llx",
+			      (unsigned long long)(attr->comp_mask &
+						   ~(uint64_t)OPEN_ATTR_ALL));
+	if (!name) {
+		name = getenv("GENZIO_PROVIDER");
+		if (!name || !*name)
+			name = "shm";
+	}
+	p = provider_of(name);
+	if (!p)
+		return gz_err(-ENODEV, "no device \"%s\" here (genzio_device_list "
+			      "names the ones there are)", name);
+	ret = p->device_open(attr, &ctx);
+	if (ret)
+		return ret;
+	ctx->prov = p;
+	ctx->lkeys = calloc(ctx->attr.max_mr, sizeof(*ctx->lkeys));
+	if (!ctx->lkeys) {
+		p->device_close(ctx);
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&ctx->lock, NULL);
+	*out = ctx;
+	return 0;
+}
+
+GENZIO_EXPORT int genzio_device_close(struct genzio_context *ctx)
+{
+	uint32_t busy;
+
+	if (!ctx)
+		return gz_err(-EINVAL, "ctx is NULL");
+	gz_ctx_lock(ctx);
+	busy = ctx->npd + ctx->ncq + ctx->nqp + ctx->nmr + ctx->nmem +
+	       ctx->nah;
+	gz_ctx_unlock(ctx);
+	if (busy)
+		return gz_err(-EBUSY, "%u objects still open (pd %u cq %u qp %u "
+			      "mr %u mem %u ah %u)", busy, ctx->npd, ctx->ncq,
+			      ctx->nqp, ctx->nmr, ctx->nmem, ctx->nah);
+	free(ctx->lkeys);
+	pthread_mutex_destroy(&ctx->lock);
+	ctx->prov->device_close(ctx);
+	return 0;
+}
+
+GENZIO_EXPORT int genzio_device_query(struct genzio_context *ctx,
+				      struct genzio_device_attr *attr)
+{
+	if (!ctx || !attr)
+		return gz_err(-EINVAL, "ctx %p, attr %p", (void *)ctx,
+			      (void *)attr);
+	gz_ctx_lock(ctx);
+	*attr = ctx->attr;
+	gz_ctx_unlock(ctx);
+	return 0;
+}

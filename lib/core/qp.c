@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: MIT
+/* genzio_qp_*: create, connect and destroy queue pairs. */
+#include <errno.h>
+
+#include "provider.h"
+
+static int check_attr(struct genzio_context *ctx,
+		      const struct genzio_qp_attr *a)
+{
+	const struct genzio_device_attr *d = &ctx->attr;
+
+	if (a->comp_mask)
+		return gz_err(-EINVAL, "unknown comp_mask bits %#llx",
+			      (unsigned long long)a->comp_mask);
+	if (a->qp_type != GENZIO_QPT_RC && a->qp_type != GENZIO_QPT_RD)
+		return gz_err(-EINVAL, "qp_type %u", a->qp_type);
+	if (!a->sq_depth || a->sq_depth > d->max_qp_wr ||
+	    a->rq_depth > d->max_qp_wr)
+		return gz_err(-EINVAL, "sq_depth %u, rq_depth %u (1..%u)",
+			      a->sq_depth, a->rq_depth, d->max_qp_wr);
+	if (a->max_send_sge > d->max_sge || a->max_recv_sge > d->max_sge)
+		return gz_err(-EINVAL, "max_send_sge %u, max_recv_sge %u (max %u)",
+			      a->max_send_sge, a->max_recv_sge, d->max_sge);
+	if (a->max_inline > d->max_inline)
+		return gz_err(-EINVAL, "max_inline %u (max %u)", a->max_inline,
+			      d->max_inline);
+	if (!a->send_cq || !a->recv_cq)
+		return gz_err(-EINVAL, "send_cq and recv_cq are required");
+	if (a->send_cq->context != ctx || a->recv_cq->context != ctx)
+		return gz_err(-EINVAL, "a cq belongs to another context");
+	return 0;
+}
+
+GENZIO_EXPORT int genzio_qp_create(struct genzio_pd *pd,
+				   const struct genzio_qp_attr *attr,
+				   struct genzio_qp **out)
+{
+	struct genzio_context *ctx;
+	int ret;
+
+	if (!pd || !attr || !out)
+		return gz_err(-EINVAL, "pd %p, attr %p, qp %p", (void *)pd,
+			      (const void *)attr, (void *)out);
+	ctx = pd->ctx;
+	ret = check_attr(ctx, attr);
+	if (ret)
+		return ret;
+	gz_ctx_lock(ctx);
+	ret = ctx->prov->qp_create(pd, attr, out);
+	if (!ret) {
+		container_of(*out, struct gz_qp, pub)->pd = pd;
+		pd->users++;
+		ctx->nqp++;
+	}
+	gz_ctx_unlock(ctx);
+	return ret;
+}
+
+GENZIO_EXPORT int genzio_qp_connect(struct genzio_qp *qp, uint32_t gcid,
+				    uint32_t remote_qpn)
+{
+	struct genzio_context *ctx;
+	int ret;
+
+	if (!qp)
+		return gz_err(-EINVAL, "qp is NULL");
+	if (qp->qp_type != GENZIO_QPT_RC)
+		return gz_err(-EINVAL, "only RC queue pairs connect");
+	if (gcid >> 28 || !GENZIO_GCID_CID(gcid) || remote_qpn >> 24)
+		return gz_err(-EINVAL, "GCID %#x or queue pair %#x out of range",
+			      gcid, remote_qpn);
+	ctx = qp->context;
+	gz_ctx_lock(ctx);
+	ret = ctx->prov->qp_connect(qp, gcid, remote_qpn);
+	gz_ctx_unlock(ctx);
+	return ret;
+}
+
+GENZIO_EXPORT int genzio_qp_destroy(struct genzio_qp *qp)
+{
+	struct genzio_context *ctx;
+
+	if (!qp)
+		return gz_err(-EINVAL, "qp is NULL");
+	ctx = qp->context;
+	gz_ctx_lock(ctx);
+	container_of(qp, struct gz_qp, pub)->pd->users--;
+	ctx->prov->qp_destroy(qp);
+	ctx->nqp--;
+	gz_ctx_unlock(ctx);
+	return 0;
+}

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+/* Internal basics shared by every layer: no provider or object knowledge. */
+#ifndef GZ_GZ_H
+#define GZ_GZ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <genzio/genzio.h>
+
+#define container_of(ptr, type, member) \
+	((type *)((char *)(ptr) - offsetof(type, member)))
+
+#define GZ_CACHELINE 64
+#define GZ_ALIGNED __attribute__((aligned(GZ_CACHELINE)))
+#define GZ_LIKELY(x) __builtin_expect(!!(x), 1)
+#define GZ_UNLIKELY(x) GENZIO_UNLIKELY(x)
+#define GZ_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/*
+ * Print one line "genzio: <func>: <message>" when GENZIO_DEBUG is set.
+ * Returns @err so error paths read "return gz_err(-EINVAL, ...)".
+ * Never called on the fast path.
+ */
+__attribute__((format(printf, 3, 4)))
+int gz_log_err(int err, const char *func, const char *fmt, ...);
+#define gz_err(err, ...) gz_log_err((err), __func__, __VA_ARGS__)
+
+/* A notice printed once per process whatever GENZIO_DEBUG says, for
+ * fallbacks that cost performance (normal pages in place of huge pages). */
+__attribute__((format(printf, 2, 3)))
+void gz_log_notice_once(int *once, const char *fmt, ...);
+
+int gz_debug_enabled(void);
+
+static inline uint32_t gz_roundup_pow2(uint32_t v)
+{
+	return v <= 1 ? 1 : 1u << (32 - __builtin_clz(v - 1));
+}
+
+static inline uint64_t gz_align_up(uint64_t v, uint64_t a)
+{
+	return (v + a - 1) & ~(a - 1);
+}
+
+#endif /* GZ_GZ_H */

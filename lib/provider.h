@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The provider ABI (private). The core validates every argument and keeps
+ * the books before it calls a provider, so providers see sane input only.
+ * Ops are sorted by name.
+ */
+#ifndef GZ_PROVIDER_H
+#define GZ_PROVIDER_H
+
+#include "core/core.h"
+
+struct gz_provider {
+	const char *name;
+	/* Number of devices this provider can open here (0 if none). */
+	int (*probe)(void);
+
+	int (*ah_create)(struct genzio_pd *pd, uint32_t gcid,
+			 struct genzio_ah **ah);
+	void (*ah_destroy)(struct genzio_ah *ah);
+	int (*cq_create)(struct genzio_context *ctx,
+			 const struct genzio_cq_attr *attr,
+			 struct genzio_cq **cq);
+	/* -EBUSY while a queue pair uses it. */
+	int (*cq_destroy)(struct genzio_cq *cq);
+	void (*device_close)(struct genzio_context *ctx);
+	/* Fills ctx->attr; the core sets up everything else of ctx. */
+	int (*device_open)(const struct genzio_open_attr *attr,
+			   struct genzio_context **ctx);
+	int (*mem_alloc)(struct genzio_context *ctx, uint64_t len,
+			 uint32_t flags, struct genzio_mem **mem);
+	int (*mem_free)(struct genzio_mem *mem);
+	void (*mr_dereg)(struct gz_mr *mr);
+	/* Allocates the gz_mr (its own struct around it) and sets rkey. */
+	int (*mr_reg)(struct genzio_pd *pd, void *addr, uint64_t len,
+		      uint32_t access, struct gz_mr **mr);
+	int (*qp_connect)(struct genzio_qp *qp, uint32_t gcid, uint32_t qpn);
+	int (*qp_create)(struct genzio_pd *pd, const struct genzio_qp_attr *attr,
+			 struct genzio_qp **qp);
+	void (*qp_destroy)(struct genzio_qp *qp);
+};
+
+extern const struct gz_provider gz_shm_provider;
+
+#endif /* GZ_PROVIDER_H */

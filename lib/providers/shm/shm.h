@@ -1,0 +1,233 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * shm provider: every process is a component of a host-local fabric.
+ *
+ * Files under /dev/shm (and a hugetlbfs mount) are the fabric:
+ *   genzio-<fabric>.reg                 registry: GCID slots, robust mutex
+ *   genzio-<fabric>-<cid>-<inc>.comp    a component: life lock, queue pair,
+ *                                       segment and key tables (peers map
+ *                                       it read-only)
+ *   genzio-<fabric>-<cid>-<inc>-<seg>   a data-space segment
+ * <inc> is the incarnation, unique per join, so a restarted process never
+ * meets the files, keys or queue pairs of its predecessor.
+ *
+ * RMA is one-sided: the requester maps the target's segments and its data
+ * mover checks the target's key table, so the target runs no code.
+ */
+#ifndef GZ_PROVIDERS_SHM_SHM_H
+#define GZ_PROVIDERS_SHM_SHM_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "provider.h"
+#include "sys/sys.h"
+#include "xdm/ring.h"
+#include "xdm/xdm.h"
+
+#define GZ_SHM_DIR "/dev/shm"
+#define GZ_SHM_FABRIC_MAX 24
+#define GZ_SHM_MAX_CID 4095u
+#define GZ_SHM_QP_BITS 10
+#define GZ_SHM_MAX_QP (1u << GZ_SHM_QP_BITS)
+#define GZ_SHM_MAX_SEG 65536u	/* per incarnation; ids are never reused */
+#define GZ_SHM_KEYS 16384u	/* key table slots */
+#define GZ_SHM_MAX_MR 12288u	/* keeps the key table <= 75% full */
+#define GZ_SHM_MAX_DEPTH 65536u
+#define GZ_SHM_MAX_SGE 16u
+#define GZ_SHM_RECHECK_NS 1000000u	/* degraded liveness check: 1 ms */
+#define GZ_SHM_MAGIC_REG 0x475a5245u	/* "GZRE" */
+#define GZ_SHM_MAGIC_COMP 0x475a434fu	/* "GZCO" */
+#define GZ_SHM_VERSION 1u
+
+/* ---- registry (shm_registry.c) ---- */
+struct gz_shm_slot {
+	uint32_t used;
+	int32_t pid;
+	uint64_t starttime;
+	uint64_t incarnation;
+	uint64_t pad[5];
+} GZ_ALIGNED;
+
+struct gz_shm_registry {
+	uint32_t magic;
+	uint32_t version;
+	uint32_t subnet;
+	uint32_t pad;
+	uint64_t next_incarnation;
+	pthread_mutex_t lock GZ_ALIGNED;
+	struct gz_shm_slot slot[GZ_SHM_MAX_CID];	/* slot i: CID i + 1 */
+};
+
+int gz_shm_registry_open(const char *fabric, uint32_t subnet,
+			 struct gz_shm_registry **reg);
+void gz_shm_registry_close(struct gz_shm_registry *reg);
+/* Take a free CID (reclaiming dead holders) for this process. */
+int gz_shm_registry_join(struct gz_shm_registry *reg, const char *fabric,
+			 uint32_t *cid, uint64_t *incarnation);
+void gz_shm_registry_leave(struct gz_shm_registry *reg, uint32_t cid,
+			   uint64_t incarnation);
+/* The live holder of @cid, or -EHOSTUNREACH. */
+int gz_shm_registry_lookup(struct gz_shm_registry *reg, uint32_t cid,
+			   uint64_t *incarnation);
+/* Unlink every file of a dead incarnation. */
+void gz_shm_registry_sweep(const char *fabric, uint32_t cid, uint64_t inc);
+
+/* ---- component file, shared with peers ---- */
+struct gz_shm_segdesc {
+	_Atomic uint32_t live;	/* 1 while the segment exists */
+	uint32_t dir;		/* 0: /dev/shm, n: hugedir[n - 1] */
+	uint64_t len;
+};
+
+/* A queue pair as peers see it: its number, and the key domain of its
+ * protection domain (an R-Key from another domain is refused, as in verbs). */
+struct gz_shm_qpent {
+	_Atomic uint32_t qpn;	/* 0: free slot */
+	uint32_t domain;
+};
+
+struct gz_shm_comp {
+	uint32_t magic;
+	uint32_t version;
+	uint32_t gcid;
+	int32_t pid;
+	uint64_t starttime;
+	uint64_t incarnation;
+	_Atomic uint32_t closed;	/* left the fabric in good order */
+	uint32_t pad;
+	char hugedir[2][PATH_MAX];	/* 2 MiB and 1 GiB mounts */
+	/* Its own line: held for life, rewritten by the kernel on death. */
+	pthread_mutex_t life GZ_ALIGNED;
+	struct gz_shm_qpent qp[GZ_SHM_MAX_QP] GZ_ALIGNED;
+	struct gz_shm_segdesc seg[GZ_SHM_MAX_SEG] GZ_ALIGNED;
+	struct gz_key_entry keys[GZ_SHM_KEYS];
+};
+
+/* ---- a remote component as we reach it (shm_peer.c) ---- */
+struct gz_shm_ctx;
+
+struct gz_shm_peer {
+	struct gz_xdm_target tgt;	/* first: the fast path starts here */
+	const struct gz_shm_comp *comp;	/* read-only mapping */
+	uint32_t life_word;		/* futex word while it lives; see
+					 * GZ_SHM_LIFE_UNKNOWN */
+	_Atomic uint32_t dead;
+	uint64_t next_check_ns;		/* degraded mode: next syscall check */
+	uint32_t gcid;
+	uint32_t users;			/* under ctx lock */
+	uint64_t incarnation;
+	struct gz_shm_ctx *ctx;
+	pthread_mutex_t map_lock;	/* slow path: map_seg */
+};
+
+/* ---- our context ---- */
+struct gz_shm_ctx {
+	struct genzio_context base;
+	struct gz_shm_registry *reg;
+	struct gz_shm_comp *comp;	/* our component file, writable */
+	char fabric[GZ_SHM_FABRIC_MAX + 1];
+	uint32_t cid;
+	uint64_t incarnation;
+	uint32_t next_seg;		/* ids are never reused */
+	uint32_t qp_gen;
+	char hugedir[2][PATH_MAX];	/* 2 MiB, 1 GiB mounts; "" if none */
+	uint64_t huge_budget, huge_used;
+	struct gz_shm_mem *mems;	/* list, for mr_reg lookups */
+	struct gz_shm_peer *peer[GZ_SHM_MAX_CID + 1];	/* current, by CID */
+};
+
+static inline struct gz_shm_ctx *to_shm_ctx(struct genzio_context *c)
+{
+	return container_of(c, struct gz_shm_ctx, base);
+}
+
+struct gz_shm_mem {
+	struct gz_mem base;
+	struct gz_shm_mem *next;
+	uint32_t seg;
+	uint32_t users;			/* registrations inside it */
+	int converted;			/* user memory moved in place */
+};
+
+struct gz_shm_mr {
+	struct gz_mr base;
+	struct gz_shm_mem *mem;		/* NULL without remote access */
+};
+
+struct gz_shm_ah {
+	struct genzio_ah base;
+	struct gz_shm_peer *peer;
+};
+
+struct gz_shm_cq {
+	struct genzio_cq pub;
+	struct gz_ring ring;
+	uint32_t cons;			/* consumer's own index */
+	uint32_t users;			/* queue pairs, under ctx lock */
+	struct gz_ring_ctrl ctrl;
+	struct gz_xdm_cqe *ent;
+};
+
+struct gz_shm_qp {
+	struct gz_qp base;
+	struct gz_shm_ctx *ctx;
+	struct gz_shm_cq *scq;
+	struct gz_shm_cq *rcq;
+	struct gz_shm_peer *peer;	/* RC: connected peer */
+	uint32_t rqpn;			/* RC: remote queue pair */
+	uint32_t max_sge;
+	uint32_t max_inline;
+	uint32_t slot;
+	const struct gz_lkey *lkeys;
+	uint32_t max_mr;
+	uint32_t domain;		/* key domain of our pd */
+};
+
+/* ---- internal calls between the files ---- */
+void gz_shm_path(const struct gz_shm_ctx *ctx, char *buf, size_t len,
+		 uint32_t cid, uint64_t inc, const char *suffix);
+int gz_shm_peer_get(struct gz_shm_ctx *ctx, uint32_t gcid,
+		    struct gz_shm_peer **peer);
+void gz_shm_peer_put(struct gz_shm_peer *peer);
+/* Slow path of gz_shm_peer_alive(): 1 alive, 0 dead (and marked so). */
+int gz_shm_peer_check(struct gz_shm_peer *peer);
+
+/* No futex word ever has this value: a peer whose opening thread exited
+ * gets it, so every operation takes the (rate-limited) slow check. */
+#define GZ_SHM_LIFE_UNKNOWN 0xffffffffu
+
+/* One load in the common case: the peer's life-lock word is unchanged. */
+static inline int gz_shm_peer_alive(struct gz_shm_peer *p)
+{
+	if (GZ_LIKELY(gz_sys_lifelock_word(&p->comp->life) == p->life_word))
+		return 1;
+	return gz_shm_peer_check(p);
+}
+
+int gz_shm_ah_create(struct genzio_pd *pd, uint32_t gcid,
+		     struct genzio_ah **ah);
+void gz_shm_ah_destroy(struct genzio_ah *ah);
+int gz_shm_cq_create(struct genzio_context *ctx,
+		     const struct genzio_cq_attr *attr, struct genzio_cq **cq);
+int gz_shm_cq_destroy(struct genzio_cq *cq);
+int gz_shm_mem_alloc(struct genzio_context *ctx, uint64_t len, uint32_t flags,
+		     struct genzio_mem **mem);
+int gz_shm_mem_free(struct genzio_mem *mem);
+int gz_shm_mem_convert(struct gz_shm_ctx *ctx, void *addr, uint64_t len,
+		       struct gz_shm_mem **mem);
+int gz_shm_mem_overlaps(struct gz_shm_ctx *ctx, uint64_t addr, uint64_t len);
+struct gz_shm_mem *gz_shm_mem_find(struct gz_shm_ctx *ctx, uint64_t addr,
+				   uint64_t len);
+void gz_shm_mem_release(struct gz_shm_ctx *ctx, struct gz_shm_mem *m);
+int gz_shm_mr_reg(struct genzio_pd *pd, void *addr, uint64_t len,
+		  uint32_t access, struct gz_mr **mr);
+void gz_shm_mr_dereg(struct gz_mr *mr);
+int gz_shm_qp_create(struct genzio_pd *pd, const struct genzio_qp_attr *attr,
+		     struct genzio_qp **qp);
+int gz_shm_qp_connect(struct genzio_qp *qp, uint32_t gcid, uint32_t qpn);
+void gz_shm_qp_destroy(struct genzio_qp *qp);
+
+#endif /* GZ_PROVIDERS_SHM_SHM_H */

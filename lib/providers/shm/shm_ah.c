@@ -1,0 +1,31 @@
+// SPDX-License-Identifier: MIT
+/* Address handles: a GCID resolved to a mapped peer. */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "providers/shm/shm.h"
+
+int gz_shm_ah_create(struct genzio_pd *pd, uint32_t gcid,
+		     struct genzio_ah **out)
+{
+	struct gz_shm_ah *ah = calloc(1, sizeof(*ah));
+	int ret;
+
+	if (!ah)
+		return -ENOMEM;
+	ret = gz_shm_peer_get(to_shm_ctx(pd->ctx), gcid, &ah->peer);
+	if (ret) {
+		free(ah);
+		return ret;
+	}
+	*out = &ah->base;
+	return 0;
+}
+
+void gz_shm_ah_destroy(struct genzio_ah *base)
+{
+	struct gz_shm_ah *ah = container_of(base, struct gz_shm_ah, base);
+
+	gz_shm_peer_put(ah->peer);
+	free(ah);
+}

@@ -1,0 +1,257 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Data space: named segment files peers map by themselves. Huge pages come
+ * from a hugetlbfs mount when one exists, pages are reserved and the budget
+ * allows; otherwise normal pages in /dev/shm, said once, never silently.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "providers/shm/shm.h"
+
+static int fallback_noticed;
+
+static void seg_name(const struct gz_shm_ctx *ctx, char *buf, size_t len,
+		     const char *dir, uint32_t seg)
+{
+	snprintf(buf, len, "%s/genzio-%s-%u-%" PRIu64 "-%u", dir, ctx->fabric,
+		 ctx->cid, ctx->incarnation, seg);
+}
+
+static int seg_take(struct gz_shm_ctx *ctx, uint32_t *seg)
+{
+	if (ctx->next_seg >= GZ_SHM_MAX_SEG)
+		return gz_err(-ENOSPC, "all %u segment ids of this context are "
+			      "used; reopen the device", GZ_SHM_MAX_SEG);
+	*seg = ctx->next_seg++;
+	return 0;
+}
+
+/* Give back an id whose segment never came to be. */
+static void seg_untake(struct gz_shm_ctx *ctx, uint32_t seg)
+{
+	if (seg + 1 == ctx->next_seg)
+		ctx->next_seg--;
+}
+
+static void seg_publish(struct gz_shm_ctx *ctx, uint32_t seg, uint64_t len,
+			uint32_t dir)
+{
+	struct gz_shm_segdesc *d = &ctx->comp->seg[seg];
+
+	d->len = len;
+	d->dir = dir;
+	/* Release pairs with the acquire in peer_map_seg(). */
+	atomic_store_explicit(&d->live, 1, memory_order_release);
+}
+
+/* Try huge pages; 0 on success, -errno to fall back (reason logged). */
+static int try_huge(struct gz_shm_ctx *ctx, uint64_t len, uint32_t flags,
+		    int node, uint32_t seg, struct gz_shmfile *f,
+		    const char **why)
+{
+	int big = !!(flags & GENZIO_MEM_HUGE_1G);
+	uint64_t page = big ? GZ_PAGE_1G : GZ_PAGE_2M;
+	const char *dir = ctx->hugedir[big];
+	uint64_t hlen = gz_align_up(len, page);
+	char path[PATH_MAX];
+	int ret;
+
+	if (!dir[0]) {
+		*why = "no hugetlbfs mount for that page size (as root: mount "
+		       "-t hugetlbfs -o pagesize=2M nodev /dev/hugepages)";
+		return -ENOENT;
+	}
+	if (hlen > ctx->huge_budget - ctx->huge_used ||
+	    ctx->huge_used > ctx->huge_budget) {
+		*why = "huge-page budget (GENZIO_HUGE_BUDGET) exhausted";
+		return -ENOSPC;
+	}
+	seg_name(ctx, path, sizeof(path), dir, seg);
+	ret = gz_sys_shmfile_create(path, hlen, page, node,
+				    !!(flags & GENZIO_MEM_LOCK), f);
+	if (ret == -ENOMEM)
+		*why = "no free huge pages (as root: echo N > "
+		       "/proc/sys/vm/nr_hugepages)";
+	else if (ret)
+		*why = strerror(-ret);
+	if (!ret)
+		ctx->huge_used += hlen;
+	return ret;
+}
+
+int gz_shm_mem_alloc(struct genzio_context *base, uint64_t len, uint32_t flags,
+		     struct genzio_mem **out)
+{
+	struct gz_shm_ctx *ctx = to_shm_ctx(base);
+	uint32_t node_bits = (flags >> 16) & 0xff;
+	int node = node_bits ? (int)node_bits - 1 : gz_sys_numa_node_of_caller();
+	const char *why = NULL;
+	char path[PATH_MAX];
+	struct gz_shm_mem *m;
+	struct gz_shmfile f;
+	uint32_t seg = 0;
+	uint32_t dir = 0;
+	int ret;
+
+	ret = gz_sys_numa_node_check(&node);
+	if (ret)
+		return gz_err(ret, "NUMA node %d does not exist", node);
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	ret = seg_take(ctx, &seg);
+	if (ret)
+		goto free_m;
+	if (!(flags & GENZIO_MEM_NO_HUGE)) {
+		ret = try_huge(ctx, len, flags, node, seg, &f, &why);
+		if (!ret)
+			dir = flags & GENZIO_MEM_HUGE_1G ? 2 : 1;
+		if (ret && (flags & GENZIO_MEM_REQUIRE_HUGE)) {
+			ret = gz_err(-ENOMEM, "huge pages required: %s", why);
+			goto untake;
+		}
+		if (ret)
+			gz_log_notice_once(&fallback_noticed,
+					   "data space on 4 KiB pages: %s", why);
+	}
+	if (!dir) {
+		seg_name(ctx, path, sizeof(path), GZ_SHM_DIR, seg);
+		ret = gz_sys_shmfile_create(path, gz_align_up(len, GZ_PAGE_4K),
+					    GZ_PAGE_4K, node,
+					    !!(flags & GENZIO_MEM_LOCK), &f);
+		if (ret) {
+			gz_err(ret, "%s (%" PRIu64 " bytes): %s", path, len,
+			       strerror(-ret));
+			goto untake;
+		}
+	}
+	seg_publish(ctx, seg, f.len, dir);
+	m->base.pub.addr = f.addr;
+	m->base.pub.length = f.len;
+	m->base.pub.page_size = f.page_size;
+	m->base.pub.numa_node = f.node;
+	m->base.pub.flags = flags;
+	m->base.ctx = base;
+	m->seg = seg;
+	m->next = ctx->mems;
+	ctx->mems = m;
+	base->attr.huge_used = ctx->huge_used;
+	*out = &m->base.pub;
+	return 0;
+
+untake:
+	seg_untake(ctx, seg);
+free_m:
+	free(m);
+	return ret;
+}
+
+/* Region of a converted registration: pages moved into a segment file. */
+int gz_shm_mem_convert(struct gz_shm_ctx *ctx, void *addr, uint64_t len,
+		       struct gz_shm_mem **out)
+{
+	char path[PATH_MAX];
+	struct gz_shm_mem *m;
+	uint32_t seg = 0;
+	int ret;
+
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	ret = seg_take(ctx, &seg);
+	if (ret)
+		goto free_m;
+	seg_name(ctx, path, sizeof(path), GZ_SHM_DIR, seg);
+	ret = gz_sys_shmfile_convert(path, addr, len);
+	if (ret) {
+		gz_err(ret, "moving %p+%" PRIu64 " into data space: %s", addr,
+		       len, strerror(-ret));
+		goto untake;
+	}
+	seg_publish(ctx, seg, len, 0);
+	m->base.pub.addr = addr;
+	m->base.pub.length = len;
+	m->base.pub.page_size = GZ_PAGE_4K;
+	m->base.pub.numa_node = -1;
+	m->base.ctx = &ctx->base;
+	m->seg = seg;
+	m->converted = 1;
+	m->next = ctx->mems;
+	ctx->mems = m;
+	*out = m;
+	return 0;
+
+untake:
+	seg_untake(ctx, seg);
+free_m:
+	free(m);
+	return ret;
+}
+
+/* The segment holding [addr, addr + len), or NULL. */
+struct gz_shm_mem *gz_shm_mem_find(struct gz_shm_ctx *ctx, uint64_t addr,
+				   uint64_t len)
+{
+	for (struct gz_shm_mem *m = ctx->mems; m; m = m->next) {
+		uint64_t b = (uintptr_t)m->base.pub.addr;
+
+		if (addr >= b && len <= m->base.pub.length &&
+		    addr - b <= m->base.pub.length - len)
+			return m;
+	}
+	return NULL;
+}
+
+/* Whether any byte of [addr, addr + len) is already data space. */
+int gz_shm_mem_overlaps(struct gz_shm_ctx *ctx, uint64_t addr, uint64_t len)
+{
+	for (struct gz_shm_mem *m = ctx->mems; m; m = m->next) {
+		uint64_t b = (uintptr_t)m->base.pub.addr;
+
+		if (addr < b + m->base.pub.length && b < addr + len)
+			return 1;
+	}
+	return 0;
+}
+
+/* Unlink the segment: peers that mapped it keep their pages, and no key
+ * can reach it any more. */
+void gz_shm_mem_release(struct gz_shm_ctx *ctx, struct gz_shm_mem *m)
+{
+	struct gz_shm_segdesc *d = &ctx->comp->seg[m->seg];
+	char path[PATH_MAX];
+
+	atomic_store_explicit(&d->live, 0, memory_order_release);
+	seg_name(ctx, path, sizeof(path),
+		 d->dir ? ctx->hugedir[d->dir - 1] : GZ_SHM_DIR, m->seg);
+	unlink(path);
+	if (!m->converted)
+		gz_sys_shmfile_unmap(m->base.pub.addr, m->base.pub.length);
+	if (d->dir) {
+		ctx->huge_used -= m->base.pub.length;
+		ctx->base.attr.huge_used = ctx->huge_used;
+	}
+	for (struct gz_shm_mem **pp = &ctx->mems; *pp; pp = &(*pp)->next)
+		if (*pp == m) {
+			*pp = m->next;
+			break;
+		}
+	free(m);
+}
+
+int gz_shm_mem_free(struct genzio_mem *pub)
+{
+	struct gz_shm_mem *m = container_of(pub, struct gz_shm_mem, base.pub);
+	struct gz_shm_ctx *ctx = to_shm_ctx(m->base.ctx);
+
+	if (m->users)
+		return gz_err(-EBUSY, "%u registrations still use this memory",
+			      m->users);
+	gz_shm_mem_release(ctx, m);
+	return 0;
+}

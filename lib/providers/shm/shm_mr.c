@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Registration: a local key for the posting side and, with remote access,
+ * a random R-Key in our key table that peers check one-sidedly. Remote
+ * access needs memory a peer can map: data space, or page-aligned private
+ * memory moved into a segment file in place.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "providers/shm/shm.h"
+
+#define REMOTE_ANY (GENZIO_ACCESS_REMOTE_READ | GENZIO_ACCESS_REMOTE_WRITE | \
+		    GENZIO_ACCESS_REMOTE_ATOMIC)
+
+static int publish_rkey(struct gz_shm_ctx *ctx, struct genzio_pd *pd,
+			struct gz_shm_mr *mr, uint32_t access)
+{
+	struct gz_shm_mem *m = mr->mem;
+	uint64_t addr = (uintptr_t)mr->base.pub.addr;
+	int ret = -EEXIST;
+
+	/* Random keys: a stale or forged key misses with probability
+	 * nkeys / 2^20 per domain instead of hitting the next counter. */
+	for (int tries = 0; tries < 64 && ret == -EEXIST; tries++) {
+		uint32_t key, rkey;
+
+		ret = gz_sys_random(&key, sizeof(key));
+		if (ret)
+			return gz_err(ret, "getrandom: %s", strerror(-ret));
+		rkey = pd->key_domain << 20 | (key & 0xfffffu);
+		if (rkey < GZ_KEY_MIN) {
+			ret = -EEXIST;
+			continue;
+		}
+		ret = gz_keytab_insert(ctx->comp->keys, GZ_SHM_KEYS - 1, rkey,
+				       access & REMOTE_ANY, m->seg, addr,
+				       mr->base.pub.length,
+				       addr - (uintptr_t)m->base.pub.addr);
+		if (!ret)
+			mr->base.pub.rkey = rkey;
+	}
+	if (ret)
+		return gz_err(ret == -EEXIST ? -ENOSPC : ret, "key table full");
+	return 0;
+}
+
+int gz_shm_mr_reg(struct genzio_pd *pd, void *addr, uint64_t len,
+		  uint32_t access, struct gz_mr **out)
+{
+	struct gz_shm_ctx *ctx = to_shm_ctx(pd->ctx);
+	uint64_t a = (uintptr_t)addr;
+	struct gz_shm_mr *mr;
+	int ret;
+
+	mr = calloc(1, sizeof(*mr));
+	if (!mr)
+		return -ENOMEM;
+	mr->base.pub.addr = addr;
+	mr->base.pub.length = len;
+	mr->base.pub.access = access;
+	if (!(access & REMOTE_ANY))
+		goto done;
+	mr->mem = gz_shm_mem_find(ctx, a, len);
+	if (!mr->mem) {
+		if ((a | len) & (GZ_PAGE_4K - 1)) {
+			ret = gz_err(-EINVAL, "remote access needs data space "
+				     "(genzio_mem_alloc) or a page-aligned "
+				     "region; %p+%" PRIu64 " is neither",
+				     addr, len);
+			goto free_mr;
+		}
+		if (gz_shm_mem_overlaps(ctx, a, len)) {
+			ret = gz_err(-EINVAL, "%p+%" PRIu64 " straddles data "
+				     "space: register within one allocation",
+				     addr, len);
+			goto free_mr;
+		}
+		ret = gz_shm_mem_convert(ctx, addr, len, &mr->mem);
+		if (ret)
+			goto free_mr;
+	}
+	mr->mem->users++;
+	ret = publish_rkey(ctx, pd, mr, access);
+	if (ret)
+		goto put_mem;
+done:
+	*out = &mr->base;
+	return 0;
+
+put_mem:
+	if (!--mr->mem->users && mr->mem->converted)
+		gz_shm_mem_release(ctx, mr->mem);
+free_mr:
+	free(mr);
+	return ret;
+}
+
+void gz_shm_mr_dereg(struct gz_mr *base)
+{
+	struct gz_shm_mr *mr = container_of(base, struct gz_shm_mr, base);
+	struct gz_shm_ctx *ctx = to_shm_ctx(base->pd->ctx);
+
+	if (mr->mem) {
+		gz_keytab_remove(ctx->comp->keys, GZ_SHM_KEYS - 1,
+				 base->pub.rkey);
+		if (!--mr->mem->users && mr->mem->converted)
+			gz_shm_mem_release(ctx, mr->mem);
+	}
+	free(mr);
+}

@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The software data mover: checks an operation against the responder's key
+ * table, then copies or applies the atomic on the mapped data space. The
+ * same code runs inline in a caller's thread (shm), from a command ring
+ * (gz_xdm_cmd_exec), or behind an emulated bridge.
+ */
+#ifndef GZ_XDM_XDM_H
+#define GZ_XDM_XDM_H
+
+#include <stdint.h>
+#include <string.h>
+
+#include "gz.h"
+#include "xdm/keytab.h"
+#include "xdm/xdm_abi.h"
+
+/* One responder segment as this process sees it. */
+struct gz_xdm_seg {
+	uint8_t *base;		/* NULL until mapped */
+	uint64_t len;
+};
+
+/* A responder as the data mover reaches it. */
+struct gz_xdm_target {
+	const struct gz_key_entry *keys;
+	uint32_t key_mask;
+	uint32_t nseg;
+	struct gz_xdm_seg *seg;	/* nseg entries */
+	/* Slow path: map segment @idx on first use; 0 or -errno. */
+	int (*map_seg)(struct gz_xdm_target *t, uint32_t idx);
+};
+
+/*
+ * Turn (rkey, raddr, len) into a pointer this process may access.
+ * Return: GENZIO_WC_SUCCESS and *ptr, or the completion status.
+ */
+static inline uint8_t gz_xdm_resolve(struct gz_xdm_target *t, uint32_t rkey,
+				     uint64_t raddr, uint64_t len,
+				     uint32_t need, uint8_t **ptr)
+{
+	struct gz_key_hit hit;
+	uint8_t st = gz_keytab_lookup(t->keys, t->key_mask, rkey, raddr, len,
+				      need, &hit);
+	struct gz_xdm_seg *s;
+
+	if (GZ_UNLIKELY(st))
+		return st;
+	if (GZ_UNLIKELY(hit.seg >= t->nseg))
+		return GENZIO_WC_BAD_RKEY;
+	s = &t->seg[hit.seg];
+	if (GZ_UNLIKELY(!s->base) && t->map_seg(t, hit.seg))
+		return GENZIO_WC_BAD_RKEY;
+	/* The table is the owner's word; never trust it past our mapping. */
+	if (GZ_UNLIKELY(hit.off > s->len || len > s->len - hit.off))
+		return GENZIO_WC_REM_BOUNDS;
+	*ptr = s->base + hit.off;
+	return GENZIO_WC_SUCCESS;
+}
+
+/* Map a work-request atomic opcode to the ABI opcode (0 if none). */
+static inline uint8_t gz_xdm_atomic_opcode(uint32_t wr_opcode)
+{
+	static const uint8_t map[GENZIO_WR_OPCODE_MAX] = {
+		[GENZIO_WR_ATOMIC_SWAP] = GZ_XDM_SWAP,
+		[GENZIO_WR_ATOMIC_CAS] = GZ_XDM_CAS,
+		[GENZIO_WR_ATOMIC_FADD] = GZ_XDM_ADD,
+		[GENZIO_WR_ATOMIC_AND] = GZ_XDM_AND,
+		[GENZIO_WR_ATOMIC_OR] = GZ_XDM_OR,
+		[GENZIO_WR_ATOMIC_XOR] = GZ_XDM_XOR,
+		[GENZIO_WR_ATOMIC_SMIN] = GZ_XDM_SMIN,
+		[GENZIO_WR_ATOMIC_SMAX] = GZ_XDM_SMAX,
+		[GENZIO_WR_ATOMIC_UMIN] = GZ_XDM_UMIN,
+		[GENZIO_WR_ATOMIC_UMAX] = GZ_XDM_UMAX,
+	};
+
+	return wr_opcode < GENZIO_WR_OPCODE_MAX ? map[wr_opcode] : 0;
+}
+
+/*
+ * Apply atomic @op at @p (aligned to @size, 4 or 8) and return the old
+ * value. Sequentially consistent, like a Gen-Z responder's atomics, so a
+ * peer's plain loads after a completion see the result.
+ */
+uint64_t gz_xdm_atomic(uint8_t op, void *p, uint32_t size, uint64_t operand,
+		       uint64_t compare);
+
+/* Copy for PUT/GET. Inline: an 8-byte put must not pay for a call. */
+static inline void gz_xdm_copy(void *dst, const void *src, uint64_t len)
+{
+	memcpy(dst, src, len);
+#if defined(__x86_64__)
+	/* glibc's memcpy switches to non-temporal stores for large copies;
+	 * those are weakly ordered even on x86, so fence them before any
+	 * later store (a flag, a completion) can be seen. */
+	if (GZ_UNLIKELY(len >= 256 * 1024))
+		__builtin_ia32_sfence();
+#else
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+#endif
+}
+
+/*
+ * Execute one command entry against @t and fill @cqe (all but phase).
+ * The command's local address is the producer's own memory, checked when
+ * the command was built. Return: the status written to @cqe.
+ */
+uint8_t gz_xdm_cmd_exec(const struct gz_xdm_cmd *cmd, struct gz_xdm_target *t,
+			struct gz_xdm_cqe *cqe);
+
+#endif /* GZ_XDM_XDM_H */

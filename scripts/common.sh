@@ -1,0 +1,66 @@
+# SPDX-License-Identifier: MIT
+# Shared by scripts/run.sh and scripts/test.sh: dependencies, build, huge pages.
+top=$(cd "$(dirname "$0")/.." && pwd)
+jobs=$(nproc 2>/dev/null || echo 2)
+
+say() { printf '==> %s\n' "$*"; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Debian packages the build and the tests need.
+GZ_PKGS="build-essential autoconf automake libtool pkg-config groff-base \
+libnuma-dev libhwloc-dev libcriterion-dev libibverbs-dev"
+
+install_deps() {
+	missing=
+	for p in $GZ_PKGS; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+			grep -q 'install ok installed' || missing="$missing $p"
+	done
+	[ -z "$missing" ] && return 0
+	if [ "$(id -u)" != 0 ]; then
+		die "missing packages:$missing (as root: apt-get install$missing)"
+	fi
+	say "installing:$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq >/dev/null || die "apt-get update failed"
+	# shellcheck disable=SC2086
+	apt-get install -y -qq $missing >/dev/null || die "apt-get install failed"
+}
+
+# build DIR [configure args...]: out-of-tree build, nothing written to $top
+# except what autoreconf generates.
+build() {
+	dir=$1; shift
+	[ -x "$top/configure" ] || (cd "$top" && autoreconf -fi >/dev/null 2>&1) ||
+		die "autoreconf failed"
+	mkdir -p "$dir"
+	if [ ! -f "$dir/Makefile" ] || [ "$top/configure" -nt "$dir/Makefile" ]; then
+		(cd "$dir" && "$top/configure" -q "$@") || die "configure failed in $dir"
+	fi
+	make -s -C "$dir" -j"$jobs" >"$dir/make.log" 2>&1 ||
+		{ tail -n 40 "$dir/make.log"; die "build failed in $dir"; }
+}
+
+# Huge pages for the run: reserve and mount when root, undo on exit.
+HUGE_PAGES=${GENZIO_TEST_HUGEPAGES:-256}
+huge_undo=
+huge_setup() {
+	nr=/proc/sys/vm/nr_hugepages
+	if [ "$(id -u)" != 0 ]; then
+		say "not root: huge pages not reserved, data space uses 4 KiB pages"
+		return 0
+	fi
+	if ! grep -qs ' hugetlbfs ' /proc/mounts; then
+		mkdir -p /dev/hugepages &&
+			mount -t hugetlbfs -o pagesize=2M nodev /dev/hugepages &&
+			huge_undo="umount /dev/hugepages;"
+	fi
+	old=$(cat $nr)
+	if [ "$old" -lt "$HUGE_PAGES" ]; then
+		echo "$HUGE_PAGES" > $nr 2>/dev/null
+		huge_undo="$huge_undo echo $old > $nr;"
+	fi
+	say "huge pages: $(cat $nr) reserved, hugetlbfs at $(awk '$3 == "hugetlbfs" {print $2; exit}' /proc/mounts)"
+	# shellcheck disable=SC2064
+	trap "$huge_undo" EXIT
+}

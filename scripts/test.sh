@@ -1,0 +1,66 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# The whole test suite: install what is missing, build twice (plain, and
+# ASan+UBSan), run make check in both, then the packaging checks. Ends with
+# one line "N passed, N failed, N skipped" over every test that ran.
+set -u
+. "$(dirname "$0")/common.sh"
+install_deps
+huge_setup
+pass=0 fail=0 skip=0
+
+# count DIR: add the totals of DIR/test-suite.log
+count() {
+	log=$1/test-suite.log
+	[ -f "$log" ] || { fail=$((fail + 1)); return; }
+	get() { awk -v k="# $1:" '$1" "$2 == k {v = $3} END {print v + 0}' "$log"; }
+	pass=$((pass + $(get PASS) + $(get XFAIL)))
+	fail=$((fail + $(get FAIL) + $(get ERROR) + $(get XPASS)))
+	skip=$((skip + $(get SKIP)))
+	grep -h '# SKIP' "$1"/test/*.log "$1"/test/*/*.log 2>/dev/null |
+		sed 's/^/    skipped: /'
+}
+
+# check NAME CMD...: one scripted check, counted like a test
+check() {
+	name=$1; shift
+	if out=$("$@" 2>&1); then
+		pass=$((pass + 1)); say "PASS: $name"
+	else
+		fail=$((fail + 1)); say "FAIL: $name"; printf '%s\n' "$out" | tail -n 30
+	fi
+}
+
+suite() {
+	dir=$1; shift
+	build "$dir" --enable-werror "$@"
+	say "make check in $dir"
+	make -s -C "$dir" -j"$jobs" check >"$dir/check.log" 2>&1
+	grep -E '^(FAIL|ERROR|XPASS)' "$dir/check.log"
+	count "$dir"
+}
+
+suite "$top/build"
+suite "$top/build-san" --enable-sanitizers
+
+# An installed copy works with nothing but pkg-config (DESTDIR plus the
+# sysroot pkg-config applies to it, so nothing lands outside a temp dir).
+install_check() {
+	d=$(mktemp -d)
+	make -s -C "$top/build" install DESTDIR="$d" >/dev/null &&
+	pc=$(dirname "$(find "$d" -name genzio.pc)") &&
+	flags=$(PKG_CONFIG_PATH=$pc PKG_CONFIG_SYSROOT_DIR=$d \
+		pkg-config --cflags --libs genzio) &&
+	cc -o "$d/app" "$top/examples/01_write_read.c" $flags &&
+	LD_LIBRARY_PATH=$(dirname "$pc") GENZIO_FABRIC=inst$$ "$d/app"
+	rc=$?
+	rm -rf "$d"
+	return $rc
+}
+check "install into a prefix, build an app with pkg-config, run it" install_check
+check "make distcheck" make -s -C "$top/build" -j"$jobs" distcheck \
+	DISTCHECK_CONFIGURE_FLAGS=--enable-werror
+
+rm -f /dev/shm/genzio-gzt* /dev/shm/genzio-inst* /dev/hugepages/genzio-gzt* 2>/dev/null
+echo "$pass passed, $fail failed, $skip skipped"
+[ "$fail" = 0 ]

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+/* Shared pieces of the conformance suite (public API only). */
+#ifndef GZT_API_H
+#define GZT_API_H
+
+#include <criterion/criterion.h>
+#include <stdint.h>
+
+#include "lib/gzt.h"
+
+/* A forked target: exposes @len bytes of data space with @access, sends
+ * its conn info, then serves requests from the test until 'q'. It runs no
+ * genzio code while the test's RMA is in flight. */
+struct gzt_target {
+	struct gzt_child child;
+	struct genzio_conn_info info;	/* the target's */
+};
+
+struct gzt_target_cfg {
+	uint64_t len;
+	uint32_t access;
+	uint32_t fill_seed;	/* fill memory with this pattern (0: zero) */
+};
+
+/* Verify request: target checks [off, off + len) against pattern seed. */
+struct gzt_verify {
+	uint64_t off;
+	uint64_t len;
+	uint32_t seed;
+	uint32_t zero;		/* 1: expect zeros instead of a pattern */
+};
+
+void gzt_target_start(struct gzt_target *t, const struct gzt_target_cfg *cfg,
+		      const struct gzt_ep *me);
+/* Ask the target to check its own bytes; returns 1 if they match. */
+int gzt_target_verify(struct gzt_target *t, const struct gzt_verify *v);
+/* Ask the target to destroy its queue pair ('d'). */
+void gzt_target_destroy_qp(struct gzt_target *t);
+/* Ask the target to deregister its region ('r'). */
+void gzt_target_dereg(struct gzt_target *t);
+void gzt_target_stop(struct gzt_target *t);
+
+/* Open @ep (asserting), connected to @t's queue pair. */
+void gzt_connect_to(struct gzt_ep *ep, const struct gzt_target *t);
+
+#endif /* GZT_API_H */

@@ -1,0 +1,178 @@
+// SPDX-License-Identifier: MIT
+/* Devices, protection domains, memory, queues and out-of-band setup. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api.h"
+
+TestSuite(setup, .init = gzt_fabric_init, .fini = gzt_fabric_fini,
+	  .timeout = 30);
+
+Test(setup, device_list_names_the_shm_device)
+{
+	struct genzio_device_desc d[4];
+	int n = genzio_device_list(d, 4);
+
+	cr_assert_geq(n, 1);
+	cr_assert_eq(genzio_device_list(NULL, 0), n);
+	cr_assert_str_eq(d[0].name, "shm0");
+	cr_assert_str_eq(d[0].provider, "shm");
+}
+
+Test(setup, query_reports_gcid_limits_and_page_size)
+{
+	struct genzio_context *ctx;
+	struct genzio_device_attr a;
+
+	cr_assert_eq(genzio_device_open("shm0", NULL, &ctx), 0);
+	cr_assert_eq(genzio_device_query(ctx, &a), 0);
+	cr_assert_str_eq(a.provider, "shm");
+	cr_assert_eq(GENZIO_GCID_SID(a.gcid), 1);
+	cr_assert_geq(GENZIO_GCID_CID(a.gcid), 1);
+	cr_assert_eq(a.gcid >> 28, 0);
+	cr_assert(a.page_size == 4096 || a.page_size == 2u << 20);
+	cr_assert_eq(a.max_inline, GENZIO_MAX_INLINE);
+	cr_assert_eq(a.atomic_sizes, (1u << 2) | (1u << 3));
+	cr_assert(a.caps & GENZIO_CAP_RMA);
+	cr_assert(a.caps & GENZIO_CAP_ONE_SIDED_TARGET);
+	cr_assert_geq(a.max_mr, 10000);
+	cr_assert_eq(genzio_device_close(ctx), 0);
+}
+
+Test(setup, two_contexts_get_distinct_gcids_and_subnet_is_settable)
+{
+	struct genzio_open_attr oa = {
+		.comp_mask = GENZIO_OPEN_ATTR_FABRIC | GENZIO_OPEN_ATTR_SUBNET,
+		.subnet = 0x42,
+	};
+	struct genzio_context *a, *b, *c;
+	struct genzio_device_attr aa, ba, ca;
+	char fabric[40];
+
+	cr_assert_eq(genzio_device_open(NULL, NULL, &a), 0);
+	cr_assert_eq(genzio_device_open(NULL, NULL, &b), 0);
+	genzio_device_query(a, &aa);
+	genzio_device_query(b, &ba);
+	cr_assert_neq(aa.gcid, ba.gcid);
+	snprintf(fabric, sizeof(fabric), "%s-sub", getenv("GENZIO_FABRIC"));
+	oa.fabric = fabric;
+	cr_assert_eq(genzio_device_open(NULL, &oa, &c), 0);
+	genzio_device_query(c, &ca);
+	cr_assert_eq(GENZIO_GCID_SID(ca.gcid), 0x42);
+	genzio_device_close(c);
+	genzio_device_close(b);
+	genzio_device_close(a);
+}
+
+Test(setup, mem_alloc_is_page_aligned_and_reports_its_page_size)
+{
+	struct genzio_context *ctx;
+	struct genzio_mem *m;
+
+	cr_assert_eq(genzio_device_open(NULL, NULL, &ctx), 0);
+	cr_assert_eq(genzio_mem_alloc(ctx, 5000, GENZIO_MEM_NO_HUGE, &m), 0);
+	cr_assert_eq(m->page_size, 4096);
+	cr_assert_eq(m->length, 8192);
+	cr_assert_eq((uintptr_t)m->addr % 4096, 0);
+	memset(m->addr, 0xee, m->length);
+	cr_assert_eq(genzio_mem_free(m), 0);
+	cr_assert_eq(genzio_device_close(ctx), 0);
+}
+
+Test(setup, huge_pages_are_used_when_reserved)
+{
+	struct genzio_context *ctx;
+	struct genzio_device_attr a;
+	struct genzio_mem *m;
+	int ret;
+
+	cr_assert_eq(genzio_device_open(NULL, NULL, &ctx), 0);
+	genzio_device_query(ctx, &a);
+	ret = genzio_mem_alloc(ctx, 3u << 20, GENZIO_MEM_REQUIRE_HUGE, &m);
+	if (!(a.caps & GENZIO_CAP_HUGE_PAGES)) {
+		/* without pages, REQUIRE_HUGE refuses instead of falling back */
+		cr_assert_eq(ret, -ENOMEM);
+		genzio_device_close(ctx);
+		gzt_fabric_fini();	/* a skip does not run .fini */
+		cr_skip_test("no hugetlbfs mount with free 2 MiB pages "
+			     "(run the test command as root to reserve them)");
+	}
+	cr_assert_eq(ret, 0);
+	cr_assert_eq(m->page_size, 2u << 20);
+	cr_assert_eq(m->length, 4u << 20);
+	genzio_device_query(ctx, &a);
+	cr_assert_eq(a.huge_used, 4u << 20);
+	cr_assert_eq(genzio_mem_free(m), 0);
+	genzio_device_query(ctx, &a);
+	cr_assert_eq(a.huge_used, 0);
+	genzio_device_close(ctx);
+}
+
+Test(setup, huge_page_budget_bounds_what_a_context_takes)
+{
+	struct genzio_open_attr oa = {
+		.comp_mask = GENZIO_OPEN_ATTR_HUGE_BUDGET,
+		.huge_budget = 0,
+	};
+	struct genzio_context *ctx;
+	struct genzio_mem *m;
+
+	cr_assert_eq(genzio_device_open(NULL, &oa, &ctx), 0);
+	cr_assert_eq(genzio_mem_alloc(ctx, 2u << 20, GENZIO_MEM_REQUIRE_HUGE,
+				      &m), -ENOMEM);
+	/* without REQUIRE_HUGE it falls back to normal pages */
+	cr_assert_eq(genzio_mem_alloc(ctx, 2u << 20, 0, &m), 0);
+	cr_assert_eq(m->page_size, 4096);
+	genzio_mem_free(m);
+	genzio_device_close(ctx);
+}
+
+Test(setup, rkeys_are_random_not_sequential)
+{
+	struct gzt_ep ep;
+	struct genzio_mr *mr[8];
+	int sequential = 0;
+
+	cr_assert_eq(gzt_ep_open(&ep, 8 * 4096, GZT_ACCESS_ALL), 0);
+	for (int i = 0; i < 8; i++)
+		cr_assert_eq(genzio_mr_reg(ep.pd, (char *)ep.mem->addr + i * 4096,
+					   4096, GZT_ACCESS_ALL, &mr[i]), 0);
+	for (int i = 1; i < 8; i++) {
+		cr_assert_neq(mr[i]->rkey, mr[i - 1]->rkey);
+		/* same pd: same 12-bit key domain */
+		cr_assert_eq(GENZIO_RKEY_DOMAIN(mr[i]->rkey),
+			     GENZIO_RKEY_DOMAIN(mr[0]->rkey));
+		sequential += GENZIO_RKEY_KEY(mr[i]->rkey) ==
+			      GENZIO_RKEY_KEY(mr[i - 1]->rkey) + 1;
+	}
+	cr_assert_lt(sequential, 7);
+	for (int i = 0; i < 8; i++)
+		genzio_mr_dereg(mr[i]);
+	gzt_ep_close(&ep);
+}
+
+static int exchange_main(int fd, void *arg)
+{
+	struct genzio_conn_info in;
+
+	return genzio_conn_info_exchange(fd, arg, &in) ? 1 : 0;
+}
+
+Test(setup, conn_info_survives_text_and_socket_exchange)
+{
+	struct genzio_conn_info a = { 0x1234567, 0xabcdef, 0xdeadbeef, 0,
+				      0x7fff00001000ull, 1ull << 33 };
+	struct genzio_conn_info b = { 5, 6, 7, 0, 8, 9 }, c;
+	char s[GENZIO_CONN_INFO_STRLEN];
+	struct gzt_child ch;
+
+	cr_assert_eq(genzio_conn_info_str(&a, s, sizeof(s)), 0);
+	cr_assert_eq(genzio_conn_info_parse(s, &c), 0);
+	cr_assert_eq(memcmp(&a, &c, sizeof(a)), 0);
+	cr_assert_eq(gzt_fork(&ch, exchange_main, &b), 0);
+	cr_assert_eq(genzio_conn_info_exchange(ch.fd, &a, &c), 0);
+	cr_assert_eq(memcmp(&b, &c, sizeof(b)), 0);
+	cr_assert_eq(gzt_wait(&ch), 0);
+}

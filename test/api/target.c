@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: MIT
+/* The forked target process of the conformance suite. */
+#include <string.h>
+#include <unistd.h>
+
+#include "api.h"
+
+static int all_zero(const char *p, uint64_t len)
+{
+	for (uint64_t i = 0; i < len; i++)
+		if (p[i])
+			return 0;
+	return 1;
+}
+
+static int target_main(int fd, void *arg)
+{
+	const struct gzt_target_cfg *cfg = arg;
+	struct genzio_conn_info peer;
+	struct gzt_ep ep;
+	char t;
+
+	if (gzt_ep_open(&ep, cfg->len, cfg->access))
+		return 10;
+	if (cfg->fill_seed)
+		gzt_fill(ep.mem->addr, cfg->len, cfg->fill_seed);
+	if (genzio_conn_info_exchange(fd, &ep.info, &peer))
+		return 11;
+	while (!gzt_recv_token(fd, &t)) {
+		struct gzt_verify v;
+		int ok;
+
+		switch (t) {
+		case 'v':
+			if (read(fd, &v, sizeof(v)) != sizeof(v))
+				return 12;
+			if (v.off > cfg->len || v.len > cfg->len - v.off)
+				ok = 0;
+			else if (v.zero)
+				ok = all_zero((char *)ep.mem->addr + v.off,
+					      v.len);
+			else
+				ok = gzt_check((char *)ep.mem->addr + v.off,
+					       v.len, v.seed) < 0;
+			gzt_send_token(fd, ok ? 'y' : 'n');
+			break;
+		case 'd':
+			ok = !genzio_qp_destroy(ep.qp);
+			ep.qp = NULL;
+			gzt_send_token(fd, ok ? 'y' : 'n');
+			break;
+		case 'r':
+			ok = !genzio_mr_dereg(ep.mr);
+			ep.mr = NULL;
+			gzt_send_token(fd, ok ? 'y' : 'n');
+			break;
+		case 'q':
+			return gzt_ep_close(&ep) ? 13 : 0;
+		}
+	}
+	return 14;
+}
+
+void gzt_target_start(struct gzt_target *t, const struct gzt_target_cfg *cfg,
+		      const struct gzt_ep *me)
+{
+	struct genzio_conn_info none = { 0 };
+
+	cr_assert_eq(gzt_fork(&t->child, target_main, (void *)cfg), 0);
+	cr_assert_eq(genzio_conn_info_exchange(t->child.fd,
+					       me ? &me->info : &none,
+					       &t->info),
+		     0, "target did not start");
+}
+
+int gzt_target_verify(struct gzt_target *t, const struct gzt_verify *v)
+{
+	char r = 0;
+
+	cr_assert_eq(gzt_send_token(t->child.fd, 'v'), 0);
+	cr_assert_eq(write(t->child.fd, v, sizeof(*v)), (ssize_t)sizeof(*v));
+	cr_assert_eq(gzt_recv_token(t->child.fd, &r), 0);
+	return r == 'y';
+}
+
+static void simple_cmd(struct gzt_target *t, char cmd)
+{
+	char r = 0;
+
+	cr_assert_eq(gzt_send_token(t->child.fd, cmd), 0);
+	cr_assert_eq(gzt_recv_token(t->child.fd, &r), 0);
+	cr_assert_eq(r, 'y', "target command %c failed", cmd);
+}
+
+void gzt_target_destroy_qp(struct gzt_target *t)
+{
+	simple_cmd(t, 'd');
+}
+
+void gzt_target_dereg(struct gzt_target *t)
+{
+	simple_cmd(t, 'r');
+}
+
+void gzt_target_stop(struct gzt_target *t)
+{
+	gzt_send_token(t->child.fd, 'q');
+	cr_assert_eq(gzt_wait(&t->child), 0, "target exited with an error");
+}
+
+void gzt_connect_to(struct gzt_ep *ep, const struct gzt_target *t)
+{
+	cr_assert_eq(genzio_qp_connect(ep->qp, t->info.gcid, t->info.qpn), 0);
+}

@@ -1,0 +1,278 @@
+// SPDX-License-Identifier: MIT
+/* gzt: see gzt.h. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "gzt.h"
+
+int gzt_ep_open_type(struct gzt_ep *ep, uint64_t mem_len, uint32_t access,
+		     uint32_t qp_type)
+{
+	struct genzio_device_attr da;
+	struct genzio_cq_attr ca = { .depth = 256 };
+	struct genzio_qp_attr qa = {
+		.qp_type = qp_type,
+		.sq_depth = 256,
+		.rq_depth = 256,
+		.max_send_sge = 4,
+		.max_recv_sge = 4,
+		.max_inline = GENZIO_MAX_INLINE,
+	};
+	int ret;
+
+	memset(ep, 0, sizeof(*ep));
+	ret = genzio_device_open(NULL, NULL, &ep->ctx);
+	if (ret)
+		return ret;
+	ret = genzio_device_query(ep->ctx, &da);
+	if (!ret)
+		ret = genzio_pd_alloc(ep->ctx, &ep->pd);
+	if (!ret)
+		ret = genzio_cq_create(ep->ctx, &ca, &ep->cq);
+	if (ret)
+		return ret;
+	qa.send_cq = qa.recv_cq = ep->cq;
+	ret = genzio_qp_create(ep->pd, &qa, &ep->qp);
+	if (ret)
+		return ret;
+	ep->info.gcid = da.gcid;
+	ep->info.qpn = ep->qp->qp_num;
+	if (!mem_len)
+		return 0;
+	ret = genzio_mem_alloc(ep->ctx, mem_len, 0, &ep->mem);
+	if (!ret)
+		ret = genzio_mr_reg(ep->pd, ep->mem->addr, mem_len, access,
+				    &ep->mr);
+	if (ret)
+		return ret;
+	ep->info.addr = (uintptr_t)ep->mem->addr;
+	ep->info.length = mem_len;
+	ep->info.rkey = ep->mr->rkey;
+	return 0;
+}
+
+int gzt_ep_open(struct gzt_ep *ep, uint64_t mem_len, uint32_t access)
+{
+	return gzt_ep_open_type(ep, mem_len, access, GENZIO_QPT_RC);
+}
+
+int gzt_ep_close(struct gzt_ep *ep)
+{
+	int ret = 0;
+
+	if (ep->mr)
+		ret = ret ? ret : genzio_mr_dereg(ep->mr);
+	if (ep->mem)
+		ret = ret ? ret : genzio_mem_free(ep->mem);
+	if (ep->qp)
+		ret = ret ? ret : genzio_qp_destroy(ep->qp);
+	if (ep->cq)
+		ret = ret ? ret : genzio_cq_destroy(ep->cq);
+	if (ep->pd)
+		ret = ret ? ret : genzio_pd_free(ep->pd);
+	if (ep->ctx)
+		ret = ret ? ret : genzio_device_close(ep->ctx);
+	memset(ep, 0, sizeof(*ep));
+	return ret;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+int gzt_poll_one(struct genzio_cq *cq, struct genzio_wc *wc, int ms)
+{
+	uint64_t end = now_ms() + (uint64_t)ms;
+
+	do {
+		int n = genzio_poll_cq(cq, 1, wc);
+
+		if (n)
+			return n;
+	} while (now_ms() < end);
+	return 0;
+}
+
+int gzt_post_wait(struct gzt_ep *ep, struct genzio_send_wr *wr,
+		  struct genzio_wc *wc)
+{
+	struct genzio_send_wr *bad = NULL;
+	int ret;
+
+	wr->send_flags |= GENZIO_SEND_SIGNALED;
+	ret = genzio_post_send(ep->qp, wr, &bad);
+	if (ret)
+		return ret;
+	ret = gzt_poll_one(ep->cq, wc, 10000);
+	if (ret < 0)
+		return ret;
+	return ret ? 0 : -ETIMEDOUT;
+}
+
+int gzt_write(struct gzt_ep *ep, const void *buf, uint32_t len, uint32_t lkey,
+	      uint64_t raddr, uint32_t rkey, struct genzio_wc *wc)
+{
+	struct genzio_sge sge = { (uintptr_t)buf, len, lkey };
+	struct genzio_send_wr wr = {
+		.wr_id = 0x1234,
+		.sg_list = &sge,
+		.num_sge = 1,
+		.opcode = GENZIO_WR_WRITE,
+		.rdma = { .remote_addr = raddr, .rkey = rkey },
+	};
+
+	return gzt_post_wait(ep, &wr, wc);
+}
+
+int gzt_read(struct gzt_ep *ep, void *buf, uint32_t len, uint32_t lkey,
+	     uint64_t raddr, uint32_t rkey, struct genzio_wc *wc)
+{
+	struct genzio_sge sge = { (uintptr_t)buf, len, lkey };
+	struct genzio_send_wr wr = {
+		.wr_id = 0x5678,
+		.sg_list = &sge,
+		.num_sge = 1,
+		.opcode = GENZIO_WR_READ,
+		.rdma = { .remote_addr = raddr, .rkey = rkey },
+	};
+
+	return gzt_post_wait(ep, &wr, wc);
+}
+
+int gzt_atomic(struct gzt_ep *ep, uint32_t opcode, uint32_t size,
+	       uint64_t raddr, uint32_t rkey, uint64_t operand,
+	       uint64_t compare, struct genzio_wc *wc)
+{
+	struct genzio_send_wr wr = {
+		.wr_id = 0x9abc,
+		.opcode = opcode,
+		.atomic = { .remote_addr = raddr, .rkey = rkey, .size = size,
+			    .operand = operand, .compare = compare },
+	};
+
+	return gzt_post_wait(ep, &wr, wc);
+}
+
+int gzt_fork(struct gzt_child *c, int (*fn)(int fd, void *arg), void *arg)
+{
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
+		return -errno;
+	c->pid = fork();
+	if (c->pid < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		return -errno;
+	}
+	if (!c->pid) {
+		close(sv[0]);
+		_exit(fn(sv[1], arg) & 0xff);
+	}
+	close(sv[1]);
+	c->fd = sv[0];
+	return 0;
+}
+
+int gzt_wait(struct gzt_child *c)
+{
+	int st;
+
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	while (waitpid(c->pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+void gzt_kill(struct gzt_child *c)
+{
+	kill(c->pid, SIGKILL);
+}
+
+int gzt_send_token(int fd, char t)
+{
+	return write(fd, &t, 1) == 1 ? 0 : -EPIPE;
+}
+
+int gzt_recv_token(int fd, char *t)
+{
+	ssize_t n;
+
+	do
+		n = read(fd, t, 1);
+	while (n < 0 && errno == EINTR);
+	return n == 1 ? 0 : -EPIPE;
+}
+
+void gzt_fabric_init(void)
+{
+	char name[32];
+
+	snprintf(name, sizeof(name), "gzt%d", (int)getpid());
+	setenv("GENZIO_FABRIC", name, 1);
+}
+
+void gzt_fabric_fini(void)
+{
+	const char *f = getenv("GENZIO_FABRIC");
+	char prefix[64];
+	struct dirent *de;
+	DIR *d;
+
+	if (!f || strncmp(f, "gzt", 3))
+		return;
+	snprintf(prefix, sizeof(prefix), "genzio-%s", f);
+	d = opendir("/dev/shm");
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		size_t n = strlen(prefix);
+
+		/* "genzio-gzt12.reg" or "genzio-gzt12-..." */
+		if (!strncmp(de->d_name, prefix, n) &&
+		    (de->d_name[n] == '.' || de->d_name[n] == '-'))
+			unlinkat(dirfd(d), de->d_name, 0);
+	}
+	closedir(d);
+}
+
+static uint8_t pat(uint64_t i, uint32_t seed)
+{
+	uint64_t x = (i + 1) * 0x9e3779b97f4a7c15ull ^ seed;
+
+	return (uint8_t)(x >> 29 ^ x >> 7);
+}
+
+void gzt_fill(void *buf, uint64_t len, uint32_t seed)
+{
+	uint8_t *p = buf;
+
+	for (uint64_t i = 0; i < len; i++)
+		p[i] = pat(i, seed);
+}
+
+int64_t gzt_check(const void *buf, uint64_t len, uint32_t seed)
+{
+	const uint8_t *p = buf;
+
+	for (uint64_t i = 0; i < len; i++)
+		if (p[i] != pat(i, seed))
+			return (int64_t)i;
+	return -1;
+}

@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: MIT
+/* lib/xdm/keytab.[ch]: the responder key table, and key/GCID encoding. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+
+#include "xdm/keytab.h"
+
+#define SLOTS 16u
+#define MASK (SLOTS - 1)
+#define RW (GENZIO_ACCESS_REMOTE_READ | GENZIO_ACCESS_REMOTE_WRITE)
+
+static struct gz_key_entry *table(void)
+{
+	struct gz_key_entry *t = NULL;
+
+	cr_assert_eq(posix_memalign((void **)&t, 64, SLOTS * sizeof(*t)), 0);
+	memset(t, 0, SLOTS * sizeof(*t));
+	return t;
+}
+
+Test(keytab, hit_returns_segment_and_offset)
+{
+	struct gz_key_entry *t = table();
+	struct gz_key_hit h;
+
+	cr_assert_eq(gz_keytab_insert(t, MASK, 0xabc12345, RW, 7, 0x10000,
+				      0x1000, 0x200), 0);
+	cr_assert_eq(gz_keytab_lookup(t, MASK, 0xabc12345, 0x10010, 16,
+				      GENZIO_ACCESS_REMOTE_WRITE, &h),
+		     GENZIO_WC_SUCCESS);
+	cr_assert_eq(h.seg, 7);
+	cr_assert_eq(h.off, 0x210);
+	/* the whole region, exactly */
+	cr_assert_eq(gz_keytab_lookup(t, MASK, 0xabc12345, 0x10000, 0x1000,
+				      GENZIO_ACCESS_REMOTE_READ, &h),
+		     GENZIO_WC_SUCCESS);
+	free(t);
+}
+
+Test(keytab, bounds_are_checked_without_overflow)
+{
+	struct gz_key_entry *t = table();
+	struct gz_key_hit h;
+	const uint32_t k = 0x5555;
+
+	cr_assert_eq(gz_keytab_insert(t, MASK, k, RW, 0, 0x10000, 0x1000, 0), 0);
+	cr_assert_eq(gz_keytab_lookup(t, MASK, k, 0xffff, 1, 0, &h),
+		     GENZIO_WC_REM_BOUNDS);
+	cr_assert_eq(gz_keytab_lookup(t, MASK, k, 0x10fff, 2, 0, &h),
+		     GENZIO_WC_REM_BOUNDS);
+	cr_assert_eq(gz_keytab_lookup(t, MASK, k, 0x10000, 0x1001, 0, &h),
+		     GENZIO_WC_REM_BOUNDS);
+	cr_assert_eq(gz_keytab_lookup(t, MASK, k, 0x10001, UINT64_MAX, 0, &h),
+		     GENZIO_WC_REM_BOUNDS);
+	cr_assert_eq(gz_keytab_lookup(t, MASK, k, UINT64_MAX, 2, 0, &h),
+		     GENZIO_WC_REM_BOUNDS);
+	free(t);
+}
+
+Test(keytab, missing_right_is_rem_access)
+{
+	struct gz_key_entry *t = table();
+	struct gz_key_hit h;
+
+	cr_assert_eq(gz_keytab_insert(t, MASK, 0x777, GENZIO_ACCESS_REMOTE_READ,
+				      0, 0, 64, 0), 0);
+	cr_assert_eq(gz_keytab_lookup(t, MASK, 0x777, 0, 8,
+				      GENZIO_ACCESS_REMOTE_WRITE, &h),
+		     GENZIO_WC_REM_ACCESS);
+	cr_assert_eq(gz_keytab_lookup(t, MASK, 0x777, 0, 8,
+				      GENZIO_ACCESS_REMOTE_ATOMIC, &h),
+		     GENZIO_WC_REM_ACCESS);
+	free(t);
+}
+
+Test(keytab, unknown_reserved_and_removed_keys_miss)
+{
+	struct gz_key_entry *t = table();
+	struct gz_key_hit h;
+
+	cr_assert_eq(gz_keytab_lookup(t, MASK, 0x1234, 0, 1, 0, &h),
+		     GENZIO_WC_BAD_RKEY);
+	cr_assert_eq(gz_keytab_lookup(t, MASK, GZ_KEY_EMPTY, 0, 1, 0, &h),
+		     GENZIO_WC_BAD_RKEY);
+	cr_assert_eq(gz_keytab_lookup(t, MASK, GZ_KEY_TOMB, 0, 1, 0, &h),
+		     GENZIO_WC_BAD_RKEY);
+	cr_assert_eq(gz_keytab_insert(t, MASK, GZ_KEY_TOMB, RW, 0, 0, 1, 0),
+		     -EINVAL);
+	cr_assert_eq(gz_keytab_insert(t, MASK, 0x1234, RW, 0, 0, 64, 0), 0);
+	cr_assert_eq(gz_keytab_insert(t, MASK, 0x1234, RW, 0, 0, 64, 0),
+		     -EEXIST);
+	cr_assert_eq(gz_keytab_remove(t, MASK, 0x1234), 0);
+	cr_assert_eq(gz_keytab_remove(t, MASK, 0x1234), -ENOENT);
+	cr_assert_eq(gz_keytab_lookup(t, MASK, 0x1234, 0, 1, 0, &h),
+		     GENZIO_WC_BAD_RKEY);
+	free(t);
+}
+
+Test(keytab, removal_keeps_later_keys_of_the_same_chain_reachable)
+{
+	struct gz_key_entry *t = table();
+	uint32_t keys[SLOTS], n = 0;
+	struct gz_key_hit h;
+
+	/* find three keys that hash to one slot */
+	for (uint32_t k = 2; n < 3; k++)
+		if (gz_keytab_hash(k, MASK) == 5)
+			keys[n++] = k;
+	for (uint32_t i = 0; i < 3; i++)
+		cr_assert_eq(gz_keytab_insert(t, MASK, keys[i], RW, i, 0, 64, 0),
+			     0);
+	cr_assert_eq(gz_keytab_remove(t, MASK, keys[0]), 0);
+	cr_assert_eq(gz_keytab_lookup(t, MASK, keys[2], 0, 8, 0, &h),
+		     GENZIO_WC_SUCCESS);
+	cr_assert_eq(h.seg, 2);
+	/* the tombstone is reused, the chain stays intact */
+	cr_assert_eq(gz_keytab_insert(t, MASK, keys[0], RW, 9, 0, 64, 0), 0);
+	cr_assert_eq(gz_keytab_lookup(t, MASK, keys[0], 0, 8, 0, &h),
+		     GENZIO_WC_SUCCESS);
+	cr_assert_eq(h.seg, 9);
+	free(t);
+}
+
+Test(keytab, full_table_refuses_and_lookups_still_end)
+{
+	struct gz_key_entry *t = table();
+	struct gz_key_hit h;
+
+	for (uint32_t i = 0; i < SLOTS; i++)
+		cr_assert_eq(gz_keytab_insert(t, MASK, 100 + i, RW, 0, 0, 1, 0),
+			     0);
+	cr_assert_eq(gz_keytab_insert(t, MASK, 999, RW, 0, 0, 1, 0), -ENOSPC);
+	/* a miss in a table with no empty slot must not loop forever */
+	cr_assert_eq(gz_keytab_lookup(t, MASK, 999, 0, 1, 0, &h),
+		     GENZIO_WC_BAD_RKEY);
+	free(t);
+}
+
+Test(keytab, entry_left_mid_update_by_a_dead_owner_reads_as_bad_key)
+{
+	struct gz_key_entry *t = table();
+	struct gz_key_hit h;
+	uint32_t slot = gz_keytab_hash(0x4242, MASK);
+
+	cr_assert_eq(gz_keytab_insert(t, MASK, 0x4242, RW, 0, 0, 64, 0), 0);
+	atomic_fetch_add(&t[slot].seq, 1);	/* odd forever */
+	cr_assert_eq(gz_keytab_lookup(t, MASK, 0x4242, 0, 8, 0, &h),
+		     GENZIO_WC_BAD_RKEY);
+	free(t);
+}
+
+Test(keytab, rkey_and_gcid_fields_encode_and_decode)
+{
+	uint32_t gcid = GENZIO_GCID(0xbeef, 0x123);
+
+	cr_assert_eq(gcid, 0xbeef123);
+	cr_assert_eq(GENZIO_GCID_SID(gcid), 0xbeef);
+	cr_assert_eq(GENZIO_GCID_CID(gcid), 0x123);
+	cr_assert_eq(GENZIO_GCID(0x1ffff, 0x1fff), 0xffff000u | 0xfff);
+	cr_assert_eq(GENZIO_RKEY_DOMAIN(0xabc12345), 0xabc);
+	cr_assert_eq(GENZIO_RKEY_KEY(0xabc12345), 0x12345);
+}

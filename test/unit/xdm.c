@@ -1,0 +1,196 @@
+// SPDX-License-Identifier: MIT
+/* lib/xdm/xdm.[ch]: command execution and atomics against a fake target. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xdm/xdm.h"
+
+#define SLOTS 16u
+#define ALL (GENZIO_ACCESS_REMOTE_READ | GENZIO_ACCESS_REMOTE_WRITE | \
+	     GENZIO_ACCESS_REMOTE_ATOMIC)
+#define KEY 0x1000aa
+#define BASE 0x7000000ull	/* the owner's address of the region */
+
+static uint8_t mem[4096] __attribute__((aligned(64)));
+static struct gz_xdm_seg segs[2];
+static int maps;
+
+static int fake_map(struct gz_xdm_target *t, uint32_t idx)
+{
+	maps++;
+	t->seg[idx].len = sizeof(mem);
+	t->seg[idx].base = mem;
+	return 0;
+}
+
+static struct gz_xdm_target *target(void)
+{
+	static struct gz_xdm_target t;
+	struct gz_key_entry *k = NULL;
+
+	cr_assert_eq(posix_memalign((void **)&k, 64, SLOTS * sizeof(*k)), 0);
+	memset(k, 0, SLOTS * sizeof(*k));
+	memset(mem, 0, sizeof(mem));
+	memset(segs, 0, sizeof(segs));
+	maps = 0;
+	/* region: 1024 bytes at BASE, which is offset 512 of segment 1 */
+	cr_assert_eq(gz_keytab_insert(k, SLOTS - 1, KEY, ALL, 1, BASE, 1024,
+				      512), 0);
+	t = (struct gz_xdm_target){ k, SLOTS - 1, 2, segs, fake_map };
+	return &t;
+}
+
+static struct gz_xdm_cmd cmd(uint16_t op, uint64_t raddr, uint32_t len)
+{
+	struct gz_xdm_cmd c;
+
+	memset(&c, 0, sizeof(c));
+	c.opflags = op;
+	c.cidx = 77;
+	c.rkey = KEY;
+	c.raddr = raddr;
+	c.length = len;
+	c.context = 0xfeed;
+	return c;
+}
+
+Test(xdm, put_and_get_move_bytes_and_echo_cidx_and_context)
+{
+	struct gz_xdm_target *t = target();
+	uint8_t src[100], dst[100];
+	struct gz_xdm_cqe e;
+	struct gz_xdm_cmd c = cmd(GZ_XDM_PUT, BASE + 10, sizeof(src));
+
+	for (int i = 0; i < 100; i++)
+		src[i] = (uint8_t)(i * 3 + 1);
+	c.op.laddr = (uintptr_t)src;
+	cr_assert_eq(gz_xdm_cmd_exec(&c, t, &e), GENZIO_WC_SUCCESS);
+	cr_assert_eq(maps, 1, "segment mapped on first use");
+	cr_assert_eq(memcmp(mem + 522, src, 100), 0);
+	cr_assert_eq(e.cidx, 77);
+	cr_assert_eq(e.context, 0xfeed);
+	cr_assert_eq(e.byte_len, 100);
+	cr_assert_eq(e.opcode, GENZIO_WC_WRITE);
+	c = cmd(GZ_XDM_GET, BASE + 10, sizeof(dst));
+	c.op.laddr = (uintptr_t)dst;
+	cr_assert_eq(gz_xdm_cmd_exec(&c, t, &e), GENZIO_WC_SUCCESS);
+	cr_assert_eq(maps, 1, "mapped once only");
+	cr_assert_eq(memcmp(dst, src, 100), 0);
+	cr_assert_eq(e.opcode, GENZIO_WC_READ);
+}
+
+Test(xdm, putimm_and_getimm_carry_up_to_32_bytes_in_the_entries)
+{
+	struct gz_xdm_target *t = target();
+	struct gz_xdm_cqe e;
+	struct gz_xdm_cmd c = cmd(GZ_XDM_PUTIMM, BASE, 32);
+
+	memset(c.imm, 0x5c, 32);
+	cr_assert_eq(gz_xdm_cmd_exec(&c, t, &e), GENZIO_WC_SUCCESS);
+	cr_assert_eq(mem[512], 0x5c);
+	cr_assert_eq(mem[512 + 31], 0x5c);
+	cr_assert_eq(mem[512 + 32], 0);
+	c = cmd(GZ_XDM_GETIMM, BASE, 32);
+	cr_assert_eq(gz_xdm_cmd_exec(&c, t, &e), GENZIO_WC_SUCCESS);
+	cr_assert_eq(e.result[31], 0x5c);
+	c = cmd(GZ_XDM_PUTIMM, BASE, 33);
+	cr_assert_eq(gz_xdm_cmd_exec(&c, t, &e), GENZIO_WC_LOC_LEN);
+	cr_assert_eq(mem[512 + 32], 0);
+}
+
+Test(xdm, faults_complete_with_status_and_touch_nothing)
+{
+	struct gz_xdm_target *t = target();
+	uint8_t src[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+	struct gz_xdm_cqe e;
+	struct gz_xdm_cmd c = cmd(GZ_XDM_PUT, BASE + 1020, 8);
+	uint8_t zero[sizeof(mem)] = { 0 };
+
+	c.op.laddr = (uintptr_t)src;
+	cr_assert_eq(gz_xdm_cmd_exec(&c, t, &e), GENZIO_WC_REM_BOUNDS);
+	cr_assert_eq(e.status, GENZIO_WC_REM_BOUNDS);
+	cr_assert_eq(e.byte_len, 0);
+	c.raddr = BASE;
+	c.rkey = KEY + 1;
+	cr_assert_eq(gz_xdm_cmd_exec(&c, t, &e), GENZIO_WC_BAD_RKEY);
+	c = cmd(GZ_XDM_ADD, BASE + 4, 0);
+	cr_assert_eq(gz_xdm_cmd_exec(&c, t, &e), GENZIO_WC_REM_BOUNDS,
+		     "misaligned 64-bit atomic");
+	c = cmd(0x7e, BASE, 8);
+	cr_assert_eq(gz_xdm_cmd_exec(&c, t, &e), GENZIO_WC_GENERAL_ERR);
+	cr_assert_eq(memcmp(mem, zero, sizeof(mem)), 0);
+}
+
+Test(xdm, owner_entry_pointing_past_the_segment_is_refused)
+{
+	struct gz_xdm_target *t = target();
+	uint8_t *p;
+
+	/* a corrupt or hostile table: region beyond the mapped segment */
+	cr_assert_eq(gz_keytab_insert((struct gz_key_entry *)t->keys,
+				      t->key_mask, 0x2000bb, ALL, 1, 0, 1 << 20,
+				      4000), 0);
+	cr_assert_eq(gz_xdm_resolve(t, 0x2000bb, 0, 200,
+				    GENZIO_ACCESS_REMOTE_READ, &p),
+		     GENZIO_WC_REM_BOUNDS);
+	cr_assert_eq(gz_keytab_insert((struct gz_key_entry *)t->keys,
+				      t->key_mask, 0x3000cc, ALL, 5, 0, 64, 0),
+		     0);
+	cr_assert_eq(gz_xdm_resolve(t, 0x3000cc, 0, 8, 0, &p),
+		     GENZIO_WC_BAD_RKEY, "segment index beyond the table");
+}
+
+Test(xdm, atomic_commands_return_old_value_in_result)
+{
+	struct gz_xdm_target *t = target();
+	struct gz_xdm_cqe e;
+	struct gz_xdm_cmd c = cmd(GZ_XDM_CAS, BASE + 8, 0);
+	uint64_t old;
+
+	*(uint64_t *)(mem + 520) = 10;
+	c.op.compare = 10;
+	c.op.operand = 20;
+	cr_assert_eq(gz_xdm_cmd_exec(&c, t, &e), GENZIO_WC_SUCCESS);
+	memcpy(&old, e.result, 8);
+	cr_assert_eq(old, 10);
+	cr_assert_eq(*(uint64_t *)(mem + 520), 20);
+	cr_assert_eq(e.byte_len, 8);
+	c = cmd(GZ_XDM_ADD | GZ_XDM_FLAG_ATOMIC32, BASE + 8, 0);
+	c.op.operand = 5;
+	cr_assert_eq(gz_xdm_cmd_exec(&c, t, &e), GENZIO_WC_SUCCESS);
+	cr_assert_eq(e.byte_len, 4);
+	cr_assert_eq(*(uint32_t *)(mem + 520), 25);
+}
+
+Test(xdm, min_max_compare_signed_and_unsigned_at_both_widths)
+{
+	uint64_t w = 5;
+	uint32_t h = 5;
+
+	cr_assert_eq(gz_xdm_atomic(GZ_XDM_SMIN, &w, 8, (uint64_t)-1, 0), 5);
+	cr_assert_eq(w, (uint64_t)-1);
+	cr_assert_eq(gz_xdm_atomic(GZ_XDM_UMIN, &w, 8, 3, 0), (uint64_t)-1);
+	cr_assert_eq(w, 3);
+	cr_assert_eq(gz_xdm_atomic(GZ_XDM_SMAX, &w, 8, (uint64_t)-9, 0), 3);
+	cr_assert_eq(w, 3);
+	cr_assert_eq(gz_xdm_atomic(GZ_XDM_UMAX, &w, 8, (uint64_t)-9, 0), 3);
+	cr_assert_eq(w, (uint64_t)-9);
+	cr_assert_eq(gz_xdm_atomic(GZ_XDM_SMIN, &h, 4, 0xfffffffeu, 0), 5);
+	cr_assert_eq(h, 0xfffffffeu);
+	cr_assert_eq(gz_xdm_atomic(GZ_XDM_UMIN, &h, 4, 7, 0), 0xfffffffeu);
+	cr_assert_eq(h, 7);
+	cr_assert_eq(gz_xdm_atomic(GZ_XDM_SMAX, &h, 4, 0x80000000u, 0), 7);
+	cr_assert_eq(h, 7);
+	cr_assert_eq(gz_xdm_atomic(GZ_XDM_UMAX, &h, 4, 0x80000000u, 0), 7);
+	cr_assert_eq(h, 0x80000000u);
+}
+
+Test(xdm, atomic_opcode_map_covers_every_work_request_atomic)
+{
+	for (uint32_t op = GENZIO_WR_ATOMIC_SWAP; op <= GENZIO_WR_ATOMIC_UMAX;
+	     op++)
+		cr_assert_neq(gz_xdm_atomic_opcode(op), 0, "op %u", op);
+	cr_assert_eq(gz_xdm_atomic_opcode(GENZIO_WR_WRITE), 0);
+	cr_assert_eq(gz_xdm_atomic_opcode(GENZIO_WR_OPCODE_MAX + 5), 0);
+}
