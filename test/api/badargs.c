@@ -150,7 +150,8 @@ Test(badargs, mr_reg_and_dereg)
 					 4096, 8192, GENZIO_ACCESS_REMOTE_READ,
 				   &mr), -EINVAL);
 	/* past the end of data space and not page aligned either */
-	cr_assert_eq(genzio_mr_reg(ep.pd, (char *)ep.mem->addr + 100, 4096,
+	cr_assert_eq(genzio_mr_reg(ep.pd, (char *)ep.mem->addr +
+					 ep.mem->length - 100, 4096,
 				   GENZIO_ACCESS_REMOTE_READ, &mr), -EINVAL);
 	cr_assert_eq(mr, (void *)0x1);
 	cr_assert_eq(genzio_mr_dereg(NULL), -EINVAL);
