@@ -3,7 +3,6 @@
  * 01_write_read: one-sided WRITE into another process's memory, then READ
  * it back. The target registers data space, hands over its address, R-Key,
  * GCID and queue pair number, and then runs no genzio code at all.
- *
  *   cc 01_write_read.c $(pkg-config --cflags --libs genzio)
  */
 #include <errno.h>
@@ -137,8 +136,11 @@ int main(void)
 
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) || (pid = fork()) < 0)
 		return 1;
-	if (!pid)
-		_exit(target(sv[1]));
+	if (!pid) {
+		ret = target(sv[1]);
+		fflush(stdout);	/* _exit() does not flush stdio */
+		_exit(ret);
+	}
 	ret = initiator(sv[0]);
 	if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st))
 		ret = 1;
