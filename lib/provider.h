@@ -17,15 +17,24 @@ struct gz_provider {
 	int (*ah_create)(struct genzio_pd *pd, uint32_t gcid,
 			 struct genzio_ah **ah);
 	void (*ah_destroy)(struct genzio_ah *ah);
+	int (*channel_create)(struct genzio_context *ctx,
+			      struct gz_channel **ch);
+	void (*channel_destroy)(struct gz_channel *ch);
+	/* Wait up to @timeout_ms; 0 and *cq, or -EAGAIN/-ETIMEDOUT/-errno. */
+	int (*channel_get_event)(struct gz_channel *ch, int timeout_ms,
+				 struct gz_cq **cq);
 	int (*cq_create)(struct genzio_context *ctx,
 			 const struct genzio_cq_attr *attr,
-			 struct genzio_cq **cq);
+			 struct gz_cq **cq);
 	/* -EBUSY while a queue pair uses it. */
-	int (*cq_destroy)(struct genzio_cq *cq);
+	int (*cq_destroy)(struct gz_cq *cq);
+	int (*cq_req_notify)(struct gz_cq *cq);
 	void (*device_close)(struct genzio_context *ctx);
 	/* Fills ctx->attr; the core sets up everything else of ctx. */
 	int (*device_open)(const struct genzio_open_attr *attr,
 			   struct genzio_context **ctx);
+	/* Turn what provider fds in ctx->ev.epfd say into events. */
+	void (*event_harvest)(struct genzio_context *ctx);
 	int (*mem_alloc)(struct genzio_context *ctx, uint64_t len,
 			 uint32_t flags, struct genzio_mem **mem);
 	int (*mem_free)(struct genzio_mem *mem);
@@ -37,6 +46,10 @@ struct gz_provider {
 	int (*qp_create)(struct genzio_pd *pd, const struct genzio_qp_attr *attr,
 			 struct genzio_qp **qp);
 	void (*qp_destroy)(struct genzio_qp *qp);
+	int (*rmap_map)(struct genzio_context *ctx, struct genzio_ah *ah,
+			uint64_t raddr, uint64_t len, uint32_t rkey,
+			uint32_t mode, struct genzio_rmap **rmap);
+	void (*rmap_unmap)(struct genzio_rmap *rmap);
 };
 
 extern const struct gz_provider gz_shm_provider;

@@ -249,6 +249,8 @@ enum genzio_wc_status {
 	GENZIO_WC_REM_ACCESS = 0xc4,	/* key lacks the right (e.g. read-only) */
 	GENZIO_WC_REM_QP = 0xc5,	/* remote queue pair gone */
 	GENZIO_WC_FLUSHED = 0xc6,	/* flushed: queue pair in error */
+	GENZIO_WC_REM_INV_REQ = 0xc7,	/* receive buffer too small */
+	GENZIO_WC_REM_OP = 0xc8,	/* receiver's completion queue overran */
 	GENZIO_WC_GENERAL_ERR = 0xff,
 };
 
@@ -290,11 +292,18 @@ struct genzio_cq {
 };
 
 /** Settings for genzio_cq_create(). */
+enum genzio_cq_attr_mask {
+	GENZIO_CQ_ATTR_CHANNEL = 1u << 0,
+};
+
+struct genzio_comp_channel;
+
 struct genzio_cq_attr {
-	uint64_t comp_mask;	/* no optional fields yet: 0 */
+	uint64_t comp_mask;	/* enum genzio_cq_attr_mask: optional fields */
 	uint32_t depth;		/* completions it holds (1..max_cqe) */
 	uint32_t reserved;
 	void *user_context;	/* copied to cq->user_context */
+	struct genzio_comp_channel *channel;	/* GENZIO_CQ_ATTR_CHANNEL */
 };
 
 /**
@@ -325,6 +334,86 @@ static inline int genzio_poll_cq(struct genzio_cq *cq, int n,
 		return -EINVAL;
 	return cq->poll(cq, n, wc);
 }
+
+/* ------------------------------------------------------ blocking waits */
+
+/** Public head of a completion channel: wait on @fd with poll/epoll. */
+struct genzio_comp_channel {
+	int fd;			/* readable when an armed cq completes */
+	uint32_t reserved;
+	struct genzio_context *context;
+};
+
+/**
+ * genzio_comp_channel_create - A file descriptor to block on for completions
+ * Return: 0, -EINVAL, -ENOSPC (too many channels), -ENOMEM, or -errno.
+ */
+GENZIO_EXPORT int genzio_comp_channel_create(struct genzio_context *ctx,
+					     struct genzio_comp_channel **ch);
+/** genzio_comp_channel_destroy - Return: 0, -EINVAL, -EBUSY while a cq uses it. */
+GENZIO_EXPORT int genzio_comp_channel_destroy(struct genzio_comp_channel *ch);
+
+/**
+ * genzio_cq_req_notify - Arm @cq: its next completion wakes its channel
+ * @cq: a cq created with a channel; one thread at a time
+ *
+ * Poll the cq again after arming: a completion that arrived just before
+ * the call does not wake the channel.
+ *
+ * Return: 0, -EINVAL (no channel).
+ */
+GENZIO_EXPORT int genzio_cq_req_notify(struct genzio_cq *cq);
+
+/**
+ * genzio_comp_channel_get_event - Wait for an armed cq of @ch to complete
+ * @ch:         channel
+ * @timeout_ms: -1 waits for ever, 0 does not wait
+ * @cq:         out: the cq that completed (disarmed until the next
+ *              genzio_cq_req_notify())
+ *
+ * Also makes progress on sends parked for want of a receive buffer, so a
+ * waiter sleeps at most until the next retry is due.
+ *
+ * Return: 0, -EINVAL, -EAGAIN (nothing yet; timeout 0), -ETIMEDOUT,
+ * -EINTR, or another -errno.
+ */
+GENZIO_EXPORT int genzio_comp_channel_get_event(struct genzio_comp_channel *ch,
+						int timeout_ms,
+						struct genzio_cq **cq);
+/** genzio_cq_ack_events - Acknowledge @n events of @cq (needed before
+ *  destroying it). Return: 0 or -EINVAL. */
+GENZIO_EXPORT int genzio_cq_ack_events(struct genzio_cq *cq, uint32_t n);
+
+/* ------------------------------------------------------ async events */
+
+enum genzio_event_type {
+	GENZIO_EVENT_PEER_DEAD = 1,	/* a peer we talk to exited or left */
+	GENZIO_EVENT_CQ_OVERRUN,	/* a cq overflowed; it is in error */
+	GENZIO_EVENT_LINK_DOWN,		/* raised by fabric providers */
+	GENZIO_EVENT_LINK_UP,
+	GENZIO_EVENT_COMPONENT_ADD,
+	GENZIO_EVENT_COMPONENT_REMOVE,
+};
+
+/** One unsolicited event (Gen-Z UEP). */
+struct genzio_event {
+	uint32_t type;		/* enum genzio_event_type */
+	uint32_t gcid;		/* PEER_DEAD, COMPONENT_*: the component */
+	struct genzio_cq *cq;	/* CQ_OVERRUN */
+	uint64_t reserved[2];
+};
+
+/**
+ * genzio_event_fd - A file descriptor that is readable while events wait
+ * Return: the fd (owned by @ctx), or -EINVAL.
+ */
+GENZIO_EXPORT int genzio_event_fd(struct genzio_context *ctx);
+/**
+ * genzio_event_get - Take the next unsolicited event without blocking
+ * Return: 0 and *@ev, -EAGAIN (none), or -EINVAL.
+ */
+GENZIO_EXPORT int genzio_event_get(struct genzio_context *ctx,
+				   struct genzio_event *ev);
 
 /** genzio_wc_status_str - Name @status; never NULL. */
 GENZIO_EXPORT const char *genzio_wc_status_str(uint32_t status);
@@ -418,8 +507,12 @@ struct genzio_qp {
 };
 
 /** Settings for genzio_qp_create(). */
+enum genzio_qp_attr_mask {
+	GENZIO_QP_ATTR_RDM_TIMEOUT = 1u << 0,
+};
+
 struct genzio_qp_attr {
-	uint64_t comp_mask;	/* no optional fields yet: 0 */
+	uint64_t comp_mask;	/* enum genzio_qp_attr_mask: optional fields */
 	uint32_t qp_type;	/* enum genzio_qp_type */
 	uint32_t sq_depth;	/* outstanding send work requests */
 	uint32_t rq_depth;	/* posted receives */
@@ -429,6 +522,11 @@ struct genzio_qp_attr {
 	struct genzio_cq *send_cq;
 	struct genzio_cq *recv_cq;
 	void *user_context;
+	/* GENZIO_QP_ATTR_RDM_TIMEOUT: how long a send retries while the
+	 * receiver has no buffer posted, before it completes with
+	 * GENZIO_WC_RDM_FULL (default 100000 us) */
+	uint32_t rdm_timeout_us;
+	uint32_t reserved;
 };
 
 /**
@@ -464,8 +562,9 @@ GENZIO_EXPORT int genzio_qp_connect(struct genzio_qp *qp, uint32_t gcid,
  * Checks that need no lookup (opcode, sge count, inline length, atomic
  * alignment) fail here; key and bounds faults come back as completions.
  *
- * Return: 0, -EINVAL (malformed request), -EAGAIN (completion queue full:
- * poll, then post *bad_wr again), -ENOTCONN (RC not connected), -EOPNOTSUPP.
+ * Return: 0, -EINVAL (malformed request), -EAGAIN (completion queue full,
+ * or 256 requests already parked waiting for receive buffers: poll, then
+ * post *bad_wr again), -ENOTCONN (RC not connected).
  */
 static inline int genzio_post_send(struct genzio_qp *qp,
 				   struct genzio_send_wr *wr,
@@ -478,7 +577,11 @@ static inline int genzio_post_send(struct genzio_qp *qp,
 
 /**
  * genzio_post_recv - Post a list of receive buffers
- * Return: 0, -EINVAL, -EAGAIN (receive queue full), -EOPNOTSUPP.
+ * Receive buffers must lie in data space: genzio_mem_alloc() memory, or
+ * a region registered with remote access (a sender writes into them).
+ *
+ * Return: 0, -EINVAL (bad sge, lkey, or a buffer outside data space),
+ * -EAGAIN (rq_depth receives outstanding).
  */
 static inline int genzio_post_recv(struct genzio_qp *qp,
 				   struct genzio_recv_wr *wr,
@@ -487,6 +590,75 @@ static inline int genzio_post_recv(struct genzio_qp *qp,
 	if (GENZIO_UNLIKELY(!qp || !wr || !bad_wr))
 		return -EINVAL;
 	return qp->post_recv(qp, wr, bad_wr);
+}
+
+/* ------------------------------------------------------ load/store access */
+
+enum genzio_rmap_mode {
+	GENZIO_RMAP_WB = 0,	/* write-back: cached like local memory */
+	GENZIO_RMAP_WC = 1,	/* write-combining: stores buffered, flush
+				 * drains them (coherent memory: as WB) */
+};
+
+/** A remote region mapped for loads and stores (requester ZMMU entry). */
+struct genzio_rmap {
+	void *addr;		/* load and store here */
+	uint64_t length;
+	uint32_t mode;		/* enum genzio_rmap_mode obtained */
+	uint32_t writable;	/* 0: the key is read-only, stores fault */
+};
+
+/**
+ * genzio_rmap_map - Map a remote region for loads and stores
+ * @ctx:   context
+ * @ah:    the remote component
+ * @raddr: remote address, inside a region of @rkey
+ * @len:   bytes (> 0)
+ * @rkey:  R-Key; REMOTE_WRITE maps read-write, else REMOTE_READ read-only
+ * @mode:  enum genzio_rmap_mode
+ * @rmap:  out
+ *
+ * Stores become visible to the owner after genzio_flush(). If the owner
+ * dies, the mapping stays valid memory that nobody else sees any more;
+ * its PEER_DEAD event says so.
+ *
+ * Return: 0, -EINVAL, -EACCES (key lacks REMOTE_READ, or bounds), -ENOENT
+ * (no such key), -EHOSTUNREACH (peer gone), -ENOMEM, or -errno of mmap.
+ */
+GENZIO_EXPORT int genzio_rmap_map(struct genzio_context *ctx,
+				  struct genzio_ah *ah, uint64_t raddr,
+				  uint64_t len, uint32_t rkey, uint32_t mode,
+				  struct genzio_rmap **rmap);
+/** genzio_rmap_unmap - Remove the mapping. Return: 0 or -EINVAL. */
+GENZIO_EXPORT int genzio_rmap_unmap(struct genzio_rmap *rmap);
+
+/**
+ * genzio_flush - Make stores to [@ptr, @ptr + @len) visible to the owner
+ *
+ * Uses the cheapest correct instruction for the memory behind the
+ * mapping: a store fence on coherent memory, draining write-combining
+ * buffers on WC mappings, cache-line write-back (clwb, clflushopt or
+ * clflush, whichever the CPU has) plus a store fence on memory that is
+ * not coherent.
+ *
+ * Return: 0, or -EINVAL (@ptr NULL with @len > 0).
+ */
+GENZIO_EXPORT int genzio_flush(const void *ptr, size_t len);
+
+/**
+ * genzio_fence - Order every earlier store before every later one
+ *
+ * Return: 0.
+ */
+static inline int genzio_fence(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	/* sfence also orders non-temporal and write-combining stores */
+	__asm__ __volatile__("sfence" ::: "memory");
+#else
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+#endif
+	return 0;
 }
 
 /* ------------------------------------------------------ out-of-band setup */

@@ -8,14 +8,22 @@ GENZIO_EXPORT int genzio_cq_create(struct genzio_context *ctx,
 				   const struct genzio_cq_attr *attr,
 				   struct genzio_cq **out)
 {
+	struct genzio_comp_channel *ch = NULL;
+	struct gz_cq *cq;
 	int ret;
 
 	if (!ctx || !attr || !out)
 		return gz_err(-EINVAL, "ctx %p, attr %p, cq %p", (void *)ctx,
 			      (const void *)attr, (void *)out);
-	if (attr->comp_mask)
+	if (attr->comp_mask & ~(uint64_t)GENZIO_CQ_ATTR_CHANNEL)
 		return gz_err(-EINVAL, "unknown comp_mask bits %#llx",
 			      (unsigned long long)attr->comp_mask);
+	if (attr->comp_mask & GENZIO_CQ_ATTR_CHANNEL) {
+		ch = attr->channel;
+		if (!ch || ch->context != ctx)
+			return gz_err(-EINVAL, "channel %p is not of this context",
+				      (void *)ch);
+	}
 	if (!attr->depth || attr->depth > ctx->attr.max_cqe)
 		return gz_err(-EINVAL, "depth %u (1..%u)", attr->depth,
 			      ctx->attr.max_cqe);
@@ -25,25 +33,39 @@ GENZIO_EXPORT int genzio_cq_create(struct genzio_context *ctx,
 		return gz_err(-ENOSPC, "all %u completion queues in use",
 			      ctx->attr.max_cq);
 	}
-	ret = ctx->prov->cq_create(ctx, attr, out);
-	if (!ret)
+	ret = ctx->prov->cq_create(ctx, attr, &cq);
+	if (!ret) {
+		cq->channel = ch;
+		if (ch)
+			container_of(ch, struct gz_channel, pub)->users++;
 		ctx->ncq++;
+		*out = &cq->pub;
+	}
 	gz_ctx_unlock(ctx);
 	return ret;
 }
 
-GENZIO_EXPORT int genzio_cq_destroy(struct genzio_cq *cq)
+GENZIO_EXPORT int genzio_cq_destroy(struct genzio_cq *pub)
 {
 	struct genzio_context *ctx;
+	struct genzio_comp_channel *ch;
 	int ret;
 
-	if (!cq)
+	if (!pub)
 		return gz_err(-EINVAL, "cq is NULL");
-	ctx = cq->context;
+	ctx = pub->context;
+	ch = container_of(pub, struct gz_cq, pub)->channel;
+	if (container_of(pub, struct gz_cq, pub)->events !=
+	    container_of(pub, struct gz_cq, pub)->acked)
+		return gz_err(-EBUSY, "channel events of this cq are not "
+			      "acknowledged (genzio_cq_ack_events)");
 	gz_ctx_lock(ctx);
-	ret = ctx->prov->cq_destroy(cq);
-	if (!ret)
+	ret = ctx->prov->cq_destroy(container_of(pub, struct gz_cq, pub));
+	if (!ret) {
+		if (ch)
+			container_of(ch, struct gz_channel, pub)->users--;
 		ctx->ncq--;
+	}
 	gz_ctx_unlock(ctx);
 	return ret;
 }
@@ -71,6 +93,10 @@ GENZIO_EXPORT const char *genzio_wc_status_str(uint32_t status)
 		return "remote queue pair gone";
 	case GENZIO_WC_FLUSHED:
 		return "flushed";
+	case GENZIO_WC_REM_INV_REQ:
+		return "receive buffer too small";
+	case GENZIO_WC_REM_OP:
+		return "receiver's completion queue overran";
 	case GENZIO_WC_GENERAL_ERR:
 		return "general error";
 	default:

@@ -86,9 +86,11 @@ GENZIO_EXPORT int genzio_device_open(const char *name,
 		return ret;
 	ctx->prov = p;
 	ctx->lkeys = calloc(ctx->attr.max_mr, sizeof(*ctx->lkeys));
-	if (!ctx->lkeys) {
+	ret = ctx->lkeys ? gz_events_init(&ctx->ev) : -ENOMEM;
+	if (ret) {
+		free(ctx->lkeys);
 		p->device_close(ctx);
-		return -ENOMEM;
+		return gz_err(ret, "event queue: %s", strerror(-ret));
 	}
 	pthread_mutex_init(&ctx->lock, NULL);
 	*out = ctx;
@@ -103,14 +105,16 @@ GENZIO_EXPORT int genzio_device_close(struct genzio_context *ctx)
 		return gz_err(-EINVAL, "ctx is NULL");
 	gz_ctx_lock(ctx);
 	busy = ctx->npd + ctx->ncq + ctx->nqp + ctx->nmr + ctx->nmem +
-	       ctx->nah;
+	       ctx->nah + ctx->nchannel + ctx->nrmap;
 	gz_ctx_unlock(ctx);
 	if (busy)
 		return gz_err(-EBUSY, "%u objects still open (pd %u cq %u qp %u "
-			      "mr %u mem %u ah %u)", busy, ctx->npd, ctx->ncq,
-			      ctx->nqp, ctx->nmr, ctx->nmem, ctx->nah);
+			      "mr %u mem %u ah %u channel %u rmap %u)", busy,
+			      ctx->npd, ctx->ncq, ctx->nqp, ctx->nmr, ctx->nmem,
+			      ctx->nah, ctx->nchannel, ctx->nrmap);
 	free(ctx->lkeys);
 	pthread_mutex_destroy(&ctx->lock);
+	gz_events_fini(&ctx->ev);
 	ctx->prov->device_close(ctx);
 	return 0;
 }

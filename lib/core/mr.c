@@ -9,8 +9,8 @@
 #define ACCESS_ALL (GENZIO_ACCESS_LOCAL_WRITE | GENZIO_ACCESS_REMOTE_WRITE | \
 		    GENZIO_ACCESS_REMOTE_READ | GENZIO_ACCESS_REMOTE_ATOMIC)
 
-int gz_lkey_alloc(struct genzio_context *ctx, uint64_t addr, uint64_t len,
-		  uint32_t access, uint32_t domain, uint32_t *lkey)
+int gz_lkey_alloc(struct genzio_context *ctx, const struct gz_mr *mr,
+		  uint32_t *lkey)
 {
 	for (uint32_t i = 0; i < ctx->attr.max_mr; i++) {
 		struct gz_lkey *e = &ctx->lkeys[i];
@@ -21,10 +21,12 @@ int gz_lkey_alloc(struct genzio_context *ctx, uint64_t addr, uint64_t len,
 		ctx->lkey_gen = (ctx->lkey_gen + 1) & 0xffff;
 		if (!ctx->lkey_gen)
 			ctx->lkey_gen = 1;
-		e->addr = addr;
-		e->len = len;
-		e->access = access;
-		e->domain = domain;
+		e->addr = (uintptr_t)mr->pub.addr;
+		e->len = mr->pub.length;
+		e->access = mr->pub.access;
+		e->domain = mr->pd->key_domain;
+		e->seg = mr->seg;
+		e->seg_va = mr->seg_va;
 		*lkey = ctx->lkey_gen << GZ_LKEY_BITS | i;
 		/* Release pairs with the acquire in gz_lkey_ok(). */
 		atomic_store_explicit(&e->lkey, *lkey, memory_order_release);
@@ -64,20 +66,19 @@ GENZIO_EXPORT int genzio_mr_reg(struct genzio_pd *pd, void *addr, uint64_t len,
 		return gz_err(-EINVAL, "REMOTE_WRITE and REMOTE_ATOMIC need "
 			      "LOCAL_WRITE");
 	gz_ctx_lock(ctx);
-	ret = gz_lkey_alloc(ctx, (uintptr_t)addr, len, access, pd->key_domain,
-			    &lkey);
-	if (ret) {
+	if (ctx->nmr >= ctx->attr.max_mr) {
 		gz_ctx_unlock(ctx);
-		return gz_err(ret, "all %u registrations in use",
+		return gz_err(-ENOSPC, "all %u registrations in use",
 			      ctx->attr.max_mr);
 	}
 	ret = ctx->prov->mr_reg(pd, addr, len, access, &mr);
 	if (ret) {
-		gz_lkey_free(ctx, lkey);
 		gz_ctx_unlock(ctx);
 		return ret;
 	}
 	mr->pd = pd;
+	/* nmr < max_mr, so a free slot exists */
+	gz_lkey_alloc(ctx, mr, &lkey);
 	mr->pub.lkey = lkey;
 	pd->users++;
 	ctx->nmr++;

@@ -9,7 +9,7 @@ static int check_attr(struct genzio_context *ctx,
 {
 	const struct genzio_device_attr *d = &ctx->attr;
 
-	if (a->comp_mask)
+	if (a->comp_mask & ~(uint64_t)GENZIO_QP_ATTR_RDM_TIMEOUT)
 		return gz_err(-EINVAL, "unknown comp_mask bits %#llx",
 			      (unsigned long long)a->comp_mask);
 	if (a->qp_type != GENZIO_QPT_RC && a->qp_type != GENZIO_QPT_RD)

@@ -28,24 +28,37 @@ static int populate(void *addr, uint64_t len, uint64_t page_size)
 	return 0;
 }
 
-int gz_sys_shmfile_create(const char *path, uint64_t len, uint64_t page_size,
-			  int node, int lock, struct gz_shmfile *f)
+/* Create @path (owner-only, must not exist), size it, map it shared.
+ * Return: the fd and *addr, or -errno with nothing left behind. */
+static int create_mapped(const char *path, uint64_t len, void **addr)
 {
-	void *addr;
-	int fd, ret;
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600), ret;
 
-	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
 	if (ftruncate(fd, (off_t)len)) {
 		ret = -errno;
 		goto unlink_file;
 	}
-	addr = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (addr == MAP_FAILED) {
-		ret = -errno;
-		goto unlink_file;
-	}
+	*addr = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (*addr != MAP_FAILED)
+		return fd;
+	ret = -errno;
+unlink_file:
+	unlink(path);
+	close(fd);
+	return ret;
+}
+
+int gz_sys_shmfile_create(const char *path, uint64_t len, uint64_t page_size,
+			  int node, int lock, struct gz_shmfile *f)
+{
+	void *addr;
+	int fd, ret;
+
+	fd = create_mapped(path, len, &addr);
+	if (fd < 0)
+		return fd;
 	ret = gz_sys_numa_bind(addr, len, node);
 	if (ret && ret != -ENOSYS)
 		goto unmap;
@@ -67,7 +80,6 @@ int gz_sys_shmfile_create(const char *path, uint64_t len, uint64_t page_size,
 
 unmap:
 	munmap(addr, len);
-unlink_file:
 	unlink(path);
 	close(fd);
 	return ret;
@@ -96,18 +108,9 @@ int gz_sys_shmfile_convert(const char *path, void *addr, uint64_t len)
 	void *tmp, *p;
 	int fd, ret;
 
-	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	fd = create_mapped(path, len, &tmp);
 	if (fd < 0)
-		return -errno;
-	if (ftruncate(fd, (off_t)len)) {
-		ret = -errno;
-		goto unlink_file;
-	}
-	tmp = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (tmp == MAP_FAILED) {
-		ret = -errno;
-		goto unlink_file;
-	}
+		return fd;
 	ret = populate(tmp, len, GZ_PAGE_4K);
 	if (ret)
 		goto unmap_tmp;
@@ -126,7 +129,6 @@ int gz_sys_shmfile_convert(const char *path, void *addr, uint64_t len)
 
 unmap_tmp:
 	munmap(tmp, len);
-unlink_file:
 	unlink(path);
 	close(fd);
 	return ret;

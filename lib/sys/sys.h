@@ -47,6 +47,13 @@ int gz_sys_numa_bind(void *addr, uint64_t len, int node);
 /* -EINVAL for a node that does not exist; without NUMA *node becomes -1. */
 int gz_sys_numa_node_check(int *node);
 
+/* ---- cacheflush.c ---- */
+/* Write back the cache lines of [p, p + len): clwb, clflushopt or clflush,
+ * whichever the CPU has (checked once). Not followed by a fence. */
+void gz_sys_flush_lines(const void *p, size_t len);
+/* Which instruction gz_sys_flush_lines uses: "clwb", "clflushopt", ... */
+const char *gz_sys_flush_insn(void);
+
 /* ---- proc.c ---- */
 /* Kernel start time of @pid (clock ticks since boot): an incarnation. */
 int gz_sys_proc_starttime(pid_t pid, uint64_t *starttime);

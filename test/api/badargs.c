@@ -302,8 +302,6 @@ Test(badargs, post_send_rejects_malformed_requests)
 	w = good, sge.length = GENZIO_MAX_INLINE + 1;
 	cr_assert_eq(genzio_post_send(ep.qp, &w, &bad), -EINVAL);
 	sge.length = 8;
-	w = good, w.opcode = GENZIO_WR_READ;
-	cr_assert_eq(genzio_post_send(ep.qp, &w, &bad), -EINVAL);
 	w = good, w.opcode = GENZIO_WR_ATOMIC_FADD, w.send_flags = 0;
 	w.atomic.size = 3;
 	cr_assert_eq(genzio_post_send(ep.qp, &w, &bad), -EINVAL);
@@ -312,8 +310,9 @@ Test(badargs, post_send_rejects_malformed_requests)
 	w.atomic.remote_addr = ep.info.addr, sge.length = 4;
 	cr_assert_eq(genzio_post_send(ep.qp, &w, &bad), -EINVAL);
 	sge.length = 8;
-	w = good, w.opcode = GENZIO_WR_SEND;
-	cr_assert_eq(genzio_post_send(ep.qp, &w, &bad), -EOPNOTSUPP);
+	w = good, w.opcode = GENZIO_WR_SEND, w.num_sge = 2;
+	cr_assert_eq(genzio_post_send(ep.qp, &w, &bad), -EINVAL,
+		     "inline takes one sge");
 	/* in a list, *bad_wr is the first one not posted */
 	struct genzio_send_wr list[3] = { good, good, good };
 	list[0].next = &list[1];
@@ -343,13 +342,39 @@ Test(badargs, post_recv)
 {
 	struct gzt_ep ep;
 	struct genzio_recv_wr r = { 0 }, *bad;
+	struct genzio_mr *heap_mr;
+	struct genzio_sge sge;
+	char *heap = malloc(64);
+	int n = 0;
 
-	cr_assert_eq(gzt_ep_open(&ep, 0, 0), 0);
+	cr_assert_eq(gzt_ep_open(&ep, 4096, GZT_ACCESS_ALL), 0);
 	cr_assert_eq(genzio_post_recv(NULL, &r, &bad), -EINVAL);
 	cr_assert_eq(genzio_post_recv(ep.qp, NULL, &bad), -EINVAL);
 	cr_assert_eq(genzio_post_recv(ep.qp, &r, NULL), -EINVAL);
-	/* two-sided messages come with the messaging work */
-	cr_assert_eq(genzio_post_recv(ep.qp, &r, &bad), -EOPNOTSUPP);
+	r.num_sge = 5;
+	r.sg_list = &sge;
+	cr_assert_eq(genzio_post_recv(ep.qp, &r, &bad), -EINVAL);
+	r.num_sge = 1;
+	r.sg_list = NULL;
+	cr_assert_eq(genzio_post_recv(ep.qp, &r, &bad), -EINVAL);
+	/* an lkey that does not cover the buffer */
+	sge = (struct genzio_sge){ ep.info.addr, 64, ep.mr->lkey ^ 0x10000 };
+	r.sg_list = &sge;
+	cr_assert_eq(genzio_post_recv(ep.qp, &r, &bad), -EINVAL);
+	cr_assert_eq(bad, &r);
+	/* private memory: a sender could not reach it */
+	cr_assert_eq(genzio_mr_reg(ep.pd, heap, 64, GENZIO_ACCESS_LOCAL_WRITE,
+				   &heap_mr), 0);
+	sge = (struct genzio_sge){ (uintptr_t)heap, 64, heap_mr->lkey };
+	cr_assert_eq(genzio_post_recv(ep.qp, &r, &bad), -EINVAL);
+	/* data space is fine, until the receive queue is full */
+	sge = (struct genzio_sge){ ep.info.addr, 64, ep.mr->lkey };
+	while (!genzio_post_recv(ep.qp, &r, &bad))
+		n++;
+	cr_assert_eq(n, 256, "rq_depth receives fit");
+	cr_assert_eq(genzio_post_recv(ep.qp, &r, &bad), -EAGAIN);
+	genzio_mr_dereg(heap_mr);
+	free(heap);
 	gzt_ep_close(&ep);
 }
 

@@ -313,13 +313,8 @@ Test(faults, rkey_of_another_protection_domain_is_refused)
 				   GZT_ACCESS_ALL, &mr2), 0);
 	cr_assert_neq(GENZIO_RKEY_DOMAIN(mr2->rkey),
 		      GENZIO_RKEY_DOMAIN(ep.mr->rkey));
-	struct genzio_sge sge = { (uintptr_t)&x, 8, 0 };
-	struct genzio_send_wr wr = {
-		.sg_list = &sge, .num_sge = 1, .opcode = GENZIO_WR_WRITE,
-		.send_flags = GENZIO_SEND_INLINE,
-		.rdma = { (uintptr_t)mr2->addr, mr2->rkey },
-	};
-	cr_assert_eq(gzt_post_wait(&ep, &wr, &wc), 0);
+	cr_assert_eq(gzt_put64(&ep, (uintptr_t)mr2->addr, mr2->rkey, x, &wc),
+		     0);
 	cr_assert_eq(wc.status, GENZIO_WC_REM_ACCESS);
 	cr_assert_eq(*(uint64_t *)mr2->addr, 0);
 	/* an lkey of pd2 in a request to a pd1 queue pair */
@@ -371,19 +366,13 @@ Test(faults, death_is_seen_even_after_the_opening_thread_exited)
 	cr_assert_eq(gzt_fork(&c, orphan_main, NULL), 0);
 	cr_assert_eq(genzio_conn_info_exchange(c.fd, &none, &t), 0);
 	cr_assert_eq(genzio_qp_connect(ep.qp, t.gcid, t.qpn), 0);
-	struct genzio_sge sge = { (uintptr_t)&x, 8, 0 };
-	struct genzio_send_wr wr = {
-		.sg_list = &sge, .num_sge = 1, .opcode = GENZIO_WR_WRITE,
-		.send_flags = GENZIO_SEND_INLINE,
-		.rdma = { t.addr, t.rkey },
-	};
-	cr_assert_eq(gzt_post_wait(&ep, &wr, &wc), 0);
+	cr_assert_eq(gzt_put64(&ep, t.addr, t.rkey, x, &wc), 0);
 	cr_assert_eq(wc.status, GENZIO_WC_SUCCESS, "alive process, dead opener");
 	gzt_kill(&c);
 	cr_assert_eq(gzt_wait(&c), 128 + SIGKILL);
 	/* bounded: the degraded check runs at least every millisecond */
 	for (i = 0; i < 1000000; i++) {
-		cr_assert_eq(gzt_post_wait(&ep, &wr, &wc), 0);
+		cr_assert_eq(gzt_put64(&ep, t.addr, t.rkey, x, &wc), 0);
 		if (wc.status)
 			break;
 	}
@@ -431,18 +420,12 @@ Test(faults, close_from_another_thread_still_tells_peers)
 	cr_assert_eq(gzt_fork(&c, close_elsewhere_main, NULL), 0);
 	cr_assert_eq(genzio_conn_info_exchange(c.fd, &none, &t), 0);
 	cr_assert_eq(genzio_qp_connect(ep.qp, t.gcid, t.qpn), 0);
-	struct genzio_sge sge = { (uintptr_t)&x, 8, 0 };
-	struct genzio_send_wr wr = {
-		.sg_list = &sge, .num_sge = 1, .opcode = GENZIO_WR_WRITE,
-		.send_flags = GENZIO_SEND_INLINE,
-		.rdma = { t.addr, t.rkey },
-	};
-	cr_assert_eq(gzt_post_wait(&ep, &wr, &wc), 0);
+	cr_assert_eq(gzt_put64(&ep, t.addr, t.rkey, x, &wc), 0);
 	cr_assert_eq(wc.status, GENZIO_WC_SUCCESS);
 	gzt_send_token(c.fd, 'g');
 	cr_assert_eq(gzt_recv_token(c.fd, &tok), 0);
 	/* the process still lives; its context is gone */
-	cr_assert_eq(gzt_post_wait(&ep, &wr, &wc), 0);
+	cr_assert_eq(gzt_put64(&ep, t.addr, t.rkey, x, &wc), 0);
 	cr_assert_eq(wc.status, GENZIO_WC_RETRY_EXC);
 	gzt_send_token(c.fd, 'q');
 	cr_assert_eq(gzt_wait(&c), 0);

@@ -372,3 +372,31 @@ Test(rma, page_aligned_private_memory_is_reachable_after_reg)
 	gzt_ep_close(&ep);
 	free(p);
 }
+
+Test(rma, inline_read_returns_small_data_without_registration)
+{
+	struct gzt_target_cfg cfg = { 4096, GZT_ACCESS_ALL, 21 };
+	struct gzt_target t;
+	struct gzt_ep ep;
+	struct genzio_wc wc;
+	uint8_t stack[GENZIO_MAX_INLINE], expect[64];
+
+	cr_assert_eq(gzt_ep_open(&ep, 0, 0), 0);
+	gzt_target_start(&t, &cfg, &ep);
+	gzt_connect_to(&ep, &t);
+	memset(stack, 0, sizeof(stack));
+	/* GETIMM: <= 32 bytes come back in the completion entry */
+	struct genzio_sge sge = { (uintptr_t)stack, sizeof(stack), 0 };
+	struct genzio_send_wr wr = {
+		.sg_list = &sge, .num_sge = 1, .opcode = GENZIO_WR_READ,
+		.send_flags = GENZIO_SEND_INLINE,
+		.rdma = { t.info.addr + 32, t.info.rkey },
+	};
+	cr_assert_eq(gzt_post_wait(&ep, &wr, &wc), 0);
+	cr_assert_eq(wc.status, GENZIO_WC_SUCCESS);
+	cr_assert_eq(wc.byte_len, sizeof(stack));
+	gzt_fill(expect, sizeof(expect), 21);
+	cr_assert_eq(memcmp(stack, expect + 32, sizeof(stack)), 0);
+	gzt_target_stop(&t);
+	gzt_ep_close(&ep);
+}

@@ -152,6 +152,19 @@ int gzt_read(struct gzt_ep *ep, void *buf, uint32_t len, uint32_t lkey,
 	return gzt_post_wait(ep, &wr, wc);
 }
 
+int gzt_put64(struct gzt_ep *ep, uint64_t raddr, uint32_t rkey, uint64_t v,
+	      struct genzio_wc *wc)
+{
+	struct genzio_sge sge = { (uintptr_t)&v, 8, 0 };
+	struct genzio_send_wr wr = {
+		.wr_id = 0x64, .sg_list = &sge, .num_sge = 1,
+		.opcode = GENZIO_WR_WRITE, .send_flags = GENZIO_SEND_INLINE,
+		.rdma = { .remote_addr = raddr, .rkey = rkey },
+	};
+
+	return gzt_post_wait(ep, &wr, wc);
+}
+
 int gzt_atomic(struct gzt_ep *ep, uint32_t opcode, uint32_t size,
 	       uint64_t raddr, uint32_t rkey, uint64_t operand,
 	       uint64_t compare, struct genzio_wc *wc)

@@ -40,6 +40,9 @@ int gzt_write(struct gzt_ep *ep, const void *buf, uint32_t len, uint32_t lkey,
 	      uint64_t raddr, uint32_t rkey, struct genzio_wc *wc);
 int gzt_read(struct gzt_ep *ep, void *buf, uint32_t len, uint32_t lkey,
 	     uint64_t raddr, uint32_t rkey, struct genzio_wc *wc);
+/* Inline, signaled 8-byte write of @v: the smallest remote store. */
+int gzt_put64(struct gzt_ep *ep, uint64_t raddr, uint32_t rkey, uint64_t v,
+	      struct genzio_wc *wc);
 int gzt_atomic(struct gzt_ep *ep, uint32_t opcode, uint32_t size,
 	       uint64_t raddr, uint32_t rkey, uint64_t operand,
 	       uint64_t compare, struct genzio_wc *wc);

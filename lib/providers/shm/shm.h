@@ -37,6 +37,10 @@
 #define GZ_SHM_MAX_MR 12288u	/* keeps the key table <= 75% full */
 #define GZ_SHM_MAX_DEPTH 65536u
 #define GZ_SHM_MAX_SGE 16u
+#define GZ_SHM_MAX_CHANNELS 64
+#define GZ_SHM_PARKED 256u	/* requests one qp may park */
+#define GZ_SHM_RETRY_NS 200000u	/* parked sends retry every 200 us */
+#define GZ_SHM_RDM_TIMEOUT_US 100000u
 #define GZ_SHM_RECHECK_NS 1000000u	/* degraded liveness check: 1 ms */
 #define GZ_SHM_MAGIC_REG 0x475a5245u	/* "GZRE" */
 #define GZ_SHM_MAGIC_COMP 0x475a434fu	/* "GZCO" */
@@ -87,7 +91,48 @@ struct gz_shm_segdesc {
 struct gz_shm_qpent {
 	_Atomic uint32_t qpn;	/* 0: free slot */
 	uint32_t domain;
+	uint32_t rq_seg;	/* receive queue: segment, entries - 1, */
+	uint32_t rq_mask;	/* entry size */
+	uint32_t rq_stride;
+	uint32_t rcq_seg;	/* receive cq: segment, entries - 1 */
+	uint32_t rcq_mask;
+	uint32_t pad;
 };
+
+/*
+ * Receive side, in segments peers map: a queue pair's posted receives
+ * (single producer: the owner; consumers: senders, claiming with a CAS),
+ * and every completion queue (senders write receive completions into it).
+ */
+struct gz_shm_rqhdr {
+	_Atomic uint32_t prod GZ_ALIGNED;	/* receives posted */
+	_Atomic uint32_t cons GZ_ALIGNED;	/* receives claimed */
+};
+
+struct gz_shm_rqe {
+	uint64_t wr_id;
+	uint32_t num_sge;
+	uint32_t pad;
+	struct {
+		uint32_t seg;
+		uint32_t len;
+		uint64_t off;
+	} sge[];
+};
+
+struct gz_shm_cqhdr {
+	struct gz_ring_ctrl ring;
+	struct {
+		_Atomic uint32_t armed;	/* next completion wakes chan */
+		_Atomic uint32_t overrun; /* a producer found it full */
+		uint32_t chan;		/* channel id, or UINT32_MAX */
+		uint32_t id;		/* cq id sent on the channel */
+	} notify GZ_ALIGNED;
+};
+
+#define GZ_SHM_QHDR 256u	/* entries start here in cq/rq segments */
+_Static_assert(sizeof(struct gz_shm_cqhdr) <= GZ_SHM_QHDR, "cq header");
+_Static_assert(sizeof(struct gz_shm_rqhdr) <= GZ_SHM_QHDR, "rq header");
 
 struct gz_shm_comp {
 	uint32_t magic;
@@ -116,6 +161,8 @@ struct gz_shm_peer {
 					 * GZ_SHM_LIFE_UNKNOWN */
 	_Atomic uint32_t dead;
 	uint64_t next_check_ns;		/* degraded mode: next syscall check */
+	int pidfd;			/* readable when it exits, or -1 */
+	int chan_fd[GZ_SHM_MAX_CHANNELS];	/* its channel FIFOs, lazily */
 	uint32_t gcid;
 	uint32_t users;			/* under ctx lock */
 	uint64_t incarnation;
@@ -137,6 +184,9 @@ struct gz_shm_ctx {
 	uint64_t huge_budget, huge_used;
 	struct gz_shm_mem *mems;	/* list, for mr_reg lookups */
 	struct gz_shm_peer *peer[GZ_SHM_MAX_CID + 1];	/* current, by CID */
+	struct gz_shm_qp *qp[GZ_SHM_MAX_QP];	/* by slot */
+	struct gz_shm_cq *cq[GZ_SHM_MAX_QP];	/* by id */
+	struct gz_shm_channel *chan[GZ_SHM_MAX_CHANNELS];
 };
 
 static inline struct gz_shm_ctx *to_shm_ctx(struct genzio_context *c)
@@ -162,13 +212,26 @@ struct gz_shm_ah {
 	struct gz_shm_peer *peer;
 };
 
+struct gz_shm_channel {
+	struct gz_channel base;
+	int rfd;			/* FIFO, read end (O_RDWR: no EOF) */
+	int timerfd;			/* retries of parked sends */
+	char path[PATH_MAX];
+};
+
 struct gz_shm_cq {
-	struct genzio_cq pub;
+	struct gz_cq base;
 	struct gz_ring ring;
 	uint32_t cons;			/* consumer's own index */
 	uint32_t users;			/* queue pairs, under ctx lock */
-	struct gz_ring_ctrl ctrl;
-	struct gz_xdm_cqe *ent;
+	struct gz_shm_cqhdr *hdr;	/* in segment seg, shared */
+	uint32_t seg;
+	uint32_t id;
+	uint64_t seg_len;
+	struct gz_shm_ctx *ctx;
+	int overrun_told;		/* CQ_OVERRUN event raised */
+	int notify_fd;			/* our channel's FIFO, or -1 */
+	_Atomic uint32_t parked;	/* its qps holding parked requests */
 };
 
 struct gz_shm_qp {
@@ -184,6 +247,28 @@ struct gz_shm_qp {
 	const struct gz_lkey *lkeys;
 	uint32_t max_mr;
 	uint32_t domain;		/* key domain of our pd */
+	/* receive queue, in segment rq_seg */
+	struct gz_shm_rqhdr *rq;
+	uint8_t *rqe;
+	uint32_t rq_seg, rq_mask, rq_stride, max_recv_sge;
+	uint64_t rq_seg_len;
+	uint32_t rq_posted;		/* owner's producer index */
+	uint32_t rq_cap;		/* rq_depth asked for */
+	_Atomic uint32_t rq_done;	/* slots free again, in order */
+	uint8_t *rq_fin;		/* per slot: completion polled */
+	/* requests parked while the receiver had no buffer */
+	_Atomic uint32_t npark;		/* read without the lock */
+	atomic_flag park_lock;
+	uint32_t park_head;
+	struct gz_shm_parked *park;	/* GZ_SHM_PARKED entries */
+	uint64_t rdm_timeout_ns;
+};
+
+struct gz_shm_parked {
+	struct genzio_send_wr wr;
+	struct genzio_sge sge[GZ_SHM_MAX_SGE];
+	uint8_t data[GENZIO_MAX_INLINE];	/* inline payload, copied */
+	uint64_t deadline_ns;
 };
 
 /* ---- internal calls between the files ---- */
@@ -192,6 +277,8 @@ void gz_shm_path(const struct gz_shm_ctx *ctx, char *buf, size_t len,
 int gz_shm_peer_get(struct gz_shm_ctx *ctx, uint32_t gcid,
 		    struct gz_shm_peer **peer);
 void gz_shm_peer_put(struct gz_shm_peer *peer);
+void gz_shm_peer_seg_path(const struct gz_shm_peer *p, uint32_t idx,
+			  char *buf, size_t len);
 /* Slow path of gz_shm_peer_alive(): 1 alive, 0 dead (and marked so). */
 int gz_shm_peer_check(struct gz_shm_peer *peer);
 
@@ -207,12 +294,47 @@ static inline int gz_shm_peer_alive(struct gz_shm_peer *p)
 	return gz_shm_peer_check(p);
 }
 
+/* Queue segments (cq and rq rings): /dev/shm, normal pages, published. */
+int gz_shm_qseg_create(struct gz_shm_ctx *ctx, uint64_t len, uint32_t *seg,
+		       void **addr);
+void gz_shm_qseg_destroy(struct gz_shm_ctx *ctx, uint32_t seg, void *addr,
+			 uint64_t len);
+uint64_t gz_shm_now_ns(void);
+/* Wake the channel of a cq if it is armed: a peer's (@peer set) or ours
+ * (@fd, our channel FIFO). */
+void gz_shm_cq_notify(struct gz_shm_cqhdr *hdr, struct gz_shm_peer *peer,
+		      int fd);
+int gz_shm_peer_chan_fd(struct gz_shm_peer *p, uint32_t chan);
+/* Run parked requests of @qp; called from poll and channel waits. */
+void gz_shm_qp_progress(struct gz_shm_qp *qp);
+void gz_shm_cq_progress(struct gz_shm_cq *cq);
+void gz_shm_event_harvest(struct genzio_context *ctx);
+void gz_shm_cq_overrun_event(struct gz_shm_cq *cq);
+void gz_shm_peer_died(struct gz_shm_peer *p);
+int gz_shm_channel_create(struct genzio_context *ctx, struct gz_channel **ch);
+void gz_shm_channel_destroy(struct gz_channel *ch);
+int gz_shm_channel_get_event(struct gz_channel *ch, int timeout_ms,
+			     struct gz_cq **cq);
+int gz_shm_cq_req_notify(struct gz_cq *cq);
+void gz_shm_channel_arm_retry(struct gz_shm_channel *ch);
+int gz_shm_rmap_map(struct genzio_context *ctx, struct genzio_ah *ah,
+		    uint64_t raddr, uint64_t len, uint32_t rkey, uint32_t mode,
+		    struct genzio_rmap **rmap);
+void gz_shm_rmap_unmap(struct genzio_rmap *rmap);
+int gz_shm_post_recv(struct genzio_qp *qp, struct genzio_recv_wr *wr,
+		     struct genzio_recv_wr **bad_wr);
+/* Deliver a SEND/SEND_IMM/WRITE_IMM: status, or GZ_SHM_NO_RECV. */
+#define GZ_SHM_NO_RECV 0x100
+int gz_shm_msg_deliver(struct gz_shm_qp *qp, struct gz_shm_peer *peer,
+		       uint32_t rqpn, const struct genzio_send_wr *wr,
+		       uint32_t *byte_len);
+
 int gz_shm_ah_create(struct genzio_pd *pd, uint32_t gcid,
 		     struct genzio_ah **ah);
 void gz_shm_ah_destroy(struct genzio_ah *ah);
 int gz_shm_cq_create(struct genzio_context *ctx,
-		     const struct genzio_cq_attr *attr, struct genzio_cq **cq);
-int gz_shm_cq_destroy(struct genzio_cq *cq);
+		     const struct genzio_cq_attr *attr, struct gz_cq **cq);
+int gz_shm_cq_destroy(struct gz_cq *cq);
 int gz_shm_mem_alloc(struct genzio_context *ctx, uint64_t len, uint32_t flags,
 		     struct genzio_mem **mem);
 int gz_shm_mem_free(struct genzio_mem *mem);

@@ -49,6 +49,20 @@ static void seg_publish(struct gz_shm_ctx *ctx, uint32_t seg, uint64_t len,
 	atomic_store_explicit(&d->live, 1, memory_order_release);
 }
 
+/* Fill @m from the segment file @f and add it to the context's list. */
+static void mem_track(struct gz_shm_ctx *ctx, struct gz_shm_mem *m,
+		      uint32_t seg, const struct gz_shmfile *f)
+{
+	m->base.pub.addr = f->addr;
+	m->base.pub.length = f->len;
+	m->base.pub.page_size = f->page_size;
+	m->base.pub.numa_node = f->node;
+	m->base.ctx = &ctx->base;
+	m->seg = seg;
+	m->next = ctx->mems;
+	ctx->mems = m;
+}
+
 /* Try huge pages; 0 on success, -errno to fall back (reason logged). */
 static int try_huge(struct gz_shm_ctx *ctx, uint64_t len, uint32_t flags,
 		    int node, uint32_t seg, struct gz_shmfile *f,
@@ -131,15 +145,8 @@ int gz_shm_mem_alloc(struct genzio_context *base, uint64_t len, uint32_t flags,
 		}
 	}
 	seg_publish(ctx, seg, f.len, dir);
-	m->base.pub.addr = f.addr;
-	m->base.pub.length = f.len;
-	m->base.pub.page_size = f.page_size;
-	m->base.pub.numa_node = f.node;
+	mem_track(ctx, m, seg, &f);
 	m->base.pub.flags = flags;
-	m->base.ctx = base;
-	m->seg = seg;
-	m->next = ctx->mems;
-	ctx->mems = m;
 	base->attr.huge_used = ctx->huge_used;
 	*out = &m->base.pub;
 	return 0;
@@ -174,15 +181,8 @@ int gz_shm_mem_convert(struct gz_shm_ctx *ctx, void *addr, uint64_t len,
 		goto untake;
 	}
 	seg_publish(ctx, seg, len, 0);
-	m->base.pub.addr = addr;
-	m->base.pub.length = len;
-	m->base.pub.page_size = GZ_PAGE_4K;
-	m->base.pub.numa_node = -1;
-	m->base.ctx = &ctx->base;
-	m->seg = seg;
+	mem_track(ctx, m, seg, &(struct gz_shmfile){ addr, len, GZ_PAGE_4K, -1 });
 	m->converted = 1;
-	m->next = ctx->mems;
-	ctx->mems = m;
 	*out = m;
 	return 0;
 
@@ -254,4 +254,40 @@ int gz_shm_mem_free(struct genzio_mem *pub)
 			      m->users);
 	gz_shm_mem_release(ctx, m);
 	return 0;
+}
+
+int gz_shm_qseg_create(struct gz_shm_ctx *ctx, uint64_t len, uint32_t *seg,
+		       void **addr)
+{
+	char path[PATH_MAX];
+	struct gz_shmfile f;
+	int ret;
+
+	ret = seg_take(ctx, seg);
+	if (ret)
+		return ret;
+	seg_name(ctx, path, sizeof(path), GZ_SHM_DIR, *seg);
+	len = gz_align_up(len, GZ_PAGE_4K);
+	ret = gz_sys_shmfile_create(path, len, GZ_PAGE_4K,
+				    gz_sys_numa_node_of_caller(), 0, &f);
+	if (ret) {
+		seg_untake(ctx, *seg);
+		return gz_err(ret, "queue memory %s: %s", path, strerror(-ret));
+	}
+	memset(f.addr, 0, len);
+	seg_publish(ctx, *seg, len, 0);
+	*addr = f.addr;
+	return 0;
+}
+
+void gz_shm_qseg_destroy(struct gz_shm_ctx *ctx, uint32_t seg, void *addr,
+			 uint64_t len)
+{
+	char path[PATH_MAX];
+
+	atomic_store_explicit(&ctx->comp->seg[seg].live, 0,
+			      memory_order_release);
+	seg_name(ctx, path, sizeof(path), GZ_SHM_DIR, seg);
+	unlink(path);
+	gz_sys_shmfile_unmap(addr, gz_align_up(len, GZ_PAGE_4K));
 }

@@ -61,8 +61,17 @@ int gz_shm_mr_reg(struct genzio_pd *pd, void *addr, uint64_t len,
 	mr->base.pub.addr = addr;
 	mr->base.pub.length = len;
 	mr->base.pub.access = access;
-	if (!(access & REMOTE_ANY))
+	mr->base.seg = GZ_SEG_NONE;
+	if (!(access & REMOTE_ANY)) {
+		/* in data space, it can still take receives */
+		struct gz_shm_mem *m = gz_shm_mem_find(ctx, a, len);
+
+		if (m) {
+			mr->base.seg = m->seg;
+			mr->base.seg_va = (uintptr_t)m->base.pub.addr;
+		}
 		goto done;
+	}
 	mr->mem = gz_shm_mem_find(ctx, a, len);
 	if (!mr->mem) {
 		if ((a | len) & (GZ_PAGE_4K - 1)) {
@@ -83,6 +92,8 @@ int gz_shm_mr_reg(struct genzio_pd *pd, void *addr, uint64_t len,
 			goto free_mr;
 	}
 	mr->mem->users++;
+	mr->base.seg = mr->mem->seg;
+	mr->base.seg_va = (uintptr_t)mr->mem->base.pub.addr;
 	ret = publish_rkey(ctx, pd, mr, access);
 	if (ret)
 		goto put_mem;

@@ -10,16 +10,30 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "providers/shm/shm.h"
+
+void gz_shm_peer_seg_path(const struct gz_shm_peer *p, uint32_t idx,
+			  char *buf, size_t len)
+{
+	const struct gz_shm_segdesc *d = &p->comp->seg[idx];
+	uint32_t dir = d->dir;
+
+	snprintf(buf, len, "%s/genzio-%s-%u-%" PRIu64 "-%u",
+		 dir == 1 || dir == 2 ? p->comp->hugedir[dir - 1] : GZ_SHM_DIR,
+		 p->ctx->fabric, GENZIO_GCID_CID(p->gcid), p->incarnation, idx);
+}
 
 static int peer_map_seg(struct gz_xdm_target *t, uint32_t idx)
 {
 	struct gz_shm_peer *p = container_of(t, struct gz_shm_peer, tgt);
 	const struct gz_shm_segdesc *d = &p->comp->seg[idx];
-	char path[PATH_MAX], name[96];
+	char path[PATH_MAX];
 	void *addr;
 	int ret = 0;
 
@@ -31,10 +45,7 @@ static int peer_map_seg(struct gz_xdm_target *t, uint32_t idx)
 		ret = -ENOENT;
 		goto out;
 	}
-	snprintf(name, sizeof(name), "genzio-%s-%u-%" PRIu64 "-%u",
-		 p->ctx->fabric, GENZIO_GCID_CID(p->gcid), p->incarnation, idx);
-	snprintf(path, sizeof(path), "%s/%s",
-		 d->dir ? p->comp->hugedir[d->dir - 1] : GZ_SHM_DIR, name);
+	gz_shm_peer_seg_path(p, idx, path, sizeof(path));
 	ret = gz_sys_shmfile_map(path, d->len, 1, &addr);
 	if (ret) {
 		gz_err(ret, "map %s: %s", path, strerror(-ret));
@@ -82,6 +93,9 @@ static int peer_open(struct gz_shm_ctx *ctx, uint32_t gcid, uint64_t inc,
 	p->incarnation = inc;
 	p->ctx = ctx;
 	p->users = 1;
+	p->pidfd = -1;
+	for (int i = 0; i < GZ_SHM_MAX_CHANNELS; i++)
+		p->chan_fd[i] = -1;
 	pthread_mutex_init(&p->map_lock, NULL);
 	/* Acquire pairs with the owner's release of magic. */
 	if (__atomic_load_n(&p->comp->magic, __ATOMIC_ACQUIRE) !=
@@ -97,6 +111,18 @@ static int peer_open(struct gz_shm_ctx *ctx, uint32_t gcid, uint64_t inc,
 	    !gz_sys_proc_alive(p->comp->pid, p->comp->starttime)) {
 		gz_shm_peer_put(p);
 		return gz_err(-EHOSTUNREACH, "GCID %#x has left", gcid);
+	}
+	/* Its exit makes this fd readable: PEER_DEAD without any traffic.
+	 * No ptrace permission needed; kernels before 5.3 lack it, and
+	 * then death is seen by the next operation only. */
+	p->pidfd = (int)syscall(SYS_pidfd_open, p->comp->pid, 0);
+	if (p->pidfd >= 0) {
+		struct epoll_event e = { .events = EPOLLIN, .data.ptr = p };
+
+		if (epoll_ctl(ctx->base.ev.epfd, EPOLL_CTL_ADD, p->pidfd, &e)) {
+			close(p->pidfd);
+			p->pidfd = -1;
+		}
 	}
 	*out = p;
 	return 0;
@@ -143,6 +169,11 @@ void gz_shm_peer_put(struct gz_shm_peer *p)
 			gz_sys_shmfile_unmap(p->tgt.seg[i].base,
 					     p->tgt.seg[i].len);
 	free(p->tgt.seg);
+	if (p->pidfd >= 0)
+		close(p->pidfd);	/* leaves the epoll set by itself */
+	for (int i = 0; i < GZ_SHM_MAX_CHANNELS; i++)
+		if (p->chan_fd[i] >= 0)
+			close(p->chan_fd[i]);
 	munmap((void *)p->comp, sizeof(*p->comp));
 	pthread_mutex_destroy(&p->map_lock);
 	free(p);
@@ -189,6 +220,15 @@ int gz_shm_peer_check(struct gz_shm_peer *p)
 		p->life_word = GZ_SHM_LIFE_UNKNOWN;
 	return 1;
 dead:
-	atomic_store_explicit(&p->dead, 1, memory_order_relaxed);
+	gz_shm_peer_died(p);
 	return 0;
+}
+
+void gz_shm_peer_died(struct gz_shm_peer *p)
+{
+	struct genzio_event e = { .type = GENZIO_EVENT_PEER_DEAD,
+				  .gcid = p->gcid };
+
+	if (!atomic_exchange(&p->dead, 1))
+		gz_event_push(&p->ctx->base, &e);
 }

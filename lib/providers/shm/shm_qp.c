@@ -59,6 +59,12 @@ static inline void scatter_copy(uint8_t *rp, const struct genzio_send_wr *wr,
 	}
 }
 
+static inline int is_msg(uint32_t opcode)
+{
+	return opcode == GENZIO_WR_SEND || opcode == GENZIO_WR_SEND_IMM ||
+	       opcode == GENZIO_WR_WRITE_IMM;
+}
+
 /* The remote queue pair @qpn names, as its owner published it. */
 static inline const struct gz_shm_qpent *peer_qp(const struct gz_shm_peer *p,
 						 uint32_t qpn)
@@ -78,19 +84,18 @@ static inline int check_wr(const struct gz_shm_qp *qp,
 	switch (wr->opcode) {
 	case GENZIO_WR_WRITE:
 	case GENZIO_WR_READ:
+	case GENZIO_WR_WRITE_IMM:
+	case GENZIO_WR_SEND:
+	case GENZIO_WR_SEND_IMM:
+		/* inline: PUTIMM/GETIMM, <= max_inline bytes in the entry */
 		if (GZ_UNLIKELY((wr->send_flags & GENZIO_SEND_INLINE) &&
-				(wr->opcode == GENZIO_WR_READ ||
-				 wr->num_sge > 1 ||
+				(wr->num_sge > 1 ||
 				 (wr->num_sge &&
 				  wr->sg_list[0].length > qp->max_inline))))
 			return -EINVAL;
 		return 0;
 	case GENZIO_WR_SYNC:
 		return 0;
-	case GENZIO_WR_WRITE_IMM:
-	case GENZIO_WR_SEND:
-	case GENZIO_WR_SEND_IMM:
-		return -EOPNOTSUPP;
 	default: /* atomics */
 		if (GZ_UNLIKELY((wr->atomic.size != 4 && wr->atomic.size != 8) ||
 				(wr->atomic.remote_addr & (wr->atomic.size - 1)) ||
@@ -105,6 +110,9 @@ static inline int check_wr(const struct gz_shm_qp *qp,
 
 static const uint8_t wc_opcode[GENZIO_WR_OPCODE_MAX] = {
 	[GENZIO_WR_WRITE] = GENZIO_WC_WRITE,
+	[GENZIO_WR_WRITE_IMM] = GENZIO_WC_WRITE,
+	[GENZIO_WR_SEND] = GENZIO_WC_SEND,
+	[GENZIO_WR_SEND_IMM] = GENZIO_WC_SEND,
 	[GENZIO_WR_READ] = GENZIO_WC_READ,
 	[GENZIO_WR_SYNC] = GENZIO_WC_SYNC,
 	[GENZIO_WR_ATOMIC_SWAP ... GENZIO_WR_ATOMIC_UMAX] = GENZIO_WC_ATOMIC,
@@ -150,9 +158,9 @@ static inline uint8_t exec_atomic(struct gz_shm_qp *qp,
 }
 
 /* Execute @wr; fills res->opcode, ->byte_len and (atomics) ->result. */
-static inline uint8_t exec_wr(struct gz_shm_qp *qp, struct gz_shm_peer *peer,
-			      uint32_t rqpn, const struct genzio_send_wr *wr,
-			      struct gz_xdm_cqe *res)
+static inline int exec_wr(struct gz_shm_qp *qp, struct gz_shm_peer *peer,
+			  uint32_t rqpn, const struct genzio_send_wr *wr,
+			  struct gz_xdm_cqe *res)
 {
 	int write = wr->opcode == GENZIO_WR_WRITE;
 	const struct gz_shm_qpent *rq;
@@ -178,6 +186,19 @@ static inline uint8_t exec_wr(struct gz_shm_qp *qp, struct gz_shm_peer *peer,
 	}
 	if (res->opcode == GENZIO_WC_ATOMIC)
 		return exec_atomic(qp, peer, rq->domain, wr, res);
+	if (is_msg(wr->opcode)) {
+		uint32_t n = 0;
+		int r;
+
+		st = check_local(qp, wr, 0, &len);
+		if (st)
+			return st;
+		r = gz_shm_msg_deliver(qp, peer, rqpn, wr, &n);
+		if (r == GZ_SHM_NO_RECV)
+			return GZ_SHM_NO_RECV;
+		res->byte_len = r ? 0 : n;
+		return (uint8_t)r;
+	}
 	st = check_local(qp, wr, write ? 0 : GENZIO_ACCESS_LOCAL_WRITE, &len);
 	if (!st)
 		st = gz_xdm_resolve(&peer->tgt, wr->rdma.rkey,
@@ -194,67 +215,214 @@ static inline uint8_t exec_wr(struct gz_shm_qp *qp, struct gz_shm_peer *peer,
 	return GENZIO_WC_SUCCESS;
 }
 
+/* Write the completion of @wr into the slot reserved at @idx. */
+static inline void complete(struct gz_shm_qp *qp, uint32_t idx,
+			    const struct genzio_send_wr *wr,
+			    const struct gz_xdm_cqe *res, uint8_t status)
+{
+	struct gz_shm_cq *cq = qp->scq;
+	struct gz_xdm_cqe *cqe = gz_ring_slot(&cq->ring, idx);
+
+	cqe->status = status;
+	cqe->opcode = res->opcode;
+	cqe->byte_len = status ? 0 : res->byte_len;
+	cqe->context = wr->wr_id;
+	cqe->qp_num = qp->base.pub.qp_num;
+	cqe->src_gcid = 0;
+	cqe->imm_data = 0;
+	cqe->wc_flags = 0;
+	/* always: a stale ring entry must not leak an old result */
+	memcpy(cqe->result, res->result, sizeof(uint64_t));
+	gz_ring_cqe_publish(&cq->ring, idx, cqe);
+	/* a cq without a channel never pays for the notify fence */
+	if (GZ_UNLIKELY(cq->notify_fd >= 0))
+		gz_shm_cq_notify(cq->hdr, NULL, cq->notify_fd);
+}
+
+static int destination(struct gz_shm_qp *qp, const struct genzio_send_wr *wr,
+		       struct gz_shm_peer **peer, uint32_t *rqpn)
+{
+	if (qp->base.pub.qp_type == GENZIO_QPT_RD) {
+		if (GZ_UNLIKELY(!wr->ah))
+			return -EINVAL;
+		*peer = container_of(wr->ah, struct gz_shm_ah, base)->peer;
+		*rqpn = wr->remote_qpn;
+		return 0;
+	}
+	if (GZ_UNLIKELY(!qp->peer))
+		return -ENOTCONN;
+	*peer = qp->peer;
+	*rqpn = qp->rqpn;
+	return 0;
+}
+
+/*
+ * Park @wr (a copy: the caller may reuse it, and inline data too) behind
+ * earlier parked requests. A signaled request keeps the completion slot
+ * it reserved: completions behind it on that cq wait for it, which is the
+ * price of never reporting -EAGAIN after an effect.
+ */
+static int park(struct gz_shm_qp *qp, const struct genzio_send_wr *wr,
+		int have_slot, uint32_t idx)
+{
+	struct gz_shm_parked *p;
+	uint32_t n;
+
+	while (atomic_flag_test_and_set_explicit(&qp->park_lock,
+						 memory_order_acquire))
+		;
+	n = atomic_load_explicit(&qp->npark, memory_order_relaxed);
+	p = &qp->park[(qp->park_head + n) % GZ_SHM_PARKED];
+	p->wr = *wr;
+	p->wr.next = NULL;
+	p->wr.sg_list = p->sge;
+	p->wr.reserved = have_slot ? idx + 1 : 0; /* 0: no slot */
+	memcpy(p->sge, wr->sg_list, (size_t)wr->num_sge * sizeof(p->sge[0]));
+	/* inline data to send is copied; an inline READ's buffer is the
+	 * destination and stays the caller's */
+	if (wr->send_flags & GENZIO_SEND_INLINE && wr->num_sge &&
+	    wr->opcode != GENZIO_WR_READ) {
+		memcpy(p->data, (const void *)(uintptr_t)wr->sg_list[0].addr,
+		       wr->sg_list[0].length);
+		p->sge[0].addr = (uintptr_t)p->data;
+	}
+	p->deadline_ns = gz_shm_now_ns() + qp->rdm_timeout_ns;
+	if (!n)
+		atomic_fetch_add(&qp->scq->parked, 1);
+	atomic_store_explicit(&qp->npark, n + 1, memory_order_release);
+	atomic_flag_clear_explicit(&qp->park_lock, memory_order_release);
+	if (qp->scq->base.channel)
+		gz_shm_channel_arm_retry(qp->ctx->chan[qp->scq->hdr->notify.chan]);
+	return 0;
+}
+
+/* Run one request. Return: 0, -EAGAIN (cq full, no effect), or
+ * GZ_SHM_NO_RECV when it waits for a receive buffer (not executed). */
+static inline int run_one(struct gz_shm_qp *qp, const struct genzio_send_wr *wr,
+			  int *have_slot, uint32_t *idx, uint64_t deadline)
+{
+	struct gz_shm_peer *peer;
+	struct gz_xdm_cqe res;
+	uint32_t rqpn;
+	int signaled = !!(wr->send_flags & GENZIO_SEND_SIGNALED), st;
+
+	st = destination(qp, wr, &peer, &rqpn);
+	if (GZ_UNLIKELY(st))
+		return st;
+	/* A signaled request takes its completion slot first: a full
+	 * queue must fail the post before any effect, or a retried FADD
+	 * would add twice. */
+	if (signaled && !*have_slot) {
+		if (GZ_UNLIKELY(gz_ring_reserve(&qp->scq->ring, idx)))
+			return -EAGAIN;
+		*have_slot = 1;
+	}
+	/* Execution is synchronous, so every earlier request is done; a
+	 * fence only has to order the stores themselves. */
+	if (wr->send_flags & GENZIO_SEND_FENCE)
+		__atomic_thread_fence(__ATOMIC_RELEASE);
+	st = exec_wr(qp, peer, rqpn, wr, &res);
+	if (GZ_UNLIKELY(st == GZ_SHM_NO_RECV)) {
+		if (gz_shm_now_ns() < deadline)
+			return GZ_SHM_NO_RECV;
+		st = GENZIO_WC_RDM_FULL;
+	}
+	/* Unsignaled successes leave no trace, like verbs; failures
+	 * always complete, and had no effect if they cannot. */
+	if (GZ_LIKELY(!signaled)) {
+		if (GZ_LIKELY(!st))
+			return 0;
+		if (GZ_UNLIKELY(gz_ring_reserve(&qp->scq->ring, idx)))
+			return -EAGAIN;
+	}
+	complete(qp, *idx, wr, &res, (uint8_t)st);
+	return 0;
+}
+
+void gz_shm_qp_progress(struct gz_shm_qp *qp)
+{
+	/* The posting thread may be here too: the parked path locks. */
+	if (atomic_flag_test_and_set_explicit(&qp->park_lock,
+					      memory_order_acquire))
+		return;
+	while (atomic_load_explicit(&qp->npark, memory_order_relaxed)) {
+		struct gz_shm_parked *p = &qp->park[qp->park_head];
+		int have = !!p->wr.reserved;
+		uint32_t idx = p->wr.reserved - 1;
+		int r = run_one(qp, &p->wr, &have, &idx,
+				is_msg(p->wr.opcode) ? p->deadline_ns : 0);
+
+		if (r) {
+			/* still waiting: remember a slot taken meanwhile */
+			p->wr.reserved = have ? idx + 1 : 0;
+			break;
+		}
+		qp->park_head = (qp->park_head + 1) % GZ_SHM_PARKED;
+		if (atomic_fetch_sub(&qp->npark, 1) == 1)
+			atomic_fetch_sub(&qp->scq->parked, 1);
+	}
+	atomic_flag_clear_explicit(&qp->park_lock, memory_order_release);
+}
+
+void gz_shm_cq_progress(struct gz_shm_cq *cq)
+{
+	struct gz_shm_ctx *ctx = cq->ctx;
+
+	/* Slow path (something is parked): the lock keeps queue pairs from
+	 * being destroyed under us by another thread. */
+	gz_ctx_lock(&ctx->base);
+	for (uint32_t i = 0; i < GZ_SHM_MAX_QP; i++) {
+		struct gz_shm_qp *qp = ctx->qp[i];
+
+		if (qp && qp->scq == cq &&
+		    atomic_load_explicit(&qp->npark, memory_order_relaxed))
+			gz_shm_qp_progress(qp);
+	}
+	gz_ctx_unlock(&ctx->base);
+}
+
 static int shm_post_send(struct genzio_qp *pub, struct genzio_send_wr *wr,
 			 struct genzio_send_wr **bad_wr)
 {
 	struct gz_shm_qp *qp = to_shm_qp(pub);
 
 	for (; wr; wr = wr->next) {
-		struct gz_shm_peer *peer = qp->peer;
-		uint32_t rqpn = qp->rqpn, idx = 0;
-		struct gz_xdm_cqe res, *cqe;
-		int ret = check_wr(qp, wr), signaled;
+		int ret = check_wr(qp, wr), have_slot = 0;
+		uint32_t idx = 0;
 
 		if (GZ_UNLIKELY(ret))
 			goto fail;
-		if (pub->qp_type == GENZIO_QPT_RD) {
-			if (GZ_UNLIKELY(!wr->ah)) {
-				ret = -EINVAL;
-				goto fail;
+		if (GZ_UNLIKELY(atomic_load_explicit(&qp->npark,
+						     memory_order_relaxed))) {
+			/* behind parked requests: keep the order */
+			gz_shm_qp_progress(qp);
+			if (atomic_load_explicit(&qp->npark,
+						 memory_order_relaxed)) {
+				struct gz_shm_peer *peer;
+				uint32_t rqpn;
+
+				ret = destination(qp, wr, &peer, &rqpn);
+				if (!ret && atomic_load(&qp->npark) >=
+						    GZ_SHM_PARKED)
+					ret = -EAGAIN;
+				if (!ret)
+					ret = park(qp, wr, 0, 0);
+				if (ret)
+					goto fail;
+				continue;
 			}
-			peer = container_of(wr->ah, struct gz_shm_ah, base)->peer;
-			rqpn = wr->remote_qpn;
-		} else if (GZ_UNLIKELY(!peer)) {
-			ret = -ENOTCONN;
-			goto fail;
 		}
-		/* A signaled request takes its completion slot first: a
-		 * full queue must fail the post before any effect, or a
-		 * retried FADD would add twice. */
-		signaled = !!(wr->send_flags & GENZIO_SEND_SIGNALED);
-		if (signaled && GZ_UNLIKELY(gz_ring_reserve(&qp->scq->ring,
-							    &idx))) {
+		if (GZ_UNLIKELY(is_msg(wr->opcode) &&
+				atomic_load(&qp->npark) >= GZ_SHM_PARKED)) {
 			ret = -EAGAIN;
 			goto fail;
 		}
-		/* Execution is synchronous, so every earlier request is
-		 * done; a fence only has to order the stores themselves. */
-		if (wr->send_flags & GENZIO_SEND_FENCE)
-			__atomic_thread_fence(__ATOMIC_RELEASE);
-		res.status = exec_wr(qp, peer, rqpn, wr, &res);
-		/* Unsignaled successes leave no trace, like verbs; failures
-		 * always complete, and had no effect if they cannot. */
-		if (GZ_LIKELY(!signaled)) {
-			if (GZ_LIKELY(!res.status))
-				continue;
-			if (GZ_UNLIKELY(gz_ring_reserve(&qp->scq->ring,
-							&idx))) {
-				ret = -EAGAIN;
-				goto fail;
-			}
-		}
-		cqe = gz_ring_slot(&qp->scq->ring, idx);
-		cqe->status = res.status;
-		cqe->opcode = res.opcode;
-		cqe->byte_len = res.byte_len;
-		cqe->context = wr->wr_id;
-		cqe->qp_num = pub->qp_num;
-		cqe->src_gcid = 0;
-		cqe->imm_data = 0;
-		cqe->wc_flags = 0;
-		/* always: a stale ring entry must not leak an old result */
-		memcpy(cqe->result, res.result, sizeof(uint64_t));
-		gz_ring_cqe_publish(&qp->scq->ring, idx, cqe);
+		/* first try: a missing receive buffer parks, never fails */
+		ret = run_one(qp, wr, &have_slot, &idx, UINT64_MAX);
+		if (GZ_UNLIKELY(ret == GZ_SHM_NO_RECV))
+			ret = park(qp, wr, have_slot, idx);
+		if (GZ_UNLIKELY(ret))
+			goto fail;
 		continue;
 fail:
 		*bad_wr = wr;
@@ -263,20 +431,15 @@ fail:
 	return 0;
 }
 
-static int shm_post_recv(struct genzio_qp *qp, struct genzio_recv_wr *wr,
-			 struct genzio_recv_wr **bad_wr)
-{
-	(void)qp;
-	*bad_wr = wr;
-	return -EOPNOTSUPP;
-}
-
 int gz_shm_qp_create(struct genzio_pd *pd, const struct genzio_qp_attr *attr,
 		     struct genzio_qp **out)
 {
 	struct gz_shm_ctx *ctx = to_shm_ctx(pd->ctx);
+	struct gz_shm_qpent *ent;
 	struct gz_shm_qp *qp;
-	uint32_t slot, qpn;
+	uint32_t slot, qpn, nrq;
+	void *rq;
+	int ret;
 
 	for (slot = 0; slot < GZ_SHM_MAX_QP; slot++)
 		if (!atomic_load_explicit(&ctx->comp->qp[slot].qpn,
@@ -288,6 +451,40 @@ int gz_shm_qp_create(struct genzio_pd *pd, const struct genzio_qp_attr *attr,
 	qp = calloc(1, sizeof(*qp));
 	if (!qp)
 		return -ENOMEM;
+	qp->park = calloc(GZ_SHM_PARKED, sizeof(*qp->park));
+	if (!qp->park) {
+		free(qp);
+		return -ENOMEM;
+	}
+	/* The receive ring lives in data space: senders claim from it. */
+	nrq = gz_roundup_pow2(attr->rq_depth ? attr->rq_depth : 1);
+	qp->max_recv_sge = attr->max_recv_sge;
+	qp->rq_stride = (uint32_t)gz_align_up(
+		sizeof(struct gz_shm_rqe) + attr->max_recv_sge *
+						    sizeof(((struct gz_shm_rqe *)0)->sge[0]),
+		64);
+	qp->rq_mask = nrq - 1;
+	qp->rq_cap = attr->rq_depth;
+	qp->rq_fin = calloc(nrq, 1);
+	if (!qp->rq_fin) {
+		free(qp->park);
+		free(qp);
+		return -ENOMEM;
+	}
+	qp->rq_seg_len = GZ_SHM_QHDR + (uint64_t)nrq * qp->rq_stride;
+	ret = gz_shm_qseg_create(ctx, qp->rq_seg_len, &qp->rq_seg, &rq);
+	if (ret) {
+		free(qp->rq_fin);
+		free(qp->park);
+		free(qp);
+		return ret;
+	}
+	qp->rq = rq;
+	qp->rdm_timeout_ns = (uint64_t)(attr->comp_mask &
+						GENZIO_QP_ATTR_RDM_TIMEOUT ?
+					attr->rdm_timeout_us :
+					GZ_SHM_RDM_TIMEOUT_US) * 1000u;
+	atomic_flag_clear(&qp->park_lock);
 	/* A generation in the upper bits: a peer still holding the number
 	 * of a destroyed queue pair never reaches its successor. */
 	ctx->qp_gen = (ctx->qp_gen + 1) & ((1u << (24 - GZ_SHM_QP_BITS)) - 1);
@@ -295,14 +492,14 @@ int gz_shm_qp_create(struct genzio_pd *pd, const struct genzio_qp_attr *attr,
 		ctx->qp_gen = 1;
 	qpn = ctx->qp_gen << GZ_SHM_QP_BITS | slot;
 	qp->base.pub.post_send = shm_post_send;
-	qp->base.pub.post_recv = shm_post_recv;
+	qp->base.pub.post_recv = gz_shm_post_recv;
 	qp->base.pub.user_context = attr->user_context;
 	qp->base.pub.context = pd->ctx;
 	qp->base.pub.qp_num = qpn;
 	qp->base.pub.qp_type = attr->qp_type;
 	qp->ctx = ctx;
-	qp->scq = container_of(attr->send_cq, struct gz_shm_cq, pub);
-	qp->rcq = container_of(attr->recv_cq, struct gz_shm_cq, pub);
+	qp->scq = container_of(attr->send_cq, struct gz_shm_cq, base.pub);
+	qp->rcq = container_of(attr->recv_cq, struct gz_shm_cq, base.pub);
 	qp->scq->users++;
 	qp->rcq->users++;
 	qp->max_sge = attr->max_send_sge;
@@ -311,8 +508,16 @@ int gz_shm_qp_create(struct genzio_pd *pd, const struct genzio_qp_attr *attr,
 	qp->lkeys = pd->ctx->lkeys;
 	qp->max_mr = pd->ctx->attr.max_mr;
 	qp->domain = pd->key_domain;
-	ctx->comp->qp[slot].domain = pd->key_domain;
-	/* Release pairs with the acquire in exec_wr(). */
+	ent = &ctx->comp->qp[slot];
+	ent->domain = pd->key_domain;
+	ent->rq_seg = qp->rq_seg;
+	ent->rq_mask = qp->rq_mask;
+	ent->rq_stride = qp->rq_stride;
+	ent->rcq_seg = qp->rcq->seg;
+	ent->rcq_mask = qp->rcq->ring.mask;
+	ctx->qp[slot] = qp;
+	/* Release pairs with the acquire in exec_wr(): a peer that sees
+	 * the number sees the rest of the entry. */
 	atomic_store_explicit(&ctx->comp->qp[slot].qpn, qpn,
 			      memory_order_release);
 	*out = &qp->base.pub;
@@ -349,9 +554,30 @@ void gz_shm_qp_destroy(struct genzio_qp *pub)
 
 	atomic_store_explicit(&qp->ctx->comp->qp[qp->slot].qpn, 0,
 			      memory_order_release);
+	qp->ctx->qp[qp->slot] = NULL;
+	/* parked requests die with it: unblock the cq they held */
+	if (atomic_load(&qp->npark)) {
+		atomic_fetch_sub(&qp->scq->parked, 1);
+		for (uint32_t i = 0; i < atomic_load(&qp->npark); i++) {
+			struct gz_shm_parked *p =
+				&qp->park[(qp->park_head + i) % GZ_SHM_PARKED];
+			struct gz_xdm_cqe res = {
+				.opcode = wc_opcode[p->wr.opcode] };
+			uint32_t idx = p->wr.reserved - 1;
+
+			/* every parked request completes, as flushed */
+			if (p->wr.reserved ||
+			    !gz_ring_reserve(&qp->scq->ring, &idx))
+				complete(qp, idx, &p->wr, &res,
+					 GENZIO_WC_FLUSHED);
+		}
+	}
 	if (qp->peer)
 		gz_shm_peer_put(qp->peer);
 	qp->scq->users--;
 	qp->rcq->users--;
+	gz_shm_qseg_destroy(qp->ctx, qp->rq_seg, qp->rq, qp->rq_seg_len);
+	free(qp->rq_fin);
+	free(qp->park);
 	free(qp);
 }

@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Completion channels. A named FIFO per channel, so any process can wake
+ * it: the producer of a completion on an armed cq writes the cq id. The
+ * fd users wait on is an epoll set of that FIFO and a timer that paces the
+ * retries of sends parked for want of a receive buffer.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "providers/shm/shm.h"
+
+static void chan_path(const struct gz_shm_ctx *ctx, char *buf, size_t len,
+		      uint32_t cid, uint64_t inc, uint32_t id)
+{
+	char suffix[32];
+
+	snprintf(suffix, sizeof(suffix), "-ch%u", id);
+	gz_shm_path(ctx, buf, len, cid, inc, suffix);
+}
+
+int gz_shm_channel_create(struct genzio_context *base, struct gz_channel **out)
+{
+	struct gz_shm_ctx *ctx = to_shm_ctx(base);
+	struct epoll_event e = { .events = EPOLLIN };
+	struct gz_shm_channel *ch;
+	uint32_t id;
+	int ret;
+
+	for (id = 0; id < GZ_SHM_MAX_CHANNELS && ctx->chan[id]; id++)
+		;
+	if (id == GZ_SHM_MAX_CHANNELS)
+		return gz_err(-ENOSPC, "all channel ids in use");
+	ch = calloc(1, sizeof(*ch));
+	if (!ch)
+		return -ENOMEM;
+	ch->base.id = id;
+	ch->rfd = ch->timerfd = ch->base.pub.fd = -1;
+	chan_path(ctx, ch->path, sizeof(ch->path), ctx->cid, ctx->incarnation,
+		  id);
+	if (mkfifo(ch->path, 0600)) {
+		ret = gz_err(-errno, "mkfifo %s: %s", ch->path, strerror(errno));
+		goto free_ch;
+	}
+	/* O_RDWR: the FIFO always has a reader and a writer, so peers can
+	 * open it and we never read EOF. */
+	ch->rfd = open(ch->path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	ch->timerfd = timerfd_create(CLOCK_MONOTONIC,
+				     TFD_NONBLOCK | TFD_CLOEXEC);
+	ch->base.pub.fd = epoll_create1(EPOLL_CLOEXEC);
+	if (ch->rfd < 0 || ch->timerfd < 0 || ch->base.pub.fd < 0 ||
+	    epoll_ctl(ch->base.pub.fd, EPOLL_CTL_ADD, ch->rfd, &e) ||
+	    epoll_ctl(ch->base.pub.fd, EPOLL_CTL_ADD, ch->timerfd, &e)) {
+		ret = gz_err(-errno, "channel fds: %s", strerror(errno));
+		goto close_fds;
+	}
+	ctx->chan[id] = ch;
+	*out = &ch->base;
+	return 0;
+
+close_fds:
+	if (ch->base.pub.fd >= 0)
+		close(ch->base.pub.fd);
+	if (ch->timerfd >= 0)
+		close(ch->timerfd);
+	if (ch->rfd >= 0)
+		close(ch->rfd);
+	unlink(ch->path);
+free_ch:
+	free(ch);
+	return ret;
+}
+
+void gz_shm_channel_destroy(struct gz_channel *base)
+{
+	struct gz_shm_channel *ch = container_of(base, struct gz_shm_channel,
+						 base);
+
+	to_shm_ctx(base->pub.context)->chan[base->id] = NULL;
+	close(ch->base.pub.fd);
+	close(ch->timerfd);
+	close(ch->rfd);
+	unlink(ch->path);
+	free(ch);
+}
+
+void gz_shm_channel_arm_retry(struct gz_shm_channel *ch)
+{
+	struct itimerspec its = {
+		.it_interval = { 0, GZ_SHM_RETRY_NS },
+		.it_value = { 0, GZ_SHM_RETRY_NS },
+	};
+
+	if (ch)
+		timerfd_settime(ch->timerfd, 0, &its, NULL);
+}
+
+/* Timer fired: retry the parked sends of our cqs; stop it when none. */
+static void retry_parked(struct gz_shm_channel *ch)
+{
+	struct gz_shm_ctx *ctx = to_shm_ctx(ch->base.pub.context);
+	struct itimerspec off = { { 0, 0 }, { 0, 0 } };
+	uint64_t ticks;
+	int parked = 0;
+
+	if (read(ch->timerfd, &ticks, sizeof(ticks)) != sizeof(ticks))
+		return;
+	gz_ctx_lock(&ctx->base);
+	for (uint32_t i = 0; i < GZ_SHM_MAX_QP; i++) {
+		struct gz_shm_cq *cq = ctx->cq[i];
+
+		if (!cq || cq->base.channel != &ch->base.pub ||
+		    !atomic_load(&cq->parked))
+			continue;
+		gz_ctx_unlock(&ctx->base);
+		gz_shm_cq_progress(cq);
+		gz_ctx_lock(&ctx->base);
+		parked |= !!atomic_load(&cq->parked);
+	}
+	gz_ctx_unlock(&ctx->base);
+	if (!parked)
+		timerfd_settime(ch->timerfd, 0, &off, NULL);
+}
+
+int gz_shm_channel_get_event(struct gz_channel *base, int timeout_ms,
+			     struct gz_cq **out)
+{
+	struct gz_shm_channel *ch = container_of(base, struct gz_shm_channel,
+						 base);
+	struct gz_shm_ctx *ctx = to_shm_ctx(base->pub.context);
+	uint64_t end = timeout_ms > 0 ? gz_shm_now_ns() +
+					(uint64_t)timeout_ms * 1000000u : 0;
+
+	for (;;) {
+		struct epoll_event e;
+		uint32_t id;
+		int wait, n;
+
+		while (read(ch->rfd, &id, sizeof(id)) == sizeof(id)) {
+			struct gz_shm_cq *cq =
+				id < GZ_SHM_MAX_QP ? ctx->cq[id] : NULL;
+
+			/* a cq destroyed since it was woken: skip it */
+			if (cq && cq->base.channel == &base->pub) {
+				*out = &cq->base;
+				return 0;
+			}
+		}
+		retry_parked(ch);
+		if (!timeout_ms)
+			return -EAGAIN;
+		wait = -1;
+		if (timeout_ms > 0) {
+			uint64_t now = gz_shm_now_ns();
+
+			if (now >= end)
+				return -ETIMEDOUT;
+			wait = (int)((end - now + 999999) / 1000000);
+		}
+		n = epoll_wait(base->pub.fd, &e, 1, wait);
+		if (n < 0)
+			return -errno;
+	}
+}
+
+int gz_shm_peer_chan_fd(struct gz_shm_peer *p, uint32_t chan)
+{
+	char path[PATH_MAX];
+	int fd, none = -1;
+
+	if (chan >= GZ_SHM_MAX_CHANNELS)
+		return -1;
+	fd = __atomic_load_n(&p->chan_fd[chan], __ATOMIC_ACQUIRE);
+	if (GZ_LIKELY(fd >= 0))
+		return fd;
+	chan_path(p->ctx, path, sizeof(path), GENZIO_GCID_CID(p->gcid),
+		  p->incarnation, chan);
+	/* O_RDWR, not O_WRONLY: our fd counts as a reader too, so a write
+	 * after the owner closed the FIFO is lost quietly instead of
+	 * raising SIGPIPE in the application. */
+	fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	/* two threads may race here: one fd wins, the other is closed */
+	if (!__atomic_compare_exchange_n(&p->chan_fd[chan], &none, fd, 0,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		close(fd);
+		fd = none;
+	}
+	return fd;
+}

@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: MIT
+/* Unsolicited events of the shm provider: peers that exit (their pidfds
+ * in the context's event set) and completion queues that overran. */
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "providers/shm/shm.h"
+
+/* Raise CQ_OVERRUN once for @cq (the event fd becomes readable). */
+void gz_shm_cq_overrun_event(struct gz_shm_cq *cq)
+{
+	struct genzio_event e = { .type = GENZIO_EVENT_CQ_OVERRUN,
+				  .cq = &cq->base.pub };
+
+	if (!__atomic_exchange_n(&cq->overrun_told, 1, __ATOMIC_RELAXED))
+		gz_event_push(&cq->ctx->base, &e);
+}
+
+void gz_shm_event_harvest(struct genzio_context *base)
+{
+	struct gz_shm_ctx *ctx = to_shm_ctx(base);
+	struct epoll_event ev[16];
+	int n;
+
+	gz_ctx_lock(base);
+	n = epoll_wait(base->ev.epfd, ev, 16, 0);
+	for (int i = 0; i < n; i++) {
+		struct gz_shm_peer *p = ev[i].data.ptr;
+
+		if (!p)
+			continue;	/* the queue's own eventfd */
+		/* The process is gone: a pidfd never names a successor. */
+		gz_shm_peer_died(p);
+		epoll_ctl(base->ev.epfd, EPOLL_CTL_DEL, p->pidfd, NULL);
+		close(p->pidfd);
+		p->pidfd = -1;
+	}
+	for (uint32_t i = 0; i < GZ_SHM_MAX_QP; i++) {
+		struct gz_shm_cq *cq = ctx->cq[i];
+
+		if (cq && atomic_load_explicit(&cq->hdr->notify.overrun,
+					       memory_order_acquire))
+			gz_shm_cq_overrun_event(cq);
+	}
+	gz_ctx_unlock(base);
+}

@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: MIT
+/* Ordering: a FENCEd flag write is never seen before the payload before
+ * it; SYNC completes when earlier work is visible. */
+#include <string.h>
+#include <time.h>
+
+#include "api.h"
+
+TestSuite(order, .init = gzt_fabric_init, .fini = gzt_fabric_fini,
+	  .timeout = 120);
+
+#define ROUNDS 20000
+#define PAYLOAD 256
+#define FLAG_OFF 4096
+
+static int spin_until(volatile uint64_t *p, uint64_t v)
+{
+	struct timespec t0, t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (*p != v) {
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if (t.tv_sec - t0.tv_sec > 10)
+			return -1;
+	}
+	return 0;
+}
+
+/* Writer: payload (unsignaled, several stores), then a FENCEd flag. */
+static int writer_main(int fd, void *arg)
+{
+	struct genzio_conn_info peer;
+	struct gzt_ep ep;
+	uint8_t buf[PAYLOAD];
+	uint64_t flag;
+
+	(void)arg;
+	if (gzt_ep_open(&ep, 8192, GZT_ACCESS_ALL) ||
+	    genzio_conn_info_exchange(fd, &ep.info, &peer) ||
+	    genzio_qp_connect(ep.qp, peer.gcid, peer.qpn))
+		return 80;
+	for (uint64_t i = 1; i <= ROUNDS; i++) {
+		struct genzio_sge ps = { (uintptr_t)buf, PAYLOAD, 0 };
+		struct genzio_sge fs = { (uintptr_t)&flag, 8, 0 };
+		struct genzio_send_wr wr[2] = {
+			{ .next = &wr[1], .sg_list = &ps, .num_sge = 1,
+			  .opcode = GENZIO_WR_WRITE,
+			  .rdma = { peer.addr, peer.rkey } },
+			{ .sg_list = &fs, .num_sge = 1,
+			  .opcode = GENZIO_WR_WRITE,
+			  .send_flags = GENZIO_SEND_FENCE | GENZIO_SEND_INLINE,
+			  .rdma = { peer.addr + FLAG_OFF, peer.rkey } },
+		}, *bad;
+		struct genzio_mr *mr;
+
+		gzt_fill(buf, PAYLOAD, (uint32_t)i);
+		flag = i;
+		if (genzio_mr_reg(ep.pd, buf, PAYLOAD, 0, &mr))
+			return 81;
+		ps.lkey = mr->lkey;
+		if (genzio_post_send(ep.qp, wr, &bad))
+			return 82;
+		genzio_mr_dereg(mr);
+		/* lockstep: the reader acknowledges into our memory */
+		if (spin_until((volatile uint64_t *)ep.mem->addr, i))
+			return 83;
+	}
+	return gzt_ep_close(&ep) ? 84 : 0;
+}
+
+Test(order, fenced_flag_is_never_seen_before_its_payload)
+{
+	struct genzio_conn_info peer;
+	struct gzt_child c;
+	struct gzt_ep ep;
+	volatile uint64_t *flag;
+	int torn = 0;
+
+	cr_assert_eq(gzt_ep_open(&ep, 8192, GZT_ACCESS_ALL), 0);
+	cr_assert_eq(gzt_fork(&c, writer_main, NULL), 0);
+	cr_assert_eq(genzio_conn_info_exchange(c.fd, &ep.info, &peer), 0);
+	cr_assert_eq(genzio_qp_connect(ep.qp, peer.gcid, peer.qpn), 0);
+	flag = (volatile uint64_t *)((char *)ep.mem->addr + FLAG_OFF);
+	for (uint64_t i = 1; i <= ROUNDS; i++) {
+		cr_assert_eq(spin_until(flag, i), 0, "round %llu hung",
+			     (unsigned long long)i);
+		/* the flag is visible: the whole payload must be too */
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		torn += gzt_check(ep.mem->addr, PAYLOAD, (uint32_t)i) >= 0;
+		struct genzio_sge sge = { (uintptr_t)&i, 8, 0 };
+		struct genzio_send_wr wr = {
+			.sg_list = &sge, .num_sge = 1,
+			.opcode = GENZIO_WR_WRITE,
+			.send_flags = GENZIO_SEND_INLINE,
+			.rdma = { peer.addr, peer.rkey },
+		}, *bad;
+		cr_assert_eq(genzio_post_send(ep.qp, &wr, &bad), 0);
+	}
+	cr_assert_eq(torn, 0, "%d of %d rounds saw a torn payload", torn,
+		     ROUNDS);
+	cr_assert_eq(gzt_wait(&c), 0);
+	gzt_ep_close(&ep);
+}
+
+Test(order, sync_completes_after_earlier_writes)
+{
+	struct gzt_ep ep;
+	struct genzio_wc wc;
+	uint64_t x = 99;
+
+	cr_assert_eq(gzt_ep_open(&ep, 4096, GZT_ACCESS_ALL), 0);
+	cr_assert_eq(genzio_qp_connect(ep.qp, ep.info.gcid, ep.info.qpn), 0);
+	struct genzio_sge sge = { (uintptr_t)&x, 8, 0 };
+	struct genzio_send_wr wr[2] = {
+		{ .next = &wr[1], .sg_list = &sge, .num_sge = 1,
+		  .opcode = GENZIO_WR_WRITE, .send_flags = GENZIO_SEND_INLINE,
+		  .rdma = { ep.info.addr, ep.info.rkey } },
+		{ .wr_id = 5, .opcode = GENZIO_WR_SYNC,
+		  .send_flags = GENZIO_SEND_SIGNALED },
+	}, *bad;
+	cr_assert_eq(genzio_post_send(ep.qp, wr, &bad), 0);
+	cr_assert_eq(gzt_poll_one(ep.cq, &wc, 1000), 1);
+	cr_assert_eq(wc.opcode, GENZIO_WC_SYNC);
+	cr_assert_eq(wc.wr_id, 5);
+	cr_assert_eq(wc.status, GENZIO_WC_SUCCESS);
+	cr_assert_eq(*(volatile uint64_t *)ep.mem->addr, 99);
+	gzt_ep_close(&ep);
+}
