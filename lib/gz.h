@@ -15,6 +15,8 @@
 #define GZ_ALIGNED __attribute__((aligned(GZ_CACHELINE)))
 #define GZ_LIKELY(x) __builtin_expect(!!(x), 1)
 #define GZ_UNLIKELY(x) GENZIO_UNLIKELY(x)
+/* For the few fast-path helpers the compiler would rather call. */
+#define GZ_INLINE static inline __attribute__((always_inline))
 #define GZ_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /*

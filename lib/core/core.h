@@ -113,7 +113,7 @@ struct gz_qp {
 
 /* Local-key check for the fast path: the region of @lkey covers
  * [@addr, @addr + @len) and grants @need. */
-static inline int gz_lkey_ok(const struct gz_lkey *tab, uint32_t max_mr,
+GZ_INLINE int gz_lkey_ok(const struct gz_lkey *tab, uint32_t max_mr,
 			     uint32_t lkey, uint32_t domain, uint64_t addr,
 			     uint64_t len, uint32_t need)
 {

@@ -46,7 +46,7 @@ static inline uint32_t gz_keytab_hash(uint32_t rkey, uint32_t mask)
  * that the key grants @need. Return: GENZIO_WC_SUCCESS and *hit, or the
  * status the requester must see. Touches nothing but the table.
  */
-static inline uint8_t gz_keytab_lookup(const struct gz_key_entry *tab,
+GZ_INLINE uint8_t gz_keytab_lookup(const struct gz_key_entry *tab,
 				       uint32_t mask, uint32_t rkey,
 				       uint64_t raddr, uint64_t len,
 				       uint32_t need, struct gz_key_hit *hit)

@@ -234,6 +234,21 @@ struct gz_shm_cq {
 	_Atomic uint32_t parked;	/* its qps holding parked requests */
 };
 
+/*
+ * The last R-Key a queue pair resolved, so a stream of requests to one
+ * region skips the hash probe: valid while the key entry's sequence
+ * number is unchanged (any rewrite of the entry bumps it).
+ */
+struct gz_shm_kcache {
+	const struct gz_key_entry *e;	/* NULL: empty */
+	uint32_t rkey;
+	uint32_t seq;
+	uint32_t access;		/* rights, domain check included */
+	uint32_t pad;
+	uint64_t base, length;		/* the region, owner's addresses */
+	uint8_t *ptr;			/* our address of base */
+};
+
 struct gz_shm_qp {
 	struct gz_qp base;
 	struct gz_shm_ctx *ctx;
@@ -247,6 +262,7 @@ struct gz_shm_qp {
 	const struct gz_lkey *lkeys;
 	uint32_t max_mr;
 	uint32_t domain;		/* key domain of our pd */
+	struct gz_shm_kcache kc;	/* fast_rma(), RC only */
 	/* receive queue, in segment rq_seg */
 	struct gz_shm_rqhdr *rq;
 	uint8_t *rqe;

@@ -381,15 +381,157 @@ void gz_shm_cq_progress(struct gz_shm_cq *cq)
 	gz_ctx_unlock(&ctx->base);
 }
 
-static int shm_post_send(struct genzio_qp *pub, struct genzio_send_wr *wr,
-			 struct genzio_send_wr **bad_wr)
+/* Resolve through the full key table and remember the answer in qp->kc. */
+static __attribute__((noinline)) uint8_t
+kc_fill(struct gz_shm_qp *qp, const struct gz_shm_qpent *rq, uint32_t rkey,
+	uint64_t raddr, uint32_t len, uint32_t need, uint8_t **rp)
 {
-	struct gz_shm_qp *qp = to_shm_qp(pub);
+	struct gz_shm_peer *peer = qp->peer;
+	const struct gz_key_entry *tab = peer->tgt.keys;
+	struct gz_shm_kcache *kc = &qp->kc;
+	uint8_t st = gz_xdm_resolve(&peer->tgt, rkey, raddr, len, need, rp);
 
+	if (!st)
+		st = check_domain(rkey, rq->domain);
+	if (st)
+		return st;
+	/* Found: cache the entry. Re-read it under its seqlock; if it
+	 * moves meanwhile, leave the cache empty. */
+	for (uint32_t i = gz_keytab_hash(rkey, peer->tgt.key_mask), n = 0;
+	     n <= peer->tgt.key_mask;
+	     n++, i = (i + 1) & peer->tgt.key_mask) {
+		const struct gz_key_entry *e = &tab[i];
+		uint32_t s1 = atomic_load_explicit((_Atomic uint32_t *)&e->seq,
+						   memory_order_acquire);
+
+		if (atomic_load_explicit((_Atomic uint32_t *)&e->rkey,
+					 memory_order_relaxed) != rkey)
+			continue;
+		kc->e = NULL;
+		kc->rkey = rkey;
+		kc->access = e->access;
+		kc->base = e->base;
+		kc->length = e->length;
+		kc->ptr = *rp - (raddr - e->base);
+		atomic_thread_fence(memory_order_acquire);
+		if (!(s1 & 1) &&
+		    atomic_load_explicit((_Atomic uint32_t *)&e->seq,
+					 memory_order_relaxed) == s1) {
+			kc->seq = s1;
+			kc->e = e;
+		}
+		break;
+	}
+	return GENZIO_WC_SUCCESS;
+}
+
+/* Completion of a fast_rma() request: signaled, or failed. Out of line so
+ * the unsignaled success path stays a handful of instructions. */
+static __attribute__((noinline)) int
+fast_rma_complete(struct gz_shm_qp *qp, const struct genzio_send_wr *wr,
+		  uint32_t idx, uint8_t st)
+{
+	struct gz_xdm_cqe res;
+
+	if (!(wr->send_flags & GENZIO_SEND_SIGNALED) &&
+	    GZ_UNLIKELY(gz_ring_reserve(&qp->scq->ring, &idx)))
+		return -EAGAIN;	/* it failed: no effect to undo */
+	res.opcode = wr->opcode == GENZIO_WR_WRITE ? GENZIO_WC_WRITE :
+						     GENZIO_WC_READ;
+	res.byte_len = wr->sg_list[0].length;
+	memset(res.result, 0, sizeof(uint64_t));
+	complete(qp, idx, wr, &res, st);
+	return 0;
+}
+
+/*
+ * The common case, straight from the work request (notes/fast-path.md):
+ * one-sge WRITE or READ to the connected peer, nothing parked. The checks
+ * are run_one()'s, with fewer branches; anything else takes run_one().
+ * Return: 0, -EAGAIN (cq full, no effect).
+ */
+GZ_INLINE int fast_rma(struct gz_shm_qp *qp, const struct genzio_send_wr *wr)
+{
+	const struct genzio_sge *s = wr->sg_list;
+	struct gz_shm_peer *peer = qp->peer;
+	const struct gz_shm_qpent *rq = peer_qp(peer, qp->rqpn);
+	uint32_t flags = wr->send_flags, len = s->length, idx = 0;
+	int write = wr->opcode == GENZIO_WR_WRITE;
+	uint8_t *rp, st;
+
+	if ((flags & GENZIO_SEND_SIGNALED) &&
+	    GZ_UNLIKELY(gz_ring_reserve(&qp->scq->ring, &idx)))
+		return -EAGAIN;
+	if (GZ_UNLIKELY(!gz_shm_peer_alive(peer)))
+		st = GENZIO_WC_RETRY_EXC;
+	/* Acquire pairs with the release in gz_shm_qp_create(). */
+	else if (GZ_UNLIKELY(atomic_load_explicit((_Atomic uint32_t *)&rq->qpn,
+						  memory_order_acquire) !=
+			     qp->rqpn))
+		st = GENZIO_WC_REM_QP;
+	else if (!(flags & GENZIO_SEND_INLINE) &&
+		 GZ_UNLIKELY(!gz_lkey_ok(qp->lkeys, qp->max_mr, s->lkey,
+					 qp->domain, s->addr, len,
+					 write ? 0 : GENZIO_ACCESS_LOCAL_WRITE)))
+		st = GENZIO_WC_LOC_PROT;
+	else {
+		const struct gz_shm_kcache *kc = &qp->kc;
+		uint64_t raddr = wr->rdma.remote_addr;
+		uint32_t need = write ? GENZIO_ACCESS_REMOTE_WRITE :
+					GENZIO_ACCESS_REMOTE_READ;
+
+		/* Acquire pairs with the owner's release of seq: if it is
+		 * the value we cached, so is the entry. */
+		if (GZ_LIKELY(kc->e && kc->rkey == wr->rdma.rkey &&
+			      atomic_load_explicit(
+				      (_Atomic uint32_t *)&kc->e->seq,
+				      memory_order_acquire) == kc->seq &&
+			      (kc->access & need) == need &&
+			      raddr >= kc->base && len <= kc->length &&
+			      raddr - kc->base <= kc->length - len)) {
+			rp = kc->ptr + (raddr - kc->base);
+			st = GENZIO_WC_SUCCESS;
+		} else {
+			st = kc_fill(qp, rq, wr->rdma.rkey, raddr, len, need,
+				     &rp);
+		}
+	}
+	if (GZ_LIKELY(!st)) {
+		if (write)
+			gz_xdm_copy(rp, (const void *)(uintptr_t)s->addr, len);
+		else
+			gz_xdm_copy((void *)(uintptr_t)s->addr, rp, len);
+		if (GZ_LIKELY(!(flags & GENZIO_SEND_SIGNALED)))
+			return 0;
+	}
+	return fast_rma_complete(qp, wr, idx, st);
+}
+
+/* The O(1) test that sends a request down fast_rma(). */
+GZ_INLINE int is_fast(const struct gz_shm_qp *qp,
+		      const struct genzio_send_wr *wr)
+{
+	uint32_t flags = wr->send_flags;
+
+	return (wr->opcode == GENZIO_WR_WRITE ||
+		wr->opcode == GENZIO_WR_READ) &&
+	       wr->num_sge == 1 && wr->sg_list && qp->peer && qp->max_sge &&
+	       !(flags & ~(GENZIO_SEND_SIGNALED | GENZIO_SEND_INLINE)) &&
+	       (!(flags & GENZIO_SEND_INLINE) ||
+		wr->sg_list[0].length <= qp->max_inline) &&
+	       !atomic_load_explicit(&qp->npark, memory_order_relaxed);
+}
+
+/* Everything but fast_rma(): all opcodes, RD, parking. */
+static __attribute__((noinline)) int
+post_slow(struct gz_shm_qp *qp, struct genzio_send_wr *wr,
+	  struct genzio_send_wr **bad_wr)
+{
 	for (; wr; wr = wr->next) {
-		int ret = check_wr(qp, wr), have_slot = 0;
+		int ret, have_slot = 0;
 		uint32_t idx = 0;
 
+		ret = check_wr(qp, wr);
 		if (GZ_UNLIKELY(ret))
 			goto fail;
 		if (GZ_UNLIKELY(atomic_load_explicit(&qp->npark,
@@ -427,6 +569,26 @@ static int shm_post_send(struct genzio_qp *pub, struct genzio_send_wr *wr,
 fail:
 		*bad_wr = wr;
 		return ret;
+	}
+	return 0;
+}
+
+static int shm_post_send(struct genzio_qp *pub, struct genzio_send_wr *wr,
+			 struct genzio_send_wr **bad_wr)
+{
+	struct gz_shm_qp *qp = to_shm_qp(pub);
+
+	for (; wr; wr = wr->next) {
+		int ret;
+
+		if (GZ_UNLIKELY(pub->qp_type != GENZIO_QPT_RC ||
+				!is_fast(qp, wr)))
+			return post_slow(qp, wr, bad_wr);
+		ret = fast_rma(qp, wr);
+		if (GZ_UNLIKELY(ret)) {
+			*bad_wr = wr;
+			return ret;
+		}
 	}
 	return 0;
 }
