@@ -1,0 +1,180 @@
+// SPDX-License-Identifier: MIT
+/* bench/common: see common.h. */
+#define _GNU_SOURCE
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common.h"
+
+uint64_t gzb_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int gzb_pin(int cpu)
+{
+	cpu_set_t s;
+
+	if (cpu < 0)
+		return 0;
+	CPU_ZERO(&s);
+	CPU_SET(cpu, &s);
+	return sched_setaffinity(0, sizeof(s), &s);
+}
+
+static int cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+double gzb_pct(double *v, size_t n, double p)
+{
+	size_t i;
+
+	if (!n)
+		return 0;
+	qsort(v, n, sizeof(*v), cmp);
+	i = (size_t)(p / 100.0 * (double)(n - 1) + 0.5);
+	return v[i < n ? i : n - 1];
+}
+
+void gzb_lat_stats(double *s, size_t n, struct gzb_lat *out)
+{
+	out->median = gzb_pct(s, n, 50);
+	out->p99 = gzb_pct(s, n, 99);
+	out->min = n ? s[0] : 0;
+	out->max = n ? s[n - 1] : 0;
+}
+
+/* Two processes bounce one 64-bit word: the limit of any ping-pong. */
+double gzb_cacheline_oneway_ns(int cpu_a, int cpu_b, int iters)
+{
+	volatile uint64_t *line = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+				       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	double *samples, res;
+	int batch = 64, nb = iters / batch;
+	pid_t pid;
+
+	if (line == MAP_FAILED || nb < 1)
+		return 0;
+	*line = 0;
+	pid = fork();
+	if (!pid) {
+		gzb_pin(cpu_b);
+		for (uint64_t i = 1; i <= (uint64_t)nb * batch; i++) {
+			while (*line != 2 * i - 1)
+				;
+			*line = 2 * i;
+		}
+		_exit(0);
+	}
+	gzb_pin(cpu_a);
+	samples = calloc((size_t)nb, sizeof(*samples));
+	for (int b = 0; b < nb; b++) {
+		uint64_t t0 = gzb_now_ns();
+
+		for (int k = 0; k < batch; k++) {
+			uint64_t i = (uint64_t)b * batch + (uint64_t)k + 1;
+
+			*line = 2 * i - 1;
+			while (*line != 2 * i)
+				;
+		}
+		samples[b] = (double)(gzb_now_ns() - t0) / (2.0 * batch);
+	}
+	waitpid(pid, NULL, 0);
+	res = gzb_pct(samples, (size_t)nb, 50);
+	free(samples);
+	munmap((void *)line, 4096);
+	return res;
+}
+
+double gzb_memcpy_gbps(size_t size, int iters)
+{
+	char *a = malloc(size), *b = malloc(size);
+	/* time batches of at least 1 MiB: a clock read costs ~30 ns */
+	size_t inner = size < (1u << 20) ? (1u << 20) / size : 1;
+	double *samples, res;
+	int reps = iters;
+
+	if (!a || !b)
+		return 0;
+	memset(a, 1, size);
+	memset(b, 2, size);
+	samples = calloc((size_t)reps, sizeof(*samples));
+	for (int r = 0; r < reps; r++) {
+		uint64_t t0 = gzb_now_ns();
+
+		for (size_t k = 0; k < inner; k++) {
+			memcpy(b, a, size);
+			/* keep the copy from being optimised away */
+			__asm__ __volatile__("" ::"r"(b) : "memory");
+		}
+		samples[r] = (double)(size * inner) /
+			     (double)(gzb_now_ns() - t0 + 1);
+	}
+	res = gzb_pct(samples, (size_t)reps, 50);
+	free(samples);
+	free(a);
+	free(b);
+	return res;
+}
+
+void gzb_print_header(int json, int bw)
+{
+	if (json) {
+		printf("[\n");
+		return;
+	}
+	if (bw)
+		printf("%-10s %10s %10s %10s %10s %12s %8s\n", "test", "bytes",
+		       "iters", "BW[GB/s]", "MsgRate", "memcpy[GB/s]",
+		       "ratio");
+	else
+		printf("%-10s %10s %10s %9s %9s %9s %9s %10s %8s\n", "test",
+		       "bytes", "iters", "t_min", "t_median", "t_p99", "t_max",
+		       "line[ns]", "ratio");
+}
+
+void gzb_print_row(int json, int bw, const struct gzb_row *r, int first)
+{
+	if (json) {
+		printf("%s  {\"test\": \"%s\", \"bytes\": %zu, \"iterations\": %llu, "
+		       "\"t_min_ns\": %.1f, \"t_median_ns\": %.1f, "
+		       "\"t_p99_ns\": %.1f, \"t_max_ns\": %.1f, "
+		       "\"bw_gbps\": %.3f, \"msgrate_mpps\": %.3f, "
+		       "\"baseline\": %.3f, \"ratio\": %.3f}",
+		       first ? "" : ",\n", r->test, r->bytes,
+		       (unsigned long long)r->iters, r->lat.min, r->lat.median,
+		       r->lat.p99, r->lat.max, r->gbps, r->mpps, r->base,
+		       r->ratio);
+		return;
+	}
+	if (bw)
+		printf("%-10s %10zu %10llu %10.2f %10.2f %12.2f %8.2f\n", r->test,
+		       r->bytes, (unsigned long long)r->iters, r->gbps, r->mpps,
+		       r->base, r->ratio);
+	else
+		printf("%-10s %10zu %10llu %9.1f %9.1f %9.1f %9.1f %10.1f %8.2f\n",
+		       r->test, r->bytes, (unsigned long long)r->iters,
+		       r->lat.min, r->lat.median, r->lat.p99, r->lat.max,
+		       r->base, r->ratio);
+}
+
+void gzb_print_footer(int json)
+{
+	if (json)
+		printf("\n]\n");
+	fflush(stdout);
+}

@@ -1,0 +1,532 @@
+// SPDX-License-Identifier: MIT
+/*
+ * genzio_perf: perftest-style latency and bandwidth of genzio operations
+ * between two processes, with baselines measured on the same cores in the
+ * same run (cache-line ping-pong, memcpy) and the ratios to them.
+ *
+ *   genzio_perf [-t write|read|fadd|cas|send|fence|all] [-a | -s BYTES]
+ *               [-n ITERS] [-c CPU_A,CPU_B] [--lat | --bw] [--rt] [--json]
+ *               [--big] [-d DEVICE]
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <genzio/genzio.h>
+#include <genzio/rt.h>
+
+#include "common.h"
+
+enum test { T_WRITE, T_READ, T_FADD, T_CAS, T_SEND, T_FENCE, T_MAX };
+static const char *const names[T_MAX] = { "write", "read", "fadd",
+					  "cas", "send", "fence" };
+
+enum { CMD_LAT = 1, CMD_RECV = 2, CMD_QUIT = 3 };
+struct cmd {
+	uint32_t op, test;
+	uint64_t size, iters;
+};
+
+struct opts {
+	uint32_t tests;		/* bit per enum test */
+	int lat, bw, json, rt, big;
+	size_t size;		/* 0: -a */
+	uint64_t iters;
+	int cpu[2];
+	const char *dev;
+};
+
+struct ep {
+	struct genzio_context *ctx;
+	struct genzio_pd *pd;
+	struct genzio_cq *cq;
+	struct genzio_qp *qp;
+	struct genzio_mem *mem;
+	struct genzio_mr *mr;
+	struct genzio_conn_info me, peer;
+	uint8_t *buf;		/* [0, half): peers write here; then ours */
+	size_t half;
+};
+
+#define RQ 1024
+#define BATCH 32
+
+static void die(int ret, const char *what)
+{
+	if (ret) {
+		fprintf(stderr, "genzio_perf: %s: %s\n", what, strerror(-ret));
+		exit(1);
+	}
+}
+
+static void ep_open(struct ep *e, const char *dev, size_t max)
+{
+	struct genzio_cq_attr ca = { .depth = 4096 };
+	struct genzio_qp_attr qa = {
+		.qp_type = GENZIO_QPT_RC, .sq_depth = 4096, .rq_depth = RQ,
+		.max_send_sge = 1, .max_recv_sge = 1,
+		.max_inline = GENZIO_MAX_INLINE,
+	};
+	struct genzio_device_attr da;
+
+	e->half = max + 4096;
+	die(genzio_device_open(dev, NULL, &e->ctx), "device_open");
+	die(genzio_device_query(e->ctx, &da), "device_query");
+	die(genzio_pd_alloc(e->ctx, &e->pd), "pd_alloc");
+	die(genzio_cq_create(e->ctx, &ca, &e->cq), "cq_create");
+	qa.send_cq = qa.recv_cq = e->cq;
+	die(genzio_qp_create(e->pd, &qa, &e->qp), "qp_create");
+	die(genzio_mem_alloc(e->ctx, 2 * e->half, 0, &e->mem), "mem_alloc");
+	die(genzio_mr_reg(e->pd, e->mem->addr, 2 * e->half,
+			  GENZIO_ACCESS_LOCAL_WRITE | GENZIO_ACCESS_REMOTE_WRITE |
+				  GENZIO_ACCESS_REMOTE_READ |
+				  GENZIO_ACCESS_REMOTE_ATOMIC,
+			  &e->mr), "mr_reg");
+	e->buf = e->mem->addr;
+	memset(e->buf, 0, 2 * e->half);
+	e->me = (struct genzio_conn_info){ da.gcid, e->qp->qp_num, e->mr->rkey,
+					   0, (uintptr_t)e->buf, e->half };
+}
+
+static void ep_close(struct ep *e)
+{
+	die(genzio_mr_dereg(e->mr), "mr_dereg");
+	die(genzio_mem_free(e->mem), "mem_free");
+	die(genzio_qp_destroy(e->qp), "qp_destroy");
+	die(genzio_cq_destroy(e->cq), "cq_destroy");
+	die(genzio_pd_free(e->pd), "pd_free");
+	die(genzio_device_close(e->ctx), "device_close");
+}
+
+/* Receives land in the first half (all in one buffer: only timing counts). */
+static void post_recvs(struct ep *e, int n)
+{
+	struct genzio_sge sge = { (uintptr_t)e->buf,
+				  (uint32_t)(e->half - 4096), e->mr->lkey };
+	struct genzio_recv_wr wr = { .sg_list = &sge, .num_sge = 1 }, *bad;
+
+	for (int i = 0; i < n; i++)
+		die(genzio_post_recv(e->qp, &wr, &bad), "post_recv");
+}
+
+/* Fill the receive queue the first time sends are measured; each
+ * receive consumed is reposted at once, so it stays full. */
+static void recvs_once(struct ep *e)
+{
+	static int done;
+
+	if (!done)
+		post_recvs(e, RQ);
+	done = 1;
+}
+
+/* Post one request of @t carrying @seq; unsignaled unless @sig. */
+static void post(struct ep *e, enum test t, size_t size, uint64_t seq,
+		 int sig)
+{
+	uint8_t *src = e->buf + e->half;
+	struct genzio_sge sge = { (uintptr_t)src, (uint32_t)size, e->mr->lkey };
+	struct genzio_send_wr wr[2] = { 0 }, *bad;
+	uint32_t flags = sig ? GENZIO_SEND_SIGNALED : 0;
+	int ret;
+
+	if (size <= GENZIO_MAX_INLINE && t != T_READ)
+		flags |= GENZIO_SEND_INLINE;
+	/* the last 8 bytes carry the sequence number the peer waits for */
+	memcpy(src + size - 8, &seq, 8);
+	wr[0].sg_list = &sge;
+	wr[0].num_sge = 1;
+	wr[0].send_flags = flags;
+	wr[0].rdma.remote_addr = e->peer.addr;
+	wr[0].rdma.rkey = e->peer.rkey;
+	switch (t) {
+	case T_WRITE:
+		wr[0].opcode = GENZIO_WR_WRITE;
+		break;
+	case T_READ:
+		wr[0].opcode = GENZIO_WR_READ;
+		break;
+	case T_SEND:
+		wr[0].opcode = GENZIO_WR_SEND;
+		break;
+	case T_FENCE:
+		/* payload, then a flag on its own line ordered after it */
+		wr[0].opcode = GENZIO_WR_WRITE;
+		wr[0].next = &wr[1];
+		wr[0].send_flags = GENZIO_SEND_INLINE;
+		sge.length = 8;
+		wr[1] = wr[0];
+		wr[1].next = NULL;
+		wr[1].send_flags = flags | GENZIO_SEND_FENCE |
+				   GENZIO_SEND_INLINE;
+		wr[1].rdma.remote_addr = e->peer.addr + 64;
+		break;
+	default:
+		wr[0].opcode = t == T_FADD ? GENZIO_WR_ATOMIC_FADD :
+					     GENZIO_WR_ATOMIC_CAS;
+		wr[0].num_sge = 0;
+		wr[0].send_flags = sig ? GENZIO_SEND_SIGNALED : 0;
+		wr[0].atomic.size = 8;
+		wr[0].atomic.operand = t == T_FADD ? 1 : seq;
+		wr[0].atomic.compare = seq - 1;
+	}
+	while ((ret = genzio_post_send(e->qp, wr, &bad)) == -EAGAIN) {
+		struct genzio_wc wc[64];
+
+		die(genzio_poll_cq(e->cq, 64, wc) < 0 ? -EIO : 0, "poll_cq");
+	}
+	die(ret, "post_send");
+}
+
+/* Wait for the peer's request number @seq to land here. */
+static void wait_seq(struct ep *e, enum test t, size_t size, uint64_t seq)
+{
+	if (t == T_SEND) {
+		struct genzio_wc wc;
+		int n;
+
+		while (!(n = genzio_poll_cq(e->cq, 1, &wc)) ||
+		       wc.opcode != GENZIO_WC_RECV)
+			die(n < 0 ? n : 0, "poll_cq");
+		die(wc.status ? -EIO : 0, genzio_wc_status_str(wc.status));
+		post_recvs(e, 1);
+		return;
+	}
+	volatile uint64_t *p = (volatile uint64_t *)
+		(e->buf + (t == T_FENCE ? 64 : t == T_WRITE ? size - 8 : 0));
+	while (*p != seq)
+		;
+}
+
+/* Responder side of a ping-pong: mirror the initiator. */
+static void respond(struct ep *e, enum test t, size_t size, uint64_t iters)
+{
+	for (uint64_t i = 1; i <= iters; i++) {
+		wait_seq(e, t, size, i);
+		post(e, t, size, i, 0);
+	}
+}
+
+static double oneway_ns(struct ep *e, enum test t, size_t size,
+			uint64_t iters, int fd, struct gzb_lat *lat)
+{
+	size_t nb = iters / BATCH, k = 0;
+	/* the peer answers exactly as many as we send: whole batches */
+	struct cmd c = { CMD_LAT, t, size, nb * BATCH };
+	double *s = calloc(nb ? nb : 1, sizeof(*s));
+	uint64_t seq = 0;
+	char ack;
+
+	memset(e->buf, 0, size + 128 < e->half ? size + 128 : e->half);
+	if (t == T_SEND)
+		recvs_once(e);
+	if (write(fd, &c, sizeof(c)) != sizeof(c) || read(fd, &ack, 1) != 1)
+		die(-EPIPE, "peer");
+	if (t == T_READ) {
+		/* one-sided: post-to-completion of each READ */
+		for (; k < nb; k++) {
+			uint64_t t0 = gzb_now_ns();
+
+			for (int j = 0; j < BATCH; j++) {
+				struct genzio_wc wc;
+
+				post(e, t, size, ++seq, 1);
+				while (!genzio_poll_cq(e->cq, 1, &wc))
+					;
+			}
+			s[k] = (double)(gzb_now_ns() - t0) / BATCH;
+		}
+	} else {
+		for (; k < nb; k++) {
+			uint64_t t0 = gzb_now_ns();
+
+			for (int j = 0; j < BATCH; j++) {
+				post(e, t, size, ++seq, 0);
+				wait_seq(e, t, size, seq);
+			}
+			s[k] = (double)(gzb_now_ns() - t0) / (2.0 * BATCH);
+		}
+	}
+	if (read(fd, &ack, 1) != 1)
+		die(-EPIPE, "peer");
+	gzb_lat_stats(s, nb, lat);
+	free(s);
+	return lat->median;
+}
+
+static void bandwidth(struct ep *e, enum test t, size_t size, uint64_t n,
+		      int fd, double *gbps, double *mpps)
+{
+	struct cmd c = { CMD_RECV, t, size, n };
+	struct genzio_wc wc[64];
+	uint64_t t0, ns;
+	char ack;
+
+	if (t == T_SEND &&
+	    (write(fd, &c, sizeof(c)) != sizeof(c) || read(fd, &ack, 1) != 1))
+		die(-EPIPE, "peer");
+	t0 = gzb_now_ns();
+	for (uint64_t i = 1; i <= n; i++) {
+		/* a completion every 16th: what lifts the message rate */
+		post(e, t, size, i, i % 16 == 0);
+		if (i % 16 == 0)
+			die(genzio_poll_cq(e->cq, 64, wc) < 0 ? -EIO : 0, "poll");
+	}
+	while (genzio_poll_cq(e->cq, 64, wc) > 0)
+		;
+	if (t == T_SEND && read(fd, &ack, 1) != 1)
+		die(-EPIPE, "peer");
+	ns = gzb_now_ns() - t0;
+	*gbps = (double)(n * size) / (double)ns;
+	*mpps = (double)n * 1e3 / (double)ns;
+}
+
+/* The peer process: answers commands until told to quit. */
+static int peer_main(int fd, const struct opts *o, size_t max)
+{
+	struct ep e;
+	struct cmd c;
+
+	gzb_pin(o->cpu[1]);
+	ep_open(&e, o->dev, max);
+	die(genzio_conn_info_exchange(fd, &e.me, &e.peer), "exchange");
+	die(genzio_qp_connect(e.qp, e.peer.gcid, e.peer.qpn), "qp_connect");
+	while (read(fd, &c, sizeof(c)) == sizeof(c) && c.op != CMD_QUIT) {
+		memset(e.buf, 0, c.size + 128 < e.half ? c.size + 128 : e.half);
+		if (c.test == T_SEND)
+			recvs_once(&e);
+		if (write(fd, "k", 1) != 1)
+			return 1;
+		if (c.op == CMD_LAT && c.test != T_READ)
+			respond(&e, c.test, c.size, c.iters);
+		else if (c.op == CMD_RECV)
+			for (uint64_t i = 0; i < c.iters; i++)
+				wait_seq(&e, T_SEND, c.size, i + 1);
+		if (write(fd, "d", 1) != 1)
+			return 1;
+	}
+	ep_close(&e);
+	return 0;
+}
+
+static uint64_t iters_for(const struct opts *o, size_t size, int bw)
+{
+	uint64_t budget = bw ? (4ull << 30) : (256ull << 20);
+	uint64_t n = bw ? o->iters * 100 : o->iters;
+	uint64_t cap = budget / size;
+
+	if (n > cap)
+		n = cap;
+	return n < 2 * BATCH ? 2 * BATCH : n;
+}
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: genzio_perf [-t write|read|fadd|cas|send|fence|all] "
+		"[-a | -s BYTES]\n"
+		"       [-n ITERS] [-c CPU_A,CPU_B] [--lat | --bw] [--rt] "
+		"[--json] [--big] [-d DEVICE]\n");
+	exit(2);
+}
+
+static void parse(int argc, char **argv, struct opts *o)
+{
+	static const struct option lo[] = {
+		{ "lat", no_argument, NULL, 'L' },
+		{ "bw", no_argument, NULL, 'B' },
+		{ "rt", no_argument, NULL, 'R' },
+		{ "json", no_argument, NULL, 'J' },
+		{ "big", no_argument, NULL, 'G' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch;
+
+	*o = (struct opts){ .tests = 1u << T_WRITE, .iters = 20000,
+			    .cpu = { 0, 1 } };
+	while ((ch = getopt_long(argc, argv, "t:as:n:c:d:", lo, NULL)) != -1) {
+		switch (ch) {
+		case 't':
+			o->tests = 0;
+			for (int i = 0; i < T_MAX; i++)
+				if (!strcmp(optarg, names[i]) ||
+				    !strcmp(optarg, "all"))
+					o->tests |= 1u << i;
+			if (!o->tests)
+				usage();
+			break;
+		case 'a':
+			o->size = 0;
+			break;
+		case 's':
+			o->size = strtoull(optarg, NULL, 0);
+			if (o->size < 8)
+				usage();
+			break;
+		case 'n':
+			o->iters = strtoull(optarg, NULL, 0);
+			break;
+		case 'c':
+			if (sscanf(optarg, "%d,%d", &o->cpu[0], &o->cpu[1]) != 2)
+				usage();
+			break;
+		case 'd':
+			o->dev = optarg;
+			break;
+		case 'L':
+			o->lat = 1;
+			break;
+		case 'B':
+			o->bw = 1;
+			break;
+		case 'R':
+			o->rt = 1;
+			break;
+		case 'J':
+			o->json = 1;
+			break;
+		case 'G':
+			o->big = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (!o->lat && !o->bw)
+		o->lat = o->bw = 1;
+}
+
+/* --rt: idle-sibling cores from hwloc, pinned, SCHED_FIFO, mlocked. */
+static void rt_pick(struct opts *o)
+{
+	struct genzio_rt_topo *topo;
+	uint32_t cpus[2];
+
+	die(genzio_rt_topo_load(NULL, NULL, &topo), "rt_topo_load");
+	die(genzio_rt_cores_pick(topo, -1, NULL, 0, 2, cpus), "rt_cores_pick");
+	o->cpu[0] = (int)cpus[0];
+	o->cpu[1] = (int)cpus[1];
+	genzio_rt_topo_free(topo);
+}
+
+static void rt_apply(const struct opts *o, int side)
+{
+	struct genzio_rt_report rep;
+	uint32_t steps = GENZIO_RT_PIN | GENZIO_RT_FIFO | GENZIO_RT_MLOCK |
+			 GENZIO_RT_CORE_SCHED;
+
+	die(genzio_rt_thread_setup((uint32_t)o->cpu[side], 50, steps,
+				   GENZIO_RT_PIN, &rep), "rt_thread_setup");
+	for (int i = 0; i < GENZIO_RT_STEPS && !side; i++)
+		if (rep.failed & (1u << i))
+			fprintf(stderr, "# --rt: %s not applied: %s\n",
+				genzio_rt_step_str(1u << i), strerror(-rep.err[i]));
+}
+
+int main(int argc, char **argv)
+{
+	static const size_t all[] = { 8, 64, 256, 1024, 4096, 16384, 65536,
+				      262144, 1u << 20, 4u << 20, 8u << 20 };
+	size_t sizes[16], nsizes = 0, max = 0;
+	struct opts o;
+	struct ep e;
+	int sv[2], first = 1;
+	double line;
+	pid_t pid;
+
+	parse(argc, argv, &o);
+	if (o.rt)
+		rt_pick(&o);
+	if (o.size)
+		sizes[nsizes++] = o.size;
+	else
+		for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+			sizes[nsizes++] = all[i];
+	if (o.big && !o.size)
+		sizes[nsizes++] = 256u << 20;
+	for (size_t i = 0; i < nsizes; i++)
+		max = sizes[i] > max ? sizes[i] : max;
+	/* baseline first, on the same two cores, before anything else runs */
+	line = gzb_cacheline_oneway_ns(o.cpu[0], o.cpu[1], 200000);
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
+		return 1;
+	pid = fork();
+	if (pid < 0)
+		return 1;
+	if (!pid) {
+		close(sv[0]);
+		if (o.rt)
+			rt_apply(&o, 1);
+		_exit(peer_main(sv[1], &o, max));
+	}
+	close(sv[1]);
+	gzb_pin(o.cpu[0]);
+	if (o.rt)
+		rt_apply(&o, 0);
+	ep_open(&e, o.dev, max);
+	die(genzio_conn_info_exchange(sv[0], &e.me, &e.peer), "exchange");
+	die(genzio_qp_connect(e.qp, e.peer.gcid, e.peer.qpn), "qp_connect");
+	if (!o.json)
+		printf("# genzio_perf: cores %d,%d; cache-line one-way %.1f ns "
+		       "(the latency limit); ratios below are to it and to "
+		       "memcpy on one core\n", o.cpu[0], o.cpu[1], line);
+	for (int bw = 0; bw < 2; bw++) {
+		if (!(bw ? o.bw : o.lat))
+			continue;
+		if (!o.json || first)
+			gzb_print_header(o.json, bw);
+		for (int t = 0; t < T_MAX; t++) {
+			char name[16];
+
+			if (!(o.tests & (1u << t)))
+				continue;
+			snprintf(name, sizeof(name), "%s_%s", names[t],
+				 bw ? "bw" : "lat");
+			for (size_t i = 0; i < nsizes; i++) {
+				size_t sz = sizes[i];
+				struct gzb_row r = { .test = name, .bytes = sz };
+
+				/* atomics, fences: 8 bytes; sends: a receive */
+				if ((t == T_FADD || t == T_CAS || t == T_FENCE) &&
+				    sz != 8)
+					continue;
+				if (t == T_SEND && sz > 1u << 20)
+					continue;
+				if (!bw && sz > (8u << 20))
+					continue;
+				r.iters = iters_for(&o, sz, bw);
+				if (bw) {
+					bandwidth(&e, (enum test)t, sz, r.iters,
+						  sv[0], &r.gbps, &r.mpps);
+					r.base = gzb_memcpy_gbps(
+						sz, sz > (64u << 20) ? 5 : 50);
+					r.ratio = r.gbps / r.base;
+				} else {
+					oneway_ns(&e, (enum test)t, sz, r.iters,
+						  sv[0], &r.lat);
+					r.base = line;
+					r.ratio = r.lat.median / line;
+				}
+				gzb_print_row(o.json, bw, &r, first);
+				first = 0;
+			}
+		}
+		if (!o.json)
+			printf("\n");
+	}
+	gzb_print_footer(o.json);
+	struct cmd q = { CMD_QUIT, 0, 0, 0 };
+	if (write(sv[0], &q, sizeof(q)) != sizeof(q))
+		return 1;
+	ep_close(&e);
+	int st;
+	if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st))
+		return 1;
+	return 0;
+}
