@@ -1,12 +1,30 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# The main job: install what is missing, build, run the examples on shm.
+# The main job: install what is missing, build, and run the latency and
+# bandwidth benchmark on the shm provider, then the side-by-side table
+# with UCX and libfabric (installed here when the package registry has
+# them; their columns say n/a otherwise).
 set -u
 . "$(dirname "$0")/common.sh"
 install_deps
+if [ "$(id -u)" = 0 ] && ! command -v ucx_perftest >/dev/null; then
+	apt-get install -y -qq ucx-utils libfabric-bin >/dev/null 2>&1 ||
+		say "UCX/libfabric not installable: comparison columns will say n/a"
+fi
 build "$top/build"
 huge_setup
+export GENZIO_FABRIC=run$$
+say "examples"
 for ex in 01_write_read 02_atomic_counter 03_send_recv 04_loadstore; do
-	say "examples/$ex"
-	GENZIO_FABRIC=run$$ "$top/build/examples/$ex" || die "$ex failed"
+	"$top/build/examples/$ex" >/dev/null || die "example $ex failed"
 done
+say "bench/genzio_perf -t write -a (write latency and bandwidth, 8 B to 8 MiB)"
+"$top/build/bench/genzio_perf" -t write -a || die "genzio_perf failed"
+say "bench/genzio_perf: atomics, sends and the fenced flag at 8 B"
+"$top/build/bench/genzio_perf" -t fadd -s 8 --lat &&
+	"$top/build/bench/genzio_perf" -t cas -s 8 --lat | tail -n +3 &&
+	"$top/build/bench/genzio_perf" -t fence -s 8 --lat | tail -n +3 &&
+	"$top/build/bench/genzio_perf" -t send -s 8 --lat | tail -n +3 ||
+	die "genzio_perf failed"
+say "bench/compare: genzio beside UCX and libfabric, same cores, same run"
+sh "$top/bench/compare" "$top/build/bench/genzio_perf"
