@@ -462,6 +462,11 @@ GZ_INLINE int fast_rma(struct gz_shm_qp *qp, const struct genzio_send_wr *wr)
 	if ((flags & GENZIO_SEND_SIGNALED) &&
 	    GZ_UNLIKELY(gz_ring_reserve(&qp->scq->ring, &idx)))
 		return -EAGAIN;
+	/* Earlier requests are done (synchronous execution); a fence only
+	 * orders the stores: free on x86, whose stores are in order and
+	 * whose large non-temporal copies end with sfence. */
+	if (flags & GENZIO_SEND_FENCE)
+		atomic_thread_fence(memory_order_release);
 	if (GZ_UNLIKELY(!gz_shm_peer_alive(peer)))
 		st = GENZIO_WC_RETRY_EXC;
 	/* Acquire pairs with the release in gz_shm_qp_create(). */
@@ -516,7 +521,8 @@ GZ_INLINE int is_fast(const struct gz_shm_qp *qp,
 	return (wr->opcode == GENZIO_WR_WRITE ||
 		wr->opcode == GENZIO_WR_READ) &&
 	       wr->num_sge == 1 && wr->sg_list && qp->peer && qp->max_sge &&
-	       !(flags & ~(GENZIO_SEND_SIGNALED | GENZIO_SEND_INLINE)) &&
+	       !(flags & ~(GENZIO_SEND_SIGNALED | GENZIO_SEND_INLINE |
+			   GENZIO_SEND_FENCE)) &&
 	       (!(flags & GENZIO_SEND_INLINE) ||
 		wr->sg_list[0].length <= qp->max_inline) &&
 	       !atomic_load_explicit(&qp->npark, memory_order_relaxed);
