@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* bench/common: see common.h. */
 #define _GNU_SOURCE
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,12 +67,26 @@ double gzb_cacheline_oneway_ns(int cpu_a, int cpu_b, int iters)
 	int batch = 64, nb = iters / batch;
 	pid_t pid;
 
+	struct sched_param prio;
+	int policy;
+
 	if (line == MAP_FAILED || nb < 1)
 		return 0;
 	*line = 0;
+	line[8] = 0;
+	/* A SCHED_FIFO parent spinning on its core would starve a child
+	 * that has not left that core yet: fork as a normal task, wait
+	 * (sleeping) until the child sits on its own core, then resume. */
+	pthread_getschedparam(pthread_self(), &policy, &prio);
+	if (policy != SCHED_OTHER) {
+		struct sched_param zero = { 0 };
+
+		pthread_setschedparam(pthread_self(), SCHED_OTHER, &zero);
+	}
 	pid = fork();
 	if (!pid) {
 		gzb_pin(cpu_b);
+		line[8] = 1;
 		for (uint64_t i = 1; i <= (uint64_t)nb * batch; i++) {
 			while (*line != 2 * i - 1)
 				;
@@ -79,6 +94,10 @@ double gzb_cacheline_oneway_ns(int cpu_a, int cpu_b, int iters)
 		}
 		_exit(0);
 	}
+	while (pid > 0 && !line[8])
+		usleep(100);
+	if (policy != SCHED_OTHER)
+		pthread_setschedparam(pthread_self(), policy, &prio);
 	gzb_pin(cpu_a);
 	samples = calloc((size_t)nb, sizeof(*samples));
 	for (int b = 0; b < nb; b++) {

@@ -5,8 +5,8 @@
  * same run (cache-line ping-pong, memcpy) and the ratios to them.
  *
  *   genzio_perf [-t write|read|fadd|cas|send|fence|all] [-a | -s BYTES]
- *               [-n ITERS] [-c CPU_A,CPU_B] [--lat | --bw] [--rt] [--json]
- *               [--big] [-d DEVICE]
+ *               [-n ITERS] [-w WARMUP] [-c CPU_A,CPU_B] [--lat | --bw]
+ *               [--p2c] [--rt] [--json] [--big] [-d DEVICE]
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -35,7 +35,10 @@ struct cmd {
 
 struct opts {
 	uint32_t tests;		/* bit per enum test */
-	int lat, bw, json, rt, big;
+	int lat, bw, json, rt, big, p2c;
+	uint64_t warmup;
+	uint32_t peers, mrs;	/* scale: extra components and regions */
+	uint32_t sig;		/* bandwidth: a completion every sig-th */
 	size_t size;		/* 0: -a */
 	uint64_t iters;
 	int cpu[2];
@@ -235,11 +238,13 @@ static void respond(struct ep *e, enum test t, size_t size, uint64_t iters)
 }
 
 static double oneway_ns(struct ep *e, enum test t, size_t size,
-			uint64_t iters, int fd, struct gzb_lat *lat)
+			uint64_t iters, uint64_t warm, int p2c, int fd,
+			struct gzb_lat *lat)
 {
 	size_t nb = iters / BATCH, k = 0;
 	/* the peer answers exactly as many as we send: whole batches */
-	struct cmd c = { CMD_LAT, t, size, nb * BATCH };
+	struct cmd c = { CMD_LAT, t, size,
+			 t == T_READ || p2c ? 0 : nb * BATCH + warm };
 	double *s = calloc(nb ? nb : 1, sizeof(*s));
 	uint64_t seq = 0;
 	char ack;
@@ -250,8 +255,13 @@ static double oneway_ns(struct ep *e, enum test t, size_t size,
 	if (write(fd, &c, sizeof(c)) != sizeof(c) || read(fd, &ack, 1) != 1)
 		die(-EPIPE, "peer");
 	prepare(e, t, size);
-	if (t == T_READ) {
-		/* one-sided: post-to-completion of each READ */
+	/* warm-up: the same loop, untimed (caches, TLB, the peer's key) */
+	for (uint64_t w = 0; w < warm && t != T_READ && !p2c; w++) {
+		post(e, ++seq, 0);
+		wait_seq(e, t, size, seq);
+	}
+	if (t == T_READ || p2c) {
+		/* one-sided: post-to-completion of each request */
 		for (; k < nb; k++) {
 			uint64_t t0 = gzb_now_ns();
 
@@ -261,6 +271,8 @@ static double oneway_ns(struct ep *e, enum test t, size_t size,
 				post(e, ++seq, 1);
 				while (!genzio_poll_cq(e->cq, 1, &wc))
 					;
+				die(wc.status ? -EIO : 0,
+				    genzio_wc_status_str(wc.status));
 			}
 			s[k] = (double)(gzb_now_ns() - t0) / BATCH;
 		}
@@ -283,7 +295,7 @@ static double oneway_ns(struct ep *e, enum test t, size_t size,
 }
 
 static void bandwidth(struct ep *e, enum test t, size_t size, uint64_t n,
-		      int fd, double *gbps, double *mpps)
+		      uint32_t sig, int fd, double *gbps, double *mpps)
 {
 	struct cmd c = { CMD_RECV, t, size, n };
 	struct genzio_wc wc[64];
@@ -296,9 +308,9 @@ static void bandwidth(struct ep *e, enum test t, size_t size, uint64_t n,
 	prepare(e, t, size);
 	t0 = gzb_now_ns();
 	for (uint64_t i = 1; i <= n; i++) {
-		/* a completion every 16th: what lifts the message rate */
-		post(e, i, i % 16 == 0);
-		if (i % 16 == 0)
+		/* a completion every sig-th (16: what lifts the rate) */
+		post(e, i, i % sig == 0);
+		if (i % sig == 0)
 			die(genzio_poll_cq(e->cq, 64, wc) < 0 ? -EIO : 0, "poll");
 	}
 	while (genzio_poll_cq(e->cq, 64, wc) > 0)
@@ -308,6 +320,54 @@ static void bandwidth(struct ep *e, enum test t, size_t size, uint64_t n,
 	ns = gzb_now_ns() - t0;
 	*gbps = (double)(n * size) / (double)ns;
 	*mpps = (double)n * 1e3 / (double)ns;
+}
+
+/*
+ * --peers/--mrs, target side: register @mrs more regions (the key table
+ * the initiator's requests are checked against gets that full), and open
+ * @peers - 1 more components, each a queue pair the initiator connects
+ * to. They stay idle: only their presence is measured.
+ */
+static void scale_target(struct ep *e, const struct opts *o, int fd)
+{
+	struct genzio_mem *mem = NULL;
+	struct genzio_mr *mr;
+
+	if (o->mrs) {
+		die(genzio_mem_alloc(e->ctx, (uint64_t)o->mrs * 4096, 0, &mem),
+		    "mem_alloc (--mrs)");
+		for (uint32_t i = 0; i < o->mrs; i++)
+			die(genzio_mr_reg(e->pd, (char *)mem->addr + i * 4096ull,
+					  4096, GENZIO_ACCESS_LOCAL_WRITE |
+						  GENZIO_ACCESS_REMOTE_WRITE,
+					  &mr), "mr_reg (--mrs)");
+	}
+	for (uint32_t i = 1; i < o->peers; i++) {
+		struct ep *x = calloc(1, sizeof(*x));
+		struct genzio_conn_info none;
+
+		ep_open(x, o->dev, 4096);
+		die(genzio_conn_info_exchange(fd, &x->me, &none), "exchange");
+	}
+	/* regions and components live until the process exits */
+}
+
+/* --peers, initiator side: one more connected queue pair per component. */
+static void scale_initiator(struct ep *e, const struct opts *o, int fd)
+{
+	struct genzio_qp_attr qa = {
+		.qp_type = GENZIO_QPT_RC, .sq_depth = 64, .max_send_sge = 1,
+		.send_cq = e->cq, .recv_cq = e->cq,
+	};
+
+	for (uint32_t i = 1; i < o->peers; i++) {
+		struct genzio_conn_info p;
+		struct genzio_qp *qp;
+
+		die(genzio_conn_info_exchange(fd, &e->me, &p), "exchange");
+		die(genzio_qp_create(e->pd, &qa, &qp), "qp_create (--peers)");
+		die(genzio_qp_connect(qp, p.gcid, p.qpn), "qp_connect (--peers)");
+	}
 }
 
 /* The peer process: answers commands until told to quit. */
@@ -320,13 +380,14 @@ static int peer_main(int fd, const struct opts *o, size_t max)
 	ep_open(&e, o->dev, max);
 	die(genzio_conn_info_exchange(fd, &e.me, &e.peer), "exchange");
 	die(genzio_qp_connect(e.qp, e.peer.gcid, e.peer.qpn), "qp_connect");
+	scale_target(&e, o, fd);
 	while (read(fd, &c, sizeof(c)) == sizeof(c) && c.op != CMD_QUIT) {
 		memset(e.buf, 0, c.size + 128 < e.half ? c.size + 128 : e.half);
 		if (c.test == T_SEND)
 			recvs_once(&e);
 		if (write(fd, "k", 1) != 1)
 			return 1;
-		if (c.op == CMD_LAT && c.test != T_READ)
+		if (c.op == CMD_LAT && c.iters)
 			respond(&e, c.test, c.size, c.iters);
 		else if (c.op == CMD_RECV)
 			for (uint64_t i = 0; i < c.iters; i++)
@@ -354,8 +415,15 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: genzio_perf [-t write|read|fadd|cas|send|fence|all] "
 		"[-a | -s BYTES]\n"
-		"       [-n ITERS] [-c CPU_A,CPU_B] [--lat | --bw] [--rt] "
-		"[--json] [--big] [-d DEVICE]\n");
+		"       [-n ITERS] [-w WARMUP] [-c CPU_A,CPU_B] [--lat | --bw] "
+		"[--p2c]\n"
+		"       [--rt] [--json] [--big] [-d DEVICE]\n"
+		"  --p2c: latency from post to completion instead of ping-pong\n"
+		"  --peers N --mrs N: the target has N-1 more components "
+		"connected and N more regions\n"
+		"  --sig N: bandwidth rows request a completion every N-th "
+		"(default 16)\n"
+		"  --big: add 256 MiB (past the last-level cache) to -a\n");
 	exit(2);
 }
 
@@ -367,13 +435,18 @@ static void parse(int argc, char **argv, struct opts *o)
 		{ "rt", no_argument, NULL, 'R' },
 		{ "json", no_argument, NULL, 'J' },
 		{ "big", no_argument, NULL, 'G' },
+		{ "p2c", no_argument, NULL, 'P' },
+		{ "peers", required_argument, NULL, 'E' },
+		{ "mrs", required_argument, NULL, 'M' },
+		{ "sig", required_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
 
 	*o = (struct opts){ .tests = 1u << T_WRITE, .iters = 20000,
-			    .cpu = { 0, 1 } };
-	while ((ch = getopt_long(argc, argv, "t:as:n:c:d:", lo, NULL)) != -1) {
+			    .warmup = 1000, .sig = 16, .cpu = { 0, 1 } };
+	while ((ch = getopt_long(argc, argv, "t:as:n:w:c:d:", lo, NULL)) !=
+	       -1) {
 		switch (ch) {
 		case 't':
 			o->tests = 0;
@@ -394,6 +467,23 @@ static void parse(int argc, char **argv, struct opts *o)
 			break;
 		case 'n':
 			o->iters = strtoull(optarg, NULL, 0);
+			break;
+		case 'w':
+			o->warmup = strtoull(optarg, NULL, 0);
+			break;
+		case 'P':
+			o->p2c = 1;
+			break;
+		case 'E':
+			o->peers = (uint32_t)strtoul(optarg, NULL, 0);
+			break;
+		case 'M':
+			o->mrs = (uint32_t)strtoul(optarg, NULL, 0);
+			break;
+		case 'S':
+			o->sig = (uint32_t)strtoul(optarg, NULL, 0);
+			if (!o->sig)
+				usage();
 			break;
 		case 'c':
 			if (sscanf(optarg, "%d,%d", &o->cpu[0], &o->cpu[1]) != 2)
@@ -495,10 +585,13 @@ int main(int argc, char **argv)
 	ep_open(&e, o.dev, max);
 	die(genzio_conn_info_exchange(sv[0], &e.me, &e.peer), "exchange");
 	die(genzio_qp_connect(e.qp, e.peer.gcid, e.peer.qpn), "qp_connect");
+	scale_initiator(&e, &o, sv[0]);
 	if (!o.json)
 		printf("# genzio_perf: cores %d,%d; cache-line one-way %.1f ns "
 		       "(the latency limit); ratios below are to it and to "
-		       "memcpy on one core\n", o.cpu[0], o.cpu[1], line);
+		       "memcpy on one core%s\n", o.cpu[0], o.cpu[1], line,
+		       o.peers || o.mrs ? "; scale: --peers/--mrs in effect" :
+					  "");
 	for (int bw = 0; bw < 2; bw++) {
 		if (!(bw ? o.bw : o.lat))
 			continue;
@@ -509,8 +602,11 @@ int main(int argc, char **argv)
 
 			if (!(o.tests & (1u << t)))
 				continue;
+			/* sends need the peer's receives reposted: ping-pong */
+			int p2c = o.p2c && t != T_SEND;
+
 			snprintf(name, sizeof(name), "%s_%s", names[t],
-				 bw ? "bw" : "lat");
+				 bw ? "bw" : p2c ? "p2c" : "lat");
 			for (size_t i = 0; i < nsizes; i++) {
 				size_t sz = sizes[i];
 				struct gzb_row r = { .test = name, .bytes = sz };
@@ -526,7 +622,8 @@ int main(int argc, char **argv)
 				r.iters = iters_for(&o, sz, bw);
 				if (bw) {
 					bandwidth(&e, (enum test)t, sz, r.iters,
-						  sv[0], &r.gbps, &r.mpps);
+						  o.sig, sv[0], &r.gbps,
+						  &r.mpps);
 					r.base = gzb_memcpy_gbps(
 						sz, sz > (64u << 20) ? 5 : 50);
 					r.ratio = r.gbps / r.base;
@@ -536,7 +633,8 @@ int main(int argc, char **argv)
 					r.base = gzb_cacheline_oneway_ns(
 						o.cpu[0], o.cpu[1], 20000);
 					oneway_ns(&e, (enum test)t, sz, r.iters,
-						  sv[0], &r.lat);
+						  o.warmup, p2c, sv[0],
+						  &r.lat);
 					r.ratio = r.lat.median / line;
 				}
 				gzb_print_row(o.json, bw, &r, first);

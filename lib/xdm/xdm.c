@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
 /* Software data mover: atomics, copies and command-entry execution. */
 #include <string.h>
+#if defined(__x86_64__)
+#include <emmintrin.h>
+#endif
 
 #include "xdm/xdm.h"
 
@@ -94,6 +97,37 @@ uint64_t gz_xdm_atomic(uint8_t op, void *p, uint32_t size, uint64_t operand,
 	if (size == 4)
 		return atomic32(op, p, (uint32_t)operand, (uint32_t)compare);
 	return atomic64(op, p, operand, compare);
+}
+
+void gz_xdm_copy_nt(void *dst, const void *src, uint64_t len)
+{
+#if defined(__x86_64__)
+	uint8_t *d = dst;
+	const uint8_t *s = src;
+	uint64_t head = (64 - ((uintptr_t)d & 63)) & 63;
+
+	/* up to the first destination line boundary, then whole lines
+	 * streamed (SSE2: every x86-64 has it), then the tail */
+	memcpy(d, s, head);
+	d += head, s += head, len -= head;
+	for (; len >= 64; d += 64, s += 64, len -= 64) {
+		__m128i a = _mm_loadu_si128((const __m128i *)s);
+		__m128i b = _mm_loadu_si128((const __m128i *)(s + 16));
+		__m128i c = _mm_loadu_si128((const __m128i *)(s + 32));
+		__m128i e = _mm_loadu_si128((const __m128i *)(s + 48));
+
+		_mm_stream_si128((__m128i *)d, a);
+		_mm_stream_si128((__m128i *)(d + 16), b);
+		_mm_stream_si128((__m128i *)(d + 32), c);
+		_mm_stream_si128((__m128i *)(d + 48), e);
+	}
+	memcpy(d, s, len);
+	/* streaming stores are weakly ordered: fence before any flag */
+	_mm_sfence();
+#else
+	memcpy(dst, src, len);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+#endif
 }
 
 static uint32_t need_of(uint8_t opcode)

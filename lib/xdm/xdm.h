@@ -85,12 +85,23 @@ static inline uint8_t gz_xdm_atomic_opcode(uint32_t wr_opcode)
 uint64_t gz_xdm_atomic(uint8_t op, void *p, uint32_t size, uint64_t operand,
 		       uint64_t compare);
 
+/* Above this, a copy cannot stay in the last-level cache (32 MiB here):
+ * streaming stores skip the read-for-ownership of every destination line. */
+#define GZ_XDM_NT_MIN (32ull << 20)
+
+/* Non-temporal copy, ends with a store fence. */
+void gz_xdm_copy_nt(void *dst, const void *src, uint64_t len);
+
 /* Copy for PUT/GET. Inline: an 8-byte put must not pay for a call. */
 GZ_INLINE void gz_xdm_copy(void *dst, const void *src, uint64_t len)
 {
 	/* the 8-byte put (a flag, a counter) is one load and one store */
 	if (len == 8) {
 		memcpy(dst, src, 8);
+		return;
+	}
+	if (GZ_UNLIKELY(len >= GZ_XDM_NT_MIN)) {
+		gz_xdm_copy_nt(dst, src, len);
 		return;
 	}
 	memcpy(dst, src, len);

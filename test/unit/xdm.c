@@ -194,3 +194,23 @@ Test(xdm, atomic_opcode_map_covers_every_work_request_atomic)
 	cr_assert_eq(gz_xdm_atomic_opcode(GENZIO_WR_WRITE), 0);
 	cr_assert_eq(gz_xdm_atomic_opcode(GENZIO_WR_OPCODE_MAX + 5), 0);
 }
+
+Test(xdm, streaming_copy_keeps_every_byte_at_odd_alignments)
+{
+	size_t len = (1u << 20) + 77;
+	uint8_t *src = malloc(len + 64), *dst = malloc(len + 64);
+
+	cr_assert(src && dst);
+	for (size_t i = 0; i < len + 64; i++)
+		src[i] = (uint8_t)(i * 13 + 5);
+	for (size_t off = 0; off < 3; off++) {
+		memset(dst, 0xee, len + 64);
+		gz_xdm_copy_nt(dst + 1 + off * 7, src + off, len);
+		cr_assert_eq(memcmp(dst + 1 + off * 7, src + off, len), 0,
+			     "offset %zu", off);
+		cr_assert_eq(dst[0], 0xee, "no byte before");
+		cr_assert_eq(dst[1 + off * 7 + len], 0xee, "no byte after");
+	}
+	free(src);
+	free(dst);
+}
