@@ -425,6 +425,27 @@ kc_fill(struct gz_shm_qp *qp, const struct gz_shm_qpent *rq, uint32_t rkey,
 	return GENZIO_WC_SUCCESS;
 }
 
+/* R-Key to pointer through the queue pair's key cache, else the table. */
+GZ_INLINE uint8_t kc_resolve(struct gz_shm_qp *qp,
+			     const struct gz_shm_qpent *rq, uint32_t rkey,
+			     uint64_t raddr, uint32_t len, uint32_t need,
+			     uint8_t **rp)
+{
+	const struct gz_shm_kcache *kc = &qp->kc;
+
+	/* Acquire pairs with the owner's release of seq: if it is the
+	 * value we cached, so is the entry. */
+	if (GZ_LIKELY(kc->e && kc->rkey == rkey &&
+		      atomic_load_explicit((_Atomic uint32_t *)&kc->e->seq,
+					   memory_order_acquire) == kc->seq &&
+		      (kc->access & need) == need && raddr >= kc->base &&
+		      len <= kc->length && raddr - kc->base <= kc->length - len)) {
+		*rp = kc->ptr + (raddr - kc->base);
+		return GENZIO_WC_SUCCESS;
+	}
+	return kc_fill(qp, rq, rkey, raddr, len, need, rp);
+}
+
 /* Completion of a fast_rma() request: signaled, or failed. Out of line so
  * the unsignaled success path stays a handful of instructions. */
 static __attribute__((noinline)) int
@@ -479,28 +500,11 @@ GZ_INLINE int fast_rma(struct gz_shm_qp *qp, const struct genzio_send_wr *wr)
 					 qp->domain, s->addr, len,
 					 write ? 0 : GENZIO_ACCESS_LOCAL_WRITE)))
 		st = GENZIO_WC_LOC_PROT;
-	else {
-		const struct gz_shm_kcache *kc = &qp->kc;
-		uint64_t raddr = wr->rdma.remote_addr;
-		uint32_t need = write ? GENZIO_ACCESS_REMOTE_WRITE :
-					GENZIO_ACCESS_REMOTE_READ;
-
-		/* Acquire pairs with the owner's release of seq: if it is
-		 * the value we cached, so is the entry. */
-		if (GZ_LIKELY(kc->e && kc->rkey == wr->rdma.rkey &&
-			      atomic_load_explicit(
-				      (_Atomic uint32_t *)&kc->e->seq,
-				      memory_order_acquire) == kc->seq &&
-			      (kc->access & need) == need &&
-			      raddr >= kc->base && len <= kc->length &&
-			      raddr - kc->base <= kc->length - len)) {
-			rp = kc->ptr + (raddr - kc->base);
-			st = GENZIO_WC_SUCCESS;
-		} else {
-			st = kc_fill(qp, rq, wr->rdma.rkey, raddr, len, need,
-				     &rp);
-		}
-	}
+	else
+		st = kc_resolve(qp, rq, wr->rdma.rkey, wr->rdma.remote_addr, len,
+				write ? GENZIO_ACCESS_REMOTE_WRITE :
+					GENZIO_ACCESS_REMOTE_READ,
+				&rp);
 	if (GZ_LIKELY(!st)) {
 		if (write)
 			gz_xdm_copy(rp, (const void *)(uintptr_t)s->addr, len);
@@ -526,6 +530,69 @@ GZ_INLINE int fast_rma(struct gz_shm_qp *qp, const struct genzio_send_wr *wr)
 		return 0;
 	}
 	return fast_rma_complete(qp, wr, idx, st);
+}
+
+/*
+ * Atomics without a local result buffer (the old value comes back in the
+ * completion), on the lean path like fast_rma(). Return: 0 or -EAGAIN.
+ */
+GZ_INLINE int fast_atomic(struct gz_shm_qp *qp,
+			  const struct genzio_send_wr *wr)
+{
+	struct gz_shm_peer *peer = qp->peer;
+	const struct gz_shm_qpent *rq = peer_qp(peer, qp->rqpn);
+	uint32_t flags = wr->send_flags, size = wr->atomic.size, idx = 0;
+	uint64_t old = 0;
+	uint8_t *rp, st;
+
+	if ((flags & GENZIO_SEND_SIGNALED) &&
+	    GZ_UNLIKELY(gz_ring_reserve(&qp->scq->ring, &idx)))
+		return -EAGAIN;
+	if (flags & GENZIO_SEND_FENCE)
+		atomic_thread_fence(memory_order_release);
+	if (GZ_UNLIKELY(!gz_shm_peer_alive(peer)))
+		st = GENZIO_WC_RETRY_EXC;
+	else if (GZ_UNLIKELY(atomic_load_explicit((_Atomic uint32_t *)&rq->qpn,
+						  memory_order_acquire) !=
+			     qp->rqpn))
+		st = GENZIO_WC_REM_QP;
+	else
+		st = kc_resolve(qp, rq, wr->atomic.rkey, wr->atomic.remote_addr,
+				size, GENZIO_ACCESS_REMOTE_ATOMIC, &rp);
+	if (GZ_LIKELY(!st)) {
+		old = wr->opcode == GENZIO_WR_ATOMIC_FADD && size == 8 ?
+			      __atomic_fetch_add((uint64_t *)(void *)rp,
+						 wr->atomic.operand,
+						 __ATOMIC_SEQ_CST) :
+			      gz_xdm_atomic(gz_xdm_atomic_opcode(wr->opcode), rp,
+					    size, wr->atomic.operand,
+					    wr->atomic.compare);
+		if (size == 4)
+			old = (uint32_t)old;
+		if (GZ_LIKELY(!(flags & GENZIO_SEND_SIGNALED)))
+			return 0;
+	} else if (!(flags & GENZIO_SEND_SIGNALED) &&
+		   GZ_UNLIKELY(gz_ring_reserve(&qp->scq->ring, &idx))) {
+		return -EAGAIN;	/* it failed: no effect to undo */
+	}
+	struct gz_xdm_cqe res = { .opcode = GENZIO_WC_ATOMIC,
+				  .byte_len = size };
+
+	memcpy(res.result, &old, sizeof(old));
+	complete(qp, idx, wr, &res, st);
+	return 0;
+}
+
+GZ_INLINE int is_fast_atomic(const struct gz_shm_qp *qp,
+			     const struct genzio_send_wr *wr)
+{
+	return wr->opcode >= GENZIO_WR_ATOMIC_SWAP &&
+	       wr->opcode <= GENZIO_WR_ATOMIC_UMAX && !wr->num_sge &&
+	       qp->peer &&
+	       (wr->atomic.size == 8 || wr->atomic.size == 4) &&
+	       !(wr->atomic.remote_addr & (wr->atomic.size - 1)) &&
+	       !(wr->send_flags & ~(GENZIO_SEND_SIGNALED | GENZIO_SEND_FENCE)) &&
+	       !atomic_load_explicit(&qp->npark, memory_order_relaxed);
 }
 
 /* The O(1) test that sends a request down fast_rma(). */
@@ -603,10 +670,14 @@ static int shm_post_send(struct genzio_qp *pub, struct genzio_send_wr *wr,
 	for (; wr; wr = wr->next) {
 		int ret;
 
-		if (GZ_UNLIKELY(pub->qp_type != GENZIO_QPT_RC ||
-				!is_fast(qp, wr)))
+		if (GZ_UNLIKELY(pub->qp_type != GENZIO_QPT_RC))
 			return post_slow(qp, wr, bad_wr);
-		ret = fast_rma(qp, wr);
+		if (GZ_LIKELY(is_fast(qp, wr)))
+			ret = fast_rma(qp, wr);
+		else if (is_fast_atomic(qp, wr))
+			ret = fast_atomic(qp, wr);
+		else
+			return post_slow(qp, wr, bad_wr);
 		if (GZ_UNLIKELY(ret)) {
 			*bad_wr = wr;
 			return ret;
