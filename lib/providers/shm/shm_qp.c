@@ -471,36 +471,49 @@ fast_rma_complete(struct gz_shm_qp *qp, const struct genzio_send_wr *wr,
  * are run_one()'s, with fewer branches; anything else takes run_one().
  * Return: 0, -EAGAIN (cq full, no effect).
  */
-GZ_INLINE int fast_rma(struct gz_shm_qp *qp, const struct genzio_send_wr *wr)
+/*
+ * What every lean-path request does first: take its completion slot if
+ * signaled (a full cq fails the post before any effect), order it after
+ * earlier ones if fenced, and check that the peer and its queue pair are
+ * there. Return: -EAGAIN, or the status so far (0: go on).
+ */
+GZ_INLINE int fast_begin(struct gz_shm_qp *qp, uint32_t flags,
+			 const struct gz_shm_qpent *rq, uint32_t *idx)
 {
-	const struct genzio_sge *s = wr->sg_list;
-	struct gz_shm_peer *peer = qp->peer;
-	const struct gz_shm_qpent *rq = peer_qp(peer, qp->rqpn);
-	uint32_t flags = wr->send_flags, len = s->length, idx = 0;
-	int write = wr->opcode == GENZIO_WR_WRITE;
-	uint8_t *rp, st;
-
 	if ((flags & GENZIO_SEND_SIGNALED) &&
-	    GZ_UNLIKELY(gz_ring_reserve(&qp->scq->ring, &idx)))
+	    GZ_UNLIKELY(gz_ring_reserve(&qp->scq->ring, idx)))
 		return -EAGAIN;
 	/* Earlier requests are done (synchronous execution); a fence only
 	 * orders the stores: free on x86, whose stores are in order and
 	 * whose large non-temporal copies end with sfence. */
 	if (flags & GENZIO_SEND_FENCE)
 		atomic_thread_fence(memory_order_release);
-	if (GZ_UNLIKELY(!gz_shm_peer_alive(peer)))
-		st = GENZIO_WC_RETRY_EXC;
+	if (GZ_UNLIKELY(!gz_shm_peer_alive(qp->peer)))
+		return GENZIO_WC_RETRY_EXC;
 	/* Acquire pairs with the release in gz_shm_qp_create(). */
-	else if (GZ_UNLIKELY(atomic_load_explicit((_Atomic uint32_t *)&rq->qpn,
-						  memory_order_acquire) !=
-			     qp->rqpn))
-		st = GENZIO_WC_REM_QP;
-	else if (!(flags & GENZIO_SEND_INLINE) &&
-		 GZ_UNLIKELY(!gz_lkey_ok(qp->lkeys, qp->max_mr, s->lkey,
-					 qp->domain, s->addr, len,
-					 write ? 0 : GENZIO_ACCESS_LOCAL_WRITE)))
+	if (GZ_UNLIKELY(atomic_load_explicit((_Atomic uint32_t *)&rq->qpn,
+					     memory_order_acquire) != qp->rqpn))
+		return GENZIO_WC_REM_QP;
+	return GENZIO_WC_SUCCESS;
+}
+
+GZ_INLINE int fast_rma(struct gz_shm_qp *qp, const struct genzio_send_wr *wr)
+{
+	const struct genzio_sge *s = wr->sg_list;
+	const struct gz_shm_qpent *rq = peer_qp(qp->peer, qp->rqpn);
+	uint32_t flags = wr->send_flags, len = s->length, idx = 0;
+	int write = wr->opcode == GENZIO_WR_WRITE;
+	int st = fast_begin(qp, flags, rq, &idx);
+	uint8_t *rp;
+
+	if (GZ_UNLIKELY(st < 0))
+		return st;
+	if (!st && !(flags & GENZIO_SEND_INLINE) &&
+	    GZ_UNLIKELY(!gz_lkey_ok(qp->lkeys, qp->max_mr, s->lkey, qp->domain,
+				    s->addr, len,
+				    write ? 0 : GENZIO_ACCESS_LOCAL_WRITE)))
 		st = GENZIO_WC_LOC_PROT;
-	else
+	if (!st)
 		st = kc_resolve(qp, rq, wr->rdma.rkey, wr->rdma.remote_addr, len,
 				write ? GENZIO_ACCESS_REMOTE_WRITE :
 					GENZIO_ACCESS_REMOTE_READ,
@@ -529,7 +542,7 @@ GZ_INLINE int fast_rma(struct gz_shm_qp *qp, const struct genzio_send_wr *wr)
 			gz_shm_cq_notify(qp->scq->hdr, NULL, qp->scq->notify_fd);
 		return 0;
 	}
-	return fast_rma_complete(qp, wr, idx, st);
+	return fast_rma_complete(qp, wr, idx, (uint8_t)st);
 }
 
 /*
@@ -539,24 +552,15 @@ GZ_INLINE int fast_rma(struct gz_shm_qp *qp, const struct genzio_send_wr *wr)
 GZ_INLINE int fast_atomic(struct gz_shm_qp *qp,
 			  const struct genzio_send_wr *wr)
 {
-	struct gz_shm_peer *peer = qp->peer;
-	const struct gz_shm_qpent *rq = peer_qp(peer, qp->rqpn);
+	const struct gz_shm_qpent *rq = peer_qp(qp->peer, qp->rqpn);
 	uint32_t flags = wr->send_flags, size = wr->atomic.size, idx = 0;
+	int st = fast_begin(qp, flags, rq, &idx);
 	uint64_t old = 0;
-	uint8_t *rp, st;
+	uint8_t *rp;
 
-	if ((flags & GENZIO_SEND_SIGNALED) &&
-	    GZ_UNLIKELY(gz_ring_reserve(&qp->scq->ring, &idx)))
-		return -EAGAIN;
-	if (flags & GENZIO_SEND_FENCE)
-		atomic_thread_fence(memory_order_release);
-	if (GZ_UNLIKELY(!gz_shm_peer_alive(peer)))
-		st = GENZIO_WC_RETRY_EXC;
-	else if (GZ_UNLIKELY(atomic_load_explicit((_Atomic uint32_t *)&rq->qpn,
-						  memory_order_acquire) !=
-			     qp->rqpn))
-		st = GENZIO_WC_REM_QP;
-	else
+	if (GZ_UNLIKELY(st < 0))
+		return st;
+	if (!st)
 		st = kc_resolve(qp, rq, wr->atomic.rkey, wr->atomic.remote_addr,
 				size, GENZIO_ACCESS_REMOTE_ATOMIC, &rp);
 	if (GZ_LIKELY(!st)) {
@@ -579,7 +583,7 @@ GZ_INLINE int fast_atomic(struct gz_shm_qp *qp,
 				  .byte_len = size };
 
 	memcpy(res.result, &old, sizeof(old));
-	complete(qp, idx, wr, &res, st);
+	complete(qp, idx, wr, &res, (uint8_t)st);
 	return 0;
 }
 
