@@ -278,6 +278,9 @@ struct gz_shm_qp {
 	uint32_t park_head;
 	struct gz_shm_parked *park;	/* GZ_SHM_PARKED entries */
 	uint64_t rdm_timeout_ns;
+	/* sender side: the receiver's producer index as last read */
+	uint32_t prod_seen, prod_seen_qpn;
+	uint32_t rcons_seen;		/* and its receive cq's cons */
 };
 
 struct gz_shm_parked {
