@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -430,6 +431,7 @@ static void usage(void)
 static void parse(int argc, char **argv, struct opts *o)
 {
 	static const struct option lo[] = {
+		{ "help", no_argument, NULL, 'h' },
 		{ "lat", no_argument, NULL, 'L' },
 		{ "bw", no_argument, NULL, 'B' },
 		{ "rt", no_argument, NULL, 'R' },
@@ -507,6 +509,7 @@ static void parse(int argc, char **argv, struct opts *o)
 		case 'G':
 			o->big = 1;
 			break;
+		case 'h':
 		default:
 			usage();
 		}
@@ -531,8 +534,18 @@ static void rt_pick(struct opts *o)
 static void rt_apply(const struct opts *o, int side)
 {
 	struct genzio_rt_report rep;
-	uint32_t steps = GENZIO_RT_PIN | GENZIO_RT_FIFO | GENZIO_RT_MLOCK |
-			 GENZIO_RT_CORE_SCHED;
+	uint32_t steps = GENZIO_RT_PIN | GENZIO_RT_FIFO | GENZIO_RT_CORE_SCHED;
+	struct rlimit rl;
+
+	/* mlockall(MCL_FUTURE) under a finite RLIMIT_MEMLOCK makes every
+	 * later mapping (data space, queues, baselines) fail once the
+	 * limit is reached: lock memory only when nothing limits it. */
+	if (!getrlimit(RLIMIT_MEMLOCK, &rl) && rl.rlim_cur == RLIM_INFINITY)
+		steps |= GENZIO_RT_MLOCK;
+	else if (!side)
+		fprintf(stderr, "# --rt: mlockall skipped: RLIMIT_MEMLOCK is "
+			"%llu KiB (ulimit -l unlimited to lock)\n",
+			(unsigned long long)rl.rlim_cur >> 10);
 
 	die(genzio_rt_thread_setup((uint32_t)o->cpu[side], 50, steps,
 				   GENZIO_RT_PIN, &rep), "rt_thread_setup");

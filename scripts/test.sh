@@ -17,8 +17,7 @@ count() {
 	pass=$((pass + $(get PASS) + $(get XFAIL)))
 	fail=$((fail + $(get FAIL) + $(get ERROR) + $(get XPASS)))
 	skip=$((skip + $(get SKIP)))
-	grep -h '# SKIP' "$1"/test/*.log "$1"/test/*/*.log 2>/dev/null |
-		sed 's/^/    skipped: /'
+	grep -h '^SKIP:' "$1/check.log" 2>/dev/null | sed 's/^/    /'
 }
 
 # check NAME CMD...: one scripted check, counted like a test

@@ -75,7 +75,9 @@ GENZIO_EXPORT int genzio_rt_siblings(struct genzio_rt_topo *topo,
 enum genzio_rt_step {
 	GENZIO_RT_PIN = 1u << 0,	/* affinity to one PU */
 	GENZIO_RT_FIFO = 1u << 1,	/* SCHED_FIFO at the given priority */
-	GENZIO_RT_MLOCK = 1u << 2,	/* mlockall(current | future) */
+	GENZIO_RT_MLOCK = 1u << 2,	/* mlockall(current | future): later
+					 * mappings count against
+					 * RLIMIT_MEMLOCK and fail past it */
 	GENZIO_RT_CORE_SCHED = 1u << 3,	/* PR_SCHED_CORE cookie */
 };
 #define GENZIO_RT_STEPS 4

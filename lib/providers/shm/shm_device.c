@@ -59,13 +59,17 @@ static int parse_size(const char *s, uint64_t *out)
 }
 
 static int parse_attr(const struct genzio_open_attr *attr, const char **fabric,
-		      uint32_t *subnet, uint64_t *budget)
+		      uint32_t *subnet, uint64_t *budget, char *dflt)
 {
 	const char *env;
 
 	*fabric = getenv("GENZIO_FABRIC");
-	if (!*fabric || !**fabric)
-		*fabric = "default";
+	if (!*fabric || !**fabric) {
+		/* one default fabric per user: its files are owner-only */
+		snprintf(dflt, GZ_SHM_FABRIC_MAX + 1, "default-%u",
+			 (unsigned)getuid());
+		*fabric = dflt;
+	}
 	*subnet = 1;
 	*budget = UINT64_MAX;
 	env = getenv("GENZIO_HUGE_BUDGET");
@@ -147,13 +151,14 @@ static void fill_attr(struct gz_shm_ctx *ctx)
 static int shm_device_open(const struct genzio_open_attr *attr,
 			   struct genzio_context **out)
 {
+	char dflt[GZ_SHM_FABRIC_MAX + 1];
 	const char *fabric;
 	struct gz_shm_ctx *ctx;
 	uint32_t subnet;
 	uint64_t budget;
 	int ret;
 
-	ret = parse_attr(attr, &fabric, &subnet, &budget);
+	ret = parse_attr(attr, &fabric, &subnet, &budget, dflt);
 	if (ret)
 		return ret;
 	ctx = calloc(1, sizeof(*ctx));

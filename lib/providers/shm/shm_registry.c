@@ -84,6 +84,10 @@ int gz_shm_registry_open(const char *fabric, uint32_t subnet,
 			return gz_err(ret, "cannot create %s: %s", path,
 				      strerror(-ret));
 	}
+	if (fd < 0 && errno == EACCES)
+		return gz_err(-EACCES, "cannot open %s: it belongs to another "
+			      "user (fabric files are owner-only): pick another "
+			      "fabric with GENZIO_FABRIC", path);
 	if (fd < 0)
 		return gz_err(-errno, "cannot open %s: %s (is /dev/shm mounted "
 			      "and writable?)", path, strerror(errno));
