@@ -87,9 +87,9 @@ enum genzio_open_attr_mask {
 /** Optional settings for genzio_device_open(); unset fields use defaults. */
 struct genzio_open_attr {
 	uint64_t comp_mask;	/* enum genzio_open_attr_mask: fields set */
-	const char *fabric;	/* host fabric name ([A-Za-z0-9_-], <= 24);
+	const char *fabric;	/* host fabric name ([A-Za-z0-9_], <= 24);
 				 * default $GENZIO_FABRIC, else
-				 * "default-<uid>" (one per user) */
+				 * "default_<uid>" (one per user) */
 	uint32_t subnet;	/* 16-bit subnet ID of new GCIDs; default 1 */
 	uint32_t reserved;
 	uint64_t huge_budget;	/* max bytes of huge pages; default

@@ -70,8 +70,14 @@ GZ_INLINE uint8_t gz_keytab_lookup(const struct gz_key_entry *tab,
 				(_Atomic uint32_t *)&e->rkey,
 				memory_order_relaxed);
 
-			if (s1 & 1)
+			/* mid-update: wait only if it may be our key; a
+			 * slot being rewritten for another key neither
+			 * holds nor ends our chain */
+			if (s1 & 1) {
+				if (k != rkey && k != GZ_KEY_EMPTY)
+					goto next;
 				continue;
+			}
 			if (k == GZ_KEY_EMPTY)
 				return GENZIO_WC_BAD_RKEY;
 			if (k != rkey)

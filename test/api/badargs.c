@@ -32,6 +32,9 @@ Test(badargs, device_open)
 	cr_assert_eq(genzio_device_open(NULL, &oa, &ctx), -EINVAL);
 	oa.fabric = "";
 	cr_assert_eq(genzio_device_open(NULL, &oa, &ctx), -EINVAL);
+	/* '-' separates the parts of fabric file names */
+	oa.fabric = "a-b";
+	cr_assert_eq(genzio_device_open(NULL, &oa, &ctx), -EINVAL);
 	oa.fabric = NULL;
 	cr_assert_eq(genzio_device_open(NULL, &oa, &ctx), -EINVAL);
 	oa.fabric = "a-name-that-is-far-too-long-for-it";
@@ -116,6 +119,11 @@ Test(badargs, mem_alloc_and_free)
 	cr_assert_eq(genzio_mem_alloc(ctx, 4096, GENZIO_MEM_NO_HUGE, &m), 0);
 	cr_assert_eq(genzio_pd_alloc(ctx, &pd), 0);
 	cr_assert_eq(genzio_mr_reg(pd, m->addr, 4096, GZT_ACCESS_ALL, &mr), 0);
+	cr_assert_eq(genzio_mem_free(m), -EBUSY);
+	cr_assert_eq(genzio_mr_dereg(mr), 0);
+	/* a local-only registration holds the memory too */
+	cr_assert_eq(genzio_mr_reg(pd, m->addr, 64, GENZIO_ACCESS_LOCAL_WRITE,
+				   &mr), 0);
 	cr_assert_eq(genzio_mem_free(m), -EBUSY);
 	cr_assert_eq(genzio_mr_dereg(mr), 0);
 	cr_assert_eq(genzio_mem_free(m), 0);

@@ -326,3 +326,45 @@ Test(msg, full_receive_cq_is_overrun_not_overwritten)
 	gzt_ep_close(&s);
 	gzt_ep_close(&r);
 }
+
+Test(msg, rd_sender_keeps_each_receivers_queue_apart)
+{
+	struct gzt_ep s, a, b;
+	struct genzio_ah *aha, *ahb;
+	struct genzio_wc wc;
+
+	cr_assert_eq(gzt_ep_open_type(&s, 4096, GZT_ACCESS_ALL, GENZIO_QPT_RD),
+		     0);
+	cr_assert_eq(gzt_ep_open(&a, 4096, GZT_ACCESS_ALL), 0);
+	cr_assert_eq(gzt_ep_open(&b, 4096, GZT_ACCESS_ALL), 0);
+	cr_assert_eq(genzio_ah_create(s.pd, a.info.gcid, &aha), 0);
+	cr_assert_eq(genzio_ah_create(s.pd, b.info.gcid, &ahb), 0);
+	for (int i = 0; i < 4; i++)
+		post_recv(&a, 0, 64, (uint64_t)i);
+	struct genzio_sge sge = { s.info.addr, 8, s.mr->lkey };
+	struct genzio_send_wr wr = {
+		.sg_list = &sge, .num_sge = 1, .opcode = GENZIO_WR_SEND,
+		.ah = aha, .remote_qpn = a.info.qpn,
+	};
+	cr_assert_eq(gzt_post_wait(&s, &wr, &wc), 0);
+	cr_assert_eq(wc.status, GENZIO_WC_SUCCESS);
+	/* b has the same queue pair number but no receive: nothing lands */
+	cr_assert_eq(a.info.qpn, b.info.qpn, "both first queue pairs");
+	wr.ah = ahb;
+	wr.remote_qpn = b.info.qpn;
+	wr.send_flags = GENZIO_SEND_SIGNALED;
+	struct genzio_send_wr *bad;
+	cr_assert_eq(genzio_post_send(s.qp, &wr, &bad), 0);
+	cr_assert_eq(genzio_poll_cq(b.cq, 1, &wc), 0, "no receive was posted");
+	/* b's receive queue still works normally */
+	post_recv(&b, 0, 64, 77);
+	cr_assert_eq(gzt_poll_one(s.cq, &wc, 2000), 1);
+	cr_assert_eq(wc.status, GENZIO_WC_SUCCESS);
+	cr_assert_eq(gzt_poll_one(b.cq, &wc, 1000), 1);
+	cr_assert_eq(wc.wr_id, 77);
+	genzio_ah_destroy(aha);
+	genzio_ah_destroy(ahb);
+	gzt_ep_close(&a);
+	gzt_ep_close(&b);
+	gzt_ep_close(&s);
+}

@@ -56,7 +56,7 @@ Test(setup, two_contexts_get_distinct_gcids_and_subnet_is_settable)
 	genzio_device_query(a, &aa);
 	genzio_device_query(b, &ba);
 	cr_assert_neq(aa.gcid, ba.gcid);
-	snprintf(fabric, sizeof(fabric), "%s-sub", getenv("GENZIO_FABRIC"));
+	snprintf(fabric, sizeof(fabric), "%s_sub", getenv("GENZIO_FABRIC"));
 	oa.fabric = fabric;
 	cr_assert_eq(genzio_device_open(NULL, &oa, &c), 0);
 	genzio_device_query(c, &ca);

@@ -257,9 +257,10 @@ void gzt_fabric_fini(void)
 	while ((de = readdir(d))) {
 		size_t n = strlen(prefix);
 
-		/* "genzio-gzt12.reg" or "genzio-gzt12-..." */
+		/* "genzio-gzt12.reg", "genzio-gzt12-...", "genzio-gzt12_sub..." */
 		if (!strncmp(de->d_name, prefix, n) &&
-		    (de->d_name[n] == '.' || de->d_name[n] == '-'))
+		    (de->d_name[n] == '.' || de->d_name[n] == '-' ||
+		     de->d_name[n] == '_'))
 			unlinkat(dirfd(d), de->d_name, 0);
 	}
 	closedir(d);

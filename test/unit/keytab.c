@@ -160,3 +160,22 @@ Test(keytab, rkey_and_gcid_fields_encode_and_decode)
 	cr_assert_eq(GENZIO_RKEY_DOMAIN(0xabc12345), 0xabc);
 	cr_assert_eq(GENZIO_RKEY_KEY(0xabc12345), 0x12345);
 }
+
+Test(keytab, another_key_mid_update_does_not_fail_ours)
+{
+	struct gz_key_entry *t = table();
+	uint32_t keys[2], n = 0;
+	struct gz_key_hit h;
+
+	for (uint32_t k = 2; n < 2; k++)
+		if (gz_keytab_hash(k, MASK) == 3)
+			keys[n++] = k;
+	cr_assert_eq(gz_keytab_insert(t, MASK, keys[0], RW, 0, 0, 64, 0), 0);
+	cr_assert_eq(gz_keytab_insert(t, MASK, keys[1], RW, 1, 0, 64, 0), 0);
+	/* the owner is stopped while rewriting keys[0]'s slot */
+	atomic_fetch_add(&t[3].seq, 1);
+	cr_assert_eq(gz_keytab_lookup(t, MASK, keys[1], 0, 8, 0, &h),
+		     GENZIO_WC_SUCCESS);
+	cr_assert_eq(h.seg, 1);
+	free(t);
+}

@@ -281,10 +281,16 @@ struct gz_shm_qp {
 	/* sender side: the receiver's producer index as last read */
 	uint32_t prod_seen, prod_seen_qpn;
 	uint32_t rcons_seen;		/* and its receive cq's cons */
+	const struct gz_shm_peer *seen_peer;	/* whose views they are */
+	uint64_t seen_inc;
 };
 
 struct gz_shm_parked {
 	struct genzio_send_wr wr;
+	uint32_t slot;			/* completion slot, if has_slot */
+	uint8_t has_slot;
+	uint8_t done;			/* executed: only its completion waits */
+	uint8_t status;			/* ... with this status */
 	struct genzio_sge sge[GZ_SHM_MAX_SGE];
 	uint8_t data[GENZIO_MAX_INLINE];	/* inline payload, copied */
 	uint64_t deadline_ns;

@@ -24,7 +24,8 @@ static int fabric_name_ok(const char *s)
 	if (!n || n > GZ_SHM_FABRIC_MAX)
 		return 0;
 	for (; *s; s++)
-		if (!(*s == '-' || *s == '_' || (*s >= '0' && *s <= '9') ||
+		/* no '-': file names split on it (genzio-<fabric>-<cid>-...) */
+		if (!(*s == '_' || (*s >= '0' && *s <= '9') ||
 		      (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')))
 			return 0;
 	return 1;
@@ -66,7 +67,7 @@ static int parse_attr(const struct genzio_open_attr *attr, const char **fabric,
 	*fabric = getenv("GENZIO_FABRIC");
 	if (!*fabric || !**fabric) {
 		/* one default fabric per user: its files are owner-only */
-		snprintf(dflt, GZ_SHM_FABRIC_MAX + 1, "default-%u",
+		snprintf(dflt, GZ_SHM_FABRIC_MAX + 1, "default_%u",
 			 (unsigned)getuid());
 		*fabric = dflt;
 	}
@@ -83,7 +84,7 @@ static int parse_attr(const struct genzio_open_attr *attr, const char **fabric,
 	if (attr && (attr->comp_mask & GENZIO_OPEN_ATTR_HUGE_BUDGET))
 		*budget = attr->huge_budget;
 	if (!*fabric || !fabric_name_ok(*fabric))
-		return gz_err(-EINVAL, "fabric name must be 1-%d of [A-Za-z0-9_-]",
+		return gz_err(-EINVAL, "fabric name must be 1-%d of [A-Za-z0-9_]",
 			      GZ_SHM_FABRIC_MAX);
 	if (*subnet > 0xffff)
 		return gz_err(-EINVAL, "subnet %u does not fit 16 bits", *subnet);

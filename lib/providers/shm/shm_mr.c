@@ -63,12 +63,13 @@ int gz_shm_mr_reg(struct genzio_pd *pd, void *addr, uint64_t len,
 	mr->base.pub.access = access;
 	mr->base.seg = GZ_SEG_NONE;
 	if (!(access & REMOTE_ANY)) {
-		/* in data space, it can still take receives */
-		struct gz_shm_mem *m = gz_shm_mem_find(ctx, a, len);
-
-		if (m) {
-			mr->base.seg = m->seg;
-			mr->base.seg_va = (uintptr_t)m->base.pub.addr;
+		/* in data space, it can still take receives; either way it
+		 * holds the memory (genzio_mem_free answers -EBUSY) */
+		mr->mem = gz_shm_mem_find(ctx, a, len);
+		if (mr->mem) {
+			mr->mem->users++;
+			mr->base.seg = mr->mem->seg;
+			mr->base.seg_va = (uintptr_t)mr->mem->base.pub.addr;
 		}
 		goto done;
 	}
@@ -115,8 +116,9 @@ void gz_shm_mr_dereg(struct gz_mr *base)
 	struct gz_shm_ctx *ctx = to_shm_ctx(base->pd->ctx);
 
 	if (mr->mem) {
-		gz_keytab_remove(ctx->comp->keys, GZ_SHM_KEYS - 1,
-				 base->pub.rkey);
+		if (base->pub.rkey)
+			gz_keytab_remove(ctx->comp->keys, GZ_SHM_KEYS - 1,
+					 base->pub.rkey);
 		if (!--mr->mem->users && mr->mem->converted)
 			gz_shm_mem_release(ctx, mr->mem);
 	}

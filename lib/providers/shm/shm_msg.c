@@ -182,15 +182,20 @@ int gz_shm_msg_deliver(struct gz_shm_qp *qp, struct gz_shm_peer *peer,
 		 * at every post: read it only when the receives we last saw
 		 * are used up, which saves a cache-line transfer per
 		 * message while it keeps receives posted ahead. */
-		if (qp->prod_seen_qpn != rqpn ||
-		    (int32_t)(qp->prod_seen - c) <= 0) {
-			if (qp->prod_seen_qpn != rqpn) {
+		int other = qp->prod_seen_qpn != rqpn ||
+			    qp->seen_peer != peer ||
+			    qp->seen_inc != peer->incarnation;
+
+		if (other || (int32_t)(qp->prod_seen - c) <= 0) {
+			if (other) {
 				/* a new destination: forget the old views */
 				qp->rcons_seen = atomic_load_explicit(
 					&((struct gz_shm_cqhdr *)cs->base)
 						 ->ring.cons,
 					memory_order_acquire);
 				qp->prod_seen_qpn = rqpn;
+				qp->seen_peer = peer;
+				qp->seen_inc = peer->incarnation;
 			}
 			/* Acquire pairs with the release in
 			 * gz_shm_post_recv(). */

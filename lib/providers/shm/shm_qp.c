@@ -263,7 +263,7 @@ static int destination(struct gz_shm_qp *qp, const struct genzio_send_wr *wr,
  * price of never reporting -EAGAIN after an effect.
  */
 static int park(struct gz_shm_qp *qp, const struct genzio_send_wr *wr,
-		int have_slot, uint32_t idx)
+		int have_slot, uint32_t idx, int done, uint8_t status)
 {
 	struct gz_shm_parked *p;
 	uint32_t n;
@@ -276,7 +276,10 @@ static int park(struct gz_shm_qp *qp, const struct genzio_send_wr *wr,
 	p->wr = *wr;
 	p->wr.next = NULL;
 	p->wr.sg_list = p->sge;
-	p->wr.reserved = have_slot ? idx + 1 : 0; /* 0: no slot */
+	p->has_slot = (uint8_t)have_slot;
+	p->slot = idx;
+	p->done = (uint8_t)done;
+	p->status = status;
 	memcpy(p->sge, wr->sg_list, (size_t)wr->num_sge * sizeof(p->sge[0]));
 	/* inline data to send is copied; an inline READ's buffer is the
 	 * destination and stays the caller's */
@@ -296,10 +299,16 @@ static int park(struct gz_shm_qp *qp, const struct genzio_send_wr *wr,
 	return 0;
 }
 
-/* Run one request. Return: 0, -EAGAIN (cq full, no effect), or
- * GZ_SHM_NO_RECV when it waits for a receive buffer (not executed). */
+/* A message that failed after it consumed a receive (buffer too small,
+ * receiver's cq overrun) had an effect: it must not be retried. */
+#define GZ_SHM_DONE 0x200
+
+/* Run one request. Return: 0, -EAGAIN (cq full, no effect), GZ_SHM_NO_RECV
+ * when it waits for a receive buffer (not executed), or GZ_SHM_DONE (cq
+ * full, executed: its completion, *@done_st, is owed). */
 static inline int run_one(struct gz_shm_qp *qp, const struct genzio_send_wr *wr,
-			  int *have_slot, uint32_t *idx, uint64_t deadline)
+			  int *have_slot, uint32_t *idx, uint64_t deadline,
+			  uint8_t *done_st)
 {
 	struct gz_shm_peer *peer;
 	struct gz_xdm_cqe res;
@@ -332,8 +341,12 @@ static inline int run_one(struct gz_shm_qp *qp, const struct genzio_send_wr *wr,
 	if (GZ_LIKELY(!signaled)) {
 		if (GZ_LIKELY(!st))
 			return 0;
-		if (GZ_UNLIKELY(gz_ring_reserve(&qp->scq->ring, idx)))
-			return -EAGAIN;
+		if (GZ_UNLIKELY(gz_ring_reserve(&qp->scq->ring, idx))) {
+			if (st != GENZIO_WC_REM_INV_REQ && st != GENZIO_WC_REM_OP)
+				return -EAGAIN;
+			*done_st = (uint8_t)st;
+			return GZ_SHM_DONE;
+		}
 	}
 	complete(qp, *idx, wr, &res, (uint8_t)st);
 	return 0;
@@ -347,14 +360,33 @@ void gz_shm_qp_progress(struct gz_shm_qp *qp)
 		return;
 	while (atomic_load_explicit(&qp->npark, memory_order_relaxed)) {
 		struct gz_shm_parked *p = &qp->park[qp->park_head];
-		int have = !!p->wr.reserved;
-		uint32_t idx = p->wr.reserved - 1;
-		int r = run_one(qp, &p->wr, &have, &idx,
-				is_msg(p->wr.opcode) ? p->deadline_ns : 0);
+		int have = p->has_slot, r;
+		uint32_t idx = p->slot;
 
+		if (p->done) {
+			/* executed already: only its completion was owed */
+			struct gz_xdm_cqe res = {
+				.opcode = wc_opcode[p->wr.opcode] };
+
+			if (gz_ring_reserve(&qp->scq->ring, &idx))
+				break;
+			complete(qp, idx, &p->wr, &res, p->status);
+			r = 0;
+		} else {
+			uint8_t st = 0;
+
+			r = run_one(qp, &p->wr, &have, &idx,
+				    is_msg(p->wr.opcode) ? p->deadline_ns : 0,
+				    &st);
+			if (r == GZ_SHM_DONE) {
+				p->done = 1;
+				p->status = st;
+			}
+		}
 		if (r) {
 			/* still waiting: remember a slot taken meanwhile */
-			p->wr.reserved = have ? idx + 1 : 0;
+			p->has_slot = (uint8_t)have;
+			p->slot = idx;
 			break;
 		}
 		qp->park_head = (qp->park_head + 1) % GZ_SHM_PARKED;
@@ -623,6 +655,7 @@ post_slow(struct gz_shm_qp *qp, struct genzio_send_wr *wr,
 	for (; wr; wr = wr->next) {
 		int ret, have_slot = 0;
 		uint32_t idx = 0;
+		uint8_t done_st = 0;
 
 		ret = check_wr(qp, wr);
 		if (GZ_UNLIKELY(ret))
@@ -641,7 +674,7 @@ post_slow(struct gz_shm_qp *qp, struct genzio_send_wr *wr,
 						    GZ_SHM_PARKED)
 					ret = -EAGAIN;
 				if (!ret)
-					ret = park(qp, wr, 0, 0);
+					ret = park(qp, wr, 0, 0, 0, 0);
 				if (ret)
 					goto fail;
 				continue;
@@ -653,9 +686,11 @@ post_slow(struct gz_shm_qp *qp, struct genzio_send_wr *wr,
 			goto fail;
 		}
 		/* first try: a missing receive buffer parks, never fails */
-		ret = run_one(qp, wr, &have_slot, &idx, UINT64_MAX);
+		ret = run_one(qp, wr, &have_slot, &idx, UINT64_MAX, &done_st);
 		if (GZ_UNLIKELY(ret == GZ_SHM_NO_RECV))
-			ret = park(qp, wr, have_slot, idx);
+			ret = park(qp, wr, have_slot, idx, 0, 0);
+		else if (GZ_UNLIKELY(ret == GZ_SHM_DONE))
+			ret = park(qp, wr, 0, 0, 1, done_st);
 		if (GZ_UNLIKELY(ret))
 			goto fail;
 		continue;
@@ -822,13 +857,14 @@ void gz_shm_qp_destroy(struct genzio_qp *pub)
 				&qp->park[(qp->park_head + i) % GZ_SHM_PARKED];
 			struct gz_xdm_cqe res = {
 				.opcode = wc_opcode[p->wr.opcode] };
-			uint32_t idx = p->wr.reserved - 1;
+			uint32_t idx = p->slot;
 
 			/* every parked request completes, as flushed */
-			if (p->wr.reserved ||
+			if (p->has_slot ||
 			    !gz_ring_reserve(&qp->scq->ring, &idx))
 				complete(qp, idx, &p->wr, &res,
-					 GENZIO_WC_FLUSHED);
+					 p->done ? p->status :
+						   GENZIO_WC_FLUSHED);
 		}
 	}
 	if (qp->peer)
