@@ -427,31 +427,44 @@ kc_fill(struct gz_shm_qp *qp, const struct gz_shm_qpent *rq, uint32_t rkey,
 		st = check_domain(rkey, rq->domain);
 	if (st)
 		return st;
-	/* Found: cache the entry. Re-read it under its seqlock; if it
-	 * moves meanwhile, leave the cache empty. */
+	/* Found: cache the entry, all of it from one snapshot taken under
+	 * its seqlock (pointer included), with its length clamped to what
+	 * we mapped. If it moves meanwhile, the cache stays empty. */
+	kc->e = NULL;
 	for (uint32_t i = gz_keytab_hash(rkey, peer->tgt.key_mask), n = 0;
 	     n <= peer->tgt.key_mask;
 	     n++, i = (i + 1) & peer->tgt.key_mask) {
 		const struct gz_key_entry *e = &tab[i];
 		uint32_t s1 = atomic_load_explicit((_Atomic uint32_t *)&e->seq,
 						   memory_order_acquire);
+		const struct gz_xdm_seg *sg;
+		uint64_t base, length, off;
+		uint32_t access, seg;
 
 		if (atomic_load_explicit((_Atomic uint32_t *)&e->rkey,
 					 memory_order_relaxed) != rkey)
 			continue;
-		kc->e = NULL;
-		kc->rkey = rkey;
-		kc->access = e->access;
-		kc->base = e->base;
-		kc->length = e->length;
-		kc->ptr = *rp - (raddr - e->base);
+		access = e->access;
+		seg = e->seg;
+		base = e->base;
+		length = e->length;
+		off = e->seg_off;
 		atomic_thread_fence(memory_order_acquire);
-		if (!(s1 & 1) &&
+		if ((s1 & 1) || seg >= peer->tgt.nseg ||
 		    atomic_load_explicit((_Atomic uint32_t *)&e->seq,
-					 memory_order_relaxed) == s1) {
-			kc->seq = s1;
-			kc->e = e;
-		}
+					 memory_order_relaxed) != s1)
+			break;
+		sg = &peer->tgt.seg[seg];
+		/* resolve() mapped it; never cache past the mapping */
+		if (!sg->base || off > sg->len)
+			break;
+		kc->rkey = rkey;
+		kc->access = access;
+		kc->base = base;
+		kc->length = length < sg->len - off ? length : sg->len - off;
+		kc->ptr = sg->base + off;
+		kc->seq = s1;
+		kc->e = e;
 		break;
 	}
 	return GENZIO_WC_SUCCESS;
