@@ -10,6 +10,8 @@
 
 #include "api.h"
 
+TestSuite(rt, .timeout = 30);
+
 /* No two picks share a core, and no pick shares a core with a busy PU. */
 static void assert_idle_cores(struct genzio_rt_topo *t, const uint32_t *cpus,
 			      uint32_t n, const uint32_t *busy, uint32_t nbusy)

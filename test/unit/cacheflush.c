@@ -6,6 +6,8 @@
 
 #include "sys/sys.h"
 
+TestSuite(cacheflush, .timeout = 30);
+
 Test(cacheflush, names_the_instruction_it_uses)
 {
 	const char *i = gz_sys_flush_insn();

@@ -18,6 +18,8 @@ static struct gz_key_entry *table(void)
 	return t;
 }
 
+TestSuite(keytab, .timeout = 30);
+
 Test(keytab, hit_returns_segment_and_offset)
 {
 	struct gz_key_entry *t = table();

@@ -128,6 +128,8 @@ Test(registry, a_foreign_file_in_its_place_is_refused)
 	cr_assert_eq(gz_shm_registry_open(fabric(), 1, &r), -EPROTO);
 }
 
+TestSuite(proc, .timeout = 30);
+
 Test(proc, alive_needs_matching_start_time_and_no_zombie)
 {
 	uint64_t st;

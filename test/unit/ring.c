@@ -19,6 +19,8 @@ static void rig_init(struct rig *g, uint32_t n)
 	cr_assert_eq(gz_ring_init(&g->r, &g->ctrl, g->ent, n), 0);
 }
 
+TestSuite(ring, .timeout = 30);
+
 Test(ring, init_rejects_sizes_that_are_not_powers_of_two)
 {
 	struct gz_ring_ctrl c;

@@ -55,6 +55,8 @@ static struct gz_xdm_cmd cmd(uint16_t op, uint64_t raddr, uint32_t len)
 	return c;
 }
 
+TestSuite(xdm, .timeout = 30);
+
 Test(xdm, put_and_get_move_bytes_and_echo_cidx_and_context)
 {
 	struct gz_xdm_target *t = target();
