@@ -230,6 +230,8 @@ struct gz_shm_cq {
 	uint64_t seg_len;
 	struct gz_shm_ctx *ctx;
 	int overrun_told;		/* CQ_OVERRUN event raised */
+	uint32_t empty_polls;		/* until the next stall check */
+	uint64_t stall_since;		/* cons unpublished since (ns), or 0 */
 	int notify_fd;			/* our channel's FIFO, or -1 */
 	_Atomic uint32_t parked;	/* its qps holding parked requests */
 };
@@ -348,6 +350,27 @@ int gz_shm_rmap_map(struct genzio_context *ctx, struct genzio_ah *ah,
 void gz_shm_rmap_unmap(struct genzio_rmap *rmap);
 int gz_shm_post_recv(struct genzio_qp *qp, struct genzio_recv_wr *wr,
 		     struct genzio_recv_wr **bad_wr);
+/* A delivery under way: what gz_shm_msg_begin() took for it. */
+struct gz_shm_delivery {
+	const struct gz_xdm_seg *rs, *cs;	/* receiver's rq, cq segments */
+	struct gz_shm_cqhdr *ch;
+	struct gz_ring ring;		/* the receiver's cq */
+	const struct gz_shm_rqe *e;	/* the receive claimed */
+	struct gz_xdm_cqe *cqe;		/* its completion slot, claimed */
+	uint32_t idx, rslot;
+};
+
+/* Claim record tag in a cq entry's result[16..23]: tag | ring index. */
+#define GZ_SHM_CLAIM_TAG 0x434c41494d000000ull	/* "CLAIM" << 24 */
+#define GZ_SHM_REAP_NS 1000000u	/* an unpublished slot this old is checked */
+
+/* Claim a receive and its completion slot (with the claim record written);
+ * 0, GZ_SHM_NO_RECV or GENZIO_WC_REM_OP. @d->rs and @d->cs are set. */
+int gz_shm_msg_begin(struct gz_shm_qp *qp, struct gz_shm_peer *peer,
+		     uint32_t rqpn, struct gz_shm_delivery *d);
+/* Owner side: complete in error a slot whose claimant died. */
+void gz_shm_cq_reap_dead(struct gz_shm_cq *cq);
+
 /* Deliver a SEND/SEND_IMM/WRITE_IMM: status, or GZ_SHM_NO_RECV. */
 #define GZ_SHM_NO_RECV 0x100
 int gz_shm_msg_deliver(struct gz_shm_qp *qp, struct gz_shm_peer *peer,

@@ -97,6 +97,12 @@ static int shm_poll_cq(struct genzio_cq *pub, int n, struct genzio_wc *wc)
 		cq->cons = c;
 		gz_ring_consume(&cq->ring, c);
 	}
+	/* Empty: now and then, make sure no dead sender holds the next slot
+	 * (a counter, not a clock: the empty poll loop stays cheap). */
+	if (GZ_UNLIKELY(!i && n && ++cq->empty_polls >= 4096)) {
+		cq->empty_polls = 0;
+		gz_shm_cq_reap_dead(cq);
+	}
 	/* Drained and a producer found it full: in error, and it says so. */
 	if (GZ_UNLIKELY(!i && n && atomic_load_explicit(&cq->hdr->notify.overrun,
 							memory_order_relaxed))) {
@@ -104,6 +110,55 @@ static int shm_poll_cq(struct genzio_cq *pub, int n, struct genzio_wc *wc)
 		return -EOVERFLOW;
 	}
 	return i;
+}
+
+void gz_shm_cq_reap_dead(struct gz_shm_cq *cq)
+{
+	uint32_t c = cq->cons, cid, lookup_ok;
+	struct gz_xdm_cqe *e = gz_ring_slot(&cq->ring, c);
+	uint64_t tag, inc, live_inc, now;
+	struct gz_shm_qp *qp;
+
+	/* Nothing reserved: no stall. Acquire pairs with nothing in
+	 * particular; a stale prod only delays the check. */
+	if (atomic_load_explicit(&cq->ring.ctrl->prod, memory_order_acquire) ==
+	    c) {
+		cq->stall_since = 0;
+		return;
+	}
+	memcpy(&tag, e->result + 16, sizeof(tag));
+	if (tag != (GZ_SHM_CLAIM_TAG | c))
+		return;		/* reserved, claim not written yet */
+	now = gz_shm_now_ns();
+	if (!cq->stall_since || now - cq->stall_since < GZ_SHM_REAP_NS) {
+		if (!cq->stall_since)
+			cq->stall_since = now;
+		return;
+	}
+	memcpy(&inc, e->result + 24, sizeof(inc));
+	cid = GENZIO_GCID_CID(e->src_gcid);
+	lookup_ok = !gz_shm_registry_lookup(cq->ctx->reg, cid, &live_inc);
+	if (lookup_ok && live_inc == inc) {
+		cq->stall_since = now;	/* alive, only slow: wait on */
+		return;
+	}
+	/* The claimant died holding the slot: complete its receive in
+	 * error ourselves, so the cq and the receive queue move on. */
+	qp = cq->ctx->qp[e->qp_num & (GZ_SHM_MAX_QP - 1)];
+	e->context = 0;
+	if (qp && qp->base.pub.qp_num == e->qp_num)
+		e->context = ((const struct gz_shm_rqe *)
+			      ((uint8_t *)qp->rq + GZ_SHM_QHDR +
+			       (size_t)(e->cidx & qp->rq_mask) *
+				       qp->rq_stride))->wr_id;
+	e->status = GENZIO_WC_RETRY_EXC;
+	e->opcode = GENZIO_WC_RECV;
+	e->byte_len = 0;
+	e->imm_data = 0;
+	e->wc_flags = 0;
+	memset(e->result, 0, sizeof(uint64_t));
+	gz_ring_cqe_publish(&cq->ring, c, e);
+	cq->stall_since = 0;
 }
 
 int gz_shm_cq_create(struct genzio_context *base,

@@ -136,46 +136,38 @@ static uint8_t scatter_into(struct gz_shm_peer *p, const struct gz_shm_rqe *e,
 	return GENZIO_WC_SUCCESS;
 }
 
-int gz_shm_msg_deliver(struct gz_shm_qp *qp, struct gz_shm_peer *peer,
-		       uint32_t rqpn, const struct genzio_send_wr *wr,
-		       uint32_t *byte_len)
+/*
+ * A sender that dies between taking a slot in the receiver's cq and
+ * publishing it would stall that cq for good. So right after taking it the
+ * sender writes a claim record into bytes of the entry that the final
+ * completion never overwrites: who it is (GCID, incarnation), and which
+ * slot of the ring this is. The owner's poll, finding the slot unpublished
+ * for long, checks the claimant and completes the receive in error itself
+ * (gz_shm_cq_reap_dead).
+ */
+static void claim_write(struct gz_xdm_cqe *cqe, uint32_t idx,
+			const struct gz_shm_qp *qp, uint32_t rqpn,
+			uint16_t rslot)
+{
+	uint64_t tag = GZ_SHM_CLAIM_TAG | idx;
+
+	cqe->qp_num = rqpn;
+	cqe->cidx = rslot;
+	cqe->src_gcid = qp->ctx->base.attr.gcid;
+	memcpy(cqe->result + 16, &tag, sizeof(tag));
+	memcpy(cqe->result + 24, &qp->ctx->incarnation, sizeof(uint64_t));
+}
+
+int gz_shm_msg_begin(struct gz_shm_qp *qp, struct gz_shm_peer *peer,
+		     uint32_t rqpn, struct gz_shm_delivery *d)
 {
 	const struct gz_shm_qpent *rq = &peer->comp->qp[rqpn &
 							(GZ_SHM_MAX_QP - 1)];
 	uint32_t rq_mask = rq->rq_mask, stride = rq->rq_stride;
-	uint32_t rcq_mask = rq->rcq_mask, idx, c, nsge;
-	const struct gz_xdm_seg *rs, *cs;
-	int imm = wr->opcode != GENZIO_WR_SEND;
-	struct gz_shm_rqhdr *h;
-	struct gz_shm_cqhdr *ch;
-	const struct gz_shm_rqe *e;
-	struct gz_xdm_cqe *cqe;
-	struct gz_ring ring;
-	uint8_t *wp = NULL, st = GENZIO_WC_SUCCESS, rst;
-	uint64_t len = 0;
+	uint32_t rcq_mask = rq->rcq_mask, c;
+	const struct gz_xdm_seg *rs = d->rs, *cs = d->cs;
+	struct gz_shm_rqhdr *h = (struct gz_shm_rqhdr *)rs->base;
 
-	for (int i = 0; i < wr->num_sge; i++)
-		len += wr->sg_list[i].length;
-	if (len > UINT32_MAX)
-		return GENZIO_WC_LOC_LEN;
-	rs = peer_seg(peer, rq->rq_seg);
-	cs = peer_seg(peer, rq->rcq_seg);
-	if (!rs || !cs || stride < sizeof(struct gz_shm_rqe) ||
-	    (uint64_t)GZ_SHM_QHDR + ((uint64_t)rq_mask + 1) * stride > rs->len ||
-	    (uint64_t)GZ_SHM_QHDR + ((uint64_t)rcq_mask + 1) * 64 > cs->len)
-		return GENZIO_WC_REM_QP;
-	/* WRITE_IMM: every check of the write before a receive is claimed,
-	 * so a fault consumes nothing at the receiver. */
-	if (wr->opcode == GENZIO_WR_WRITE_IMM) {
-		st = gz_xdm_resolve(&peer->tgt, wr->rdma.rkey,
-				    wr->rdma.remote_addr, len,
-				    GENZIO_ACCESS_REMOTE_WRITE, &wp);
-		if (!st && GENZIO_RKEY_DOMAIN(wr->rdma.rkey) != rq->domain)
-			st = GENZIO_WC_REM_ACCESS;
-		if (st)
-			return st;
-	}
-	h = (struct gz_shm_rqhdr *)rs->base;
 	c = atomic_load_explicit(&h->cons, memory_order_relaxed);
 	do {
 		/* The receiver's producer index lives on a line it writes
@@ -207,15 +199,75 @@ int gz_shm_msg_deliver(struct gz_shm_qp *qp, struct gz_shm_peer *peer,
 	} while (!atomic_compare_exchange_weak_explicit(
 		&h->cons, &c, c + 1, memory_order_acquire,
 		memory_order_relaxed));
-	e = rqe_at(rs->base, stride, rq_mask, c);
-	nsge = e->num_sge;
+	d->rslot = c;
+	d->e = rqe_at(rs->base, stride, rq_mask, c);
+	/* The receive completion's slot, taken before any byte moves. */
+	d->ch = (struct gz_shm_cqhdr *)cs->base;
+	d->ring = (struct gz_ring){ &d->ch->ring, cs->base + GZ_SHM_QHDR,
+				    rcq_mask,
+				    (uint32_t)__builtin_ctz(rcq_mask + 1) };
+	if (GZ_UNLIKELY(gz_ring_reserve_cached(&d->ring, &d->idx,
+					       &qp->rcons_seen))) {
+		/* Never overwrite: the cq is in error and says so. */
+		atomic_store_explicit(&d->ch->notify.overrun, 1,
+				      memory_order_release);
+		if (d->ch->notify.chan != UINT32_MAX)
+			gz_shm_cq_notify(d->ch, peer, -1);
+		return GENZIO_WC_REM_OP;
+	}
+	d->cqe = gz_ring_slot(&d->ring, d->idx);
+	claim_write(d->cqe, d->idx, qp, rqpn, (uint16_t)(c & rq_mask));
+	return GENZIO_WC_SUCCESS;
+}
+
+int gz_shm_msg_deliver(struct gz_shm_qp *qp, struct gz_shm_peer *peer,
+		       uint32_t rqpn, const struct genzio_send_wr *wr,
+		       uint32_t *byte_len)
+{
+	const struct gz_shm_qpent *rq = &peer->comp->qp[rqpn &
+							(GZ_SHM_MAX_QP - 1)];
+	uint32_t rq_mask = rq->rq_mask, stride = rq->rq_stride;
+	uint32_t rcq_mask = rq->rcq_mask, nsge;
+	int imm = wr->opcode != GENZIO_WR_SEND;
+	struct gz_shm_delivery d;
+	struct gz_xdm_cqe *cqe;
+	uint8_t *wp = NULL, st = GENZIO_WC_SUCCESS, rst;
+	uint64_t len = 0;
+	int r;
+
+	for (int i = 0; i < wr->num_sge; i++)
+		len += wr->sg_list[i].length;
+	if (len > UINT32_MAX)
+		return GENZIO_WC_LOC_LEN;
+	d.rs = peer_seg(peer, rq->rq_seg);
+	d.cs = peer_seg(peer, rq->rcq_seg);
+	if (!d.rs || !d.cs || stride < sizeof(struct gz_shm_rqe) ||
+	    (uint64_t)GZ_SHM_QHDR + ((uint64_t)rq_mask + 1) * stride >
+		    d.rs->len ||
+	    (uint64_t)GZ_SHM_QHDR + ((uint64_t)rcq_mask + 1) * 64 > d.cs->len)
+		return GENZIO_WC_REM_QP;
+	/* WRITE_IMM: every check of the write before a receive is claimed,
+	 * so a fault consumes nothing at the receiver. */
+	if (wr->opcode == GENZIO_WR_WRITE_IMM) {
+		st = gz_xdm_resolve(&peer->tgt, wr->rdma.rkey,
+				    wr->rdma.remote_addr, len,
+				    GENZIO_ACCESS_REMOTE_WRITE, &wp);
+		if (!st && GENZIO_RKEY_DOMAIN(wr->rdma.rkey) != rq->domain)
+			st = GENZIO_WC_REM_ACCESS;
+		if (st)
+			return st;
+	}
+	r = gz_shm_msg_begin(qp, peer, rqpn, &d);
+	if (r)
+		return r;
+	nsge = d.e->num_sge;
 	if (nsge > GZ_SHM_MAX_SGE ||
-	    sizeof(*e) + nsge * sizeof(e->sge[0]) > stride)
+	    sizeof(*d.e) + nsge * sizeof(d.e->sge[0]) > stride)
 		rst = GENZIO_WC_LOC_PROT;
 	else if (wp)
 		rst = GENZIO_WC_SUCCESS;
 	else
-		rst = scatter_into(peer, e, nsge, wr, len);
+		rst = scatter_into(peer, d.e, nsge, wr, len);
 	if (wp)
 		for (int i = 0; i < wr->num_sge; i++) {
 			gz_xdm_copy(wp, (const void *)(uintptr_t)
@@ -226,34 +278,21 @@ int gz_shm_msg_deliver(struct gz_shm_qp *qp, struct gz_shm_peer *peer,
 	/* the receiver's problem, whatever it is, is remote to us */
 	if (rst)
 		st = GENZIO_WC_REM_INV_REQ;
-	/* The receive completion, into the receiver's cq. */
-	ch = (struct gz_shm_cqhdr *)cs->base;
-	ring = (struct gz_ring){ &ch->ring, cs->base + GZ_SHM_QHDR, rcq_mask,
-				 (uint32_t)__builtin_ctz(rcq_mask + 1) };
-	if (GZ_UNLIKELY(gz_ring_reserve_cached(&ring, &idx, &qp->rcons_seen))) {
-		/* Never overwrite: the cq is in error and says so. */
-		atomic_store_explicit(&ch->notify.overrun, 1,
-				      memory_order_release);
-		if (ch->notify.chan != UINT32_MAX)
-			gz_shm_cq_notify(ch, peer, -1);
-		return GENZIO_WC_REM_OP;
-	}
-	cqe = gz_ring_slot(&ring, idx);
-	memset(cqe->result, 0, sizeof(cqe->result));
+	/* The receive completion; the claim record (qp_num, cidx,
+	 * src_gcid, result[16..31]) stays as it was written. */
+	cqe = d.cqe;
+	memset(cqe->result, 0, sizeof(uint64_t));
 	cqe->status = rst;
 	cqe->opcode = wr->opcode == GENZIO_WR_WRITE_IMM ?
 			      GENZIO_WC_RECV_WRITE_IMM : GENZIO_WC_RECV;
-	cqe->cidx = (uint16_t)(c & rq_mask);	/* which slot is done */
 	cqe->byte_len = rst ? 0 : (uint32_t)len;
-	cqe->context = e->wr_id;
-	cqe->qp_num = rqpn;
-	cqe->src_gcid = qp->ctx->base.attr.gcid;
+	cqe->context = d.e->wr_id;
 	cqe->imm_data = imm ? wr->imm_data : 0;
 	cqe->wc_flags = imm ? GENZIO_WC_WITH_IMM : 0;
-	gz_ring_cqe_publish(&ring, idx, cqe);
+	gz_ring_cqe_publish(&d.ring, d.idx, cqe);
 	/* a receiver without a channel never makes us pay the fence */
-	if (ch->notify.chan != UINT32_MAX)
-		gz_shm_cq_notify(ch, peer, -1);
+	if (d.ch->notify.chan != UINT32_MAX)
+		gz_shm_cq_notify(d.ch, peer, -1);
 	*byte_len = (uint32_t)len;
 	return st;
 }

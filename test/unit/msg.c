@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: MIT
+/* lib/providers/shm/shm_msg.c + shm_cq.c: a sender that dies holding a
+ * slot of the receiver's cq does not stall it for good. */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <string.h>
+
+#include "lib/gzt.h"
+#include "providers/shm/shm.h"
+
+TestSuite(msg, .init = gzt_fabric_init, .fini = gzt_fabric_fini,
+	  .timeout = 30);
+
+/* Claim a receive and its completion slot, as a SEND would, then die. */
+static int half_send_main(int fd, void *arg)
+{
+	struct genzio_conn_info peer;
+	struct gz_shm_delivery d;
+	struct gz_shm_qp *qp;
+	const struct gz_shm_qpent *rq;
+	struct gzt_ep ep;
+
+	(void)arg;
+	if (gzt_ep_open(&ep, 4096, GZT_ACCESS_ALL) ||
+	    genzio_conn_info_exchange(fd, &ep.info, &peer) ||
+	    genzio_qp_connect(ep.qp, peer.gcid, peer.qpn))
+		return 60;
+	qp = container_of(ep.qp, struct gz_shm_qp, base.pub);
+	rq = &qp->peer->comp->qp[peer.qpn & (GZ_SHM_MAX_QP - 1)];
+	if (qp->peer->tgt.map_seg(&qp->peer->tgt, rq->rq_seg) ||
+	    qp->peer->tgt.map_seg(&qp->peer->tgt, rq->rcq_seg))
+		return 61;
+	d.rs = &qp->peer->tgt.seg[rq->rq_seg];
+	d.cs = &qp->peer->tgt.seg[rq->rcq_seg];
+	if (gz_shm_msg_begin(qp, qp->peer, peer.qpn, &d))
+		return 62;
+	kill(getpid(), SIGKILL);	/* holding both slots */
+	return 63;
+}
+
+Test(msg, receiver_completes_in_error_what_a_dead_sender_held)
+{
+	struct genzio_conn_info none;
+	struct gzt_child c;
+	struct gzt_ep r, s;
+	struct genzio_wc wc;
+	struct genzio_recv_wr rw, *bad;
+	struct genzio_sge sge;
+
+	cr_assert_eq(gzt_ep_open(&r, 4096, GZT_ACCESS_ALL), 0);
+	sge = (struct genzio_sge){ r.info.addr, 64, r.mr->lkey };
+	rw = (struct genzio_recv_wr){ .wr_id = 5, .sg_list = &sge,
+				      .num_sge = 1 };
+	cr_assert_eq(genzio_post_recv(r.qp, &rw, &bad), 0);
+	cr_assert_eq(gzt_fork(&c, half_send_main, NULL), 0);
+	cr_assert_eq(genzio_conn_info_exchange(c.fd, &r.info, &none), 0);
+	cr_assert_eq(gzt_wait(&c), 128 + SIGKILL);
+	/* the slot is reserved and never published: poll must not stall */
+	cr_assert_eq(gzt_poll_one(r.cq, &wc, 5000), 1, "cq stalled for good");
+	cr_assert_eq(wc.status, GENZIO_WC_RETRY_EXC);
+	cr_assert_eq(wc.opcode, GENZIO_WC_RECV);
+	cr_assert_eq(wc.wr_id, 5);
+	cr_assert_eq(wc.qp_num, r.info.qpn);
+	/* and the receive queue moves on: a live sender gets through */
+	rw.wr_id = 6;
+	cr_assert_eq(genzio_post_recv(r.qp, &rw, &bad), 0);
+	cr_assert_eq(gzt_ep_open(&s, 4096, GZT_ACCESS_ALL), 0);
+	cr_assert_eq(genzio_qp_connect(s.qp, r.info.gcid, r.info.qpn), 0);
+	cr_assert_eq(gzt_put64(&s, r.info.addr + 128, r.info.rkey, 1, &wc), 0);
+	struct genzio_sge ss = { s.info.addr, 8, s.mr->lkey };
+	struct genzio_send_wr sw = { .sg_list = &ss, .num_sge = 1,
+				     .opcode = GENZIO_WR_SEND };
+	cr_assert_eq(gzt_post_wait(&s, &sw, &wc), 0);
+	cr_assert_eq(wc.status, GENZIO_WC_SUCCESS);
+	cr_assert_eq(gzt_poll_one(r.cq, &wc, 1000), 1);
+	cr_assert_eq(wc.status, GENZIO_WC_SUCCESS);
+	cr_assert_eq(wc.wr_id, 6);
+	gzt_ep_close(&s);
+	gzt_ep_close(&r);
+}
