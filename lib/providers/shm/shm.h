@@ -313,6 +313,22 @@ int gz_shm_peer_check(struct gz_shm_peer *peer);
  * gets it, so every operation takes the (rate-limited) slow check. */
 #define GZ_SHM_LIFE_UNKNOWN 0xffffffffu
 
+/*
+ * Turn an R-Key at @p into a pointer for a request addressed to a queue
+ * pair of key domain @domain: a known key of another protection domain is
+ * refused like a key without the right (verbs: remote access error).
+ */
+GZ_INLINE uint8_t gz_shm_resolve(struct gz_shm_peer *p, uint32_t domain,
+				 uint32_t rkey, uint64_t raddr, uint64_t len,
+				 uint32_t need, uint8_t **rp)
+{
+	uint8_t st = gz_xdm_resolve(&p->tgt, rkey, raddr, len, need, rp);
+
+	if (!st && GZ_UNLIKELY(GENZIO_RKEY_DOMAIN(rkey) != domain))
+		st = GENZIO_WC_REM_ACCESS;
+	return st;
+}
+
 /* One load in the common case: the peer's life-lock word is unchanged. */
 static inline int gz_shm_peer_alive(struct gz_shm_peer *p)
 {

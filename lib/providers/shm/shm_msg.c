@@ -249,11 +249,9 @@ int gz_shm_msg_deliver(struct gz_shm_qp *qp, struct gz_shm_peer *peer,
 	/* WRITE_IMM: every check of the write before a receive is claimed,
 	 * so a fault consumes nothing at the receiver. */
 	if (wr->opcode == GENZIO_WR_WRITE_IMM) {
-		st = gz_xdm_resolve(&peer->tgt, wr->rdma.rkey,
+		st = gz_shm_resolve(peer, rq->domain, wr->rdma.rkey,
 				    wr->rdma.remote_addr, len,
 				    GENZIO_ACCESS_REMOTE_WRITE, &wp);
-		if (!st && GENZIO_RKEY_DOMAIN(wr->rdma.rkey) != rq->domain)
-			st = GENZIO_WC_REM_ACCESS;
 		if (st)
 			return st;
 	}

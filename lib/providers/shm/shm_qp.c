@@ -118,14 +118,6 @@ static const uint8_t wc_opcode[GENZIO_WR_OPCODE_MAX] = {
 	[GENZIO_WR_ATOMIC_SWAP ... GENZIO_WR_ATOMIC_UMAX] = GENZIO_WC_ATOMIC,
 };
 
-/* A known key of another protection domain than the target queue pair's:
- * refused like a key without the right (verbs: remote access error). */
-static inline uint8_t check_domain(uint32_t rkey, uint32_t domain)
-{
-	return GZ_UNLIKELY(GENZIO_RKEY_DOMAIN(rkey) != domain) ?
-		       GENZIO_WC_REM_ACCESS : GENZIO_WC_SUCCESS;
-}
-
 static inline uint8_t exec_atomic(struct gz_shm_qp *qp,
 				  struct gz_shm_peer *peer, uint32_t domain,
 				  const struct genzio_send_wr *wr,
@@ -137,11 +129,9 @@ static inline uint8_t exec_atomic(struct gz_shm_qp *qp,
 
 	st = check_local(qp, wr, GENZIO_ACCESS_LOCAL_WRITE, &len);
 	if (!st)
-		st = gz_xdm_resolve(&peer->tgt, wr->atomic.rkey,
+		st = gz_shm_resolve(peer, domain, wr->atomic.rkey,
 				    wr->atomic.remote_addr, wr->atomic.size,
 				    GENZIO_ACCESS_REMOTE_ATOMIC, &rp);
-	if (!st)
-		st = check_domain(wr->atomic.rkey, domain);
 	if (st)
 		return st;
 	old = gz_xdm_atomic(gz_xdm_atomic_opcode(wr->opcode), rp,
@@ -201,13 +191,11 @@ static inline int exec_wr(struct gz_shm_qp *qp, struct gz_shm_peer *peer,
 	}
 	st = check_local(qp, wr, write ? 0 : GENZIO_ACCESS_LOCAL_WRITE, &len);
 	if (!st)
-		st = gz_xdm_resolve(&peer->tgt, wr->rdma.rkey,
+		st = gz_shm_resolve(peer, rq->domain, wr->rdma.rkey,
 				    wr->rdma.remote_addr, len,
 				    write ? GENZIO_ACCESS_REMOTE_WRITE :
 					    GENZIO_ACCESS_REMOTE_READ,
 				    &rp);
-	if (!st)
-		st = check_domain(wr->rdma.rkey, rq->domain);
 	if (st)
 		return st;
 	scatter_copy(rp, wr, write);
@@ -421,10 +409,9 @@ kc_fill(struct gz_shm_qp *qp, const struct gz_shm_qpent *rq, uint32_t rkey,
 	struct gz_shm_peer *peer = qp->peer;
 	const struct gz_key_entry *tab = peer->tgt.keys;
 	struct gz_shm_kcache *kc = &qp->kc;
-	uint8_t st = gz_xdm_resolve(&peer->tgt, rkey, raddr, len, need, rp);
+	uint8_t st = gz_shm_resolve(peer, rq->domain, rkey, raddr, len, need,
+				    rp);
 
-	if (!st)
-		st = check_domain(rkey, rq->domain);
 	if (st)
 		return st;
 	/* Found: cache the entry, all of it from one snapshot taken under
