@@ -114,17 +114,16 @@ static void retry_parked(struct gz_shm_channel *ch)
 
 	if (read(ch->timerfd, &ticks, sizeof(ticks)) != sizeof(ticks))
 		return;
+	/* under the lock, so no queue pair is destroyed meanwhile */
 	gz_ctx_lock(&ctx->base);
 	for (uint32_t i = 0; i < GZ_SHM_MAX_QP; i++) {
-		struct gz_shm_cq *cq = ctx->cq[i];
+		struct gz_shm_qp *qp = ctx->qp[i];
 
-		if (!cq || cq->base.channel != &ch->base.pub ||
-		    !atomic_load(&cq->parked))
+		if (!qp || qp->scq->base.channel != &ch->base.pub ||
+		    !atomic_load(&qp->npark))
 			continue;
-		gz_ctx_unlock(&ctx->base);
-		gz_shm_cq_progress(cq);
-		gz_ctx_lock(&ctx->base);
-		parked |= !!atomic_load(&cq->parked);
+		gz_shm_qp_progress(qp);
+		parked |= !!atomic_load(&qp->npark);
 	}
 	gz_ctx_unlock(&ctx->base);
 	if (!parked)

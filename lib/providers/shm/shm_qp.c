@@ -557,21 +557,13 @@ GZ_INLINE int fast_rma(struct gz_shm_qp *qp, const struct genzio_send_wr *wr)
 			gz_xdm_copy((void *)(uintptr_t)s->addr, rp, len);
 		if (GZ_LIKELY(!(flags & GENZIO_SEND_SIGNALED)))
 			return 0;
-		/* signaled success: the slot is ours, write it here */
-		struct gz_xdm_cqe *cqe = gz_ring_slot(&qp->scq->ring, idx);
+		/* signaled success: the slot is ours, complete it here */
+		struct gz_xdm_cqe res = {
+			.opcode = write ? GENZIO_WC_WRITE : GENZIO_WC_READ,
+			.byte_len = len,
+		};
 
-		cqe->status = GENZIO_WC_SUCCESS;
-		cqe->opcode = write ? GENZIO_WC_WRITE : GENZIO_WC_READ;
-		cqe->byte_len = len;
-		cqe->context = wr->wr_id;
-		cqe->qp_num = qp->base.pub.qp_num;
-		cqe->src_gcid = 0;
-		cqe->imm_data = 0;
-		cqe->wc_flags = 0;
-		memset(cqe->result, 0, sizeof(uint64_t));
-		gz_ring_cqe_publish(&qp->scq->ring, idx, cqe);
-		if (GZ_UNLIKELY(qp->scq->notify_fd >= 0))
-			gz_shm_cq_notify(qp->scq->hdr, NULL, qp->scq->notify_fd);
+		complete(qp, idx, wr, &res, GENZIO_WC_SUCCESS);
 		return 0;
 	}
 	return fast_rma_complete(qp, wr, idx, (uint8_t)st);
