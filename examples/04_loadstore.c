@@ -28,23 +28,34 @@ static void ok(int ret, const char *what)
 /* The owner: exposes one counter, then waits until told to check it. */
 static int owner(int fd)
 {
+	struct genzio_cq_attr ca = { .depth = 1 };
+	struct genzio_qp_attr qa = { .qp_type = GENZIO_QPT_RD, .sq_depth = 1 };
 	struct genzio_context *ctx;
 	struct genzio_device_attr da;
 	struct genzio_conn_info me, peer;
 	struct genzio_mem *mem;
 	struct genzio_mr *mr;
 	struct genzio_pd *pd;
+	struct genzio_cq *cq;
+	struct genzio_qp *qp;
 	uint64_t total;
 	char done;
 
 	ok(genzio_device_open(NULL, NULL, &ctx), "device_open");
 	ok(genzio_device_query(ctx, &da), "device_query");
 	ok(genzio_pd_alloc(ctx, &pd), "pd_alloc");
+	/* Its queue pair names the protection domain the key belongs to
+	 * (load/store follows the rules of RMA); it carries no traffic. */
+	ok(genzio_cq_create(ctx, &ca, &cq), "cq_create");
+	qa.send_cq = qa.recv_cq = cq;
+	ok(genzio_qp_create(pd, &qa, &qp), "qp_create");
+	/* A mapping has page granularity (2 MiB with huge pages), so the
+	 * key must cover whole pages: register all of the allocation. */
 	ok(genzio_mem_alloc(ctx, 4096, 0, &mem), "mem_alloc");
-	ok(genzio_mr_reg(pd, mem->addr, 4096, GENZIO_ACCESS_LOCAL_WRITE |
+	ok(genzio_mr_reg(pd, mem->addr, mem->length, GENZIO_ACCESS_LOCAL_WRITE |
 			 GENZIO_ACCESS_REMOTE_READ | GENZIO_ACCESS_REMOTE_WRITE,
 			 &mr), "mr_reg");
-	me = (struct genzio_conn_info){ da.gcid, 0, mr->rkey, 0,
+	me = (struct genzio_conn_info){ da.gcid, qp->qp_num, mr->rkey, 0,
 					(uintptr_t)mem->addr, 8 };
 	ok(genzio_conn_info_exchange(fd, &me, &peer), "exchange");
 	if (read(fd, &done, 1) != 1)
@@ -54,6 +65,8 @@ static int owner(int fd)
 	       (unsigned long long)total);
 	ok(genzio_mr_dereg(mr), "mr_dereg");
 	ok(genzio_mem_free(mem), "mem_free");
+	ok(genzio_qp_destroy(qp), "qp_destroy");
+	ok(genzio_cq_destroy(cq), "cq_destroy");
 	ok(genzio_pd_free(pd), "pd_free");
 	ok(genzio_device_close(ctx), "device_close");
 	return total == INCREMENTS ? 0 : 1;
@@ -72,8 +85,10 @@ static int user(int fd)
 	ok(genzio_pd_alloc(ctx, &pd), "pd_alloc");
 	ok(genzio_conn_info_exchange(fd, &me, &peer), "exchange");
 	ok(genzio_ah_create(pd, peer.gcid, &ah), "ah_create");
-	ok(genzio_rmap_map(ctx, ah, peer.addr, 8, peer.rkey, GENZIO_RMAP_WB,
-			   &map), "rmap_map");
+	/* through the owner's queue pair: its protection domain honours
+	 * the key, as it would for RMA */
+	ok(genzio_rmap_map(ah, peer.qpn, peer.addr, 8, peer.rkey,
+			   GENZIO_RMAP_WB, &map), "rmap_map");
 	counter = map->addr;
 	for (int i = 0; i < INCREMENTS; i++) {
 		*counter = *counter + 1;	/* a load and a store */
@@ -98,10 +113,12 @@ int main(void)
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) || (pid = fork()) < 0)
 		return 1;
 	if (!pid) {
+		close(sv[0]);
 		ret = user(sv[1]);
 		fflush(stdout);
 		_exit(ret);
 	}
+	close(sv[1]);	/* so a child that fails ends our reads */
 	ret = owner(sv[0]);
 	if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st))
 		ret = 1;

@@ -28,6 +28,30 @@ __attribute__((format(printf, 3, 4)))
 int gz_log_err(int err, const char *func, const char *fmt, ...);
 #define gz_err(err, ...) gz_log_err((err), __func__, __VA_ARGS__)
 
+/*
+ * The public call being served, so a diagnostic names what the user
+ * called ("genzio: genzio_mr_reg: ...") rather than an internal helper.
+ * Each public setup function starts with GZ_API(); the outermost one
+ * wins, and it is restored when that function returns.
+ */
+extern __thread const char *gz_api_name;
+static inline const char *gz_api_enter(const char *name)
+{
+	const char *outer = gz_api_name;
+
+	if (!outer)
+		gz_api_name = name;
+	return outer;
+}
+static inline void gz_api_leave(const char **outer)
+{
+	gz_api_name = *outer;
+}
+#define GZ_API()                                                          \
+	const char *gz_api_outer_ __attribute__((cleanup(gz_api_leave),   \
+						  unused)) =              \
+		gz_api_enter(__func__)
+
 /* A notice printed once per process whatever GENZIO_DEBUG says, for
  * fallbacks that cost performance (normal pages in place of huge pages). */
 __attribute__((format(printf, 2, 3)))

@@ -38,7 +38,16 @@ struct gz_provider {
 	int (*mem_alloc)(struct genzio_context *ctx, uint64_t len,
 			 uint32_t flags, struct genzio_mem **mem);
 	int (*mem_free)(struct genzio_mem *mem);
+	/* Under the ctx lock: frees everything of @mr; after mr_revoke (if
+	 * the provider has it) and mr_quiesce returned 0. */
 	void (*mr_dereg)(struct gz_mr *mr);
+	/* Under the ctx lock: make the R-Key of @mr unusable for new
+	 * accesses. Return: 1 if accesses may still be in flight (call
+	 * mr_quiesce), 0 if not. */
+	int (*mr_revoke)(struct gz_mr *mr);
+	/* Without the ctx lock: wait until no access through a revoked key
+	 * is in flight. 0, or -ETIMEDOUT (the caller may try again). */
+	int (*mr_quiesce)(struct genzio_context *ctx);
 	/* Allocates the gz_mr (its own struct around it) and sets rkey. */
 	int (*mr_reg)(struct genzio_pd *pd, void *addr, uint64_t len,
 		      uint32_t access, struct gz_mr **mr);
@@ -46,7 +55,7 @@ struct gz_provider {
 	int (*qp_create)(struct genzio_pd *pd, const struct genzio_qp_attr *attr,
 			 struct genzio_qp **qp);
 	void (*qp_destroy)(struct genzio_qp *qp);
-	int (*rmap_map)(struct genzio_context *ctx, struct genzio_ah *ah,
+	int (*rmap_map)(struct genzio_ah *ah, uint32_t remote_qpn,
 			uint64_t raddr, uint64_t len, uint32_t rkey,
 			uint32_t mode, struct genzio_rmap **rmap);
 	void (*rmap_unmap)(struct genzio_rmap *rmap);

@@ -611,25 +611,32 @@ struct genzio_rmap {
 
 /**
  * genzio_rmap_map - Map a remote region for loads and stores
- * @ctx:   context
- * @ah:    the remote component
- * @raddr: remote address, inside a region of @rkey
- * @len:   bytes (> 0)
- * @rkey:  R-Key; REMOTE_WRITE maps read-write, else REMOTE_READ read-only
- * @mode:  enum genzio_rmap_mode
- * @rmap:  out
+ * @ah:         the remote component
+ * @remote_qpn: a queue pair of it: the key must be one its protection
+ *              domain honours, the same rule as for RMA through it
+ * @raddr:      remote address, inside a region of @rkey
+ * @len:        bytes (> 0)
+ * @rkey:       R-Key; REMOTE_WRITE maps read-write, else REMOTE_READ
+ *              read-only
+ * @mode:       enum genzio_rmap_mode
+ * @rmap:       out
+ *
+ * A mapping has page granularity (the page size of the remote memory), so
+ * the key's region must cover every page [@raddr, @raddr + @len) touches:
+ * a load or store never reaches bytes the key does not grant.
  *
  * Stores become visible to the owner after genzio_flush(). If the owner
  * dies, the mapping stays valid memory that nobody else sees any more;
  * its PEER_DEAD event says so.
  *
- * Return: 0, -EINVAL, -EACCES (key lacks REMOTE_READ, or bounds), -ENOENT
- * (no such key), -EHOSTUNREACH (peer gone), -ENOMEM, or -errno of mmap.
+ * Return: 0, -EINVAL (bad argument, or pages the key does not cover),
+ * -EACCES (key lacks REMOTE_READ, bounds, or another protection domain),
+ * -ENOENT (no such key), -EHOSTUNREACH (peer or its queue pair gone),
+ * -ENOMEM, or -errno of mmap.
  */
-GENZIO_EXPORT int genzio_rmap_map(struct genzio_context *ctx,
-				  struct genzio_ah *ah, uint64_t raddr,
-				  uint64_t len, uint32_t rkey, uint32_t mode,
-				  struct genzio_rmap **rmap);
+GENZIO_EXPORT int genzio_rmap_map(struct genzio_ah *ah, uint32_t remote_qpn,
+				  uint64_t raddr, uint64_t len, uint32_t rkey,
+				  uint32_t mode, struct genzio_rmap **rmap);
 /** genzio_rmap_unmap - Remove the mapping. Return: 0 or -EINVAL. */
 GENZIO_EXPORT int genzio_rmap_unmap(struct genzio_rmap *rmap);
 

@@ -7,6 +7,7 @@
 GENZIO_EXPORT int genzio_ah_create(struct genzio_pd *pd, uint32_t gcid,
 				   struct genzio_ah **out)
 {
+	GZ_API();
 	struct genzio_context *ctx;
 	struct genzio_ah *ah;
 	int ret;
@@ -32,6 +33,7 @@ GENZIO_EXPORT int genzio_ah_create(struct genzio_pd *pd, uint32_t gcid,
 
 GENZIO_EXPORT int genzio_ah_destroy(struct genzio_ah *ah)
 {
+	GZ_API();
 	struct genzio_context *ctx;
 
 	if (!ah)

@@ -9,6 +9,7 @@
 GENZIO_EXPORT int genzio_comp_channel_create(struct genzio_context *ctx,
 					     struct genzio_comp_channel **out)
 {
+	GZ_API();
 	struct gz_channel *ch;
 	int ret;
 
@@ -31,6 +32,7 @@ GENZIO_EXPORT int genzio_comp_channel_create(struct genzio_context *ctx,
 
 GENZIO_EXPORT int genzio_comp_channel_destroy(struct genzio_comp_channel *pub)
 {
+	GZ_API();
 	struct gz_channel *ch;
 	struct genzio_context *ctx;
 
@@ -51,6 +53,7 @@ GENZIO_EXPORT int genzio_comp_channel_destroy(struct genzio_comp_channel *pub)
 
 GENZIO_EXPORT int genzio_cq_req_notify(struct genzio_cq *pub)
 {
+	GZ_API();
 	struct gz_cq *cq;
 
 	if (!pub)
@@ -65,6 +68,7 @@ GENZIO_EXPORT int genzio_comp_channel_get_event(struct genzio_comp_channel *pub,
 						int timeout_ms,
 						struct genzio_cq **out)
 {
+	GZ_API();
 	struct gz_cq *cq;
 	int ret;
 
@@ -82,6 +86,7 @@ GENZIO_EXPORT int genzio_comp_channel_get_event(struct genzio_comp_channel *pub,
 
 GENZIO_EXPORT int genzio_cq_ack_events(struct genzio_cq *pub, uint32_t n)
 {
+	GZ_API();
 	struct gz_cq *cq;
 
 	if (!pub)

@@ -14,6 +14,7 @@
 GENZIO_EXPORT int genzio_conn_info_str(const struct genzio_conn_info *info,
 				       char *buf, size_t len)
 {
+	GZ_API();
 	if (!info || !buf)
 		return gz_err(-EINVAL, "info %p, buf %p", (const void *)info,
 			      (void *)buf);
@@ -31,6 +32,7 @@ GENZIO_EXPORT int genzio_conn_info_str(const struct genzio_conn_info *info,
 GENZIO_EXPORT int genzio_conn_info_parse(const char *str,
 					 struct genzio_conn_info *info)
 {
+	GZ_API();
 	struct genzio_conn_info v = { 0 };
 	int end = 0;
 
@@ -74,6 +76,7 @@ GENZIO_EXPORT int genzio_conn_info_exchange(int fd,
 					    const struct genzio_conn_info *mine,
 					    struct genzio_conn_info *peer)
 {
+	GZ_API();
 	char out[GENZIO_CONN_INFO_STRLEN] = { 0 };
 	char in[GENZIO_CONN_INFO_STRLEN];
 	int ret;

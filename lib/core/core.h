@@ -15,9 +15,17 @@
 
 struct gz_provider;
 
-/* Local key: the lkey is (generation << 16 | index). */
-#define GZ_LKEY_BITS 16
-#define GZ_MAX_MR (1u << GZ_LKEY_BITS)
+/*
+ * Local keys: lkey = generation << GZ_LKEY_IDX_BITS | slot. Each slot has
+ * its own generation and slots are reused round robin, so a stale lkey
+ * meets its own slot again only after 2^18 reuses of that one slot. The
+ * lkey word doubles as the entry's seqlock: it is 0 while the entry is
+ * rewritten and a new value after, so a reader that finds the lkey it
+ * wants before and after copying the fields has a consistent copy.
+ */
+#define GZ_LKEY_IDX_BITS 14
+#define GZ_MAX_MR (1u << GZ_LKEY_IDX_BITS)
+#define GZ_LKEY_GEN_MASK ((1u << (32 - GZ_LKEY_IDX_BITS)) - 1)
 
 struct gz_lkey {
 	_Atomic uint32_t lkey;	/* 0 when free */
@@ -28,6 +36,14 @@ struct gz_lkey {
 	uint32_t seg;		/* provider's data-space segment, or
 				 * GZ_SEG_NONE: receives need one */
 	uint64_t seg_va;	/* address of that segment's first byte */
+	uint32_t gen;		/* this slot's last generation */
+	uint32_t pad;
+};
+
+/* What gz_lkey_get() copies out of an entry. */
+struct gz_lkey_snap {
+	uint32_t seg;
+	uint64_t seg_va;
 };
 
 #define GZ_SEG_NONE UINT32_MAX
@@ -50,7 +66,7 @@ struct genzio_context {
 	/* live objects, so close/free can answer -EBUSY */
 	uint32_t npd, ncq, nqp, nmr, nmem, nah;
 	struct gz_lkey *lkeys;		/* attr.max_mr entries */
-	uint32_t lkey_gen;
+	uint32_t lkey_next;		/* round robin over free slots */
 	uint64_t domains[4096 / 64];	/* key domains of live pds */
 	uint32_t nchannel, nrmap;
 	struct gz_events ev;
@@ -112,12 +128,16 @@ struct gz_qp {
 };
 
 /* Local-key check for the fast path: the region of @lkey covers
- * [@addr, @addr + @len) and grants @need. */
-GZ_INLINE int gz_lkey_ok(const struct gz_lkey *tab, uint32_t max_mr,
-			     uint32_t lkey, uint32_t domain, uint64_t addr,
-			     uint64_t len, uint32_t need)
+ * [@addr, @addr + @len) and grants @need; @snap (if not NULL) gets its
+ * segment. */
+GZ_INLINE int gz_lkey_get(const struct gz_lkey *tab, uint32_t max_mr,
+			  uint32_t lkey, uint32_t domain, uint64_t addr,
+			  uint64_t len, uint32_t need,
+			  struct gz_lkey_snap *snap)
 {
 	const struct gz_lkey *e = &tab[lkey & (GZ_MAX_MR - 1)];
+	uint64_t ea, el;
+	uint32_t acc, dom;
 
 	if (GZ_UNLIKELY((lkey & (GZ_MAX_MR - 1)) >= max_mr))
 		return 0;
@@ -125,9 +145,29 @@ GZ_INLINE int gz_lkey_ok(const struct gz_lkey *tab, uint32_t max_mr,
 	if (GZ_UNLIKELY(atomic_load_explicit(&e->lkey, memory_order_acquire) !=
 			lkey))
 		return 0;
-	return (e->access & need) == need && e->domain == domain &&
-	       addr >= e->addr &&
-	       len <= e->len && addr - e->addr <= e->len - len;
+	acc = e->access;
+	dom = e->domain;
+	ea = e->addr;
+	el = e->len;
+	if (snap) {
+		snap->seg = e->seg;
+		snap->seg_va = e->seg_va;
+	}
+	/* Seqlock read side: another thread may have freed and reused the
+	 * slot while we copied; then the lkey moved on. */
+	atomic_thread_fence(memory_order_acquire);
+	if (GZ_UNLIKELY(atomic_load_explicit(&e->lkey, memory_order_relaxed) !=
+			lkey))
+		return 0;
+	return (acc & need) == need && dom == domain && addr >= ea &&
+	       len <= el && addr - ea <= el - len;
+}
+
+GZ_INLINE int gz_lkey_ok(const struct gz_lkey *tab, uint32_t max_mr,
+			 uint32_t lkey, uint32_t domain, uint64_t addr,
+			 uint64_t len, uint32_t need)
+{
+	return gz_lkey_get(tab, max_mr, lkey, domain, addr, len, need, NULL);
 }
 
 /* Called by the core with ctx->lock held. */

@@ -8,6 +8,7 @@ GENZIO_EXPORT int genzio_cq_create(struct genzio_context *ctx,
 				   const struct genzio_cq_attr *attr,
 				   struct genzio_cq **out)
 {
+	GZ_API();
 	struct genzio_comp_channel *ch = NULL;
 	struct gz_cq *cq;
 	int ret;
@@ -47,6 +48,7 @@ GENZIO_EXPORT int genzio_cq_create(struct genzio_context *ctx,
 
 GENZIO_EXPORT int genzio_cq_destroy(struct genzio_cq *pub)
 {
+	GZ_API();
 	struct genzio_context *ctx;
 	struct genzio_comp_channel *ch;
 	int ret;

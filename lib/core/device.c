@@ -22,6 +22,7 @@ void gz_ctx_unlock(struct genzio_context *ctx)
 
 GENZIO_EXPORT int genzio_device_list(struct genzio_device_desc *descs, int max)
 {
+	GZ_API();
 	int n = 0;
 
 	if (max < 0 || (max && !descs))
@@ -62,6 +63,7 @@ GENZIO_EXPORT int genzio_device_open(const char *name,
 				     const struct genzio_open_attr *attr,
 				     struct genzio_context **out)
 {
+	GZ_API();
 	const struct gz_provider *p;
 	struct genzio_context *ctx;
 	int ret;
@@ -99,6 +101,7 @@ GENZIO_EXPORT int genzio_device_open(const char *name,
 
 GENZIO_EXPORT int genzio_device_close(struct genzio_context *ctx)
 {
+	GZ_API();
 	uint32_t busy;
 
 	if (!ctx)
@@ -122,6 +125,7 @@ GENZIO_EXPORT int genzio_device_close(struct genzio_context *ctx)
 GENZIO_EXPORT int genzio_device_query(struct genzio_context *ctx,
 				      struct genzio_device_attr *attr)
 {
+	GZ_API();
 	if (!ctx || !attr)
 		return gz_err(-EINVAL, "ctx %p, attr %p", (void *)ctx,
 			      (void *)attr);

@@ -58,6 +58,7 @@ void gz_event_push(struct genzio_context *ctx, const struct genzio_event *e)
 
 GENZIO_EXPORT int genzio_event_fd(struct genzio_context *ctx)
 {
+	GZ_API();
 	if (!ctx)
 		return gz_err(-EINVAL, "ctx is NULL");
 	return ctx->ev.epfd;
@@ -66,6 +67,7 @@ GENZIO_EXPORT int genzio_event_fd(struct genzio_context *ctx)
 GENZIO_EXPORT int genzio_event_get(struct genzio_context *ctx,
 				   struct genzio_event *out)
 {
+	GZ_API();
 	struct gz_events *ev;
 	uint32_t lost;
 	uint64_t n;

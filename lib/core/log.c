@@ -7,6 +7,7 @@
 
 #include "gz.h"
 
+__thread const char *gz_api_name;
 static pthread_once_t debug_once = PTHREAD_ONCE_INIT;
 static int debug_on;
 
@@ -31,7 +32,7 @@ int gz_log_err(int err, const char *func, const char *fmt, ...)
 		return err;
 	va_start(ap, fmt);
 	flockfile(stderr);
-	fprintf(stderr, "genzio: %s: ", func);
+	fprintf(stderr, "genzio: %s: ", gz_api_name ? gz_api_name : func);
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 	funlockfile(stderr);

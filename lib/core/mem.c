@@ -11,6 +11,7 @@
 GENZIO_EXPORT int genzio_mem_alloc(struct genzio_context *ctx, uint64_t len,
 				   uint32_t flags, struct genzio_mem **out)
 {
+	GZ_API();
 	int ret;
 
 	if (!ctx || !out)
@@ -35,6 +36,7 @@ GENZIO_EXPORT int genzio_mem_alloc(struct genzio_context *ctx, uint64_t len,
 
 GENZIO_EXPORT int genzio_mem_free(struct genzio_mem *mem)
 {
+	GZ_API();
 	struct genzio_context *ctx;
 	int ret;
 

@@ -12,23 +12,28 @@
 int gz_lkey_alloc(struct genzio_context *ctx, const struct gz_mr *mr,
 		  uint32_t *lkey)
 {
-	for (uint32_t i = 0; i < ctx->attr.max_mr; i++) {
+	uint32_t max = ctx->attr.max_mr;
+
+	for (uint32_t n = 0; n < max; n++) {
+		uint32_t i = (ctx->lkey_next + n) % max;
 		struct gz_lkey *e = &ctx->lkeys[i];
 
 		if (atomic_load_explicit(&e->lkey, memory_order_relaxed))
 			continue;
-		/* Generation in the upper half: a stale lkey misses. */
-		ctx->lkey_gen = (ctx->lkey_gen + 1) & 0xffff;
-		if (!ctx->lkey_gen)
-			ctx->lkey_gen = 1;
+		/* Next time start after this one: the slot freed longest
+		 * ago is taken first, so generations move slowly. */
+		ctx->lkey_next = (i + 1) % max;
+		e->gen = (e->gen + 1) & GZ_LKEY_GEN_MASK;
+		if (!e->gen)
+			e->gen = 1;
 		e->addr = (uintptr_t)mr->pub.addr;
 		e->len = mr->pub.length;
 		e->access = mr->pub.access;
 		e->domain = mr->pd->key_domain;
 		e->seg = mr->seg;
 		e->seg_va = mr->seg_va;
-		*lkey = ctx->lkey_gen << GZ_LKEY_BITS | i;
-		/* Release pairs with the acquire in gz_lkey_ok(). */
+		*lkey = e->gen << GZ_LKEY_IDX_BITS | i;
+		/* Release pairs with the acquire in gz_lkey_get(). */
 		atomic_store_explicit(&e->lkey, *lkey, memory_order_release);
 		return 0;
 	}
@@ -44,6 +49,7 @@ void gz_lkey_free(struct genzio_context *ctx, uint32_t lkey)
 GENZIO_EXPORT int genzio_mr_reg(struct genzio_pd *pd, void *addr, uint64_t len,
 				uint32_t access, struct genzio_mr **out)
 {
+	GZ_API();
 	struct genzio_context *ctx;
 	struct gz_mr *mr;
 	uint32_t lkey;
@@ -89,13 +95,30 @@ GENZIO_EXPORT int genzio_mr_reg(struct genzio_pd *pd, void *addr, uint64_t len,
 
 GENZIO_EXPORT int genzio_mr_dereg(struct genzio_mr *pub)
 {
+	GZ_API();
 	struct gz_mr *mr;
 	struct genzio_context *ctx;
+	int ret = 0;
 
 	if (!pub)
 		return gz_err(-EINVAL, "mr is NULL");
 	mr = container_of(pub, struct gz_mr, pub);
 	ctx = mr->pd->ctx;
+	/* Revoke under the lock, wait for accesses in flight without it
+	 * (they are other processes' and may take a while), then free. */
+	if (ctx->prov->mr_revoke) {
+		gz_ctx_lock(ctx);
+		ret = ctx->prov->mr_revoke(mr);
+		gz_ctx_unlock(ctx);
+	}
+	if (ret > 0) {
+		ret = ctx->prov->mr_quiesce(ctx);
+		if (ret)
+			return gz_err(ret, "a peer is still inside an access "
+				      "through this region's R-Key (stopped?); "
+				      "the key is revoked, the region still "
+				      "registered: call again");
+	}
 	gz_ctx_lock(ctx);
 	gz_lkey_free(ctx, pub->lkey);
 	mr->pd->users--;

@@ -18,6 +18,7 @@ static int domain_used(const struct genzio_context *ctx, uint32_t d)
 GENZIO_EXPORT int genzio_pd_alloc(struct genzio_context *ctx,
 				  struct genzio_pd **out)
 {
+	GZ_API();
 	struct genzio_pd *pd;
 	uint16_t r;
 	int ret;
@@ -56,6 +57,7 @@ fail:
 
 GENZIO_EXPORT int genzio_pd_free(struct genzio_pd *pd)
 {
+	GZ_API();
 	struct genzio_context *ctx;
 
 	if (!pd)

@@ -35,6 +35,7 @@ GENZIO_EXPORT int genzio_qp_create(struct genzio_pd *pd,
 				   const struct genzio_qp_attr *attr,
 				   struct genzio_qp **out)
 {
+	GZ_API();
 	struct genzio_context *ctx;
 	int ret;
 
@@ -59,6 +60,7 @@ GENZIO_EXPORT int genzio_qp_create(struct genzio_pd *pd,
 GENZIO_EXPORT int genzio_qp_connect(struct genzio_qp *qp, uint32_t gcid,
 				    uint32_t remote_qpn)
 {
+	GZ_API();
 	struct genzio_context *ctx;
 	int ret;
 
@@ -78,6 +80,7 @@ GENZIO_EXPORT int genzio_qp_connect(struct genzio_qp *qp, uint32_t gcid,
 
 GENZIO_EXPORT int genzio_qp_destroy(struct genzio_qp *qp)
 {
+	GZ_API();
 	struct genzio_context *ctx;
 
 	if (!qp)

@@ -16,25 +16,27 @@ void gz_rmap_noncoherent(int delta)
 	atomic_fetch_add(&noncoherent_maps, (uint32_t)delta);
 }
 
-GENZIO_EXPORT int genzio_rmap_map(struct genzio_context *ctx,
-				  struct genzio_ah *ah, uint64_t raddr,
-				  uint64_t len, uint32_t rkey, uint32_t mode,
-				  struct genzio_rmap **out)
+GENZIO_EXPORT int genzio_rmap_map(struct genzio_ah *ah, uint32_t remote_qpn,
+				  uint64_t raddr, uint64_t len, uint32_t rkey,
+				  uint32_t mode, struct genzio_rmap **out)
 {
+	GZ_API();
+	struct genzio_context *ctx;
 	int ret;
 
-	if (!ctx || !ah || !out || !len)
-		return gz_err(-EINVAL, "ctx %p, ah %p, rmap %p, len %llu",
-			      (void *)ctx, (void *)ah, (void *)out,
-			      (unsigned long long)len);
-	if (ah->pd->ctx != ctx)
-		return gz_err(-EINVAL, "ah belongs to another context");
+	if (!ah || !out || !len)
+		return gz_err(-EINVAL, "ah %p, rmap %p, len %llu", (void *)ah,
+			      (void *)out, (unsigned long long)len);
+	if (remote_qpn >> 24)
+		return gz_err(-EINVAL, "queue pair %#x is over 24 bits",
+			      remote_qpn);
 	if (mode != GENZIO_RMAP_WB && mode != GENZIO_RMAP_WC)
 		return gz_err(-EINVAL, "mode %u", mode);
 	if (raddr + len < raddr)
 		return gz_err(-EINVAL, "range wraps around");
+	ctx = ah->pd->ctx;
 	gz_ctx_lock(ctx);
-	ret = ctx->prov->rmap_map(ctx, ah, raddr, len, rkey, mode, out);
+	ret = ctx->prov->rmap_map(ah, remote_qpn, raddr, len, rkey, mode, out);
 	if (!ret)
 		ctx->nrmap++;
 	gz_ctx_unlock(ctx);
@@ -43,6 +45,7 @@ GENZIO_EXPORT int genzio_rmap_map(struct genzio_context *ctx,
 
 GENZIO_EXPORT int genzio_rmap_unmap(struct genzio_rmap *rmap)
 {
+	GZ_API();
 	struct genzio_context *ctx;
 
 	if (!rmap)

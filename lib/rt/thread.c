@@ -77,6 +77,7 @@ GENZIO_EXPORT int genzio_rt_thread_setup(uint32_t cpu, int prio,
 					 uint32_t steps, uint32_t required,
 					 struct genzio_rt_report *rep)
 {
+	GZ_API();
 	const uint32_t all = GENZIO_RT_PIN | GENZIO_RT_FIFO | GENZIO_RT_MLOCK |
 			     GENZIO_RT_CORE_SCHED;
 	struct genzio_rt_report r;

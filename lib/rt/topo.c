@@ -20,6 +20,7 @@ GENZIO_EXPORT int genzio_rt_topo_load(const char *synthetic,
 				      const char *offline,
 				      struct genzio_rt_topo **out)
 {
+	GZ_API();
 	struct genzio_rt_topo *topo;
 	hwloc_bitmap_t keep = NULL;
 	int ret = -EINVAL;
@@ -77,6 +78,7 @@ destroy:
 
 GENZIO_EXPORT int genzio_rt_topo_free(struct genzio_rt_topo *topo)
 {
+	GZ_API();
 	if (!topo)
 		return gz_err(-EINVAL, "topo is NULL");
 	hwloc_topology_destroy(topo->t);
@@ -87,6 +89,7 @@ GENZIO_EXPORT int genzio_rt_topo_free(struct genzio_rt_topo *topo)
 GENZIO_EXPORT int genzio_rt_topo_query(struct genzio_rt_topo *topo,
 				       struct genzio_rt_topo_info *info)
 {
+	GZ_API();
 	int ncores, nnodes;
 
 	if (!topo || !info)
@@ -124,6 +127,7 @@ static hwloc_obj_t core_of(struct genzio_rt_topo *topo, uint32_t cpu)
 GENZIO_EXPORT int genzio_rt_siblings(struct genzio_rt_topo *topo,
 				     uint32_t cpu, uint32_t *sib, uint32_t max)
 {
+	GZ_API();
 	hwloc_obj_t core;
 	int n = 0, id;
 
@@ -147,6 +151,7 @@ GENZIO_EXPORT int genzio_rt_cores_pick(struct genzio_rt_topo *topo, int node,
 				       const uint32_t *busy, uint32_t nbusy,
 				       uint32_t n, uint32_t *cpus)
 {
+	GZ_API();
 	hwloc_bitmap_t taken, near = NULL;
 	hwloc_obj_type_t type;
 	uint32_t got = 0;

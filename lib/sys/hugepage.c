@@ -15,15 +15,17 @@
 
 int gz_sys_hugetlbfs_find(uint64_t page_size, char *dir, size_t len)
 {
-	FILE *f = setmntent("/proc/mounts", "r");
-	struct mntent *m;
+	FILE *f = setmntent("/proc/mounts", "re");
+	struct mntent me, *m;
+	char buf[4096];
 	int ret = -ENOENT;
 
 	if (!f)
 		return -errno;
 	/* Like DPDK's eal_hugepage_info.c: the mount's f_bsize is its page
 	 * size, whatever its options say. */
-	while ((m = getmntent(f))) {
+	/* getmntent_r: two threads may open devices at once */
+	while ((m = getmntent_r(f, &me, buf, sizeof(buf)))) {
 		struct statfs st;
 
 		if (strcmp(m->mnt_type, "hugetlbfs"))

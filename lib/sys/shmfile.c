@@ -1,16 +1,54 @@
 // SPDX-License-Identifier: MIT
-/* Named shared-memory files: data-space segments a peer maps on its own. */
+/*
+ * Named shared-memory files: data-space segments a peer maps on its own.
+ * Every open is relative to the private directory, refuses symlinks, and
+ * checks with fstat what it got; every mapping takes its size from fstat.
+ */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "gz.h"
 #include "sys/sys.h"
 
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23
 #endif
+
+int gz_sys_open_owned(int dirfd, const char *name, int flags, mode_t type,
+		      uint64_t min, uint64_t *size)
+{
+	struct stat st;
+	int fd = openat(dirfd, name, flags | O_NOFOLLOW | O_CLOEXEC);
+	const char *why = NULL;
+
+	if (fd < 0)
+		return errno == ELOOP ? gz_err(-EPERM, "%s is a symlink", name) :
+					-errno;
+	if (fstat(fd, &st))
+		why = "fstat failed";
+	else if ((st.st_mode & S_IFMT) != type)
+		why = "not the kind of file expected";
+	else if (st.st_uid != geteuid())
+		why = "owned by another user";
+	else if (st.st_nlink != 1)
+		why = "has more than one link";
+	else if (type == S_IFREG && (uint64_t)st.st_size < min)
+		why = "shorter than its owner says";
+	if (why) {
+		close(fd);
+		return gz_err(-EPERM, "%s: %s", name, why);
+	}
+	if (size)
+		*size = (uint64_t)st.st_size;
+	return fd;
+}
 
 /* Fault every page in now: with huge pages a missing page must be an
  * error here, not a SIGBUS on some later access. */
@@ -28,11 +66,14 @@ static int populate(void *addr, uint64_t len, uint64_t page_size)
 	return 0;
 }
 
-/* Create @path (owner-only, must not exist), size it, map it shared.
+/* Create @name (owner-only, must not exist), size it, map it shared.
  * Return: the fd and *addr, or -errno with nothing left behind. */
-static int create_mapped(const char *path, uint64_t len, void **addr)
+static int create_mapped(int dirfd, const char *name, uint64_t len,
+			 void **addr)
 {
-	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600), ret;
+	int fd = openat(dirfd, name,
+			O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	int ret;
 
 	if (fd < 0)
 		return -errno;
@@ -45,18 +86,19 @@ static int create_mapped(const char *path, uint64_t len, void **addr)
 		return fd;
 	ret = -errno;
 unlink_file:
-	unlink(path);
+	unlinkat(dirfd, name, 0);
 	close(fd);
 	return ret;
 }
 
-int gz_sys_shmfile_create(const char *path, uint64_t len, uint64_t page_size,
-			  int node, int lock, struct gz_shmfile *f)
+int gz_sys_shmfile_create(int dirfd, const char *name, uint64_t len,
+			  uint64_t page_size, int node, int lock,
+			  struct gz_shmfile *f)
 {
 	void *addr;
 	int fd, ret;
 
-	fd = create_mapped(path, len, &addr);
+	fd = create_mapped(dirfd, name, len, &addr);
 	if (fd < 0)
 		return fd;
 	ret = gz_sys_numa_bind(addr, len, node);
@@ -80,35 +122,89 @@ int gz_sys_shmfile_create(const char *path, uint64_t len, uint64_t page_size,
 
 unmap:
 	munmap(addr, len);
-	unlink(path);
+	unlinkat(dirfd, name, 0);
 	close(fd);
 	return ret;
 }
 
-int gz_sys_shmfile_map(const char *path, uint64_t len, int writable,
-		       void **addr)
+int gz_sys_shmfile_map(int dirfd, const char *name, uint64_t min,
+		       uint64_t max, int writable, void **addr, uint64_t *len)
 {
-	int fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	uint64_t size;
+	int fd = gz_sys_open_owned(dirfd, name, writable ? O_RDWR : O_RDONLY,
+				   S_IFREG, min ? min : 1, &size);
 	void *p;
 
 	if (fd < 0)
-		return -errno;
-	p = mmap(NULL, len, PROT_READ | (writable ? PROT_WRITE : 0),
+		return fd;
+	if (max && size > max) {
+		close(fd);
+		return gz_err(-EPERM, "%s: %" PRIu64 " bytes, more than the "
+			      "%" PRIu64 " its kind has", name, size, max);
+	}
+	p = mmap(NULL, size, PROT_READ | (writable ? PROT_WRITE : 0),
 		 MAP_SHARED, fd, 0);
 	close(fd);
 	if (p == MAP_FAILED)
 		return -errno;
-	madvise(p, len, MADV_DONTFORK);
+	madvise(p, size, MADV_DONTFORK);
 	*addr = p;
+	*len = size;
 	return 0;
 }
 
-int gz_sys_shmfile_convert(const char *path, void *addr, uint64_t len)
+/* One line of /proc/self/maps covers [lo, hi); 1 if it is private
+ * anonymous read-write memory, 0 if not, -1 if it does not parse. */
+static int anon_rw(const char *line, uint64_t *lo, uint64_t *hi)
+{
+	char perm[8] = "", path[32] = "";
+	unsigned long long a, b, ino;
+	int n = sscanf(line, "%llx-%llx %7s %*s %*s %llu %31s", &a, &b, perm,
+		       &ino, path);
+
+	if (n < 4)
+		return -1;
+	*lo = a;
+	*hi = b;
+	return !strcmp(perm, "rw-p") && !ino &&
+	       (n == 4 || !strcmp(path, "[heap]") ||
+		!strncmp(path, "[anon:", 6));
+}
+
+int gz_sys_range_is_private_anon(const void *addr, uint64_t len)
+{
+	uint64_t want = (uintptr_t)addr, end = want + len;
+	FILE *f = fopen("/proc/self/maps", "re");
+	char *line = NULL;
+	size_t cap = 0;
+	int ok = 0;
+
+	if (!f)
+		return -errno;
+	/* the lines are sorted: walk the ones that cover us, without gaps */
+	while (want < end && getline(&line, &cap, f) > 0) {
+		uint64_t lo, hi;
+		int r = anon_rw(line, &lo, &hi);
+
+		if (r < 0 || hi <= want)
+			continue;
+		if (lo > want || !r)
+			break;
+		want = hi;
+	}
+	ok = want >= end;
+	free(line);
+	fclose(f);
+	return ok;
+}
+
+int gz_sys_shmfile_convert(int dirfd, const char *name, void *addr,
+			   uint64_t len)
 {
 	void *tmp, *p;
 	int fd, ret;
 
-	fd = create_mapped(path, len, &tmp);
+	fd = create_mapped(dirfd, name, len, &tmp);
 	if (fd < 0)
 		return fd;
 	ret = populate(tmp, len, GZ_PAGE_4K);
@@ -129,9 +225,29 @@ int gz_sys_shmfile_convert(const char *path, void *addr, uint64_t len)
 
 unmap_tmp:
 	munmap(tmp, len);
-	unlink(path);
+	unlinkat(dirfd, name, 0);
 	close(fd);
 	return ret;
+}
+
+int gz_sys_shmfile_restore(void *addr, uint64_t len)
+{
+	void *tmp = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (tmp == MAP_FAILED)
+		return -errno;
+	memcpy(tmp, addr, len);
+	/* One step: the shared pages at @addr give way to private ones
+	 * holding the same bytes, with no moment where @addr is unmapped. */
+	if (mremap(tmp, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, addr) ==
+	    MAP_FAILED) {
+		int ret = -errno;
+
+		munmap(tmp, len);
+		return ret;
+	}
+	return 0;
 }
 
 void gz_sys_shmfile_unmap(void *addr, uint64_t len)

@@ -4,8 +4,10 @@
 #define GZ_SYS_SYS_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 /* ---- hugepage.c ---- */
@@ -18,7 +20,17 @@ int gz_sys_hugetlbfs_find(uint64_t page_size, char *dir, size_t len);
 /* Free huge pages of @page_size the kernel holds (0 if none or unknown). */
 uint64_t gz_sys_huge_free(uint64_t page_size);
 
-/* ---- shmfile.c: named files peers can open and map by themselves ---- */
+/* ---- privdir.c: where a user's fabric files live ---- */
+/*
+ * Open <base>/genzio-<euid>, creating it 0700 when missing. Refused
+ * (-EACCES, with the reason logged) unless it is a directory, not a
+ * symlink, owned by the effective uid, with mode 0700: in a sticky
+ * world-writable /dev/shm another user may have put anything there first.
+ * Return: 0 and *dirfd (O_CLOEXEC), or -errno.
+ */
+int gz_sys_privdir_open(const char *base, int *dirfd);
+
+/* ---- shmfile.c: named files peers open and map by themselves ---- */
 struct gz_shmfile {
 	void *addr;
 	uint64_t len;
@@ -27,18 +39,39 @@ struct gz_shmfile {
 };
 
 /*
- * Create @path (owner-only, must not exist) of @len bytes, map it shared,
+ * Open @name in @dirfd with @flags plus O_NOFOLLOW and O_CLOEXEC, then
+ * check with fstat that it is of @type (S_IFREG or S_IFIFO), owned by the
+ * effective uid, has one link and (regular files) at least @min bytes.
+ * Return: the fd and *size, or -errno (-EPERM for a file that fails a
+ * check: what it failed is logged).
+ */
+int gz_sys_open_owned(int dirfd, const char *name, int flags, mode_t type,
+		      uint64_t min, uint64_t *size);
+/*
+ * Create @name (owner-only, must not exist) of @len bytes, map it shared,
  * bind it to NUMA @node (-1: none), populate it so a missing huge page is
  * an error now rather than SIGBUS later, and mark it MADV_DONTFORK.
  */
-int gz_sys_shmfile_create(const char *path, uint64_t len, uint64_t page_size,
-			  int node, int lock, struct gz_shmfile *f);
-/* Map an existing file another process created. */
-int gz_sys_shmfile_map(const char *path, uint64_t len, int writable,
-		       void **addr);
+int gz_sys_shmfile_create(int dirfd, const char *name, uint64_t len,
+			  uint64_t page_size, int node, int lock,
+			  struct gz_shmfile *f);
+/*
+ * Map a file another process created: checked as gz_sys_open_owned(),
+ * and mapped with the size fstat reports (*len), never a size a peer
+ * wrote; @max bounds it (0: none).
+ */
+int gz_sys_shmfile_map(int dirfd, const char *name, uint64_t min,
+		       uint64_t max, int writable, void **addr, uint64_t *len);
+/* Whether [addr, addr + len) is private anonymous read-write memory
+ * (heap, or an anonymous mapping): 1, 0, or -errno. */
+int gz_sys_range_is_private_anon(const void *addr, uint64_t len);
 /* Replace the pages of [addr, addr+len) by a new file with the same bytes;
  * @addr and @len page aligned. */
-int gz_sys_shmfile_convert(const char *path, void *addr, uint64_t len);
+int gz_sys_shmfile_convert(int dirfd, const char *name, void *addr,
+			   uint64_t len);
+/* Undo gz_sys_shmfile_convert(): the same bytes, in private anonymous
+ * memory again, inherited by fork like any heap page. */
+int gz_sys_shmfile_restore(void *addr, uint64_t len);
 void gz_sys_shmfile_unmap(void *addr, uint64_t len);
 
 /* ---- numa.c ---- */
@@ -59,31 +92,68 @@ const char *gz_sys_flush_insn(void);
 int gz_sys_proc_starttime(pid_t pid, uint64_t *starttime);
 /* 1 if @pid runs and started at @starttime; 0 if gone or a zombie. */
 int gz_sys_proc_alive(pid_t pid, uint64_t starttime);
+/* Identity of this process's PID namespace (device and inode of
+ * /proc/self/ns/pid): pids mean something only inside one. */
+int gz_sys_pidns_id(uint64_t *id);
 int gz_sys_random(void *buf, size_t len);
 pid_t gz_sys_gettid(void);
+/* Read 8 bytes at @addr without faulting: 0, or -EFAULT if unmapped. */
+int gz_sys_peek(const void *addr, uint64_t *val);
+/* Milliseconds a setup call waits for a lock another process holds:
+ * $GENZIO_SETUP_TIMEOUT_MS, default 2000. */
+int gz_sys_setup_timeout_ms(void);
+
+/* ---- filelock.c: locks the kernel drops when their holder dies ---- */
+/*
+ * Take an exclusive OFD lock on byte 0 of @fd, waiting at most
+ * @timeout_ms. OFD locks belong to the open file description, so two fds
+ * opened separately exclude each other even inside one process, and a
+ * holder that dies (or is killed) releases it: nothing in shared memory
+ * can wedge it. Return: 0, -ETIMEDOUT, or -errno.
+ */
+int gz_sys_filelock(int fd, int timeout_ms);
+void gz_sys_fileunlock(int fd);
 
 /* ---- lifelock.c: death notice without a syscall ---- */
 /*
- * A robust, process-shared mutex held by a context's opener. When that
- * thread or process dies the kernel rewrites the futex word, so a peer
- * notices with one plain load (gz_sys_lifelock_word).
+ * A word in a component's shared file that holds the owner thread's TID
+ * while it lives. It sits on that thread's robust futex list, so when the
+ * thread or its process dies the kernel rewrites it (FUTEX_OWNER_DIED),
+ * in every PID namespace; a peer notices with one plain load.
+ *
+ * The list node lives next to the word, in memory other processes of the
+ * same user can write, so genzio links and unlinks it itself and never
+ * follows a link read from there: glibc's pthread_mutex_unlock() would.
  */
-int gz_sys_lifelock_init(pthread_mutex_t *m);
-int gz_sys_lifelock_hold(pthread_mutex_t *m);
-/* 1 if released and @m may be unmapped; 0 if the caller is not the holder:
- * then the word is cleared for peers and @m must stay mapped. */
-int gz_sys_lifelock_release(pthread_mutex_t *m);
-static inline uint32_t gz_sys_lifelock_word(const pthread_mutex_t *m)
+struct gz_lifelock {
+	_Atomic uint32_t word;	/* owner TID, 0 once released */
+	uint32_t pad;
+	uint64_t node[7];	/* robust-list links, at the offset the
+				 * thread's list head names */
+} __attribute__((aligned(64)));
+
+/* Take @l for the calling thread. 0, -ENOTSUP (no robust list here). */
+int gz_sys_lifelock_hold(struct gz_lifelock *l);
+/*
+ * Release @l. 1 if it was unlinked and may be unmapped; 0 if the caller
+ * is not the thread that holds it: the word is cleared for peers, but the
+ * holder's list still names it, so it must stay mapped.
+ */
+int gz_sys_lifelock_release(struct gz_lifelock *l);
+static inline uint32_t gz_sys_lifelock_word(const struct gz_lifelock *l)
 {
-	/* glibc keeps the futex word first; the kernel's robust-list
-	 * handling replaces the owner's TID there on its death. */
-	return __atomic_load_n((const uint32_t *)(const void *)m,
-			       __ATOMIC_RELAXED);
+	return atomic_load_explicit(&l->word, memory_order_relaxed);
 }
 #define GZ_FUTEX_TID_MASK 0x3fffffffu
+#define GZ_FUTEX_OWNER_DIED 0x40000000u
 
-/* A robust process-shared mutex; lock recovers from a dead owner. */
-int gz_sys_robust_init(pthread_mutex_t *m);
-int gz_sys_robust_lock(pthread_mutex_t *m);
+/* ---- membarrier: asymmetric fences across processes ---- */
+/* Ask for cheap global barriers aimed at this process (setup; cheap to
+ * repeat). 1 if registered, 0 if the kernel or a filter refuses. */
+int gz_sys_membarrier_register(void);
+/* A full barrier in every running thread: of every registered process
+ * (@expedited: every process that matters registered), else of every
+ * process on the machine (slow: a grace period). */
+int gz_sys_membarrier(int expedited);
 
 #endif /* GZ_SYS_SYS_H */

@@ -8,7 +8,8 @@ static void entry_begin(struct gz_key_entry *e)
 {
 	uint32_t s = atomic_load_explicit(&e->seq, memory_order_relaxed);
 
-	atomic_store_explicit(&e->seq, s + 1, memory_order_relaxed);
+	/* odd even if the shared word was garbage */
+	atomic_store_explicit(&e->seq, s | 1, memory_order_relaxed);
 	/* Readers that see the fields change must also see seq odd. */
 	atomic_thread_fence(memory_order_release);
 }
@@ -18,16 +19,19 @@ static void entry_end(struct gz_key_entry *e)
 	uint32_t s = atomic_load_explicit(&e->seq, memory_order_relaxed);
 
 	/* Release pairs with the reader's acquire load of seq. */
-	atomic_store_explicit(&e->seq, s + 1, memory_order_release);
+	atomic_store_explicit(&e->seq, (s | 1) + 1, memory_order_release);
 }
 
+/* The slot holding @rkey within its probe window, or NULL; *free_slot is
+ * the first reusable slot of that window (NULL if none). */
 static struct gz_key_entry *find(struct gz_key_entry *tab, uint32_t mask,
 				 uint32_t rkey, struct gz_key_entry **free_slot)
 {
 	uint32_t i = gz_keytab_hash(rkey, mask);
 
 	*free_slot = NULL;
-	for (uint32_t n = 0; n <= mask; n++, i = (i + 1) & mask) {
+	for (uint32_t n = 0; n < GZ_KEY_PROBES && n <= mask;
+	     n++, i = (i + 1) & mask) {
 		struct gz_key_entry *e = &tab[i];
 		uint32_t k = atomic_load_explicit(&e->rkey,
 						  memory_order_relaxed);
@@ -68,18 +72,40 @@ int gz_keytab_insert(struct gz_key_entry *tab, uint32_t mask, uint32_t rkey,
 	return 0;
 }
 
+/* Set @e to @k (TOMB or EMPTY) as one write a reader sees whole. */
+static void entry_clear(struct gz_key_entry *e, uint32_t k)
+{
+	entry_begin(e);
+	atomic_store_explicit(&e->rkey, k, memory_order_relaxed);
+	e->length = 0;
+	e->access = 0;
+	entry_end(e);
+}
+
 int gz_keytab_remove(struct gz_key_entry *tab, uint32_t mask, uint32_t rkey)
 {
 	struct gz_key_entry *slot, *e;
+	uint32_t i;
 
 	if (rkey < GZ_KEY_MIN)
 		return -ENOENT;
 	e = find(tab, mask, rkey, &slot);
 	if (!e)
 		return -ENOENT;
-	entry_begin(e);
-	atomic_store_explicit(&e->rkey, GZ_KEY_TOMB, memory_order_relaxed);
-	e->length = 0;
-	entry_end(e);
+	entry_clear(e, GZ_KEY_TOMB);
+	/*
+	 * A tombstone followed by an empty slot ends every chain that
+	 * reaches it, so it can be empty itself, and so on backwards: no
+	 * key lies past an empty slot in its probe (inserts fill the first
+	 * reusable one), so no reader can miss one because of this.
+	 */
+	i = (uint32_t)(e - tab);
+	while (atomic_load_explicit(&tab[(i + 1) & mask].rkey,
+				    memory_order_relaxed) == GZ_KEY_EMPTY &&
+	       atomic_load_explicit(&tab[i].rkey, memory_order_relaxed) ==
+		       GZ_KEY_TOMB) {
+		entry_clear(&tab[i], GZ_KEY_EMPTY);
+		i = (i - 1) & mask;
+	}
 	return 0;
 }

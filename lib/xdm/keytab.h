@@ -5,6 +5,10 @@
  * lock-free: an open-addressing hash table whose entries are guarded by a
  * sequence counter (odd while the owner rewrites the entry). One entry per
  * cache line keeps lookups on read-mostly lines.
+ *
+ * Every key sits within GZ_KEY_PROBES slots of its home (the owner picks
+ * random keys until one fits), so a lookup, even of a key that does not
+ * exist, reads at most that many lines whatever the table holds.
  */
 #ifndef GZ_XDM_KEYTAB_H
 #define GZ_XDM_KEYTAB_H
@@ -17,6 +21,7 @@
 #define GZ_KEY_EMPTY 0u		/* never used: ends a probe */
 #define GZ_KEY_TOMB 1u		/* deregistered: probe goes on */
 #define GZ_KEY_MIN 2u		/* smallest valid R-Key value */
+#define GZ_KEY_PROBES 32u	/* longest probe, hit or miss */
 
 struct gz_key_entry {
 	_Atomic uint32_t seq;	/* odd while being written */
@@ -31,9 +36,14 @@ struct gz_key_entry {
 
 _Static_assert(sizeof(struct gz_key_entry) == 64, "one key per cache line");
 
-struct gz_key_hit {
+/* One consistent copy of an entry, and where it was read. */
+struct gz_key_snap {
+	const struct gz_key_entry *e;
+	uint32_t seq;		/* e->seq when copied: unchanged = still valid */
+	uint32_t access;
 	uint32_t seg;
-	uint64_t off;		/* byte offset inside the segment */
+	uint32_t pad;
+	uint64_t base, length, seg_off;
 };
 
 static inline uint32_t gz_keytab_hash(uint32_t rkey, uint32_t mask)
@@ -41,74 +51,94 @@ static inline uint32_t gz_keytab_hash(uint32_t rkey, uint32_t mask)
 	return (rkey * 0x9e3779b1u) >> 7 & mask;
 }
 
-/*
- * Find @rkey and check that [@raddr, @raddr + @len) lies in its region and
- * that the key grants @need. Return: GENZIO_WC_SUCCESS and *hit, or the
- * status the requester must see. Touches nothing but the table.
- */
-GZ_INLINE uint8_t gz_keytab_lookup(const struct gz_key_entry *tab,
-				       uint32_t mask, uint32_t rkey,
-				       uint64_t raddr, uint64_t len,
-				       uint32_t need, struct gz_key_hit *hit)
+/* Copy entry @e if it holds @rkey and is stable. 1 copied, 0 not @rkey
+ * (go on probing), -1 the probe ends (empty slot, or never stable). */
+GZ_INLINE int gz_keytab_read(const struct gz_key_entry *e, uint32_t rkey,
+			     struct gz_key_snap *s)
+{
+	/* A writer that died mid-update leaves seq odd for good: retry a
+	 * bounded number of times, then call the key bad. */
+	for (int tries = 0; tries < 64; tries++) {
+		/* Acquire pairs with the owner's release of seq in
+		 * gz_keytab_insert/remove: fields read below are at least as
+		 * new as this seq value. */
+		uint32_t s1 = atomic_load_explicit((_Atomic uint32_t *)&e->seq,
+						   memory_order_acquire);
+		uint32_t k = atomic_load_explicit((_Atomic uint32_t *)&e->rkey,
+						  memory_order_relaxed);
+
+		/* mid-update: wait only if it may be our key; a slot being
+		 * rewritten for another key neither holds nor ends our chain */
+		if (s1 & 1) {
+			if (k != rkey && k != GZ_KEY_EMPTY)
+				return 0;
+			continue;
+		}
+		if (k == GZ_KEY_EMPTY)
+			return -1;
+		if (k != rkey)
+			return 0;
+		s->access = e->access;
+		s->seg = e->seg;
+		s->base = e->base;
+		s->length = e->length;
+		s->seg_off = e->seg_off;
+		/* Seqlock read side: order the field loads before the
+		 * re-read of seq. */
+		atomic_thread_fence(memory_order_acquire);
+		if (atomic_load_explicit((_Atomic uint32_t *)&e->seq,
+					 memory_order_relaxed) != s1)
+			continue;
+		s->e = e;
+		s->seq = s1;
+		return 1;
+	}
+	return -1;
+}
+
+/* Find @rkey: 1 and *@s, or 0. Touches nothing but the table. */
+GZ_INLINE int gz_keytab_find(const struct gz_key_entry *tab, uint32_t mask,
+			     uint32_t rkey, struct gz_key_snap *s)
 {
 	uint32_t i = gz_keytab_hash(rkey, mask);
 
 	if (GZ_UNLIKELY(rkey < GZ_KEY_MIN))
-		return GENZIO_WC_BAD_RKEY;
-	for (uint32_t n = 0; n <= mask; n++, i = (i + 1) & mask) {
-		const struct gz_key_entry *e = &tab[i];
-		/* A writer that died mid-update leaves seq odd for good:
-		 * retry a bounded number of times, then call the key bad. */
-		for (int tries = 0; tries < 64; tries++) {
-			/* Acquire pairs with the owner's release of seq in
-			 * gz_keytab_insert/remove: fields read below are at
-			 * least as new as this seq value. */
-			uint32_t s1 = atomic_load_explicit(
-				(_Atomic uint32_t *)&e->seq,
-				memory_order_acquire);
-			uint32_t k = atomic_load_explicit(
-				(_Atomic uint32_t *)&e->rkey,
-				memory_order_relaxed);
+		return 0;
+	for (uint32_t n = 0; n < GZ_KEY_PROBES && n <= mask;
+	     n++, i = (i + 1) & mask) {
+		int r = gz_keytab_read(&tab[i], rkey, s);
 
-			/* mid-update: wait only if it may be our key; a
-			 * slot being rewritten for another key neither
-			 * holds nor ends our chain */
-			if (s1 & 1) {
-				if (k != rkey && k != GZ_KEY_EMPTY)
-					goto next;
-				continue;
-			}
-			if (k == GZ_KEY_EMPTY)
-				return GENZIO_WC_BAD_RKEY;
-			if (k != rkey)
-				goto next;
-			uint32_t access = e->access, seg = e->seg;
-			uint64_t base = e->base, length = e->length;
-			uint64_t seg_off = e->seg_off;
-
-			/* Seqlock read side: order the field loads before
-			 * the re-read of seq. */
-			atomic_thread_fence(memory_order_acquire);
-			if (atomic_load_explicit((_Atomic uint32_t *)&e->seq,
-						 memory_order_relaxed) != s1)
-				continue;
-			if (GZ_UNLIKELY((access & need) != need))
-				return GENZIO_WC_REM_ACCESS;
-			if (GZ_UNLIKELY(raddr < base || len > length ||
-					raddr - base > length - len))
-				return GENZIO_WC_REM_BOUNDS;
-			hit->seg = seg;
-			hit->off = seg_off + (raddr - base);
-			return GENZIO_WC_SUCCESS;
-		}
-		return GENZIO_WC_BAD_RKEY;
-next:;
+		if (r)
+			return r > 0;
 	}
-	return GENZIO_WC_BAD_RKEY;
+	return 0;
+}
+
+/* Whether snapshot @s grants @need over [@raddr, @raddr + @len):
+ * GENZIO_WC_SUCCESS or the status the requester must see. */
+GZ_INLINE uint8_t gz_key_check(const struct gz_key_snap *s, uint64_t raddr,
+			       uint64_t len, uint32_t need)
+{
+	if (GZ_UNLIKELY((s->access & need) != need))
+		return GENZIO_WC_REM_ACCESS;
+	if (GZ_UNLIKELY(raddr < s->base || len > s->length ||
+			raddr - s->base > s->length - len))
+		return GENZIO_WC_REM_BOUNDS;
+	return GENZIO_WC_SUCCESS;
+}
+
+/* Whether the entry @s was copied from is unchanged since. */
+GZ_INLINE int gz_key_still(const struct gz_key_snap *s)
+{
+	/* Acquire pairs with the owner's release of seq: if it is the
+	 * value we copied, so is the entry. */
+	return atomic_load_explicit((_Atomic uint32_t *)&s->e->seq,
+				    memory_order_acquire) == s->seq;
 }
 
 /* Owner side; the caller serialises writers (its context lock).
- * Return: 0, -EEXIST (@rkey present), -ENOSPC (table full). */
+ * Return: 0, -EEXIST (@rkey present), -ENOSPC (no free slot within
+ * GZ_KEY_PROBES of its home: pick another key). */
 int gz_keytab_insert(struct gz_key_entry *tab, uint32_t mask, uint32_t rkey,
 		     uint32_t access, uint32_t seg, uint64_t base,
 		     uint64_t length, uint64_t seg_off);

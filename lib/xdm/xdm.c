@@ -179,7 +179,7 @@ uint8_t gz_xdm_cmd_exec(const struct gz_xdm_cmd *cmd, struct gz_xdm_target *t,
 			break;
 		}
 		st = gz_xdm_resolve(t, cmd->rkey, cmd->raddr, len,
-				    need_of(opcode), &rp);
+				    need_of(opcode), &rp, NULL);
 		if (st)
 			break;
 		if (opcode == GZ_XDM_PUT)
@@ -211,7 +211,7 @@ uint8_t gz_xdm_cmd_exec(const struct gz_xdm_cmd *cmd, struct gz_xdm_target *t,
 			break;
 		}
 		st = gz_xdm_resolve(t, cmd->rkey, cmd->raddr, size,
-				    GENZIO_ACCESS_REMOTE_ATOMIC, &rp);
+				    GENZIO_ACCESS_REMOTE_ATOMIC, &rp, NULL);
 		if (st)
 			break;
 		old = gz_xdm_atomic(opcode, rp, size, cmd->op.operand,

@@ -32,29 +32,50 @@ struct gz_xdm_target {
 };
 
 /*
- * Turn (rkey, raddr, len) into a pointer this process may access.
+ * Turn (rkey, raddr, len) into a pointer this process may access, and
+ * (when @snap is not NULL) hand back the key entry it was checked
+ * against, for a cache that revalidates it by sequence number.
  * Return: GENZIO_WC_SUCCESS and *ptr, or the completion status.
  */
 GZ_INLINE uint8_t gz_xdm_resolve(struct gz_xdm_target *t, uint32_t rkey,
-				     uint64_t raddr, uint64_t len,
-				     uint32_t need, uint8_t **ptr)
+				 uint64_t raddr, uint64_t len, uint32_t need,
+				 uint8_t **ptr, struct gz_key_snap *snap)
 {
-	struct gz_key_hit hit;
-	uint8_t st = gz_keytab_lookup(t->keys, t->key_mask, rkey, raddr, len,
-				      need, &hit);
+	struct gz_key_snap k;
 	struct gz_xdm_seg *s;
+	uint64_t rel, slen;
+	uint8_t *base;
+	uint8_t st;
 
+	if (GZ_UNLIKELY(!gz_keytab_find(t->keys, t->key_mask, rkey, &k)))
+		return GENZIO_WC_BAD_RKEY;
+	st = gz_key_check(&k, raddr, len, need);
 	if (GZ_UNLIKELY(st))
 		return st;
-	if (GZ_UNLIKELY(hit.seg >= t->nseg))
+	if (GZ_UNLIKELY(k.seg >= t->nseg))
 		return GENZIO_WC_BAD_RKEY;
-	s = &t->seg[hit.seg];
-	if (GZ_UNLIKELY(!s->base) && t->map_seg(t, hit.seg))
-		return GENZIO_WC_BAD_RKEY;
-	/* The table is the owner's word; never trust it past our mapping. */
-	if (GZ_UNLIKELY(hit.off > s->len || len > s->len - hit.off))
+	s = &t->seg[k.seg];
+	/* Acquire pairs with the release that publishes a new mapping. */
+	base = __atomic_load_n(&s->base, __ATOMIC_ACQUIRE);
+	if (GZ_UNLIKELY(!base)) {
+		if (t->map_seg(t, k.seg))
+			return GENZIO_WC_BAD_RKEY;
+		base = __atomic_load_n(&s->base, __ATOMIC_ACQUIRE);
+	}
+	/* The table is the owner's word; never trust it past our mapping
+	 * (whose length fstat gave us). */
+	slen = s->len;
+	rel = raddr - k.base;
+	if (GZ_UNLIKELY(k.seg_off > slen || rel > slen - k.seg_off ||
+			len > slen - k.seg_off - rel))
 		return GENZIO_WC_REM_BOUNDS;
-	*ptr = s->base + hit.off;
+	*ptr = base + k.seg_off + rel;
+	if (snap) {
+		*snap = k;
+		/* what lies beyond our mapping is not the key's to give */
+		if (k.length > slen - k.seg_off)
+			snap->length = slen - k.seg_off;
+	}
 	return GENZIO_WC_SUCCESS;
 }
 

@@ -241,29 +241,50 @@ void gzt_fabric_init(void)
 	setenv("GENZIO_FABRIC", name, 1);
 }
 
-void gzt_fabric_fini(void)
+/* Remove this fabric's files from one genzio directory. */
+static void fini_dir(const char *base, const char *fabric)
 {
-	const char *f = getenv("GENZIO_FABRIC");
-	char prefix[64];
+	char path[4096];
+	size_t n = strlen(fabric);
 	struct dirent *de;
 	DIR *d;
 
-	if (!f || strncmp(f, "gzt", 3))
-		return;
-	snprintf(prefix, sizeof(prefix), "genzio-%s", f);
-	d = opendir("/dev/shm");
+	snprintf(path, sizeof(path), "%s/genzio-%u", base, (unsigned)geteuid());
+	d = opendir(path);
 	if (!d)
 		return;
 	while ((de = readdir(d))) {
-		size_t n = strlen(prefix);
+		const char *e = de->d_name;
 
-		/* "genzio-gzt12.reg", "genzio-gzt12-...", "genzio-gzt12_sub..." */
-		if (!strncmp(de->d_name, prefix, n) &&
-		    (de->d_name[n] == '.' || de->d_name[n] == '-' ||
-		     de->d_name[n] == '_'))
+		/* ".gzt12.reg.<pid>.<rand>": a registry being built */
+		if (*e == '.')
+			e++;
+		/* "gzt12.reg", "gzt12-...", "gzt12_sub..." */
+		if (!strncmp(e, fabric, n) &&
+		    (e[n] == '.' || e[n] == '-' || e[n] == '_'))
 			unlinkat(dirfd(d), de->d_name, 0);
 	}
 	closedir(d);
+}
+
+void gzt_fabric_fini(void)
+{
+	const char *f = getenv("GENZIO_FABRIC");
+	const char *shm = getenv("GENZIO_SHM_DIR");
+	char line[4096], mnt[4096], type[64];
+	FILE *m;
+
+	if (!f || strncmp(f, "gzt", 3))
+		return;
+	fini_dir(shm && *shm ? shm : "/dev/shm", f);
+	m = fopen("/proc/mounts", "re");
+	if (!m)
+		return;
+	while (fgets(line, sizeof(line), m))
+		if (sscanf(line, "%*s %4095s %63s", mnt, type) == 2 &&
+		    !strcmp(type, "hugetlbfs"))
+			fini_dir(mnt, f);
+	fclose(m);
 }
 
 static uint8_t pat(uint64_t i, uint32_t seed)

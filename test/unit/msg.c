@@ -17,7 +17,6 @@ static int half_send_main(int fd, void *arg)
 	struct genzio_conn_info peer;
 	struct gz_shm_delivery d;
 	struct gz_shm_qp *qp;
-	const struct gz_shm_qpent *rq;
 	struct gzt_ep ep;
 
 	(void)arg;
@@ -26,13 +25,9 @@ static int half_send_main(int fd, void *arg)
 	    genzio_qp_connect(ep.qp, peer.gcid, peer.qpn))
 		return 60;
 	qp = container_of(ep.qp, struct gz_shm_qp, base.pub);
-	rq = &qp->peer->comp->qp[peer.qpn & (GZ_SHM_MAX_QP - 1)];
-	if (qp->peer->tgt.map_seg(&qp->peer->tgt, rq->rq_seg) ||
-	    qp->peer->tgt.map_seg(&qp->peer->tgt, rq->rcq_seg))
+	if (gz_shm_msg_target(qp->peer, peer.qpn, &d))
 		return 61;
-	d.rs = &qp->peer->tgt.seg[rq->rq_seg];
-	d.cs = &qp->peer->tgt.seg[rq->rcq_seg];
-	if (gz_shm_msg_begin(qp, qp->peer, peer.qpn, &d))
+	if (gz_shm_msg_begin(qp, qp->peer, &d))
 		return 62;
 	kill(getpid(), SIGKILL);	/* holding both slots */
 	return 63;

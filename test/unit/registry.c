@@ -1,16 +1,19 @@
 // SPDX-License-Identifier: MIT
-/* lib/providers/shm/shm_registry.c and lib/sys/proc.c: GCID allocation,
- * liveness, and reclaim of what a killed process left behind. */
+/* lib/fabric/registry.c and lib/sys/proc.c: GCID allocation, liveness,
+ * reclaim of what a killed process left behind, and a registry that other
+ * processes may stop, corrupt or forge. */
 #include <criterion/criterion.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "fabric/fabric.h"
 #include "lib/gzt.h"
-#include "providers/shm/shm.h"
+#include "sys/sys.h"
 
 TestSuite(registry, .init = gzt_fabric_init, .fini = gzt_fabric_fini,
 	  .timeout = 30);
@@ -20,72 +23,101 @@ static const char *fabric(void)
 	return getenv("GENZIO_FABRIC");
 }
 
-static struct gz_shm_registry *reg_open(void)
+static int dir(void)
 {
-	struct gz_shm_registry *r;
+	static int fd = -1;
 
-	cr_assert_eq(gz_shm_registry_open(fabric(), 1, &r), 0);
-	return r;
+	if (fd < 0)
+		cr_assert_eq(gz_sys_privdir_open("/dev/shm", &fd), 0);
+	return fd;
+}
+
+static void reg_open(struct gz_fabric *f)
+{
+	cr_assert_eq(gz_fabric_open(dir(), fabric(), 1, f), 0);
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 Test(registry, joins_take_lowest_free_cid_with_rising_incarnations)
 {
-	struct gz_shm_registry *r = reg_open();
+	struct gz_fabric f;
 	uint32_t a, b, c;
 	uint64_t ia, ib, ic;
 
-	cr_assert_eq(gz_shm_registry_join(r, fabric(), &a, &ia), 0);
-	cr_assert_eq(gz_shm_registry_join(r, fabric(), &b, &ib), 0);
+	reg_open(&f);
+	cr_assert_eq(gz_fabric_join(&f, NULL, NULL, &a, &ia), 0);
+	cr_assert_eq(gz_fabric_join(&f, NULL, NULL, &b, &ib), 0);
 	cr_assert_eq(a, 1);
 	cr_assert_eq(b, 2);
 	cr_assert_gt(ib, ia);
-	gz_shm_registry_leave(r, a, ia);
-	cr_assert_eq(gz_shm_registry_join(r, fabric(), &c, &ic), 0);
+	gz_fabric_leave(&f, a, ia);
+	cr_assert_eq(gz_fabric_join(&f, NULL, NULL, &c, &ic), 0);
 	cr_assert_eq(c, 1, "freed CID reused");
 	cr_assert_gt(ic, ib, "but never its incarnation");
-	gz_shm_registry_close(r);
+	gz_fabric_close(&f);
 }
 
 Test(registry, lookup_finds_live_members_only)
 {
-	struct gz_shm_registry *r = reg_open();
+	struct gz_fabric_member m;
+	struct gz_fabric f;
 	uint32_t a;
-	uint64_t ia, got;
+	uint64_t ia;
 
-	cr_assert_eq(gz_shm_registry_join(r, fabric(), &a, &ia), 0);
-	cr_assert_eq(gz_shm_registry_lookup(r, a, &got), 0);
-	cr_assert_eq(got, ia);
-	cr_assert_eq(gz_shm_registry_lookup(r, a + 1, &got), -EHOSTUNREACH);
-	cr_assert_eq(gz_shm_registry_lookup(r, 0, &got), -EHOSTUNREACH);
-	cr_assert_eq(gz_shm_registry_lookup(r, 4096, &got), -EHOSTUNREACH);
-	gz_shm_registry_leave(r, a, ia);
-	cr_assert_eq(gz_shm_registry_lookup(r, a, &got), -EHOSTUNREACH);
-	gz_shm_registry_close(r);
+	reg_open(&f);
+	cr_assert_eq(gz_fabric_join(&f, NULL, NULL, &a, &ia), 0);
+	cr_assert_eq(gz_fabric_lookup(&f, a, &m), 0);
+	cr_assert_eq(m.incarnation, ia);
+	cr_assert_eq(m.pid, getpid());
+	cr_assert_eq(gz_fabric_lookup(&f, a + 1, &m), -EHOSTUNREACH);
+	cr_assert_eq(gz_fabric_lookup(&f, 0, &m), -EHOSTUNREACH);
+	cr_assert_eq(gz_fabric_lookup(&f, 4096, &m), -EHOSTUNREACH);
+	gz_fabric_leave(&f, a, ia);
+	cr_assert_eq(gz_fabric_lookup(&f, a, &m), -EHOSTUNREACH);
+	gz_fabric_close(&f);
 }
 
-Test(registry, killed_member_is_reclaimed_with_its_files)
+struct swept {
+	uint32_t cid;
+	uint64_t inc;
+	int n;
+};
+
+static void sweep(void *arg, uint32_t cid, uint64_t inc)
 {
-	struct gz_shm_registry *r = reg_open();
-	int pfd[2];
+	struct swept *s = arg;
+
+	s->cid = cid;
+	s->inc = inc;
+	s->n++;
+}
+
+Test(registry, killed_member_is_reclaimed_and_swept)
+{
+	struct swept s = { 0 };
+	struct gz_fabric_member m;
+	struct gz_fabric f;
 	uint32_t cid, again;
 	uint64_t inc, inc2;
-	char path[256];
+	int pfd[2], st;
 	pid_t pid;
-	int st;
 
+	reg_open(&f);
 	cr_assert_eq(pipe(pfd), 0);
 	pid = fork();
 	if (!pid) {
 		uint32_t c;
 		uint64_t i;
 
-		if (gz_shm_registry_join(r, fabric(), &c, &i))
-			_exit(1);
-		/* leave files behind, as a process killed mid-run would */
-		snprintf(path, sizeof(path), "/dev/shm/genzio-%s-%u-%" PRIu64
-			 "-3", fabric(), c, i);
-		close(open(path, O_CREAT | O_WRONLY, 0600));
-		if (write(pfd[1], &c, sizeof(c)) != sizeof(c) ||
+		if (gz_fabric_join(&f, NULL, NULL, &c, &i) ||
+		    write(pfd[1], &c, sizeof(c)) != sizeof(c) ||
 		    write(pfd[1], &i, sizeof(i)) != sizeof(i))
 			_exit(2);
 		pause();
@@ -93,39 +125,149 @@ Test(registry, killed_member_is_reclaimed_with_its_files)
 	}
 	cr_assert_eq(read(pfd[0], &cid, sizeof(cid)), (ssize_t)sizeof(cid));
 	cr_assert_eq(read(pfd[0], &inc, sizeof(inc)), (ssize_t)sizeof(inc));
-	snprintf(path, sizeof(path), "/dev/shm/genzio-%s-%u-%" PRIu64 "-3",
-		 fabric(), cid, inc);
-	cr_assert_eq(access(path, F_OK), 0);
-	cr_assert_eq(gz_shm_registry_lookup(r, cid, &inc2), 0);
+	cr_assert_eq(gz_fabric_lookup(&f, cid, &m), 0);
 	kill(pid, SIGKILL);
 	cr_assert_eq(waitpid(pid, &st, 0), pid);
-	cr_assert_eq(gz_shm_registry_lookup(r, cid, &inc2), -EHOSTUNREACH);
-	cr_assert_eq(gz_shm_registry_join(r, fabric(), &again, &inc2), 0);
+	cr_assert_eq(gz_fabric_lookup(&f, cid, &m), -EHOSTUNREACH);
+	cr_assert_eq(gz_fabric_join(&f, sweep, &s, &again, &inc2), 0);
 	cr_assert_eq(again, cid, "the dead member's CID is reused");
-	cr_assert_neq(access(path, F_OK), 0, "its files were swept");
-	gz_shm_registry_close(r);
+	cr_assert_eq(s.n, 1, "its files were swept once");
+	cr_assert_eq(s.cid, cid);
+	cr_assert_eq(s.inc, inc);
+	gz_fabric_close(&f);
 }
 
 Test(registry, reopening_with_another_subnet_is_refused)
 {
-	struct gz_shm_registry *r = reg_open(), *r2;
+	struct gz_fabric f, f2;
 
-	cr_assert_eq(gz_shm_registry_open(fabric(), 2, &r2), -EINVAL);
-	gz_shm_registry_close(r);
+	reg_open(&f);
+	cr_assert_eq(gz_fabric_open(dir(), fabric(), 2, &f2), -EINVAL);
+	gz_fabric_close(&f);
 }
 
 Test(registry, a_foreign_file_in_its_place_is_refused)
 {
-	struct gz_shm_registry *r;
-	char path[128];
+	struct gz_fabric f;
+	char name[64];
 	int fd;
 
-	snprintf(path, sizeof(path), "/dev/shm/genzio-%s.reg", fabric());
-	fd = open(path, O_CREAT | O_WRONLY | O_EXCL, 0600);
+	snprintf(name, sizeof(name), "%s.reg", fabric());
+	fd = openat(dir(), name, O_CREAT | O_WRONLY | O_EXCL, 0600);
 	cr_assert_geq(fd, 0);
+	cr_assert_eq(ftruncate(fd, sizeof(struct gz_fabric_regfile)), 0);
 	cr_assert_eq(write(fd, "junk", 4), 4);
 	close(fd);
-	cr_assert_eq(gz_shm_registry_open(fabric(), 1, &r), -EPROTO);
+	cr_assert_eq(gz_fabric_open(dir(), fabric(), 1, &f), -EPROTO);
+}
+
+Test(registry, a_symlink_in_its_place_is_never_followed)
+{
+	struct gz_fabric f;
+	char name[64];
+
+	snprintf(name, sizeof(name), "%s.reg", fabric());
+	cr_assert_eq(symlinkat("/etc/passwd", dir(), name), 0);
+	cr_assert_eq(gz_fabric_open(dir(), fabric(), 1, &f), -EPERM);
+}
+
+Test(registry, a_registry_of_another_pid_namespace_is_refused)
+{
+	struct gz_fabric f;
+
+	reg_open(&f);
+	f.reg->pidns ^= 0x5a5a;		/* as made in another namespace */
+	gz_fabric_close(&f);
+	cr_assert_eq(gz_fabric_open(dir(), fabric(), 1, &f), -EXDEV);
+}
+
+Test(registry, a_stopped_lock_holder_bounds_joins_and_never_lookups)
+{
+	struct gz_fabric_member m;
+	struct gz_fabric f, held;
+	uint32_t cid;
+	uint64_t inc, t0;
+	int pfd[2], st;
+	pid_t pid;
+	char c;
+
+	reg_open(&f);
+	cr_assert_eq(gz_fabric_join(&f, NULL, NULL, &cid, &inc), 0);
+	cr_assert_eq(pipe(pfd), 0);
+	pid = fork();
+	if (!pid) {
+		/* takes the lock as a join would, then is stopped there */
+		if (gz_fabric_open(dir(), fabric(), 1, &held) ||
+		    gz_sys_filelock(held.fd, 1000))
+			_exit(1);
+		atomic_store(&held.reg->holder, getpid());
+		if (write(pfd[1], "x", 1) != 1)
+			_exit(2);
+		raise(SIGSTOP);
+		_exit(0);
+	}
+	cr_assert_eq(read(pfd[0], &c, 1), 1);
+	setenv("GENZIO_SETUP_TIMEOUT_MS", "300", 1);
+	t0 = now_ms();
+	cr_assert_eq(gz_fabric_join(&f, NULL, NULL, &cid, &inc), -ETIMEDOUT);
+	cr_assert_lt(now_ms() - t0, 5000, "bounded by the setup timeout");
+	/* lookups take no lock: the poll and post paths never wait */
+	t0 = now_ms();
+	cr_assert_eq(gz_fabric_lookup(&f, 1, &m), 0);
+	cr_assert_lt(now_ms() - t0, 1000);
+	/* its death gives the lock back, whatever it held */
+	kill(pid, SIGKILL);
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert_eq(gz_fabric_join(&f, NULL, NULL, &cid, &inc), 0);
+	unsetenv("GENZIO_SETUP_TIMEOUT_MS");
+	gz_fabric_close(&f);
+}
+
+Test(registry, garbage_in_every_slot_neither_hangs_nor_crashes)
+{
+	struct gz_fabric_member m;
+	struct gz_fabric f;
+	uint32_t cid;
+	uint64_t inc;
+
+	reg_open(&f);
+	gzt_fill(f.reg->slot, sizeof(f.reg->slot), 77);
+	/* some slots left mid-update for good */
+	for (uint32_t i = 0; i < GZ_FABRIC_MAX_CID; i += 7)
+		atomic_store(&f.reg->slot[i].seq, 1);
+	for (uint32_t c = 1; c <= GZ_FABRIC_MAX_CID; c++) {
+		int r = gz_fabric_lookup(&f, c, &m);
+
+		cr_assert(r == -EHOSTUNREACH || r == -EAGAIN ||
+				  (!r && m.pid > 0),
+			  "cid %u: %d", c, r);
+	}
+	/* a join reclaims what no live process holds */
+	cr_assert_eq(gz_fabric_join(&f, NULL, NULL, &cid, &inc), 0);
+	cr_assert_geq(cid, 1);
+	cr_assert_eq(gz_fabric_lookup(&f, cid, &m), 0);
+	cr_assert_eq(m.incarnation, inc);
+	gz_fabric_close(&f);
+}
+
+Test(registry, a_creator_killed_mid_build_leaves_nothing_behind)
+{
+	struct gz_fabric f;
+	char name[96];
+	pid_t dead = fork();
+	int fd;
+
+	if (!dead)
+		_exit(0);
+	cr_assert_eq(waitpid(dead, NULL, 0), dead);
+	snprintf(name, sizeof(name), ".%s.reg.%d.0badf00d", fabric(),
+		 (int)dead);
+	fd = openat(dir(), name, O_CREAT | O_WRONLY | O_EXCL, 0600);
+	cr_assert_geq(fd, 0);
+	close(fd);
+	reg_open(&f);
+	cr_assert_neq(faccessat(dir(), name, F_OK, 0), 0, "tmp file swept");
+	gz_fabric_close(&f);
 }
 
 TestSuite(proc, .timeout = 30);
@@ -149,4 +291,17 @@ Test(proc, alive_needs_matching_start_time_and_no_zombie)
 	cr_assert_eq(gz_sys_proc_alive(pid, st), 0, "a zombie is dead");
 	cr_assert_eq(waitpid(pid, NULL, 0), pid);
 	cr_assert_eq(gz_sys_proc_alive(pid, st), 0);
+}
+
+Test(proc, peek_reads_mapped_memory_and_refuses_the_rest)
+{
+	uint64_t v = 0x1122334455667788ull, got = 0;
+	void *gone = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS,
+			  -1, 0);
+
+	cr_assert_eq(gz_sys_peek(&v, &got), 0);
+	cr_assert_eq(got, v);
+	munmap(gone, 4096);
+	cr_assert_eq(gz_sys_peek(gone, &got), -EFAULT);
+	cr_assert_eq(gz_sys_peek(NULL, &got), -EFAULT);
 }

@@ -134,12 +134,19 @@ Test(xdm, owner_entry_pointing_past_the_segment_is_refused)
 				      t->key_mask, 0x2000bb, ALL, 1, 0, 1 << 20,
 				      4000), 0);
 	cr_assert_eq(gz_xdm_resolve(t, 0x2000bb, 0, 200,
-				    GENZIO_ACCESS_REMOTE_READ, &p),
+				    GENZIO_ACCESS_REMOTE_READ, &p, NULL),
+		     GENZIO_WC_REM_BOUNDS);
+	/* an offset that would wrap past the end of the mapping */
+	cr_assert_eq(gz_keytab_insert((struct gz_key_entry *)t->keys,
+				      t->key_mask, 0x4000dd, ALL, 1, 0x1000, 64,
+				      UINT64_MAX - 8), 0);
+	cr_assert_eq(gz_xdm_resolve(t, 0x4000dd, 0x1010, 8,
+				    GENZIO_ACCESS_REMOTE_READ, &p, NULL),
 		     GENZIO_WC_REM_BOUNDS);
 	cr_assert_eq(gz_keytab_insert((struct gz_key_entry *)t->keys,
 				      t->key_mask, 0x3000cc, ALL, 5, 0, 64, 0),
 		     0);
-	cr_assert_eq(gz_xdm_resolve(t, 0x3000cc, 0, 8, 0, &p),
+	cr_assert_eq(gz_xdm_resolve(t, 0x3000cc, 0, 8, 0, &p, NULL),
 		     GENZIO_WC_BAD_RKEY, "segment index beyond the table");
 }
 

@@ -2,12 +2,27 @@
 /*
  * shm provider: every process is a component of a host-local fabric.
  *
- * Files under /dev/shm (and a hugetlbfs mount) are the fabric:
- *   genzio-<fabric>.reg                 registry: GCID slots, robust mutex
- *   genzio-<fabric>-<cid>-<inc>.comp    a component: life lock, queue pair,
- *                                       segment and key tables (peers map
- *                                       it read-only)
- *   genzio-<fabric>-<cid>-<inc>-<seg>   a data-space segment
+ * THE RULE FOR THIS WHOLE PROVIDER. Every structure below marked "shared"
+ * lives in a file other processes map and (being the same user) may write,
+ * correctly or not. So a value read from one is input: load it once into
+ * a local, check the local against a private bound, and use only the
+ * local. Never index a private array, build a path or size a mapping with
+ * a shared value that was not checked first; never read it a second time
+ * to use it. What the owner needs for itself (its channel ids, which
+ * directory a segment is in, its cq ids) it keeps in private memory. A
+ * bad value is a protocol error: an error completion, -EPROTO, a PEER_DEAD
+ * - never an assert, a crash or a hang. Nothing on post or poll takes a
+ * lock another process can hold.
+ *
+ * Files, all in the user's private directory <dir>/genzio-<uid>/ (dir is
+ * $GENZIO_SHM_DIR or /dev/shm, and the same under a hugetlbfs mount):
+ *   <fabric>.reg                 registry (lib/fabric)
+ *   <fabric>-<cid>-<inc>.comp    a component: life lock, queue pair,
+ *                                segment and key tables (peers map it
+ *                                read-only)
+ *   <fabric>-<cid>-<inc>.guard   its in-flight access lanes (shm_guard.c)
+ *   <fabric>-<cid>-<inc>-<seg>   a data-space segment
+ *   <fabric>-<cid>-<inc>-ch<n>   a completion channel's FIFO
  * <inc> is the incarnation, unique per join, so a restarted process never
  * meets the files, keys or queue pairs of its predecessor.
  *
@@ -22,16 +37,17 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "fabric/fabric.h"
 #include "provider.h"
 #include "sys/sys.h"
 #include "xdm/ring.h"
 #include "xdm/xdm.h"
 
-#define GZ_SHM_DIR "/dev/shm"
-#define GZ_SHM_FABRIC_MAX 24
-#define GZ_SHM_MAX_CID 4095u
+#define GZ_SHM_DEFAULT_DIR "/dev/shm"
+#define GZ_SHM_MAX_CID GZ_FABRIC_MAX_CID
 #define GZ_SHM_QP_BITS 10
 #define GZ_SHM_MAX_QP (1u << GZ_SHM_QP_BITS)
+#define GZ_SHM_QP_GEN_MASK ((1u << (24 - GZ_SHM_QP_BITS)) - 1)
 #define GZ_SHM_MAX_SEG 65536u	/* per incarnation; ids are never reused */
 #define GZ_SHM_KEYS 16384u	/* key table slots */
 #define GZ_SHM_MAX_MR 12288u	/* keeps the key table <= 75% full */
@@ -42,55 +58,28 @@
 #define GZ_SHM_RETRY_NS 200000u	/* parked sends retry every 200 us */
 #define GZ_SHM_RDM_TIMEOUT_US 100000u
 #define GZ_SHM_RECHECK_NS 1000000u	/* degraded liveness check: 1 ms */
-#define GZ_SHM_MAGIC_REG 0x475a5245u	/* "GZRE" */
 #define GZ_SHM_MAGIC_COMP 0x475a434fu	/* "GZCO" */
-#define GZ_SHM_VERSION 1u
+#define GZ_SHM_VERSION 2u
 
-/* ---- registry (shm_registry.c) ---- */
-struct gz_shm_slot {
-	uint32_t used;
-	int32_t pid;
-	uint64_t starttime;
-	uint64_t incarnation;
-	uint64_t pad[5];
-} GZ_ALIGNED;
+/* Directories a segment may live in; the index is shared, the paths are
+ * each process's own (same host, same mounts). */
+enum { GZ_SHM_DIR_SHM, GZ_SHM_DIR_HUGE2M, GZ_SHM_DIR_HUGE1G, GZ_SHM_NDIRS };
 
-struct gz_shm_registry {
-	uint32_t magic;
-	uint32_t version;
-	uint32_t subnet;
-	uint32_t pad;
-	uint64_t next_incarnation;
-	pthread_mutex_t lock GZ_ALIGNED;
-	struct gz_shm_slot slot[GZ_SHM_MAX_CID];	/* slot i: CID i + 1 */
-};
-
-int gz_shm_registry_open(const char *fabric, uint32_t subnet,
-			 struct gz_shm_registry **reg);
-void gz_shm_registry_close(struct gz_shm_registry *reg);
-/* Take a free CID (reclaiming dead holders) for this process. */
-int gz_shm_registry_join(struct gz_shm_registry *reg, const char *fabric,
-			 uint32_t *cid, uint64_t *incarnation);
-void gz_shm_registry_leave(struct gz_shm_registry *reg, uint32_t cid,
-			   uint64_t incarnation);
-/* The live holder of @cid, or -EHOSTUNREACH. */
-int gz_shm_registry_lookup(struct gz_shm_registry *reg, uint32_t cid,
-			   uint64_t *incarnation);
-/* Unlink every file of a dead incarnation. */
-void gz_shm_registry_sweep(const char *fabric, uint32_t cid, uint64_t inc);
-
-/* ---- component file, shared with peers ---- */
+/* ---- shared: the component file ---- */
 struct gz_shm_segdesc {
 	_Atomic uint32_t live;	/* 1 while the segment exists */
-	uint32_t dir;		/* 0: /dev/shm, n: hugedir[n - 1] */
+	uint32_t dir;		/* GZ_SHM_DIR_* */
 	uint64_t len;
 };
 
-/* A queue pair as peers see it: its number, and the key domain of its
- * protection domain (an R-Key from another domain is refused, as in verbs). */
+/* A queue pair as peers see it. qpn is also the entry's seqlock: the
+ * owner writes the fields, then qpn (release); destroy sets qpn 0 first,
+ * and every create gives the slot a new generation. A reader that finds
+ * the same nonzero qpn before and after copying the fields has a copy of
+ * one queue pair's entry. */
 struct gz_shm_qpent {
 	_Atomic uint32_t qpn;	/* 0: free slot */
-	uint32_t domain;
+	uint32_t domain;	/* key domain of its protection domain */
 	uint32_t rq_seg;	/* receive queue: segment, entries - 1, */
 	uint32_t rq_mask;	/* entry size */
 	uint32_t rq_stride;
@@ -99,11 +88,23 @@ struct gz_shm_qpent {
 	uint32_t pad;
 };
 
-/*
- * Receive side, in segments peers map: a queue pair's posted receives
- * (single producer: the owner; consumers: senders, claiming with a CAS),
- * and every completion queue (senders write receive completions into it).
- */
+struct gz_shm_comp {
+	uint32_t magic;
+	uint32_t version;
+	uint32_t gcid;
+	int32_t pid;
+	uint64_t starttime;
+	uint64_t incarnation;
+	_Atomic uint32_t closed;	/* left the fabric in good order */
+	uint32_t pad;
+	/* Its own line: held for life, rewritten by the kernel on death. */
+	struct gz_lifelock life;
+	struct gz_shm_qpent qp[GZ_SHM_MAX_QP] GZ_ALIGNED;
+	struct gz_shm_segdesc seg[GZ_SHM_MAX_SEG] GZ_ALIGNED;
+	struct gz_key_entry keys[GZ_SHM_KEYS];
+};
+
+/* ---- shared: receive queues and completion queues (data space) ---- */
 struct gz_shm_rqhdr {
 	_Atomic uint32_t prod GZ_ALIGNED;	/* receives posted */
 	_Atomic uint32_t cons GZ_ALIGNED;	/* receives claimed */
@@ -113,7 +114,7 @@ struct gz_shm_rqe {
 	uint64_t wr_id;
 	uint32_t num_sge;
 	uint32_t pad;
-	struct {
+	struct gz_shm_rsge {
 		uint32_t seg;
 		uint32_t len;
 		uint64_t off;
@@ -125,8 +126,8 @@ struct gz_shm_cqhdr {
 	struct {
 		_Atomic uint32_t armed;	/* next completion wakes chan */
 		_Atomic uint32_t overrun; /* a producer found it full */
-		uint32_t chan;		/* channel id, or UINT32_MAX */
-		uint32_t id;		/* cq id sent on the channel */
+		uint32_t chan;		/* for peers: our channel id */
+		uint32_t id;		/* for peers: what to write to it */
 	} notify GZ_ALIGNED;
 };
 
@@ -134,59 +135,94 @@ struct gz_shm_cqhdr {
 _Static_assert(sizeof(struct gz_shm_cqhdr) <= GZ_SHM_QHDR, "cq header");
 _Static_assert(sizeof(struct gz_shm_rqhdr) <= GZ_SHM_QHDR, "rq header");
 
-struct gz_shm_comp {
-	uint32_t magic;
-	uint32_t version;
-	uint32_t gcid;
-	int32_t pid;
-	uint64_t starttime;
-	uint64_t incarnation;
-	_Atomic uint32_t closed;	/* left the fabric in good order */
-	uint32_t pad;
-	char hugedir[2][PATH_MAX];	/* 2 MiB and 1 GiB mounts */
-	/* Its own line: held for life, rewritten by the kernel on death. */
-	pthread_mutex_t life GZ_ALIGNED;
-	struct gz_shm_qpent qp[GZ_SHM_MAX_QP] GZ_ALIGNED;
-	struct gz_shm_segdesc seg[GZ_SHM_MAX_SEG] GZ_ALIGNED;
-	struct gz_key_entry keys[GZ_SHM_KEYS];
-};
+/* Largest receive entry: what a sender accepts as a stride. */
+#define GZ_SHM_RQE_MAX (sizeof(struct gz_shm_rqe) + \
+			GZ_SHM_MAX_SGE * sizeof(struct gz_shm_rsge))
 
-/* ---- a remote component as we reach it (shm_peer.c) ---- */
+/*
+ * A sender's claim on a receiver's cq slot, in bytes of the entry the
+ * final completion never writes (result[8..31]): the full ring index, the
+ * receive slot, and who claims (GCID in src_gcid, incarnation here). The
+ * tag is stored last with release; the consumer clears it when it reaps
+ * the entry, so an old claim never matches a later lap.
+ */
+#define GZ_SHM_CLAIM_TAG 0x4d49414c437a67ull	/* "gzCLAIM" */
+#define GZ_SHM_REAP_NS 1000000u	/* an unpublished slot this old is checked */
+struct gz_shm_claim {
+	uint32_t idx;		/* the cq ring index claimed */
+	uint32_t rslot;		/* the receive ring index claimed */
+	uint64_t incarnation;
+	_Atomic uint64_t tag;
+};
+_Static_assert(sizeof(struct gz_shm_claim) == 24, "claim record");
+static inline struct gz_shm_claim *gz_shm_claim_of(struct gz_xdm_cqe *cqe)
+{
+	return (struct gz_shm_claim *)(void *)(cqe->result + 8);
+}
+
+/* ---- shared: in-flight access lanes (shm_guard.c) ---- */
+#define GZ_SHM_GUARD_WIN 131072u	/* bytes of lanes per requester CID */
+#define GZ_SHM_GUARD_LANES (GZ_SHM_GUARD_WIN / 64 - 1)	/* one per qp slot */
+_Static_assert(GZ_SHM_GUARD_LANES >= GZ_SHM_MAX_QP, "a lane per queue pair");
+struct gz_shm_guard_hdr {
+	uint64_t incarnation;	/* the requester's, while it uses the window */
+	uint32_t max_lane;	/* lanes below this may be busy */
+	uint32_t expedited;	/* registered for expedited membarrier */
+} GZ_ALIGNED;
+
+/* A lane: odd while its queue pair is inside an access to the owner. */
+struct gz_shm_lane {
+	_Atomic uint64_t state;
+} GZ_ALIGNED;
+
+/* ---- private: a remote component as we reach it (shm_peer.c) ---- */
 struct gz_shm_ctx;
 
 struct gz_shm_peer {
 	struct gz_xdm_target tgt;	/* first: the fast path starts here */
 	const struct gz_shm_comp *comp;	/* read-only mapping */
-	uint32_t life_word;		/* futex word while it lives; see
+	uint32_t life_word;		/* its life word while it lives; see
 					 * GZ_SHM_LIFE_UNKNOWN */
 	_Atomic uint32_t dead;
 	uint64_t next_check_ns;		/* degraded mode: next syscall check */
+	struct gz_shm_lane *lanes;	/* our window of its guard file */
 	int pidfd;			/* readable when it exits, or -1 */
+	uint32_t gen;			/* names it in the event set */
 	int chan_fd[GZ_SHM_MAX_CHANNELS];	/* its channel FIFOs, lazily */
 	uint32_t gcid;
 	uint32_t users;			/* under ctx lock */
+	int32_t pid;			/* snapshots of its header */
+	uint64_t starttime;
 	uint64_t incarnation;
 	struct gz_shm_ctx *ctx;
 	pthread_mutex_t map_lock;	/* slow path: map_seg */
 };
 
-/* ---- our context ---- */
+/* ---- private: our context ---- */
 struct gz_shm_ctx {
 	struct genzio_context base;
-	struct gz_shm_registry *reg;
+	struct gz_fabric fabric;
+	int dirfd[GZ_SHM_NDIRS];	/* our private dirs, or -1 */
 	struct gz_shm_comp *comp;	/* our component file, writable */
-	char fabric[GZ_SHM_FABRIC_MAX + 1];
+	struct gz_shm_guard_hdr *guard;	/* our guard file, 256 MiB sparse */
 	uint32_t cid;
 	uint64_t incarnation;
+	int mb_expedited;		/* membarrier registered */
+	uint64_t lanes_used[GZ_SHM_MAX_QP / 64];	/* by our queue pairs */
+	uint32_t lane_hw;		/* lanes below this were ever used */
 	uint32_t next_seg;		/* ids are never reused */
-	uint32_t qp_gen;
-	char hugedir[2][PATH_MAX];	/* 2 MiB, 1 GiB mounts; "" if none */
+	uint32_t next_qp_slot;		/* round robin: slots rest longest */
+	uint16_t qp_gen[GZ_SHM_MAX_QP];	/* per slot */
+	uint32_t peer_gen;
 	uint64_t huge_budget, huge_used;
 	struct gz_shm_mem *mems;	/* list, for mr_reg lookups */
 	struct gz_shm_peer *peer[GZ_SHM_MAX_CID + 1];	/* current, by CID */
-	struct gz_shm_qp *qp[GZ_SHM_MAX_QP];	/* by slot */
-	struct gz_shm_cq *cq[GZ_SHM_MAX_QP];	/* by id */
+	struct gz_shm_qp *_Atomic qp[GZ_SHM_MAX_QP];	/* by slot */
+	struct gz_shm_cq *_Atomic cq[GZ_SHM_MAX_QP];	/* by id */
 	struct gz_shm_channel *chan[GZ_SHM_MAX_CHANNELS];
+	/* pollers and channel waiters inside progress(): a destroy waits
+	 * for them to leave before it frees what they may be looking at */
+	_Atomic uint32_t progress_busy;
 };
 
 static inline struct gz_shm_ctx *to_shm_ctx(struct genzio_context *c)
@@ -198,13 +234,15 @@ struct gz_shm_mem {
 	struct gz_mem base;
 	struct gz_shm_mem *next;
 	uint32_t seg;
+	uint32_t dir;			/* GZ_SHM_DIR_*: private copy */
 	uint32_t users;			/* registrations inside it */
 	int converted;			/* user memory moved in place */
 };
 
 struct gz_shm_mr {
 	struct gz_mr base;
-	struct gz_shm_mem *mem;		/* NULL without remote access */
+	struct gz_shm_mem *mem;		/* NULL without data space */
+	int revoked;			/* rkey removed, wait not done */
 };
 
 struct gz_shm_ah {
@@ -216,7 +254,7 @@ struct gz_shm_channel {
 	struct gz_channel base;
 	int rfd;			/* FIFO, read end (O_RDWR: no EOF) */
 	int timerfd;			/* retries of parked sends */
-	char path[PATH_MAX];
+	char name[64];
 };
 
 struct gz_shm_cq {
@@ -226,29 +264,46 @@ struct gz_shm_cq {
 	uint32_t users;			/* queue pairs, under ctx lock */
 	struct gz_shm_cqhdr *hdr;	/* in segment seg, shared */
 	uint32_t seg;
-	uint32_t id;
+	uint32_t id;			/* private copies of what hdr says */
+	uint32_t chan;			/* channel id, or UINT32_MAX */
 	uint64_t seg_len;
 	struct gz_shm_ctx *ctx;
 	int overrun_told;		/* CQ_OVERRUN event raised */
 	uint32_t empty_polls;		/* until the next stall check */
 	uint64_t stall_since;		/* cons unpublished since (ns), or 0 */
 	int notify_fd;			/* our channel's FIFO, or -1 */
+	/* completions owed to requests that already took effect (or are
+	 * parked) but hold no ring slot: counted against the depth at
+	 * post, so a later post cannot take the room they need */
+	_Atomic uint32_t owed;
 	_Atomic uint32_t parked;	/* its qps holding parked requests */
+	_Atomic uint64_t parked_qps[GZ_SHM_MAX_QP / 64];	/* by slot */
+	uint64_t dropped;		/* receives of dead queue pairs */
+	/* a poll inside receive handling, which looks at queue pairs: their
+	 * destroy waits for it to leave */
+	_Atomic uint32_t in_poll;
+};
+
+/*
+ * A peer's queue-pair entry, as one consistent snapshot, checked: masks
+ * are 2^k - 1 within GZ_SHM_MAX_DEPTH, the stride fits a receive entry.
+ */
+struct gz_shm_qpsnap {
+	uint32_t qpn, domain;
+	uint32_t rq_seg, rq_mask, rq_stride;
+	uint32_t rcq_seg, rcq_mask;
 };
 
 /*
  * The last R-Key a queue pair resolved, so a stream of requests to one
- * region skips the hash probe: valid while the key entry's sequence
- * number is unchanged (any rewrite of the entry bumps it).
+ * region skips the hash probe: a gz_key_snap whose entry's sequence number
+ * is unchanged (any rewrite of the entry bumps it), with its length
+ * clamped to what we mapped.
  */
 struct gz_shm_kcache {
-	const struct gz_key_entry *e;	/* NULL: empty */
+	struct gz_key_snap k;		/* k.e NULL: empty */
 	uint32_t rkey;
-	uint32_t seq;
-	uint32_t access;		/* rights, domain check included */
-	uint32_t pad;
-	uint64_t base, length;		/* the region, owner's addresses */
-	uint8_t *ptr;			/* our address of base */
+	uint8_t *ptr;			/* our address of k.base */
 };
 
 struct gz_shm_qp {
@@ -261,20 +316,23 @@ struct gz_shm_qp {
 	uint32_t max_sge;
 	uint32_t max_inline;
 	uint32_t slot;
+	uint32_t lane;			/* our lane in every peer's guard */
 	const struct gz_lkey *lkeys;
 	uint32_t max_mr;
 	uint32_t domain;		/* key domain of our pd */
+	uint64_t lane_seq;		/* our lanes' next even state */
 	struct gz_shm_kcache kc;	/* fast_rma(), RC only */
 	/* receive queue, in segment rq_seg */
 	struct gz_shm_rqhdr *rq;
 	uint8_t *rqe;
 	uint32_t rq_seg, rq_mask, rq_stride, max_recv_sge;
 	uint64_t rq_seg_len;
-	uint32_t rq_posted;		/* owner's producer index */
+	_Atomic uint32_t rq_posted;	/* owner's producer index */
 	uint32_t rq_cap;		/* rq_depth asked for */
 	_Atomic uint32_t rq_done;	/* slots free again, in order */
 	uint8_t *rq_fin;		/* per slot: completion polled */
-	/* requests parked while the receiver had no buffer */
+	uint64_t *rq_wrid;		/* per slot: wr_id, private copy */
+	/* requests parked while the receiver had no buffer (shm_park.c) */
 	_Atomic uint32_t npark;		/* read without the lock */
 	atomic_flag park_lock;
 	uint32_t park_head;
@@ -289,29 +347,60 @@ struct gz_shm_qp {
 
 struct gz_shm_parked {
 	struct genzio_send_wr wr;
-	uint32_t slot;			/* completion slot, if has_slot */
-	uint8_t has_slot;
 	uint8_t done;			/* executed: only its completion waits */
 	uint8_t status;			/* ... with this status */
+	uint8_t owes;			/* counted in scq->owed */
 	struct genzio_sge sge[GZ_SHM_MAX_SGE];
 	uint8_t data[GENZIO_MAX_INLINE];	/* inline payload, copied */
 	uint64_t deadline_ns;
 };
 
-/* ---- internal calls between the files ---- */
-void gz_shm_path(const struct gz_shm_ctx *ctx, char *buf, size_t len,
+/* ---- shm_device.c / shm_files.c: names and directories ---- */
+/* "<fabric>-<cid>-<inc><suffix>" */
+void gz_shm_name(const struct gz_shm_ctx *ctx, char *buf, size_t len,
 		 uint32_t cid, uint64_t inc, const char *suffix);
+void gz_shm_seg_name(const struct gz_shm_ctx *ctx, char *buf, size_t len,
+		     uint32_t cid, uint64_t inc, uint32_t seg);
+/* Unlink every file of a dead incarnation (a gz_fabric_sweep_fn). */
+void gz_shm_sweep(void *ctx, uint32_t cid, uint64_t inc);
+uint64_t gz_shm_now_ns(void);
+
+/* ---- shm_peer.c ---- */
 int gz_shm_peer_get(struct gz_shm_ctx *ctx, uint32_t gcid,
 		    struct gz_shm_peer **peer);
 void gz_shm_peer_put(struct gz_shm_peer *peer);
-void gz_shm_peer_seg_path(const struct gz_shm_peer *p, uint32_t idx,
-			  char *buf, size_t len);
 /* Slow path of gz_shm_peer_alive(): 1 alive, 0 dead (and marked so). */
 int gz_shm_peer_check(struct gz_shm_peer *peer);
+void gz_shm_peer_died(struct gz_shm_peer *p);
+/*
+ * Snapshot queue pair @qpn of @p into @s (see struct gz_shm_qpsnap).
+ * Return: 0, or GENZIO_WC_REM_QP (gone, changing, or malformed).
+ */
+uint8_t gz_shm_qpent_read(const struct gz_shm_peer *p, uint32_t qpn,
+			  struct gz_shm_qpsnap *s);
+/* Whether queue pair @qpn of @p is still the one @s was taken from. */
+static inline int gz_shm_qpent_same(const struct gz_shm_peer *p, uint32_t qpn)
+{
+	/* Acquire pairs with the owner's release in qp_publish(). */
+	return atomic_load_explicit(
+		       (_Atomic uint32_t *)&p->comp->qp[qpn & (GZ_SHM_MAX_QP - 1)]
+			       .qpn,
+		       memory_order_acquire) == qpn;
+}
+/* A peer's segment, mapped; NULL if it does not exist (any more). */
+const struct gz_xdm_seg *gz_shm_peer_seg(struct gz_shm_peer *p, uint32_t seg);
 
-/* No futex word ever has this value: a peer whose opening thread exited
+/* No life word ever has this value: a peer whose opening thread exited
  * gets it, so every operation takes the (rate-limited) slow check. */
 #define GZ_SHM_LIFE_UNKNOWN 0xffffffffu
+
+/* One load in the common case: the peer's life word is unchanged. */
+static inline int gz_shm_peer_alive(struct gz_shm_peer *p)
+{
+	if (GZ_LIKELY(gz_sys_lifelock_word(&p->comp->life) == p->life_word))
+		return 1;
+	return gz_shm_peer_check(p);
+}
 
 /*
  * Turn an R-Key at @p into a pointer for a request addressed to a queue
@@ -322,83 +411,55 @@ GZ_INLINE uint8_t gz_shm_resolve(struct gz_shm_peer *p, uint32_t domain,
 				 uint32_t rkey, uint64_t raddr, uint64_t len,
 				 uint32_t need, uint8_t **rp)
 {
-	uint8_t st = gz_xdm_resolve(&p->tgt, rkey, raddr, len, need, rp);
+	uint8_t st = gz_xdm_resolve(&p->tgt, rkey, raddr, len, need, rp, NULL);
 
 	if (!st && GZ_UNLIKELY(GENZIO_RKEY_DOMAIN(rkey) != domain))
 		st = GENZIO_WC_REM_ACCESS;
 	return st;
 }
 
-/* One load in the common case: the peer's life-lock word is unchanged. */
-static inline int gz_shm_peer_alive(struct gz_shm_peer *p)
+/* ---- shm_guard.c: dereg waits for accesses in flight ---- */
+int gz_shm_guard_create(struct gz_shm_ctx *ctx);
+void gz_shm_guard_destroy(struct gz_shm_ctx *ctx);
+/* Map our window of @p's guard file and announce us in it. */
+int gz_shm_guard_attach(struct gz_shm_peer *p);
+void gz_shm_guard_detach(struct gz_shm_peer *p);
+/* A lane for a new queue pair (ctx lock held); every attached window
+ * learns of it before the queue pair can use it. */
+int gz_shm_lane_take(struct gz_shm_ctx *ctx, uint32_t *lane);
+void gz_shm_lane_give(struct gz_shm_ctx *ctx, uint32_t lane);
+/* After a key was removed: wait until no access that may have passed its
+ * check is still running. 0 or -ETIMEDOUT (a requester stalled inside). */
+int gz_shm_guard_wait(struct gz_shm_ctx *ctx);
+
+/* Enter and leave an access to @p through queue pair @qp: two plain
+ * stores to a line only we write. The owner's gz_shm_guard_wait() pairs
+ * them with a membarrier, so no fence is needed here. */
+GZ_INLINE struct gz_shm_lane *gz_shm_lane_enter(struct gz_shm_qp *qp,
+						struct gz_shm_peer *p)
 {
-	if (GZ_LIKELY(gz_sys_lifelock_word(&p->comp->life) == p->life_word))
-		return 1;
-	return gz_shm_peer_check(p);
+	struct gz_shm_lane *l = &p->lanes[qp->lane];
+
+	atomic_store_explicit(&l->state, qp->lane_seq + 1,
+			      memory_order_relaxed);
+	atomic_signal_fence(memory_order_seq_cst);
+	return l;
 }
 
-/* Queue segments (cq and rq rings): /dev/shm, normal pages, published. */
+GZ_INLINE void gz_shm_lane_leave(struct gz_shm_qp *qp, struct gz_shm_lane *l)
+{
+	qp->lane_seq += 2;
+	/* Release: every byte the access moved is visible (or read) before
+	 * the owner can see the lane idle. */
+	atomic_store_explicit(&l->state, qp->lane_seq, memory_order_release);
+}
+
+/* ---- shm_mem.c ---- */
+/* Queue segments (cq and rq rings): normal pages, published. */
 int gz_shm_qseg_create(struct gz_shm_ctx *ctx, uint64_t len, uint32_t *seg,
 		       void **addr);
 void gz_shm_qseg_destroy(struct gz_shm_ctx *ctx, uint32_t seg, void *addr,
 			 uint64_t len);
-uint64_t gz_shm_now_ns(void);
-/* Wake the channel of a cq if it is armed: a peer's (@peer set) or ours
- * (@fd, our channel FIFO). */
-void gz_shm_cq_notify(struct gz_shm_cqhdr *hdr, struct gz_shm_peer *peer,
-		      int fd);
-int gz_shm_peer_chan_fd(struct gz_shm_peer *p, uint32_t chan);
-/* Run parked requests of @qp; called from poll and channel waits. */
-void gz_shm_qp_progress(struct gz_shm_qp *qp);
-void gz_shm_cq_progress(struct gz_shm_cq *cq);
-void gz_shm_event_harvest(struct genzio_context *ctx);
-void gz_shm_cq_overrun_event(struct gz_shm_cq *cq);
-void gz_shm_peer_died(struct gz_shm_peer *p);
-int gz_shm_channel_create(struct genzio_context *ctx, struct gz_channel **ch);
-void gz_shm_channel_destroy(struct gz_channel *ch);
-int gz_shm_channel_get_event(struct gz_channel *ch, int timeout_ms,
-			     struct gz_cq **cq);
-int gz_shm_cq_req_notify(struct gz_cq *cq);
-void gz_shm_channel_arm_retry(struct gz_shm_channel *ch);
-int gz_shm_rmap_map(struct genzio_context *ctx, struct genzio_ah *ah,
-		    uint64_t raddr, uint64_t len, uint32_t rkey, uint32_t mode,
-		    struct genzio_rmap **rmap);
-void gz_shm_rmap_unmap(struct genzio_rmap *rmap);
-int gz_shm_post_recv(struct genzio_qp *qp, struct genzio_recv_wr *wr,
-		     struct genzio_recv_wr **bad_wr);
-/* A delivery under way: what gz_shm_msg_begin() took for it. */
-struct gz_shm_delivery {
-	const struct gz_xdm_seg *rs, *cs;	/* receiver's rq, cq segments */
-	struct gz_shm_cqhdr *ch;
-	struct gz_ring ring;		/* the receiver's cq */
-	const struct gz_shm_rqe *e;	/* the receive claimed */
-	struct gz_xdm_cqe *cqe;		/* its completion slot, claimed */
-	uint32_t idx, rslot;
-};
-
-/* Claim record tag in a cq entry's result[16..23]: tag | ring index. */
-#define GZ_SHM_CLAIM_TAG 0x434c41494d000000ull	/* "CLAIM" << 24 */
-#define GZ_SHM_REAP_NS 1000000u	/* an unpublished slot this old is checked */
-
-/* Claim a receive and its completion slot (with the claim record written);
- * 0, GZ_SHM_NO_RECV or GENZIO_WC_REM_OP. @d->rs and @d->cs are set. */
-int gz_shm_msg_begin(struct gz_shm_qp *qp, struct gz_shm_peer *peer,
-		     uint32_t rqpn, struct gz_shm_delivery *d);
-/* Owner side: complete in error a slot whose claimant died. */
-void gz_shm_cq_reap_dead(struct gz_shm_cq *cq);
-
-/* Deliver a SEND/SEND_IMM/WRITE_IMM: status, or GZ_SHM_NO_RECV. */
-#define GZ_SHM_NO_RECV 0x100
-int gz_shm_msg_deliver(struct gz_shm_qp *qp, struct gz_shm_peer *peer,
-		       uint32_t rqpn, const struct genzio_send_wr *wr,
-		       uint32_t *byte_len);
-
-int gz_shm_ah_create(struct genzio_pd *pd, uint32_t gcid,
-		     struct genzio_ah **ah);
-void gz_shm_ah_destroy(struct genzio_ah *ah);
-int gz_shm_cq_create(struct genzio_context *ctx,
-		     const struct genzio_cq_attr *attr, struct gz_cq **cq);
-int gz_shm_cq_destroy(struct gz_cq *cq);
 int gz_shm_mem_alloc(struct genzio_context *ctx, uint64_t len, uint32_t flags,
 		     struct genzio_mem **mem);
 int gz_shm_mem_free(struct genzio_mem *mem);
@@ -408,12 +469,127 @@ int gz_shm_mem_overlaps(struct gz_shm_ctx *ctx, uint64_t addr, uint64_t len);
 struct gz_shm_mem *gz_shm_mem_find(struct gz_shm_ctx *ctx, uint64_t addr,
 				   uint64_t len);
 void gz_shm_mem_release(struct gz_shm_ctx *ctx, struct gz_shm_mem *m);
+
+/* ---- shm_mr.c ---- */
 int gz_shm_mr_reg(struct genzio_pd *pd, void *addr, uint64_t len,
 		  uint32_t access, struct gz_mr **mr);
+int gz_shm_mr_revoke(struct gz_mr *mr);
+int gz_shm_mr_quiesce(struct genzio_context *ctx);
 void gz_shm_mr_dereg(struct gz_mr *mr);
+
+/* ---- shm_cq.c ---- */
+int gz_shm_cq_create(struct genzio_context *ctx,
+		     const struct genzio_cq_attr *attr, struct gz_cq **cq);
+int gz_shm_cq_destroy(struct gz_cq *cq);
+/* Wake the channel of a cq if it is armed: a peer's (@peer set) or ours
+ * (@fd, our channel FIFO). */
+void gz_shm_cq_notify(struct gz_shm_cqhdr *hdr, struct gz_shm_peer *peer,
+		      int fd);
+/* Owner side: complete in error a slot whose claimant died. */
+void gz_shm_cq_reap_dead(struct gz_shm_cq *cq);
+void gz_shm_cq_overrun_event(struct gz_shm_cq *cq);
+/* Room for one more completion owed by us: 1, or 0 (post -EAGAIN). */
+static inline int gz_shm_cq_credit(struct gz_shm_cq *cq)
+{
+	uint32_t prod = atomic_load_explicit(&cq->ring.ctrl->prod,
+					     memory_order_relaxed);
+	uint32_t cons = atomic_load_explicit(&cq->ring.ctrl->cons,
+					     memory_order_acquire);
+
+	return prod - cons + atomic_load_explicit(&cq->owed,
+						  memory_order_relaxed) <=
+	       cq->ring.mask;
+}
+
+/* ---- shm_qp.c, shm_post.c, shm_park.c ---- */
 int gz_shm_qp_create(struct genzio_pd *pd, const struct genzio_qp_attr *attr,
 		     struct genzio_qp **qp);
 int gz_shm_qp_connect(struct genzio_qp *qp, uint32_t gcid, uint32_t qpn);
 void gz_shm_qp_destroy(struct genzio_qp *qp);
+int gz_shm_post_send(struct genzio_qp *qp, struct genzio_send_wr *wr,
+		     struct genzio_send_wr **bad_wr);
+/* Write the completion of @wr (opcode, byte_len, result from @res) into
+ * the send cq slot reserved at @idx. */
+void gz_shm_complete(struct gz_shm_qp *qp, uint32_t idx,
+		     const struct genzio_send_wr *wr,
+		     const struct gz_xdm_cqe *res, uint8_t status);
+/* Run one request off the lean path (@parked: from the parked queue,
+ * where a message waits for a receive until @deadline). Return: 0,
+ * -EAGAIN (cq full, no effect), GZ_SHM_NO_RECV (waits for a receive
+ * buffer, not executed), or GZ_SHM_DONE (executed; its completion,
+ * *@done_st, found no room). */
+#define GZ_SHM_NO_RECV 0x100
+#define GZ_SHM_DONE 0x200
+int gz_shm_run_one(struct gz_shm_qp *qp, const struct genzio_send_wr *wr,
+		   uint64_t deadline, int parked, uint8_t *done_st);
+extern const uint8_t gz_shm_wc_opcode[GENZIO_WR_OPCODE_MAX];
+static inline int gz_shm_is_msg(uint32_t opcode)
+{
+	return opcode == GENZIO_WR_SEND || opcode == GENZIO_WR_SEND_IMM ||
+	       opcode == GENZIO_WR_WRITE_IMM;
+}
+/* Park a copy of @wr behind earlier ones (done: executed, only its
+ * completion with @status is owed). 0 or -EAGAIN (GZ_SHM_PARKED full). */
+int gz_shm_park(struct gz_shm_qp *qp, const struct genzio_send_wr *wr,
+		int done, uint8_t status);
+/* Run parked requests of @qp; called from post, poll and channel waits. */
+void gz_shm_qp_progress(struct gz_shm_qp *qp);
+void gz_shm_cq_progress(struct gz_shm_cq *cq);
+/* Take @qp out of its cq's parked set and complete what it had parked
+ * as flushed; on return no poller is looking at it. */
+void gz_shm_park_flush(struct gz_shm_qp *qp);
+/* Progress the cqs of channel @chan; *@left set if any still parks. */
+void gz_shm_chan_progress(struct gz_shm_ctx *ctx, uint32_t chan, int *left);
+/* Wait until no poller or channel waiter is inside progress(). */
+void gz_shm_progress_quiesce(struct gz_shm_ctx *ctx);
+
+/* ---- shm_recv.c ---- */
+int gz_shm_post_recv(struct genzio_qp *qp, struct genzio_recv_wr *wr,
+		     struct genzio_recv_wr **bad_wr);
+/* Owner side, at poll: receive slot @rslot of @qp may be reposted. */
+void gz_shm_rq_slot_done(struct gz_shm_qp *qp, uint32_t rslot);
+
+/* ---- shm_msg.c: sender side of SEND, SEND_IMM, WRITE_IMM ---- */
+/* A delivery under way: what gz_shm_msg_begin() took for it. */
+struct gz_shm_delivery {
+	struct gz_shm_qpsnap q;		/* the receiving queue pair */
+	const struct gz_xdm_seg *rs, *cs;	/* its rq, cq segments */
+	struct gz_shm_cqhdr *ch;
+	struct gz_ring ring;		/* the receiver's cq */
+	const struct gz_shm_rqe *e;	/* the receive claimed */
+	struct gz_xdm_cqe *cqe;		/* its completion slot, claimed */
+	uint32_t idx, rslot;
+};
+/* Snapshot the receiving queue pair and map its queues into @d.
+ * Return: 0 or GENZIO_WC_REM_QP. */
+uint8_t gz_shm_msg_target(struct gz_shm_peer *peer, uint32_t rqpn,
+			  struct gz_shm_delivery *d);
+/* Claim a receive and its completion slot (with the claim record written);
+ * 0, GZ_SHM_NO_RECV, GENZIO_WC_REM_QP (its indices make no sense), or
+ * GENZIO_WC_REM_OP (its cq is full: a receive was consumed all the same). */
+int gz_shm_msg_begin(struct gz_shm_qp *qp, struct gz_shm_peer *peer,
+		     struct gz_shm_delivery *d);
+/* Deliver a SEND/SEND_IMM/WRITE_IMM: status, or GZ_SHM_NO_RECV;
+ * *@claimed is set once a receive was consumed (an effect). */
+int gz_shm_msg_deliver(struct gz_shm_qp *qp, struct gz_shm_peer *peer,
+		       uint32_t rqpn, const struct genzio_send_wr *wr,
+		       uint32_t *byte_len, int *claimed);
+
+/* ---- shm_channel.c, shm_event.c, shm_rmap.c, shm_ah.c ---- */
+int gz_shm_peer_chan_fd(struct gz_shm_peer *p, uint32_t chan);
+int gz_shm_channel_create(struct genzio_context *ctx, struct gz_channel **ch);
+void gz_shm_channel_destroy(struct gz_channel *ch);
+int gz_shm_channel_get_event(struct gz_channel *ch, int timeout_ms,
+			     struct gz_cq **cq);
+int gz_shm_cq_req_notify(struct gz_cq *cq);
+void gz_shm_channel_arm_retry(struct gz_shm_ctx *ctx, uint32_t chan);
+void gz_shm_event_harvest(struct genzio_context *ctx);
+int gz_shm_rmap_map(struct genzio_ah *ah, uint32_t remote_qpn,
+		    uint64_t raddr, uint64_t len, uint32_t rkey, uint32_t mode,
+		    struct genzio_rmap **rmap);
+void gz_shm_rmap_unmap(struct genzio_rmap *rmap);
+int gz_shm_ah_create(struct genzio_pd *pd, uint32_t gcid,
+		     struct genzio_ah **ah);
+void gz_shm_ah_destroy(struct genzio_ah *ah);
 
 #endif /* GZ_PROVIDERS_SHM_SHM_H */

@@ -13,6 +13,8 @@ int gz_shm_ah_create(struct genzio_pd *pd, uint32_t gcid,
 
 	if (!ah)
 		return -ENOMEM;
+	/* its errors say what went wrong: no such component, or no fd or
+	 * memory to reach it (-EMFILE, -ENOMEM) */
 	ret = gz_shm_peer_get(to_shm_ctx(pd->ctx), gcid, &ah->peer);
 	if (ret) {
 		free(ah);

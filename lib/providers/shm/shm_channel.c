@@ -3,12 +3,12 @@
  * Completion channels. A named FIFO per channel, so any process can wake
  * it: the producer of a completion on an armed cq writes the cq id. The
  * fd users wait on is an epoll set of that FIFO and a timer that paces the
- * retries of sends parked for want of a receive buffer.
+ * retries of sends parked for want of a receive buffer. What arrives in
+ * the FIFO is input from other processes: an id is only a hint, checked
+ * against our own cqs.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,18 +19,19 @@
 
 #include "providers/shm/shm.h"
 
-static void chan_path(const struct gz_shm_ctx *ctx, char *buf, size_t len,
+static void chan_name(const struct gz_shm_ctx *ctx, char *buf, size_t len,
 		      uint32_t cid, uint64_t inc, uint32_t id)
 {
-	char suffix[32];
+	char suffix[16];
 
 	snprintf(suffix, sizeof(suffix), "-ch%u", id);
-	gz_shm_path(ctx, buf, len, cid, inc, suffix);
+	gz_shm_name(ctx, buf, len, cid, inc, suffix);
 }
 
 int gz_shm_channel_create(struct genzio_context *base, struct gz_channel **out)
 {
 	struct gz_shm_ctx *ctx = to_shm_ctx(base);
+	int dfd = ctx->dirfd[GZ_SHM_DIR_SHM];
 	struct epoll_event e = { .events = EPOLLIN };
 	struct gz_shm_channel *ch;
 	uint32_t id;
@@ -45,22 +46,24 @@ int gz_shm_channel_create(struct genzio_context *base, struct gz_channel **out)
 		return -ENOMEM;
 	ch->base.id = id;
 	ch->rfd = ch->timerfd = ch->base.pub.fd = -1;
-	chan_path(ctx, ch->path, sizeof(ch->path), ctx->cid, ctx->incarnation,
+	chan_name(ctx, ch->name, sizeof(ch->name), ctx->cid, ctx->incarnation,
 		  id);
-	if (mkfifo(ch->path, 0600)) {
-		ret = gz_err(-errno, "mkfifo %s: %s", ch->path, strerror(errno));
+	if (mkfifoat(dfd, ch->name, 0600)) {
+		ret = gz_err(-errno, "mkfifo %s: %s", ch->name, strerror(errno));
 		goto free_ch;
 	}
 	/* O_RDWR: the FIFO always has a reader and a writer, so peers can
 	 * open it and we never read EOF. */
-	ch->rfd = open(ch->path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	ch->rfd = gz_sys_open_owned(dfd, ch->name, O_RDWR | O_NONBLOCK,
+				    S_IFIFO, 0, NULL);
 	ch->timerfd = timerfd_create(CLOCK_MONOTONIC,
 				     TFD_NONBLOCK | TFD_CLOEXEC);
 	ch->base.pub.fd = epoll_create1(EPOLL_CLOEXEC);
 	if (ch->rfd < 0 || ch->timerfd < 0 || ch->base.pub.fd < 0 ||
 	    epoll_ctl(ch->base.pub.fd, EPOLL_CTL_ADD, ch->rfd, &e) ||
 	    epoll_ctl(ch->base.pub.fd, EPOLL_CTL_ADD, ch->timerfd, &e)) {
-		ret = gz_err(-errno, "channel fds: %s", strerror(errno));
+		ret = gz_err(ch->rfd < 0 ? ch->rfd : -errno, "channel fds: %s",
+			     strerror(ch->rfd < 0 ? -ch->rfd : errno));
 		goto close_fds;
 	}
 	ctx->chan[id] = ch;
@@ -74,7 +77,7 @@ close_fds:
 		close(ch->timerfd);
 	if (ch->rfd >= 0)
 		close(ch->rfd);
-	unlink(ch->path);
+	unlinkat(dfd, ch->name, 0);
 free_ch:
 	free(ch);
 	return ret;
@@ -84,24 +87,25 @@ void gz_shm_channel_destroy(struct gz_channel *base)
 {
 	struct gz_shm_channel *ch = container_of(base, struct gz_shm_channel,
 						 base);
+	struct gz_shm_ctx *ctx = to_shm_ctx(base->pub.context);
 
-	to_shm_ctx(base->pub.context)->chan[base->id] = NULL;
+	ctx->chan[base->id] = NULL;
 	close(ch->base.pub.fd);
 	close(ch->timerfd);
 	close(ch->rfd);
-	unlink(ch->path);
+	unlinkat(ctx->dirfd[GZ_SHM_DIR_SHM], ch->name, 0);
 	free(ch);
 }
 
-void gz_shm_channel_arm_retry(struct gz_shm_channel *ch)
+void gz_shm_channel_arm_retry(struct gz_shm_ctx *ctx, uint32_t chan)
 {
 	struct itimerspec its = {
 		.it_interval = { 0, GZ_SHM_RETRY_NS },
 		.it_value = { 0, GZ_SHM_RETRY_NS },
 	};
 
-	if (ch)
-		timerfd_settime(ch->timerfd, 0, &its, NULL);
+	if (chan < GZ_SHM_MAX_CHANNELS && ctx->chan[chan])
+		timerfd_settime(ctx->chan[chan]->timerfd, 0, &its, NULL);
 }
 
 /* Timer fired: retry the parked sends of our cqs; stop it when none. */
@@ -114,20 +118,21 @@ static void retry_parked(struct gz_shm_channel *ch)
 
 	if (read(ch->timerfd, &ticks, sizeof(ticks)) != sizeof(ticks))
 		return;
-	/* under the lock, so no queue pair is destroyed meanwhile */
-	gz_ctx_lock(&ctx->base);
-	for (uint32_t i = 0; i < GZ_SHM_MAX_QP; i++) {
-		struct gz_shm_qp *qp = ctx->qp[i];
-
-		if (!qp || qp->scq->base.channel != &ch->base.pub ||
-		    !atomic_load(&qp->npark))
-			continue;
-		gz_shm_qp_progress(qp);
-		parked |= !!atomic_load(&qp->npark);
-	}
-	gz_ctx_unlock(&ctx->base);
+	gz_shm_chan_progress(ctx, ch->base.id, &parked);
 	if (!parked)
 		timerfd_settime(ch->timerfd, 0, &off, NULL);
+}
+
+/* The cq a wake-up names, if it is one of ours on this channel. */
+static struct gz_shm_cq *woken(struct gz_shm_ctx *ctx, uint32_t chan,
+			       uint32_t id)
+{
+	struct gz_shm_cq *cq;
+
+	if (id >= GZ_SHM_MAX_QP)
+		return NULL;
+	cq = atomic_load_explicit(&ctx->cq[id], memory_order_acquire);
+	return cq && cq->chan == chan ? cq : NULL;
 }
 
 int gz_shm_channel_get_event(struct gz_channel *base, int timeout_ms,
@@ -145,11 +150,10 @@ int gz_shm_channel_get_event(struct gz_channel *base, int timeout_ms,
 		int wait, n;
 
 		while (read(ch->rfd, &id, sizeof(id)) == sizeof(id)) {
-			struct gz_shm_cq *cq =
-				id < GZ_SHM_MAX_QP ? ctx->cq[id] : NULL;
+			/* a cq destroyed since it was woken, or garbage */
+			struct gz_shm_cq *cq = woken(ctx, base->id, id);
 
-			/* a cq destroyed since it was woken: skip it */
-			if (cq && cq->base.channel == &base->pub) {
+			if (cq) {
 				*out = &cq->base;
 				return 0;
 			}
@@ -173,20 +177,22 @@ int gz_shm_channel_get_event(struct gz_channel *base, int timeout_ms,
 
 int gz_shm_peer_chan_fd(struct gz_shm_peer *p, uint32_t chan)
 {
-	char path[PATH_MAX];
+	char name[64];
 	int fd, none = -1;
 
+	/* @chan came from the peer's cq header */
 	if (chan >= GZ_SHM_MAX_CHANNELS)
 		return -1;
 	fd = __atomic_load_n(&p->chan_fd[chan], __ATOMIC_ACQUIRE);
 	if (GZ_LIKELY(fd >= 0))
 		return fd;
-	chan_path(p->ctx, path, sizeof(path), GENZIO_GCID_CID(p->gcid),
+	chan_name(p->ctx, name, sizeof(name), GENZIO_GCID_CID(p->gcid),
 		  p->incarnation, chan);
 	/* O_RDWR, not O_WRONLY: our fd counts as a reader too, so a write
 	 * after the owner closed the FIFO is lost quietly instead of
 	 * raising SIGPIPE in the application. */
-	fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	fd = gz_sys_open_owned(p->ctx->dirfd[GZ_SHM_DIR_SHM], name,
+			       O_RDWR | O_NONBLOCK, S_IFIFO, 0, NULL);
 	if (fd < 0)
 		return -1;
 	/* two threads may race here: one fd wins, the other is closed */

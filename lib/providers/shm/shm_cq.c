@@ -3,22 +3,15 @@
  * Completion queues: a phase-bit ring of 64-byte entries in a segment of
  * our data space, because peers write receive completions into it. A
  * producer that finds it full marks it overrun instead of overwriting.
+ * Entries peers wrote are input: each field is copied once, and the queue
+ * pair one names is looked up in our private table and compared.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "providers/shm/shm.h"
-
-uint64_t gz_shm_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 void gz_shm_cq_notify(struct gz_shm_cqhdr *hdr, struct gz_shm_peer *peer,
 		      int fd)
@@ -33,6 +26,7 @@ void gz_shm_cq_notify(struct gz_shm_cqhdr *hdr, struct gz_shm_peer *peer,
 		return;
 	if (!atomic_compare_exchange_strong(&hdr->notify.armed, &one, 0))
 		return;
+	/* what to write is the owner's business: it checks what it reads */
 	id = hdr->notify.id;
 	if (peer)
 		fd = gz_shm_peer_chan_fd(peer, hdr->notify.chan);
@@ -41,60 +35,73 @@ void gz_shm_cq_notify(struct gz_shm_cqhdr *hdr, struct gz_shm_peer *peer,
 	}
 }
 
-/*
- * Senders finish receive slots in any order (several may deliver at
- * once), but the owner reposts them in ring order: a slot is given back
- * only when every slot before it is done too.
- */
-static void rq_slot_done(struct gz_shm_qp *qp, uint16_t slot)
+/* The queue pair a receive completion names, if it is still ours. */
+static struct gz_shm_qp *recv_qp(struct gz_shm_cq *cq, uint32_t qpn)
 {
-	uint32_t d = atomic_load_explicit(&qp->rq_done, memory_order_relaxed);
+	struct gz_shm_qp *qp = atomic_load_explicit(
+		&cq->ctx->qp[qpn & (GZ_SHM_MAX_QP - 1)], memory_order_acquire);
 
-	qp->rq_fin[slot & qp->rq_mask] = 1;
-	while (qp->rq_fin[d & qp->rq_mask]) {
-		qp->rq_fin[d & qp->rq_mask] = 0;
-		d++;
-	}
-	/* Release pairs with the acquire in gz_shm_post_recv(). */
-	atomic_store_explicit(&qp->rq_done, d, memory_order_release);
+	return qp && qp->base.pub.qp_num == qpn && qp->rcq == cq ? qp : NULL;
 }
 
 static int shm_poll_cq(struct genzio_cq *pub, int n, struct genzio_wc *wc)
 {
 	struct gz_shm_cq *cq = container_of(pub, struct gz_shm_cq, base.pub);
 	uint32_t c = cq->cons;
-	int i;
+	int i = 0, busy = 0;
 
 	if (GZ_UNLIKELY(atomic_load_explicit(&cq->parked,
 					     memory_order_relaxed)))
 		gz_shm_cq_progress(cq);
-	for (i = 0; i < n; i++) {
-		const struct gz_xdm_cqe *e = gz_ring_cqe_peek(&cq->ring, c);
+	while (i < n) {
+		struct gz_xdm_cqe *e = gz_ring_cqe_peek(&cq->ring, c);
+		struct genzio_wc *w = &wc[i];
+		uint16_t rslot;
 
 		if (!e)
 			break;
-		wc[i].wr_id = e->context;
-		wc[i].status = e->status;
-		wc[i].opcode = e->opcode;
-		wc[i].byte_len = e->byte_len;
-		wc[i].qp_num = e->qp_num;
-		wc[i].src_gcid = e->src_gcid;
-		wc[i].imm_data = e->imm_data;
-		wc[i].wc_flags = e->wc_flags;
-		wc[i].reserved = 0;
-		memcpy(&wc[i].result, e->result, sizeof(wc[i].result));
-		if (e->opcode & GENZIO_WC_RECV) {
-			/* the receive slot may now be reposted */
-			struct gz_shm_qp *qp = cq->ctx->qp[e->qp_num &
-							   (GZ_SHM_MAX_QP - 1)];
-
-			if (qp && qp->base.pub.qp_num == e->qp_num)
-				rq_slot_done(qp, e->cidx);
-		}
+		w->wr_id = e->context;
+		w->status = e->status;
+		w->opcode = e->opcode;
+		w->byte_len = e->byte_len;
+		w->qp_num = e->qp_num;
+		w->src_gcid = e->src_gcid;
+		w->imm_data = e->imm_data;
+		w->wc_flags = e->wc_flags;
+		w->reserved = 0;
+		memcpy(&w->result, e->result, sizeof(w->result));
+		rslot = e->cidx;
+		/* an old claim must never match a later lap of this slot */
+		atomic_store_explicit(&gz_shm_claim_of(e)->tag, 0,
+				      memory_order_relaxed);
 		c++;
+		if (w->opcode & GENZIO_WC_RECV) {
+			struct gz_shm_qp *qp;
+
+			/* seq-cst pairs with cq_quiesce() in qp_destroy():
+			 * either it waits for us, or we find it gone */
+			if (!busy++)
+				atomic_fetch_add_explicit(&cq->in_poll, 1,
+							  memory_order_seq_cst);
+			qp = recv_qp(cq, w->qp_num);
+			/* a receive of a queue pair destroyed meanwhile (or
+			 * garbage): not ours to report, as verbs drops the
+			 * completions of a destroyed queue pair */
+			if (GZ_UNLIKELY(!qp)) {
+				cq->dropped++;
+				continue;
+			}
+			/* the receive slot may now be reposted */
+			gz_shm_rq_slot_done(qp, rslot);
+		}
+		i++;
 	}
-	if (i) {
+	if (busy)
+		atomic_fetch_sub_explicit(&cq->in_poll, 1, memory_order_release);
+	if (c != cq->cons) {
 		cq->cons = c;
+		/* Release: the entries are read (and claim tags cleared)
+		 * before producers may reuse them. */
 		gz_ring_consume(&cq->ring, c);
 	}
 	/* Empty: now and then, make sure no dead sender holds the next slot
@@ -112,45 +119,61 @@ static int shm_poll_cq(struct genzio_cq *pub, int n, struct genzio_wc *wc)
 	return i;
 }
 
+/* How long slot @c has been reserved but unpublished; 1 once that is
+ * over GZ_SHM_REAP_NS (then it is worth a liveness check). */
+static int stalled(struct gz_shm_cq *cq)
+{
+	uint64_t now = gz_shm_now_ns();
+
+	if (!cq->stall_since) {
+		cq->stall_since = now;
+		return 0;
+	}
+	if (now - cq->stall_since < GZ_SHM_REAP_NS)
+		return 0;
+	cq->stall_since = now;
+	return 1;
+}
+
 void gz_shm_cq_reap_dead(struct gz_shm_cq *cq)
 {
-	uint32_t c = cq->cons, cid, lookup_ok;
+	uint32_t c = cq->cons, idx, rslot;
 	struct gz_xdm_cqe *e = gz_ring_slot(&cq->ring, c);
-	uint64_t tag, inc, live_inc, now;
+	struct gz_shm_claim *cl = gz_shm_claim_of(e);
+	struct gz_fabric_member m;
 	struct gz_shm_qp *qp;
+	uint64_t inc;
+	uint32_t gcid, qpn;
 
-	/* Nothing reserved: no stall. Acquire pairs with nothing in
-	 * particular; a stale prod only delays the check. */
+	/* Nothing reserved: no stall. */
 	if (atomic_load_explicit(&cq->ring.ctrl->prod, memory_order_acquire) ==
 	    c) {
 		cq->stall_since = 0;
 		return;
 	}
-	memcpy(&tag, e->result + 16, sizeof(tag));
-	if (tag != (GZ_SHM_CLAIM_TAG | c))
+	/* Acquire pairs with the claimant's release of the tag: the claim
+	 * fields below were written before it. */
+	if (atomic_load_explicit(&cl->tag, memory_order_acquire) !=
+	    GZ_SHM_CLAIM_TAG)
 		return;		/* reserved, claim not written yet */
-	now = gz_shm_now_ns();
-	if (!cq->stall_since || now - cq->stall_since < GZ_SHM_REAP_NS) {
-		if (!cq->stall_since)
-			cq->stall_since = now;
+	idx = cl->idx;
+	rslot = cl->rslot;
+	inc = cl->incarnation;
+	gcid = e->src_gcid;
+	qpn = e->qp_num;
+	if (idx != c || !stalled(cq))
 		return;
-	}
-	memcpy(&inc, e->result + 24, sizeof(inc));
-	cid = GENZIO_GCID_CID(e->src_gcid);
-	lookup_ok = !gz_shm_registry_lookup(cq->ctx->reg, cid, &live_inc);
-	if (lookup_ok && live_inc == inc) {
-		cq->stall_since = now;	/* alive, only slow: wait on */
-		return;
-	}
+	/* No lock: the registry slot is read as a seqlock. */
+	if (!gz_fabric_lookup(&cq->ctx->fabric, GENZIO_GCID_CID(gcid), &m) &&
+	    m.incarnation == inc)
+		return;		/* alive, only slow: wait on */
 	/* The claimant died holding the slot: complete its receive in
 	 * error ourselves, so the cq and the receive queue move on. */
-	qp = cq->ctx->qp[e->qp_num & (GZ_SHM_MAX_QP - 1)];
-	e->context = 0;
-	if (qp && qp->base.pub.qp_num == e->qp_num)
-		e->context = ((const struct gz_shm_rqe *)
-			      ((uint8_t *)qp->rq + GZ_SHM_QHDR +
-			       (size_t)(e->cidx & qp->rq_mask) *
-				       qp->rq_stride))->wr_id;
+	atomic_fetch_add_explicit(&cq->in_poll, 1, memory_order_seq_cst);
+	qp = recv_qp(cq, qpn);
+	e->context = qp ? qp->rq_wrid[rslot & qp->rq_mask] : 0;
+	atomic_fetch_sub_explicit(&cq->in_poll, 1, memory_order_release);
+	e->cidx = (uint16_t)rslot;
 	e->status = GENZIO_WC_RETRY_EXC;
 	e->opcode = GENZIO_WC_RECV;
 	e->byte_len = 0;
@@ -185,21 +208,23 @@ int gz_shm_cq_create(struct genzio_context *base,
 	}
 	cq->hdr = mem;
 	gz_ring_init(&cq->ring, &cq->hdr->ring, (uint8_t *)mem + GZ_SHM_QHDR, n);
-	cq->hdr->notify.chan = UINT32_MAX;
-	cq->hdr->notify.id = id;
+	cq->id = id;
+	cq->chan = UINT32_MAX;
 	cq->notify_fd = -1;
 	if (attr->comp_mask & GENZIO_CQ_ATTR_CHANNEL) {
-		cq->hdr->notify.chan = container_of(attr->channel,
-						    struct gz_channel, pub)->id;
-		cq->notify_fd = ctx->chan[cq->hdr->notify.chan]->rfd;
+		cq->chan = container_of(attr->channel, struct gz_channel,
+					pub)->id;
+		cq->notify_fd = ctx->chan[cq->chan]->rfd;
 	}
-	cq->id = id;
+	/* what peers read to wake us; we keep our own copies */
+	cq->hdr->notify.chan = cq->chan;
+	cq->hdr->notify.id = id;
 	cq->ctx = ctx;
 	cq->base.pub.poll = shm_poll_cq;
 	cq->base.pub.user_context = attr->user_context;
 	cq->base.pub.context = base;
 	cq->base.pub.depth = n;
-	ctx->cq[id] = cq;
+	atomic_store_explicit(&ctx->cq[id], cq, memory_order_release);
 	*out = &cq->base;
 	return 0;
 }
@@ -211,7 +236,9 @@ int gz_shm_cq_destroy(struct gz_cq *base)
 	if (cq->users)
 		return gz_err(-EBUSY, "%u queue pairs still use this cq",
 			      cq->users);
-	cq->ctx->cq[cq->id] = NULL;
+	atomic_store_explicit(&cq->ctx->cq[cq->id], NULL, memory_order_release);
+	/* a channel waiter may be looking at it: let it leave first */
+	gz_shm_progress_quiesce(cq->ctx);
 	gz_shm_qseg_destroy(cq->ctx, cq->seg, cq->hdr, cq->seg_len);
 	free(cq);
 	return 0;
@@ -225,6 +252,6 @@ int gz_shm_cq_req_notify(struct gz_cq *base)
 	/* Pairs with the fence in gz_shm_cq_notify(). */
 	atomic_thread_fence(memory_order_seq_cst);
 	if (atomic_load_explicit(&cq->parked, memory_order_relaxed))
-		gz_shm_channel_arm_retry(cq->ctx->chan[cq->hdr->notify.chan]);
+		gz_shm_channel_arm_retry(cq->ctx, cq->chan);
 	return 0;
 }

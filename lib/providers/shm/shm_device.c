@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* shm provider: join the host fabric as a component, and leave it. */
 #include <errno.h>
-#include <inttypes.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,27 +9,6 @@
 #include <unistd.h>
 
 #include "providers/shm/shm.h"
-
-void gz_shm_path(const struct gz_shm_ctx *ctx, char *buf, size_t len,
-		 uint32_t cid, uint64_t inc, const char *suffix)
-{
-	snprintf(buf, len, GZ_SHM_DIR "/genzio-%s-%u-%" PRIu64 "%s",
-		 ctx->fabric, cid, inc, suffix);
-}
-
-static int fabric_name_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (!n || n > GZ_SHM_FABRIC_MAX)
-		return 0;
-	for (; *s; s++)
-		/* no '-': file names split on it (genzio-<fabric>-<cid>-...) */
-		if (!(*s == '_' || (*s >= '0' && *s <= '9') ||
-		      (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')))
-			return 0;
-	return 1;
-}
 
 /* "512M" and friends; 0 or -EINVAL. */
 static int parse_size(const char *s, uint64_t *out)
@@ -60,17 +39,14 @@ static int parse_size(const char *s, uint64_t *out)
 }
 
 static int parse_attr(const struct genzio_open_attr *attr, const char **fabric,
-		      uint32_t *subnet, uint64_t *budget, char *dflt)
+		      uint32_t *subnet, uint64_t *budget)
 {
 	const char *env;
 
+	/* The directory is the user's own, so "default" is per user. */
 	*fabric = getenv("GENZIO_FABRIC");
-	if (!*fabric || !**fabric) {
-		/* one default fabric per user: its files are owner-only */
-		snprintf(dflt, GZ_SHM_FABRIC_MAX + 1, "default_%u",
-			 (unsigned)getuid());
-		*fabric = dflt;
-	}
+	if (!*fabric || !**fabric)
+		*fabric = "default";
 	*subnet = 1;
 	*budget = UINT64_MAX;
 	env = getenv("GENZIO_HUGE_BUDGET");
@@ -83,42 +59,76 @@ static int parse_attr(const struct genzio_open_attr *attr, const char **fabric,
 		*subnet = attr->subnet;
 	if (attr && (attr->comp_mask & GENZIO_OPEN_ATTR_HUGE_BUDGET))
 		*budget = attr->huge_budget;
-	if (!*fabric || !fabric_name_ok(*fabric))
+	if (!*fabric || !gz_fabric_name_ok(*fabric))
 		return gz_err(-EINVAL, "fabric name must be 1-%d of [A-Za-z0-9_]",
-			      GZ_SHM_FABRIC_MAX);
+			      GZ_FABRIC_NAME_MAX);
 	if (*subnet > 0xffff)
 		return gz_err(-EINVAL, "subnet %u does not fit 16 bits", *subnet);
 	return 0;
 }
 
+static const char *base_dir(void)
+{
+	const char *d = getenv("GENZIO_SHM_DIR");
+
+	return d && *d ? d : GZ_SHM_DEFAULT_DIR;
+}
+
+/* Our private directories: the tmpfs one is required, the hugetlbfs ones
+ * are used when a mount exists and we may make our directory in it. */
+static int dirs_open(struct gz_shm_ctx *ctx)
+{
+	static const uint64_t page[GZ_SHM_NDIRS] = { 0, GZ_PAGE_2M,
+						     GZ_PAGE_1G };
+	char mnt[PATH_MAX];
+	int ret;
+
+	for (int i = 0; i < GZ_SHM_NDIRS; i++)
+		ctx->dirfd[i] = -1;
+	ret = gz_sys_privdir_open(base_dir(), &ctx->dirfd[GZ_SHM_DIR_SHM]);
+	if (ret)
+		return ret;
+	for (int i = GZ_SHM_DIR_HUGE2M; i < GZ_SHM_NDIRS; i++)
+		if (!gz_sys_hugetlbfs_find(page[i], mnt, sizeof(mnt)) &&
+		    gz_sys_privdir_open(mnt, &ctx->dirfd[i]))
+			ctx->dirfd[i] = -1;	/* not ours to use */
+	return 0;
+}
+
+static void dirs_close(struct gz_shm_ctx *ctx)
+{
+	for (int i = 0; i < GZ_SHM_NDIRS; i++)
+		if (ctx->dirfd[i] >= 0)
+			close(ctx->dirfd[i]);
+}
+
 static int comp_create(struct gz_shm_ctx *ctx)
 {
-	char path[PATH_MAX];
+	char name[64];
 	struct gz_shm_comp *c;
 	struct gz_shmfile f;
 	int ret;
 
-	gz_shm_path(ctx, path, sizeof(path), ctx->cid, ctx->incarnation,
+	gz_shm_name(ctx, name, sizeof(name), ctx->cid, ctx->incarnation,
 		    ".comp");
 	/* Populated (about 2 MiB): a peer reading the tables never meets
 	 * a hole, and a full /dev/shm fails here rather than later. */
-	ret = gz_sys_shmfile_create(path, sizeof(*c), GZ_PAGE_4K, -1, 0, &f);
+	ret = gz_sys_shmfile_create(ctx->dirfd[GZ_SHM_DIR_SHM], name,
+				    sizeof(*c), GZ_PAGE_4K, -1, 0, &f);
 	if (ret)
-		return gz_err(ret, "cannot create %s: %s", path, strerror(-ret));
+		return gz_err(ret, "cannot create %s: %s", name, strerror(-ret));
 	c = f.addr;
 	c->version = GZ_SHM_VERSION;
 	c->gcid = ctx->base.attr.gcid;
 	c->pid = getpid();
 	c->incarnation = ctx->incarnation;
 	gz_sys_proc_starttime(getpid(), &c->starttime);
-	memcpy(c->hugedir, ctx->hugedir, sizeof(c->hugedir));
-	ret = gz_sys_lifelock_init(&c->life);
-	if (!ret)
-		ret = gz_sys_lifelock_hold(&c->life);
+	ret = gz_sys_lifelock_hold(&c->life);
 	if (ret) {
 		munmap(c, sizeof(*c));
-		unlink(path);
-		return gz_err(ret, "life lock: %s", strerror(-ret));
+		unlinkat(ctx->dirfd[GZ_SHM_DIR_SHM], name, 0);
+		return gz_err(ret, "life lock: this kernel or libc keeps no "
+			      "robust futex list");
 	}
 	/* Release: a peer that sees the magic sees the header above. */
 	__atomic_store_n(&c->magic, GZ_SHM_MAGIC_COMP, __ATOMIC_RELEASE);
@@ -126,10 +136,35 @@ static int comp_create(struct gz_shm_ctx *ctx)
 	return 0;
 }
 
+static void comp_destroy(struct gz_shm_ctx *ctx)
+{
+	char name[64];
+
+	/* Closed first, then the life word changes: a peer that sees the
+	 * change finds "closed" and needs no syscall to know we left. */
+	atomic_store_explicit(&ctx->comp->closed, 1, memory_order_release);
+	gz_shm_name(ctx, name, sizeof(name), ctx->cid, ctx->incarnation,
+		    ".comp");
+	unlinkat(ctx->dirfd[GZ_SHM_DIR_SHM], name, 0);
+	if (gz_sys_lifelock_release(&ctx->comp->life)) {
+		munmap(ctx->comp, sizeof(*ctx->comp));
+	} else {
+		/* Closed from a thread other than the opener: the life lock
+		 * stays on the opener's robust list, so the page holding it
+		 * stays mapped. Everything after it goes. */
+		size_t keep = gz_align_up(offsetof(struct gz_shm_comp, life) +
+						  sizeof(struct gz_lifelock),
+					  GZ_PAGE_4K);
+
+		munmap((char *)ctx->comp + keep, sizeof(*ctx->comp) - keep);
+	}
+}
+
 static void fill_attr(struct gz_shm_ctx *ctx)
 {
 	struct genzio_device_attr *a = &ctx->base.attr;
-	int huge = ctx->hugedir[0][0] && gz_sys_huge_free(GZ_PAGE_2M) > 0;
+	int huge = ctx->dirfd[GZ_SHM_DIR_HUGE2M] >= 0 &&
+		   gz_sys_huge_free(GZ_PAGE_2M) > 0;
 
 	snprintf(a->name, sizeof(a->name), "shm0");
 	snprintf(a->provider, sizeof(a->provider), "shm");
@@ -152,45 +187,51 @@ static void fill_attr(struct gz_shm_ctx *ctx)
 static int shm_device_open(const struct genzio_open_attr *attr,
 			   struct genzio_context **out)
 {
-	char dflt[GZ_SHM_FABRIC_MAX + 1];
 	const char *fabric;
 	struct gz_shm_ctx *ctx;
 	uint32_t subnet;
 	uint64_t budget;
 	int ret;
 
-	ret = parse_attr(attr, &fabric, &subnet, &budget, dflt);
+	ret = parse_attr(attr, &fabric, &subnet, &budget);
 	if (ret)
 		return ret;
 	ctx = calloc(1, sizeof(*ctx));
 	if (!ctx)
 		return -ENOMEM;
-	snprintf(ctx->fabric, sizeof(ctx->fabric), "%s", fabric);
 	ctx->huge_budget = budget;
-	for (int i = 0; i < 2; i++)
-		if (gz_sys_hugetlbfs_find(i ? GZ_PAGE_1G : GZ_PAGE_2M,
-					  ctx->hugedir[i], PATH_MAX))
-			ctx->hugedir[i][0] = 0;
-	ret = gz_shm_registry_open(fabric, subnet, &ctx->reg);
+	ret = dirs_open(ctx);
 	if (ret)
-		goto free_ctx;
-	ret = gz_shm_registry_join(ctx->reg, fabric, &ctx->cid,
-				   &ctx->incarnation);
+		goto close_dirs;
+	ret = gz_fabric_open(ctx->dirfd[GZ_SHM_DIR_SHM], fabric, subnet,
+			     &ctx->fabric);
 	if (ret)
-		goto close_reg;
+		goto close_dirs;
+	ret = gz_fabric_join(&ctx->fabric, gz_shm_sweep, ctx, &ctx->cid,
+			     &ctx->incarnation);
+	if (ret)
+		goto close_fabric;
 	ctx->base.attr.gcid = GENZIO_GCID(subnet, ctx->cid);
 	ret = comp_create(ctx);
 	if (ret)
 		goto leave;
+	ret = gz_shm_guard_create(ctx);
+	if (ret)
+		goto destroy_comp;
+	/* Peers deregistering memory fence us with a membarrier. */
+	ctx->mb_expedited = gz_sys_membarrier_register();
 	fill_attr(ctx);
 	*out = &ctx->base;
 	return 0;
 
+destroy_comp:
+	comp_destroy(ctx);
 leave:
-	gz_shm_registry_leave(ctx->reg, ctx->cid, ctx->incarnation);
-close_reg:
-	gz_shm_registry_close(ctx->reg);
-free_ctx:
+	gz_fabric_leave(&ctx->fabric, ctx->cid, ctx->incarnation);
+close_fabric:
+	gz_fabric_close(&ctx->fabric);
+close_dirs:
+	dirs_close(ctx);
 	free(ctx);
 	return ret;
 }
@@ -198,38 +239,21 @@ free_ctx:
 static void shm_device_close(struct genzio_context *base)
 {
 	struct gz_shm_ctx *ctx = to_shm_ctx(base);
-	char path[PATH_MAX];
 
 	for (uint32_t i = 0; i <= GZ_SHM_MAX_CID; i++)
 		if (ctx->peer[i])
 			gz_shm_peer_put(ctx->peer[i]);
-	/* Closed first, then the life-lock word changes: a peer that sees
-	 * the change finds "closed" and needs no syscall to know we left. */
-	atomic_store_explicit(&ctx->comp->closed, 1, memory_order_release);
-	gz_shm_path(ctx, path, sizeof(path), ctx->cid, ctx->incarnation,
-		    ".comp");
-	unlink(path);
-	if (gz_sys_lifelock_release(&ctx->comp->life)) {
-		munmap(ctx->comp, sizeof(*ctx->comp));
-	} else {
-		/* Closed from a thread other than the opener: the mutex
-		 * stays on the opener's robust list, which glibc links
-		 * through the mutexes themselves, so the page holding it
-		 * must stay mapped. Everything after it goes. */
-		size_t keep = gz_align_up(offsetof(struct gz_shm_comp, life) +
-						  sizeof(pthread_mutex_t),
-					  GZ_PAGE_4K);
-
-		munmap((char *)ctx->comp + keep, sizeof(*ctx->comp) - keep);
-	}
-	gz_shm_registry_leave(ctx->reg, ctx->cid, ctx->incarnation);
-	gz_shm_registry_close(ctx->reg);
+	comp_destroy(ctx);
+	gz_shm_guard_destroy(ctx);
+	gz_fabric_leave(&ctx->fabric, ctx->cid, ctx->incarnation);
+	gz_fabric_close(&ctx->fabric);
+	dirs_close(ctx);
 	free(ctx);
 }
 
 static int shm_probe(void)
 {
-	return access(GZ_SHM_DIR, W_OK) ? 0 : 1;
+	return access(base_dir(), W_OK) ? 0 : 1;
 }
 
 const struct gz_provider gz_shm_provider = {
@@ -249,7 +273,9 @@ const struct gz_provider gz_shm_provider = {
 	.mem_alloc = gz_shm_mem_alloc,
 	.mem_free = gz_shm_mem_free,
 	.mr_dereg = gz_shm_mr_dereg,
+	.mr_quiesce = gz_shm_mr_quiesce,
 	.mr_reg = gz_shm_mr_reg,
+	.mr_revoke = gz_shm_mr_revoke,
 	.qp_connect = gz_shm_qp_connect,
 	.qp_create = gz_shm_qp_create,
 	.qp_destroy = gz_shm_qp_destroy,

@@ -25,10 +25,16 @@ void gz_shm_event_harvest(struct genzio_context *base)
 	gz_ctx_lock(base);
 	n = epoll_wait(base->ev.epfd, ev, 16, 0);
 	for (int i = 0; i < n; i++) {
-		struct gz_shm_peer *p = ev[i].data.ptr;
+		uint32_t cid = (uint32_t)(ev[i].data.u64 >> 32);
+		uint32_t gen = (uint32_t)ev[i].data.u64;
+		struct gz_shm_peer *p;
 
-		if (!p)
+		if (!cid || cid > GZ_SHM_MAX_CID)
 			continue;	/* the queue's own eventfd */
+		/* by name, not by pointer: an entry may outlive its peer */
+		p = ctx->peer[cid];
+		if (!p || p->gen != gen || p->pidfd < 0)
+			continue;
 		/* The process is gone: a pidfd never names a successor. */
 		gz_shm_peer_died(p);
 		epoll_ctl(base->ev.epfd, EPOLL_CTL_DEL, p->pidfd, NULL);
@@ -36,7 +42,8 @@ void gz_shm_event_harvest(struct genzio_context *base)
 		p->pidfd = -1;
 	}
 	for (uint32_t i = 0; i < GZ_SHM_MAX_QP; i++) {
-		struct gz_shm_cq *cq = ctx->cq[i];
+		struct gz_shm_cq *cq = atomic_load_explicit(
+			&ctx->cq[i], memory_order_acquire);
 
 		if (cq && atomic_load_explicit(&cq->hdr->notify.overrun,
 					       memory_order_acquire))

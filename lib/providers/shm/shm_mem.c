@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "providers/shm/shm.h"
@@ -16,10 +17,9 @@
 static int fallback_noticed;
 
 static void seg_name(const struct gz_shm_ctx *ctx, char *buf, size_t len,
-		     const char *dir, uint32_t seg)
+		     uint32_t seg)
 {
-	snprintf(buf, len, "%s/genzio-%s-%u-%" PRIu64 "-%u", dir, ctx->fabric,
-		 ctx->cid, ctx->incarnation, seg);
+	gz_shm_seg_name(ctx, buf, len, ctx->cid, ctx->incarnation, seg);
 }
 
 static int seg_take(struct gz_shm_ctx *ctx, uint32_t *seg)
@@ -49,9 +49,21 @@ static void seg_publish(struct gz_shm_ctx *ctx, uint32_t seg, uint64_t len,
 	atomic_store_explicit(&d->live, 1, memory_order_release);
 }
 
+/* Unpublish and unlink a segment; peers that mapped it keep their pages,
+ * and no key can reach it any more. */
+static void seg_unpublish(struct gz_shm_ctx *ctx, uint32_t seg, uint32_t dir)
+{
+	char name[64];
+
+	atomic_store_explicit(&ctx->comp->seg[seg].live, 0,
+			      memory_order_release);
+	seg_name(ctx, name, sizeof(name), seg);
+	unlinkat(ctx->dirfd[dir], name, 0);
+}
+
 /* Fill @m from the segment file @f and add it to the context's list. */
 static void mem_track(struct gz_shm_ctx *ctx, struct gz_shm_mem *m,
-		      uint32_t seg, const struct gz_shmfile *f)
+		      uint32_t seg, uint32_t dir, const struct gz_shmfile *f)
 {
 	m->base.pub.addr = f->addr;
 	m->base.pub.length = f->len;
@@ -59,25 +71,27 @@ static void mem_track(struct gz_shm_ctx *ctx, struct gz_shm_mem *m,
 	m->base.pub.numa_node = f->node;
 	m->base.ctx = &ctx->base;
 	m->seg = seg;
+	m->dir = dir;
 	m->next = ctx->mems;
 	ctx->mems = m;
 }
 
-/* Try huge pages; 0 on success, -errno to fall back (reason logged). */
+/* Try huge pages; 0 on success, -errno to fall back (reason in *why). */
 static int try_huge(struct gz_shm_ctx *ctx, uint64_t len, uint32_t flags,
 		    int node, uint32_t seg, struct gz_shmfile *f,
 		    const char **why)
 {
 	int big = !!(flags & GENZIO_MEM_HUGE_1G);
 	uint64_t page = big ? GZ_PAGE_1G : GZ_PAGE_2M;
-	const char *dir = ctx->hugedir[big];
+	int dfd = ctx->dirfd[big ? GZ_SHM_DIR_HUGE1G : GZ_SHM_DIR_HUGE2M];
 	uint64_t hlen = gz_align_up(len, page);
-	char path[PATH_MAX];
+	char name[64];
 	int ret;
 
-	if (!dir[0]) {
-		*why = "no hugetlbfs mount for that page size (as root: mount "
-		       "-t hugetlbfs -o pagesize=2M nodev /dev/hugepages)";
+	if (dfd < 0) {
+		*why = "no hugetlbfs mount for that page size that we may use "
+		       "(as root: mount -t hugetlbfs -o pagesize=2M nodev "
+		       "/dev/hugepages)";
 		return -ENOENT;
 	}
 	if (hlen > ctx->huge_budget - ctx->huge_used ||
@@ -85,8 +99,8 @@ static int try_huge(struct gz_shm_ctx *ctx, uint64_t len, uint32_t flags,
 		*why = "huge-page budget (GENZIO_HUGE_BUDGET) exhausted";
 		return -ENOSPC;
 	}
-	seg_name(ctx, path, sizeof(path), dir, seg);
-	ret = gz_sys_shmfile_create(path, hlen, page, node,
+	seg_name(ctx, name, sizeof(name), seg);
+	ret = gz_sys_shmfile_create(dfd, name, hlen, page, node,
 				    !!(flags & GENZIO_MEM_LOCK), f);
 	if (ret == -ENOMEM)
 		*why = "no free huge pages (as root: echo N > "
@@ -104,13 +118,12 @@ int gz_shm_mem_alloc(struct genzio_context *base, uint64_t len, uint32_t flags,
 	struct gz_shm_ctx *ctx = to_shm_ctx(base);
 	uint32_t node_bits = (flags >> 16) & 0xff;
 	int node = node_bits ? (int)node_bits - 1 : gz_sys_numa_node_of_caller();
+	uint32_t seg = 0, dir = GZ_SHM_DIR_SHM;
 	const char *why = NULL;
-	char path[PATH_MAX];
 	struct gz_shm_mem *m;
 	struct gz_shmfile f;
-	uint32_t seg = 0;
-	uint32_t dir = 0;
-	int ret;
+	char name[64];
+	int ret = -1;
 
 	ret = gz_sys_numa_node_check(&node);
 	if (ret)
@@ -121,31 +134,34 @@ int gz_shm_mem_alloc(struct genzio_context *base, uint64_t len, uint32_t flags,
 	ret = seg_take(ctx, &seg);
 	if (ret)
 		goto free_m;
+	ret = -1;
 	if (!(flags & GENZIO_MEM_NO_HUGE)) {
 		ret = try_huge(ctx, len, flags, node, seg, &f, &why);
 		if (!ret)
-			dir = flags & GENZIO_MEM_HUGE_1G ? 2 : 1;
-		if (ret && (flags & GENZIO_MEM_REQUIRE_HUGE)) {
+			dir = flags & GENZIO_MEM_HUGE_1G ? GZ_SHM_DIR_HUGE1G :
+							   GZ_SHM_DIR_HUGE2M;
+		else if (flags & GENZIO_MEM_REQUIRE_HUGE) {
 			ret = gz_err(-ENOMEM, "huge pages required: %s", why);
 			goto untake;
-		}
-		if (ret)
+		} else {
 			gz_log_notice_once(&fallback_noticed,
 					   "data space on 4 KiB pages: %s", why);
+		}
 	}
-	if (!dir) {
-		seg_name(ctx, path, sizeof(path), GZ_SHM_DIR, seg);
-		ret = gz_sys_shmfile_create(path, gz_align_up(len, GZ_PAGE_4K),
+	if (ret) {
+		seg_name(ctx, name, sizeof(name), seg);
+		ret = gz_sys_shmfile_create(ctx->dirfd[GZ_SHM_DIR_SHM], name,
+					    gz_align_up(len, GZ_PAGE_4K),
 					    GZ_PAGE_4K, node,
 					    !!(flags & GENZIO_MEM_LOCK), &f);
 		if (ret) {
-			gz_err(ret, "%s (%" PRIu64 " bytes): %s", path, len,
+			gz_err(ret, "%s (%" PRIu64 " bytes): %s", name, len,
 			       strerror(-ret));
 			goto untake;
 		}
 	}
 	seg_publish(ctx, seg, f.len, dir);
-	mem_track(ctx, m, seg, &f);
+	mem_track(ctx, m, seg, dir, &f);
 	m->base.pub.flags = flags;
 	base->attr.huge_used = ctx->huge_used;
 	*out = &m->base.pub;
@@ -162,26 +178,37 @@ free_m:
 int gz_shm_mem_convert(struct gz_shm_ctx *ctx, void *addr, uint64_t len,
 		       struct gz_shm_mem **out)
 {
-	char path[PATH_MAX];
 	struct gz_shm_mem *m;
 	uint32_t seg = 0;
+	char name[64];
 	int ret;
 
+	/* Only what we can put back as it was: private anonymous memory.
+	 * A file mapping, shared or read-only memory would silently change
+	 * what backs it. */
+	ret = gz_sys_range_is_private_anon(addr, len);
+	if (ret <= 0)
+		return gz_err(ret < 0 ? ret : -EINVAL, "%p+%" PRIu64 " is not "
+			      "private anonymous read-write memory (heap or "
+			      "anonymous mmap): allocate data space with "
+			      "genzio_mem_alloc() for that", addr, len);
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
 	ret = seg_take(ctx, &seg);
 	if (ret)
 		goto free_m;
-	seg_name(ctx, path, sizeof(path), GZ_SHM_DIR, seg);
-	ret = gz_sys_shmfile_convert(path, addr, len);
+	seg_name(ctx, name, sizeof(name), seg);
+	ret = gz_sys_shmfile_convert(ctx->dirfd[GZ_SHM_DIR_SHM], name, addr,
+				     len);
 	if (ret) {
 		gz_err(ret, "moving %p+%" PRIu64 " into data space: %s", addr,
 		       len, strerror(-ret));
 		goto untake;
 	}
-	seg_publish(ctx, seg, len, 0);
-	mem_track(ctx, m, seg, &(struct gz_shmfile){ addr, len, GZ_PAGE_4K, -1 });
+	seg_publish(ctx, seg, len, GZ_SHM_DIR_SHM);
+	mem_track(ctx, m, seg, GZ_SHM_DIR_SHM,
+		  &(struct gz_shmfile){ addr, len, GZ_PAGE_4K, -1 });
 	m->converted = 1;
 	*out = m;
 	return 0;
@@ -219,20 +246,19 @@ int gz_shm_mem_overlaps(struct gz_shm_ctx *ctx, uint64_t addr, uint64_t len)
 	return 0;
 }
 
-/* Unlink the segment: peers that mapped it keep their pages, and no key
- * can reach it any more. */
 void gz_shm_mem_release(struct gz_shm_ctx *ctx, struct gz_shm_mem *m)
 {
-	struct gz_shm_segdesc *d = &ctx->comp->seg[m->seg];
-	char path[PATH_MAX];
-
-	atomic_store_explicit(&d->live, 0, memory_order_release);
-	seg_name(ctx, path, sizeof(path),
-		 d->dir ? ctx->hugedir[d->dir - 1] : GZ_SHM_DIR, m->seg);
-	unlink(path);
-	if (!m->converted)
+	seg_unpublish(ctx, m->seg, m->dir);
+	if (m->converted) {
+		/* the user's memory again: private, forked like any other */
+		if (gz_sys_shmfile_restore(m->base.pub.addr, m->base.pub.length))
+			gz_err(-ENOMEM, "could not move %p back to private "
+			       "memory: it stays shared (and not inherited "
+			       "by fork)", m->base.pub.addr);
+	} else {
 		gz_sys_shmfile_unmap(m->base.pub.addr, m->base.pub.length);
-	if (d->dir) {
+	}
+	if (m->dir != GZ_SHM_DIR_SHM) {
 		ctx->huge_used -= m->base.pub.length;
 		ctx->base.attr.huge_used = ctx->huge_used;
 	}
@@ -259,23 +285,24 @@ int gz_shm_mem_free(struct genzio_mem *pub)
 int gz_shm_qseg_create(struct gz_shm_ctx *ctx, uint64_t len, uint32_t *seg,
 		       void **addr)
 {
-	char path[PATH_MAX];
 	struct gz_shmfile f;
+	char name[64];
 	int ret;
 
 	ret = seg_take(ctx, seg);
 	if (ret)
 		return ret;
-	seg_name(ctx, path, sizeof(path), GZ_SHM_DIR, *seg);
+	seg_name(ctx, name, sizeof(name), *seg);
 	len = gz_align_up(len, GZ_PAGE_4K);
-	ret = gz_sys_shmfile_create(path, len, GZ_PAGE_4K,
-				    gz_sys_numa_node_of_caller(), 0, &f);
+	ret = gz_sys_shmfile_create(ctx->dirfd[GZ_SHM_DIR_SHM], name, len,
+				    GZ_PAGE_4K, gz_sys_numa_node_of_caller(), 0,
+				    &f);
 	if (ret) {
 		seg_untake(ctx, *seg);
-		return gz_err(ret, "queue memory %s: %s", path, strerror(-ret));
+		return gz_err(ret, "queue memory %s: %s", name, strerror(-ret));
 	}
 	memset(f.addr, 0, len);
-	seg_publish(ctx, *seg, len, 0);
+	seg_publish(ctx, *seg, len, GZ_SHM_DIR_SHM);
 	*addr = f.addr;
 	return 0;
 }
@@ -283,11 +310,6 @@ int gz_shm_qseg_create(struct gz_shm_ctx *ctx, uint64_t len, uint32_t *seg,
 void gz_shm_qseg_destroy(struct gz_shm_ctx *ctx, uint32_t seg, void *addr,
 			 uint64_t len)
 {
-	char path[PATH_MAX];
-
-	atomic_store_explicit(&ctx->comp->seg[seg].live, 0,
-			      memory_order_release);
-	seg_name(ctx, path, sizeof(path), GZ_SHM_DIR, seg);
-	unlink(path);
+	seg_unpublish(ctx, seg, GZ_SHM_DIR_SHM);
 	gz_sys_shmfile_unmap(addr, gz_align_up(len, GZ_PAGE_4K));
 }

@@ -23,8 +23,9 @@ static int publish_rkey(struct gz_shm_ctx *ctx, struct genzio_pd *pd,
 	int ret = -EEXIST;
 
 	/* Random keys: a stale or forged key misses with probability
-	 * nkeys / 2^20 per domain instead of hitting the next counter. */
-	for (int tries = 0; tries < 64 && ret == -EEXIST; tries++) {
+	 * nkeys / 2^20 per domain instead of hitting the next counter; and
+	 * a key whose probe window is full is simply drawn again. */
+	for (int tries = 0; tries < 256 && ret; tries++) {
 		uint32_t key, rkey;
 
 		ret = gz_sys_random(&key, sizeof(key));
@@ -41,9 +42,11 @@ static int publish_rkey(struct gz_shm_ctx *ctx, struct genzio_pd *pd,
 				       addr - (uintptr_t)m->base.pub.addr);
 		if (!ret)
 			mr->base.pub.rkey = rkey;
+		else if (ret != -EEXIST && ret != -ENOSPC)
+			break;
 	}
 	if (ret)
-		return gz_err(ret == -EEXIST ? -ENOSPC : ret, "key table full");
+		return gz_err(-ENOSPC, "the key table has no room");
 	return 0;
 }
 
@@ -62,19 +65,8 @@ int gz_shm_mr_reg(struct genzio_pd *pd, void *addr, uint64_t len,
 	mr->base.pub.length = len;
 	mr->base.pub.access = access;
 	mr->base.seg = GZ_SEG_NONE;
-	if (!(access & REMOTE_ANY)) {
-		/* in data space, it can still take receives; either way it
-		 * holds the memory (genzio_mem_free answers -EBUSY) */
-		mr->mem = gz_shm_mem_find(ctx, a, len);
-		if (mr->mem) {
-			mr->mem->users++;
-			mr->base.seg = mr->mem->seg;
-			mr->base.seg_va = (uintptr_t)mr->mem->base.pub.addr;
-		}
-		goto done;
-	}
 	mr->mem = gz_shm_mem_find(ctx, a, len);
-	if (!mr->mem) {
+	if (!mr->mem && (access & REMOTE_ANY)) {
 		if ((a | len) & (GZ_PAGE_4K - 1)) {
 			ret = gz_err(-EINVAL, "remote access needs data space "
 				     "(genzio_mem_alloc) or a page-aligned "
@@ -92,13 +84,18 @@ int gz_shm_mr_reg(struct genzio_pd *pd, void *addr, uint64_t len,
 		if (ret)
 			goto free_mr;
 	}
-	mr->mem->users++;
-	mr->base.seg = mr->mem->seg;
-	mr->base.seg_va = (uintptr_t)mr->mem->base.pub.addr;
-	ret = publish_rkey(ctx, pd, mr, access);
-	if (ret)
-		goto put_mem;
-done:
+	/* in data space it can take receives; either way it holds the
+	 * memory (genzio_mem_free answers -EBUSY) */
+	if (mr->mem) {
+		mr->mem->users++;
+		mr->base.seg = mr->mem->seg;
+		mr->base.seg_va = (uintptr_t)mr->mem->base.pub.addr;
+	}
+	if (access & REMOTE_ANY) {
+		ret = publish_rkey(ctx, pd, mr, access);
+		if (ret)
+			goto put_mem;
+	}
 	*out = &mr->base;
 	return 0;
 
@@ -110,17 +107,33 @@ free_mr:
 	return ret;
 }
 
+int gz_shm_mr_revoke(struct gz_mr *base)
+{
+	struct gz_shm_mr *mr = container_of(base, struct gz_shm_mr, base);
+	struct gz_shm_ctx *ctx = to_shm_ctx(base->pd->ctx);
+
+	if (!base->pub.rkey)
+		return 0;
+	/* No new access can pass the key check from now on; one that did
+	 * already may still be copying: mr_quiesce waits for it. */
+	if (!mr->revoked)
+		gz_keytab_remove(ctx->comp->keys, GZ_SHM_KEYS - 1,
+				 base->pub.rkey);
+	mr->revoked = 1;
+	return 1;
+}
+
+int gz_shm_mr_quiesce(struct genzio_context *ctx)
+{
+	return gz_shm_guard_wait(to_shm_ctx(ctx));
+}
+
 void gz_shm_mr_dereg(struct gz_mr *base)
 {
 	struct gz_shm_mr *mr = container_of(base, struct gz_shm_mr, base);
 	struct gz_shm_ctx *ctx = to_shm_ctx(base->pd->ctx);
 
-	if (mr->mem) {
-		if (base->pub.rkey)
-			gz_keytab_remove(ctx->comp->keys, GZ_SHM_KEYS - 1,
-					 base->pub.rkey);
-		if (!--mr->mem->users && mr->mem->converted)
-			gz_shm_mem_release(ctx, mr->mem);
-	}
+	if (mr->mem && !--mr->mem->users && mr->mem->converted)
+		gz_shm_mem_release(ctx, mr->mem);
 	free(mr);
 }

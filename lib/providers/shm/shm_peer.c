@@ -3,83 +3,178 @@
  * A remote component as this process reaches it: its component file mapped
  * read-only, and its data-space segments mapped on first use. One per
  * (context, GCID, incarnation), shared by the queue pairs and address
- * handles that talk to it.
+ * handles that talk to it. Everything read from its files is checked.
  */
 #include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
-#include <unistd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "providers/shm/shm.h"
-
-void gz_shm_peer_seg_path(const struct gz_shm_peer *p, uint32_t idx,
-			  char *buf, size_t len)
-{
-	const struct gz_shm_segdesc *d = &p->comp->seg[idx];
-	uint32_t dir = d->dir;
-
-	snprintf(buf, len, "%s/genzio-%s-%u-%" PRIu64 "-%u",
-		 dir == 1 || dir == 2 ? p->comp->hugedir[dir - 1] : GZ_SHM_DIR,
-		 p->ctx->fabric, GENZIO_GCID_CID(p->gcid), p->incarnation, idx);
-}
 
 static int peer_map_seg(struct gz_xdm_target *t, uint32_t idx)
 {
 	struct gz_shm_peer *p = container_of(t, struct gz_shm_peer, tgt);
 	const struct gz_shm_segdesc *d = &p->comp->seg[idx];
-	char path[PATH_MAX];
+	uint32_t dir;
+	uint64_t want, len;
+	char name[64];
 	void *addr;
 	int ret = 0;
 
 	pthread_mutex_lock(&p->map_lock);
 	if (t->seg[idx].base)
 		goto out;
+	/* Acquire pairs with the release in seg_publish(). */
 	if (!atomic_load_explicit((_Atomic uint32_t *)&d->live,
 				  memory_order_acquire)) {
 		ret = -ENOENT;
 		goto out;
 	}
-	gz_shm_peer_seg_path(p, idx, path, sizeof(path));
-	ret = gz_sys_shmfile_map(path, d->len, 1, &addr);
-	if (ret) {
-		gz_err(ret, "map %s: %s", path, strerror(-ret));
+	dir = d->dir;
+	want = d->len;
+	/* the directory index is theirs; the directory is ours */
+	if (dir >= GZ_SHM_NDIRS || p->ctx->dirfd[dir] < 0) {
+		ret = -EPROTO;
 		goto out;
 	}
-	t->seg[idx].len = d->len;
-	/* Release pairs with the fast path's read of base (x86: a plain
-	 * load): len is set before base says the entry is usable. */
+	gz_shm_seg_name(p->ctx, name, sizeof(name), GENZIO_GCID_CID(p->gcid),
+			p->incarnation, idx);
+	/* Mapped with the size the file has, never the size they wrote;
+	 * a file shorter than they say is refused here, not a SIGBUS later */
+	ret = gz_sys_shmfile_map(p->ctx->dirfd[dir], name, want, 0, 1, &addr,
+				 &len);
+	if (ret) {
+		gz_err(ret, "map %s: %s", name, strerror(-ret));
+		goto out;
+	}
+	t->seg[idx].len = len;
+	/* Release pairs with the acquire in gz_xdm_resolve(): len is set
+	 * before base says the entry is usable. */
 	__atomic_store_n(&t->seg[idx].base, (uint8_t *)addr, __ATOMIC_RELEASE);
 out:
 	pthread_mutex_unlock(&p->map_lock);
 	return ret;
 }
 
+const struct gz_xdm_seg *gz_shm_peer_seg(struct gz_shm_peer *p, uint32_t seg)
+{
+	struct gz_xdm_seg *s;
+
+	if (GZ_UNLIKELY(seg >= p->tgt.nseg))
+		return NULL;
+	s = &p->tgt.seg[seg];
+	if (GZ_UNLIKELY(!__atomic_load_n(&s->base, __ATOMIC_ACQUIRE)) &&
+	    p->tgt.map_seg(&p->tgt, seg))
+		return NULL;
+	return s;
+}
+
+static int is_mask(uint32_t m)
+{
+	return m < GZ_SHM_MAX_DEPTH && !(m & (m + 1));
+}
+
+uint8_t gz_shm_qpent_read(const struct gz_shm_peer *p, uint32_t qpn,
+			  struct gz_shm_qpsnap *s)
+{
+	const struct gz_shm_qpent *e = &p->comp->qp[qpn & (GZ_SHM_MAX_QP - 1)];
+
+	/* Acquire pairs with the owner's release of qpn in qp_publish(). */
+	if (GZ_UNLIKELY(!qpn || atomic_load_explicit(
+					(_Atomic uint32_t *)&e->qpn,
+					memory_order_acquire) != qpn))
+		return GENZIO_WC_REM_QP;
+	s->qpn = qpn;
+	s->domain = e->domain;
+	s->rq_seg = e->rq_seg;
+	s->rq_mask = e->rq_mask;
+	s->rq_stride = e->rq_stride;
+	s->rcq_seg = e->rcq_seg;
+	s->rcq_mask = e->rcq_mask;
+	/* Seqlock read side: the fields are loaded before qpn again. */
+	atomic_thread_fence(memory_order_acquire);
+	if (GZ_UNLIKELY(atomic_load_explicit((_Atomic uint32_t *)&e->qpn,
+					     memory_order_relaxed) != qpn))
+		return GENZIO_WC_REM_QP;
+	/* a changing entry is gone; a malformed one is not a queue pair */
+	if (GZ_UNLIKELY(!is_mask(s->rq_mask) || !is_mask(s->rcq_mask) ||
+			s->rq_stride < sizeof(struct gz_shm_rqe) ||
+			s->rq_stride > GZ_SHM_RQE_MAX + 63 ||
+			(s->rq_stride & 63)))
+		return GENZIO_WC_REM_QP;
+	return GENZIO_WC_SUCCESS;
+}
+
+/* Check what its owner wrote in the header, once, into the peer. */
+static int peer_header(struct gz_shm_peer *p, uint32_t gcid, uint64_t inc)
+{
+	const struct gz_shm_comp *c = p->comp;
+
+	/* Acquire pairs with the owner's release of magic. */
+	if (__atomic_load_n(&c->magic, __ATOMIC_ACQUIRE) != GZ_SHM_MAGIC_COMP ||
+	    c->version != GZ_SHM_VERSION || c->incarnation != inc ||
+	    c->gcid != gcid)
+		return -EHOSTUNREACH;
+	p->pid = c->pid;
+	p->starttime = c->starttime;
+	if (p->pid <= 0 || atomic_load(&c->closed) ||
+	    !gz_sys_proc_alive(p->pid, p->starttime))
+		return -EHOSTUNREACH;
+	p->life_word = gz_sys_lifelock_word(&c->life);
+	if (!(p->life_word & GZ_FUTEX_TID_MASK) ||
+	    (p->life_word & GZ_FUTEX_OWNER_DIED))
+		p->life_word = GZ_SHM_LIFE_UNKNOWN;
+	return 0;
+}
+
+/* Its exit makes a pidfd readable: PEER_DEAD without any traffic. No
+ * ptrace permission needed; kernels before 5.3 lack it, and then death
+ * is seen by the next operation only. The event set names the peer by
+ * (CID, generation), never by pointer: a forked child holding a copy of
+ * the fd keeps the entry alive after we let the peer go. */
+static void peer_watch(struct gz_shm_peer *p)
+{
+	struct epoll_event e = { .events = EPOLLIN };
+
+	p->pidfd = (int)syscall(SYS_pidfd_open, p->pid, 0);
+	if (p->pidfd < 0)
+		return;
+	e.data.u64 = (uint64_t)GENZIO_GCID_CID(p->gcid) << 32 | p->gen;
+	if (epoll_ctl(p->ctx->base.ev.epfd, EPOLL_CTL_ADD, p->pidfd, &e)) {
+		close(p->pidfd);
+		p->pidfd = -1;
+	}
+}
+
 static int peer_open(struct gz_shm_ctx *ctx, uint32_t gcid, uint64_t inc,
 		     struct gz_shm_peer **out)
 {
-	char path[PATH_MAX];
+	char name[64];
 	struct gz_shm_peer *p;
+	uint64_t len;
 	void *comp;
 	int ret;
 
-	gz_shm_path(ctx, path, sizeof(path), GENZIO_GCID_CID(gcid), inc,
+	gz_shm_name(ctx, name, sizeof(name), GENZIO_GCID_CID(gcid), inc,
 		    ".comp");
-	ret = gz_sys_shmfile_map(path, sizeof(struct gz_shm_comp), 0, &comp);
+	ret = gz_sys_shmfile_map(ctx->dirfd[GZ_SHM_DIR_SHM], name,
+				 sizeof(struct gz_shm_comp),
+				 sizeof(struct gz_shm_comp), 0, &comp, &len);
+	if (ret == -ENOENT)
+		return gz_err(-EHOSTUNREACH, "GCID %#x has no component file "
+			      "(it left)", gcid);
 	if (ret)
-		return gz_err(-EHOSTUNREACH, "map %s: %s", path, strerror(-ret));
+		return gz_err(ret, "map %s: %s", name, strerror(-ret));
 	p = calloc(1, sizeof(*p));
-	if (!p) {
-		munmap(comp, sizeof(struct gz_shm_comp));
-		return -ENOMEM;
-	}
-	p->tgt.seg = calloc(GZ_SHM_MAX_SEG, sizeof(*p->tgt.seg));
-	if (!p->tgt.seg) {
+	if (p)
+		p->tgt.seg = calloc(GZ_SHM_MAX_SEG, sizeof(*p->tgt.seg));
+	if (!p || !p->tgt.seg) {
 		free(p);
 		munmap(comp, sizeof(struct gz_shm_comp));
 		return -ENOMEM;
@@ -94,36 +189,22 @@ static int peer_open(struct gz_shm_ctx *ctx, uint32_t gcid, uint64_t inc,
 	p->ctx = ctx;
 	p->users = 1;
 	p->pidfd = -1;
+	p->gen = ++ctx->peer_gen;
 	for (int i = 0; i < GZ_SHM_MAX_CHANNELS; i++)
 		p->chan_fd[i] = -1;
 	pthread_mutex_init(&p->map_lock, NULL);
-	/* Acquire pairs with the owner's release of magic. */
-	if (__atomic_load_n(&p->comp->magic, __ATOMIC_ACQUIRE) !=
-		    GZ_SHM_MAGIC_COMP ||
-	    p->comp->incarnation != inc) {
+	ret = peer_header(p, gcid, inc);
+	if (ret) {
 		gz_shm_peer_put(p);
-		return gz_err(-EHOSTUNREACH, "%s is not ready", path);
+		return gz_err(ret, "GCID %#x has left or is not ready", gcid);
 	}
-	p->life_word = gz_sys_lifelock_word(&p->comp->life);
-	if (!(p->life_word & GZ_FUTEX_TID_MASK))
-		p->life_word = GZ_SHM_LIFE_UNKNOWN;
-	if (atomic_load(&p->comp->closed) ||
-	    !gz_sys_proc_alive(p->comp->pid, p->comp->starttime)) {
+	ret = gz_shm_guard_attach(p);
+	if (ret) {
 		gz_shm_peer_put(p);
-		return gz_err(-EHOSTUNREACH, "GCID %#x has left", gcid);
+		return gz_err(ret, "GCID %#x: its guard file: %s", gcid,
+			      strerror(-ret));
 	}
-	/* Its exit makes this fd readable: PEER_DEAD without any traffic.
-	 * No ptrace permission needed; kernels before 5.3 lack it, and
-	 * then death is seen by the next operation only. */
-	p->pidfd = (int)syscall(SYS_pidfd_open, p->comp->pid, 0);
-	if (p->pidfd >= 0) {
-		struct epoll_event e = { .events = EPOLLIN, .data.ptr = p };
-
-		if (epoll_ctl(ctx->base.ev.epfd, EPOLL_CTL_ADD, p->pidfd, &e)) {
-			close(p->pidfd);
-			p->pidfd = -1;
-		}
-	}
+	peer_watch(p);
 	*out = p;
 	return 0;
 }
@@ -132,24 +213,27 @@ int gz_shm_peer_get(struct gz_shm_ctx *ctx, uint32_t gcid,
 		    struct gz_shm_peer **out)
 {
 	uint32_t cid = GENZIO_GCID_CID(gcid);
+	struct gz_fabric_member m;
 	struct gz_shm_peer *p;
-	uint64_t inc;
 	int ret;
 
-	if (GENZIO_GCID_SID(gcid) != GENZIO_GCID_SID(ctx->base.attr.gcid) ||
-	    cid < 1 || cid > GZ_SHM_MAX_CID || gcid >> 28)
+	if (GENZIO_GCID_SID(gcid) != ctx->fabric.subnet || cid < 1 ||
+	    cid > GZ_SHM_MAX_CID || gcid >> 28)
 		return gz_err(-EHOSTUNREACH, "GCID %#x is not on fabric %s",
-			      gcid, ctx->fabric);
-	ret = gz_shm_registry_lookup(ctx->reg, cid, &inc);
+			      gcid, ctx->fabric.name);
+	ret = gz_fabric_lookup(&ctx->fabric, cid, &m);
+	if (ret == -EAGAIN)
+		return gz_err(-EAGAIN, "the registry slot of GCID %#x stays "
+			      "mid-update: try again", gcid);
 	if (ret)
 		return gz_err(ret, "no live component has GCID %#x", gcid);
 	p = ctx->peer[cid];
-	if (p && p->incarnation == inc && gz_shm_peer_alive(p)) {
+	if (p && p->incarnation == m.incarnation && gz_shm_peer_alive(p)) {
 		p->users++;
 		*out = p;
 		return 0;
 	}
-	ret = peer_open(ctx, gcid, inc, out);
+	ret = peer_open(ctx, gcid, m.incarnation, out);
 	if (ret)
 		return ret;
 	/* The context keeps one use of the current peer per CID. */
@@ -164,16 +248,23 @@ void gz_shm_peer_put(struct gz_shm_peer *p)
 {
 	if (--p->users)
 		return;
+	if (p->ctx->peer[GENZIO_GCID_CID(p->gcid)] == p)
+		p->ctx->peer[GENZIO_GCID_CID(p->gcid)] = NULL;
 	for (uint32_t i = 0; i < p->tgt.nseg; i++)
 		if (p->tgt.seg[i].base)
 			gz_sys_shmfile_unmap(p->tgt.seg[i].base,
 					     p->tgt.seg[i].len);
 	free(p->tgt.seg);
-	if (p->pidfd >= 0)
-		close(p->pidfd);	/* leaves the epoll set by itself */
+	if (p->pidfd >= 0) {
+		/* out of the set before the fd goes: a forked child may
+		 * hold a copy that would keep the entry alive */
+		epoll_ctl(p->ctx->base.ev.epfd, EPOLL_CTL_DEL, p->pidfd, NULL);
+		close(p->pidfd);
+	}
 	for (int i = 0; i < GZ_SHM_MAX_CHANNELS; i++)
 		if (p->chan_fd[i] >= 0)
 			close(p->chan_fd[i]);
+	gz_shm_guard_detach(p);
 	munmap((void *)p->comp, sizeof(*p->comp));
 	pthread_mutex_destroy(&p->map_lock);
 	free(p);
@@ -201,9 +292,11 @@ int gz_shm_peer_check(struct gz_shm_peer *p)
 		goto dead;
 	/*
 	 * The word changed but the component did not close: the process
-	 * died, or only the thread that opened the context exited. Tell
-	 * them apart with the kernel; in the second case the word can no
-	 * longer announce a death, so check again at most every
+	 * died, or only the thread that opened the context exited (the
+	 * kernel marks the word OWNER_DIED either way). Tell them apart
+	 * with the pid we snapshotted - the registry guarantees we share
+	 * its PID namespace. In the second case the word can no longer
+	 * announce a death, so check again at most every
 	 * GZ_SHM_RECHECK_NS (a coarse clock read, no syscall, in between).
 	 */
 	if (p->life_word == GZ_SHM_LIFE_UNKNOWN) {
@@ -212,9 +305,9 @@ int gz_shm_peer_check(struct gz_shm_peer *p)
 			return 1;
 		p->next_check_ns = now + GZ_SHM_RECHECK_NS;
 	}
-	if (!gz_sys_proc_alive(c->pid, c->starttime))
+	if (!gz_sys_proc_alive(p->pid, p->starttime))
 		goto dead;
-	if (word & GZ_FUTEX_TID_MASK)
+	if ((word & GZ_FUTEX_TID_MASK) && !(word & GZ_FUTEX_OWNER_DIED))
 		p->life_word = word;	/* re-armed by its owner */
 	else
 		p->life_word = GZ_SHM_LIFE_UNKNOWN;

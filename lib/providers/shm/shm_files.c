@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Names of a component's files, the private directories they live in,
+ * and the sweep of what a dead component left behind. Paths are built
+ * from our own values only: the fabric name we were given, CIDs and
+ * incarnations from the registry, segment ids below GZ_SHM_MAX_SEG.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "providers/shm/shm.h"
+
+void gz_shm_name(const struct gz_shm_ctx *ctx, char *buf, size_t len,
+		 uint32_t cid, uint64_t inc, const char *suffix)
+{
+	snprintf(buf, len, "%s-%u-%" PRIu64 "%s", ctx->fabric.name, cid, inc,
+		 suffix);
+}
+
+void gz_shm_seg_name(const struct gz_shm_ctx *ctx, char *buf, size_t len,
+		     uint32_t cid, uint64_t inc, uint32_t seg)
+{
+	char suffix[16];
+
+	snprintf(suffix, sizeof(suffix), "-%u", seg);
+	gz_shm_name(ctx, buf, len, cid, inc, suffix);
+}
+
+void gz_shm_sweep(void *arg, uint32_t cid, uint64_t inc)
+{
+	struct gz_shm_ctx *ctx = arg;
+	char prefix[64];
+	size_t plen;
+
+	gz_shm_name(ctx, prefix, sizeof(prefix), cid, inc, "");
+	plen = strlen(prefix);
+	for (int i = 0; i < GZ_SHM_NDIRS; i++) {
+		struct dirent *de;
+		DIR *d;
+		int fd;
+
+		if (ctx->dirfd[i] < 0 || (fd = dup(ctx->dirfd[i])) < 0)
+			continue;
+		d = fdopendir(fd);
+		if (!d) {
+			close(fd);
+			continue;
+		}
+		while ((de = readdir(d)))
+			/* "<prefix>.comp", "<prefix>.guard", "<prefix>-<n>" */
+			if (!strncmp(de->d_name, prefix, plen) &&
+			    (de->d_name[plen] == '.' || de->d_name[plen] == '-'))
+				unlinkat(ctx->dirfd[i], de->d_name, 0);
+		closedir(d);
+	}
+}
+
+uint64_t gz_shm_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}

@@ -1,0 +1,261 @@
+// SPDX-License-Identifier: MIT
+/*
+ * What makes genzio_mr_dereg() mean what ibv_dereg_mr() means: when it
+ * returns, no access through that key is in flight or will start.
+ *
+ * A requester's copy runs in the requester's process, so the owner cannot
+ * stop it; it can only wait for it. Each target has a guard file, a
+ * window per requester CID, a lane (cache line) per requester queue pair:
+ * a queue pair marks its lane busy (odd) before it looks the key up and
+ * idle (even, release) after the copy - two plain stores to a line only it
+ * writes. The owner removes the key, then runs a membarrier: afterwards
+ * every requester either sees the key gone or has its busy mark visible
+ * (the asymmetric fence of liburcu's membarrier flavour). So the owner
+ * waits for every lane it sees busy to move on, bounded by the setup
+ * timeout; a requester that died busy is skipped by its incarnation.
+ *
+ * Window 0 (CID 0 is nobody) holds one byte per CID: "has attached".
+ * The file is sparse; only windows in use have pages.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "providers/shm/shm.h"
+
+#define GUARD_LEN ((uint64_t)GZ_SHM_GUARD_WIN * (GZ_SHM_MAX_CID + 1))
+
+static void guard_name(const struct gz_shm_ctx *ctx, char *buf, size_t len,
+		       uint32_t cid, uint64_t inc)
+{
+	gz_shm_name(ctx, buf, len, cid, inc, ".guard");
+}
+
+int gz_shm_guard_create(struct gz_shm_ctx *ctx)
+{
+	int dfd = ctx->dirfd[GZ_SHM_DIR_SHM], fd, ret;
+	char name[64];
+	void *p;
+
+	guard_name(ctx, name, sizeof(name), ctx->cid, ctx->incarnation);
+	fd = openat(dfd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
+				       O_CLOEXEC, 0600);
+	if (fd < 0)
+		return gz_err(-errno, "cannot create %s: %s", name,
+			      strerror(errno));
+	if (ftruncate(fd, (off_t)GUARD_LEN)) {
+		ret = -errno;
+		goto fail;
+	}
+	/* Read-only for us: we only ever look at what requesters wrote. */
+	p = mmap(NULL, GUARD_LEN, PROT_READ, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		ret = -errno;
+		goto fail;
+	}
+	madvise(p, GUARD_LEN, MADV_DONTFORK);
+	close(fd);
+	ctx->guard = p;
+	return 0;
+fail:
+	unlinkat(dfd, name, 0);
+	close(fd);
+	return gz_err(ret, "guard file %s: %s", name, strerror(-ret));
+}
+
+void gz_shm_guard_destroy(struct gz_shm_ctx *ctx)
+{
+	char name[64];
+
+	guard_name(ctx, name, sizeof(name), ctx->cid, ctx->incarnation);
+	unlinkat(ctx->dirfd[GZ_SHM_DIR_SHM], name, 0);
+	munmap(ctx->guard, GUARD_LEN);
+}
+
+int gz_shm_guard_attach(struct gz_shm_peer *p)
+{
+	struct gz_shm_ctx *ctx = p->ctx;
+	struct gz_shm_guard_hdr *h;
+	uint32_t old;
+	char name[64];
+	uint8_t one = 1;
+	void *win;
+	int fd;
+
+	guard_name(ctx, name, sizeof(name), GENZIO_GCID_CID(p->gcid),
+		   p->incarnation);
+	fd = gz_sys_open_owned(ctx->dirfd[GZ_SHM_DIR_SHM], name, O_RDWR,
+			       S_IFREG, GUARD_LEN, NULL);
+	if (fd < 0)
+		return fd;
+	win = mmap(NULL, GZ_SHM_GUARD_WIN, PROT_READ | PROT_WRITE, MAP_SHARED,
+		   fd, (off_t)ctx->cid * GZ_SHM_GUARD_WIN);
+	if (win == MAP_FAILED) {
+		int ret = -errno;
+
+		close(fd);
+		return ret;
+	}
+	madvise(win, GZ_SHM_GUARD_WIN, MADV_DONTFORK);
+	h = win;
+	/* An earlier holder of our CID may have died with lanes busy:
+	 * clear them before the header says they are ours. */
+	atomic_store_explicit((_Atomic uint64_t *)&h->incarnation, 0,
+			      memory_order_release);
+	old = h->max_lane;
+	if (old > GZ_SHM_GUARD_LANES)
+		old = GZ_SHM_GUARD_LANES;
+	memset((char *)win + 64, 0, (size_t)old * 64);
+	h->max_lane = ctx->lane_hw;
+	h->expedited = (uint32_t)ctx->mb_expedited;
+	/* Release pairs with the owner's acquire in guard_scan(). */
+	atomic_store_explicit((_Atomic uint64_t *)&h->incarnation,
+			      ctx->incarnation, memory_order_release);
+	/* A syscall: ordered before any access we make to this peer. */
+	if (pwrite(fd, &one, 1, ctx->cid) != 1) {
+		int ret = -errno;
+
+		munmap(win, GZ_SHM_GUARD_WIN);
+		close(fd);
+		return ret;
+	}
+	close(fd);
+	p->lanes = (struct gz_shm_lane *)(void *)((char *)win + 64);
+	return 0;
+}
+
+void gz_shm_guard_detach(struct gz_shm_peer *p)
+{
+	struct gz_shm_guard_hdr *h;
+
+	if (!p->lanes)
+		return;
+	h = (struct gz_shm_guard_hdr *)(void *)((char *)p->lanes - 64);
+	atomic_store_explicit((_Atomic uint64_t *)&h->incarnation, 0,
+			      memory_order_release);
+	munmap(h, GZ_SHM_GUARD_WIN);
+	p->lanes = NULL;
+}
+
+int gz_shm_lane_take(struct gz_shm_ctx *ctx, uint32_t *lane)
+{
+	uint32_t i;
+
+	for (i = 0; i < GZ_SHM_MAX_QP; i++)
+		if (!(ctx->lanes_used[i / 64] & (1ull << (i % 64))))
+			break;
+	if (i == GZ_SHM_MAX_QP)
+		return -ENOSPC;
+	ctx->lanes_used[i / 64] |= 1ull << (i % 64);
+	if (i >= ctx->lane_hw) {
+		ctx->lane_hw = i + 1;
+		/* Stored before the lane's first busy mark (program order;
+		 * the owner reads it after its membarrier). */
+		for (uint32_t c = 1; c <= GZ_SHM_MAX_CID; c++) {
+			struct gz_shm_peer *p = ctx->peer[c];
+
+			if (p && p->lanes)
+				((struct gz_shm_guard_hdr *)(void *)
+				 ((char *)p->lanes - 64))->max_lane =
+					ctx->lane_hw;
+		}
+	}
+	*lane = i;
+	return 0;
+}
+
+void gz_shm_lane_give(struct gz_shm_ctx *ctx, uint32_t lane)
+{
+	ctx->lanes_used[lane / 64] &= ~(1ull << (lane % 64));
+}
+
+/* The window of requester @cid if a live requester uses it, else NULL;
+ * *lanes is how many of its lanes to look at. */
+static const struct gz_shm_guard_hdr *window(struct gz_shm_ctx *ctx,
+					     uint32_t cid, uint32_t *lanes,
+					     int *expedited)
+{
+	const volatile uint8_t *attached = (const volatile uint8_t *)ctx->guard;
+	const struct gz_shm_guard_hdr *h;
+	struct gz_fabric_member m;
+	uint64_t inc;
+	uint32_t n;
+
+	if (!attached[cid])
+		return NULL;
+	h = (const void *)((const char *)ctx->guard +
+			   (uint64_t)cid * GZ_SHM_GUARD_WIN);
+	/* Acquire pairs with the release in gz_shm_guard_attach(). */
+	inc = atomic_load_explicit((_Atomic uint64_t *)&h->incarnation,
+				   memory_order_acquire);
+	n = h->max_lane;
+	*expedited = (int)h->expedited;
+	if (!inc || gz_fabric_lookup(&ctx->fabric, cid, &m) ||
+	    m.incarnation != inc)
+		return NULL;	/* gone: its lanes mean nothing */
+	*lanes = n < GZ_SHM_GUARD_LANES ? n : GZ_SHM_GUARD_LANES;
+	return h;
+}
+
+/* Wait until @lane leaves busy value @v; 0 or -ETIMEDOUT. */
+static int lane_wait(const struct gz_shm_lane *lane, uint64_t v,
+		     uint64_t deadline)
+{
+	for (uint32_t spins = 0;; spins++) {
+		if (atomic_load_explicit((_Atomic uint64_t *)&lane->state,
+					 memory_order_acquire) != v)
+			return 0;
+		if (gz_shm_now_ns() > deadline)
+			return -ETIMEDOUT;
+		if (spins > 64)
+			sched_yield();
+	}
+}
+
+int gz_shm_guard_wait(struct gz_shm_ctx *ctx)
+{
+	uint64_t deadline = gz_shm_now_ns() +
+			    (uint64_t)gz_sys_setup_timeout_ms() * 1000000u;
+	int all_expedited = ctx->mb_expedited, ret;
+
+	/* The key is gone: a full fence orders that before what we read
+	 * of the windows (a requester attaching now runs a syscall before
+	 * its first access, so either we see it or it sees the key gone). */
+	atomic_thread_fence(memory_order_seq_cst);
+	for (uint32_t c = 1; c <= GZ_SHM_MAX_CID && all_expedited; c++) {
+		uint32_t n;
+		int e = 1;
+
+		if (window(ctx, c, &n, &e) && !e)
+			all_expedited = 0;
+	}
+	ret = gz_sys_membarrier(all_expedited);
+	if (ret)
+		return gz_err(ret, "membarrier: %s", strerror(-ret));
+	for (uint32_t c = 1; c <= GZ_SHM_MAX_CID; c++) {
+		const struct gz_shm_guard_hdr *h;
+		const struct gz_shm_lane *lane;
+		uint32_t n;
+		int e;
+
+		h = window(ctx, c, &n, &e);
+		if (!h)
+			continue;
+		lane = (const void *)((const char *)h + 64);
+		for (uint32_t i = 0; i < n; i++) {
+			uint64_t v = atomic_load_explicit(
+				(_Atomic uint64_t *)&lane[i].state,
+				memory_order_acquire);
+
+			if ((v & 1) && lane_wait(&lane[i], v, deadline))
+				return gz_err(-ETIMEDOUT, "GCID %#x queue pair "
+					      "slot %u stays inside an access",
+					      GENZIO_GCID(ctx->fabric.subnet, c),
+					      i);
+		}
+	}
+	return 0;
+}

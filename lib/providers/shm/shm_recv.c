@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Receive side of two-sided messages: posted receive buffers are a ring in
+ * our data space, which senders claim with a CAS (shm_msg.c). The owner
+ * keeps its own copy of what it posted (wr_id per slot) and trusts the
+ * ring only as far as a sender's claim goes.
+ */
+#include <errno.h>
+
+#include "providers/shm/shm.h"
+
+static inline struct gz_shm_rqe *rqe_at(const struct gz_shm_qp *qp,
+					uint32_t idx)
+{
+	return (struct gz_shm_rqe *)((uint8_t *)qp->rq + GZ_SHM_QHDR +
+				     (size_t)(idx & qp->rq_mask) *
+					     qp->rq_stride);
+}
+
+/* Fill @e from @wr: 0, or -EINVAL for a bad sge (nothing published). */
+static int fill(struct gz_shm_qp *qp, struct gz_shm_rqe *e,
+		const struct genzio_recv_wr *wr)
+{
+	for (int i = 0; i < wr->num_sge; i++) {
+		const struct genzio_sge *s = &wr->sg_list[i];
+		struct gz_lkey_snap k;
+
+		if (GZ_UNLIKELY(!gz_lkey_get(qp->lkeys, qp->max_mr, s->lkey,
+					     qp->domain, s->addr, s->length,
+					     GENZIO_ACCESS_LOCAL_WRITE, &k) ||
+				k.seg == GZ_SEG_NONE))
+			return -EINVAL;
+		e->sge[i].seg = k.seg;
+		e->sge[i].len = s->length;
+		e->sge[i].off = s->addr - k.seg_va;
+	}
+	e->wr_id = wr->wr_id;
+	e->num_sge = (uint32_t)wr->num_sge;
+	return 0;
+}
+
+int gz_shm_post_recv(struct genzio_qp *pub, struct genzio_recv_wr *wr,
+		     struct genzio_recv_wr **bad_wr)
+{
+	struct gz_shm_qp *qp = container_of(pub, struct gz_shm_qp, base.pub);
+	uint32_t first = atomic_load_explicit(&qp->rq_posted,
+					      memory_order_relaxed);
+	uint32_t prod = first;
+	int ret = 0;
+
+	for (; wr; wr = wr->next) {
+		if (GZ_UNLIKELY((uint32_t)wr->num_sge > qp->max_recv_sge ||
+				(wr->num_sge && !wr->sg_list))) {
+			ret = -EINVAL;
+			break;
+		}
+		/* A slot is free once its completion has been polled: a
+		 * sender reads the entry until it writes that completion. */
+		if (GZ_UNLIKELY(prod - atomic_load_explicit(
+					       &qp->rq_done,
+					       memory_order_acquire) >=
+				qp->rq_cap)) {
+			ret = -EAGAIN;
+			break;
+		}
+		ret = fill(qp, rqe_at(qp, prod), wr);
+		if (GZ_UNLIKELY(ret))
+			break;
+		qp->rq_wrid[prod & qp->rq_mask] = wr->wr_id;
+		prod++;
+	}
+	if (prod != first) {
+		atomic_store_explicit(&qp->rq_posted, prod,
+				      memory_order_relaxed);
+		/* Release pairs with the sender's acquire of prod: the
+		 * entries are written before they can be claimed. */
+		atomic_store_explicit(&qp->rq->prod, prod,
+				      memory_order_release);
+	}
+	if (ret)
+		*bad_wr = wr;
+	return ret;
+}
+
+/*
+ * Senders finish receive slots in any order (several may deliver at
+ * once), but the owner reposts them in ring order: a slot is given back
+ * only when every slot before it is done too. @rslot came from an entry
+ * a sender wrote: only a slot that is outstanding counts.
+ */
+void gz_shm_rq_slot_done(struct gz_shm_qp *qp, uint32_t rslot)
+{
+	uint32_t d = atomic_load_explicit(&qp->rq_done, memory_order_relaxed);
+	uint32_t posted = atomic_load_explicit(&qp->rq_posted,
+					       memory_order_relaxed);
+
+	if (((rslot - d) & qp->rq_mask) >= posted - d)
+		return;
+	qp->rq_fin[rslot & qp->rq_mask] = 1;
+	while (d != posted && qp->rq_fin[d & qp->rq_mask]) {
+		qp->rq_fin[d & qp->rq_mask] = 0;
+		d++;
+	}
+	/* Release pairs with the acquire in gz_shm_post_recv(). */
+	atomic_store_explicit(&qp->rq_done, d, memory_order_release);
+}

@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: MIT
+/* Open-file-description locks with a bounded wait. */
+#include <errno.h>
+#include <fcntl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sys/sys.h"
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+int gz_sys_filelock(int fd, int timeout_ms)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
+			    .l_start = 0, .l_len = 1 };
+	uint64_t end = now_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
+	struct timespec nap = { 0, 50000 };
+
+	for (;;) {
+		if (!fcntl(fd, F_OFD_SETLK, &fl))
+			return 0;
+		if (errno != EAGAIN && errno != EACCES && errno != EINTR)
+			return -errno;
+		if (now_ms() >= end)
+			return -ETIMEDOUT;
+		/* no F_OFD_SETLKW: it cannot be bounded without a signal */
+		nanosleep(&nap, NULL);
+		if (nap.tv_nsec < 1000000)
+			nap.tv_nsec *= 2;
+	}
+}
+
+void gz_sys_fileunlock(int fd)
+{
+	struct flock fl = { .l_type = F_UNLCK, .l_whence = SEEK_SET,
+			    .l_start = 0, .l_len = 1 };
+
+	fcntl(fd, F_OFD_SETLK, &fl);
+}

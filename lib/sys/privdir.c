@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The per-user directory every fabric file lives in. /dev/shm is sticky
+ * and world-writable, and on many machines (these included) the kernel's
+ * protected_symlinks/regular settings are off: mode bits on a file do not
+ * stop another user from planting a symlink or a file under a name we are
+ * about to use. A directory only we can enter does.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "gz.h"
+#include "sys/sys.h"
+
+int gz_sys_privdir_open(const char *base, int *out)
+{
+	char name[32];
+	struct stat st;
+	int bfd, fd;
+
+	snprintf(name, sizeof(name), "genzio-%u", (unsigned)geteuid());
+	bfd = open(base, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (bfd < 0)
+		return gz_err(-errno, "%s: %s (set GENZIO_SHM_DIR to a tmpfs "
+			      "directory)", base, strerror(errno));
+	if (mkdirat(bfd, name, 0700) && errno != EEXIST) {
+		int ret = -errno;
+
+		close(bfd);
+		return gz_err(ret, "mkdir %s/%s: %s", base, name,
+			      strerror(-ret));
+	}
+	fd = openat(bfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	close(bfd);
+	if (fd < 0)
+		return gz_err(errno == ELOOP || errno == ENOTDIR ? -EACCES :
+								  -errno,
+			      "%s/%s is not a directory we can use (%s): another "
+			      "user may have put it there; remove it, or set "
+			      "GENZIO_SHM_DIR", base, name, strerror(errno));
+	if (fstat(fd, &st) || !S_ISDIR(st.st_mode) ||
+	    st.st_uid != geteuid() || (st.st_mode & 07777) != 0700) {
+		close(fd);
+		return gz_err(-EACCES, "%s/%s belongs to uid %u with mode %04o, "
+			      "not to uid %u with 0700: refusing it (another "
+			      "user's squat?); remove it, or set GENZIO_SHM_DIR",
+			      base, name, (unsigned)st.st_uid,
+			      (unsigned)(st.st_mode & 07777),
+			      (unsigned)geteuid());
+	}
+	*out = fd;
+	return 0;
+}
