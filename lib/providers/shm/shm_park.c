@@ -77,7 +77,9 @@ int gz_shm_park(struct gz_shm_qp *qp, const struct genzio_send_wr *wr,
 	p->done = (uint8_t)done;
 	p->status = status;
 	p->owes = 0;
-	memcpy(p->sge, wr->sg_list, (size_t)wr->num_sge * sizeof(p->sge[0]));
+	if (wr->num_sge)	/* an atomic may have no list at all */
+		memcpy(p->sge, wr->sg_list,
+		       (size_t)wr->num_sge * sizeof(p->sge[0]));
 	/* inline data to send is copied; an inline READ's buffer is the
 	 * destination and stays the caller's */
 	if (wr->send_flags & GENZIO_SEND_INLINE && wr->num_sge &&

@@ -1,0 +1,686 @@
+// SPDX-License-Identifier: MIT
+/*
+ * lib/providers/shm as seen by a hostile (or just buggy) process of the
+ * same user: it writes garbage, random and aimed at each field, into every
+ * shared file of two components while they run legitimate traffic. They
+ * must never crash, hang, or write outside what was aimed at (canaries);
+ * what they get instead is error completions, -errno, or PEER_DEAD.
+ */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "lib/gzt.h"
+#include "providers/shm/shm.h"
+
+TestSuite(hostile, .init = gzt_fabric_init, .fini = gzt_fabric_fini,
+	  .timeout = 120);
+
+#define LEN 65536u
+#define CANARY (256u << 10)
+#define ROUNDS 20000
+#define GARBAGE 100000
+
+static int dir_fd(void)
+{
+	int fd;
+
+	cr_assert_eq(gz_sys_privdir_open("/dev/shm", &fd), 0);
+	return fd;
+}
+
+/* xorshift: garbage that a seed reproduces */
+static uint64_t rnd(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+/* Values that break bounds: all ones, a bit past a power of two, odd
+ * masks, zero, and plain noise. */
+static uint64_t nasty(uint64_t *s)
+{
+	static const uint64_t v[] = { 0, 1, ~0ull, 0xffffffffull, 0x80000000ull,
+				      0x10000ull, 0x10001ull, 0xfffeull, 63, 65,
+				      1ull << 40, 0x7fffffffffffffffull };
+	uint64_t r = rnd(s);
+
+	return r & 1 ? v[(r >> 1) % GZ_ARRAY_SIZE(v)] : rnd(s);
+}
+
+/* What is live in a component file: the entries worth aiming at. */
+struct live {
+	uint32_t qp[8], seg[16], key[16];
+	int nqp, nseg, nkey;
+};
+
+static void find_live(const struct gz_shm_comp *c, struct live *l)
+{
+	memset(l, 0, sizeof(*l));
+	for (uint32_t i = 0; i < GZ_SHM_MAX_QP && l->nqp < 8; i++)
+		if (atomic_load(&c->qp[i].qpn))
+			l->qp[l->nqp++] = i;
+	for (uint32_t i = 0; i < 64 && l->nseg < 16; i++)
+		if (atomic_load(&c->seg[i].live))
+			l->seg[l->nseg++] = i;
+	for (uint32_t i = 0; i < GZ_SHM_KEYS && l->nkey < 16; i++)
+		if (atomic_load(&c->keys[i].rkey) >= GZ_KEY_MIN)
+			l->key[l->nkey++] = i;
+}
+
+#define QP_AT(q) (offsetof(struct gz_shm_comp, qp) + \
+		  (q) * sizeof(struct gz_shm_qpent))
+#define SEG_AT(g) (offsetof(struct gz_shm_comp, seg) + \
+		   (g) * sizeof(struct gz_shm_segdesc))
+#define KEY_AT(k) (offsetof(struct gz_shm_comp, keys) + \
+		   (k) * sizeof(struct gz_key_entry))
+
+/* A field of a live entry of a component file, by offset. */
+static size_t comp_target(uint64_t *s, const struct live *l, size_t *len)
+{
+	uint32_t q = l->nqp ? l->qp[rnd(s) % l->nqp] : 0;
+	uint32_t g = l->nseg ? l->seg[rnd(s) % l->nseg] : 0;
+	uint32_t k = l->nkey ? l->key[rnd(s) % l->nkey] : 0;
+
+	*len = 4;
+	switch (rnd(s) % 8) {
+	case 0: *len = 8;
+		return offsetof(struct gz_shm_comp, life.node) + 8 * (rnd(s) % 7);
+	case 1:	case 2:
+		return QP_AT(q) + 4 * (rnd(s) % 8);
+	case 3:	return SEG_AT(g) + 4 * (rnd(s) % 4);
+	case 4:	case 5:
+		return KEY_AT(k) + 4 * (rnd(s) % 10);
+	case 6:	return offsetof(struct gz_shm_comp, closed);
+	default: *len = 8;
+		return rnd(s) % (sizeof(struct gz_shm_comp) - 8) & ~7ull;
+	}
+}
+
+/* A cq or rq segment: header words, then entries. */
+static size_t queue_target(uint64_t *s, size_t size, size_t *len)
+{
+	*len = rnd(s) & 1 ? 8 : 4;
+	switch (rnd(s) % 4) {
+	case 0:	return offsetof(struct gz_shm_cqhdr, ring.prod);
+	case 1:	return offsetof(struct gz_shm_cqhdr, ring.cons);
+	case 2:	return offsetof(struct gz_shm_cqhdr, notify) + 4 * (rnd(s) % 4);
+	default: return (GZ_SHM_QHDR + rnd(s) % (size - GZ_SHM_QHDR - 8)) & ~3ull;
+	}
+}
+
+struct victim_file {
+	char name[256];
+	size_t size;
+	int kind;		/* 0 comp, 1 queue segment, 2 registry */
+};
+
+/* The files the attacker aims at: components, registry, and queue
+ * segments (small); never the canary segments or data space it is told
+ * to leave alone (@avoid: names). */
+static int list_targets(int dfd, struct victim_file *v, int max,
+			const char *const *avoid, int navoid)
+{
+	const char *fab = getenv("GENZIO_FABRIC");
+	struct dirent *de;
+	DIR *d = fdopendir(dup(dfd));
+	int n = 0;
+
+	while (d && (de = readdir(d)) && n < max) {
+		struct stat st;
+		int skip = 0;
+
+		if (strncmp(de->d_name, fab, strlen(fab)) ||
+		    fstatat(dfd, de->d_name, &st, 0) || !S_ISREG(st.st_mode) ||
+		    strstr(de->d_name, ".guard"))
+			continue;
+		for (int i = 0; i < navoid; i++)
+			skip |= !strcmp(de->d_name, avoid[i]);
+		if (skip)
+			continue;
+		snprintf(v[n].name, sizeof(v[n].name), "%s", de->d_name);
+		v[n].size = (size_t)st.st_size;
+		v[n].kind = strstr(de->d_name, ".comp") ? 0 :
+			    strstr(de->d_name, ".reg") ? 2 : 1;
+		if (v[n].kind == 1 && v[n].size > LEN)
+			continue;	/* data space, not a queue */
+		n++;
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+struct attack {
+	const char *const *avoid;
+	int navoid;
+	uint64_t seed;
+};
+
+/* Write @val over @len bytes of target @i; the old bytes go to @old. */
+static void poke(void *map, size_t off, size_t len, uint64_t val,
+		 uint64_t *old)
+{
+	memcpy(old, (char *)map + off, len);
+	memcpy((char *)map + off, &val, len);
+}
+
+/*
+ * The hostile process. Most garbage is put back after a moment, so the
+ * traffic keeps running into fresh garbage (a field that changes between
+ * two reads is exactly what a double fetch trips on); the last burst
+ * stays, so teardown meets it too.
+ */
+static int attacker_main(int fd, void *arg)
+{
+	const struct attack *a = arg;
+	struct victim_file v[64];
+	static struct live live[64];
+	uint64_t s = a->seed;
+	void *map[64] = { 0 };
+	int dfd = dir_fd(), n;
+	char go;
+
+	if (gzt_recv_token(fd, &go))
+		return 70;
+	n = list_targets(dfd, v, 64, a->avoid, a->navoid);
+	for (int i = 0; i < n; i++) {
+		int f = openat(dfd, v[i].name, O_RDWR);
+
+		map[i] = f < 0 ? MAP_FAILED :
+				 mmap(NULL, v[i].size, PROT_READ | PROT_WRITE,
+				      MAP_SHARED, f, 0);
+		if (f >= 0)
+			close(f);
+		if (map[i] != MAP_FAILED && !v[i].kind)
+			find_live(map[i], &live[i]);
+	}
+	for (int w = 0; w < GARBAGE && n; w++) {
+		int i = (int)(rnd(&s) % (uint64_t)n);
+		size_t off, len = 4;
+		uint64_t old = 0;
+
+		if (map[i] == MAP_FAILED)
+			continue;
+		off = v[i].kind == 0 ? comp_target(&s, &live[i], &len) :
+		      v[i].kind == 1 ? queue_target(&s, v[i].size, &len) :
+				       (rnd(&s) % (v[i].size - 8)) & ~3ull;
+		if (v[i].kind == 2)
+			len = 4;
+		if (off + len > v[i].size)
+			continue;
+		poke(map[i], off, len, nasty(&s), &old);
+		if (w >= GARBAGE - 64)
+			continue;	/* the last ones stay */
+		/* let the victims meet it, then put it back */
+		for (volatile uint32_t spin = rnd(&s) % 4096; spin; spin--)
+			;
+		memcpy((char *)map[i] + off, &old, len);
+	}
+	gzt_send_token(fd, 'd');
+	return 0;
+}
+
+/* One side's traffic: writes, reads, atomics and sends to the peer,
+ * receives reposted; every status tolerated, every loop bounded. */
+static void traffic(struct gzt_ep *ep, const struct genzio_conn_info *peer,
+		    uint64_t *ok_ops)
+{
+	uint8_t *buf = ep->mem->addr;
+	struct genzio_wc wc[16];
+
+	for (int r = 0; r < ROUNDS; r++) {
+		struct genzio_sge ls = { (uintptr_t)buf + 4096, 64,
+					 ep->mr->lkey };
+		struct genzio_sge rs = { (uintptr_t)buf + 8192, 256,
+					 ep->mr->lkey };
+		struct genzio_recv_wr rw = { .sg_list = &rs, .num_sge = 1 };
+		struct genzio_send_wr w[4] = {
+			{ .opcode = GENZIO_WR_WRITE, .sg_list = &ls,
+			  .num_sge = 1, .send_flags = GENZIO_SEND_SIGNALED,
+			  .rdma = { peer->addr + 64 * (r % 16), peer->rkey } },
+			{ .opcode = GENZIO_WR_READ, .sg_list = &ls,
+			  .num_sge = 1, .send_flags = GENZIO_SEND_SIGNALED,
+			  .rdma = { peer->addr, peer->rkey } },
+			{ .opcode = GENZIO_WR_ATOMIC_FADD,
+			  .send_flags = GENZIO_SEND_SIGNALED,
+			  .atomic = { .remote_addr = peer->addr + 2048,
+				      .rkey = peer->rkey, .size = 8,
+				      .operand = 1 } },
+			{ .opcode = GENZIO_WR_SEND, .sg_list = &ls,
+			  .num_sge = 1, .send_flags = GENZIO_SEND_SIGNALED },
+		};
+		struct genzio_recv_wr *rbad;
+		struct genzio_send_wr *bad;
+		int n;
+
+		genzio_post_recv(ep->qp, &rw, &rbad);
+		for (int i = 0; i < 4; i++)
+			genzio_post_send(ep->qp, &w[i], &bad);
+		n = genzio_poll_cq(ep->cq, 16, wc);
+		for (int i = 0; i < n; i++)
+			*ok_ops += !wc[i].status;
+	}
+}
+
+/* Open an endpoint with a canary segment nobody may touch; its file name
+ * goes to @name (for the attacker to leave alone). 0 or -errno. */
+static int ep_with_canary(struct gzt_ep *ep, struct genzio_mem **canary,
+			  char *name, size_t len)
+{
+	struct gz_shm_mem *m;
+	struct gz_shm_ctx *ctx;
+	int ret = gzt_ep_open(ep, LEN, GZT_ACCESS_ALL);
+
+	if (!ret)
+		ret = genzio_mem_alloc(ep->ctx, CANARY, GENZIO_MEM_NO_HUGE,
+				       canary);
+	if (ret)
+		return ret;
+	gzt_fill((*canary)->addr, CANARY, 99);
+	m = container_of(*canary, struct gz_shm_mem, base.pub);
+	ctx = to_shm_ctx(ep->ctx);
+	gz_shm_seg_name(ctx, name, len, ctx->cid, ctx->incarnation, m->seg);
+	return 0;
+}
+
+/* The peer: clean traffic, then traffic under attack, then its canary. */
+static int peer_main(int fd, void *arg)
+{
+	struct genzio_conn_info them;
+	struct genzio_mem *canary;
+	uint64_t ok_ops = 0;
+	struct gzt_ep ep;
+	char cname[80], t;
+
+	(void)arg;
+	if (ep_with_canary(&ep, &canary, cname, sizeof(cname)) ||
+	    genzio_conn_info_exchange(fd, &ep.info, &them) ||
+	    genzio_qp_connect(ep.qp, them.gcid, them.qpn) ||
+	    write(fd, cname, sizeof(cname)) != sizeof(cname))
+		return 80;
+	traffic(&ep, &them, &ok_ops);
+	if (!ok_ops)
+		return 81;	/* clean traffic must work */
+	if (gzt_send_token(fd, 'c') || gzt_recv_token(fd, &t))
+		return 82;
+	traffic(&ep, &them, &ok_ops);
+	/* the attacker is done: whatever it broke, we leave cleanly */
+	if (gzt_send_token(fd, 't') || gzt_recv_token(fd, &t))
+		return 83;
+	if (gzt_check(canary->addr, CANARY, 99) >= 0)
+		return 84;
+	genzio_mem_free(canary);
+	gzt_ep_close(&ep);	/* may fail: its files are garbage */
+	return 0;
+}
+
+static void attack_run(uint64_t seed)
+{
+	static char names[2][80];
+	static const char *avoid[2] = { names[0], names[1] };
+	struct attack atk = { avoid, 2, seed };
+	struct genzio_conn_info them;
+	struct genzio_mem *canary;
+	struct gzt_child peer, bad;
+	uint8_t *heap = malloc(CANARY);
+	uint64_t ok_ops = 0;
+	struct gzt_ep ep;
+	char t;
+
+	/* a wait a stuck lane (garbage) may cause stays short */
+	setenv("GENZIO_SETUP_TIMEOUT_MS", "200", 1);
+	gzt_fill(heap, CANARY, 98);
+	cr_assert_eq(ep_with_canary(&ep, &canary, names[0], sizeof(names[0])),
+		     0);
+	cr_assert_eq(gzt_fork(&peer, peer_main, NULL), 0);
+	cr_assert_eq(genzio_conn_info_exchange(peer.fd, &ep.info, &them), 0);
+	cr_assert_eq(genzio_qp_connect(ep.qp, them.gcid, them.qpn), 0);
+	cr_assert_eq(read(peer.fd, names[1], sizeof(names[1])),
+		     (ssize_t)sizeof(names[1]));
+	traffic(&ep, &them, &ok_ops);
+	cr_assert_gt(ok_ops, 0, "clean traffic works");
+	cr_assert_eq(gzt_recv_token(peer.fd, &t), 0, "the peer's too");
+	/* now the attack, while both sides keep going */
+	cr_assert_eq(gzt_fork(&bad, attacker_main, &atk), 0);
+	cr_assert_eq(gzt_send_token(bad.fd, 'g'), 0);
+	cr_assert_eq(gzt_send_token(peer.fd, 'g'), 0);
+	traffic(&ep, &them, &ok_ops);
+	cr_assert_eq(gzt_recv_token(bad.fd, &t), 0);
+	cr_assert_eq(gzt_wait(&bad), 0, "the attacker ran to its end");
+	cr_assert_eq(gzt_recv_token(peer.fd, &t), 0, "the peer finished");
+	cr_assert_eq(gzt_send_token(peer.fd, 'q'), 0);
+	cr_assert_eq(gzt_wait(&peer), 0, "the peer survived, canary intact");
+	cr_assert_lt(gzt_check(canary->addr, CANARY, 99), 0, "our canary");
+	cr_assert_lt(gzt_check(heap, CANARY, 98), 0, "our heap");
+	/* whatever state the garbage left, teardown returns */
+	genzio_mem_free(canary);
+	gzt_ep_close(&ep);
+	unsetenv("GENZIO_SETUP_TIMEOUT_MS");
+	free(heap);
+}
+
+Test(hostile, garbage_in_every_shared_file_during_traffic_breaks_nothing_else)
+{
+	/* a few seeds: each one another sequence of aimed garbage */
+	static const uint64_t seeds[] = { 0x9e3779b97f4a7c15ull, 0x2545f491,
+					  0xdeadbeefcafeull, 7 };
+
+	for (size_t i = 0; i < GZ_ARRAY_SIZE(seeds); i++)
+		attack_run(seeds[i]);
+}
+
+/* A second endpoint in this process, connected both ways to @a. */
+static void pair(struct gzt_ep *a, struct gzt_ep *b)
+{
+	cr_assert_eq(gzt_ep_open(a, LEN, GZT_ACCESS_ALL), 0);
+	cr_assert_eq(gzt_ep_open(b, LEN, GZT_ACCESS_ALL), 0);
+	cr_assert_eq(genzio_qp_connect(a->qp, b->info.gcid, b->info.qpn), 0);
+	cr_assert_eq(genzio_qp_connect(b->qp, a->info.gcid, a->info.qpn), 0);
+}
+
+static struct gz_shm_qpent *qpent_of(struct gzt_ep *ep)
+{
+	return &to_shm_ctx(ep->ctx)->comp->qp[ep->qp->qp_num &
+					      (GZ_SHM_MAX_QP - 1)];
+}
+
+static struct gz_shm_qp *qp_of(struct gzt_ep *ep)
+{
+	return container_of(ep->qp, struct gz_shm_qp, base.pub);
+}
+
+Test(hostile, receiver_entry_describing_an_impossible_ring_completes_rem_qp)
+{
+	struct gzt_ep a, b;
+	struct genzio_wc wc;
+	struct genzio_sge s;
+	struct genzio_send_wr w = { .opcode = GENZIO_WR_SEND, .num_sge = 1,
+				    .sg_list = &s };
+	struct gz_shm_qpent *e;
+
+	pair(&a, &b);
+	s = (struct genzio_sge){ a.info.addr, 8, a.mr->lkey };
+	e = qpent_of(&b);
+	/* a ring far larger than its segment, claimed far from its start:
+	 * used unchecked, the sender would read and write gigabytes away */
+	e->rq_mask = 0xffff;
+	e->rq_stride = 0xffffffc0u;
+	atomic_store(&qp_of(&b)->rq->prod, 60000);
+	atomic_store(&qp_of(&b)->rq->cons, 59999);
+	cr_assert_eq(gzt_post_wait(&a, &w, &wc), 0);
+	cr_assert_eq(wc.status, GENZIO_WC_REM_QP, "%s",
+		     genzio_wc_status_str(wc.status));
+	/* the same for its receive cq */
+	e->rq_stride = qp_of(&b)->rq_stride;
+	e->rcq_mask = 0xfffff;
+	cr_assert_eq(gzt_post_wait(&a, &w, &wc), 0);
+	cr_assert_eq(wc.status, GENZIO_WC_REM_QP);
+	e->rcq_mask = 0x7fffffff;
+	cr_assert_eq(gzt_post_wait(&a, &w, &wc), 0);
+	cr_assert_eq(wc.status, GENZIO_WC_REM_QP);
+	gzt_ep_close(&b);
+	gzt_ep_close(&a);
+}
+
+/* Path of @ep's data-space segment, for a test that abuses it. */
+static void seg_path(struct gzt_ep *ep, char *buf, size_t len)
+{
+	struct gz_shm_mem *m = container_of(ep->mem, struct gz_shm_mem,
+					    base.pub);
+	struct gz_shm_ctx *ctx = to_shm_ctx(ep->ctx);
+	char name[80];
+
+	gz_shm_seg_name(ctx, name, sizeof(name), ctx->cid, ctx->incarnation,
+			m->seg);
+	snprintf(buf, len, "/proc/self/fd/%d/%s", ctx->dirfd[m->dir], name);
+}
+
+Test(hostile, segment_shorter_than_its_owner_says_completes_in_error)
+{
+	struct gzt_ep a, b;
+	struct genzio_wc wc;
+	uint8_t src[64] = { 1 };
+	char path[256];
+
+	pair(&a, &b);
+	/* truncated before the requester ever mapped it: refused at map
+	 * time, so the write is an error completion, never a SIGBUS */
+	seg_path(&b, path, sizeof(path));
+	cr_assert_eq(truncate(path, 0), 0);
+	cr_assert_eq(genzio_mr_reg(a.pd, src, sizeof(src),
+				   GENZIO_ACCESS_LOCAL_WRITE, &a.mr), 0);
+	cr_assert_eq(gzt_write(&a, src, sizeof(src), a.mr->lkey,
+			       b.info.addr + 8192, b.info.rkey, &wc), 0);
+	cr_assert_eq(wc.status, GENZIO_WC_BAD_RKEY, "%s",
+		     genzio_wc_status_str(wc.status));
+	genzio_mr_dereg(a.mr);
+	a.mr = NULL;
+	gzt_ep_close(&b);
+	gzt_ep_close(&a);
+}
+
+static int write_after_truncate_main(int fd, void *arg)
+{
+	struct gzt_ep a, b;
+	struct genzio_wc wc;
+	char path[256], t;
+
+	(void)arg;
+	if (gzt_ep_open(&a, LEN, GZT_ACCESS_ALL) ||
+	    gzt_ep_open(&b, LEN, GZT_ACCESS_ALL) ||
+	    genzio_qp_connect(a.qp, b.info.gcid, b.info.qpn) ||
+	    gzt_put64(&a, b.info.addr + 8192, b.info.rkey, 1, &wc) ||
+	    wc.status)
+		return 90;
+	/* mapped now; a same-user process truncates it after that */
+	seg_path(&b, path, sizeof(path));
+	if (truncate(path, 0) || gzt_send_token(fd, 'm') ||
+	    gzt_recv_token(fd, &t))
+		return 91;
+	signal(SIGBUS, SIG_DFL);	/* not a sanitizer's handler */
+	gzt_put64(&a, b.info.addr + 8192, b.info.rkey, 2, &wc);
+	return 92;
+}
+
+Test(hostile, truncation_after_mapping_is_a_sigbus_as_the_man_page_says)
+{
+	struct gzt_child c;
+	char t;
+
+	/* genzio_shm(7): a segment truncated by a same-user process after a
+	 * peer mapped it makes that peer's next access to the lost pages
+	 * raise SIGBUS; genzio installs no signal handlers to hide it */
+	cr_assert_eq(gzt_fork(&c, write_after_truncate_main, NULL), 0);
+	cr_assert_eq(gzt_recv_token(c.fd, &t), 0);
+	cr_assert_eq(gzt_send_token(c.fd, 'g'), 0);
+	cr_assert_eq(gzt_wait(&c), 128 + SIGBUS);
+}
+
+Test(hostile, garbage_in_its_own_files_never_crashes_its_owner)
+{
+	struct genzio_comp_channel *ch;
+	struct genzio_cq_attr ca = { .comp_mask = GENZIO_CQ_ATTR_CHANNEL,
+				     .depth = 8 };
+	struct genzio_event ev;
+	struct genzio_cq *cq, *woke;
+	struct genzio_wc wc[4];
+	struct gz_shm_cq *scq;
+	struct gz_shm_ctx *ctx;
+	struct gzt_ep ep;
+
+	cr_assert_eq(gzt_ep_open(&ep, LEN, GZT_ACCESS_ALL), 0);
+	cr_assert_eq(genzio_comp_channel_create(ep.ctx, &ch), 0);
+	ca.channel = ch;
+	cr_assert_eq(genzio_cq_create(ep.ctx, &ca, &cq), 0);
+	ctx = to_shm_ctx(ep.ctx);
+	scq = container_of(cq, struct gz_shm_cq, base.pub);
+	/* every shared word the owner once trusted: channel and cq ids,
+	 * segment directories, queue-pair entries, life-lock links */
+	scq->hdr->notify.chan = 0x7fffffff;
+	scq->hdr->notify.id = 0xdeadbeef;
+	atomic_store(&scq->hdr->notify.armed, 1);
+	for (uint32_t i = 0; i < 16; i++) {
+		ctx->comp->seg[i].dir = 0xabcd1234;
+		ctx->comp->seg[i].len = ~0ull;
+	}
+	gzt_fill(ctx->comp->qp, sizeof(ctx->comp->qp), 5);
+	gzt_fill(ctx->comp->life.node, sizeof(ctx->comp->life.node), 6);
+	/* a peer's wake-up naming nothing of ours */
+	uint32_t junk = 0x12345678;
+	cr_assert_eq(write(ctx->chan[0]->rfd, &junk, sizeof(junk)), 4);
+	cr_assert_eq(genzio_comp_channel_get_event(ch, 0, &woke), -EAGAIN);
+	cr_assert_geq(genzio_poll_cq(cq, 4, wc), 0);
+	cr_assert_eq(genzio_cq_req_notify(cq), 0);
+	while (genzio_event_get(ep.ctx, &ev) == 0)
+		;
+	cr_assert_eq(genzio_cq_destroy(cq), 0);
+	cr_assert_eq(genzio_comp_channel_destroy(ch), 0);
+	cr_assert_eq(gzt_ep_close(&ep), 0, "teardown of everything works");
+}
+
+/* A thread that opens and closes a context whose life-lock links were
+ * scribbled over, then proves its robust list still works: it dies
+ * holding a glibc robust mutex, which the kernel must mark owner-dead. */
+static void *scribbled_life(void *arg)
+{
+	pthread_mutex_t *m = arg;
+	struct genzio_context *ctx;
+
+	if (genzio_device_open(NULL, NULL, &ctx))
+		return (void *)1;
+	gzt_fill(to_shm_ctx(ctx)->comp->life.node,
+		 sizeof(to_shm_ctx(ctx)->comp->life.node), 7);
+	if (genzio_device_close(ctx) || pthread_mutex_lock(m))
+		return (void *)2;
+	return NULL;	/* exits holding m */
+}
+
+Test(hostile, life_lock_links_scribbled_over_are_never_followed)
+{
+	pthread_mutexattr_t a;
+	pthread_mutex_t *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+				  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	pthread_t t;
+	void *r;
+
+	pthread_mutexattr_init(&a);
+	pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+	pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+	pthread_mutex_init(m, &a);
+	cr_assert_eq(pthread_create(&t, NULL, scribbled_life, m), 0);
+	cr_assert_eq(pthread_join(t, &r), 0);
+	cr_assert_null(r, "close survived and the list took a new mutex");
+	cr_assert_eq(pthread_mutex_lock(m), EOWNERDEAD,
+		     "the thread's robust list was intact at its exit");
+	pthread_mutex_consistent(m);
+	pthread_mutex_unlock(m);
+	munmap(m, 4096);
+}
+
+struct flipper {
+	struct gz_shm_qpent *e;
+	uint32_t qpn[2];
+	_Atomic uint32_t reads[2];	/* consistent copies, by queue pair */
+	_Atomic int done;
+};
+
+#define FLIPS 20000
+#define READS_PER_STATE 8
+
+/* Rewrite one entry between two queue pairs, as destroy + create would
+ * (number 0 first, then the fields, then the new number), each time the
+ * reader has made a few copies of the current one: the reader meets both,
+ * and many rewrites in the middle of a copy. */
+static void *flip(void *arg)
+{
+	struct flipper *f = arg;
+
+	for (uint32_t i = 0; i < FLIPS; i++) {
+		uint32_t v = i & 1, want = atomic_load(&f->reads[v]) +
+					   READS_PER_STATE;
+
+		atomic_store_explicit(&f->e->qpn, 0, memory_order_release);
+		f->e->domain = 100 + v;
+		f->e->rq_mask = v ? 7 : 15;
+		f->e->rq_stride = v ? 64 : 128;
+		f->e->rcq_mask = v ? 31 : 63;
+		atomic_store_explicit(&f->e->qpn, f->qpn[v],
+				      memory_order_release);
+		while (atomic_load(&f->reads[v]) < want)
+			;
+	}
+	atomic_store(&f->done, 1);
+	return NULL;
+}
+
+Test(hostile, a_snapshot_of_a_queue_pair_entry_is_one_queue_pairs)
+{
+	struct gz_shm_peer p = { 0 };
+	struct gz_shm_comp *c = calloc(1, sizeof(*c));
+	struct flipper f = { &c->qp[5], { 1 << 10 | 5, 2 << 10 | 5 },
+			     { 0, 0 }, 0 };
+	uint32_t got[2] = { 0 };
+	pthread_t t;
+
+	p.comp = c;
+	cr_assert_eq(pthread_create(&t, NULL, flip, &f), 0);
+	for (uint32_t i = 0; !atomic_load(&f.done); i++) {
+		struct gz_shm_qpsnap s;
+		uint32_t v = i & 1;
+
+		if (gz_shm_qpent_read(&p, f.qpn[v], &s))
+			continue;
+		/* every field of the copy belongs to that one queue pair */
+		cr_assert_eq(s.domain, 100 + v);
+		cr_assert_eq(s.rq_mask, v ? 7u : 15u);
+		cr_assert_eq(s.rq_stride, v ? 64u : 128u);
+		cr_assert_eq(s.rcq_mask, v ? 31u : 63u);
+		got[v]++;
+		atomic_fetch_add(&f.reads[v], 1);
+	}
+	pthread_join(t, NULL);
+	/* each state stood until it had been read READS_PER_STATE times */
+	cr_assert_geq(got[0], FLIPS / 2 * READS_PER_STATE);
+	cr_assert_geq(got[1], FLIPS / 2 * READS_PER_STATE);
+	free(c);
+}
+
+Test(hostile, a_queue_pair_entry_mid_rewrite_or_malformed_is_no_queue_pair)
+{
+	struct gz_shm_peer p = { 0 };
+	struct gz_shm_comp *c = calloc(1, sizeof(*c));
+	struct gz_shm_qpent *e = &c->qp[3];
+	struct gz_shm_qpsnap s;
+
+	p.comp = c;
+	*e = (struct gz_shm_qpent){ 0, 7, 1, 15, 64, 2, 31, 0 };
+	cr_assert_eq(gz_shm_qpent_read(&p, 1 << 10 | 3, &s), GENZIO_WC_REM_QP,
+		     "number 0: being rewritten");
+	atomic_store(&e->qpn, 1 << 10 | 3);
+	cr_assert_eq(gz_shm_qpent_read(&p, 1 << 10 | 3, &s), 0);
+	cr_assert_eq(gz_shm_qpent_read(&p, 2 << 10 | 3, &s), GENZIO_WC_REM_QP,
+		     "another generation in that slot");
+	cr_assert_eq(gz_shm_qpent_read(&p, 0, &s), GENZIO_WC_REM_QP);
+	e->rq_mask = 14;	/* not 2^k - 1 */
+	cr_assert_eq(gz_shm_qpent_read(&p, 1 << 10 | 3, &s), GENZIO_WC_REM_QP);
+	e->rq_mask = 15;
+	e->rcq_mask = GZ_SHM_MAX_DEPTH * 2 - 1;
+	cr_assert_eq(gz_shm_qpent_read(&p, 1 << 10 | 3, &s), GENZIO_WC_REM_QP);
+	e->rcq_mask = 31;
+	e->rq_stride = 65;	/* not whole lines */
+	cr_assert_eq(gz_shm_qpent_read(&p, 1 << 10 | 3, &s), GENZIO_WC_REM_QP);
+	e->rq_stride = 1u << 20;	/* bigger than any receive entry */
+	cr_assert_eq(gz_shm_qpent_read(&p, 1 << 10 | 3, &s), GENZIO_WC_REM_QP);
+	free(c);
+}
