@@ -80,7 +80,7 @@ GENZIO_EXPORT const char *genzio_wc_status_str(uint32_t status)
 	case GENZIO_WC_BAD_RKEY:
 		return "invalid permission: no such R-Key";
 	case GENZIO_WC_RDM_FULL:
-		return "receiver queue full";
+		return "no receive posted within rdm_timeout_us";
 	case GENZIO_WC_RETRY_EXC:
 		return "retries exceeded: peer or path lost";
 	case GENZIO_WC_REM_BOUNDS:

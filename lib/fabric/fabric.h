@@ -87,8 +87,9 @@ int gz_fabric_join(struct gz_fabric *f, gz_fabric_sweep_fn sweep, void *arg,
 void gz_fabric_leave(struct gz_fabric *f, uint32_t cid, uint64_t incarnation);
 /*
  * The live member holding @cid, without a lock (never blocks).
- * Return: 0 and *m, -EHOSTUNREACH (free, or its holder is dead), or
- * -EAGAIN (the slot stayed mid-update: a writer stopped or garbage).
+ * Return: 0 and *m, -EHOSTUNREACH (free, or its holder is dead),
+ * -EAGAIN (the slot stayed mid-update: a writer stopped or garbage), or
+ * another -errno when liveness cannot be checked (-EMFILE).
  */
 int gz_fabric_lookup(const struct gz_fabric *f, uint32_t cid,
 		     struct gz_fabric_member *m);

@@ -269,6 +269,7 @@ int gz_fabric_join(struct gz_fabric *f, gz_fabric_sweep_fn sweep, void *arg,
 		/* we hold the lock: a slot left odd is a dead writer's */
 		if (slot_read(s, &used, &m))
 			used = 1, m.pid = 0;
+		/* only what is surely dead: "cannot tell" keeps its slot */
 		if (used && !gz_sys_proc_alive(m.pid, m.starttime)) {
 			/* Killed without leaving: reclaim GCID and files. */
 			if (sweep && m.pid)
@@ -321,7 +322,8 @@ int gz_fabric_lookup(const struct gz_fabric *f, uint32_t cid,
 	ret = slot_read(&f->reg->slot[cid - 1], &used, m);
 	if (ret)
 		return ret;
-	if (!used || !gz_sys_proc_alive(m->pid, m->starttime))
+	if (!used)
 		return -EHOSTUNREACH;
-	return 0;
+	ret = gz_sys_proc_alive(m->pid, m->starttime);
+	return ret < 0 ? ret : ret ? 0 : -EHOSTUNREACH;
 }

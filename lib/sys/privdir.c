@@ -42,8 +42,15 @@ int gz_sys_privdir_open(const char *base, int *out)
 			      "%s/%s is not a directory we can use (%s): another "
 			      "user may have put it there; remove it, or set "
 			      "GENZIO_SHM_DIR", base, name, strerror(errno));
-	if (fstat(fd, &st) || !S_ISDIR(st.st_mode) ||
-	    st.st_uid != geteuid() || (st.st_mode & 07777) != 0700) {
+	if (fstat(fd, &st)) {
+		int ret = -errno;
+
+		close(fd);
+		return gz_err(ret, "fstat %s/%s: %s", base, name,
+			      strerror(-ret));
+	}
+	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+	    (st.st_mode & 07777) != 0700) {
 		close(fd);
 		return gz_err(-EACCES, "%s/%s belongs to uid %u with mode %04o, "
 			      "not to uid %u with 0700: refusing it (another "

@@ -55,13 +55,20 @@ int gz_sys_proc_alive(pid_t pid, uint64_t starttime)
 {
 	uint64_t st;
 	char state;
+	int ret;
 
 	if (pid <= 0)
 		return 0;
 	if (kill(pid, 0) && errno == ESRCH)
 		return 0;
-	if (read_stat(pid, &state, &st))
+	ret = read_stat(pid, &state, &st);
+	/* gone between the two, or never ours to see */
+	if (ret == -ENOENT || ret == -ESRCH)
 		return 0;
+	/* out of fds, say: we cannot tell, and a live process must never
+	 * be taken for dead (its GCID and files would be reclaimed) */
+	if (ret)
+		return ret;
 	/* A killed child nobody reaped yet is a zombie: dead to us. */
 	return st == starttime && state != 'Z' && state != 'X';
 }

@@ -90,7 +90,8 @@ const char *gz_sys_flush_insn(void);
 /* ---- proc.c ---- */
 /* Kernel start time of @pid (clock ticks since boot): an incarnation. */
 int gz_sys_proc_starttime(pid_t pid, uint64_t *starttime);
-/* 1 if @pid runs and started at @starttime; 0 if gone or a zombie. */
+/* 1 if @pid runs and started at @starttime; 0 if gone or a zombie;
+ * -errno if it cannot tell (no fd to read /proc with): never "dead". */
 int gz_sys_proc_alive(pid_t pid, uint64_t starttime);
 /* Identity of this process's PID namespace (device and inode of
  * /proc/self/ns/pid): pids mean something only inside one. */

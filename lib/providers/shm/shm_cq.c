@@ -144,6 +144,7 @@ void gz_shm_cq_reap_dead(struct gz_shm_cq *cq)
 	struct gz_shm_qp *qp;
 	uint64_t inc;
 	uint32_t gcid, qpn;
+	int ret;
 
 	/* Nothing reserved: no stall. */
 	if (atomic_load_explicit(&cq->ring.ctrl->prod, memory_order_acquire) ==
@@ -163,10 +164,12 @@ void gz_shm_cq_reap_dead(struct gz_shm_cq *cq)
 	qpn = e->qp_num;
 	if (idx != c || !stalled(cq))
 		return;
-	/* No lock: the registry slot is read as a seqlock. */
-	if (!gz_fabric_lookup(&cq->ctx->fabric, GENZIO_GCID_CID(gcid), &m) &&
-	    m.incarnation == inc)
-		return;		/* alive, only slow: wait on */
+	/* No lock: the registry slot is read as a seqlock. Alive, only
+	 * slow, or we cannot tell: wait on. */
+	ret = gz_fabric_lookup(&cq->ctx->fabric, GENZIO_GCID_CID(gcid), &m);
+	if ((!ret && m.incarnation == inc) ||
+	    (ret && ret != -EHOSTUNREACH))
+		return;
 	/* The claimant died holding the slot: complete its receive in
 	 * error ourselves, so the cq and the receive queue move on. */
 	atomic_fetch_add_explicit(&cq->in_poll, 1, memory_order_seq_cst);

@@ -183,6 +183,7 @@ static const struct gz_shm_guard_hdr *window(struct gz_shm_ctx *ctx,
 	struct gz_fabric_member m;
 	uint64_t inc;
 	uint32_t n;
+	int ret;
 
 	if (!attached[cid])
 		return NULL;
@@ -193,9 +194,13 @@ static const struct gz_shm_guard_hdr *window(struct gz_shm_ctx *ctx,
 				   memory_order_acquire);
 	n = h->max_lane;
 	*expedited = (int)h->expedited;
-	if (!inc || gz_fabric_lookup(&ctx->fabric, cid, &m) ||
-	    m.incarnation != inc)
-		return NULL;	/* gone: its lanes mean nothing */
+	if (!inc)
+		return NULL;
+	/* gone: its lanes mean nothing; but one we cannot check counts as
+	 * alive, or we might free memory it is still writing */
+	ret = gz_fabric_lookup(&ctx->fabric, cid, &m);
+	if (ret == -EHOSTUNREACH || (!ret && m.incarnation != inc))
+		return NULL;
 	*lanes = n < GZ_SHM_GUARD_LANES ? n : GZ_SHM_GUARD_LANES;
 	return h;
 }

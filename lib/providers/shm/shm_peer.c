@@ -121,11 +121,15 @@ static int peer_header(struct gz_shm_peer *p, uint32_t gcid, uint64_t inc)
 	    c->version != GZ_SHM_VERSION || c->incarnation != inc ||
 	    c->gcid != gcid)
 		return -EHOSTUNREACH;
+	int alive;
+
 	p->pid = c->pid;
 	p->starttime = c->starttime;
-	if (p->pid <= 0 || atomic_load(&c->closed) ||
-	    !gz_sys_proc_alive(p->pid, p->starttime))
+	if (p->pid <= 0 || atomic_load(&c->closed))
 		return -EHOSTUNREACH;
+	alive = gz_sys_proc_alive(p->pid, p->starttime);
+	if (alive <= 0)
+		return alive ? alive : -EHOSTUNREACH;
 	p->life_word = gz_sys_lifelock_word(&c->life);
 	if (!(p->life_word & GZ_FUTEX_TID_MASK) ||
 	    (p->life_word & GZ_FUTEX_OWNER_DIED))
@@ -196,7 +200,8 @@ static int peer_open(struct gz_shm_ctx *ctx, uint32_t gcid, uint64_t inc,
 	ret = peer_header(p, gcid, inc);
 	if (ret) {
 		gz_shm_peer_put(p);
-		return gz_err(ret, "GCID %#x has left or is not ready", gcid);
+		return gz_err(ret, "GCID %#x: %s", gcid, ret == -EHOSTUNREACH ?
+			      "it has left, or is not ready" : strerror(-ret));
 	}
 	ret = gz_shm_guard_attach(p);
 	if (ret) {
@@ -225,8 +230,11 @@ int gz_shm_peer_get(struct gz_shm_ctx *ctx, uint32_t gcid,
 	if (ret == -EAGAIN)
 		return gz_err(-EAGAIN, "the registry slot of GCID %#x stays "
 			      "mid-update: try again", gcid);
-	if (ret)
+	if (ret == -EHOSTUNREACH)
 		return gz_err(ret, "no live component has GCID %#x", gcid);
+	if (ret)
+		return gz_err(ret, "cannot tell whether GCID %#x lives: %s",
+			      gcid, strerror(-ret));
 	p = ctx->peer[cid];
 	if (p && p->incarnation == m.incarnation && gz_shm_peer_alive(p)) {
 		p->users++;
@@ -305,6 +313,7 @@ int gz_shm_peer_check(struct gz_shm_peer *p)
 			return 1;
 		p->next_check_ns = now + GZ_SHM_RECHECK_NS;
 	}
+	/* "cannot tell" (no fd, say) is not a death: look again later */
 	if (!gz_sys_proc_alive(p->pid, p->starttime))
 		goto dead;
 	if ((word & GZ_FUTEX_TID_MASK) && !(word & GZ_FUTEX_OWNER_DIED))
