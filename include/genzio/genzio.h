@@ -325,8 +325,11 @@ GENZIO_EXPORT int genzio_cq_destroy(struct genzio_cq *cq);
  * @wc: array of at least @n entries
  *
  * A failed transfer is a completion with wc->status != GENZIO_WC_SUCCESS.
+ * A peer that finds @cq full marks it overrun rather than overwrite a
+ * completion; @cq is in error from then on.
  *
- * Return: number of completions (0..@n), or -EINVAL.
+ * Return: number of completions (0..@n), -EINVAL, or -EOVERFLOW (@n > 0,
+ * @cq is empty and has overrun).
  */
 static inline int genzio_poll_cq(struct genzio_cq *cq, int n,
 				 struct genzio_wc *wc)
