@@ -242,7 +242,8 @@ GENZIO_EXPORT int genzio_ah_destroy(struct genzio_ah *ah);
 enum genzio_wc_status {
 	GENZIO_WC_SUCCESS = 0x00,
 	GENZIO_WC_BAD_RKEY = 0x87,	/* Gen-Z invalid permission: no such key */
-	GENZIO_WC_RDM_FULL = 0x93,	/* receiver has no room; retry */
+	GENZIO_WC_RDM_FULL = 0x93,	/* receiver posted no receive within
+					 * the qp's rdm_timeout_us */
 	GENZIO_WC_RETRY_EXC = 0xa2,	/* retries exceeded: path or peer lost */
 	GENZIO_WC_REM_BOUNDS = 0xc1,	/* remote range outside the region */
 	GENZIO_WC_LOC_PROT = 0xc2,	/* bad lkey, local range or rights */
