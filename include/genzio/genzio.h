@@ -88,8 +88,9 @@ enum genzio_open_attr_mask {
 struct genzio_open_attr {
 	uint64_t comp_mask;	/* enum genzio_open_attr_mask: fields set */
 	const char *fabric;	/* host fabric name ([A-Za-z0-9_], <= 24);
-				 * default $GENZIO_FABRIC, else
-				 * "default_<uid>" (one per user) */
+				 * default $GENZIO_FABRIC, else "default"
+				 * (per user: each user's files are in
+				 * its own directory) */
 	uint32_t subnet;	/* 16-bit subnet ID of new GCIDs; default 1 */
 	uint32_t reserved;
 	uint64_t huge_budget;	/* max bytes of huge pages; default
@@ -112,8 +113,16 @@ GENZIO_EXPORT int genzio_device_list(struct genzio_device_desc *descs, int max);
  * @attr: optional settings, or NULL
  * @ctx:  out: the new context
  *
+ * shm keeps every file in the private directory <base>/genzio-<euid>/
+ * (base: $GENZIO_SHM_DIR, default /dev/shm), created 0700 and checked on
+ * every open. Waits for another process's registry lock at most
+ * $GENZIO_SETUP_TIMEOUT_MS (default 2000).
+ *
  * Return: 0, -EINVAL (bad argument), -ENODEV (no such device), -ENOSPC (the
- * fabric has no free GCID), -ENOMEM, or another -errno naming the cause.
+ * fabric has no free GCID), -ENOMEM, -EACCES (the private directory is
+ * another user's, a symlink or not 0700), -ETIMEDOUT (the registry lock
+ * stayed held), -EXDEV (registry of another PID namespace), or another
+ * -errno naming the cause.
  */
 GENZIO_EXPORT int genzio_device_open(const char *name,
 				     const struct genzio_open_attr *attr,
