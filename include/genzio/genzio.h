@@ -88,8 +88,9 @@ enum genzio_open_attr_mask {
 struct genzio_open_attr {
 	uint64_t comp_mask;	/* enum genzio_open_attr_mask: fields set */
 	const char *fabric;	/* host fabric name ([A-Za-z0-9_], <= 24);
-				 * default $GENZIO_FABRIC, else
-				 * "default_<uid>" (one per user) */
+				 * default $GENZIO_FABRIC, else "default"
+				 * (per user: each user's files are in
+				 * its own directory) */
 	uint32_t subnet;	/* 16-bit subnet ID of new GCIDs; default 1 */
 	uint32_t reserved;
 	uint64_t huge_budget;	/* max bytes of huge pages; default
@@ -112,8 +113,16 @@ GENZIO_EXPORT int genzio_device_list(struct genzio_device_desc *descs, int max);
  * @attr: optional settings, or NULL
  * @ctx:  out: the new context
  *
+ * shm keeps every file in the private directory <base>/genzio-<euid>/
+ * (base: $GENZIO_SHM_DIR, default /dev/shm), created 0700 and checked on
+ * every open. Waits for another process's registry lock at most
+ * $GENZIO_SETUP_TIMEOUT_MS (default 2000).
+ *
  * Return: 0, -EINVAL (bad argument), -ENODEV (no such device), -ENOSPC (the
- * fabric has no free GCID), -ENOMEM, or another -errno naming the cause.
+ * fabric has no free GCID), -ENOMEM, -EACCES (the private directory is
+ * another user's, a symlink or not 0700), -ETIMEDOUT (the registry lock
+ * stayed held), -EXDEV (registry of another PID namespace), or another
+ * -errno naming the cause.
  */
 GENZIO_EXPORT int genzio_device_open(const char *name,
 				     const struct genzio_open_attr *attr,
@@ -242,7 +251,8 @@ GENZIO_EXPORT int genzio_ah_destroy(struct genzio_ah *ah);
 enum genzio_wc_status {
 	GENZIO_WC_SUCCESS = 0x00,
 	GENZIO_WC_BAD_RKEY = 0x87,	/* Gen-Z invalid permission: no such key */
-	GENZIO_WC_RDM_FULL = 0x93,	/* receiver has no room; retry */
+	GENZIO_WC_RDM_FULL = 0x93,	/* receiver posted no receive within
+					 * the qp's rdm_timeout_us */
 	GENZIO_WC_RETRY_EXC = 0xa2,	/* retries exceeded: path or peer lost */
 	GENZIO_WC_REM_BOUNDS = 0xc1,	/* remote range outside the region */
 	GENZIO_WC_LOC_PROT = 0xc2,	/* bad lkey, local range or rights */
@@ -325,8 +335,11 @@ GENZIO_EXPORT int genzio_cq_destroy(struct genzio_cq *cq);
  * @wc: array of at least @n entries
  *
  * A failed transfer is a completion with wc->status != GENZIO_WC_SUCCESS.
+ * A peer that finds @cq full marks it overrun rather than overwrite a
+ * completion; @cq is in error from then on.
  *
- * Return: number of completions (0..@n), or -EINVAL.
+ * Return: number of completions (0..@n), -EINVAL, or -EOVERFLOW (@n > 0,
+ * @cq is empty and has overrun).
  */
 static inline int genzio_poll_cq(struct genzio_cq *cq, int n,
 				 struct genzio_wc *wc)
