@@ -529,13 +529,10 @@ static int nofd_main(int fd, void *arg)
 	return write(fd, res, sizeof(res)) == sizeof(res) ? 0 : 12;
 }
 
-/*
- * Disabled: the library returns -EHOSTUNREACH here. gz_fabric_lookup()
- * asks gz_sys_proc_alive(), which opens /proc/<pid>/stat and takes any
- * failure (EMFILE too) for "dead", before peer_open() could pass -EMFILE
- * on. Enable once lib/sys/proc.c tells "cannot read" from "gone".
- */
-Test(otheruser, ah_create_without_free_fds_returns_emfile, .disabled = true)
+/* Liveness is read from /proc: without an fd for that, the answer is
+ * "cannot tell" (-EMFILE), never "dead" (which would reclaim a live
+ * peer's GCID and files). */
+Test(otheruser, ah_create_without_free_fds_returns_emfile)
 {
 	struct gzt_child c;
 	int res[2];
