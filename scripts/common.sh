@@ -41,9 +41,10 @@ build() {
 		{ tail -n 40 "$dir/make.log"; die "build failed in $dir"; }
 }
 
-# Huge pages for the run: reserve and mount when root, undo on exit.
+# Huge pages for the run: reserve and mount when root. Left in place
+# afterwards, never lowered: another copy of the tests (or a user's job)
+# may be using them, and undoing them under it would break it.
 HUGE_PAGES=${GENZIO_TEST_HUGEPAGES:-256}
-huge_undo=
 huge_setup() {
 	nr=/proc/sys/vm/nr_hugepages
 	if [ "$(id -u)" != 0 ]; then
@@ -52,15 +53,29 @@ huge_setup() {
 	fi
 	if ! grep -qs ' hugetlbfs ' /proc/mounts; then
 		mkdir -p /dev/hugepages &&
-			mount -t hugetlbfs -o pagesize=2M nodev /dev/hugepages &&
-			huge_undo="umount /dev/hugepages;"
+			mount -t hugetlbfs -o pagesize=2M nodev /dev/hugepages
 	fi
-	old=$(cat $nr)
-	if [ "$old" -lt "$HUGE_PAGES" ]; then
+	if [ "$(cat $nr)" -lt "$HUGE_PAGES" ]; then
 		echo "$HUGE_PAGES" > $nr 2>/dev/null
-		huge_undo="$huge_undo echo $old > $nr;"
 	fi
-	say "huge pages: $(cat $nr) reserved, hugetlbfs at $(awk '$3 == "hugetlbfs" {print $2; exit}' /proc/mounts)"
-	# shellcheck disable=SC2064
-	trap "$huge_undo" EXIT
+	say "huge pages: $(cat $nr) reserved, hugetlbfs at $(awk '$3 == "hugetlbfs" {print $2; exit}' /proc/mounts) (left in place)"
+}
+
+# clean_fabrics PREFIX: remove what fabrics "PREFIX<pid>..." left in our
+# genzio directories (tmpfs and hugetlbfs) once process <pid> is gone, or
+# is this script; another run's files, whose process lives, stay.
+clean_fabrics() {
+	for d in "${GENZIO_SHM_DIR:-/dev/shm}" \
+		$(awk '$3 == "hugetlbfs" {print $2}' /proc/mounts); do
+		d="$d/genzio-$(id -u)"
+		[ -d "$d" ] || continue
+		for f in "$d/$1"* "$d/.$1"*; do
+			[ -e "$f" ] || continue
+			pid=$(basename "$f" | sed -n "s/^\.\{0,1\}$1\([0-9][0-9]*\).*/\1/p")
+			[ -n "$pid" ] || continue
+			if [ "$pid" = $$ ] || ! kill -0 "$pid" 2>/dev/null; then
+				rm -f "$f"
+			fi
+		done
+	done
 }

@@ -29,4 +29,4 @@ say "bench/genzio_perf: atomics, sends and the fenced flag at 8 B"
 say "bench/compare: genzio beside UCX and libfabric, same cores, same run"
 sh "$top/bench/compare" "$top/build/bench/genzio_perf"
 # the registry of this run's fabric outlives its processes by design
-rm -f /dev/shm/genzio-run$$*
+clean_fabrics run

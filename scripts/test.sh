@@ -1,8 +1,9 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# The whole test suite: install what is missing, build twice (plain, and
-# ASan+UBSan), run make check in both, then the packaging checks. Ends with
-# one line "N passed, N failed, N skipped" over every test that ran.
+# The whole test suite: install what is missing, build three times (plain,
+# ASan+UBSan, TSan), run make check in the first two and the threaded tests
+# in the third, then the packaging checks. Ends with one line
+# "N passed, N failed, N skipped" over every test that ran.
 set -u
 . "$(dirname "$0")/common.sh"
 install_deps
@@ -30,17 +31,23 @@ check() {
 	fi
 }
 
+# suite DIR [TESTS] -- [configure args...]: build, then make check (all
+# tests, or the ones named)
 suite() {
-	dir=$1; shift
+	dir=$1 tests=$2; shift 2
 	build "$dir" --enable-werror "$@"
-	say "make check in $dir"
-	make -s -C "$dir" -j"$jobs" check >"$dir/check.log" 2>&1
+	say "make check in $dir${tests:+ ($tests)}"
+	make -s -C "$dir" -j"$jobs" check ${tests:+TESTS="$tests"} \
+		>"$dir/check.log" 2>&1
 	grep -E '^(FAIL|ERROR|XPASS)' "$dir/check.log"
 	count "$dir"
 }
 
-suite "$top/build"
-suite "$top/build-san" --enable-sanitizers
+suite "$top/build" ""
+suite "$top/build-san" "" --enable-sanitizers
+# TSan cannot share an address space with Criterion's arena: it runs the
+# threaded tests, which are plain TAP (TSan exits 66 on any report)
+suite "$top/build-tsan" test/threads/threads --enable-tsan
 
 # An installed copy works with nothing but pkg-config (DESTDIR plus the
 # sysroot pkg-config applies to it, so nothing lands outside a temp dir).
@@ -60,6 +67,7 @@ check "install into a prefix, build an app with pkg-config, run it" install_chec
 check "make distcheck" make -s -C "$top/build" -j"$jobs" distcheck \
 	DISTCHECK_CONFIGURE_FLAGS=--enable-werror
 
-rm -f /dev/shm/genzio-gzt* /dev/shm/genzio-inst* /dev/hugepages/genzio-gzt* 2>/dev/null
+clean_fabrics gzt
+clean_fabrics inst
 echo "$pass passed, $fail failed, $skip skipped"
 [ "$fail" = 0 ]

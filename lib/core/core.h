@@ -145,17 +145,17 @@ GZ_INLINE int gz_lkey_get(const struct gz_lkey *tab, uint32_t max_mr,
 	if (GZ_UNLIKELY(atomic_load_explicit(&e->lkey, memory_order_acquire) !=
 			lkey))
 		return 0;
-	acc = e->access;
-	dom = e->domain;
-	ea = e->addr;
-	el = e->len;
+	/* Seqlock read side: another thread may free and reuse the slot
+	 * while we copy; then the lkey moves on. Acquire loads keep the
+	 * re-read after the copy (plain loads on x86). */
+	acc = __atomic_load_n(&e->access, __ATOMIC_ACQUIRE);
+	dom = __atomic_load_n(&e->domain, __ATOMIC_ACQUIRE);
+	ea = __atomic_load_n(&e->addr, __ATOMIC_ACQUIRE);
+	el = __atomic_load_n(&e->len, __ATOMIC_ACQUIRE);
 	if (snap) {
-		snap->seg = e->seg;
-		snap->seg_va = e->seg_va;
+		snap->seg = __atomic_load_n(&e->seg, __ATOMIC_ACQUIRE);
+		snap->seg_va = __atomic_load_n(&e->seg_va, __ATOMIC_ACQUIRE);
 	}
-	/* Seqlock read side: another thread may have freed and reused the
-	 * slot while we copied; then the lkey moved on. */
-	atomic_thread_fence(memory_order_acquire);
 	if (GZ_UNLIKELY(atomic_load_explicit(&e->lkey, memory_order_relaxed) !=
 			lkey))
 		return 0;

@@ -26,12 +26,16 @@ int gz_lkey_alloc(struct genzio_context *ctx, const struct gz_mr *mr,
 		e->gen = (e->gen + 1) & GZ_LKEY_GEN_MASK;
 		if (!e->gen)
 			e->gen = 1;
-		e->addr = (uintptr_t)mr->pub.addr;
-		e->len = mr->pub.length;
-		e->access = mr->pub.access;
-		e->domain = mr->pd->key_domain;
-		e->seg = mr->seg;
-		e->seg_va = mr->seg_va;
+		/* releases: a reader that sees one of these sees the slot's
+		 * old lkey gone (see gz_lkey_get) */
+		__atomic_store_n(&e->addr, (uintptr_t)mr->pub.addr,
+				 __ATOMIC_RELEASE);
+		__atomic_store_n(&e->len, mr->pub.length, __ATOMIC_RELEASE);
+		__atomic_store_n(&e->access, mr->pub.access, __ATOMIC_RELEASE);
+		__atomic_store_n(&e->domain, mr->pd->key_domain,
+				 __ATOMIC_RELEASE);
+		__atomic_store_n(&e->seg, mr->seg, __ATOMIC_RELEASE);
+		__atomic_store_n(&e->seg_va, mr->seg_va, __ATOMIC_RELEASE);
 		*lkey = e->gen << GZ_LKEY_IDX_BITS | i;
 		/* Release pairs with the acquire in gz_lkey_get(). */
 		atomic_store_explicit(&e->lkey, *lkey, memory_order_release);

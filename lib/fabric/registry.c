@@ -216,13 +216,13 @@ static void slot_write(struct gz_fabric_slot *s, uint32_t used, int32_t pid,
 {
 	uint32_t q = atomic_load_explicit(&s->seq, memory_order_relaxed);
 
-	/* even whatever garbage was there: a reader must see odd now */
+	/* odd whatever garbage was there; the field stores are releases,
+	 * so a reader that sees one sees seq odd too */
 	atomic_store_explicit(&s->seq, q | 1, memory_order_relaxed);
-	atomic_thread_fence(memory_order_release);
-	s->used = used;
-	s->pid = pid;
-	s->starttime = start;
-	s->incarnation = inc;
+	__atomic_store_n(&s->used, used, __ATOMIC_RELEASE);
+	__atomic_store_n(&s->pid, pid, __ATOMIC_RELEASE);
+	__atomic_store_n(&s->starttime, start, __ATOMIC_RELEASE);
+	__atomic_store_n(&s->incarnation, inc, __ATOMIC_RELEASE);
 	/* Release pairs with the acquire in slot_read(). */
 	atomic_store_explicit(&s->seq, (q | 1) + 1, memory_order_release);
 }
@@ -237,11 +237,12 @@ static int slot_read(const struct gz_fabric_slot *s, uint32_t *used,
 
 		if (q & 1)
 			continue;
-		*used = s->used;
-		m->pid = s->pid;
-		m->starttime = s->starttime;
-		m->incarnation = s->incarnation;
-		atomic_thread_fence(memory_order_acquire);
+		/* acquire loads keep the re-read of seq after them */
+		*used = __atomic_load_n(&s->used, __ATOMIC_ACQUIRE);
+		m->pid = __atomic_load_n(&s->pid, __ATOMIC_ACQUIRE);
+		m->starttime = __atomic_load_n(&s->starttime, __ATOMIC_ACQUIRE);
+		m->incarnation = __atomic_load_n(&s->incarnation,
+						 __ATOMIC_ACQUIRE);
 		if (atomic_load_explicit((_Atomic uint32_t *)&s->seq,
 					 memory_order_relaxed) == q)
 			return 0;

@@ -8,11 +8,12 @@ static void entry_begin(struct gz_key_entry *e)
 {
 	uint32_t s = atomic_load_explicit(&e->seq, memory_order_relaxed);
 
-	/* odd even if the shared word was garbage */
+	/* odd even if the shared word was garbage; the field stores after
+	 * it are releases, so a reader that sees one sees seq odd too */
 	atomic_store_explicit(&e->seq, s | 1, memory_order_relaxed);
-	/* Readers that see the fields change must also see seq odd. */
-	atomic_thread_fence(memory_order_release);
 }
+
+#define SET(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELEASE)
 
 static void entry_end(struct gz_key_entry *e)
 {
@@ -62,12 +63,12 @@ int gz_keytab_insert(struct gz_key_entry *tab, uint32_t mask, uint32_t rkey,
 	if (!slot)
 		return -ENOSPC;
 	entry_begin(slot);
-	slot->access = access;
-	slot->seg = seg;
-	slot->base = base;
-	slot->length = length;
-	slot->seg_off = seg_off;
-	atomic_store_explicit(&slot->rkey, rkey, memory_order_relaxed);
+	SET(slot->access, access);
+	SET(slot->seg, seg);
+	SET(slot->base, base);
+	SET(slot->length, length);
+	SET(slot->seg_off, seg_off);
+	atomic_store_explicit(&slot->rkey, rkey, memory_order_release);
 	entry_end(slot);
 	return 0;
 }
@@ -76,9 +77,9 @@ int gz_keytab_insert(struct gz_key_entry *tab, uint32_t mask, uint32_t rkey,
 static void entry_clear(struct gz_key_entry *e, uint32_t k)
 {
 	entry_begin(e);
-	atomic_store_explicit(&e->rkey, k, memory_order_relaxed);
-	e->length = 0;
-	e->access = 0;
+	atomic_store_explicit(&e->rkey, k, memory_order_release);
+	SET(e->length, 0);
+	SET(e->access, 0);
 	entry_end(e);
 }
 

@@ -78,14 +78,14 @@ GZ_INLINE int gz_keytab_read(const struct gz_key_entry *e, uint32_t rkey,
 			return -1;
 		if (k != rkey)
 			return 0;
-		s->access = e->access;
-		s->seg = e->seg;
-		s->base = e->base;
-		s->length = e->length;
-		s->seg_off = e->seg_off;
-		/* Seqlock read side: order the field loads before the
-		 * re-read of seq. */
-		atomic_thread_fence(memory_order_acquire);
+		/* Seqlock read side, C11 style: acquire loads of the fields
+		 * keep the re-read of seq after them (plain loads on x86);
+		 * a field the owner rewrote makes seq differ below. */
+		s->access = __atomic_load_n(&e->access, __ATOMIC_ACQUIRE);
+		s->seg = __atomic_load_n(&e->seg, __ATOMIC_ACQUIRE);
+		s->base = __atomic_load_n(&e->base, __ATOMIC_ACQUIRE);
+		s->length = __atomic_load_n(&e->length, __ATOMIC_ACQUIRE);
+		s->seg_off = __atomic_load_n(&e->seg_off, __ATOMIC_ACQUIRE);
 		if (atomic_load_explicit((_Atomic uint32_t *)&e->seq,
 					 memory_order_relaxed) != s1)
 			continue;

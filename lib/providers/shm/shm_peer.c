@@ -90,15 +90,15 @@ uint8_t gz_shm_qpent_read(const struct gz_shm_peer *p, uint32_t qpn,
 					(_Atomic uint32_t *)&e->qpn,
 					memory_order_acquire) != qpn))
 		return GENZIO_WC_REM_QP;
+	/* Seqlock read side: acquire loads keep the re-read of qpn after
+	 * them (plain loads on x86). */
 	s->qpn = qpn;
-	s->domain = e->domain;
-	s->rq_seg = e->rq_seg;
-	s->rq_mask = e->rq_mask;
-	s->rq_stride = e->rq_stride;
-	s->rcq_seg = e->rcq_seg;
-	s->rcq_mask = e->rcq_mask;
-	/* Seqlock read side: the fields are loaded before qpn again. */
-	atomic_thread_fence(memory_order_acquire);
+	s->domain = __atomic_load_n(&e->domain, __ATOMIC_ACQUIRE);
+	s->rq_seg = __atomic_load_n(&e->rq_seg, __ATOMIC_ACQUIRE);
+	s->rq_mask = __atomic_load_n(&e->rq_mask, __ATOMIC_ACQUIRE);
+	s->rq_stride = __atomic_load_n(&e->rq_stride, __ATOMIC_ACQUIRE);
+	s->rcq_seg = __atomic_load_n(&e->rcq_seg, __ATOMIC_ACQUIRE);
+	s->rcq_mask = __atomic_load_n(&e->rcq_mask, __ATOMIC_ACQUIRE);
 	if (GZ_UNLIKELY(atomic_load_explicit((_Atomic uint32_t *)&e->qpn,
 					     memory_order_relaxed) != qpn))
 		return GENZIO_WC_REM_QP;

@@ -79,12 +79,12 @@ static void qp_publish(struct gz_shm_qp *qp)
 {
 	struct gz_shm_qpent *e = &qp->ctx->comp->qp[qp->slot];
 
-	e->domain = qp->domain;
-	e->rq_seg = qp->rq_seg;
-	e->rq_mask = qp->rq_mask;
-	e->rq_stride = qp->rq_stride;
-	e->rcq_seg = qp->rcq->seg;
-	e->rcq_mask = qp->rcq->ring.mask;
+	__atomic_store_n(&e->domain, qp->domain, __ATOMIC_RELEASE);
+	__atomic_store_n(&e->rq_seg, qp->rq_seg, __ATOMIC_RELEASE);
+	__atomic_store_n(&e->rq_mask, qp->rq_mask, __ATOMIC_RELEASE);
+	__atomic_store_n(&e->rq_stride, qp->rq_stride, __ATOMIC_RELEASE);
+	__atomic_store_n(&e->rcq_seg, qp->rcq->seg, __ATOMIC_RELEASE);
+	__atomic_store_n(&e->rcq_mask, qp->rcq->ring.mask, __ATOMIC_RELEASE);
 	atomic_store_explicit(&e->qpn, qp->base.pub.qp_num,
 			      memory_order_release);
 }
