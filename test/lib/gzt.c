@@ -179,6 +179,19 @@ int gzt_atomic(struct gzt_ep *ep, uint32_t opcode, uint32_t size,
 	return gzt_post_wait(ep, &wr, wc);
 }
 
+/* Children still running: a failed assertion must not leave one behind
+ * (stopped, it would keep the test driver's pipe open for ever). */
+static pid_t kids[64];
+
+static void kid_track(pid_t pid, pid_t now)
+{
+	for (size_t i = 0; i < sizeof(kids) / sizeof(kids[0]); i++)
+		if (kids[i] == pid) {
+			kids[i] = now;
+			return;
+		}
+}
+
 int gzt_fork(struct gzt_child *c, int (*fn)(int fd, void *arg), void *arg)
 {
 	int sv[2];
@@ -197,6 +210,7 @@ int gzt_fork(struct gzt_child *c, int (*fn)(int fd, void *arg), void *arg)
 	}
 	close(sv[1]);
 	c->fd = sv[0];
+	kid_track(0, c->pid);
 	return 0;
 }
 
@@ -210,6 +224,7 @@ int gzt_wait(struct gzt_child *c)
 	while (waitpid(c->pid, &st, 0) < 0)
 		if (errno != EINTR)
 			return -errno;
+	kid_track(c->pid, 0);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
@@ -274,6 +289,12 @@ void gzt_fabric_fini(void)
 	char line[4096], mnt[4096], type[64];
 	FILE *m;
 
+	for (size_t i = 0; i < sizeof(kids) / sizeof(kids[0]); i++)
+		if (kids[i] > 0) {
+			kill(kids[i], SIGKILL);
+			waitpid(kids[i], NULL, 0);
+			kids[i] = 0;
+		}
 	if (!f || strncmp(f, "gzt", 3))
 		return;
 	fini_dir(shm && *shm ? shm : "/dev/shm", f);

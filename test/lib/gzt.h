@@ -65,7 +65,8 @@ int gzt_send_token(int fd, char t);
 int gzt_recv_token(int fd, char *t);
 
 /* Give this test process (and the peers it forks) a fabric of its own,
- * and remove its files afterwards: tests run in parallel. */
+ * and remove its files afterwards: tests run in parallel. fini also kills
+ * any child of gzt_fork() a failed assertion left running. */
 void gzt_fabric_init(void);
 void gzt_fabric_fini(void);
 

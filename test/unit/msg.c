@@ -73,3 +73,83 @@ Test(msg, receiver_completes_in_error_what_a_dead_sender_held)
 	gzt_ep_close(&s);
 	gzt_ep_close(&r);
 }
+
+/* Spin past the reaper's stall threshold (time passing, not sync). */
+static void past_reap_threshold(void)
+{
+	uint64_t end = gz_shm_now_ns() + 2 * GZ_SHM_REAP_NS;
+
+	while (gz_shm_now_ns() < end)
+		;
+}
+
+Test(msg, a_claim_that_names_another_lap_of_the_slot_is_never_reaped)
+{
+	struct gz_shm_claim *cl;
+	struct gz_shm_cq *cq;
+	struct gz_xdm_cqe *e;
+	struct gzt_ep r;
+	uint32_t c;
+
+	cr_assert_eq(gzt_ep_open(&r, 4096, GZT_ACCESS_ALL), 0);
+	cq = container_of(r.cq, struct gz_shm_cq, base.pub);
+	c = cq->cons;
+	/* a live producer reserved slot c and is still writing it */
+	atomic_fetch_add(&cq->ring.ctrl->prod, 1);
+	e = gz_ring_slot(&cq->ring, c);
+	cl = gz_shm_claim_of(e);
+	/* a record for the slot 2^24 laps on, of a process that is gone:
+	 * the old 24-bit index matched it and reaped a live slot */
+	e->src_gcid = GENZIO_GCID(1, 4000);
+	cl->idx = c + (1u << 24);
+	cl->incarnation = 12345;
+	atomic_store(&cl->tag, GZ_SHM_CLAIM_TAG);
+	for (int i = 0; i < 3; i++) {
+		gz_shm_cq_reap_dead(cq);
+		past_reap_threshold();
+	}
+	cr_assert_null(gz_ring_cqe_peek(&cq->ring, c), "a live slot reaped");
+	/* the same record for this lap is a dead claimant's: reaped */
+	cl->idx = c;
+	for (int i = 0; i < 3; i++) {
+		gz_shm_cq_reap_dead(cq);
+		past_reap_threshold();
+	}
+	cr_assert_not_null(gz_ring_cqe_peek(&cq->ring, c));
+	cr_assert_eq(e->status, GENZIO_WC_RETRY_EXC);
+	gzt_ep_close(&r);
+}
+
+Test(msg, the_consumer_clears_each_claim_as_it_takes_the_entry)
+{
+	struct genzio_recv_wr rw, *bad;
+	struct genzio_sge rs, ss;
+	struct genzio_send_wr sw;
+	struct gz_shm_cq *cq;
+	struct genzio_wc wc;
+	struct gzt_ep r, s;
+	uint32_t slot;
+
+	cr_assert_eq(gzt_ep_open(&r, 4096, GZT_ACCESS_ALL), 0);
+	cr_assert_eq(gzt_ep_open(&s, 4096, GZT_ACCESS_ALL), 0);
+	cr_assert_eq(genzio_qp_connect(s.qp, r.info.gcid, r.info.qpn), 0);
+	rs = (struct genzio_sge){ r.info.addr, 64, r.mr->lkey };
+	ss = (struct genzio_sge){ s.info.addr, 8, s.mr->lkey };
+	rw = (struct genzio_recv_wr){ .sg_list = &rs, .num_sge = 1 };
+	sw = (struct genzio_send_wr){ .sg_list = &ss, .num_sge = 1,
+				      .opcode = GENZIO_WR_SEND };
+	cq = container_of(r.cq, struct gz_shm_cq, base.pub);
+	slot = cq->cons;
+	cr_assert_eq(genzio_post_recv(r.qp, &rw, &bad), 0);
+	cr_assert_eq(gzt_post_wait(&s, &sw, &wc), 0);
+	cr_assert_eq(wc.status, GENZIO_WC_SUCCESS);
+	cr_assert_eq(atomic_load(&gz_shm_claim_of(gz_ring_slot(&cq->ring,
+							       slot))->tag),
+		     GZ_SHM_CLAIM_TAG, "the sender's claim, until polled");
+	cr_assert_eq(gzt_poll_one(r.cq, &wc, 1000), 1);
+	cr_assert_eq(atomic_load(&gz_shm_claim_of(gz_ring_slot(&cq->ring,
+							       slot))->tag),
+		     0, "cleared as the entry was taken");
+	gzt_ep_close(&s);
+	gzt_ep_close(&r);
+}

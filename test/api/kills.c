@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Peers killed (SIGKILL) or stopped (SIGSTOP) at random points of their
+ * traffic: the survivor never crashes or hangs, every request it posted
+ * completes (in error once the peer is gone), what completed before the
+ * kill is there, and a new process takes the dead one's GCID and works.
+ */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "api.h"
+
+TestSuite(kills, .init = gzt_fabric_init, .fini = gzt_fabric_fini,
+	  .timeout = 240);
+
+#define KILLS 40
+#define STOPS 20
+#define LEN 65536u
+
+/* The peer: writes, atomics and sends at the survivor, forever. */
+static int busy_main(int fd, void *arg)
+{
+	struct genzio_conn_info them;
+	struct gzt_ep ep;
+	uint64_t n = 0;
+
+	(void)arg;
+	if (gzt_ep_open(&ep, LEN, GZT_ACCESS_ALL) ||
+	    genzio_conn_info_exchange(fd, &ep.info, &them) ||
+	    genzio_qp_connect(ep.qp, them.gcid, them.qpn))
+		return 50;
+	gzt_send_token(fd, 'g');
+	for (;; n++) {
+		struct genzio_wc wc;
+
+		gzt_put64(&ep, them.addr + 8 * (n % 64), them.rkey, n, &wc);
+		gzt_atomic(&ep, GENZIO_WR_ATOMIC_FADD, 8, them.addr + 1024,
+			   them.rkey, 1, 0, &wc);
+	}
+	return 0;
+}
+
+/* Our side of a round: traffic at the peer until @ops requests
+ * completed, whatever their status; 1 if every one completed. */
+static int traffic(struct gzt_ep *ep, const struct genzio_conn_info *peer,
+		   int ops, int *errors)
+{
+	for (int i = 0; i < ops; i++) {
+		struct genzio_wc wc;
+		int r = i % 2 ?
+			gzt_put64(ep, peer->addr + 2048, peer->rkey, i, &wc) :
+			gzt_atomic(ep, GENZIO_WR_ATOMIC_FADD, 8,
+				   peer->addr + 4096, peer->rkey, 1, 0, &wc);
+
+		if (r)
+			return 0;	/* a post or a wait that failed */
+		*errors += wc.status != GENZIO_WC_SUCCESS;
+	}
+	return 1;
+}
+
+static uint32_t rnd(uint32_t *s)
+{
+	*s = *s * 1103515245u + 12345u;
+	return *s >> 8;
+}
+
+Test(kills, a_peer_killed_at_random_points_never_hurts_the_survivor)
+{
+	uint32_t seed = 20261201, gcid = 0;
+	int retry_exc = 0;
+
+	for (int k = 0; k < KILLS; k++) {
+		struct genzio_conn_info peer;
+		struct gzt_child c;
+		struct gzt_ep ep;
+		int errors = 0;
+		char t;
+
+		cr_assert_eq(gzt_ep_open(&ep, LEN, GZT_ACCESS_ALL), 0);
+		cr_assert_eq(gzt_fork(&c, busy_main, NULL), 0);
+		cr_assert_eq(genzio_conn_info_exchange(c.fd, &ep.info, &peer), 0);
+		cr_assert_eq(genzio_qp_connect(ep.qp, peer.gcid, peer.qpn), 0);
+		cr_assert_eq(gzt_recv_token(c.fd, &t), 0);
+		if (k)
+			cr_assert_eq(peer.gcid, gcid, "the dead one's GCID");
+		gcid = peer.gcid;
+		/* a random point of the two-way traffic */
+		cr_assert(traffic(&ep, &peer, (int)(rnd(&seed) % 2000), &errors));
+		cr_assert_eq(errors, 0, "errors while the peer lived");
+		gzt_kill(&c);
+		cr_assert_eq(gzt_wait(&c), 128 + SIGKILL);
+		/* afterwards, every request completes: in error */
+		cr_assert(traffic(&ep, &peer, 100, &errors), "a request hung");
+		cr_assert_eq(errors, 100, "success to a dead peer");
+		retry_exc += errors;
+		cr_assert_eq(gzt_ep_close(&ep), 0);
+	}
+	cr_assert_eq(retry_exc, KILLS * 100);
+}
+
+Test(kills, a_peer_stopped_at_random_points_blocks_nothing_of_ours)
+{
+	uint32_t seed = 7;
+
+	for (int k = 0; k < STOPS; k++) {
+		struct genzio_conn_info peer;
+		struct gzt_child c;
+		struct gzt_ep ep;
+		int errors = 0;
+		char t;
+
+		cr_assert_eq(gzt_ep_open(&ep, LEN, GZT_ACCESS_ALL), 0);
+		cr_assert_eq(gzt_fork(&c, busy_main, NULL), 0);
+		cr_assert_eq(genzio_conn_info_exchange(c.fd, &ep.info, &peer), 0);
+		cr_assert_eq(genzio_qp_connect(ep.qp, peer.gcid, peer.qpn), 0);
+		cr_assert_eq(gzt_recv_token(c.fd, &t), 0);
+		cr_assert(traffic(&ep, &peer, (int)(rnd(&seed) % 2000), &errors));
+		/* stopped wherever it was, maybe mid-atomic on our memory */
+		kill(c.pid, SIGSTOP);
+		cr_assert(traffic(&ep, &peer, 500, &errors), "a request hung");
+		cr_assert_eq(errors, 0, "a stopped peer is alive: no errors");
+		kill(c.pid, SIGKILL);
+		cr_assert_eq(gzt_wait(&c), 128 + SIGKILL);
+		cr_assert_eq(gzt_ep_close(&ep), 0);
+	}
+}
