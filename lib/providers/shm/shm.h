@@ -317,6 +317,7 @@ struct gz_shm_qp {
 	uint32_t max_inline;
 	uint32_t slot;
 	uint32_t lane;			/* our lane in every peer's guard */
+	struct gz_shm_lane *rc_lane;	/* RC: that lane at our peer */
 	const struct gz_lkey *lkeys;
 	uint32_t max_mr;
 	uint32_t domain;		/* key domain of our pd */
@@ -432,18 +433,23 @@ void gz_shm_lane_give(struct gz_shm_ctx *ctx, uint32_t lane);
  * check is still running. 0 or -ETIMEDOUT (a requester stalled inside). */
 int gz_shm_guard_wait(struct gz_shm_ctx *ctx);
 
-/* Enter and leave an access to @p through queue pair @qp: two plain
- * stores to a line only we write. The owner's gz_shm_guard_wait() pairs
- * them with a membarrier, so no fence is needed here. */
-GZ_INLINE struct gz_shm_lane *gz_shm_lane_enter(struct gz_shm_qp *qp,
-						struct gz_shm_peer *p)
+/* Enter and leave an access through queue pair @qp on lane @l (at the
+ * target): two plain stores to a line only we write. The owner's
+ * gz_shm_guard_wait() pairs them with a membarrier, so no fence is
+ * needed here. */
+GZ_INLINE struct gz_shm_lane *gz_shm_lane_at(struct gz_shm_qp *qp,
+					     struct gz_shm_lane *l)
 {
-	struct gz_shm_lane *l = &p->lanes[qp->lane];
-
 	atomic_store_explicit(&l->state, qp->lane_seq + 1,
 			      memory_order_relaxed);
 	atomic_signal_fence(memory_order_seq_cst);
 	return l;
+}
+
+GZ_INLINE struct gz_shm_lane *gz_shm_lane_enter(struct gz_shm_qp *qp,
+						struct gz_shm_peer *p)
+{
+	return gz_shm_lane_at(qp, &p->lanes[qp->lane]);
 }
 
 GZ_INLINE void gz_shm_lane_leave(struct gz_shm_qp *qp, struct gz_shm_lane *l)

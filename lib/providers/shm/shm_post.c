@@ -439,7 +439,7 @@ GZ_INLINE int fast_rma(struct gz_shm_qp *qp, const struct genzio_send_wr *wr)
 		st = GENZIO_WC_LOC_PROT;
 	if (GZ_UNLIKELY(st))
 		return fast_rma_complete(qp, wr, idx, (uint8_t)st);
-	lane = gz_shm_lane_enter(qp, qp->peer);
+	lane = gz_shm_lane_at(qp, qp->rc_lane);
 	st = kc_resolve(qp, wr->rdma.rkey, wr->rdma.remote_addr, len,
 			write ? GENZIO_ACCESS_REMOTE_WRITE :
 				GENZIO_ACCESS_REMOTE_READ,
@@ -482,7 +482,7 @@ GZ_INLINE int fast_atomic(struct gz_shm_qp *qp,
 	if (GZ_UNLIKELY(st < 0))
 		return st;
 	if (!st) {
-		lane = gz_shm_lane_enter(qp, qp->peer);
+		lane = gz_shm_lane_at(qp, qp->rc_lane);
 		st = kc_resolve(qp, wr->atomic.rkey, wr->atomic.remote_addr,
 				size, GENZIO_ACCESS_REMOTE_ATOMIC, &rp);
 		if (GZ_LIKELY(!st))

@@ -164,6 +164,7 @@ int gz_shm_qp_connect(struct genzio_qp *pub, uint32_t gcid, uint32_t rqpn)
 	}
 	qp->peer = peer;
 	qp->rqpn = rqpn;
+	qp->rc_lane = &peer->lanes[qp->lane];
 	return 0;
 }
 
