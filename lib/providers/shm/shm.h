@@ -507,7 +507,21 @@ static inline int gz_shm_cq_credit(struct gz_shm_cq *cq)
 	       cq->ring.mask;
 }
 
-/* ---- shm_qp.c, shm_post.c, shm_park.c ---- */
+/*
+ * A slot in the send cq for a completion written now. Completions owed to
+ * requests that already took effect hold no slot (so nothing waits behind
+ * them) but are counted, so a new request cannot take the room they need.
+ */
+GZ_INLINE int gz_shm_cq_reserve(struct gz_shm_cq *cq, uint32_t *idx)
+{
+	if (GZ_UNLIKELY(atomic_load_explicit(&cq->owed,
+					     memory_order_relaxed)) &&
+	    !gz_shm_cq_credit(cq))
+		return -EAGAIN;
+	return gz_ring_reserve(&cq->ring, idx);
+}
+
+/* ---- shm_qp.c, shm_post.c, shm_exec.c, shm_park.c ---- */
 int gz_shm_qp_create(struct genzio_pd *pd, const struct genzio_qp_attr *attr,
 		     struct genzio_qp **qp);
 int gz_shm_qp_connect(struct genzio_qp *qp, uint32_t gcid, uint32_t qpn);
@@ -529,6 +543,10 @@ void gz_shm_complete(struct gz_shm_qp *qp, uint32_t idx,
 int gz_shm_run_one(struct gz_shm_qp *qp, const struct genzio_send_wr *wr,
 		   uint64_t deadline, int parked, uint8_t *done_st);
 extern const uint8_t gz_shm_wc_opcode[GENZIO_WR_OPCODE_MAX];
+/* Where @wr goes: the RC peer, or (RD) its address handle. 0, -EINVAL
+ * (RD without one), -ENOTCONN (RC not connected). */
+int gz_shm_destination(struct gz_shm_qp *qp, const struct genzio_send_wr *wr,
+		       struct gz_shm_peer **peer, uint32_t *rqpn);
 static inline int gz_shm_is_msg(uint32_t opcode)
 {
 	return opcode == GENZIO_WR_SEND || opcode == GENZIO_WR_SEND_IMM ||

@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: MIT
 /*
- * Posting send work requests. The fast path executes each request straight
+ * Posting send work requests. The lean path executes each request straight
  * from the request, in the caller's thread, with the software data mover's
  * checks (peer alive, remote queue pair, local key, R-Key and bounds) and
  * no command entry: notes/fast-path.md measured that entry at ~4 ns an op.
  * No lock, no allocation, no syscall, no log.
  *
- * A request reads top to bottom: genzio_post_send() -> shm_post_send()
+ * A request reads top to bottom: genzio_post_send() -> gz_shm_post_send()
  * picks the lean path (fast_rma, fast_atomic) or post_slow() ->
- * gz_shm_run_one() -> exec_wr() -> the data mover (gz_xdm_*) or a message
+ * gz_shm_run_one() (shm_exec.c) -> the data mover (gz_xdm_*) or a message
  * delivery (shm_msg.c) -> gz_shm_complete(). Parking is shm_park.c.
  */
 #include <errno.h>
@@ -22,69 +22,6 @@
 static inline struct gz_shm_qp *to_shm_qp(struct genzio_qp *qp)
 {
 	return container_of(qp, struct gz_shm_qp, base.pub);
-}
-
-const uint8_t gz_shm_wc_opcode[GENZIO_WR_OPCODE_MAX] = {
-	[GENZIO_WR_WRITE] = GENZIO_WC_WRITE,
-	[GENZIO_WR_WRITE_IMM] = GENZIO_WC_WRITE,
-	[GENZIO_WR_SEND] = GENZIO_WC_SEND,
-	[GENZIO_WR_SEND_IMM] = GENZIO_WC_SEND,
-	[GENZIO_WR_READ] = GENZIO_WC_READ,
-	[GENZIO_WR_SYNC] = GENZIO_WC_SYNC,
-	[GENZIO_WR_ATOMIC_SWAP ... GENZIO_WR_ATOMIC_UMAX] = GENZIO_WC_ATOMIC,
-};
-
-/*
- * A slot in the send cq for a completion written now. Completions owed to
- * requests that already took effect hold no slot (so nothing waits behind
- * them) but are counted, so a new request cannot take the room they need.
- */
-GZ_INLINE int cq_reserve(struct gz_shm_cq *cq, uint32_t *idx)
-{
-	if (GZ_UNLIKELY(atomic_load_explicit(&cq->owed,
-					     memory_order_relaxed)) &&
-	    !gz_shm_cq_credit(cq))
-		return -EAGAIN;
-	return gz_ring_reserve(&cq->ring, idx);
-}
-
-/* Sum of the sge lengths, checking each local region. */
-static inline uint8_t check_local(const struct gz_shm_qp *qp,
-				  const struct genzio_send_wr *wr,
-				  uint32_t need, uint64_t *len)
-{
-	uint64_t sum = 0;
-
-	for (int i = 0; i < wr->num_sge; i++) {
-		const struct genzio_sge *s = &wr->sg_list[i];
-
-		sum += s->length;
-		if (!(wr->send_flags & GENZIO_SEND_INLINE) &&
-		    GZ_UNLIKELY(!gz_lkey_ok(qp->lkeys, qp->max_mr, s->lkey,
-					    qp->domain, s->addr, s->length,
-					    need)))
-			return GENZIO_WC_LOC_PROT;
-	}
-	/* byte_len is 32 bits, as in verbs */
-	if (GZ_UNLIKELY(sum > UINT32_MAX))
-		return GENZIO_WC_LOC_LEN;
-	*len = sum;
-	return GENZIO_WC_SUCCESS;
-}
-
-static inline void scatter_copy(uint8_t *rp, const struct genzio_send_wr *wr,
-				int to_remote)
-{
-	for (int i = 0; i < wr->num_sge; i++) {
-		const struct genzio_sge *s = &wr->sg_list[i];
-		void *lp = (void *)(uintptr_t)s->addr;
-
-		if (to_remote)
-			gz_xdm_copy(rp, lp, s->length);
-		else
-			gz_xdm_copy(lp, rp, s->length);
-		rp += s->length;
-	}
 }
 
 /* What needs no lookup: fails the post, not the transfer. */
@@ -121,212 +58,6 @@ static inline int check_wr(const struct gz_shm_qp *qp,
 			return -EINVAL;
 		return 0;
 	}
-}
-
-static int destination(struct gz_shm_qp *qp, const struct genzio_send_wr *wr,
-		       struct gz_shm_peer **peer, uint32_t *rqpn)
-{
-	if (qp->base.pub.qp_type == GENZIO_QPT_RD) {
-		if (GZ_UNLIKELY(!wr->ah))
-			return -EINVAL;
-		*peer = container_of(wr->ah, struct gz_shm_ah, base)->peer;
-		*rqpn = wr->remote_qpn;
-		return 0;
-	}
-	if (GZ_UNLIKELY(!qp->peer))
-		return -ENOTCONN;
-	*peer = qp->peer;
-	*rqpn = qp->rqpn;
-	return 0;
-}
-
-static inline uint8_t exec_atomic(struct gz_shm_qp *qp,
-				  struct gz_shm_peer *peer, uint32_t domain,
-				  const struct genzio_send_wr *wr,
-				  struct gz_xdm_cqe *res)
-{
-	struct gz_shm_lane *lane;
-	uint64_t len, old;
-	uint8_t *rp;
-	uint8_t st;
-
-	st = check_local(qp, wr, GENZIO_ACCESS_LOCAL_WRITE, &len);
-	if (st)
-		return st;
-	lane = gz_shm_lane_enter(qp, peer);
-	st = gz_shm_resolve(peer, domain, wr->atomic.rkey,
-			    wr->atomic.remote_addr, wr->atomic.size,
-			    GENZIO_ACCESS_REMOTE_ATOMIC, &rp);
-	if (!st)
-		old = gz_xdm_atomic(gz_xdm_atomic_opcode(wr->opcode), rp,
-				    wr->atomic.size, wr->atomic.operand,
-				    wr->atomic.compare);
-	gz_shm_lane_leave(qp, lane);
-	if (st)
-		return st;
-	if (wr->atomic.size == 4)
-		old = (uint32_t)old;
-	if (wr->num_sge)
-		memcpy((void *)(uintptr_t)wr->sg_list[0].addr, &old,
-		       wr->atomic.size);
-	memcpy(res->result, &old, sizeof(old));
-	res->byte_len = wr->atomic.size;
-	return GENZIO_WC_SUCCESS;
-}
-
-static inline uint8_t exec_rma(struct gz_shm_qp *qp, struct gz_shm_peer *peer,
-			       uint32_t domain, const struct genzio_send_wr *wr,
-			       struct gz_xdm_cqe *res)
-{
-	int write = wr->opcode == GENZIO_WR_WRITE;
-	struct gz_shm_lane *lane;
-	uint64_t len = 0;
-	uint8_t *rp;
-	uint8_t st;
-
-	st = check_local(qp, wr, write ? 0 : GENZIO_ACCESS_LOCAL_WRITE, &len);
-	if (st)
-		return st;
-	lane = gz_shm_lane_enter(qp, peer);
-	st = gz_shm_resolve(peer, domain, wr->rdma.rkey, wr->rdma.remote_addr,
-			    len, write ? GENZIO_ACCESS_REMOTE_WRITE :
-					 GENZIO_ACCESS_REMOTE_READ,
-			    &rp);
-	if (!st)
-		scatter_copy(rp, wr, write);
-	gz_shm_lane_leave(qp, lane);
-	if (!st)
-		res->byte_len = (uint32_t)len;
-	return st;
-}
-
-/* Execute @wr; fills res->opcode, ->byte_len and (atomics) ->result.
- * Return: a status, or GZ_SHM_NO_RECV; *@claimed is set once a message
- * consumed a receive (it had an effect, whatever its status). */
-static inline int exec_wr(struct gz_shm_qp *qp, struct gz_shm_peer *peer,
-			  uint32_t rqpn, const struct genzio_send_wr *wr,
-			  struct gz_xdm_cqe *res, int *claimed)
-{
-	struct gz_shm_qpsnap q;
-	uint64_t len = 0;
-	uint8_t st;
-
-	res->opcode = gz_shm_wc_opcode[wr->opcode];
-	res->byte_len = 0;
-	memset(res->result, 0, sizeof(uint64_t));
-	if (GZ_UNLIKELY(!gz_shm_peer_alive(peer)))
-		return GENZIO_WC_RETRY_EXC;
-	if (gz_shm_is_msg(wr->opcode)) {
-		uint32_t n = 0;
-		int r;
-
-		st = check_local(qp, wr, 0, &len);
-		if (st)
-			return st;
-		r = gz_shm_msg_deliver(qp, peer, rqpn, wr, &n, claimed);
-		res->byte_len = r ? 0 : n;
-		return r;
-	}
-	st = gz_shm_qpent_read(peer, rqpn, &q);
-	if (st)
-		return st;
-	if (wr->opcode == GENZIO_WR_SYNC) {
-		/* Everything earlier already executed; make it visible. */
-		__atomic_thread_fence(__ATOMIC_SEQ_CST);
-		return GENZIO_WC_SUCCESS;
-	}
-	if (res->opcode == GENZIO_WC_ATOMIC)
-		return exec_atomic(qp, peer, q.domain, wr, res);
-	return exec_rma(qp, peer, q.domain, wr, res);
-}
-
-void gz_shm_complete(struct gz_shm_qp *qp, uint32_t idx,
-		     const struct genzio_send_wr *wr,
-		     const struct gz_xdm_cqe *res, uint8_t status)
-{
-	struct gz_shm_cq *cq = qp->scq;
-	struct gz_xdm_cqe *cqe = gz_ring_slot(&cq->ring, idx);
-
-	cqe->status = status;
-	cqe->opcode = res->opcode;
-	cqe->byte_len = status ? 0 : res->byte_len;
-	cqe->context = wr->wr_id;
-	cqe->qp_num = qp->base.pub.qp_num;
-	cqe->src_gcid = 0;
-	cqe->imm_data = 0;
-	cqe->wc_flags = 0;
-	/* always: a stale ring entry must not leak an old result */
-	memcpy(cqe->result, res->result, sizeof(uint64_t));
-	gz_ring_cqe_publish(&cq->ring, idx, cqe);
-	/* a cq without a channel never pays for the notify fence */
-	if (GZ_UNLIKELY(cq->notify_fd >= 0))
-		gz_shm_cq_notify(cq->hdr, NULL, cq->notify_fd);
-}
-
-/* A slot for a completion: a parked request is counted in cq->owed
- * already, so it needs only room in the ring itself. */
-static inline int slot_for(struct gz_shm_qp *qp, int parked, uint32_t *idx)
-{
-	return parked ? gz_ring_reserve(&qp->scq->ring, idx) :
-			cq_reserve(qp->scq, idx);
-}
-
-int gz_shm_run_one(struct gz_shm_qp *qp, const struct genzio_send_wr *wr,
-		   uint64_t deadline, int parked, uint8_t *done_st)
-{
-	int signaled = !!(wr->send_flags & GENZIO_SEND_SIGNALED), claimed = 0;
-	int msg = gz_shm_is_msg(wr->opcode);
-	struct gz_shm_peer *peer;
-	struct gz_xdm_cqe res;
-	uint32_t rqpn, idx = 0;
-	int st;
-
-	st = destination(qp, wr, &peer, &rqpn);
-	if (GZ_UNLIKELY(st))
-		return st;
-	/* An RMA or atomic takes its completion slot first: a full queue
-	 * must fail the post before any effect, or a retried FADD would
-	 * add twice. A message may have to wait for a receive buffer, so
-	 * it takes no slot (later completions must not wait behind it):
-	 * it only checks there is room, and is counted once it waits. */
-	if (signaled && !msg && GZ_UNLIKELY(slot_for(qp, parked, &idx)))
-		return -EAGAIN;
-	if (signaled && msg && !parked && GZ_UNLIKELY(!gz_shm_cq_credit(qp->scq)))
-		return -EAGAIN;
-	/* Execution is synchronous, so every earlier request is done; a
-	 * fence only has to order the stores themselves. */
-	if (wr->send_flags & GENZIO_SEND_FENCE)
-		__atomic_thread_fence(__ATOMIC_RELEASE);
-	st = exec_wr(qp, peer, rqpn, wr, &res, &claimed);
-	if (GZ_UNLIKELY(st == GZ_SHM_NO_RECV)) {
-		if (gz_shm_now_ns() < deadline)
-			return GZ_SHM_NO_RECV;
-		st = GENZIO_WC_RDM_FULL;
-	}
-	/* Unsignaled successes leave no trace, like verbs; failures
-	 * always complete, and had no effect if they cannot. */
-	if (!msg) {
-		if (GZ_LIKELY(!signaled)) {
-			if (GZ_LIKELY(!st))
-				return 0;
-			if (GZ_UNLIKELY(slot_for(qp, parked, &idx)))
-				return -EAGAIN;
-		}
-		gz_shm_complete(qp, idx, wr, &res, (uint8_t)st);
-		return 0;
-	}
-	if (!signaled && !st)
-		return 0;
-	if (GZ_UNLIKELY(slot_for(qp, parked, &idx))) {
-		/* no room: fail the post if nothing happened yet, else
-		 * owe the completion until the consumer makes room */
-		if (!parked && !claimed)
-			return -EAGAIN;
-		*done_st = (uint8_t)st;
-		return GZ_SHM_DONE;
-	}
-	gz_shm_complete(qp, idx, wr, &res, (uint8_t)st);
-	return 0;
 }
 
 /* ---- the lean path ---- */
@@ -383,7 +114,7 @@ fast_rma_complete(struct gz_shm_qp *qp, const struct genzio_send_wr *wr,
 	struct gz_xdm_cqe res;
 
 	if (!(wr->send_flags & GENZIO_SEND_SIGNALED) &&
-	    GZ_UNLIKELY(cq_reserve(qp->scq, &idx)))
+	    GZ_UNLIKELY(gz_shm_cq_reserve(qp->scq, &idx)))
 		return -EAGAIN;	/* it failed: no effect to undo */
 	res.opcode = wr->opcode == GENZIO_WR_WRITE ? GENZIO_WC_WRITE :
 						     GENZIO_WC_READ;
@@ -402,7 +133,7 @@ fast_rma_complete(struct gz_shm_qp *qp, const struct genzio_send_wr *wr,
 GZ_INLINE int fast_begin(struct gz_shm_qp *qp, uint32_t flags, uint32_t *idx)
 {
 	if ((flags & GENZIO_SEND_SIGNALED) &&
-	    GZ_UNLIKELY(cq_reserve(qp->scq, idx)))
+	    GZ_UNLIKELY(gz_shm_cq_reserve(qp->scq, idx)))
 		return -EAGAIN;
 	/* Earlier requests are done (synchronous execution); a fence only
 	 * orders the stores: free on x86, whose stores are in order and
@@ -502,7 +233,7 @@ GZ_INLINE int fast_atomic(struct gz_shm_qp *qp,
 		if (GZ_LIKELY(!(flags & GENZIO_SEND_SIGNALED)))
 			return 0;
 	} else if (!(flags & GENZIO_SEND_SIGNALED) &&
-		   GZ_UNLIKELY(cq_reserve(qp->scq, &idx))) {
+		   GZ_UNLIKELY(gz_shm_cq_reserve(qp->scq, &idx))) {
 		return -EAGAIN;	/* it failed: no effect to undo */
 	}
 	struct gz_xdm_cqe res = { .opcode = GENZIO_WC_ATOMIC,
@@ -562,7 +293,7 @@ post_slow(struct gz_shm_qp *qp, struct genzio_send_wr *wr,
 				struct gz_shm_peer *peer;
 				uint32_t rqpn;
 
-				ret = destination(qp, wr, &peer, &rqpn);
+				ret = gz_shm_destination(qp, wr, &peer, &rqpn);
 				if (!ret && (wr->send_flags &
 					     GENZIO_SEND_SIGNALED) &&
 				    !gz_shm_cq_credit(qp->scq))
