@@ -67,6 +67,19 @@ static uint32_t rnd(uint32_t *s)
 	return *s >> 8;
 }
 
+/* A round: our endpoint, and a busy peer connected to it. */
+static void round_start(struct gzt_ep *ep, struct gzt_child *c,
+			struct genzio_conn_info *peer)
+{
+	char t;
+
+	cr_assert_eq(gzt_ep_open(ep, LEN, GZT_ACCESS_ALL), 0);
+	cr_assert_eq(gzt_fork(c, busy_main, NULL), 0);
+	cr_assert_eq(genzio_conn_info_exchange(c->fd, &ep->info, peer), 0);
+	cr_assert_eq(genzio_qp_connect(ep->qp, peer->gcid, peer->qpn), 0);
+	cr_assert_eq(gzt_recv_token(c->fd, &t), 0);
+}
+
 Test(kills, a_peer_killed_at_random_points_never_hurts_the_survivor)
 {
 	uint32_t seed = 20261201, gcid = 0;
@@ -77,13 +90,8 @@ Test(kills, a_peer_killed_at_random_points_never_hurts_the_survivor)
 		struct gzt_child c;
 		struct gzt_ep ep;
 		int errors = 0;
-		char t;
 
-		cr_assert_eq(gzt_ep_open(&ep, LEN, GZT_ACCESS_ALL), 0);
-		cr_assert_eq(gzt_fork(&c, busy_main, NULL), 0);
-		cr_assert_eq(genzio_conn_info_exchange(c.fd, &ep.info, &peer), 0);
-		cr_assert_eq(genzio_qp_connect(ep.qp, peer.gcid, peer.qpn), 0);
-		cr_assert_eq(gzt_recv_token(c.fd, &t), 0);
+		round_start(&ep, &c, &peer);
 		if (k)
 			cr_assert_eq(peer.gcid, gcid, "the dead one's GCID");
 		gcid = peer.gcid;
@@ -110,13 +118,8 @@ Test(kills, a_peer_stopped_at_random_points_blocks_nothing_of_ours)
 		struct gzt_child c;
 		struct gzt_ep ep;
 		int errors = 0;
-		char t;
 
-		cr_assert_eq(gzt_ep_open(&ep, LEN, GZT_ACCESS_ALL), 0);
-		cr_assert_eq(gzt_fork(&c, busy_main, NULL), 0);
-		cr_assert_eq(genzio_conn_info_exchange(c.fd, &ep.info, &peer), 0);
-		cr_assert_eq(genzio_qp_connect(ep.qp, peer.gcid, peer.qpn), 0);
-		cr_assert_eq(gzt_recv_token(c.fd, &t), 0);
+		round_start(&ep, &c, &peer);
 		cr_assert(traffic(&ep, &peer, (int)(rnd(&seed) % 2000), &errors));
 		/* stopped wherever it was, maybe mid-atomic on our memory */
 		kill(c.pid, SIGSTOP);
