@@ -227,15 +227,35 @@ struct genzio_mr {
  * @mr:     out
  *
  * Remote access needs memory peers can reach: genzio_mem_alloc() memory, or
- * (shm) a page-aligned region whose pages are moved into data space in place.
+ * (shm) a page-aligned region of private anonymous read-write memory (heap
+ * or anonymous mmap), whose pages are moved into a shared file in place
+ * until the last registration inside it is deregistered; file mappings,
+ * shared and read-only memory are refused (-EINVAL).
  * The R-Key is random: 12-bit key domain of @pd, 20-bit key.
  *
- * Return: 0, -EINVAL, -ENOSPC (key table full), -ENOMEM, or -errno.
+ * Return: 0, -EINVAL, -ENOSPC (registrations, key table or segment ids
+ * used up), -ENOMEM, -EMFILE, or another -errno naming the cause.
  */
 GENZIO_EXPORT int genzio_mr_reg(struct genzio_pd *pd, void *addr, uint64_t len,
 				uint32_t access, struct genzio_mr **mr);
-/** genzio_mr_dereg - Revoke @mr; later accesses with its keys fail.
- *  Return: 0 or -EINVAL. */
+/**
+ * genzio_mr_dereg - Revoke @mr and free it
+ * @mr: registration
+ *
+ * As with ibv_dereg_mr(): when it returns 0, no remote access through the
+ * R-Key of @mr is in flight or will start, and later uses of its lkey
+ * fail. shm revokes the key first, then waits (a membarrier, then the
+ * in-flight lanes of every requester) for accesses that passed the key
+ * check before, at most $GENZIO_SETUP_TIMEOUT_MS (default 2000). Load/store
+ * mappings peers made of the region (genzio_rmap_map()) are not revoked.
+ * A converted region is moved back to private anonymous memory, with the
+ * same bytes, when its last registration goes.
+ *
+ * Return: 0, -EINVAL, or -ETIMEDOUT (a requester stayed inside an access,
+ * stopped or in a debugger: the key stays revoked, @mr stays registered and
+ * its lkey usable; call again later); another -errno from membarrier(2)
+ * has the same effect.
+ */
 GENZIO_EXPORT int genzio_mr_dereg(struct genzio_mr *mr);
 
 /** genzio_ah_create - Address a remote component by GCID.
