@@ -279,7 +279,8 @@ enum genzio_wc_status {
 	GENZIO_WC_LOC_LEN = 0xc3,	/* local length does not fit the op */
 	GENZIO_WC_REM_ACCESS = 0xc4,	/* key lacks the right (e.g. read-only) */
 	GENZIO_WC_REM_QP = 0xc5,	/* remote queue pair gone */
-	GENZIO_WC_FLUSHED = 0xc6,	/* flushed: queue pair in error */
+	GENZIO_WC_FLUSHED = 0xc6,	/* flushed: its queue pair was
+					 * destroyed (or is in error) */
 	GENZIO_WC_REM_INV_REQ = 0xc7,	/* receive buffer too small */
 	GENZIO_WC_REM_OP = 0xc8,	/* receiver's completion queue overran */
 	GENZIO_WC_GENERAL_ERR = 0xff,
@@ -356,7 +357,11 @@ GENZIO_EXPORT int genzio_cq_destroy(struct genzio_cq *cq);
  *
  * A failed transfer is a completion with wc->status != GENZIO_WC_SUCCESS.
  * A peer that finds @cq full marks it overrun rather than overwrite a
- * completion; @cq is in error from then on.
+ * completion; @cq is in error from then on. Also runs the parked requests
+ * of the queue pairs @cq serves; a parked request holds no slot, so no
+ * completion waits behind it. A SEND completes after its delivery: a
+ * reply's receive completion may come first. Receive completions of a
+ * queue pair destroyed meanwhile are dropped.
  *
  * Return: number of completions (0..@n), -EINVAL, or -EOVERFLOW (@n > 0,
  * @cq is empty and has overrun).
@@ -596,9 +601,14 @@ GENZIO_EXPORT int genzio_qp_connect(struct genzio_qp *qp, uint32_t gcid,
  * Checks that need no lookup (opcode, sge count, inline length, atomic
  * alignment) fail here; key and bounds faults come back as completions.
  *
- * Return: 0, -EINVAL (malformed request), -EAGAIN (completion queue full,
- * or 256 requests already parked waiting for receive buffers: poll, then
- * post *bad_wr again), -ENOTCONN (RC not connected).
+ * A SEND that finds no receive posted is parked (posted, retried by poll,
+ * post and channel waits); a parked request holds no cq slot but is
+ * counted against the send cq's depth.
+ *
+ * Return: 0, -EINVAL (malformed request), -EAGAIN (no effect: the send cq
+ * could not hold this completion besides those it holds and owes, or 256
+ * requests already parked waiting for receive buffers: poll, then post
+ * *bad_wr again), -ENOTCONN (RC not connected).
  */
 static inline int genzio_post_send(struct genzio_qp *qp,
 				   struct genzio_send_wr *wr,
