@@ -576,8 +576,21 @@ struct genzio_qp_attr {
 GENZIO_EXPORT int genzio_qp_create(struct genzio_pd *pd,
 				   const struct genzio_qp_attr *attr,
 				   struct genzio_qp **qp);
-/** genzio_qp_destroy - Destroy @qp; peers' work to it completes with
- *  GENZIO_WC_REM_QP. Return: 0 or -EINVAL. */
+/**
+ * genzio_qp_destroy - Destroy @qp
+ * @qp: queue pair; no post on it may run concurrently
+ *
+ * Unpublishes @qp first (peers' new work to it completes with
+ * GENZIO_WC_REM_QP), then waits, at most $GENZIO_SETUP_TIMEOUT_MS, for
+ * deliveries already under way into its receive buffers: as in verbs,
+ * nothing lands there after it returns, unless a sender stayed stopped
+ * inside a delivery past that bound (it is destroyed anyway; GENZIO_DEBUG
+ * says so). Parked requests complete with GENZIO_WC_FLUSHED (or their own
+ * status if they took effect). Safe while other threads poll its cqs or
+ * wait on their channel: it waits for them to leave its data.
+ *
+ * Return: 0 or -EINVAL.
+ */
 GENZIO_EXPORT int genzio_qp_destroy(struct genzio_qp *qp);
 
 /**
