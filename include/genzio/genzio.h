@@ -121,8 +121,9 @@ GENZIO_EXPORT int genzio_device_list(struct genzio_device_desc *descs, int max);
  * Return: 0, -EINVAL (bad argument), -ENODEV (no such device), -ENOSPC (the
  * fabric has no free GCID), -ENOMEM, -EACCES (the private directory is
  * another user's, a symlink or not 0700), -ETIMEDOUT (the registry lock
- * stayed held), -EXDEV (registry of another PID namespace), or another
- * -errno naming the cause.
+ * stayed held), -EXDEV (registry of another PID namespace), -ENOTSUP (the
+ * thread has no robust futex list for the life lock), -EDQUOT or -EFBIG
+ * (the guard file cannot be created), or another -errno naming the cause.
  */
 GENZIO_EXPORT int genzio_device_open(const char *name,
 				     const struct genzio_open_attr *attr,
