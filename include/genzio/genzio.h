@@ -259,8 +259,16 @@ GENZIO_EXPORT int genzio_mr_reg(struct genzio_pd *pd, void *addr, uint64_t len,
  */
 GENZIO_EXPORT int genzio_mr_dereg(struct genzio_mr *mr);
 
-/** genzio_ah_create - Address a remote component by GCID.
- *  Return: 0, -EINVAL, -EHOSTUNREACH (no live component has @gcid), -ENOMEM. */
+/**
+ * genzio_ah_create - Address a remote component by GCID
+ *
+ * Return: 0, -EINVAL, -EHOSTUNREACH (no live component has @gcid),
+ * -EAGAIN (its registry slot stayed mid-update: try again), -ENOENT (it
+ * is still being set up), -EMFILE, -ENFILE or -ENOMEM (it cannot be
+ * mapped, or its liveness checked, for want of fds or memory: never
+ * reported as -EHOSTUNREACH), -EPERM (its files fail the checks), or
+ * another -errno naming the cause.
+ */
 GENZIO_EXPORT int genzio_ah_create(struct genzio_pd *pd, uint32_t gcid,
 				   struct genzio_ah **ah);
 /** genzio_ah_destroy - Free @ah; no work request may still name it.
@@ -601,7 +609,9 @@ GENZIO_EXPORT int genzio_qp_destroy(struct genzio_qp *qp);
  * @remote_qpn: remote queue pair number
  *
  * Return: 0, -EINVAL (not RC, or already connected), -EHOSTUNREACH (no live
- * component @gcid), -ENOENT (it has no queue pair @remote_qpn).
+ * component @gcid), -ENOENT (it has no queue pair @remote_qpn, or is still
+ * being set up), or any other error of genzio_ah_create(): -EAGAIN,
+ * -EMFILE, -ENFILE, -ENOMEM, -EPERM, -errno.
  */
 GENZIO_EXPORT int genzio_qp_connect(struct genzio_qp *qp, uint32_t gcid,
 				    uint32_t remote_qpn);
