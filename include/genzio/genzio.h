@@ -261,6 +261,9 @@ GENZIO_EXPORT int genzio_mr_dereg(struct genzio_mr *mr);
 
 /**
  * genzio_ah_create - Address a remote component by GCID
+ * @pd:   protection domain
+ * @gcid: 28-bit GCID of a live component of the same fabric
+ * @ah:   out
  *
  * Return: 0, -EINVAL, -EHOSTUNREACH (no live component has @gcid),
  * -EAGAIN (its registry slot stayed mid-update: try again), -ENOENT (it
@@ -593,7 +596,7 @@ GENZIO_EXPORT int genzio_qp_create(struct genzio_pd *pd,
  * GENZIO_WC_REM_QP), then waits, at most $GENZIO_SETUP_TIMEOUT_MS, for
  * deliveries already under way into its receive buffers: as in verbs,
  * nothing lands there after it returns, unless a sender stayed stopped
- * inside a delivery past that bound (it is destroyed anyway; GENZIO_DEBUG
+ * inside a delivery past that bound (@qp is destroyed anyway; GENZIO_DEBUG
  * says so). Parked requests complete with GENZIO_WC_FLUSHED (or their own
  * status if they took effect). Safe while other threads poll its cqs or
  * wait on their channel: it waits for them to leave its data.
