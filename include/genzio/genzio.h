@@ -121,8 +121,9 @@ GENZIO_EXPORT int genzio_device_list(struct genzio_device_desc *descs, int max);
  * Return: 0, -EINVAL (bad argument), -ENODEV (no such device), -ENOSPC (the
  * fabric has no free GCID), -ENOMEM, -EACCES (the private directory is
  * another user's, a symlink or not 0700), -ETIMEDOUT (the registry lock
- * stayed held), -EXDEV (registry of another PID namespace), or another
- * -errno naming the cause.
+ * stayed held), -EXDEV (registry of another PID namespace), -ENOTSUP (the
+ * thread has no robust futex list for the life lock), -EDQUOT or -EFBIG
+ * (the guard file cannot be created), or another -errno naming the cause.
  */
 GENZIO_EXPORT int genzio_device_open(const char *name,
 				     const struct genzio_open_attr *attr,
@@ -227,19 +228,50 @@ struct genzio_mr {
  * @mr:     out
  *
  * Remote access needs memory peers can reach: genzio_mem_alloc() memory, or
- * (shm) a page-aligned region whose pages are moved into data space in place.
+ * (shm) a page-aligned region of private anonymous read-write memory (heap
+ * or anonymous mmap), whose pages are moved into a shared file in place
+ * until the last registration inside it is deregistered; file mappings,
+ * shared and read-only memory are refused (-EINVAL).
  * The R-Key is random: 12-bit key domain of @pd, 20-bit key.
  *
- * Return: 0, -EINVAL, -ENOSPC (key table full), -ENOMEM, or -errno.
+ * Return: 0, -EINVAL, -ENOSPC (registrations, key table or segment ids
+ * used up), -ENOMEM, -EMFILE, or another -errno naming the cause.
  */
 GENZIO_EXPORT int genzio_mr_reg(struct genzio_pd *pd, void *addr, uint64_t len,
 				uint32_t access, struct genzio_mr **mr);
-/** genzio_mr_dereg - Revoke @mr; later accesses with its keys fail.
- *  Return: 0 or -EINVAL. */
+/**
+ * genzio_mr_dereg - Revoke @mr and free it
+ * @mr: registration
+ *
+ * As with ibv_dereg_mr(): when it returns 0, no remote access through the
+ * R-Key of @mr is in flight or will start, and later uses of its lkey
+ * fail. shm revokes the key first, then waits (a membarrier, then the
+ * in-flight lanes of every requester) for accesses that passed the key
+ * check before, at most $GENZIO_SETUP_TIMEOUT_MS (default 2000). Load/store
+ * mappings peers made of the region (genzio_rmap_map()) are not revoked.
+ * A converted region is moved back to private anonymous memory, with the
+ * same bytes, when its last registration goes.
+ *
+ * Return: 0, -EINVAL, or -ETIMEDOUT (a requester stayed inside an access,
+ * stopped or in a debugger: the key stays revoked, @mr stays registered and
+ * its lkey usable; call again later); another -errno from membarrier(2)
+ * has the same effect.
+ */
 GENZIO_EXPORT int genzio_mr_dereg(struct genzio_mr *mr);
 
-/** genzio_ah_create - Address a remote component by GCID.
- *  Return: 0, -EINVAL, -EHOSTUNREACH (no live component has @gcid), -ENOMEM. */
+/**
+ * genzio_ah_create - Address a remote component by GCID
+ * @pd:   protection domain
+ * @gcid: 28-bit GCID of a live component of the same fabric
+ * @ah:   out
+ *
+ * Return: 0, -EINVAL, -EHOSTUNREACH (no live component has @gcid),
+ * -EAGAIN (its registry slot stayed mid-update: try again), -ENOENT (it
+ * is still being set up), -EMFILE, -ENFILE or -ENOMEM (it cannot be
+ * mapped, or its liveness checked, for want of fds or memory: never
+ * reported as -EHOSTUNREACH), -EPERM (its files fail the checks), or
+ * another -errno naming the cause.
+ */
 GENZIO_EXPORT int genzio_ah_create(struct genzio_pd *pd, uint32_t gcid,
 				   struct genzio_ah **ah);
 /** genzio_ah_destroy - Free @ah; no work request may still name it.
@@ -259,7 +291,8 @@ enum genzio_wc_status {
 	GENZIO_WC_LOC_LEN = 0xc3,	/* local length does not fit the op */
 	GENZIO_WC_REM_ACCESS = 0xc4,	/* key lacks the right (e.g. read-only) */
 	GENZIO_WC_REM_QP = 0xc5,	/* remote queue pair gone */
-	GENZIO_WC_FLUSHED = 0xc6,	/* flushed: queue pair in error */
+	GENZIO_WC_FLUSHED = 0xc6,	/* flushed: its queue pair was
+					 * destroyed (or is in error) */
 	GENZIO_WC_REM_INV_REQ = 0xc7,	/* receive buffer too small */
 	GENZIO_WC_REM_OP = 0xc8,	/* receiver's completion queue overran */
 	GENZIO_WC_GENERAL_ERR = 0xff,
@@ -336,7 +369,11 @@ GENZIO_EXPORT int genzio_cq_destroy(struct genzio_cq *cq);
  *
  * A failed transfer is a completion with wc->status != GENZIO_WC_SUCCESS.
  * A peer that finds @cq full marks it overrun rather than overwrite a
- * completion; @cq is in error from then on.
+ * completion; @cq is in error from then on. Also runs the parked requests
+ * of the queue pairs @cq serves; a parked request holds no slot, so no
+ * completion waits behind it. A SEND completes after its delivery: a
+ * reply's receive completion may come first. Receive completions of a
+ * queue pair destroyed meanwhile are dropped.
  *
  * Return: number of completions (0..@n), -EINVAL, or -EOVERFLOW (@n > 0,
  * @cq is empty and has overrun).
@@ -551,8 +588,21 @@ struct genzio_qp_attr {
 GENZIO_EXPORT int genzio_qp_create(struct genzio_pd *pd,
 				   const struct genzio_qp_attr *attr,
 				   struct genzio_qp **qp);
-/** genzio_qp_destroy - Destroy @qp; peers' work to it completes with
- *  GENZIO_WC_REM_QP. Return: 0 or -EINVAL. */
+/**
+ * genzio_qp_destroy - Destroy @qp
+ * @qp: queue pair; no post on it may run concurrently
+ *
+ * Unpublishes @qp first (peers' new work to it completes with
+ * GENZIO_WC_REM_QP), then waits, at most $GENZIO_SETUP_TIMEOUT_MS, for
+ * deliveries already under way into its receive buffers: as in verbs,
+ * nothing lands there after it returns, unless a sender stayed stopped
+ * inside a delivery past that bound (@qp is destroyed anyway; GENZIO_DEBUG
+ * says so). Parked requests complete with GENZIO_WC_FLUSHED (or their own
+ * status if they took effect). Safe while other threads poll its cqs or
+ * wait on their channel: it waits for them to leave its data.
+ *
+ * Return: 0 or -EINVAL.
+ */
 GENZIO_EXPORT int genzio_qp_destroy(struct genzio_qp *qp);
 
 /**
@@ -562,7 +612,9 @@ GENZIO_EXPORT int genzio_qp_destroy(struct genzio_qp *qp);
  * @remote_qpn: remote queue pair number
  *
  * Return: 0, -EINVAL (not RC, or already connected), -EHOSTUNREACH (no live
- * component @gcid), -ENOENT (it has no queue pair @remote_qpn).
+ * component @gcid), -ENOENT (it has no queue pair @remote_qpn, or is still
+ * being set up), or any other error of genzio_ah_create(): -EAGAIN,
+ * -EMFILE, -ENFILE, -ENOMEM, -EPERM, -errno.
  */
 GENZIO_EXPORT int genzio_qp_connect(struct genzio_qp *qp, uint32_t gcid,
 				    uint32_t remote_qpn);
@@ -576,9 +628,14 @@ GENZIO_EXPORT int genzio_qp_connect(struct genzio_qp *qp, uint32_t gcid,
  * Checks that need no lookup (opcode, sge count, inline length, atomic
  * alignment) fail here; key and bounds faults come back as completions.
  *
- * Return: 0, -EINVAL (malformed request), -EAGAIN (completion queue full,
- * or 256 requests already parked waiting for receive buffers: poll, then
- * post *bad_wr again), -ENOTCONN (RC not connected).
+ * A SEND that finds no receive posted is parked (posted, retried by poll,
+ * post and channel waits); a parked request holds no cq slot but is
+ * counted against the send cq's depth.
+ *
+ * Return: 0, -EINVAL (malformed request), -EAGAIN (no effect: the send cq
+ * could not hold this completion besides those it holds and owes, or 256
+ * requests already parked waiting for receive buffers: poll, then post
+ * *bad_wr again), -ENOTCONN (RC not connected).
  */
 static inline int genzio_post_send(struct genzio_qp *qp,
 				   struct genzio_send_wr *wr,
