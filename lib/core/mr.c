@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "provider.h"
 
@@ -117,11 +118,15 @@ GENZIO_EXPORT int genzio_mr_dereg(struct genzio_mr *pub)
 	}
 	if (ret > 0) {
 		ret = ctx->prov->mr_quiesce(ctx);
-		if (ret)
+		if (ret == -ETIMEDOUT)
 			return gz_err(ret, "a peer is still inside an access "
 				      "through this region's R-Key (stopped?); "
 				      "the key is revoked, the region still "
 				      "registered: call again");
+		if (ret)
+			return gz_err(ret, "cannot wait for accesses in flight: "
+				      "%s; the key is revoked, the region still "
+				      "registered", strerror(-ret));
 	}
 	gz_ctx_lock(ctx);
 	gz_lkey_free(ctx, pub->lkey);

@@ -83,10 +83,11 @@ static int create_reg(int dirfd, const char *name, uint32_t subnet)
 				      O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	if (ftruncate(fd, sizeof(*reg))) {
-		ret = -errno;
+	/* allocated now, not on first touch: a store into a hole of a full
+	 * tmpfs (another user can fill /dev/shm) would be a SIGBUS later */
+	ret = -posix_fallocate(fd, 0, sizeof(*reg));
+	if (ret)
 		goto out;
-	}
 	reg = mmap(NULL, sizeof(*reg), PROT_READ | PROT_WRITE, MAP_SHARED, fd,
 		   0);
 	if (reg == MAP_FAILED) {

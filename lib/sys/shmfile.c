@@ -198,6 +198,40 @@ int gz_sys_range_is_private_anon(const void *addr, uint64_t len)
 	return ok;
 }
 
+int gz_sys_range_is_file(const void *addr, uint64_t len, const char *name)
+{
+	uint64_t want = (uintptr_t)addr, end = want + len;
+	FILE *f = fopen("/proc/self/maps", "re");
+	size_t nlen = strlen(name);
+	char *line = NULL;
+	size_t cap = 0;
+	int ok;
+
+	if (!f)
+		return -errno;
+	while (want < end && getline(&line, &cap, f) > 0) {
+		unsigned long long lo, hi;
+		char perm[8], *path;
+		size_t plen;
+
+		if (sscanf(line, "%llx-%llx %7s", &lo, &hi, perm) != 3 ||
+		    hi <= want)
+			continue;
+		path = strchr(line, '/');
+		plen = path ? strcspn(path, "\n") : 0;
+		/* "rw-s ... /dev/shm/genzio-0/<name>", nothing else */
+		if (lo > want || strcmp(perm, "rw-s") || plen < nlen + 1 ||
+		    path[plen - nlen - 1] != '/' ||
+		    strncmp(path + plen - nlen, name, nlen))
+			break;
+		want = hi;
+	}
+	ok = want >= end;
+	free(line);
+	fclose(f);
+	return ok;
+}
+
 int gz_sys_shmfile_convert(int dirfd, const char *name, void *addr,
 			   uint64_t len)
 {

@@ -69,6 +69,9 @@ int gz_sys_range_is_private_anon(const void *addr, uint64_t len);
  * @addr and @len page aligned. */
 int gz_sys_shmfile_convert(int dirfd, const char *name, void *addr,
 			   uint64_t len);
+/* Whether [addr, addr + len) is still mapped shared from a file called
+ * @name: 1, 0 (the application unmapped or replaced it), or -errno. */
+int gz_sys_range_is_file(const void *addr, uint64_t len, const char *name);
 /* Undo gz_sys_shmfile_convert(): the same bytes, in private anonymous
  * memory again, inherited by fork like any heap page. */
 int gz_sys_shmfile_restore(void *addr, uint64_t len);

@@ -211,3 +211,23 @@ Test(dereg, conversion_refuses_what_it_could_not_put_back)
 	munmap(ro, 8192);
 	close(fd);
 }
+
+Test(dereg, converted_memory_the_application_replaced_is_left_alone)
+{
+	uint8_t *p = mmap(NULL, 8192, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct genzio_mr *mr;
+	struct gzt_ep ep;
+
+	cr_assert_eq(gzt_ep_open(&ep, 0, 0), 0);
+	cr_assert_eq(genzio_mr_reg(ep.pd, p, 8192, GZT_ACCESS_ALL, &mr), 0);
+	/* against the rules: the application replaces registered memory */
+	cr_assert_eq(mmap(p, 8192, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0), p);
+	gzt_fill(p, 8192, 33);
+	cr_assert_eq(genzio_mr_dereg(mr), 0);
+	/* the move back did not map the old bytes over the new memory */
+	cr_assert_eq(gzt_check(p, 8192, 33), -1);
+	munmap(p, 8192);
+	cr_assert_eq(gzt_ep_close(&ep), 0);
+}

@@ -13,7 +13,9 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sched.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -683,4 +685,56 @@ Test(hostile, a_queue_pair_entry_mid_rewrite_or_malformed_is_no_queue_pair)
 	e->rq_stride = 1u << 20;	/* bigger than any receive entry */
 	cr_assert_eq(gz_shm_qpent_read(&p, 1 << 10 | 3, &s), GENZIO_WC_REM_QP);
 	free(c);
+}
+
+/* In a mount namespace of its own: a tmpfs just big enough for two
+ * components, filled up, then one reaches the other. */
+static int full_tmpfs_main(int fd, void *arg)
+{
+	char dir[] = "/tmp/genzio-full-XXXXXX", path[96];
+	struct genzio_context *a, *b;
+	struct genzio_device_attr bd;
+	struct genzio_pd *pd;
+	struct genzio_ah *ah;
+	int r, f;
+
+	(void)arg;
+	if (unshare(CLONE_NEWNS) ||
+	    mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+	    !mkdtemp(dir) || mount("tmpfs", dir, "tmpfs", 0, "size=16m"))
+		return 77;
+	setenv("GENZIO_SHM_DIR", dir, 1);
+	if (genzio_device_open(NULL, NULL, &a) ||
+	    genzio_device_open(NULL, NULL, &b) ||
+	    genzio_device_query(b, &bd) || genzio_pd_alloc(a, &pd))
+		return 101;
+	/* every byte of it taken: a store into a hole would be a SIGBUS */
+	snprintf(path, sizeof(path), "%s/filler", dir);
+	f = open(path, O_CREAT | O_WRONLY, 0600);
+	while (f >= 0 && write(f, path, sizeof(path)) > 0)
+		;
+	r = genzio_ah_create(pd, bd.gcid, &ah);
+	return write(fd, &r, sizeof(r)) == sizeof(r) ? 0 : 102;
+}
+
+Test(hostile, a_full_tmpfs_is_an_error_never_a_sigbus)
+{
+	struct gzt_child c;
+	int r = 0, st;
+
+	if (geteuid())
+		cr_skip_test("needs root (a tmpfs of its own)");
+	cr_assert_eq(gzt_fork(&c, full_tmpfs_main, NULL), 0);
+	st = read(c.fd, &r, sizeof(r)) == sizeof(r) ? 0 : -1;
+	switch (gzt_wait(&c)) {
+	case 77:
+		cr_skip_test("no mount namespace here");
+		break;
+	case 0:
+		cr_assert_eq(st, 0);
+		cr_assert_eq(r, -ENOSPC, "ah_create on a full tmpfs: %d", r);
+		break;
+	default:
+		cr_assert_fail("the child died or failed (SIGBUS is 128+7)");
+	}
 }

@@ -204,7 +204,7 @@ struct gz_shm_ctx {
 	struct gz_fabric fabric;
 	int dirfd[GZ_SHM_NDIRS];	/* our private dirs, or -1 */
 	struct gz_shm_comp *comp;	/* our component file, writable */
-	struct gz_shm_guard_hdr *guard;	/* our guard file, 256 MiB sparse */
+	struct gz_shm_guard_hdr *guard;	/* our guard file, 512 MiB sparse */
 	uint32_t cid;
 	uint64_t incarnation;
 	int mb_expedited;		/* membarrier registered */

@@ -46,10 +46,16 @@ int gz_shm_guard_create(struct gz_shm_ctx *ctx)
 	if (fd < 0)
 		return gz_err(-errno, "cannot create %s: %s", name,
 			      strerror(errno));
+	/* sparse, but what we read is allocated now: a read of a hole in
+	 * a full tmpfs would be a SIGBUS (requesters allocate their own
+	 * windows when they attach) */
 	if (ftruncate(fd, (off_t)GUARD_LEN)) {
 		ret = -errno;
 		goto fail;
 	}
+	ret = -posix_fallocate(fd, 0, GZ_SHM_GUARD_WIN);
+	if (ret)
+		goto fail;
 	/* Read-only for us: we only ever look at what requesters wrote. */
 	p = mmap(NULL, GUARD_LEN, PROT_READ, MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED) {
@@ -89,8 +95,18 @@ int gz_shm_guard_attach(struct gz_shm_peer *p)
 		   p->incarnation);
 	fd = gz_sys_open_owned(ctx->dirfd[GZ_SHM_DIR_SHM], name, O_RDWR,
 			       S_IFREG, GUARD_LEN, NULL);
+	/* between its component file and its guard file: not ready yet */
+	if (fd == -ENOENT)
+		return -EHOSTUNREACH;
 	if (fd < 0)
 		return fd;
+	/* our window's pages exist before we store into them: with tmpfs
+	 * full this is -ENOSPC now rather than a SIGBUS later */
+	if (posix_fallocate(fd, (off_t)ctx->cid * GZ_SHM_GUARD_WIN,
+			    GZ_SHM_GUARD_WIN)) {
+		close(fd);
+		return -ENOSPC;
+	}
 	win = mmap(NULL, GZ_SHM_GUARD_WIN, PROT_READ | PROT_WRITE, MAP_SHARED,
 		   fd, (off_t)ctx->cid * GZ_SHM_GUARD_WIN);
 	if (win == MAP_FAILED) {

@@ -246,18 +246,32 @@ int gz_shm_mem_overlaps(struct gz_shm_ctx *ctx, uint64_t addr, uint64_t len)
 	return 0;
 }
 
+/* Give a converted region back as private memory - if it is still ours:
+ * an application that unmapped it meanwhile may have put something else
+ * there, which a move back would overwrite. */
+static void convert_undo(struct gz_shm_ctx *ctx, struct gz_shm_mem *m)
+{
+	char name[64];
+
+	seg_name(ctx, name, sizeof(name), m->seg);
+	if (gz_sys_range_is_file(m->base.pub.addr, m->base.pub.length,
+				 name) != 1)
+		gz_err(0, "%p is no longer the memory registered there (unmapped "
+		       "while registered?): left as it is", m->base.pub.addr);
+	else if (gz_sys_shmfile_restore(m->base.pub.addr, m->base.pub.length))
+		gz_err(-ENOMEM, "could not move %p back to private memory: it "
+		       "stays shared (and not inherited by fork)",
+		       m->base.pub.addr);
+}
+
 void gz_shm_mem_release(struct gz_shm_ctx *ctx, struct gz_shm_mem *m)
 {
+	/* before the unlink: its name is how the mapping is recognised */
+	if (m->converted)
+		convert_undo(ctx, m);
 	seg_unpublish(ctx, m->seg, m->dir);
-	if (m->converted) {
-		/* the user's memory again: private, forked like any other */
-		if (gz_sys_shmfile_restore(m->base.pub.addr, m->base.pub.length))
-			gz_err(-ENOMEM, "could not move %p back to private "
-			       "memory: it stays shared (and not inherited "
-			       "by fork)", m->base.pub.addr);
-	} else {
+	if (!m->converted)
 		gz_sys_shmfile_unmap(m->base.pub.addr, m->base.pub.length);
-	}
 	if (m->dir != GZ_SHM_DIR_SHM) {
 		ctx->huge_used -= m->base.pub.length;
 		ctx->base.attr.huge_used = ctx->huge_used;

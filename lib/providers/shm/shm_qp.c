@@ -180,6 +180,7 @@ void gz_shm_qp_destroy(struct genzio_qp *pub)
 {
 	struct gz_shm_qp *qp = container_of(pub, struct gz_shm_qp, base.pub);
 	struct gz_shm_ctx *ctx = qp->ctx;
+	int ret;
 
 	/* Unhook first: peers stop finding it, our pollers stop using it. */
 	atomic_store_explicit(&ctx->comp->qp[qp->slot].qpn, 0,
@@ -187,9 +188,13 @@ void gz_shm_qp_destroy(struct genzio_qp *pub)
 	atomic_store_explicit(&ctx->qp[qp->slot], NULL, memory_order_seq_cst);
 	/* A sender that got past the number may still be writing into our
 	 * receive buffers: like verbs, nothing lands after destroy. */
-	if (gz_shm_guard_wait(ctx))
-		gz_err(-ETIMEDOUT, "a sender stays inside a delivery to queue "
-		       "pair %#x; destroying it anyway", pub->qp_num);
+	ret = gz_shm_guard_wait(ctx);
+	if (ret == -ETIMEDOUT)
+		gz_err(ret, "a sender stays inside a delivery to queue pair "
+		       "%#x; destroying it anyway", pub->qp_num);
+	else if (ret)
+		gz_err(ret, "cannot wait for deliveries to queue pair %#x: %s; "
+		       "destroying it anyway", pub->qp_num, strerror(-ret));
 	cq_quiesce(qp->rcq);
 	cq_quiesce(qp->scq);
 	gz_shm_park_flush(qp);
