@@ -59,6 +59,10 @@ void gz_log_notice_once(int *once, const char *fmt, ...);
 
 int gz_debug_enabled(void);
 
+/* Load a word another process may rewrite exactly once, as the kernel's
+ * READ_ONCE: the compiler may not load it again for a later use. */
+#define GZ_READ_ONCE(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+
 static inline uint32_t gz_roundup_pow2(uint32_t v)
 {
 	return v <= 1 ? 1 : 1u << (32 - __builtin_clz(v - 1));

@@ -29,8 +29,11 @@ struct gz_provider {
 	/* -EBUSY while a queue pair uses it. */
 	int (*cq_destroy)(struct gz_cq *cq);
 	int (*cq_req_notify)(struct gz_cq *cq);
+	/* Releases everything of @ctx but its memory, which the core frees
+	 * (after its own event queue) with free(3). */
 	void (*device_close)(struct genzio_context *ctx);
-	/* Fills ctx->attr; the core sets up everything else of ctx. */
+	/* Allocates the context (malloc family, struct genzio_context first)
+	 * and fills ctx->attr; the core sets up everything else of ctx. */
 	int (*device_open)(const struct genzio_open_attr *attr,
 			   struct genzio_context **ctx);
 	/* Turn what provider fds in ctx->ev.epfd say into events. */
@@ -43,17 +46,23 @@ struct gz_provider {
 	void (*mr_dereg)(struct gz_mr *mr);
 	/* Under the ctx lock: make the R-Key of @mr unusable for new
 	 * accesses. Return: 1 if accesses may still be in flight (call
-	 * mr_quiesce), 0 if not. */
+	 * quiesce), 0 if not. */
 	int (*mr_revoke)(struct gz_mr *mr);
-	/* Without the ctx lock: wait until no access through a revoked key
-	 * is in flight. 0, or -ETIMEDOUT (the caller may try again). */
-	int (*mr_quiesce)(struct genzio_context *ctx);
+	/* Without the ctx lock: wait until no access that started before
+	 * a revoke (or qp_stop) is still in flight. @best_effort: skip the
+	 * accesses an earlier wait already found stuck. 0, or -ETIMEDOUT
+	 * (the caller may try again), or another -errno. */
+	int (*quiesce)(struct genzio_context *ctx, int best_effort);
 	/* Allocates the gz_mr (its own struct around it) and sets rkey. */
 	int (*mr_reg)(struct genzio_pd *pd, void *addr, uint64_t len,
 		      uint32_t access, struct gz_mr **mr);
 	int (*qp_connect)(struct genzio_qp *qp, uint32_t gcid, uint32_t qpn);
 	int (*qp_create)(struct genzio_pd *pd, const struct genzio_qp_attr *attr,
 			 struct genzio_qp **qp);
+	/* Under the ctx lock, first: peers can no longer reach @qp. Return:
+	 * 1 if deliveries to it may be in flight (call quiesce), else 0. */
+	int (*qp_stop)(struct genzio_qp *qp);
+	/* Under the ctx lock, after qp_stop and quiesce: free @qp. */
 	void (*qp_destroy)(struct genzio_qp *qp);
 	int (*rmap_map)(struct genzio_ah *ah, uint32_t remote_qpn,
 			uint64_t raddr, uint64_t len, uint32_t rkey,

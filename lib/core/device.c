@@ -92,6 +92,7 @@ GENZIO_EXPORT int genzio_device_open(const char *name,
 	if (ret) {
 		free(ctx->lkeys);
 		p->device_close(ctx);
+		free(ctx);
 		return gz_err(ret, "event queue: %s", strerror(-ret));
 	}
 	pthread_mutex_init(&ctx->lock, NULL);
@@ -117,8 +118,10 @@ GENZIO_EXPORT int genzio_device_close(struct genzio_context *ctx)
 			      ctx->nah, ctx->nchannel, ctx->nrmap);
 	free(ctx->lkeys);
 	pthread_mutex_destroy(&ctx->lock);
-	gz_events_fini(&ctx->ev);
+	/* the provider first: it takes its fds out of the event set */
 	ctx->prov->device_close(ctx);
+	gz_events_fini(&ctx->ev);
+	free(ctx);
 	return 0;
 }
 

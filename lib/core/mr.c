@@ -117,7 +117,7 @@ GENZIO_EXPORT int genzio_mr_dereg(struct genzio_mr *pub)
 		gz_ctx_unlock(ctx);
 	}
 	if (ret > 0) {
-		ret = ctx->prov->mr_quiesce(ctx);
+		ret = ctx->prov->quiesce(ctx, 0);
 		if (ret == -ETIMEDOUT)
 			return gz_err(ret, "a peer is still inside an access "
 				      "through this region's R-Key (stopped?); "

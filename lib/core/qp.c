@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* genzio_qp_*: create, connect and destroy queue pairs. */
 #include <errno.h>
+#include <string.h>
 
 #include "provider.h"
 
@@ -82,10 +83,26 @@ GENZIO_EXPORT int genzio_qp_destroy(struct genzio_qp *qp)
 {
 	GZ_API();
 	struct genzio_context *ctx;
+	int wait = 0;
 
 	if (!qp)
 		return gz_err(-EINVAL, "qp is NULL");
 	ctx = qp->context;
+	/* Unreachable first, under the lock; deliveries already under way
+	 * (other processes') are waited for without it; then freed. */
+	if (ctx->prov->qp_stop) {
+		gz_ctx_lock(ctx);
+		wait = ctx->prov->qp_stop(qp);
+		gz_ctx_unlock(ctx);
+	}
+	if (wait) {
+		int ret = ctx->prov->quiesce(ctx, 1);
+
+		if (ret)
+			gz_err(ret, "a delivery to queue pair %#x did not end "
+			       "(%s): destroying it anyway", qp->qp_num,
+			       strerror(-ret));
+	}
 	gz_ctx_lock(ctx);
 	container_of(qp, struct gz_qp, pub)->pd->users--;
 	ctx->prov->qp_destroy(qp);

@@ -37,7 +37,8 @@ int gz_fabric_name_ok(const char *s)
 static void sweep_tmp(int dirfd, const char *name)
 {
 	char prefix[GZ_FABRIC_NAME_MAX + 8];
-	int fd = dup(dirfd);
+	/* a fresh open, not dup(): a dup shares dirfd's offset */
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	struct dirent *de;
 	DIR *d;
 

@@ -109,15 +109,24 @@ int gz_sys_lifelock_release(struct gz_lifelock *l)
 	h->list_op_pending = (void *)node;
 	__asm__ __volatile__("" ::: "memory");
 	/* Our successor, read from shared memory: trust it only if it is
-	 * the head or its prev link names us back. Otherwise the rest of
-	 * the list is beyond repair (someone wrote garbage over our node):
-	 * end the list here rather than follow it. */
+	 * the head or its prev link names us back. Otherwise someone wrote
+	 * garbage over our node, and the real successor (a robust mutex the
+	 * thread took before) still names us as its prev: unlinking and
+	 * unmapping us would have glibc write into a freed page when that
+	 * mutex is unlocked. Leave the node linked and mapped instead, as
+	 * for a close from another thread; glibc's own unlink of that mutex
+	 * repairs our next link. */
 	raw = (uintptr_t)node[0];
 	succ = raw & ~1ull;
 	if (succ != (uintptr_t)h &&
 	    (gz_sys_peek((void *)(uintptr_t)(succ - 8), &back) ||
-	     back != (uintptr_t)node))
-		raw = succ = (uintptr_t)h;
+	     back != (uintptr_t)node)) {
+		h->list_op_pending = NULL;
+		atomic_store_explicit(&l->word, 0, memory_order_release);
+		gz_err(0, "its life lock's links were overwritten: its page "
+		       "stays mapped");
+		return 0;
+	}
 	if (succ != (uintptr_t)h)
 		*(void **)(uintptr_t)(succ - 8) = pred;
 	/* the low bit says the node it points to is PI: keep the one we

@@ -49,6 +49,11 @@ int gz_sys_privdir_open(const char *base, int *out)
 		return gz_err(ret, "fstat %s/%s: %s", base, name,
 			      strerror(-ret));
 	}
+	/* ours, but a umask like 0277 made it 0500: set what we meant (a
+	 * directory we own is ours to set; anybody else's is refused) */
+	if (S_ISDIR(st.st_mode) && st.st_uid == geteuid() &&
+	    (st.st_mode & 07777) != 0700 && !fchmod(fd, 0700))
+		st.st_mode = (st.st_mode & ~07777u) | 0700;
 	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
 	    (st.st_mode & 07777) != 0700) {
 		close(fd);

@@ -101,10 +101,16 @@ int gz_keytab_remove(struct gz_key_entry *tab, uint32_t mask, uint32_t rkey)
 	 * reusable one), so no reader can miss one because of this.
 	 */
 	i = (uint32_t)(e - tab);
-	while (atomic_load_explicit(&tab[(i + 1) & mask].rkey,
-				    memory_order_relaxed) == GZ_KEY_EMPTY &&
-	       atomic_load_explicit(&tab[i].rkey, memory_order_relaxed) ==
-		       GZ_KEY_TOMB) {
+	/* bounded: the table is shared, and a writer planting tombstones
+	 * ahead of us must not keep us here */
+	for (uint32_t n = 0; n <= mask &&
+			     atomic_load_explicit(&tab[(i + 1) & mask].rkey,
+						  memory_order_relaxed) ==
+				     GZ_KEY_EMPTY &&
+			     atomic_load_explicit(&tab[i].rkey,
+						  memory_order_relaxed) ==
+				     GZ_KEY_TOMB;
+	     n++) {
 		entry_clear(&tab[i], GZ_KEY_EMPTY);
 		i = (i - 1) & mask;
 	}

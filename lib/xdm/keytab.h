@@ -65,7 +65,7 @@ GZ_INLINE int gz_keytab_read(const struct gz_key_entry *e, uint32_t rkey,
 		uint32_t s1 = atomic_load_explicit((_Atomic uint32_t *)&e->seq,
 						   memory_order_acquire);
 		uint32_t k = atomic_load_explicit((_Atomic uint32_t *)&e->rkey,
-						  memory_order_relaxed);
+						  memory_order_acquire);
 
 		/* mid-update: wait only if it may be our key; a slot being
 		 * rewritten for another key neither holds nor ends our chain */

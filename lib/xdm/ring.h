@@ -99,11 +99,15 @@ static inline void gz_ring_consume(struct gz_ring *r, uint32_t cons)
  */
 static inline int gz_ring_reserve(struct gz_ring *r, uint32_t *idx)
 {
-	uint32_t p = atomic_load_explicit(&r->ctrl->prod, memory_order_relaxed);
+	uint32_t p, c;
 
 	do {
-		uint32_t c = atomic_load_explicit(&r->ctrl->cons,
-						  memory_order_acquire);
+		/* cons first: prod read after it is never behind it, so a
+		 * snapshot that went stale meanwhile never looks full.
+		 * Acquire pairs with the consumer's release in
+		 * gz_ring_consume(): the slot's old entry has been read. */
+		c = atomic_load_explicit(&r->ctrl->cons, memory_order_acquire);
+		p = atomic_load_explicit(&r->ctrl->prod, memory_order_relaxed);
 		if (GZ_UNLIKELY(p - c > r->mask))
 			return -EAGAIN;
 	} while (!atomic_compare_exchange_weak_explicit(
@@ -117,7 +121,9 @@ static inline int gz_ring_reserve(struct gz_ring *r, uint32_t *idx)
  * gz_ring_reserve() for a producer that keeps its own view of cons in
  * @cons_seen (a lower bound: cons only grows), and reads the consumer's
  * line only when that view says full. For a producer on another core
- * this saves a cache-line transfer per entry.
+ * this saves a cache-line transfer per entry. (Not wait-free against a
+ * process that keeps rewriting prod; lock-free, and that process can
+ * only stall its own victims' sends.)
  */
 static inline int gz_ring_reserve_cached(struct gz_ring *r, uint32_t *idx,
 					 uint32_t *cons_seen)
@@ -126,9 +132,12 @@ static inline int gz_ring_reserve_cached(struct gz_ring *r, uint32_t *idx,
 
 	do {
 		if (GZ_UNLIKELY(p - *cons_seen > r->mask)) {
-			/* Acquire: as in gz_ring_reserve(). */
+			/* Acquire: as in gz_ring_reserve(); and prod again
+			 * after it, for the same reason */
 			*cons_seen = atomic_load_explicit(&r->ctrl->cons,
 							  memory_order_acquire);
+			p = atomic_load_explicit(&r->ctrl->prod,
+						 memory_order_relaxed);
 			if (p - *cons_seen > r->mask)
 				return -EAGAIN;
 		}

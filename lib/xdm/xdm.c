@@ -212,6 +212,8 @@ uint8_t gz_xdm_cmd_exec(const struct gz_xdm_cmd *cmd, struct gz_xdm_target *t,
 		}
 		st = gz_xdm_resolve(t, cmd->rkey, cmd->raddr, size,
 				    GENZIO_ACCESS_REMOTE_ATOMIC, &rp, NULL);
+		if (!st)
+			st = gz_xdm_atomic_aligned(rp, size);
 		if (st)
 			break;
 		old = gz_xdm_atomic(opcode, rp, size, cmd->op.operand,

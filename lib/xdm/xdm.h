@@ -99,6 +99,18 @@ static inline uint8_t gz_xdm_atomic_opcode(uint32_t wr_opcode)
 }
 
 /*
+ * Whether the pointer an atomic resolved to is aligned: its address comes
+ * from the owner's key entry (base, offset), not only from raddr, and a
+ * misaligned locked operation is a split lock (SIGBUS where that is
+ * fatal, a forced sleep elsewhere; SIGBUS outright on other CPUs).
+ */
+GZ_INLINE uint8_t gz_xdm_atomic_aligned(const uint8_t *p, uint32_t size)
+{
+	return GZ_UNLIKELY((uintptr_t)p & (size - 1)) ? GENZIO_WC_REM_BOUNDS :
+							GENZIO_WC_SUCCESS;
+}
+
+/*
  * Apply atomic @op at @p (aligned to @size, 4 or 8) and return the old
  * value. Sequentially consistent, like a Gen-Z responder's atomics, so a
  * peer's plain loads after a completion see the result.

@@ -321,6 +321,13 @@ Test(badargs, post_send_rejects_malformed_requests)
 	w = good, w.opcode = GENZIO_WR_SEND, w.num_sge = 2;
 	cr_assert_eq(genzio_post_send(ep.qp, &w, &bad), -EINVAL,
 		     "inline takes one sge");
+	/* SYNC moves nothing: no sge, nothing inline (a long inline sge
+	 * once overran the 32-byte copy of a parked request) */
+	w = good, w.opcode = GENZIO_WR_SYNC, sge.length = 1u << 20;
+	cr_assert_eq(genzio_post_send(ep.qp, &w, &bad), -EINVAL);
+	w.send_flags = 0;
+	cr_assert_eq(genzio_post_send(ep.qp, &w, &bad), -EINVAL);
+	sge.length = 8;
 	/* in a list, *bad_wr is the first one not posted */
 	struct genzio_send_wr list[3] = { good, good, good };
 	list[0].next = &list[1];

@@ -85,3 +85,52 @@ Test(events, types_for_fabric_providers_are_defined)
 	cr_assert_eq(GENZIO_EVENT_COMPONENT_ADD, 5);
 	cr_assert_eq(GENZIO_EVENT_COMPONENT_REMOVE, 6);
 }
+
+static int report_gcid_main(int fd, void *arg)
+{
+	struct genzio_conn_info none = { 0 }, us;
+	struct gzt_ep ep;
+	char t;
+
+	(void)arg;
+	if (gzt_ep_open(&ep, 4096, GZT_ACCESS_ALL) ||
+	    genzio_conn_info_exchange(fd, &ep.info, &us))
+		return 60;
+	(void)none;
+	gzt_recv_token(fd, &t);	/* until killed or told */
+	return gzt_ep_close(&ep) ? 61 : 0;
+}
+
+Test(events, a_peer_replaced_by_a_new_incarnation_is_dead_once_and_quiet)
+{
+	struct genzio_conn_info x, x2;
+	struct genzio_ah *ah, *ah2;
+	struct gzt_child c, c2;
+	struct genzio_event ev;
+	struct pollfd pfd;
+	struct gzt_ep ep;
+	int dead = 0;
+
+	cr_assert_eq(gzt_ep_open(&ep, 0, 0), 0);
+	cr_assert_eq(gzt_fork(&c, report_gcid_main, NULL), 0);
+	cr_assert_eq(genzio_conn_info_exchange(c.fd, &ep.info, &x), 0);
+	cr_assert_eq(genzio_ah_create(ep.pd, x.gcid, &ah), 0);
+	gzt_kill(&c);
+	cr_assert_eq(gzt_wait(&c), 128 + SIGKILL);
+	/* a new process takes its GCID; our old handle still holds it */
+	cr_assert_eq(gzt_fork(&c2, report_gcid_main, NULL), 0);
+	cr_assert_eq(genzio_conn_info_exchange(c2.fd, &ep.info, &x2), 0);
+	cr_assert_eq(x2.gcid, x.gcid);
+	cr_assert_eq(genzio_ah_create(ep.pd, x2.gcid, &ah2), 0);
+	while (genzio_event_get(ep.ctx, &ev) == 0)
+		dead += ev.type == GENZIO_EVENT_PEER_DEAD && ev.gcid == x.gcid;
+	cr_assert_eq(dead, 1, "the old incarnation's death, once");
+	/* and the event fd is quiet: no dead pidfd left in its set */
+	pfd = (struct pollfd){ .fd = genzio_event_fd(ep.ctx), .events = POLLIN };
+	cr_assert_eq(poll(&pfd, 1, 0), 0, "event fd still readable");
+	cr_assert_eq(genzio_ah_destroy(ah), 0);
+	cr_assert_eq(genzio_ah_destroy(ah2), 0);
+	cr_assert_eq(gzt_send_token(c2.fd, 'q'), 0);
+	cr_assert_eq(gzt_wait(&c2), 0);
+	gzt_ep_close(&ep);
+}

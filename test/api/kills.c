@@ -5,9 +5,12 @@
  * completes (in error once the peer is gone), what completed before the
  * kill is there, and a new process takes the dead one's GCID and works.
  */
+#include <dirent.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/wait.h>
 
 #include "api.h"
@@ -129,4 +132,79 @@ Test(kills, a_peer_stopped_at_random_points_blocks_nothing_of_ours)
 		cr_assert_eq(gzt_wait(&c), 128 + SIGKILL);
 		cr_assert_eq(gzt_ep_close(&ep), 0);
 	}
+}
+
+/* A member that allocates data space, says its GCID, and waits. */
+static int member_main(int fd, void *arg)
+{
+	struct genzio_conn_info us;
+	struct gzt_ep ep;
+	char t;
+
+	(void)arg;
+	if (gzt_ep_open(&ep, 1u << 20, GZT_ACCESS_ALL) ||
+	    genzio_conn_info_exchange(fd, &ep.info, &us))
+		return 60;
+	gzt_recv_token(fd, &t);
+	return 0;
+}
+
+/* Files of fabric GENZIO_FABRIC that name CID @cid, in any of our genzio
+ * directories (tmpfs and hugetlbfs). */
+static int files_of(uint32_t cid)
+{
+	char prefix[64], line[512], mnt[256], type[64], dir[320];
+	const char *bases[8] = { "/dev/shm" };
+	int nb = 1, n = 0;
+	FILE *m = fopen("/proc/mounts", "re");
+
+	while (m && nb < 8 && fgets(line, sizeof(line), m))
+		if (sscanf(line, "%*s %255s %63s", mnt, type) == 2 &&
+		    !strcmp(type, "hugetlbfs"))
+			bases[nb++] = strdup(mnt);
+	if (m)
+		fclose(m);
+	snprintf(prefix, sizeof(prefix), "%s-%u-", getenv("GENZIO_FABRIC"),
+		 cid);
+	for (int b = 0; b < nb; b++) {
+		struct dirent *de;
+		DIR *d;
+
+		snprintf(dir, sizeof(dir), "%s/genzio-%u", bases[b],
+			 (unsigned)geteuid());
+		d = opendir(dir);
+		while (d && (de = readdir(d)))
+			n += !strncmp(de->d_name, prefix, strlen(prefix));
+		if (d)
+			closedir(d);
+	}
+	return n;
+}
+
+Test(kills, the_next_join_sweeps_every_dead_members_files)
+{
+	struct genzio_conn_info info[3];
+	struct gzt_child c[3];
+	struct gzt_ep us, next;
+
+	cr_assert_eq(gzt_ep_open(&us, 0, 0), 0);
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(gzt_fork(&c[i], member_main, NULL), 0);
+		cr_assert_eq(genzio_conn_info_exchange(c[i].fd, &us.info,
+						       &info[i]), 0);
+		cr_assert_gt(files_of(GENZIO_GCID_CID(info[i].gcid)), 0);
+	}
+	for (int i = 0; i < 3; i++) {
+		gzt_kill(&c[i]);
+		cr_assert_eq(gzt_wait(&c[i]), 128 + SIGKILL);
+	}
+	/* one join reclaims the three GCIDs: all three leave no file (the
+	 * joiner takes the lowest, whose files are its own now) */
+	cr_assert_eq(gzt_ep_open(&next, 0, 0), 0);
+	for (int i = 0; i < 3; i++)
+		if (info[i].gcid != next.info.gcid)
+			cr_assert_eq(files_of(GENZIO_GCID_CID(info[i].gcid)), 0,
+				     "GCID %#x left files", info[i].gcid);
+	cr_assert_eq(gzt_ep_close(&next), 0);
+	cr_assert_eq(gzt_ep_close(&us), 0);
 }

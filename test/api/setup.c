@@ -5,6 +5,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "api.h"
 
 TestSuite(setup, .init = gzt_fabric_init, .fini = gzt_fabric_fini,
@@ -175,4 +180,26 @@ Test(setup, conn_info_survives_text_and_socket_exchange)
 	cr_assert_eq(genzio_conn_info_exchange(ch.fd, &a, &c), 0);
 	cr_assert_eq(memcmp(&b, &c, sizeof(b)), 0);
 	cr_assert_eq(gzt_wait(&ch), 0);
+}
+
+Test(setup, a_restrictive_umask_still_gives_a_usable_private_directory)
+{
+	char base[] = "/tmp/genzio-umask-XXXXXX", dir[96];
+	struct genzio_context *ctx;
+	struct stat st;
+	mode_t old;
+
+	cr_assert_not_null(mkdtemp(base));
+	setenv("GENZIO_SHM_DIR", base, 1);
+	old = umask(0277);	/* mkdir would give 0500 */
+	cr_assert_eq(genzio_device_open(NULL, NULL, &ctx), 0);
+	umask(old);
+	snprintf(dir, sizeof(dir), "%s/genzio-%u", base, (unsigned)geteuid());
+	cr_assert_eq(stat(dir, &st), 0);
+	cr_assert_eq(st.st_mode & 07777, 0700);
+	cr_assert_eq(genzio_device_close(ctx), 0);
+	gzt_fabric_fini();
+	unsetenv("GENZIO_SHM_DIR");
+	rmdir(dir);
+	rmdir(base);
 }

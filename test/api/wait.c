@@ -207,3 +207,45 @@ Test(wait, bad_arguments)
 	cr_assert_eq(genzio_comp_channel_destroy(ch), 0);
 	gzt_ep_close(&ep);
 }
+
+Test(wait, a_recreated_channel_is_woken_by_a_peer_that_woke_the_old_one)
+{
+	struct genzio_cq *cq;
+	struct genzio_wc wc;
+	struct waiter w;
+	struct gzt_ep s;
+
+	cr_assert_eq(gzt_ep_open(&s, 4096, GZT_ACCESS_ALL), 0);
+	for (int round = 0; round < 3; round++) {
+		struct genzio_sge rs, ss;
+		struct genzio_recv_wr rw, *rb;
+		struct genzio_send_wr sw;
+
+		/* the same channel id each round: a new FIFO each time */
+		waiter_open(&w);
+		rs = (struct genzio_sge){ w.ep.info.addr, 64, w.ep.mr->lkey };
+		rw = (struct genzio_recv_wr){ .sg_list = &rs, .num_sge = 1 };
+		ss = (struct genzio_sge){ s.info.addr, 8, s.mr->lkey };
+		sw = (struct genzio_send_wr){ .sg_list = &ss, .num_sge = 1,
+					      .opcode = GENZIO_WR_SEND };
+		cr_assert_eq(genzio_post_recv(w.qp, &rw, &rb), 0);
+		cr_assert_eq(genzio_qp_connect(s.qp, w.ep.info.gcid,
+					       w.qp->qp_num), 0);
+		cr_assert_eq(genzio_cq_req_notify(w.rcq), 0);
+		cr_assert_eq(gzt_post_wait(&s, &sw, &wc), 0);
+		cr_assert_eq(genzio_comp_channel_get_event(w.ch, 5000, &cq), 0,
+			     "round %d: the wake-up went astray", round);
+		cr_assert_eq(cq, w.rcq);
+		cr_assert_eq(genzio_cq_ack_events(cq, 1), 0);
+		cr_assert_eq(genzio_poll_cq(w.rcq, 1, &wc), 1);
+		waiter_close(&w);
+		/* a fresh queue pair for the next round's connection */
+		cr_assert_eq(genzio_qp_destroy(s.qp), 0);
+		struct genzio_qp_attr qa = {
+			.qp_type = GENZIO_QPT_RC, .sq_depth = 16,
+			.max_send_sge = 1, .send_cq = s.cq, .recv_cq = s.cq,
+		};
+		cr_assert_eq(genzio_qp_create(s.pd, &qa, &s.qp), 0);
+	}
+	cr_assert_eq(gzt_ep_close(&s), 0);
+}

@@ -6,9 +6,11 @@
  * memory cannot share one address space.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lib/gzt.h"
 
@@ -199,6 +201,105 @@ Test(threads, queue_pairs_come_and_go_while_their_cq_is_polled)
 	CHECK_EQ(gzt_ep_close(&ep), 0);
 }
 
+/* One thread posts on a queue pair whose sends park (its peer posts
+ * receives only now and then); another polls its cq, and so runs the
+ * parked sends on its own thread: what they touch of the queue pair (key
+ * cache, guard lane, views of the receiver) changes hands through npark. */
+struct handoff {
+	struct gzt_ep *s, *r;
+	_Atomic int posted, stop;
+	int bad;
+};
+
+#define HANDOFFS 2000
+
+static void *poster(void *arg)
+{
+	struct handoff *h = arg;
+	struct genzio_sge ss = { h->s->info.addr, 8, h->s->mr->lkey };
+
+	for (int i = 0; i < HANDOFFS; i++) {
+		struct genzio_send_wr w[2] = {
+			{ .opcode = GENZIO_WR_SEND, .sg_list = &ss,
+			  .num_sge = 1, .send_flags = GENZIO_SEND_SIGNALED },
+			{ .opcode = GENZIO_WR_WRITE, .sg_list = &ss,
+			  .num_sge = 1, .send_flags = GENZIO_SEND_SIGNALED,
+			  .rdma = { h->r->info.addr + 512, h->r->info.rkey } },
+		}, *bad;
+		int ret;
+
+		w[0].next = &w[1];
+		while ((ret = genzio_post_send(h->s->qp, w, &bad)) == -EAGAIN)
+			sched_yield();
+		if (ret)
+			h->bad = 1;
+		atomic_fetch_add(&h->posted, 2);
+	}
+	return NULL;
+}
+
+static void *reaper(void *arg)
+{
+	struct handoff *h = arg;
+	struct genzio_wc wc[16];
+	int got = 0;
+
+	while (got < 2 * HANDOFFS) {
+		int n = genzio_poll_cq(h->s->cq, 16, wc);
+
+		if (n < 0) {
+			h->bad = 1;
+			break;
+		}
+		for (int i = 0; i < n; i++)
+			h->bad |= wc[i].status != GENZIO_WC_SUCCESS;
+		got += n;
+	}
+	atomic_store(&h->stop, 1);
+	return NULL;
+}
+
+Test(threads, parked_sends_run_by_the_poller_hand_their_queue_pair_back)
+{
+	struct gzt_ep s, r;
+	struct handoff h;
+	pthread_t t[2];
+	struct genzio_wc wc;
+
+	struct genzio_qp_attr qa = {
+		.comp_mask = GENZIO_QP_ATTR_RDM_TIMEOUT,
+		.rdm_timeout_us = 60000000, /* parks, never times out here */
+		.qp_type = GENZIO_QPT_RC, .sq_depth = 64, .max_send_sge = 1,
+	};
+
+	CHECK_EQ(gzt_ep_open(&s, 4096, GZT_ACCESS_ALL), 0);
+	CHECK_EQ(gzt_ep_open(&r, 4096, GZT_ACCESS_ALL), 0);
+	CHECK_EQ(genzio_qp_destroy(s.qp), 0);
+	qa.send_cq = qa.recv_cq = s.cq;
+	CHECK_EQ(genzio_qp_create(s.pd, &qa, &s.qp), 0);
+	CHECK_EQ(genzio_qp_connect(s.qp, r.info.gcid, r.info.qpn), 0);
+	h = (struct handoff){ .s = &s, .r = &r };
+	CHECK_EQ(pthread_create(&t[0], NULL, poster, &h), 0);
+	CHECK_EQ(pthread_create(&t[1], NULL, reaper, &h), 0);
+	/* receives now and then, so sends park and are run by the reaper */
+	for (int posted = 0; posted < HANDOFFS && !atomic_load(&h.stop);) {
+		struct genzio_sge rs = { r.info.addr, 64, r.mr->lkey };
+		struct genzio_recv_wr rw = { .sg_list = &rs, .num_sge = 1 };
+		struct genzio_recv_wr *rb;
+
+		if (!genzio_post_recv(r.qp, &rw, &rb))
+			posted++;
+		while (genzio_poll_cq(r.cq, 1, &wc) == 1)
+			;
+		sched_yield();
+	}
+	CHECK_EQ(pthread_join(t[0], NULL), 0);
+	CHECK_EQ(pthread_join(t[1], NULL), 0);
+	CHECK(!h.bad, "a post or a completion failed");
+	CHECK_EQ(gzt_ep_close(&s), 0);
+	CHECK_EQ(gzt_ep_close(&r), 0);
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(void);
@@ -209,12 +310,16 @@ static const struct {
 	  queue_pairs_of_one_context_run_in_threads_beside_setup },
 	{ "queue_pairs_come_and_go_while_their_cq_is_polled",
 	  queue_pairs_come_and_go_while_their_cq_is_polled },
+	{ "parked_sends_run_by_the_poller_hand_their_queue_pair_back",
+	  parked_sends_run_by_the_poller_hand_their_queue_pair_back },
 };
 
 int main(void)
 {
 	int n = (int)(sizeof(tests) / sizeof(tests[0])), bad = 0;
 
+	/* no test may hang the run: SIGALRM ends it as a failure */
+	alarm(240);
 	gzt_fabric_init();
 	printf("1..%d\n", n);
 	for (int i = 0; i < n; i++) {

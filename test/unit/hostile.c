@@ -738,3 +738,158 @@ Test(hostile, a_full_tmpfs_is_an_error_never_a_sigbus)
 		cr_assert_fail("the child died or failed (SIGBUS is 128+7)");
 	}
 }
+
+/* A thread that holds a glibc robust mutex from before it opens a
+ * context whose life-lock links are then scribbled over: close, then the
+ * unlock of that mutex, must touch no freed page, and the list must still
+ * work (a mutex the thread dies holding is marked owner-dead). */
+struct held {
+	pthread_mutex_t *before, *after;
+};
+
+static void *held_across(void *arg)
+{
+	struct held *h = arg;
+	struct genzio_context *ctx;
+
+	if (pthread_mutex_lock(h->before) ||
+	    genzio_device_open(NULL, NULL, &ctx))
+		return (void *)1;
+	gzt_fill(to_shm_ctx(ctx)->comp->life.node,
+		 sizeof(to_shm_ctx(ctx)->comp->life.node), 8);
+	if (genzio_device_close(ctx) || pthread_mutex_unlock(h->before) ||
+	    pthread_mutex_lock(h->after))
+		return (void *)2;
+	return NULL;	/* exits holding after */
+}
+
+static pthread_mutex_t *robust_mutex(void *mem)
+{
+	pthread_mutexattr_t a;
+	pthread_mutex_t *m = mem;
+
+	pthread_mutexattr_init(&a);
+	pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+	pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+	pthread_mutex_init(m, &a);
+	return m;
+}
+
+Test(hostile, a_robust_mutex_held_across_open_and_close_survives_scribbles)
+{
+	uint8_t *mem = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+			    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct held h = { robust_mutex(mem), robust_mutex(mem + 256) };
+	pthread_t t;
+	void *r;
+
+	cr_assert_eq(pthread_create(&t, NULL, held_across, &h), 0);
+	cr_assert_eq(pthread_join(t, &r), 0);
+	cr_assert_null(r, "close and the later unlock survived");
+	cr_assert_eq(pthread_mutex_lock(h.after), EOWNERDEAD,
+		     "the thread's robust list still worked at its exit");
+	pthread_mutex_consistent(h.after);
+	pthread_mutex_unlock(h.after);
+	munmap(mem, 4096);
+}
+
+Test(hostile, an_atomic_the_key_table_would_misalign_completes_rem_bounds)
+{
+	struct gz_key_snap k;
+	struct gzt_ep a, b;
+	struct genzio_wc wc;
+	uint8_t *mem;
+
+	pair(&a, &b);
+	mem = b.mem->addr;
+	memset(mem, 0, 128);
+	cr_assert(gz_keytab_find(to_shm_ctx(b.ctx)->comp->keys,
+				 GZ_SHM_KEYS - 1, b.info.rkey, &k));
+	/* the owner's entry claims a base off by 4: raddr is aligned, the
+	 * pointer it resolves to is not (a split lock, or SIGBUS) */
+	((struct gz_key_entry *)k.e)->base -= 4;
+	cr_assert_eq(gzt_atomic(&a, GENZIO_WR_ATOMIC_FADD, 8, b.info.addr + 56,
+				b.info.rkey, 1, 0, &wc), 0);
+	cr_assert_eq(wc.status, GENZIO_WC_REM_BOUNDS, "%s",
+		     genzio_wc_status_str(wc.status));
+	for (int i = 0; i < 128; i++)
+		cr_assert_eq(mem[i], 0, "byte %d changed", i);
+	gzt_ep_close(&b);
+	gzt_ep_close(&a);
+}
+
+Test(hostile, a_receive_entry_rewritten_after_posting_is_reported_as_posted)
+{
+	struct gz_shm_qp *bq;
+	struct gz_shm_rqe *e;
+	struct genzio_recv_wr rw, *rb;
+	struct genzio_send_wr sw;
+	struct genzio_sge rs, ss;
+	struct genzio_wc wc;
+	struct gzt_ep a, b;
+
+	pair(&a, &b);
+	bq = qp_of(&b);
+	rs = (struct genzio_sge){ b.info.addr, 16, b.mr->lkey };
+	rw = (struct genzio_recv_wr){ .wr_id = 7, .sg_list = &rs,
+				      .num_sge = 1 };
+	cr_assert_eq(genzio_post_recv(b.qp, &rw, &rb), 0);
+	/* after posting, the shared entry is rewritten: another wr_id, a
+	 * buffer longer than the one posted */
+	e = (struct gz_shm_rqe *)(void *)((uint8_t *)bq->rq + GZ_SHM_QHDR);
+	e->wr_id = 0xdeadbeefcafeull;
+	e->sge[0].len = 1000;
+	ss = (struct genzio_sge){ a.info.addr, 100, a.mr->lkey };
+	sw = (struct genzio_send_wr){ .opcode = GENZIO_WR_SEND, .sg_list = &ss,
+				      .num_sge = 1 };
+	cr_assert_eq(gzt_post_wait(&a, &sw, &wc), 0);
+	cr_assert_eq(gzt_poll_one(b.cq, &wc, 2000), 1);
+	cr_assert_eq(wc.wr_id, 7, "the wr_id we posted, not the ring's");
+	cr_assert_eq(wc.status, GENZIO_WC_LOC_LEN,
+		     "100 bytes for a 16-byte receive: %s",
+		     genzio_wc_status_str(wc.status));
+	gzt_ep_close(&b);
+	gzt_ep_close(&a);
+}
+
+/* Writes ids into a channel's FIFO without end, until killed. */
+static int flood_main(int fd, void *arg)
+{
+	const char *name = arg;
+	uint32_t junk[256];
+	int dfd = dir_fd(), f;
+	char go;
+
+	memset(junk, 0x5a, sizeof(junk));
+	f = openat(dfd, name, O_WRONLY | O_NONBLOCK);
+	if (f < 0 || gzt_send_token(fd, 'f'))
+		return 1;
+	for (;;)
+		if (write(f, junk, sizeof(junk)) < 0 && errno != EAGAIN)
+			return 2;
+	(void)go;
+}
+
+Test(hostile, a_flood_of_wake_ups_cannot_keep_a_timed_wait_from_ending)
+{
+	struct genzio_comp_channel *ch;
+	struct gz_shm_channel *sch;
+	struct genzio_cq *woke;
+	struct gzt_child c;
+	struct gzt_ep ep;
+	uint64_t t0;
+	char t;
+
+	cr_assert_eq(gzt_ep_open(&ep, 0, 0), 0);
+	cr_assert_eq(genzio_comp_channel_create(ep.ctx, &ch), 0);
+	sch = container_of(ch, struct gz_shm_channel, base.pub);
+	cr_assert_eq(gzt_fork(&c, flood_main, sch->name), 0);
+	cr_assert_eq(gzt_recv_token(c.fd, &t), 0);
+	t0 = gz_shm_now_ns();
+	cr_assert_eq(genzio_comp_channel_get_event(ch, 200, &woke), -ETIMEDOUT);
+	cr_assert_lt(gz_shm_now_ns() - t0, 10000000000ull, "it ended");
+	gzt_kill(&c);
+	gzt_wait(&c);
+	cr_assert_eq(genzio_comp_channel_destroy(ch), 0);
+	gzt_ep_close(&ep);
+}

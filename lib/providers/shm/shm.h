@@ -126,7 +126,8 @@ struct gz_shm_cqhdr {
 	struct {
 		_Atomic uint32_t armed;	/* next completion wakes chan */
 		_Atomic uint32_t overrun; /* a producer found it full */
-		uint32_t chan;		/* for peers: our channel id */
+		uint32_t chan;		/* for peers: our channel's sequence
+					 * number (its FIFO's name) */
 		uint32_t id;		/* for peers: what to write to it */
 	} notify GZ_ALIGNED;
 };
@@ -181,14 +182,19 @@ struct gz_shm_ctx;
 struct gz_shm_peer {
 	struct gz_xdm_target tgt;	/* first: the fast path starts here */
 	const struct gz_shm_comp *comp;	/* read-only mapping */
-	uint32_t life_word;		/* its life word while it lives; see
+	_Atomic uint32_t life_word;	/* its life word while it lives; see
 					 * GZ_SHM_LIFE_UNKNOWN */
 	_Atomic uint32_t dead;
-	uint64_t next_check_ns;		/* degraded mode: next syscall check */
+	_Atomic uint64_t next_check_ns;	/* degraded mode: next syscall check */
 	struct gz_shm_lane *lanes;	/* our window of its guard file */
 	int pidfd;			/* readable when it exits, or -1 */
 	uint32_t gen;			/* names it in the event set */
-	int chan_fd[GZ_SHM_MAX_CHANNELS];	/* its channel FIFOs, lazily */
+	/* its channel FIFOs, opened lazily: (sequence + 1) << 32 | fd, by
+	 * sequence % GZ_SHM_MAX_CHANNELS; fds a newer channel replaced stay
+	 * open (another thread may be writing to one) until the peer goes */
+	_Atomic uint64_t chan[GZ_SHM_MAX_CHANNELS];
+	int retired[GZ_SHM_MAX_CHANNELS];
+	_Atomic uint32_t nretired;
 	uint32_t gcid;
 	uint32_t users;			/* under ctx lock */
 	int32_t pid;			/* snapshots of its header */
@@ -210,10 +216,17 @@ struct gz_shm_ctx {
 	int mb_expedited;		/* membarrier registered */
 	uint64_t lanes_used[GZ_SHM_MAX_QP / 64];	/* by our queue pairs */
 	uint32_t lane_hw;		/* lanes below this were ever used */
+	struct gz_shm_stuck {		/* accesses a wait timed out on */
+		uint64_t inc, state;
+		uint32_t cid, lane;
+	} stuck[8];
+	uint32_t nstuck;
+	pthread_mutex_t stuck_lock;	/* waits run without the ctx lock */
 	uint32_t next_seg;		/* ids are never reused */
 	uint32_t next_qp_slot;		/* round robin: slots rest longest */
 	uint16_t qp_gen[GZ_SHM_MAX_QP];	/* per slot */
 	uint32_t peer_gen;
+	uint32_t next_chan;		/* channel sequence: never reused */
 	uint64_t huge_budget, huge_used;
 	struct gz_shm_mem *mems;	/* list, for mr_reg lookups */
 	struct gz_shm_peer *peer[GZ_SHM_MAX_CID + 1];	/* current, by CID */
@@ -252,6 +265,7 @@ struct gz_shm_ah {
 
 struct gz_shm_channel {
 	struct gz_channel base;
+	uint32_t seq;			/* its FIFO's name, never reused */
 	int rfd;			/* FIFO, read end (O_RDWR: no EOF) */
 	int timerfd;			/* retries of parked sends */
 	char name[64];
@@ -332,7 +346,10 @@ struct gz_shm_qp {
 	uint32_t rq_cap;		/* rq_depth asked for */
 	_Atomic uint32_t rq_done;	/* slots free again, in order */
 	uint8_t *rq_fin;		/* per slot: completion polled */
-	uint64_t *rq_wrid;		/* per slot: wr_id, private copy */
+	struct gz_shm_rqpriv {		/* per slot, what we posted */
+		uint64_t wr_id;
+		uint64_t len;
+	} *rq_priv;
 	/* requests parked while the receiver had no buffer (shm_park.c) */
 	_Atomic uint32_t npark;		/* read without the lock */
 	atomic_flag park_lock;
@@ -373,6 +390,8 @@ void gz_shm_peer_put(struct gz_shm_peer *peer);
 /* Slow path of gz_shm_peer_alive(): 1 alive, 0 dead (and marked so). */
 int gz_shm_peer_check(struct gz_shm_peer *peer);
 void gz_shm_peer_died(struct gz_shm_peer *p);
+/* Take @p's pidfd out of the event set and close it. */
+void gz_shm_peer_unwatch(struct gz_shm_peer *p);
 /*
  * Snapshot queue pair @qpn of @p into @s (see struct gz_shm_qpsnap).
  * Return: 0, or GENZIO_WC_REM_QP (gone, changing, or malformed).
@@ -398,7 +417,8 @@ const struct gz_xdm_seg *gz_shm_peer_seg(struct gz_shm_peer *p, uint32_t seg);
 /* One load in the common case: the peer's life word is unchanged. */
 static inline int gz_shm_peer_alive(struct gz_shm_peer *p)
 {
-	if (GZ_LIKELY(gz_sys_lifelock_word(&p->comp->life) == p->life_word))
+	if (GZ_LIKELY(gz_sys_lifelock_word(&p->comp->life) ==
+		      atomic_load_explicit(&p->life_word, memory_order_relaxed)))
 		return 1;
 	return gz_shm_peer_check(p);
 }
@@ -429,9 +449,11 @@ void gz_shm_guard_detach(struct gz_shm_peer *p);
  * learns of it before the queue pair can use it. */
 int gz_shm_lane_take(struct gz_shm_ctx *ctx, uint32_t *lane);
 void gz_shm_lane_give(struct gz_shm_ctx *ctx, uint32_t lane);
-/* After a key was removed: wait until no access that may have passed its
- * check is still running. 0 or -ETIMEDOUT (a requester stalled inside). */
-int gz_shm_guard_wait(struct gz_shm_ctx *ctx);
+/* After a key was removed (or a queue pair unpublished): wait until no
+ * access that may have passed its check is still running. 0, -ETIMEDOUT
+ * (a requester stalled inside), or -errno. @best_effort: accesses an
+ * earlier wait found stuck are not waited for again. */
+int gz_shm_guard_wait(struct gz_shm_ctx *ctx, int best_effort);
 
 /* Enter and leave an access through queue pair @qp on lane @l (at the
  * target): two plain stores to a line only we write. The owner's
@@ -480,7 +502,7 @@ void gz_shm_mem_release(struct gz_shm_ctx *ctx, struct gz_shm_mem *m);
 int gz_shm_mr_reg(struct genzio_pd *pd, void *addr, uint64_t len,
 		  uint32_t access, struct gz_mr **mr);
 int gz_shm_mr_revoke(struct gz_mr *mr);
-int gz_shm_mr_quiesce(struct genzio_context *ctx);
+int gz_shm_quiesce(struct genzio_context *ctx, int best_effort);
 void gz_shm_mr_dereg(struct gz_mr *mr);
 
 /* ---- shm_cq.c ---- */
@@ -497,10 +519,11 @@ void gz_shm_cq_overrun_event(struct gz_shm_cq *cq);
 /* Room for one more completion owed by us: 1, or 0 (post -EAGAIN). */
 static inline int gz_shm_cq_credit(struct gz_shm_cq *cq)
 {
-	uint32_t prod = atomic_load_explicit(&cq->ring.ctrl->prod,
-					     memory_order_relaxed);
+	/* cons first, as in gz_ring_reserve() */
 	uint32_t cons = atomic_load_explicit(&cq->ring.ctrl->cons,
 					     memory_order_acquire);
+	uint32_t prod = atomic_load_explicit(&cq->ring.ctrl->prod,
+					     memory_order_relaxed);
 
 	return prod - cons + atomic_load_explicit(&cq->owed,
 						  memory_order_relaxed) <=
@@ -525,6 +548,7 @@ GZ_INLINE int gz_shm_cq_reserve(struct gz_shm_cq *cq, uint32_t *idx)
 int gz_shm_qp_create(struct genzio_pd *pd, const struct genzio_qp_attr *attr,
 		     struct genzio_qp **qp);
 int gz_shm_qp_connect(struct genzio_qp *qp, uint32_t gcid, uint32_t qpn);
+int gz_shm_qp_stop(struct genzio_qp *qp);
 void gz_shm_qp_destroy(struct genzio_qp *qp);
 int gz_shm_post_send(struct genzio_qp *qp, struct genzio_send_wr *wr,
 		     struct genzio_send_wr **bad_wr);
@@ -570,8 +594,11 @@ void gz_shm_progress_quiesce(struct gz_shm_ctx *ctx);
 /* ---- shm_recv.c ---- */
 int gz_shm_post_recv(struct genzio_qp *qp, struct genzio_recv_wr *wr,
 		     struct genzio_recv_wr **bad_wr);
-/* Owner side, at poll: receive slot @rslot of @qp may be reposted. */
-void gz_shm_rq_slot_done(struct gz_shm_qp *qp, uint32_t rslot);
+/* Owner side, at poll: a receive completion names slot @rslot of @qp;
+ * 1 and what was posted there (the slot may now be reposted), or 0 if
+ * no receive is outstanding there (garbage, or reported already). */
+int gz_shm_rq_slot_take(struct gz_shm_qp *qp, uint32_t rslot,
+			uint64_t *wr_id, uint64_t *len);
 
 /* ---- shm_msg.c: sender side of SEND, SEND_IMM, WRITE_IMM ---- */
 /* A delivery under way: what gz_shm_msg_begin() took for it. */
@@ -600,7 +627,9 @@ int gz_shm_msg_deliver(struct gz_shm_qp *qp, struct gz_shm_peer *peer,
 		       uint32_t *byte_len, int *claimed);
 
 /* ---- shm_channel.c, shm_event.c, shm_rmap.c, shm_ah.c ---- */
-int gz_shm_peer_chan_fd(struct gz_shm_peer *p, uint32_t chan);
+/* The fd of channel @seq of @p, to write a wake-up to; -1 if it cannot be
+ * opened. *@once: the caller closes it after that one write. */
+int gz_shm_peer_chan_fd(struct gz_shm_peer *p, uint32_t seq, int *once);
 int gz_shm_channel_create(struct genzio_context *ctx, struct gz_channel **ch);
 void gz_shm_channel_destroy(struct gz_channel *ch);
 int gz_shm_channel_get_event(struct gz_channel *ch, int timeout_ms,

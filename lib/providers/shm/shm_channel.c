@@ -19,12 +19,15 @@
 
 #include "providers/shm/shm.h"
 
+/* A FIFO is named by the channel's sequence number, which is never
+ * reused: a peer's cached fd of a destroyed channel can never be taken
+ * for the fd of its successor under the same id. */
 static void chan_name(const struct gz_shm_ctx *ctx, char *buf, size_t len,
-		      uint32_t cid, uint64_t inc, uint32_t id)
+		      uint32_t cid, uint64_t inc, uint32_t seq)
 {
 	char suffix[16];
 
-	snprintf(suffix, sizeof(suffix), "-ch%u", id);
+	snprintf(suffix, sizeof(suffix), "-ch%u", seq);
 	gz_shm_name(ctx, buf, len, cid, inc, suffix);
 }
 
@@ -45,9 +48,10 @@ int gz_shm_channel_create(struct genzio_context *base, struct gz_channel **out)
 	if (!ch)
 		return -ENOMEM;
 	ch->base.id = id;
+	ch->seq = ctx->next_chan++;
 	ch->rfd = ch->timerfd = ch->base.pub.fd = -1;
 	chan_name(ctx, ch->name, sizeof(ch->name), ctx->cid, ctx->incarnation,
-		  id);
+		  ch->seq);
 	if (mkfifoat(dfd, ch->name, 0600)) {
 		ret = gz_err(-errno, "mkfifo %s: %s", ch->name, strerror(errno));
 		goto free_ch;
@@ -149,7 +153,11 @@ int gz_shm_channel_get_event(struct gz_channel *base, int timeout_ms,
 		uint32_t id;
 		int wait, n;
 
-		while (read(ch->rfd, &id, sizeof(id)) == sizeof(id)) {
+		/* bounded: a process writing ids without end must not keep
+		 * a timed wait from ever timing out */
+		for (int i = 0; i < 1024 &&
+				read(ch->rfd, &id, sizeof(id)) == sizeof(id);
+		     i++) {
 			/* a cq destroyed since it was woken, or garbage */
 			struct gz_shm_cq *cq = woken(ctx, base->id, id);
 
@@ -175,19 +183,23 @@ int gz_shm_channel_get_event(struct gz_channel *base, int timeout_ms,
 	}
 }
 
-int gz_shm_peer_chan_fd(struct gz_shm_peer *p, uint32_t chan)
+int gz_shm_peer_chan_fd(struct gz_shm_peer *p, uint32_t seq, int *once)
 {
+	_Atomic uint64_t *slot = &p->chan[seq % GZ_SHM_MAX_CHANNELS];
+	uint64_t v = atomic_load_explicit(slot, memory_order_acquire);
+	uint32_t r;
 	char name[64];
-	int fd, none = -1;
+	int fd;
 
-	/* @chan came from the peer's cq header */
-	if (chan >= GZ_SHM_MAX_CHANNELS)
-		return -1;
-	fd = __atomic_load_n(&p->chan_fd[chan], __ATOMIC_ACQUIRE);
-	if (GZ_LIKELY(fd >= 0))
-		return fd;
+	/* @seq came from the peer's cq header: it only picks a cache slot
+	 * and names a file, which is checked when opened */
+	*once = 0;
+	if (GZ_UNLIKELY(seq == UINT32_MAX))
+		return -1;	/* "no channel": never the empty slot's 0 */
+	if (GZ_LIKELY(v >> 32 == (uint64_t)seq + 1))
+		return (int)(uint32_t)v;
 	chan_name(p->ctx, name, sizeof(name), GENZIO_GCID_CID(p->gcid),
-		  p->incarnation, chan);
+		  p->incarnation, seq);
 	/* O_RDWR, not O_WRONLY: our fd counts as a reader too, so a write
 	 * after the owner closed the FIFO is lost quietly instead of
 	 * raising SIGPIPE in the application. */
@@ -195,11 +207,21 @@ int gz_shm_peer_chan_fd(struct gz_shm_peer *p, uint32_t chan)
 			       O_RDWR | O_NONBLOCK, S_IFIFO, 0, NULL);
 	if (fd < 0)
 		return -1;
-	/* two threads may race here: one fd wins, the other is closed */
-	if (!__atomic_compare_exchange_n(&p->chan_fd[chan], &none, fd, 0,
-					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-		close(fd);
-		fd = none;
+	/* The fd this replaces may be in use by another thread: it is
+	 * retired, closed with the peer. A place for it is taken first;
+	 * with none left (or another thread won the slot), the caller uses
+	 * this fd once and closes it. */
+	r = v ? atomic_fetch_add(&p->nretired, 1) : 0;
+	if (r >= GZ_SHM_MAX_CHANNELS ||
+	    !atomic_compare_exchange_strong(slot, &v,
+					    ((uint64_t)seq + 1) << 32 |
+						    (uint32_t)fd)) {
+		if (v && r < GZ_SHM_MAX_CHANNELS)
+			p->retired[r] = -1;	/* the place stays unused */
+		*once = 1;
+		return fd;
 	}
+	if (v)
+		p->retired[r] = (int)(uint32_t)v;
 	return fd;
 }

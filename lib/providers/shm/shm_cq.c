@@ -17,6 +17,7 @@ void gz_shm_cq_notify(struct gz_shm_cqhdr *hdr, struct gz_shm_peer *peer,
 		      int fd)
 {
 	uint32_t one = 1, id;
+	int once = 0;
 
 	/* Seq-cst pairs with the one in gz_shm_cq_req_notify(): either we
 	 * see "armed", or the owner's poll after arming sees our entry. */
@@ -27,21 +28,51 @@ void gz_shm_cq_notify(struct gz_shm_cqhdr *hdr, struct gz_shm_peer *peer,
 	if (!atomic_compare_exchange_strong(&hdr->notify.armed, &one, 0))
 		return;
 	/* what to write is the owner's business: it checks what it reads */
-	id = hdr->notify.id;
+	id = GZ_READ_ONCE(hdr->notify.id);
 	if (peer)
-		fd = gz_shm_peer_chan_fd(peer, hdr->notify.chan);
+		fd = gz_shm_peer_chan_fd(peer, GZ_READ_ONCE(hdr->notify.chan),
+					 &once);
 	/* A full FIFO already holds a wake-up: nothing is lost. */
 	if (fd >= 0 && write(fd, &id, sizeof(id)) < 0) {
 	}
+	if (once)
+		close(fd);
 }
 
-/* The queue pair a receive completion names, if it is still ours. */
+/* The queue pair a receive completion names, if it is still ours. The
+ * seq-cst load pairs with cq_quiesce() in qp_destroy() (after our in_poll
+ * increment): either it waits for us, or we find the queue pair gone. */
 static struct gz_shm_qp *recv_qp(struct gz_shm_cq *cq, uint32_t qpn)
 {
 	struct gz_shm_qp *qp = atomic_load_explicit(
-		&cq->ctx->qp[qpn & (GZ_SHM_MAX_QP - 1)], memory_order_acquire);
+		&cq->ctx->qp[qpn & (GZ_SHM_MAX_QP - 1)], memory_order_seq_cst);
 
 	return qp && qp->base.pub.qp_num == qpn && qp->rcq == cq ? qp : NULL;
+}
+
+/*
+ * A receive completion, as a sender wrote it, made ours: 0 to drop it (a
+ * queue pair destroyed meanwhile, as verbs drops a destroyed queue pair's
+ * completions, or garbage naming no outstanding receive); else wr_id is
+ * the one we posted and byte_len fits what we posted.
+ */
+static int recv_fill(struct gz_shm_cq *cq, struct genzio_wc *w,
+		     uint32_t rslot)
+{
+	struct gz_shm_qp *qp = recv_qp(cq, w->qp_num);
+	uint64_t len;
+
+	if (GZ_UNLIKELY(!qp) ||
+	    GZ_UNLIKELY(!gz_shm_rq_slot_take(qp, rslot, &w->wr_id, &len)))
+		return 0;
+	/* a WRITE_IMM's byte_len is the write's, which the receive buffer
+	 * never held (verbs too): only a SEND's must fit what was posted */
+	if (GZ_UNLIKELY(w->opcode == GENZIO_WC_RECV && !w->status &&
+			w->byte_len > len)) {
+		w->status = GENZIO_WC_LOC_LEN;
+		w->byte_len = 0;
+	}
+	return 1;
 }
 
 static int shm_poll_cq(struct genzio_cq *pub, int n, struct genzio_wc *wc)
@@ -60,39 +91,30 @@ static int shm_poll_cq(struct genzio_cq *pub, int n, struct genzio_wc *wc)
 
 		if (!e)
 			break;
-		w->wr_id = e->context;
-		w->status = e->status;
-		w->opcode = e->opcode;
-		w->byte_len = e->byte_len;
-		w->qp_num = e->qp_num;
-		w->src_gcid = e->src_gcid;
-		w->imm_data = e->imm_data;
-		w->wc_flags = e->wc_flags;
+		/* peers write receive completions: each field read once */
+		w->wr_id = GZ_READ_ONCE(e->context);
+		w->status = GZ_READ_ONCE(e->status);
+		w->opcode = GZ_READ_ONCE(e->opcode);
+		w->byte_len = GZ_READ_ONCE(e->byte_len);
+		w->qp_num = GZ_READ_ONCE(e->qp_num);
+		w->src_gcid = GZ_READ_ONCE(e->src_gcid);
+		w->imm_data = GZ_READ_ONCE(e->imm_data);
+		w->wc_flags = GZ_READ_ONCE(e->wc_flags);
 		w->reserved = 0;
 		memcpy(&w->result, e->result, sizeof(w->result));
-		rslot = e->cidx;
+		rslot = GZ_READ_ONCE(e->cidx);
 		/* an old claim must never match a later lap of this slot */
 		atomic_store_explicit(&gz_shm_claim_of(e)->tag, 0,
 				      memory_order_relaxed);
 		c++;
 		if (w->opcode & GENZIO_WC_RECV) {
-			struct gz_shm_qp *qp;
-
-			/* seq-cst pairs with cq_quiesce() in qp_destroy():
-			 * either it waits for us, or we find it gone */
 			if (!busy++)
 				atomic_fetch_add_explicit(&cq->in_poll, 1,
 							  memory_order_seq_cst);
-			qp = recv_qp(cq, w->qp_num);
-			/* a receive of a queue pair destroyed meanwhile (or
-			 * garbage): not ours to report, as verbs drops the
-			 * completions of a destroyed queue pair */
-			if (GZ_UNLIKELY(!qp)) {
+			if (GZ_UNLIKELY(!recv_fill(cq, w, rslot))) {
 				cq->dropped++;
 				continue;
 			}
-			/* the receive slot may now be reposted */
-			gz_shm_rq_slot_done(qp, rslot);
 		}
 		i++;
 	}
@@ -141,7 +163,6 @@ void gz_shm_cq_reap_dead(struct gz_shm_cq *cq)
 	struct gz_xdm_cqe *e = gz_ring_slot(&cq->ring, c);
 	struct gz_shm_claim *cl = gz_shm_claim_of(e);
 	struct gz_fabric_member m;
-	struct gz_shm_qp *qp;
 	uint64_t inc;
 	uint32_t gcid, qpn;
 	int ret;
@@ -157,11 +178,11 @@ void gz_shm_cq_reap_dead(struct gz_shm_cq *cq)
 	if (atomic_load_explicit(&cl->tag, memory_order_acquire) !=
 	    GZ_SHM_CLAIM_TAG)
 		return;		/* reserved, claim not written yet */
-	idx = cl->idx;
-	rslot = cl->rslot;
-	inc = cl->incarnation;
-	gcid = e->src_gcid;
-	qpn = e->qp_num;
+	idx = GZ_READ_ONCE(cl->idx);
+	rslot = GZ_READ_ONCE(cl->rslot);
+	inc = GZ_READ_ONCE(cl->incarnation);
+	gcid = GZ_READ_ONCE(e->src_gcid);
+	qpn = GZ_READ_ONCE(e->qp_num);
 	if (idx != c || !stalled(cq))
 		return;
 	/* No lock: the registry slot is read as a seqlock. Alive, only
@@ -171,11 +192,10 @@ void gz_shm_cq_reap_dead(struct gz_shm_cq *cq)
 	    (ret && ret != -EHOSTUNREACH))
 		return;
 	/* The claimant died holding the slot: complete its receive in
-	 * error ourselves, so the cq and the receive queue move on. */
-	atomic_fetch_add_explicit(&cq->in_poll, 1, memory_order_seq_cst);
-	qp = recv_qp(cq, qpn);
-	e->context = qp ? qp->rq_wrid[rslot & qp->rq_mask] : 0;
-	atomic_fetch_sub_explicit(&cq->in_poll, 1, memory_order_release);
+	 * error ourselves, so the cq and the receive queue move on (poll
+	 * fills in what we posted there). */
+	e->qp_num = qpn;
+	e->context = 0;
 	e->cidx = (uint16_t)rslot;
 	e->status = GENZIO_WC_RETRY_EXC;
 	e->opcode = GENZIO_WC_RECV;
@@ -214,13 +234,15 @@ int gz_shm_cq_create(struct genzio_context *base,
 	cq->id = id;
 	cq->chan = UINT32_MAX;
 	cq->notify_fd = -1;
+	cq->hdr->notify.chan = UINT32_MAX;
 	if (attr->comp_mask & GENZIO_CQ_ATTR_CHANNEL) {
 		cq->chan = container_of(attr->channel, struct gz_channel,
 					pub)->id;
 		cq->notify_fd = ctx->chan[cq->chan]->rfd;
+		/* what peers read to wake us (the FIFO's sequence number);
+		 * we keep our own copies */
+		cq->hdr->notify.chan = ctx->chan[cq->chan]->seq;
 	}
-	/* what peers read to wake us; we keep our own copies */
-	cq->hdr->notify.chan = cq->chan;
 	cq->hdr->notify.id = id;
 	cq->ctx = ctx;
 	cq->base.pub.poll = shm_poll_cq;

@@ -248,7 +248,7 @@ static void shm_device_close(struct genzio_context *base)
 	gz_fabric_leave(&ctx->fabric, ctx->cid, ctx->incarnation);
 	gz_fabric_close(&ctx->fabric);
 	dirs_close(ctx);
-	free(ctx);
+	/* the core frees ctx, after its event queue */
 }
 
 static int shm_probe(void)
@@ -273,12 +273,13 @@ const struct gz_provider gz_shm_provider = {
 	.mem_alloc = gz_shm_mem_alloc,
 	.mem_free = gz_shm_mem_free,
 	.mr_dereg = gz_shm_mr_dereg,
-	.mr_quiesce = gz_shm_mr_quiesce,
+	.quiesce = gz_shm_quiesce,
 	.mr_reg = gz_shm_mr_reg,
 	.mr_revoke = gz_shm_mr_revoke,
 	.qp_connect = gz_shm_qp_connect,
 	.qp_create = gz_shm_qp_create,
 	.qp_destroy = gz_shm_qp_destroy,
+	.qp_stop = gz_shm_qp_stop,
 	.rmap_map = gz_shm_rmap_map,
 	.rmap_unmap = gz_shm_rmap_unmap,
 };

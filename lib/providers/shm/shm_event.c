@@ -37,9 +37,7 @@ void gz_shm_event_harvest(struct genzio_context *base)
 			continue;
 		/* The process is gone: a pidfd never names a successor. */
 		gz_shm_peer_died(p);
-		epoll_ctl(base->ev.epfd, EPOLL_CTL_DEL, p->pidfd, NULL);
-		close(p->pidfd);
-		p->pidfd = -1;
+		gz_shm_peer_unwatch(p);
 	}
 	for (uint32_t i = 0; i < GZ_SHM_MAX_QP; i++) {
 		struct gz_shm_cq *cq = atomic_load_explicit(

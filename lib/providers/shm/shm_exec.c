@@ -95,6 +95,8 @@ static inline uint8_t exec_atomic(struct gz_shm_qp *qp,
 			    wr->atomic.remote_addr, wr->atomic.size,
 			    GENZIO_ACCESS_REMOTE_ATOMIC, &rp);
 	if (!st)
+		st = gz_xdm_atomic_aligned(rp, wr->atomic.size);
+	if (!st)
 		old = gz_xdm_atomic(gz_xdm_atomic_opcode(wr->opcode), rp,
 				    wr->atomic.size, wr->atomic.operand,
 				    wr->atomic.compare);

@@ -7,6 +7,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -44,7 +45,11 @@ void gz_shm_sweep(void *arg, uint32_t cid, uint64_t inc)
 		DIR *d;
 		int fd;
 
-		if (ctx->dirfd[i] < 0 || (fd = dup(ctx->dirfd[i])) < 0)
+		/* a fresh open, not dup(): a dup shares the directory's
+		 * offset, and the next sweep would start at its end */
+		if (ctx->dirfd[i] < 0 ||
+		    (fd = openat(ctx->dirfd[i], ".",
+				 O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 			continue;
 		d = fdopendir(fd);
 		if (!d) {

@@ -65,6 +65,7 @@ int gz_shm_guard_create(struct gz_shm_ctx *ctx)
 	madvise(p, GUARD_LEN, MADV_DONTFORK);
 	close(fd);
 	ctx->guard = p;
+	pthread_mutex_init(&ctx->stuck_lock, NULL);
 	return 0;
 fail:
 	unlinkat(dfd, name, 0);
@@ -79,6 +80,7 @@ void gz_shm_guard_destroy(struct gz_shm_ctx *ctx)
 	guard_name(ctx, name, sizeof(name), ctx->cid, ctx->incarnation);
 	unlinkat(ctx->dirfd[GZ_SHM_DIR_SHM], name, 0);
 	munmap(ctx->guard, GUARD_LEN);
+	pthread_mutex_destroy(&ctx->stuck_lock);
 }
 
 int gz_shm_guard_attach(struct gz_shm_peer *p)
@@ -121,7 +123,7 @@ int gz_shm_guard_attach(struct gz_shm_peer *p)
 	 * clear them before the header says they are ours. */
 	atomic_store_explicit((_Atomic uint64_t *)&h->incarnation, 0,
 			      memory_order_release);
-	old = h->max_lane;
+	old = GZ_READ_ONCE(h->max_lane);
 	if (old > GZ_SHM_GUARD_LANES)
 		old = GZ_SHM_GUARD_LANES;
 	memset((char *)win + 64, 0, (size_t)old * 64);
@@ -208,8 +210,8 @@ static const struct gz_shm_guard_hdr *window(struct gz_shm_ctx *ctx,
 	/* Acquire pairs with the release in gz_shm_guard_attach(). */
 	inc = atomic_load_explicit((_Atomic uint64_t *)&h->incarnation,
 				   memory_order_acquire);
-	n = h->max_lane;
-	*expedited = (int)h->expedited;
+	n = GZ_READ_ONCE(h->max_lane);
+	*expedited = (int)GZ_READ_ONCE(h->expedited);
 	if (!inc)
 		return NULL;
 	/* gone: its lanes mean nothing; but one we cannot check counts as
@@ -236,11 +238,62 @@ static int lane_wait(const struct gz_shm_lane *lane, uint64_t v,
 	}
 }
 
-int gz_shm_guard_wait(struct gz_shm_ctx *ctx)
+/* Whether (cid, inc, lane, state) is an access an earlier wait already
+ * timed out on; @add records it. Under ctx->stuck_lock. */
+static int stuck(struct gz_shm_ctx *ctx, uint32_t cid, uint64_t inc,
+		 uint32_t lane, uint64_t state, int add)
+{
+	for (uint32_t i = 0; i < GZ_ARRAY_SIZE(ctx->stuck); i++) {
+		const struct gz_shm_stuck *k = &ctx->stuck[i];
+
+		if (k->cid == cid && k->inc == inc && k->lane == lane &&
+		    k->state == state)
+			return 1;
+	}
+	if (add)
+		ctx->stuck[ctx->nstuck++ % GZ_ARRAY_SIZE(ctx->stuck)] =
+			(struct gz_shm_stuck){ inc, state, cid, lane };
+	return 0;
+}
+
+/* Wait for the busy lanes of requester @cid (window @h, @n lanes). */
+static int window_wait(struct gz_shm_ctx *ctx, uint32_t cid,
+		       const struct gz_shm_guard_hdr *h, uint32_t n,
+		       uint64_t deadline, int best_effort)
+{
+	const struct gz_shm_lane *lane = (const void *)((const char *)h + 64);
+	uint64_t inc = atomic_load_explicit((_Atomic uint64_t *)&h->incarnation,
+					    memory_order_acquire);
+	int ret = 0, skip;
+
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t v = atomic_load_explicit(
+			(_Atomic uint64_t *)&lane[i].state, memory_order_acquire);
+
+		if (!(v & 1))
+			continue;
+		pthread_mutex_lock(&ctx->stuck_lock);
+		skip = best_effort && stuck(ctx, cid, inc, i, v, 0);
+		pthread_mutex_unlock(&ctx->stuck_lock);
+		if (skip || !lane_wait(&lane[i], v, deadline))
+			continue;
+		pthread_mutex_lock(&ctx->stuck_lock);
+		stuck(ctx, cid, inc, i, v, 1);
+		pthread_mutex_unlock(&ctx->stuck_lock);
+		ret = gz_err(-ETIMEDOUT, "GCID %#x queue pair lane %u stays "
+			     "inside an access",
+			     GENZIO_GCID(ctx->fabric.subnet, cid), i);
+		if (!best_effort)
+			return ret;
+	}
+	return ret;
+}
+
+int gz_shm_guard_wait(struct gz_shm_ctx *ctx, int best_effort)
 {
 	uint64_t deadline = gz_shm_now_ns() +
 			    (uint64_t)gz_sys_setup_timeout_ms() * 1000000u;
-	int all_expedited = ctx->mb_expedited, ret;
+	int all_expedited = ctx->mb_expedited, ret, failed = 0;
 
 	/* The key is gone: a full fence orders that before what we read
 	 * of the windows (a requester attaching now runs a syscall before
@@ -258,25 +311,16 @@ int gz_shm_guard_wait(struct gz_shm_ctx *ctx)
 		return gz_err(ret, "membarrier: %s", strerror(-ret));
 	for (uint32_t c = 1; c <= GZ_SHM_MAX_CID; c++) {
 		const struct gz_shm_guard_hdr *h;
-		const struct gz_shm_lane *lane;
 		uint32_t n;
 		int e;
 
 		h = window(ctx, c, &n, &e);
 		if (!h)
 			continue;
-		lane = (const void *)((const char *)h + 64);
-		for (uint32_t i = 0; i < n; i++) {
-			uint64_t v = atomic_load_explicit(
-				(_Atomic uint64_t *)&lane[i].state,
-				memory_order_acquire);
-
-			if ((v & 1) && lane_wait(&lane[i], v, deadline))
-				return gz_err(-ETIMEDOUT, "GCID %#x queue pair "
-					      "slot %u stays inside an access",
-					      GENZIO_GCID(ctx->fabric.subnet, c),
-					      i);
-		}
+		ret = window_wait(ctx, c, h, n, deadline, best_effort);
+		if (ret && !best_effort)
+			return ret;
+		failed |= !!ret;
 	}
-	return 0;
+	return failed ? -ETIMEDOUT : 0;
 }

@@ -253,9 +253,15 @@ static void convert_undo(struct gz_shm_ctx *ctx, struct gz_shm_mem *m)
 {
 	char name[64];
 
+	int mine;
+
 	seg_name(ctx, name, sizeof(name), m->seg);
-	if (gz_sys_range_is_file(m->base.pub.addr, m->base.pub.length,
-				 name) != 1)
+	mine = gz_sys_range_is_file(m->base.pub.addr, m->base.pub.length,
+				    name);
+	if (mine < 0)
+		gz_err(mine, "cannot read /proc/self/maps (%s): %p stays "
+		       "shared memory", strerror(-mine), m->base.pub.addr);
+	else if (!mine)
 		gz_err(0, "%p is no longer the memory registered there (unmapped "
 		       "while registered?): left as it is", m->base.pub.addr);
 	else if (gz_sys_shmfile_restore(m->base.pub.addr, m->base.pub.length))

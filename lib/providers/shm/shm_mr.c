@@ -123,9 +123,9 @@ int gz_shm_mr_revoke(struct gz_mr *base)
 	return 1;
 }
 
-int gz_shm_mr_quiesce(struct genzio_context *ctx)
+int gz_shm_quiesce(struct genzio_context *ctx, int best_effort)
 {
-	return gz_shm_guard_wait(to_shm_ctx(ctx));
+	return gz_shm_guard_wait(to_shm_ctx(ctx), best_effort);
 }
 
 void gz_shm_mr_dereg(struct gz_mr *base)

@@ -159,15 +159,16 @@ static uint8_t rqe_read(struct gz_shm_peer *p, const struct gz_shm_delivery *d,
 {
 	const struct gz_shm_rqe *e = d->e;
 
-	r->wr_id = e->wr_id;
-	r->n = e->num_sge;
+	r->wr_id = GZ_READ_ONCE(e->wr_id);
+	r->n = GZ_READ_ONCE(e->num_sge);
 	r->cap = 0;
 	if (r->n > GZ_SHM_MAX_SGE ||
 	    sizeof(*e) + r->n * sizeof(e->sge[0]) > d->q.rq_stride)
 		return GENZIO_WC_LOC_PROT;
 	for (uint32_t i = 0; i < r->n; i++) {
-		uint32_t seg = e->sge[i].seg, len = e->sge[i].len;
-		uint64_t off = e->sge[i].off;
+		uint32_t seg = GZ_READ_ONCE(e->sge[i].seg);
+		uint32_t len = GZ_READ_ONCE(e->sge[i].len);
+		uint64_t off = GZ_READ_ONCE(e->sge[i].off);
 		const struct gz_xdm_seg *s = gz_shm_peer_seg(p, seg);
 
 		if (!s || off > s->len || len > s->len - off)

@@ -84,6 +84,12 @@ int gz_shm_park(struct gz_shm_qp *qp, const struct genzio_send_wr *wr,
 	 * destination and stays the caller's */
 	if (wr->send_flags & GENZIO_SEND_INLINE && wr->num_sge &&
 	    wr->opcode != GENZIO_WR_READ) {
+		/* check_wr() bounded it by max_inline; never trust that
+		 * here, where an overrun would corrupt the queue */
+		if (wr->sg_list[0].length > sizeof(p->data)) {
+			park_unlock(qp);
+			return -EINVAL;
+		}
 		memcpy(p->data, (const void *)(uintptr_t)wr->sg_list[0].addr,
 		       wr->sg_list[0].length);
 		p->sge[0].addr = (uintptr_t)p->data;
@@ -140,6 +146,8 @@ void gz_shm_qp_progress(struct gz_shm_qp *qp)
 		if (p->owes)
 			atomic_fetch_sub(&qp->scq->owed, 1);
 		qp->park_head = (qp->park_head + 1) % GZ_SHM_PARKED;
+		/* Release (seq-cst RMW): a poster that then reads npark 0
+		 * with acquire sees what we did with its queue pair. */
 		if (atomic_fetch_sub(&qp->npark, 1) == 1)
 			parked_clear(qp);
 	}
@@ -157,8 +165,9 @@ static void cq_progress_busy(struct gz_shm_cq *cq)
 
 		while (bits) {
 			uint32_t slot = w * 64 + (uint32_t)__builtin_ctzll(bits);
+			/* seq-cst: after busy_enter(), see quiesce() */
 			struct gz_shm_qp *qp = atomic_load_explicit(
-				&ctx->qp[slot], memory_order_acquire);
+				&ctx->qp[slot], memory_order_seq_cst);
 
 			bits &= bits - 1;
 			if (qp && qp->scq == cq)
@@ -191,7 +200,7 @@ void gz_shm_chan_progress(struct gz_shm_ctx *ctx, uint32_t chan, int *left)
 	busy_enter(ctx);
 	for (uint32_t i = 0; i < GZ_SHM_MAX_QP; i++) {
 		struct gz_shm_cq *cq = atomic_load_explicit(
-			&ctx->cq[i], memory_order_acquire);
+			&ctx->cq[i], memory_order_seq_cst);
 
 		if (!cq || cq->chan != chan ||
 		    !atomic_load_explicit(&cq->parked, memory_order_relaxed))

@@ -36,8 +36,8 @@ static int peer_map_seg(struct gz_xdm_target *t, uint32_t idx)
 		ret = -ENOENT;
 		goto out;
 	}
-	dir = d->dir;
-	want = d->len;
+	dir = GZ_READ_ONCE(d->dir);
+	want = GZ_READ_ONCE(d->len);
 	/* the directory index is theirs; the directory is ours */
 	if (dir >= GZ_SHM_NDIRS || p->ctx->dirfd[dir] < 0) {
 		ret = -EPROTO;
@@ -123,8 +123,8 @@ static int peer_header(struct gz_shm_peer *p, uint32_t gcid, uint64_t inc)
 		return -EHOSTUNREACH;
 	int alive;
 
-	p->pid = c->pid;
-	p->starttime = c->starttime;
+	p->pid = GZ_READ_ONCE(c->pid);
+	p->starttime = GZ_READ_ONCE(c->starttime);
 	if (p->pid <= 0 || atomic_load(&c->closed))
 		return -EHOSTUNREACH;
 	alive = gz_sys_proc_alive(p->pid, p->starttime);
@@ -154,6 +154,17 @@ static void peer_watch(struct gz_shm_peer *p)
 		close(p->pidfd);
 		p->pidfd = -1;
 	}
+}
+
+/* Out of the event set, before the fd goes: a forked child may hold a
+ * copy that would keep the entry alive. */
+void gz_shm_peer_unwatch(struct gz_shm_peer *p)
+{
+	if (p->pidfd < 0)
+		return;
+	epoll_ctl(p->ctx->base.ev.epfd, EPOLL_CTL_DEL, p->pidfd, NULL);
+	close(p->pidfd);
+	p->pidfd = -1;
 }
 
 static int peer_open(struct gz_shm_ctx *ctx, uint32_t gcid, uint64_t inc,
@@ -194,8 +205,6 @@ static int peer_open(struct gz_shm_ctx *ctx, uint32_t gcid, uint64_t inc,
 	p->users = 1;
 	p->pidfd = -1;
 	p->gen = ++ctx->peer_gen;
-	for (int i = 0; i < GZ_SHM_MAX_CHANNELS; i++)
-		p->chan_fd[i] = -1;
 	pthread_mutex_init(&p->map_lock, NULL);
 	ret = peer_header(p, gcid, inc);
 	if (ret) {
@@ -244,9 +253,15 @@ int gz_shm_peer_get(struct gz_shm_ctx *ctx, uint32_t gcid,
 	ret = peer_open(ctx, gcid, m.incarnation, out);
 	if (ret)
 		return ret;
-	/* The context keeps one use of the current peer per CID. */
-	if (p)
+	/* The context keeps one use of the current peer per CID. One that
+	 * a new incarnation replaces is dead: say so now (queue pairs and
+	 * address handles may hold it for long), and stop watching it, or
+	 * its readable pidfd would keep the event fd readable for ever. */
+	if (p) {
+		gz_shm_peer_died(p);
+		gz_shm_peer_unwatch(p);
 		gz_shm_peer_put(p);
+	}
 	ctx->peer[cid] = *out;
 	(*out)->users++;
 	return 0;
@@ -263,15 +278,17 @@ void gz_shm_peer_put(struct gz_shm_peer *p)
 			gz_sys_shmfile_unmap(p->tgt.seg[i].base,
 					     p->tgt.seg[i].len);
 	free(p->tgt.seg);
-	if (p->pidfd >= 0) {
-		/* out of the set before the fd goes: a forked child may
-		 * hold a copy that would keep the entry alive */
-		epoll_ctl(p->ctx->base.ev.epfd, EPOLL_CTL_DEL, p->pidfd, NULL);
-		close(p->pidfd);
+	gz_shm_peer_unwatch(p);
+	for (int i = 0; i < GZ_SHM_MAX_CHANNELS; i++) {
+		uint64_t v = atomic_load(&p->chan[i]);
+
+		if (v)
+			close((int)(uint32_t)v);
 	}
-	for (int i = 0; i < GZ_SHM_MAX_CHANNELS; i++)
-		if (p->chan_fd[i] >= 0)
-			close(p->chan_fd[i]);
+	for (uint32_t i = 0; i < atomic_load(&p->nretired) &&
+			     i < GZ_SHM_MAX_CHANNELS; i++)
+		if (p->retired[i] >= 0)
+			close(p->retired[i]);
 	gz_shm_guard_detach(p);
 	munmap((void *)p->comp, sizeof(*p->comp));
 	pthread_mutex_destroy(&p->map_lock);
@@ -307,19 +324,26 @@ int gz_shm_peer_check(struct gz_shm_peer *p)
 	 * announce a death, so check again at most every
 	 * GZ_SHM_RECHECK_NS (a coarse clock read, no syscall, in between).
 	 */
-	if (p->life_word == GZ_SHM_LIFE_UNKNOWN) {
+	/* any thread may be here: the snapshot words are atomics */
+	if (atomic_load_explicit(&p->life_word, memory_order_relaxed) ==
+	    GZ_SHM_LIFE_UNKNOWN) {
 		now = coarse_ns();
-		if (now < p->next_check_ns)
+		if (now < atomic_load_explicit(&p->next_check_ns,
+					       memory_order_relaxed))
 			return 1;
-		p->next_check_ns = now + GZ_SHM_RECHECK_NS;
+		atomic_store_explicit(&p->next_check_ns,
+				      now + GZ_SHM_RECHECK_NS,
+				      memory_order_relaxed);
 	}
 	/* "cannot tell" (no fd, say) is not a death: look again later */
 	if (!gz_sys_proc_alive(p->pid, p->starttime))
 		goto dead;
-	if ((word & GZ_FUTEX_TID_MASK) && !(word & GZ_FUTEX_OWNER_DIED))
-		p->life_word = word;	/* re-armed by its owner */
-	else
-		p->life_word = GZ_SHM_LIFE_UNKNOWN;
+	atomic_store_explicit(&p->life_word,
+			      (word & GZ_FUTEX_TID_MASK) &&
+					      !(word & GZ_FUTEX_OWNER_DIED) ?
+				      word /* re-armed by its owner */ :
+				      GZ_SHM_LIFE_UNKNOWN,
+			      memory_order_relaxed);
 	return 1;
 dead:
 	gz_shm_peer_died(p);

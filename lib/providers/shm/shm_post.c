@@ -47,6 +47,10 @@ static inline int check_wr(const struct gz_shm_qp *qp,
 			return -EINVAL;
 		return 0;
 	case GENZIO_WR_SYNC:
+		/* it moves nothing: no data, nothing inline */
+		if (GZ_UNLIKELY(wr->num_sge ||
+				(wr->send_flags & GENZIO_SEND_INLINE)))
+			return -EINVAL;
 		return 0;
 	default: /* atomics */
 		if (GZ_UNLIKELY((wr->atomic.size != 4 && wr->atomic.size != 8) ||
@@ -217,6 +221,8 @@ GZ_INLINE int fast_atomic(struct gz_shm_qp *qp,
 		st = kc_resolve(qp, wr->atomic.rkey, wr->atomic.remote_addr,
 				size, GENZIO_ACCESS_REMOTE_ATOMIC, &rp);
 		if (GZ_LIKELY(!st))
+			st = gz_xdm_atomic_aligned(rp, size);
+		if (GZ_LIKELY(!st))
 			old = wr->opcode == GENZIO_WR_ATOMIC_FADD && size == 8 ?
 				      __atomic_fetch_add((uint64_t *)(void *)rp,
 							 wr->atomic.operand,
@@ -253,10 +259,13 @@ GZ_INLINE int is_fast_atomic(const struct gz_shm_qp *qp,
 	       (wr->atomic.size == 8 || wr->atomic.size == 4) &&
 	       !(wr->atomic.remote_addr & (wr->atomic.size - 1)) &&
 	       !(wr->send_flags & ~(GENZIO_SEND_SIGNALED | GENZIO_SEND_FENCE)) &&
-	       !atomic_load_explicit(&qp->npark, memory_order_relaxed);
+	       !atomic_load_explicit(&qp->npark, memory_order_acquire);
 }
 
-/* The O(1) test that sends a request down fast_rma(). */
+/* The O(1) test that sends a request down fast_rma(). An empty parked
+ * queue is read with acquire: it pairs with the release of npark by a
+ * poller that ran our parked requests (and so used our key cache, lane
+ * and sender views) on its own thread. */
 GZ_INLINE int is_fast(const struct gz_shm_qp *qp,
 		      const struct genzio_send_wr *wr)
 {
@@ -269,7 +278,7 @@ GZ_INLINE int is_fast(const struct gz_shm_qp *qp,
 			   GENZIO_SEND_FENCE)) &&
 	       (!(flags & GENZIO_SEND_INLINE) ||
 		wr->sg_list[0].length <= qp->max_inline) &&
-	       !atomic_load_explicit(&qp->npark, memory_order_relaxed);
+	       !atomic_load_explicit(&qp->npark, memory_order_acquire);
 }
 
 /* Everything but the lean path: all opcodes, RD, parking. */

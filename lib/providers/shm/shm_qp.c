@@ -53,8 +53,8 @@ static int rq_create(struct gz_shm_qp *qp, const struct genzio_qp_attr *attr)
 	qp->rq_mask = nrq - 1;
 	qp->rq_cap = attr->rq_depth;
 	qp->rq_fin = calloc(nrq, 1);
-	qp->rq_wrid = calloc(nrq, sizeof(*qp->rq_wrid));
-	if (!qp->rq_fin || !qp->rq_wrid)
+	qp->rq_priv = calloc(nrq, sizeof(*qp->rq_priv));
+	if (!qp->rq_fin || !qp->rq_priv)
 		return -ENOMEM;
 	qp->rq_seg_len = GZ_SHM_QHDR + (uint64_t)nrq * qp->rq_stride;
 	ret = gz_shm_qseg_create(qp->ctx, qp->rq_seg_len, &qp->rq_seg, &rq);
@@ -66,7 +66,7 @@ static int rq_create(struct gz_shm_qp *qp, const struct genzio_qp_attr *attr)
 
 static void qp_free(struct gz_shm_qp *qp)
 {
-	free(qp->rq_wrid);
+	free(qp->rq_priv);
 	free(qp->rq_fin);
 	free(qp->park);
 	free(qp);
@@ -176,25 +176,26 @@ static void cq_quiesce(struct gz_shm_cq *cq)
 		sched_yield();
 }
 
+int gz_shm_qp_stop(struct genzio_qp *pub)
+{
+	struct gz_shm_qp *qp = container_of(pub, struct gz_shm_qp, base.pub);
+	struct gz_shm_ctx *ctx = qp->ctx;
+
+	/* Peers stop finding it, our pollers stop using it. A sender that
+	 * got past the number may still be writing into our receive
+	 * buffers: like verbs, nothing lands after destroy (the core waits
+	 * for it with gz_shm_quiesce, without the context lock). */
+	atomic_store_explicit(&ctx->comp->qp[qp->slot].qpn, 0,
+			      memory_order_release);
+	atomic_store_explicit(&ctx->qp[qp->slot], NULL, memory_order_seq_cst);
+	return 1;
+}
+
 void gz_shm_qp_destroy(struct genzio_qp *pub)
 {
 	struct gz_shm_qp *qp = container_of(pub, struct gz_shm_qp, base.pub);
 	struct gz_shm_ctx *ctx = qp->ctx;
-	int ret;
 
-	/* Unhook first: peers stop finding it, our pollers stop using it. */
-	atomic_store_explicit(&ctx->comp->qp[qp->slot].qpn, 0,
-			      memory_order_release);
-	atomic_store_explicit(&ctx->qp[qp->slot], NULL, memory_order_seq_cst);
-	/* A sender that got past the number may still be writing into our
-	 * receive buffers: like verbs, nothing lands after destroy. */
-	ret = gz_shm_guard_wait(ctx);
-	if (ret == -ETIMEDOUT)
-		gz_err(ret, "a sender stays inside a delivery to queue pair "
-		       "%#x; destroying it anyway", pub->qp_num);
-	else if (ret)
-		gz_err(ret, "cannot wait for deliveries to queue pair %#x: %s; "
-		       "destroying it anyway", pub->qp_num, strerror(-ret));
 	cq_quiesce(qp->rcq);
 	cq_quiesce(qp->scq);
 	gz_shm_park_flush(qp);

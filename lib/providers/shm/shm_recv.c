@@ -17,10 +17,12 @@ static inline struct gz_shm_rqe *rqe_at(const struct gz_shm_qp *qp,
 					     qp->rq_stride);
 }
 
-/* Fill @e from @wr: 0, or -EINVAL for a bad sge (nothing published). */
+/* Fill @e from @wr: 0, or -EINVAL for a bad sge (nothing published).
+ * *@len is what the buffers hold. */
 static int fill(struct gz_shm_qp *qp, struct gz_shm_rqe *e,
-		const struct genzio_recv_wr *wr)
+		const struct genzio_recv_wr *wr, uint64_t *len)
 {
+	*len = 0;
 	for (int i = 0; i < wr->num_sge; i++) {
 		const struct genzio_sge *s = &wr->sg_list[i];
 		struct gz_lkey_snap k;
@@ -33,6 +35,7 @@ static int fill(struct gz_shm_qp *qp, struct gz_shm_rqe *e,
 		e->sge[i].seg = k.seg;
 		e->sge[i].len = s->length;
 		e->sge[i].off = s->addr - k.seg_va;
+		*len += s->length;
 	}
 	e->wr_id = wr->wr_id;
 	e->num_sge = (uint32_t)wr->num_sge;
@@ -49,6 +52,8 @@ int gz_shm_post_recv(struct genzio_qp *pub, struct genzio_recv_wr *wr,
 	int ret = 0;
 
 	for (; wr; wr = wr->next) {
+		uint64_t len;
+
 		if (GZ_UNLIKELY((uint32_t)wr->num_sge > qp->max_recv_sge ||
 				(wr->num_sge && !wr->sg_list))) {
 			ret = -EINVAL;
@@ -63,15 +68,21 @@ int gz_shm_post_recv(struct genzio_qp *pub, struct genzio_recv_wr *wr,
 			ret = -EAGAIN;
 			break;
 		}
-		ret = fill(qp, rqe_at(qp, prod), wr);
+		ret = fill(qp, rqe_at(qp, prod), wr, &len);
 		if (GZ_UNLIKELY(ret))
 			break;
-		qp->rq_wrid[prod & qp->rq_mask] = wr->wr_id;
+		/* what the completion will report comes from here, not from
+		 * the ring senders read */
+		qp->rq_priv[prod & qp->rq_mask].wr_id = wr->wr_id;
+		qp->rq_priv[prod & qp->rq_mask].len = len;
 		prod++;
 	}
 	if (prod != first) {
+		/* Release pairs with the acquire in gz_shm_rq_slot_take(),
+		 * which may run on the thread that polls the cq: what we
+		 * wrote in rq_priv is seen there. */
 		atomic_store_explicit(&qp->rq_posted, prod,
-				      memory_order_relaxed);
+				      memory_order_release);
 		/* Release pairs with the sender's acquire of prod: the
 		 * entries are written before they can be claimed. */
 		atomic_store_explicit(&qp->rq->prod, prod,
@@ -86,21 +97,28 @@ int gz_shm_post_recv(struct genzio_qp *pub, struct genzio_recv_wr *wr,
  * Senders finish receive slots in any order (several may deliver at
  * once), but the owner reposts them in ring order: a slot is given back
  * only when every slot before it is done too. @rslot came from an entry
- * a sender wrote: only a slot that is outstanding counts.
+ * a sender wrote: only a slot that is outstanding, and not reported
+ * already, counts.
  */
-void gz_shm_rq_slot_done(struct gz_shm_qp *qp, uint32_t rslot)
+int gz_shm_rq_slot_take(struct gz_shm_qp *qp, uint32_t rslot,
+			uint64_t *wr_id, uint64_t *len)
 {
 	uint32_t d = atomic_load_explicit(&qp->rq_done, memory_order_relaxed);
 	uint32_t posted = atomic_load_explicit(&qp->rq_posted,
-					       memory_order_relaxed);
+					       memory_order_acquire);
+	uint32_t i = rslot & qp->rq_mask;
 
-	if (((rslot - d) & qp->rq_mask) >= posted - d)
-		return;
-	qp->rq_fin[rslot & qp->rq_mask] = 1;
+	if (((rslot - d) & qp->rq_mask) >= posted - d || qp->rq_fin[i])
+		return 0;
+	/* read before the slot can be reposted (rq_done, below) */
+	*wr_id = qp->rq_priv[i].wr_id;
+	*len = qp->rq_priv[i].len;
+	qp->rq_fin[i] = 1;
 	while (d != posted && qp->rq_fin[d & qp->rq_mask]) {
 		qp->rq_fin[d & qp->rq_mask] = 0;
 		d++;
 	}
 	/* Release pairs with the acquire in gz_shm_post_recv(). */
 	atomic_store_explicit(&qp->rq_done, d, memory_order_release);
+	return 1;
 }
