@@ -155,13 +155,15 @@ int gz_sys_shmfile_map(int dirfd, const char *name, uint64_t min,
 
 /* One line of /proc/self/maps covers [lo, hi); 1 if it is private
  * anonymous read-write memory, 0 if not, -1 if it does not parse. */
-static int anon_rw(const char *line, uint64_t *lo, uint64_t *hi)
+static int anon_rw(const char *line, uint64_t *lo, uint64_t *hi,
+		   const char *unused)
 {
 	char perm[8] = "", path[32] = "";
 	unsigned long long a, b, ino;
 	int n = sscanf(line, "%llx-%llx %7s %*s %*s %llu %31s", &a, &b, perm,
 		       &ino, path);
 
+	(void)unused;
 	if (n < 4)
 		return -1;
 	*lo = a;
@@ -171,20 +173,46 @@ static int anon_rw(const char *line, uint64_t *lo, uint64_t *hi)
 		!strncmp(path, "[anon:", 6));
 }
 
-int gz_sys_range_is_private_anon(const void *addr, uint64_t len)
+/* The same for a shared read-write mapping of the file called name:
+ * "rw-s ... /dev/shm/genzio-0/<name>", nothing else. */
+static int shared_file(const char *line, uint64_t *lo, uint64_t *hi,
+		       const char *name)
+{
+	size_t nlen = strlen(name), plen;
+	unsigned long long a, b;
+	char perm[8];
+	const char *path;
+
+	if (sscanf(line, "%llx-%llx %7s", &a, &b, perm) != 3)
+		return -1;
+	*lo = a;
+	*hi = b;
+	path = strchr(line, '/');
+	plen = path ? strcspn(path, "\n") : 0;
+	return !strcmp(perm, "rw-s") && plen >= nlen + 1 &&
+	       path[plen - nlen - 1] == '/' &&
+	       !strncmp(path + plen - nlen, name, nlen);
+}
+
+/* 1 if the lines of /proc/self/maps that kind() accepts cover
+ * [addr, addr + len) without a gap, 0 if not, -errno if it can't tell. */
+static int maps_cover(const void *addr, uint64_t len,
+		      int (*kind)(const char *, uint64_t *, uint64_t *,
+				  const char *),
+		      const char *arg)
 {
 	uint64_t want = (uintptr_t)addr, end = want + len;
 	FILE *f = fopen("/proc/self/maps", "re");
 	char *line = NULL;
 	size_t cap = 0;
-	int ok = 0;
+	int ok;
 
 	if (!f)
 		return -errno;
-	/* the lines are sorted: walk the ones that cover us, without gaps */
+	/* the lines are sorted: walk the ones that cover us */
 	while (want < end && getline(&line, &cap, f) > 0) {
 		uint64_t lo, hi;
-		int r = anon_rw(line, &lo, &hi);
+		int r = kind(line, &lo, &hi, arg);
 
 		if (r < 0 || hi <= want)
 			continue;
@@ -198,38 +226,14 @@ int gz_sys_range_is_private_anon(const void *addr, uint64_t len)
 	return ok;
 }
 
+int gz_sys_range_is_private_anon(const void *addr, uint64_t len)
+{
+	return maps_cover(addr, len, anon_rw, NULL);
+}
+
 int gz_sys_range_is_file(const void *addr, uint64_t len, const char *name)
 {
-	uint64_t want = (uintptr_t)addr, end = want + len;
-	FILE *f = fopen("/proc/self/maps", "re");
-	size_t nlen = strlen(name);
-	char *line = NULL;
-	size_t cap = 0;
-	int ok;
-
-	if (!f)
-		return -errno;
-	while (want < end && getline(&line, &cap, f) > 0) {
-		unsigned long long lo, hi;
-		char perm[8], *path;
-		size_t plen;
-
-		if (sscanf(line, "%llx-%llx %7s", &lo, &hi, perm) != 3 ||
-		    hi <= want)
-			continue;
-		path = strchr(line, '/');
-		plen = path ? strcspn(path, "\n") : 0;
-		/* "rw-s ... /dev/shm/genzio-0/<name>", nothing else */
-		if (lo > want || strcmp(perm, "rw-s") || plen < nlen + 1 ||
-		    path[plen - nlen - 1] != '/' ||
-		    strncmp(path + plen - nlen, name, nlen))
-			break;
-		want = hi;
-	}
-	ok = want >= end;
-	free(line);
-	fclose(f);
-	return ok;
+	return maps_cover(addr, len, shared_file, name);
 }
 
 int gz_sys_shmfile_convert(int dirfd, const char *name, void *addr,
