@@ -188,7 +188,7 @@ static void prepare(struct ep *e, enum test t, size_t size)
 /* Post the prepared request(s) carrying @seq; unsignaled unless @sig. */
 static inline void post(struct ep *e, uint64_t seq, int sig)
 {
-	struct genzio_send_wr *bad, *last = e->last;
+	struct genzio_send_wr *next = e->wr, *bad, *last = e->last;
 	int ret;
 
 	/* the last 8 bytes carry the sequence number the peer waits for */
@@ -199,9 +199,11 @@ static inline void post(struct ep *e, uint64_t seq, int sig)
 	}
 	last->send_flags = sig ? last->send_flags | GENZIO_SEND_SIGNALED :
 				 last->send_flags & ~GENZIO_SEND_SIGNALED;
-	while ((ret = genzio_post_send(e->qp, e->wr, &bad)) == -EAGAIN) {
+	/* -EAGAIN: the requests before *bad are posted; resume at it */
+	while ((ret = genzio_post_send(e->qp, next, &bad)) == -EAGAIN) {
 		struct genzio_wc wc[64];
 
+		next = bad;
 		die(genzio_poll_cq(e->cq, 64, wc) < 0 ? -EIO : 0, "poll_cq");
 	}
 	if (GENZIO_UNLIKELY(ret))

@@ -208,8 +208,17 @@ Test(threads, queue_pairs_come_and_go_while_their_cq_is_polled)
 struct handoff {
 	struct gzt_ep *s, *r;
 	_Atomic int posted, stop;
-	int bad;
+	int bad;		/* the first failure: a post's errno or a status */
+	const char *what;
 };
+
+static void handoff_bad(struct handoff *h, const char *what, int why)
+{
+	if (!h->bad) {
+		h->bad = why;
+		h->what = what;
+	}
+}
 
 #define HANDOFFS 2000
 
@@ -225,14 +234,18 @@ static void *poster(void *arg)
 			{ .opcode = GENZIO_WR_WRITE, .sg_list = &ss,
 			  .num_sge = 1, .send_flags = GENZIO_SEND_SIGNALED,
 			  .rdma = { h->r->info.addr + 512, h->r->info.rkey } },
-		}, *bad;
+		}, *next = w, *bad;
 		int ret;
 
 		w[0].next = &w[1];
-		while ((ret = genzio_post_send(h->s->qp, w, &bad)) == -EAGAIN)
+		/* -EAGAIN: what went before *bad is posted, resume there */
+		while ((ret = genzio_post_send(h->s->qp, next, &bad)) ==
+		       -EAGAIN) {
+			next = bad;
 			sched_yield();
+		}
 		if (ret)
-			h->bad = 1;
+			handoff_bad(h, "post_send", ret);
 		atomic_fetch_add(&h->posted, 2);
 	}
 	return NULL;
@@ -248,11 +261,14 @@ static void *reaper(void *arg)
 		int n = genzio_poll_cq(h->s->cq, 16, wc);
 
 		if (n < 0) {
-			h->bad = 1;
+			handoff_bad(h, "poll_cq", n);
 			break;
 		}
 		for (int i = 0; i < n; i++)
-			h->bad |= wc[i].status != GENZIO_WC_SUCCESS;
+			if (wc[i].status != GENZIO_WC_SUCCESS)
+				handoff_bad(h, genzio_wc_status_str(
+						       wc[i].status),
+					    (int)wc[i].opcode + 1000);
 		got += n;
 	}
 	atomic_store(&h->stop, 1);
@@ -295,7 +311,8 @@ Test(threads, parked_sends_run_by_the_poller_hand_their_queue_pair_back)
 	}
 	CHECK_EQ(pthread_join(t[0], NULL), 0);
 	CHECK_EQ(pthread_join(t[1], NULL), 0);
-	CHECK(!h.bad, "a post or a completion failed");
+	CHECK(!h.bad, "a post or a completion failed: %s (%d)", h.what,
+	      h.bad);
 	CHECK_EQ(gzt_ep_close(&s), 0);
 	CHECK_EQ(gzt_ep_close(&r), 0);
 }
