@@ -11,8 +11,9 @@
 
 struct gz_provider {
 	const char *name;
-	/* Number of devices this provider can open here (0 if none). */
-	int (*probe)(void);
+	/* Number of devices this provider can open here; with none, why
+	 * not in @why (for the error of an open that names it). */
+	int (*probe)(char *why, size_t len);
 
 	int (*ah_create)(struct genzio_pd *pd, uint32_t gcid,
 			 struct genzio_ah **ah);

@@ -29,7 +29,8 @@ GENZIO_EXPORT int genzio_device_list(struct genzio_device_desc *descs, int max)
 		return gz_err(-EINVAL, "descs %p, max %d", (void *)descs, max);
 	for (int i = 0; i < gz_provider_count(); i++) {
 		const struct gz_provider *p = gz_provider_at(i);
-		int count = p->probe();
+		char why[160];
+		int count = p->probe(why, sizeof(why));
 
 		for (int d = 0; d < count; d++, n++) {
 			if (n >= max)
@@ -44,19 +45,29 @@ GENZIO_EXPORT int genzio_device_list(struct genzio_device_desc *descs, int max)
 	return n;
 }
 
-/* "shm", "shm0": the provider named, device 0 (one device each so far). */
-static const struct gz_provider *provider_of(const char *name)
+/* "shm", "shm0": the provider named, device 0 (one device each so far).
+ * @src names where the name came from, for the error. */
+static int provider_of(const char *name, const char *src,
+		       const struct gz_provider **out)
 {
-	char prov[GENZIO_NAME_MAX];
+	char prov[GENZIO_NAME_MAX], why[160] = "";
 	size_t n = strcspn(name, "0123456789");
-	const struct gz_provider *p;
+	const struct gz_provider *p = NULL;
 
-	if (n >= sizeof(prov) || (name[n] && strcmp(name + n, "0")))
-		return NULL;
-	memcpy(prov, name, n);
-	prov[n] = 0;
-	p = gz_provider_find(prov);
-	return p && p->probe() > 0 ? p : NULL;
+	if (n < sizeof(prov) && (!name[n] || !strcmp(name + n, "0"))) {
+		memcpy(prov, name, n);
+		prov[n] = 0;
+		p = gz_provider_find(prov);
+	}
+	if (!p)
+		return gz_err(-ENODEV, "%s%s: no such device in this build "
+			      "(genzio_device_list names the ones there are)",
+			      src, name);
+	if (p->probe(why, sizeof(why)) <= 0)
+		return gz_err(-ENODEV, "%s%s: not usable here: %s", src, name,
+			      why);
+	*out = p;
+	return 0;
 }
 
 GENZIO_EXPORT int genzio_device_open(const char *name,
@@ -64,8 +75,9 @@ GENZIO_EXPORT int genzio_device_open(const char *name,
 				     struct genzio_context **out)
 {
 	GZ_API();
-	const struct gz_provider *p;
+	const struct gz_provider *p = NULL;
 	struct genzio_context *ctx;
+	const char *src = "";
 	int ret;
 
 	if (!out)
@@ -76,13 +88,13 @@ GENZIO_EXPORT int genzio_device_open(const char *name,
 						   ~(uint64_t)OPEN_ATTR_ALL));
 	if (!name) {
 		name = getenv("GENZIO_PROVIDER");
-		if (!name || !*name)
+		src = name && *name ? "GENZIO_PROVIDER=" : "";
+		if (!*src)
 			name = "shm";
 	}
-	p = provider_of(name);
-	if (!p)
-		return gz_err(-ENODEV, "no device \"%s\" here (genzio_device_list "
-			      "names the ones there are)", name);
+	ret = provider_of(name, src, &p);
+	if (ret)
+		return ret;
 	ret = p->device_open(attr, &ctx);
 	if (ret)
 		return ret;

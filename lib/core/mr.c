@@ -120,9 +120,11 @@ GENZIO_EXPORT int genzio_mr_dereg(struct genzio_mr *pub)
 		ret = ctx->prov->quiesce(ctx, 0);
 		if (ret == -ETIMEDOUT)
 			return gz_err(ret, "a peer is still inside an access "
-				      "through this region's R-Key (stopped?); "
-				      "the key is revoked, the region still "
-				      "registered: call again");
+				      "to this context's memory (stopped?), "
+				      "maybe through another key: the wait "
+				      "cannot tell them apart; the key is "
+				      "revoked, the region still registered: "
+				      "call again");
 		if (ret)
 			return gz_err(ret, "cannot wait for accesses in flight: "
 				      "%s; the key is revoked, the region still "

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -16,7 +17,20 @@
 #include "gz.h"
 #include "sys/sys.h"
 
-int gz_sys_privdir_open(const char *base, int *out)
+/* Say why in @why; the caller decides whether that is an error. */
+static int refuse(int ret, char *why, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int refuse(int ret, char *why, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, len, fmt, ap);
+	va_end(ap);
+	return ret;
+}
+
+int gz_sys_privdir_open(const char *base, int *out, char *why, size_t len)
 {
 	char name[32];
 	struct stat st;
@@ -25,28 +39,29 @@ int gz_sys_privdir_open(const char *base, int *out)
 	snprintf(name, sizeof(name), "genzio-%u", (unsigned)geteuid());
 	bfd = open(base, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (bfd < 0)
-		return gz_err(-errno, "%s: %s (set GENZIO_SHM_DIR to a tmpfs "
-			      "directory)", base, strerror(errno));
+		return refuse(-errno, why, len, "%s: %s", base,
+			      strerror(errno));
 	if (mkdirat(bfd, name, 0700) && errno != EEXIST) {
 		int ret = -errno;
 
 		close(bfd);
-		return gz_err(ret, "mkdir %s/%s: %s", base, name,
-			      strerror(-ret));
+		return refuse(ret, why, len, "%s is not writable for uid %u "
+			      "(mkdir %s: %s)", base, (unsigned)geteuid(),
+			      name, strerror(-ret));
 	}
 	fd = openat(bfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	close(bfd);
 	if (fd < 0)
-		return gz_err(errno == ELOOP || errno == ENOTDIR ? -EACCES :
-								  -errno,
-			      "%s/%s is not a directory we can use (%s): another "
-			      "user may have put it there; remove it, or set "
-			      "GENZIO_SHM_DIR", base, name, strerror(errno));
+		return refuse(errno == ELOOP || errno == ENOTDIR ? -EACCES :
+								   -errno,
+			      why, len, "%s/%s is not a directory we can use "
+			      "(%s): another user may have put it there; "
+			      "remove it", base, name, strerror(errno));
 	if (fstat(fd, &st)) {
 		int ret = -errno;
 
 		close(fd);
-		return gz_err(ret, "fstat %s/%s: %s", base, name,
+		return refuse(ret, why, len, "fstat %s/%s: %s", base, name,
 			      strerror(-ret));
 	}
 	/* ours, but a umask like 0277 made it 0500: set what we meant (a
@@ -57,10 +72,10 @@ int gz_sys_privdir_open(const char *base, int *out)
 	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
 	    (st.st_mode & 07777) != 0700) {
 		close(fd);
-		return gz_err(-EACCES, "%s/%s belongs to uid %u with mode %04o, "
-			      "not to uid %u with 0700: refusing it (another "
-			      "user's squat?); remove it, or set GENZIO_SHM_DIR",
-			      base, name, (unsigned)st.st_uid,
+		return refuse(-EACCES, why, len, "%s/%s belongs to uid %u "
+			      "with mode %04o, not to uid %u with 0700: refusing "
+			      "it (another user's squat?); remove it", base,
+			      name, (unsigned)st.st_uid,
 			      (unsigned)(st.st_mode & 07777),
 			      (unsigned)geteuid());
 	}

@@ -13,6 +13,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "gz.h"
 #include "sys/sys.h"
 
 static int read_stat(pid_t pid, char *state, uint64_t *starttime)
@@ -136,10 +137,17 @@ int gz_sys_setup_timeout_ms(void)
 	char *end;
 	long ms;
 
+	static int noticed;
+
 	if (!v || !*v)
 		return 2000;
 	ms = strtol(v, &end, 10);
-	return *end || ms < 0 || ms > 3600000 ? 2000 : (int)ms;
+	if (*end || ms < 0 || ms > 3600000) {
+		gz_log_notice_once(&noticed, "GENZIO_SETUP_TIMEOUT_MS=%s is "
+				   "not 0-3600000 ms: waiting 2000", v);
+		return 2000;
+	}
+	return (int)ms;
 }
 
 static int membarrier(int cmd)

@@ -22,13 +22,14 @@ uint64_t gz_sys_huge_free(uint64_t page_size);
 
 /* ---- privdir.c: where a user's fabric files live ---- */
 /*
- * Open <base>/genzio-<euid>, creating it 0700 when missing. Refused
- * (-EACCES, with the reason logged) unless it is a directory, not a
- * symlink, owned by the effective uid, with mode 0700: in a sticky
+ * Open <base>/genzio-<euid>, creating it 0700 when missing (one we own
+ * with another mode is set back to 0700). Refused (-EACCES) unless it is
+ * a directory, not a symlink, owned by the effective uid: in a sticky
  * world-writable /dev/shm another user may have put anything there first.
- * Return: 0 and *dirfd (O_CLOEXEC), or -errno.
+ * Return: 0 and *dirfd (O_CLOEXEC), or -errno and the reason in @why
+ * (nothing logged: for a hugetlbfs mount, failing is no error).
  */
-int gz_sys_privdir_open(const char *base, int *dirfd);
+int gz_sys_privdir_open(const char *base, int *dirfd, char *why, size_t len);
 
 /* ---- shmfile.c: named files peers open and map by themselves ---- */
 struct gz_shmfile {

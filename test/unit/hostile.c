@@ -33,9 +33,11 @@ TestSuite(hostile, .init = gzt_fabric_init, .fini = gzt_fabric_fini,
 
 static int dir_fd(void)
 {
+	char why[256];
 	int fd;
 
-	cr_assert_eq(gz_sys_privdir_open("/dev/shm", &fd), 0);
+	cr_assert_eq(gz_sys_privdir_open("/dev/shm", &fd, why, sizeof(why)),
+		     0, "%s", why);
 	return fd;
 }
 

@@ -26,9 +26,11 @@ static const char *fabric(void)
 static int dir(void)
 {
 	static int fd = -1;
+	char why[256];
 
 	if (fd < 0)
-		cr_assert_eq(gz_sys_privdir_open("/dev/shm", &fd), 0);
+		cr_assert_eq(gz_sys_privdir_open("/dev/shm", &fd, why,
+						 sizeof(why)), 0, "%s", why);
 	return fd;
 }
 

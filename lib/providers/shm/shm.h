@@ -77,6 +77,7 @@ struct gz_shm_ctx {
 	struct genzio_context base;
 	struct gz_fabric fabric;
 	int dirfd[GZ_SHM_NDIRS];	/* our private dirs, or -1 */
+	char huge_why[2][400];		/* why a hugetlbfs dir is -1 */
 	struct gz_shm_comp *comp;	/* our component file, writable */
 	struct gz_shm_guard_hdr *guard;	/* our guard file, 512 MiB sparse */
 	uint32_t cid;
@@ -143,7 +144,7 @@ struct gz_shm_cq {
 	struct gz_cq base;
 	struct gz_ring ring;
 	uint32_t cons;			/* consumer's own index */
-	uint32_t users;			/* queue pairs, under ctx lock */
+	uint32_t users;			/* send and receive queues, ctx lock */
 	struct gz_shm_cqhdr *hdr;	/* in segment seg, shared */
 	uint32_t seg;
 	uint32_t id;			/* private copies of what hdr says */

@@ -41,10 +41,10 @@ static int parse_size(const char *s, uint64_t *out)
 static int parse_attr(const struct genzio_open_attr *attr, const char **fabric,
 		      uint32_t *subnet, uint64_t *budget)
 {
-	const char *env;
+	const char *env, *env_fabric = getenv("GENZIO_FABRIC");
 
 	/* The directory is the user's own, so "default" is per user. */
-	*fabric = getenv("GENZIO_FABRIC");
+	*fabric = env_fabric;
 	if (!*fabric || !**fabric)
 		*fabric = "default";
 	*subnet = 1;
@@ -60,8 +60,10 @@ static int parse_attr(const struct genzio_open_attr *attr, const char **fabric,
 	if (attr && (attr->comp_mask & GENZIO_OPEN_ATTR_HUGE_BUDGET))
 		*budget = attr->huge_budget;
 	if (!*fabric || !gz_fabric_name_ok(*fabric))
-		return gz_err(-EINVAL, "fabric name must be 1-%d of [A-Za-z0-9_]",
-			      GZ_FABRIC_NAME_MAX);
+		return gz_err(-EINVAL, "%s%s: a fabric name is 1-%d of "
+			      "[A-Za-z0-9_]", *fabric == env_fabric ?
+			      "GENZIO_FABRIC=" : "fabric ",
+			      *fabric ? *fabric : "(null)", GZ_FABRIC_NAME_MAX);
 	if (*subnet > 0xffff)
 		return gz_err(-EINVAL, "subnet %u does not fit 16 bits", *subnet);
 	return 0;
@@ -74,24 +76,58 @@ static const char *base_dir(void)
 	return d && *d ? d : GZ_SHM_DEFAULT_DIR;
 }
 
+/* What to do about a base directory we cannot use. */
+static const char *base_hint(void)
+{
+	const char *d = getenv("GENZIO_SHM_DIR");
+
+	return d && *d ? " (GENZIO_SHM_DIR must name a tmpfs directory you "
+			 "may write)" :
+			 " (set GENZIO_SHM_DIR to a tmpfs directory you may "
+			 "write)";
+}
+
+/* Why huge pages of one size are off, for the fallback notice. */
+static void huge_off(struct gz_shm_ctx *ctx, int i, const char *mnt,
+		     const char *why)
+{
+	const char *size = i == GZ_SHM_DIR_HUGE1G ? "1G" : "2M";
+	char *out = ctx->huge_why[i - GZ_SHM_DIR_HUGE2M];
+	size_t len = sizeof(ctx->huge_why[0]);
+
+	if (!mnt)
+		snprintf(out, len, "no hugetlbfs mount with %s pages (as root: "
+			 "mkdir -p /dev/hugepages%s && mount -t hugetlbfs -o "
+			 "pagesize=%s,mode=1777 nodev /dev/hugepages%s)", size,
+			 i == GZ_SHM_DIR_HUGE1G ? "1G" : "",
+			 size, i == GZ_SHM_DIR_HUGE1G ? "1G" : "");
+	else
+		snprintf(out, len, "%.200s; as root, remount %.128s with mode=1777 "
+			 "or uid=%u", why, mnt, (unsigned)geteuid());
+}
+
 /* Our private directories: the tmpfs one is required, the hugetlbfs ones
  * are used when a mount exists and we may make our directory in it. */
 static int dirs_open(struct gz_shm_ctx *ctx)
 {
 	static const uint64_t page[GZ_SHM_NDIRS] = { 0, GZ_PAGE_2M,
 						     GZ_PAGE_1G };
-	char mnt[PATH_MAX];
+	char mnt[PATH_MAX], why[256];
 	int ret;
 
 	for (int i = 0; i < GZ_SHM_NDIRS; i++)
 		ctx->dirfd[i] = -1;
-	ret = gz_sys_privdir_open(base_dir(), &ctx->dirfd[GZ_SHM_DIR_SHM]);
+	ret = gz_sys_privdir_open(base_dir(), &ctx->dirfd[GZ_SHM_DIR_SHM], why,
+				  sizeof(why));
 	if (ret)
-		return ret;
-	for (int i = GZ_SHM_DIR_HUGE2M; i < GZ_SHM_NDIRS; i++)
-		if (!gz_sys_hugetlbfs_find(page[i], mnt, sizeof(mnt)) &&
-		    gz_sys_privdir_open(mnt, &ctx->dirfd[i]))
-			ctx->dirfd[i] = -1;	/* not ours to use */
+		return gz_err(ret, "%s%s", why, base_hint());
+	for (int i = GZ_SHM_DIR_HUGE2M; i < GZ_SHM_NDIRS; i++) {
+		if (gz_sys_hugetlbfs_find(page[i], mnt, sizeof(mnt)))
+			huge_off(ctx, i, NULL, NULL);
+		else if (gz_sys_privdir_open(mnt, &ctx->dirfd[i], why,
+					     sizeof(why)))
+			huge_off(ctx, i, mnt, why);
+	}
 	return 0;
 }
 
@@ -251,9 +287,13 @@ static void shm_device_close(struct genzio_context *base)
 	/* the core frees ctx, after its event queue */
 }
 
-static int shm_probe(void)
+static int shm_probe(char *why, size_t len)
 {
-	return access(base_dir(), W_OK) ? 0 : 1;
+	if (!access(base_dir(), W_OK))
+		return 1;
+	snprintf(why, len, "%s: %s%s", base_dir(), strerror(errno),
+		 base_hint());
+	return 0;
 }
 
 const struct gz_provider gz_shm_provider = {

@@ -89,14 +89,13 @@ static int try_huge(struct gz_shm_ctx *ctx, uint64_t len, uint32_t flags,
 	int ret;
 
 	if (dfd < 0) {
-		*why = "no hugetlbfs mount for that page size that we may use "
-		       "(as root: mount -t hugetlbfs -o pagesize=2M nodev "
-		       "/dev/hugepages)";
+		*why = ctx->huge_why[big];
 		return -ENOENT;
 	}
 	if (hlen > ctx->huge_budget - ctx->huge_used ||
 	    ctx->huge_used > ctx->huge_budget) {
-		*why = "huge-page budget (GENZIO_HUGE_BUDGET) exhausted";
+		*why = "the huge-page budget (GENZIO_HUGE_BUDGET) has no room "
+		       "for it";
 		return -ENOSPC;
 	}
 	seg_name(ctx, name, sizeof(name), seg);
