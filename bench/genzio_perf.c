@@ -603,8 +603,9 @@ int main(int argc, char **argv)
 	scale_initiator(&e, &o, sv[0]);
 	if (!o.json)
 		printf("# genzio_perf: cores %d,%d; cache-line one-way %.1f ns "
-		       "(the latency limit); ratios below are to it and to "
-		       "memcpy on one core%s\n", o.cpu[0], o.cpu[1], line,
+		       "(the latency limit); each row's ratio is to its "
+		       "line[ns] or memcpy, measured right before it%s\n",
+		       o.cpu[0], o.cpu[1], line,
 		       o.peers || o.mrs ? "; scale: --peers/--mrs in effect" :
 					  "");
 	for (int bw = 0; bw < 2; bw++) {
@@ -650,7 +651,7 @@ int main(int argc, char **argv)
 					oneway_ns(&e, (enum test)t, sz, r.iters,
 						  o.warmup, p2c, sv[0],
 						  &r.lat);
-					r.ratio = r.lat.median / line;
+					r.ratio = r.lat.median / r.base;
 				}
 				gzb_print_row(o.json, bw, &r, first);
 				first = 0;

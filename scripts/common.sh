@@ -33,6 +33,9 @@ build() {
 	dir=$1; shift
 	[ -x "$top/configure" ] || (cd "$top" && autoreconf -fi >/dev/null 2>&1) ||
 		die "autoreconf failed"
+	# autoconf refuses a build directory beside an in-tree build
+	[ ! -f "$top/config.status" ] ||
+		die "$top is configured in place (an in-tree build): run 'make distclean' there, or build in a directory of its own as README.md shows"
 	mkdir -p "$dir"
 	if [ ! -f "$dir/Makefile" ] || [ "$top/configure" -nt "$dir/Makefile" ]; then
 		(cd "$dir" && "$top/configure" -q "$@") || die "configure failed in $dir"
