@@ -37,8 +37,12 @@ build() {
 	[ ! -f "$top/config.status" ] ||
 		die "$top is configured in place (an in-tree build): run 'make distclean' there, or build in a directory of its own as README.md shows"
 	mkdir -p "$dir"
-	if [ ! -f "$dir/Makefile" ] || [ "$top/configure" -nt "$dir/Makefile" ]; then
+	# configured again when the options differ (run.sh and test.sh share
+	# build/, test.sh with --enable-werror)
+	if [ ! -f "$dir/Makefile" ] || [ "$top/configure" -nt "$dir/Makefile" ] ||
+	   [ "$(cat "$dir/.gz-args" 2>/dev/null)" != "$*" ]; then
 		(cd "$dir" && "$top/configure" -q "$@") || die "configure failed in $dir"
+		printf '%s\n' "$*" >"$dir/.gz-args"
 	fi
 	make -s -C "$dir" -j"$jobs" >"$dir/make.log" 2>&1 ||
 		{ tail -n 40 "$dir/make.log"; die "build failed in $dir"; }
