@@ -37,12 +37,15 @@ build() {
 	[ ! -f "$top/config.status" ] ||
 		die "$top is configured in place (an in-tree build): run 'make distclean' there, or build in a directory of its own as README.md shows"
 	mkdir -p "$dir"
-	# configured again when the options differ (run.sh and test.sh share
-	# build/, test.sh with --enable-werror)
-	if [ ! -f "$dir/Makefile" ] || [ "$top/configure" -nt "$dir/Makefile" ] ||
-	   [ "$(cat "$dir/.gz-args" 2>/dev/null)" != "$*" ]; then
+	# other options (or a tree from before .gz-args): start afresh, since
+	# objects do not depend on the flags they were compiled with
+	args="options: $*"
+	if [ -f "$dir/Makefile" ] && [ "$(cat "$dir/.gz-args" 2>/dev/null)" != "$args" ]; then
+		rm -rf "$dir" && mkdir -p "$dir"
+	fi
+	if [ ! -f "$dir/Makefile" ] || [ "$top/configure" -nt "$dir/Makefile" ]; then
 		(cd "$dir" && "$top/configure" -q "$@") || die "configure failed in $dir"
-		printf '%s\n' "$*" >"$dir/.gz-args"
+		printf '%s\n' "$args" >"$dir/.gz-args"
 	fi
 	make -s -C "$dir" -j"$jobs" >"$dir/make.log" 2>&1 ||
 		{ tail -n 40 "$dir/make.log"; die "build failed in $dir"; }

@@ -29,7 +29,7 @@ GENZIO_EXPORT int genzio_device_list(struct genzio_device_desc *descs, int max)
 		return gz_err(-EINVAL, "descs %p, max %d", (void *)descs, max);
 	for (int i = 0; i < gz_provider_count(); i++) {
 		const struct gz_provider *p = gz_provider_at(i);
-		char why[160];
+		char why[400];
 		int count = p->probe(why, sizeof(why));
 
 		for (int d = 0; d < count; d++, n++) {
@@ -50,7 +50,7 @@ GENZIO_EXPORT int genzio_device_list(struct genzio_device_desc *descs, int max)
 static int provider_of(const char *name, const char *src,
 		       const struct gz_provider **out)
 {
-	char prov[GENZIO_NAME_MAX], why[160] = "";
+	char prov[GENZIO_NAME_MAX], why[400] = "";
 	size_t n = strcspn(name, "0123456789");
 	const struct gz_provider *p = NULL;
 

@@ -45,9 +45,13 @@ int gz_sys_privdir_open(const char *base, int *out, char *why, size_t len)
 		int ret = -errno;
 
 		close(bfd);
-		return refuse(ret, why, len, "%s is not writable for uid %u "
-			      "(mkdir %s: %s)", base, (unsigned)geteuid(),
-			      name, strerror(-ret));
+		if (ret == -EACCES || ret == -EPERM)
+			return refuse(ret, why, len, "%s is not writable for "
+				      "uid %u (mkdir %s: %s)", base,
+				      (unsigned)geteuid(), name,
+				      strerror(-ret));
+		return refuse(ret, why, len, "mkdir %s/%s: %s", base, name,
+			      strerror(-ret));
 	}
 	fd = openat(bfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	close(bfd);
@@ -64,10 +68,11 @@ int gz_sys_privdir_open(const char *base, int *out, char *why, size_t len)
 		return refuse(ret, why, len, "fstat %s/%s: %s", base, name,
 			      strerror(-ret));
 	}
-	/* ours, but a umask like 0277 made it 0500: set what we meant (a
-	 * directory we own is ours to set; anybody else's is refused) */
+	/* ours, but a umask like 0277 made it 0500: set what we meant. One
+	 * that others could write may hold their files already: refused. */
 	if (S_ISDIR(st.st_mode) && st.st_uid == geteuid() &&
-	    (st.st_mode & 07777) != 0700 && !fchmod(fd, 0700))
+	    !(st.st_mode & 022) && (st.st_mode & 07777) != 0700 &&
+	    !fchmod(fd, 0700))
 		st.st_mode = (st.st_mode & ~07777u) | 0700;
 	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
 	    (st.st_mode & 07777) != 0700) {

@@ -203,3 +203,30 @@ Test(setup, a_restrictive_umask_still_gives_a_usable_private_directory)
 	rmdir(dir);
 	rmdir(base);
 }
+
+Test(setup, a_private_directory_others_could_write_is_refused)
+{
+	char base[] = "/tmp/genzio-mode-XXXXXX", dir[96];
+	struct genzio_context *ctx;
+	struct stat st;
+
+	cr_assert_not_null(mkdtemp(base));
+	setenv("GENZIO_SHM_DIR", base, 1);
+	snprintf(dir, sizeof(dir), "%s/genzio-%u", base, (unsigned)geteuid());
+	/* ours, but others could have planted files in it meanwhile */
+	cr_assert_eq(mkdir(dir, 0700), 0);
+	cr_assert_eq(chmod(dir, 0773), 0);
+	cr_assert_eq(genzio_device_open(NULL, NULL, &ctx), -EACCES);
+	cr_assert_eq(stat(dir, &st), 0);
+	cr_assert_eq(st.st_mode & 07777, 0773, "a refused one is left as is");
+	/* readable by others, writable by nobody else: set back, used */
+	cr_assert_eq(chmod(dir, 0755), 0);
+	cr_assert_eq(genzio_device_open(NULL, NULL, &ctx), 0);
+	cr_assert_eq(stat(dir, &st), 0);
+	cr_assert_eq(st.st_mode & 07777, 0700);
+	cr_assert_eq(genzio_device_close(ctx), 0);
+	gzt_fabric_fini();
+	unsetenv("GENZIO_SHM_DIR");
+	rmdir(dir);
+	rmdir(base);
+}

@@ -208,16 +208,16 @@ Test(threads, queue_pairs_come_and_go_while_their_cq_is_polled)
 struct handoff {
 	struct gzt_ep *s, *r;
 	_Atomic int posted, stop;
-	int bad;		/* the first failure: a post's errno or a status */
-	const char *what;
+	_Atomic int bad;	/* the first failure: a post's errno or a status */
+	const char *what;	/* read after both threads are joined */
 };
 
 static void handoff_bad(struct handoff *h, const char *what, int why)
 {
-	if (!h->bad) {
-		h->bad = why;
+	int none = 0;
+
+	if (atomic_compare_exchange_strong(&h->bad, &none, why))
 		h->what = what;
-	}
 }
 
 #define HANDOFFS 2000
@@ -311,8 +311,8 @@ Test(threads, parked_sends_run_by_the_poller_hand_their_queue_pair_back)
 	}
 	CHECK_EQ(pthread_join(t[0], NULL), 0);
 	CHECK_EQ(pthread_join(t[1], NULL), 0);
-	CHECK(!h.bad, "a post or a completion failed: %s (%d)", h.what,
-	      h.bad);
+	CHECK(!atomic_load(&h.bad), "a post or a completion failed: %s (%d)",
+	      h.what, atomic_load(&h.bad));
 	CHECK_EQ(gzt_ep_close(&s), 0);
 	CHECK_EQ(gzt_ep_close(&r), 0);
 }

@@ -101,9 +101,11 @@ static void huge_off(struct gz_shm_ctx *ctx, int i, const char *mnt,
 			 "pagesize=%s,mode=1777 nodev /dev/hugepages%s)", size,
 			 i == GZ_SHM_DIR_HUGE1G ? "1G" : "",
 			 size, i == GZ_SHM_DIR_HUGE1G ? "1G" : "");
-	else
+	else if (access(mnt, W_OK))	/* root's mount, not open to us */
 		snprintf(out, len, "%.200s; as root, remount %.128s with mode=1777 "
 			 "or uid=%u", why, mnt, (unsigned)geteuid());
+	else
+		snprintf(out, len, "%.300s", why);
 }
 
 /* Our private directories: the tmpfs one is required, the hugetlbfs ones
@@ -291,7 +293,7 @@ static int shm_probe(char *why, size_t len)
 {
 	if (!access(base_dir(), W_OK))
 		return 1;
-	snprintf(why, len, "%s: %s%s", base_dir(), strerror(errno),
+	snprintf(why, len, "%.200s: %s%s", base_dir(), strerror(errno),
 		 base_hint());
 	return 0;
 }

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "fabric/fabric.h"
+#include "sys/sys.h"
 #include "xdm/ring.h"
 #include "xdm/xdm.h"
 
