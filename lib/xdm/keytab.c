@@ -51,8 +51,7 @@ static struct gz_key_entry *find(struct gz_key_entry *tab, uint32_t mask,
 }
 
 int gz_keytab_insert(struct gz_key_entry *tab, uint32_t mask, uint32_t rkey,
-		     uint32_t access, uint32_t seg, uint64_t base,
-		     uint64_t length, uint64_t seg_off)
+		     const struct gz_key_desc *d)
 {
 	struct gz_key_entry *slot;
 
@@ -63,11 +62,12 @@ int gz_keytab_insert(struct gz_key_entry *tab, uint32_t mask, uint32_t rkey,
 	if (!slot)
 		return -ENOSPC;
 	entry_begin(slot);
-	SET(slot->access, access);
-	SET(slot->seg, seg);
-	SET(slot->base, base);
-	SET(slot->length, length);
-	SET(slot->seg_off, seg_off);
+	SET(slot->access, d->access);
+	SET(slot->domain, d->domain);
+	SET(slot->seg, d->seg);
+	SET(slot->base, d->base);
+	SET(slot->length, d->length);
+	SET(slot->seg_off, d->seg_off);
 	atomic_store_explicit(&slot->rkey, rkey, memory_order_release);
 	entry_end(slot);
 	return 0;

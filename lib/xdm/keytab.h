@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "gz.h"
+#include "xdm/xdm_abi.h"
 
 #define GZ_KEY_EMPTY 0u		/* never used: ends a probe */
 #define GZ_KEY_TOMB 1u		/* deregistered: probe goes on */
@@ -31,8 +32,18 @@ struct gz_key_entry {
 	uint64_t base;		/* owner's virtual address of the region */
 	uint64_t length;
 	uint64_t seg_off;	/* offset of base inside the segment */
-	uint64_t pad[3];
+	uint32_t domain;	/* protection domain whose queue pairs honour it */
+	uint32_t pad0;
+	uint64_t pad[2];
 } GZ_ALIGNED;
+
+/* What the owner registers under a key. */
+struct gz_key_desc {
+	uint32_t access;
+	uint32_t domain;
+	uint32_t seg;
+	uint64_t base, length, seg_off;
+};
 
 _Static_assert(sizeof(struct gz_key_entry) == 64, "one key per cache line");
 
@@ -42,7 +53,7 @@ struct gz_key_snap {
 	uint32_t seq;		/* e->seq when copied: unchanged = still valid */
 	uint32_t access;
 	uint32_t seg;
-	uint32_t pad;
+	uint32_t domain;
 	uint64_t base, length, seg_off;
 };
 
@@ -82,6 +93,7 @@ GZ_INLINE int gz_keytab_read(const struct gz_key_entry *e, uint32_t rkey,
 		 * keep the re-read of seq after them (plain loads on x86);
 		 * a field the owner rewrote makes seq differ below. */
 		s->access = __atomic_load_n(&e->access, __ATOMIC_ACQUIRE);
+		s->domain = __atomic_load_n(&e->domain, __ATOMIC_ACQUIRE);
 		s->seg = __atomic_load_n(&e->seg, __ATOMIC_ACQUIRE);
 		s->base = __atomic_load_n(&e->base, __ATOMIC_ACQUIRE);
 		s->length = __atomic_load_n(&e->length, __ATOMIC_ACQUIRE);
@@ -114,17 +126,19 @@ GZ_INLINE int gz_keytab_find(const struct gz_key_entry *tab, uint32_t mask,
 	return 0;
 }
 
-/* Whether snapshot @s grants @need over [@raddr, @raddr + @len):
- * GENZIO_WC_SUCCESS or the status the requester must see. */
-GZ_INLINE uint8_t gz_key_check(const struct gz_key_snap *s, uint64_t raddr,
-			       uint64_t len, uint32_t need)
+/* Whether snapshot @s grants @need over [@raddr, @raddr + @len) to a
+ * request for a queue pair of protection domain @domain: a key of
+ * another domain is refused like one without the right (verbs: remote
+ * access error). GZ_XDM_ST_SUCCESS or the status the requester sees. */
+GZ_INLINE uint8_t gz_key_check(const struct gz_key_snap *s, uint32_t domain,
+			       uint64_t raddr, uint64_t len, uint32_t need)
 {
-	if (GZ_UNLIKELY((s->access & need) != need))
-		return GENZIO_WC_REM_ACCESS;
+	if (GZ_UNLIKELY((s->access & need) != need || s->domain != domain))
+		return GZ_XDM_ST_REM_ACCESS;
 	if (GZ_UNLIKELY(raddr < s->base || len > s->length ||
 			raddr - s->base > s->length - len))
-		return GENZIO_WC_REM_BOUNDS;
-	return GENZIO_WC_SUCCESS;
+		return GZ_XDM_ST_REM_BOUNDS;
+	return GZ_XDM_ST_SUCCESS;
 }
 
 /* Whether the entry @s was copied from is unchanged since. */
@@ -140,8 +154,7 @@ GZ_INLINE int gz_key_still(const struct gz_key_snap *s)
  * Return: 0, -EEXIST (@rkey present), -ENOSPC (no free slot within
  * GZ_KEY_PROBES of its home: pick another key). */
 int gz_keytab_insert(struct gz_key_entry *tab, uint32_t mask, uint32_t rkey,
-		     uint32_t access, uint32_t seg, uint64_t base,
-		     uint64_t length, uint64_t seg_off);
+		     const struct gz_key_desc *d);
 /* Return: 0 or -ENOENT. */
 int gz_keytab_remove(struct gz_key_entry *tab, uint32_t mask, uint32_t rkey);
 

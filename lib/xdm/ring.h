@@ -1,12 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Rings of 64-byte entries, the two kinds the queue ABI uses:
- *  - command rings: the producer fills entries, then rings the doorbell by
- *    publishing its tail (prod); the consumer trusts nothing past it;
- *  - completion rings: each entry carries a phase bit that flips every lap,
- *    so the consumer needs no tail and never clears an entry.
- * Indices run freely over 2^32 and are masked on use; prod and cons live on
- * separate cache lines so producer and consumer never share one.
+ * Completion rings of the queue ABI: each 64-byte entry carries a phase
+ * bit that flips every lap, so the consumer needs no tail and never clears
+ * an entry; producers (several queue pairs, local or remote) reserve slots
+ * with a CAS on prod. Indices run freely over 2^32 and are masked on use;
+ * prod and cons live on separate cache lines so producers and the
+ * consumer never share one. Command queues are xdm/cmdq.h.
  */
 #ifndef GZ_XDM_RING_H
 #define GZ_XDM_RING_H
@@ -25,7 +24,7 @@ struct gz_ring_ctrl {
 };
 
 struct gz_ring {
-	struct gz_ring_ctrl *ctrl;
+	struct gz_ring_ctrl *ctrl;	/* prod: reserved; cons: consumed */
 	uint8_t *ent;		/* nent entries of 64 bytes */
 	uint32_t mask;		/* nent - 1 */
 	uint32_t shift;		/* log2(nent) */
@@ -57,36 +56,11 @@ static inline uint8_t gz_ring_phase(const struct gz_ring *r, uint32_t idx)
 	return (uint8_t)(((idx >> r->shift) & 1u) ^ 1u);
 }
 
-/* ---- command ring: single producer, tail doorbell ---- */
-
-/* Free entries the producer may fill from @prod on. */
-static inline uint32_t gz_ring_space(const struct gz_ring *r, uint32_t prod)
-{
-	/* Acquire pairs with the consumer's release in gz_ring_consume():
-	 * once we see the slot freed, its entry has been read. */
-	uint32_t cons = atomic_load_explicit(&r->ctrl->cons,
-					     memory_order_acquire);
-
-	return r->mask + 1 - (prod - cons);
-}
-
-static inline void gz_ring_doorbell(struct gz_ring *r, uint32_t prod)
-{
-	/* Release: entries written before this are visible to a consumer
-	 * that reads the new tail with acquire (gz_ring_avail). */
-	atomic_store_explicit(&r->ctrl->prod, prod, memory_order_release);
-}
-
-static inline uint32_t gz_ring_avail(const struct gz_ring *r, uint32_t cons)
-{
-	return atomic_load_explicit(&r->ctrl->prod, memory_order_acquire) -
-	       cons;
-}
-
+/* The consumer gives back every slot before @cons. */
 static inline void gz_ring_consume(struct gz_ring *r, uint32_t cons)
 {
-	/* Release: our reads of the entries happen before the producer
-	 * may reuse them (pairs with the acquire in gz_ring_space). */
+	/* Release: our reads of the entries happen before a producer may
+	 * reuse them (pairs with the acquire in gz_ring_reserve). */
 	atomic_store_explicit(&r->ctrl->cons, cons, memory_order_release);
 }
 

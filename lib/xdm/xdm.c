@@ -130,34 +130,69 @@ void gz_xdm_copy_nt(void *dst, const void *src, uint64_t len)
 #endif
 }
 
-static uint32_t need_of(uint8_t opcode)
+uint8_t gz_xdm_kcache_fill(struct gz_xdm_target *t, struct gz_xdm_kcache *kc,
+			   uint32_t domain, uint32_t rkey, uint64_t raddr,
+			   uint64_t len, uint32_t need, uint8_t **ptr)
 {
-	switch (opcode) {
-	case GZ_XDM_PUT:
-	case GZ_XDM_PUTIMM:
-		return GENZIO_ACCESS_REMOTE_WRITE;
-	case GZ_XDM_GET:
-	case GZ_XDM_GETIMM:
-		return GENZIO_ACCESS_REMOTE_READ;
-	default:
-		return GENZIO_ACCESS_REMOTE_ATOMIC;
-	}
+	struct gz_key_snap snap;
+	uint8_t st = gz_xdm_resolve(t, domain, rkey, raddr, len, need, ptr,
+				    &snap);
+
+	if (st)
+		return st;
+	/* the snapshot the checks passed on, clamped to our mapping */
+	kc->k = snap;
+	kc->rkey = rkey;
+	kc->ptr = *ptr - (raddr - snap.base);
+	return GZ_XDM_ST_SUCCESS;
 }
 
-uint8_t gz_xdm_cmd_exec(const struct gz_xdm_cmd *cmd, struct gz_xdm_target *t,
+/* The queue ABI's status numbers are the ones applications see. */
+#define SAME(x) _Static_assert((int)GZ_XDM_ST_##x == (int)GENZIO_WC_##x, #x)
+SAME(SUCCESS);
+SAME(BAD_RKEY);
+SAME(RDM_FULL);
+SAME(RETRY_EXC);
+SAME(REM_BOUNDS);
+SAME(LOC_PROT);
+SAME(LOC_LEN);
+SAME(REM_ACCESS);
+SAME(REM_QP);
+SAME(FLUSHED);
+SAME(REM_INV_REQ);
+SAME(REM_OP);
+SAME(GENERAL_ERR);
+
+/* The local buffer of @c through @in; NULL when it cannot be reached. */
+static uint8_t *local(const struct gz_xdm_initiator *in, uint64_t laddr,
+		      uint64_t len)
+{
+	if (!in || !in->xlate)
+		return (uint8_t *)(uintptr_t)laddr;
+	return in->xlate(in->arg, laddr, len);
+}
+
+uint8_t gz_xdm_cmd_exec(const struct gz_xdm_cmd *entry,
+			const struct gz_xdm_initiator *in,
+			struct gz_xdm_target *t, uint32_t domain,
 			struct gz_xdm_cqe *cqe)
 {
-	uint8_t opcode = cmd->opflags & GZ_XDM_OPCODE_MASK;
-	uint32_t size = cmd->opflags & GZ_XDM_FLAG_ATOMIC32 ? 4 : 8;
-	uint64_t len = cmd->length;
-	uint8_t st = GENZIO_WC_SUCCESS, wc_op = GENZIO_WC_WRITE;
-	uint8_t *rp;
+	struct gz_xdm_cmd c;
+	uint8_t opcode, st = GZ_XDM_ST_SUCCESS, wc_op = GENZIO_WC_WRITE;
+	uint32_t size;
+	uint64_t len, old;
+	struct gz_xdm_iov v;
 
+	/* the producer's memory: one copy, and only the copy is used */
+	memcpy(&c, entry, sizeof(c));
+	opcode = c.opflags & GZ_XDM_OPCODE_MASK;
+	size = c.opflags & GZ_XDM_FLAG_ATOMIC32 ? 4 : 8;
+	len = c.length;
 	memset(cqe, 0, offsetof(struct gz_xdm_cqe, phase));
 	memset(cqe->result, 0, sizeof(cqe->result));
-	cqe->cidx = cmd->cidx;
-	cqe->context = cmd->context;
-	if (cmd->opflags & GZ_XDM_FLAG_FENCE)
+	cqe->cidx = c.cidx;
+	cqe->context = c.context;
+	if (c.opflags & GZ_XDM_FLAG_FENCE)
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 
 	switch (opcode) {
@@ -169,28 +204,34 @@ uint8_t gz_xdm_cmd_exec(const struct gz_xdm_cmd *cmd, struct gz_xdm_target *t,
 		break;
 	case GZ_XDM_PUT:
 	case GZ_XDM_GET:
+		wc_op = opcode == GZ_XDM_PUT ? GENZIO_WC_WRITE : GENZIO_WC_READ;
+		v.p = local(in, c.op.laddr, len);
+		v.len = len;
+		if (!v.p)
+			st = GZ_XDM_ST_LOC_PROT;
+		else if (opcode == GZ_XDM_PUT)
+			st = gz_xdm_put(t, NULL, domain, c.rkey, c.raddr, &v, 1,
+					len);
+		else
+			st = gz_xdm_get(t, NULL, domain, c.rkey, c.raddr, &v, 1,
+					len);
+		break;
 	case GZ_XDM_PUTIMM:
 	case GZ_XDM_GETIMM:
-		wc_op = opcode == GZ_XDM_PUT || opcode == GZ_XDM_PUTIMM ?
-				GENZIO_WC_WRITE : GENZIO_WC_READ;
-		if ((opcode == GZ_XDM_PUTIMM || opcode == GZ_XDM_GETIMM) &&
-		    len > GZ_XDM_IMM_MAX) {
-			st = GENZIO_WC_LOC_LEN;
+		wc_op = opcode == GZ_XDM_PUTIMM ? GENZIO_WC_WRITE :
+						  GENZIO_WC_READ;
+		if (len > GZ_XDM_IMM_MAX) {
+			st = GZ_XDM_ST_LOC_LEN;
 			break;
 		}
-		st = gz_xdm_resolve(t, cmd->rkey, cmd->raddr, len,
-				    need_of(opcode), &rp, NULL);
-		if (st)
-			break;
-		if (opcode == GZ_XDM_PUT)
-			gz_xdm_copy(rp, (const void *)(uintptr_t)cmd->op.laddr,
-				    len);
-		else if (opcode == GZ_XDM_GET)
-			gz_xdm_copy((void *)(uintptr_t)cmd->op.laddr, rp, len);
-		else if (opcode == GZ_XDM_PUTIMM)
-			gz_xdm_copy(rp, cmd->imm, len);
-		else
-			memcpy(cqe->result, rp, len);
+		/* the data travels in the entry (our copy) or the cqe */
+		v.p = opcode == GZ_XDM_PUTIMM ? c.imm : cqe->result;
+		v.len = len;
+		st = opcode == GZ_XDM_PUTIMM ?
+			     gz_xdm_put(t, NULL, domain, c.rkey, c.raddr, &v, 1,
+					len) :
+			     gz_xdm_get(t, NULL, domain, c.rkey, c.raddr, &v, 1,
+					len);
 		break;
 	case GZ_XDM_SWAP:
 	case GZ_XDM_ADD:
@@ -201,28 +242,20 @@ uint8_t gz_xdm_cmd_exec(const struct gz_xdm_cmd *cmd, struct gz_xdm_target *t,
 	case GZ_XDM_SMAX:
 	case GZ_XDM_UMIN:
 	case GZ_XDM_UMAX:
-	case GZ_XDM_CAS: {
-		uint64_t old;
-
+	case GZ_XDM_CAS:
 		wc_op = GENZIO_WC_ATOMIC;
 		len = size;
-		if (cmd->raddr & (size - 1)) {
-			st = GENZIO_WC_REM_BOUNDS;
+		if (c.raddr & (size - 1)) {
+			st = GZ_XDM_ST_REM_BOUNDS;
 			break;
 		}
-		st = gz_xdm_resolve(t, cmd->rkey, cmd->raddr, size,
-				    GENZIO_ACCESS_REMOTE_ATOMIC, &rp, NULL);
+		st = gz_xdm_amo(t, NULL, domain, c.rkey, c.raddr, opcode, size,
+				c.op.operand, c.op.compare, &old);
 		if (!st)
-			st = gz_xdm_atomic_aligned(rp, size);
-		if (st)
-			break;
-		old = gz_xdm_atomic(opcode, rp, size, cmd->op.operand,
-				    cmd->op.compare);
-		memcpy(cqe->result, &old, sizeof(old));
+			memcpy(cqe->result, &old, sizeof(old));
 		break;
-	}
 	default:
-		st = GENZIO_WC_GENERAL_ERR;
+		st = GZ_XDM_ST_GENERAL_ERR;
 	}
 	cqe->status = st;
 	cqe->opcode = wc_op;

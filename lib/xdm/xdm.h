@@ -32,14 +32,16 @@ struct gz_xdm_target {
 };
 
 /*
- * Turn (rkey, raddr, len) into a pointer this process may access, and
- * (when @snap is not NULL) hand back the key entry it was checked
- * against, for a cache that revalidates it by sequence number.
- * Return: GENZIO_WC_SUCCESS and *ptr, or the completion status.
+ * Turn (rkey, raddr, len) into a pointer this process may access, for a
+ * request to a queue pair of protection domain @domain, and (when @snap is
+ * not NULL) hand back the key entry it was checked against, for a cache
+ * that revalidates it by sequence number.
+ * Return: GZ_XDM_ST_SUCCESS and *ptr, or the completion status.
  */
-GZ_INLINE uint8_t gz_xdm_resolve(struct gz_xdm_target *t, uint32_t rkey,
-				 uint64_t raddr, uint64_t len, uint32_t need,
-				 uint8_t **ptr, struct gz_key_snap *snap)
+GZ_INLINE uint8_t gz_xdm_resolve(struct gz_xdm_target *t, uint32_t domain,
+				 uint32_t rkey, uint64_t raddr, uint64_t len,
+				 uint32_t need, uint8_t **ptr,
+				 struct gz_key_snap *snap)
 {
 	struct gz_key_snap k;
 	struct gz_xdm_seg *s;
@@ -48,18 +50,18 @@ GZ_INLINE uint8_t gz_xdm_resolve(struct gz_xdm_target *t, uint32_t rkey,
 	uint8_t st;
 
 	if (GZ_UNLIKELY(!gz_keytab_find(t->keys, t->key_mask, rkey, &k)))
-		return GENZIO_WC_BAD_RKEY;
-	st = gz_key_check(&k, raddr, len, need);
+		return GZ_XDM_ST_BAD_RKEY;
+	st = gz_key_check(&k, domain, raddr, len, need);
 	if (GZ_UNLIKELY(st))
 		return st;
 	if (GZ_UNLIKELY(k.seg >= t->nseg))
-		return GENZIO_WC_BAD_RKEY;
+		return GZ_XDM_ST_BAD_RKEY;
 	s = &t->seg[k.seg];
 	/* Acquire pairs with the release that publishes a new mapping. */
 	base = __atomic_load_n(&s->base, __ATOMIC_ACQUIRE);
 	if (GZ_UNLIKELY(!base)) {
 		if (t->map_seg(t, k.seg))
-			return GENZIO_WC_BAD_RKEY;
+			return GZ_XDM_ST_BAD_RKEY;
 		base = __atomic_load_n(&s->base, __ATOMIC_ACQUIRE);
 	}
 	/* The table is the owner's word; never trust it past our mapping
@@ -68,7 +70,7 @@ GZ_INLINE uint8_t gz_xdm_resolve(struct gz_xdm_target *t, uint32_t rkey,
 	rel = raddr - k.base;
 	if (GZ_UNLIKELY(k.seg_off > slen || rel > slen - k.seg_off ||
 			len > slen - k.seg_off - rel))
-		return GENZIO_WC_REM_BOUNDS;
+		return GZ_XDM_ST_REM_BOUNDS;
 	*ptr = base + k.seg_off + rel;
 	if (snap) {
 		*snap = k;
@@ -76,7 +78,48 @@ GZ_INLINE uint8_t gz_xdm_resolve(struct gz_xdm_target *t, uint32_t rkey,
 		if (k.length > slen - k.seg_off)
 			snap->length = slen - k.seg_off;
 	}
-	return GENZIO_WC_SUCCESS;
+	return GZ_XDM_ST_SUCCESS;
+}
+
+/*
+ * A requester's memory of the last key it resolved at one target, so a
+ * stream of requests to one region skips the hash probe: the snapshot the
+ * data mover checked (clamped to our mapping), valid while the entry's
+ * sequence number is unchanged (any rewrite of the entry bumps it). One
+ * per queue pair and target; clear it when the target changes.
+ */
+struct gz_xdm_kcache {
+	struct gz_key_snap k;		/* k.e NULL: empty */
+	uint32_t rkey;
+	uint8_t *ptr;			/* our address of k.base */
+};
+
+static inline void gz_xdm_kcache_clear(struct gz_xdm_kcache *kc)
+{
+	kc->k.e = NULL;
+}
+
+/* Resolve through the table and remember the answer (xdm.c). */
+uint8_t gz_xdm_kcache_fill(struct gz_xdm_target *t, struct gz_xdm_kcache *kc,
+			   uint32_t domain, uint32_t rkey, uint64_t raddr,
+			   uint64_t len, uint32_t need, uint8_t **ptr);
+
+/* gz_xdm_resolve() through @kc, which may be NULL (no cache). */
+GZ_INLINE uint8_t gz_xdm_resolve_cached(struct gz_xdm_target *t,
+					struct gz_xdm_kcache *kc,
+					uint32_t domain, uint32_t rkey,
+					uint64_t raddr, uint64_t len,
+					uint32_t need, uint8_t **ptr)
+{
+	if (!kc)
+		return gz_xdm_resolve(t, domain, rkey, raddr, len, need, ptr,
+				      NULL);
+	if (GZ_LIKELY(kc->k.e && kc->rkey == rkey && gz_key_still(&kc->k) &&
+		      !gz_key_check(&kc->k, domain, raddr, len, need))) {
+		*ptr = kc->ptr + (raddr - kc->k.base);
+		return GZ_XDM_ST_SUCCESS;
+	}
+	return gz_xdm_kcache_fill(t, kc, domain, rkey, raddr, len, need, ptr);
 }
 
 /* Map a work-request atomic opcode to the ABI opcode (0 if none). */
@@ -106,8 +149,8 @@ static inline uint8_t gz_xdm_atomic_opcode(uint32_t wr_opcode)
  */
 GZ_INLINE uint8_t gz_xdm_atomic_aligned(const uint8_t *p, uint32_t size)
 {
-	return GZ_UNLIKELY((uintptr_t)p & (size - 1)) ? GENZIO_WC_REM_BOUNDS :
-							GENZIO_WC_SUCCESS;
+	return GZ_UNLIKELY((uintptr_t)p & (size - 1)) ? GZ_XDM_ST_REM_BOUNDS :
+							GZ_XDM_ST_SUCCESS;
 }
 
 /*
@@ -149,12 +192,95 @@ GZ_INLINE void gz_xdm_copy(void *dst, const void *src, uint64_t len)
 #endif
 }
 
+/* ---- execution: the one path every engine takes ---- */
+
+/* A local buffer the requester named, in this address space. */
+struct gz_xdm_iov {
+	uint8_t *p;
+	uint64_t len;
+};
+
+/* PUT: @n local buffers (@len bytes in all) to (rkey, raddr). */
+GZ_INLINE uint8_t gz_xdm_put(struct gz_xdm_target *t, struct gz_xdm_kcache *kc,
+			     uint32_t domain, uint32_t rkey, uint64_t raddr,
+			     const struct gz_xdm_iov *v, uint32_t n,
+			     uint64_t len)
+{
+	uint8_t *rp;
+	uint8_t st = gz_xdm_resolve_cached(t, kc, domain, rkey, raddr, len,
+					   GENZIO_ACCESS_REMOTE_WRITE, &rp);
+
+	if (GZ_UNLIKELY(st))
+		return st;
+	for (uint32_t i = 0; i < n; rp += v[i].len, i++)
+		gz_xdm_copy(rp, v[i].p, v[i].len);
+	return GZ_XDM_ST_SUCCESS;
+}
+
+/* GET: (rkey, raddr) into @n local buffers. */
+GZ_INLINE uint8_t gz_xdm_get(struct gz_xdm_target *t, struct gz_xdm_kcache *kc,
+			     uint32_t domain, uint32_t rkey, uint64_t raddr,
+			     const struct gz_xdm_iov *v, uint32_t n,
+			     uint64_t len)
+{
+	const uint8_t *rp;
+	uint8_t st = gz_xdm_resolve_cached(t, kc, domain, rkey, raddr, len,
+					   GENZIO_ACCESS_REMOTE_READ,
+					   (uint8_t **)&rp);
+
+	if (GZ_UNLIKELY(st))
+		return st;
+	for (uint32_t i = 0; i < n; rp += v[i].len, i++)
+		gz_xdm_copy(v[i].p, rp, v[i].len);
+	return GZ_XDM_ST_SUCCESS;
+}
+
+/* An atomic @op (GZ_XDM_SWAP..CAS) of @size (4 or 8) bytes at (rkey,
+ * raddr); the old value in *@old, zero-extended. */
+GZ_INLINE uint8_t gz_xdm_amo(struct gz_xdm_target *t, struct gz_xdm_kcache *kc,
+			     uint32_t domain, uint32_t rkey, uint64_t raddr,
+			     uint8_t op, uint32_t size, uint64_t operand,
+			     uint64_t compare, uint64_t *old)
+{
+	uint8_t *rp;
+	uint8_t st = gz_xdm_resolve_cached(t, kc, domain, rkey, raddr, size,
+					   GENZIO_ACCESS_REMOTE_ATOMIC, &rp);
+
+	if (GZ_LIKELY(!st))
+		st = gz_xdm_atomic_aligned(rp, size);
+	if (GZ_UNLIKELY(st))
+		return st;
+	/* the counter of a ping-pong or a lock: one instruction */
+	if (op == GZ_XDM_ADD && size == 8)
+		*old = __atomic_fetch_add((uint64_t *)(void *)rp, operand,
+					  __ATOMIC_SEQ_CST);
+	else
+		*old = gz_xdm_atomic(op, rp, size, operand, compare);
+	if (size == 4)
+		*old = (uint32_t)*old;
+	return GZ_XDM_ST_SUCCESS;
+}
+
 /*
- * Execute one command entry against @t and fill @cqe (all but phase).
- * The command's local address is the producer's own memory, checked when
- * the command was built. Return: the status written to @cqe.
+ * Where a command's local addresses point. A software engine in the
+ * requester's process needs nothing (@xlate NULL: laddr is an address);
+ * an engine elsewhere (a bridge model, another process) translates them,
+ * and says NULL for a range it cannot reach (LOC_PROT).
  */
-uint8_t gz_xdm_cmd_exec(const struct gz_xdm_cmd *cmd, struct gz_xdm_target *t,
+struct gz_xdm_initiator {
+	void *(*xlate)(void *arg, uint64_t laddr, uint64_t len);
+	void *arg;
+};
+
+/*
+ * Execute one command entry from @in against @t, for a queue pair of
+ * protection domain @domain, and fill @cqe (all but phase). The entry is
+ * the producer's, so it is copied once before use; its local address goes
+ * through @in. Return: the status written to @cqe.
+ */
+uint8_t gz_xdm_cmd_exec(const struct gz_xdm_cmd *cmd,
+			const struct gz_xdm_initiator *in,
+			struct gz_xdm_target *t, uint32_t domain,
 			struct gz_xdm_cqe *cqe);
 
 #endif /* GZ_XDM_XDM_H */

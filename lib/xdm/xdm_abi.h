@@ -30,6 +30,28 @@ enum gz_xdm_opcode {
 	GZ_XDM_CAS = 0x2c,
 };
 
+/*
+ * Completion status: 0, or 0x80 | a Gen-Z reason code, or a genzio code
+ * (0xc0 and up). The queue ABI owns these numbers; the public
+ * enum genzio_wc_status repeats them so that a completion entry's status
+ * reaches the application unchanged (checked in xdm.c).
+ */
+enum gz_xdm_status {
+	GZ_XDM_ST_SUCCESS = 0x00,
+	GZ_XDM_ST_BAD_RKEY = 0x87,	/* Gen-Z: invalid permission */
+	GZ_XDM_ST_RDM_FULL = 0x93,	/* Gen-Z: RDM queue full */
+	GZ_XDM_ST_RETRY_EXC = 0xa2,	/* Gen-Z: retries exceeded */
+	GZ_XDM_ST_REM_BOUNDS = 0xc1,
+	GZ_XDM_ST_LOC_PROT = 0xc2,
+	GZ_XDM_ST_LOC_LEN = 0xc3,
+	GZ_XDM_ST_REM_ACCESS = 0xc4,
+	GZ_XDM_ST_REM_QP = 0xc5,
+	GZ_XDM_ST_FLUSHED = 0xc6,
+	GZ_XDM_ST_REM_INV_REQ = 0xc7,
+	GZ_XDM_ST_REM_OP = 0xc8,
+	GZ_XDM_ST_GENERAL_ERR = 0xff,
+};
+
 /* Bits of gz_xdm_cmd.opflags above the opcode byte. */
 #define GZ_XDM_OPCODE_MASK 0x00ffu
 #define GZ_XDM_FLAG_FENCE (1u << 8)	/* after every earlier command */
@@ -55,11 +77,6 @@ struct gz_xdm_cmd {
 			uint64_t reserved;
 		} op;
 		uint8_t imm[GZ_XDM_IMM_MAX];	/* PUTIMM payload */
-		struct {
-			uint32_t ctxid;		/* ENQA: 24-bit context id */
-			uint32_t reserved;
-			uint8_t payload[24];
-		} enqa;
 	};
 };
 
@@ -68,6 +85,25 @@ _Static_assert(offsetof(struct gz_xdm_cmd, cidx) == 2, "cidx at byte 2");
 _Static_assert(offsetof(struct gz_xdm_cmd, raddr) == 16, "raddr at 16");
 _Static_assert(offsetof(struct gz_xdm_cmd, context) == 24, "context at 24");
 _Static_assert(offsetof(struct gz_xdm_cmd, imm) == 32, "operands at 32");
+
+/* An ENQA command: a message carried whole in the entry. It shares the
+ * first 8 bytes with struct gz_xdm_cmd (opcode, completion index,
+ * destination); the wr_id stays with the producer, by completion index. */
+#define GZ_XDM_ENQA_MAX 52
+
+struct gz_xdm_enqa {
+	uint16_t opflags;	/* GZ_XDM_ENQA | flags */
+	uint16_t cidx;
+	uint32_t gcid;		/* destination component (28 bits) */
+	uint32_t ctxid;		/* bits 0-23: destination context (queue
+				 * pair); bits 24-29: payload bytes - 1 */
+	uint8_t payload[GZ_XDM_ENQA_MAX];
+};
+
+_Static_assert(sizeof(struct gz_xdm_enqa) == 64, "ENQA entry is 64 bytes");
+_Static_assert(offsetof(struct gz_xdm_enqa, gcid) ==
+		       offsetof(struct gz_xdm_cmd, gcid),
+	       "ENQA shares the command header");
 
 /* Completion entry. The producer writes everything, then flags last with
  * release ordering; GZ_XDM_CQE_PHASE flips every lap of the ring, so the
@@ -103,5 +139,28 @@ struct gz_xdm_rdm {
 };
 
 _Static_assert(sizeof(struct gz_xdm_rdm) == 64, "RDM entry is 64 bytes");
+
+/*
+ * A posted receive, as the receiver writes it into its receive ring and a
+ * sender (or a bridge) reads it: the receiver's buffers by data-space
+ * segment and offset, never by address, so a reader in another address
+ * space can find them. Entries are num_sge-sized, within the ring's
+ * stride.
+ */
+struct gz_xdm_sge {
+	uint32_t seg;		/* receiver's data-space segment */
+	uint32_t len;
+	uint64_t off;		/* offset inside it */
+};
+
+struct gz_xdm_rqe {
+	uint64_t wr_id;		/* a hint: the receiver keeps its own copy */
+	uint32_t num_sge;
+	uint32_t pad;
+	struct gz_xdm_sge sge[];
+};
+
+_Static_assert(sizeof(struct gz_xdm_sge) == 16, "scatter entry is 16 bytes");
+_Static_assert(sizeof(struct gz_xdm_rqe) == 16, "receive entry header");
 
 #endif /* GZ_XDM_XDM_ABI_H */

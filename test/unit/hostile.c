@@ -823,7 +823,7 @@ Test(hostile, an_atomic_the_key_table_would_misalign_completes_rem_bounds)
 Test(hostile, a_receive_entry_rewritten_after_posting_is_reported_as_posted)
 {
 	struct gz_shm_qp *bq;
-	struct gz_shm_rqe *e;
+	struct gz_xdm_rqe *e;
 	struct genzio_recv_wr rw, *rb;
 	struct genzio_send_wr sw;
 	struct genzio_sge rs, ss;
@@ -838,7 +838,7 @@ Test(hostile, a_receive_entry_rewritten_after_posting_is_reported_as_posted)
 	cr_assert_eq(genzio_post_recv(b.qp, &rw, &rb), 0);
 	/* after posting, the shared entry is rewritten: another wr_id, a
 	 * buffer longer than the one posted */
-	e = (struct gz_shm_rqe *)(void *)((uint8_t *)bq->rq + GZ_SHM_QHDR);
+	e = (struct gz_xdm_rqe *)(void *)((uint8_t *)bq->rq + GZ_SHM_QHDR);
 	e->wr_id = 0xdeadbeefcafeull;
 	e->sge[0].len = 1000;
 	ss = (struct genzio_sge){ a.info.addr, 100, a.mr->lkey };

@@ -3,7 +3,7 @@
 #include <criterion/criterion.h>
 #include <stdlib.h>
 
-#include "xdm/keytab.h"
+#include "unit/keys.h"
 
 #define SLOTS 16u
 #define MASK (SLOTS - 1)
@@ -36,7 +36,7 @@ static uint8_t lookup(const struct gz_key_entry *t, uint32_t mask,
 
 	if (!gz_keytab_find(t, mask, rkey, &k))
 		return GENZIO_WC_BAD_RKEY;
-	st = gz_key_check(&k, raddr, len, need);
+	st = gz_key_check(&k, GZT_DOMAIN, raddr, len, need);
 	if (!st) {
 		h->seg = k.seg;
 		h->off = k.seg_off + (raddr - k.base);
@@ -49,7 +49,7 @@ Test(keytab, hit_returns_segment_and_offset)
 	struct gz_key_entry *t = table();
 	struct hit h;
 
-	cr_assert_eq(gz_keytab_insert(t, MASK, 0xabc12345, RW, 7, 0x10000,
+	cr_assert_eq(gzt_key_insert(t, MASK, 0xabc12345, RW, 7, 0x10000,
 				      0x1000, 0x200), 0);
 	cr_assert_eq(lookup(t, MASK, 0xabc12345, 0x10010, 16,
 				      GENZIO_ACCESS_REMOTE_WRITE, &h),
@@ -69,7 +69,7 @@ Test(keytab, bounds_are_checked_without_overflow)
 	struct hit h;
 	const uint32_t k = 0x5555;
 
-	cr_assert_eq(gz_keytab_insert(t, MASK, k, RW, 0, 0x10000, 0x1000, 0), 0);
+	cr_assert_eq(gzt_key_insert(t, MASK, k, RW, 0, 0x10000, 0x1000, 0), 0);
 	cr_assert_eq(lookup(t, MASK, k, 0xffff, 1, 0, &h),
 		     GENZIO_WC_REM_BOUNDS);
 	cr_assert_eq(lookup(t, MASK, k, 0x10fff, 2, 0, &h),
@@ -88,7 +88,7 @@ Test(keytab, missing_right_is_rem_access)
 	struct gz_key_entry *t = table();
 	struct hit h;
 
-	cr_assert_eq(gz_keytab_insert(t, MASK, 0x777, GENZIO_ACCESS_REMOTE_READ,
+	cr_assert_eq(gzt_key_insert(t, MASK, 0x777, GENZIO_ACCESS_REMOTE_READ,
 				      0, 0, 64, 0), 0);
 	cr_assert_eq(lookup(t, MASK, 0x777, 0, 8,
 				      GENZIO_ACCESS_REMOTE_WRITE, &h),
@@ -110,10 +110,10 @@ Test(keytab, unknown_reserved_and_removed_keys_miss)
 		     GENZIO_WC_BAD_RKEY);
 	cr_assert_eq(lookup(t, MASK, GZ_KEY_TOMB, 0, 1, 0, &h),
 		     GENZIO_WC_BAD_RKEY);
-	cr_assert_eq(gz_keytab_insert(t, MASK, GZ_KEY_TOMB, RW, 0, 0, 1, 0),
+	cr_assert_eq(gzt_key_insert(t, MASK, GZ_KEY_TOMB, RW, 0, 0, 1, 0),
 		     -EINVAL);
-	cr_assert_eq(gz_keytab_insert(t, MASK, 0x1234, RW, 0, 0, 64, 0), 0);
-	cr_assert_eq(gz_keytab_insert(t, MASK, 0x1234, RW, 0, 0, 64, 0),
+	cr_assert_eq(gzt_key_insert(t, MASK, 0x1234, RW, 0, 0, 64, 0), 0);
+	cr_assert_eq(gzt_key_insert(t, MASK, 0x1234, RW, 0, 0, 64, 0),
 		     -EEXIST);
 	cr_assert_eq(gz_keytab_remove(t, MASK, 0x1234), 0);
 	cr_assert_eq(gz_keytab_remove(t, MASK, 0x1234), -ENOENT);
@@ -133,14 +133,14 @@ Test(keytab, removal_keeps_later_keys_of_the_same_chain_reachable)
 		if (gz_keytab_hash(k, MASK) == 5)
 			keys[n++] = k;
 	for (uint32_t i = 0; i < 3; i++)
-		cr_assert_eq(gz_keytab_insert(t, MASK, keys[i], RW, i, 0, 64, 0),
+		cr_assert_eq(gzt_key_insert(t, MASK, keys[i], RW, i, 0, 64, 0),
 			     0);
 	cr_assert_eq(gz_keytab_remove(t, MASK, keys[0]), 0);
 	cr_assert_eq(lookup(t, MASK, keys[2], 0, 8, 0, &h),
 		     GENZIO_WC_SUCCESS);
 	cr_assert_eq(h.seg, 2);
 	/* the tombstone is reused, the chain stays intact */
-	cr_assert_eq(gz_keytab_insert(t, MASK, keys[0], RW, 9, 0, 64, 0), 0);
+	cr_assert_eq(gzt_key_insert(t, MASK, keys[0], RW, 9, 0, 64, 0), 0);
 	cr_assert_eq(lookup(t, MASK, keys[0], 0, 8, 0, &h),
 		     GENZIO_WC_SUCCESS);
 	cr_assert_eq(h.seg, 9);
@@ -153,9 +153,9 @@ Test(keytab, full_table_refuses_and_lookups_still_end)
 	struct hit h;
 
 	for (uint32_t i = 0; i < SLOTS; i++)
-		cr_assert_eq(gz_keytab_insert(t, MASK, 100 + i, RW, 0, 0, 1, 0),
+		cr_assert_eq(gzt_key_insert(t, MASK, 100 + i, RW, 0, 0, 1, 0),
 			     0);
-	cr_assert_eq(gz_keytab_insert(t, MASK, 999, RW, 0, 0, 1, 0), -ENOSPC);
+	cr_assert_eq(gzt_key_insert(t, MASK, 999, RW, 0, 0, 1, 0), -ENOSPC);
 	/* a miss in a table with no empty slot must not loop forever */
 	cr_assert_eq(lookup(t, MASK, 999, 0, 1, 0, &h),
 		     GENZIO_WC_BAD_RKEY);
@@ -168,7 +168,7 @@ Test(keytab, entry_left_mid_update_by_a_dead_owner_reads_as_bad_key)
 	struct hit h;
 	uint32_t slot = gz_keytab_hash(0x4242, MASK);
 
-	cr_assert_eq(gz_keytab_insert(t, MASK, 0x4242, RW, 0, 0, 64, 0), 0);
+	cr_assert_eq(gzt_key_insert(t, MASK, 0x4242, RW, 0, 0, 64, 0), 0);
 	atomic_fetch_add(&t[slot].seq, 1);	/* odd forever */
 	cr_assert_eq(lookup(t, MASK, 0x4242, 0, 8, 0, &h),
 		     GENZIO_WC_BAD_RKEY);
@@ -196,8 +196,8 @@ Test(keytab, another_key_mid_update_does_not_fail_ours)
 	for (uint32_t k = 2; n < 2; k++)
 		if (gz_keytab_hash(k, MASK) == 3)
 			keys[n++] = k;
-	cr_assert_eq(gz_keytab_insert(t, MASK, keys[0], RW, 0, 0, 64, 0), 0);
-	cr_assert_eq(gz_keytab_insert(t, MASK, keys[1], RW, 1, 0, 64, 0), 0);
+	cr_assert_eq(gzt_key_insert(t, MASK, keys[0], RW, 0, 0, 64, 0), 0);
+	cr_assert_eq(gzt_key_insert(t, MASK, keys[1], RW, 1, 0, 64, 0), 0);
 	/* the owner is stopped while rewriting keys[0]'s slot */
 	atomic_fetch_add(&t[3].seq, 1);
 	cr_assert_eq(lookup(t, MASK, keys[1], 0, 8, 0, &h),
@@ -229,10 +229,10 @@ Test(keytab, probe_window_bounds_every_insert_and_lookup)
 	memset(t, 0, slots * sizeof(*t));
 	keys_at(mask, 10, keys, GZ_KEY_PROBES + 2);
 	for (uint32_t i = 0; i < GZ_KEY_PROBES; i++)
-		cr_assert_eq(gz_keytab_insert(t, mask, keys[i], RW, 0, 0, 64, 0),
+		cr_assert_eq(gzt_key_insert(t, mask, keys[i], RW, 0, 0, 64, 0),
 			     0);
 	/* the window of that home is full: the owner must draw another key */
-	cr_assert_eq(gz_keytab_insert(t, mask, keys[GZ_KEY_PROBES], RW, 0, 0,
+	cr_assert_eq(gzt_key_insert(t, mask, keys[GZ_KEY_PROBES], RW, 0, 0,
 				      64, 0), -ENOSPC);
 	/* a key planted just past the window is never reached: a miss
 	 * reads at most GZ_KEY_PROBES entries, however full the table */
@@ -252,7 +252,7 @@ Test(keytab, tombstones_before_an_empty_slot_are_reclaimed)
 
 	keys_at(MASK, 4, keys, 3);
 	for (uint32_t i = 0; i < 3; i++)
-		cr_assert_eq(gz_keytab_insert(t, MASK, keys[i], RW, i, 0, 64, 0),
+		cr_assert_eq(gzt_key_insert(t, MASK, keys[i], RW, i, 0, 64, 0),
 			     0);
 	/* the first stays a tombstone: the chain goes on behind it */
 	cr_assert_eq(gz_keytab_remove(t, MASK, keys[0]), 0);

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
-/* lib/xdm/ring.h: doorbell rings and phase-bit rings over many laps. */
+/* lib/xdm/cmdq.h and ring.h: command queues (entries, doorbell, head
+ * write-back apart) and phase-bit completion rings over many laps. */
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "xdm/cmdq.h"
 #include "xdm/ring.h"
 
 struct rig {
@@ -32,47 +34,122 @@ Test(ring, init_rejects_sizes_that_are_not_powers_of_two)
 	cr_assert_eq(gz_ring_init(&r, &c, buf, 4), 0);
 }
 
-Test(ring, command_ring_delivers_in_order_over_five_laps)
-{
-	struct rig g;
-	uint32_t prod = 0, cons = 0, next_in = 0, next_out = 0;
+/* A command queue and its engine over host memory, or with a doorbell
+ * that only records what it was told (a device's BAR register). */
+struct qrig {
+	uint8_t *ent;
+	_Atomic uint32_t db;		/* the doorbell word */
+	_Atomic uint32_t head_wb;	/* where the engine writes back */
+	struct gz_cmdq q;
+	struct gz_cmdq_engine e;
+};
 
-	rig_init(&g, 8);
-	cr_assert_eq(gz_ring_space(&g.r, prod), 8);
+static void qrig_init(struct qrig *g, uint32_t n, gz_cmdq_ring_fn ring)
+{
+	cr_assert_eq(posix_memalign((void **)&g->ent, 64, n * 64u), 0);
+	memset(g->ent, 0, n * 64u);
+	atomic_store(&g->db, 0);
+	atomic_store(&g->head_wb, 0);
+	cr_assert_eq(gz_cmdq_init(&g->q, g->ent, n, &g->head_wb, ring, &g->db),
+		     0);
+	gz_cmdq_engine_init(&g->e, g->ent, n, &g->db, &g->head_wb);
+}
+
+static uint32_t rung, rings;
+
+/* A "register": the engine reads what it was last written. */
+static void bar_ring(void *db, uint32_t tail)
+{
+	rings++;
+	rung = tail;
+	atomic_store_explicit((_Atomic uint32_t *)db, tail,
+			      memory_order_release);
+}
+
+Test(ring, command_queue_init_rejects_bad_sizes_and_no_doorbell)
+{
+	struct gz_cmdq q;
+	_Atomic uint32_t h = 0;
+	uint8_t buf[64 * 6];
+
+	cr_assert_eq(gz_cmdq_init(&q, buf, 6, &h, gz_cmdq_ring_mem, buf),
+		     -EINVAL);
+	cr_assert_eq(gz_cmdq_init(&q, buf, 0, &h, gz_cmdq_ring_mem, buf),
+		     -EINVAL);
+	cr_assert_eq(gz_cmdq_init(&q, buf, 4, &h, NULL, buf), -EINVAL);
+	cr_assert_eq(gz_cmdq_init(&q, buf, 4, &h, gz_cmdq_ring_mem, buf), 0);
+}
+
+Test(ring, command_queue_delivers_in_order_over_five_laps)
+{
+	struct qrig g;
+	uint32_t next_in = 0, next_out = 0;
+
+	qrig_init(&g, 8, gz_cmdq_ring_mem);
+	cr_assert_eq(gz_cmdq_space(&g.q), 8);
 	while (next_out < 40) {
 		/* produce up to 3, ring the doorbell once for the batch */
-		for (int k = 0; k < 3 && gz_ring_space(&g.r, prod); k++) {
-			struct gz_xdm_cmd *c = gz_ring_slot(&g.r, prod++);
+		for (int k = 0; k < 3 && gz_cmdq_space(&g.q); k++) {
+			struct gz_xdm_cmd *c = gz_cmdq_next(&g.q);
 
 			memset(c, 0, sizeof(*c));
 			c->context = next_in++;
 		}
 		/* nothing is visible before the doorbell */
-		cr_assert_eq(gz_ring_avail(&g.r, cons),
-			     atomic_load(&g.ctrl.prod) - cons);
-		gz_ring_doorbell(&g.r, prod);
-		uint32_t avail = gz_ring_avail(&g.r, cons);
+		cr_assert_eq(gz_cmdq_avail(&g.e), atomic_load(&g.db) - g.e.head);
+		gz_cmdq_ring(&g.q);
+		uint32_t avail = gz_cmdq_avail(&g.e), k;
 
 		cr_assert_leq(avail, 8);
-		for (int k = 0; k < 2 && avail; k++, avail--) {
-			const struct gz_xdm_cmd *c = gz_ring_slot(&g.r, cons++);
-
-			cr_assert_eq(c->context, next_out++);
+		for (k = 0; k < 2 && k < avail; k++) {
+			cr_assert_eq(gz_cmdq_head(&g.e)->context, next_out++);
+			gz_cmdq_done(&g.e, 1);
 		}
-		gz_ring_consume(&g.r, cons);
 	}
 	free(g.ent);
 }
 
-Test(ring, command_ring_has_no_space_when_full)
+Test(ring, command_queue_has_no_space_until_the_engine_writes_back)
 {
-	struct rig g;
+	struct qrig g;
 
-	rig_init(&g, 4);
-	gz_ring_doorbell(&g.r, 4);
-	cr_assert_eq(gz_ring_space(&g.r, 4), 0);
-	gz_ring_consume(&g.r, 1);
-	cr_assert_eq(gz_ring_space(&g.r, 4), 1);
+	qrig_init(&g, 4, gz_cmdq_ring_mem);
+	for (int i = 0; i < 4; i++)
+		gz_cmdq_next(&g.q);
+	gz_cmdq_ring(&g.q);
+	cr_assert_eq(gz_cmdq_space(&g.q), 0);
+	gz_cmdq_done(&g.e, 1);
+	cr_assert_eq(gz_cmdq_space(&g.q), 1, "the head came back in memory");
+	free(g.ent);
+}
+
+Test(ring, a_device_doorbell_is_one_write_per_batch_of_the_tail)
+{
+	struct qrig g;
+
+	qrig_init(&g, 16, bar_ring);
+	rings = rung = 0;
+	for (int i = 0; i < 5; i++)
+		gz_cmdq_next(&g.q);
+	cr_assert_eq(rings, 0, "filling entries rings nothing");
+	cr_assert_eq(gz_cmdq_avail(&g.e), 0);
+	gz_cmdq_ring(&g.q);
+	cr_assert_eq(rings, 1);
+	cr_assert_eq(rung, 5, "the doorbell carries the tail");
+	cr_assert_eq(gz_cmdq_avail(&g.e), 5);
+	free(g.ent);
+}
+
+Test(ring, a_tail_past_the_ring_is_a_broken_producer)
+{
+	struct qrig g;
+
+	qrig_init(&g, 8, gz_cmdq_ring_mem);
+	/* the doorbell word is the producer's: it may say anything */
+	atomic_store(&g.db, 9);
+	cr_assert_eq(gz_cmdq_avail(&g.e), UINT32_MAX);
+	atomic_store(&g.db, 8);
+	cr_assert_eq(gz_cmdq_avail(&g.e), 8);
 	free(g.ent);
 }
 

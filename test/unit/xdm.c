@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "unit/keys.h"
 #include "xdm/xdm.h"
 
 #define SLOTS 16u
@@ -35,7 +36,7 @@ static struct gz_xdm_target *target(void)
 	memset(segs, 0, sizeof(segs));
 	maps = 0;
 	/* region: 1024 bytes at BASE, which is offset 512 of segment 1 */
-	cr_assert_eq(gz_keytab_insert(k, SLOTS - 1, KEY, ALL, 1, BASE, 1024,
+	cr_assert_eq(gzt_key_insert(k, SLOTS - 1, KEY, ALL, 1, BASE, 1024,
 				      512), 0);
 	t = (struct gz_xdm_target){ k, SLOTS - 1, 2, segs, fake_map };
 	return &t;
@@ -55,6 +56,13 @@ static struct gz_xdm_cmd cmd(uint16_t op, uint64_t raddr, uint32_t len)
 	return c;
 }
 
+/* The command, from a software engine in our process. */
+static uint8_t run(const struct gz_xdm_cmd *c, struct gz_xdm_target *t,
+		   struct gz_xdm_cqe *e)
+{
+	return gz_xdm_cmd_exec(c, NULL, t, GZT_DOMAIN, e);
+}
+
 TestSuite(xdm, .timeout = 30);
 
 Test(xdm, put_and_get_move_bytes_and_echo_cidx_and_context)
@@ -67,7 +75,7 @@ Test(xdm, put_and_get_move_bytes_and_echo_cidx_and_context)
 	for (int i = 0; i < 100; i++)
 		src[i] = (uint8_t)(i * 3 + 1);
 	c.op.laddr = (uintptr_t)src;
-	cr_assert_eq(gz_xdm_cmd_exec(&c, t, &e), GENZIO_WC_SUCCESS);
+	cr_assert_eq(run(&c, t, &e), GENZIO_WC_SUCCESS);
 	cr_assert_eq(maps, 1, "segment mapped on first use");
 	cr_assert_eq(memcmp(mem + 522, src, 100), 0);
 	cr_assert_eq(e.cidx, 77);
@@ -76,7 +84,7 @@ Test(xdm, put_and_get_move_bytes_and_echo_cidx_and_context)
 	cr_assert_eq(e.opcode, GENZIO_WC_WRITE);
 	c = cmd(GZ_XDM_GET, BASE + 10, sizeof(dst));
 	c.op.laddr = (uintptr_t)dst;
-	cr_assert_eq(gz_xdm_cmd_exec(&c, t, &e), GENZIO_WC_SUCCESS);
+	cr_assert_eq(run(&c, t, &e), GENZIO_WC_SUCCESS);
 	cr_assert_eq(maps, 1, "mapped once only");
 	cr_assert_eq(memcmp(dst, src, 100), 0);
 	cr_assert_eq(e.opcode, GENZIO_WC_READ);
@@ -89,15 +97,15 @@ Test(xdm, putimm_and_getimm_carry_up_to_32_bytes_in_the_entries)
 	struct gz_xdm_cmd c = cmd(GZ_XDM_PUTIMM, BASE, 32);
 
 	memset(c.imm, 0x5c, 32);
-	cr_assert_eq(gz_xdm_cmd_exec(&c, t, &e), GENZIO_WC_SUCCESS);
+	cr_assert_eq(run(&c, t, &e), GENZIO_WC_SUCCESS);
 	cr_assert_eq(mem[512], 0x5c);
 	cr_assert_eq(mem[512 + 31], 0x5c);
 	cr_assert_eq(mem[512 + 32], 0);
 	c = cmd(GZ_XDM_GETIMM, BASE, 32);
-	cr_assert_eq(gz_xdm_cmd_exec(&c, t, &e), GENZIO_WC_SUCCESS);
+	cr_assert_eq(run(&c, t, &e), GENZIO_WC_SUCCESS);
 	cr_assert_eq(e.result[31], 0x5c);
 	c = cmd(GZ_XDM_PUTIMM, BASE, 33);
-	cr_assert_eq(gz_xdm_cmd_exec(&c, t, &e), GENZIO_WC_LOC_LEN);
+	cr_assert_eq(run(&c, t, &e), GENZIO_WC_LOC_LEN);
 	cr_assert_eq(mem[512 + 32], 0);
 }
 
@@ -110,17 +118,17 @@ Test(xdm, faults_complete_with_status_and_touch_nothing)
 	uint8_t zero[sizeof(mem)] = { 0 };
 
 	c.op.laddr = (uintptr_t)src;
-	cr_assert_eq(gz_xdm_cmd_exec(&c, t, &e), GENZIO_WC_REM_BOUNDS);
+	cr_assert_eq(run(&c, t, &e), GENZIO_WC_REM_BOUNDS);
 	cr_assert_eq(e.status, GENZIO_WC_REM_BOUNDS);
 	cr_assert_eq(e.byte_len, 0);
 	c.raddr = BASE;
 	c.rkey = KEY + 1;
-	cr_assert_eq(gz_xdm_cmd_exec(&c, t, &e), GENZIO_WC_BAD_RKEY);
+	cr_assert_eq(run(&c, t, &e), GENZIO_WC_BAD_RKEY);
 	c = cmd(GZ_XDM_ADD, BASE + 4, 0);
-	cr_assert_eq(gz_xdm_cmd_exec(&c, t, &e), GENZIO_WC_REM_BOUNDS,
+	cr_assert_eq(run(&c, t, &e), GENZIO_WC_REM_BOUNDS,
 		     "misaligned 64-bit atomic");
 	c = cmd(0x7e, BASE, 8);
-	cr_assert_eq(gz_xdm_cmd_exec(&c, t, &e), GENZIO_WC_GENERAL_ERR);
+	cr_assert_eq(run(&c, t, &e), GENZIO_WC_GENERAL_ERR);
 	cr_assert_eq(memcmp(mem, zero, sizeof(mem)), 0);
 }
 
@@ -130,23 +138,23 @@ Test(xdm, owner_entry_pointing_past_the_segment_is_refused)
 	uint8_t *p;
 
 	/* a corrupt or hostile table: region beyond the mapped segment */
-	cr_assert_eq(gz_keytab_insert((struct gz_key_entry *)t->keys,
+	cr_assert_eq(gzt_key_insert((struct gz_key_entry *)t->keys,
 				      t->key_mask, 0x2000bb, ALL, 1, 0, 1 << 20,
 				      4000), 0);
-	cr_assert_eq(gz_xdm_resolve(t, 0x2000bb, 0, 200,
+	cr_assert_eq(gz_xdm_resolve(t, GZT_DOMAIN, 0x2000bb, 0, 200,
 				    GENZIO_ACCESS_REMOTE_READ, &p, NULL),
 		     GENZIO_WC_REM_BOUNDS);
 	/* an offset that would wrap past the end of the mapping */
-	cr_assert_eq(gz_keytab_insert((struct gz_key_entry *)t->keys,
+	cr_assert_eq(gzt_key_insert((struct gz_key_entry *)t->keys,
 				      t->key_mask, 0x4000dd, ALL, 1, 0x1000, 64,
 				      UINT64_MAX - 8), 0);
-	cr_assert_eq(gz_xdm_resolve(t, 0x4000dd, 0x1010, 8,
+	cr_assert_eq(gz_xdm_resolve(t, GZT_DOMAIN, 0x4000dd, 0x1010, 8,
 				    GENZIO_ACCESS_REMOTE_READ, &p, NULL),
 		     GENZIO_WC_REM_BOUNDS);
-	cr_assert_eq(gz_keytab_insert((struct gz_key_entry *)t->keys,
+	cr_assert_eq(gzt_key_insert((struct gz_key_entry *)t->keys,
 				      t->key_mask, 0x3000cc, ALL, 5, 0, 64, 0),
 		     0);
-	cr_assert_eq(gz_xdm_resolve(t, 0x3000cc, 0, 8, 0, &p, NULL),
+	cr_assert_eq(gz_xdm_resolve(t, GZT_DOMAIN, 0x3000cc, 0, 8, 0, &p, NULL),
 		     GENZIO_WC_BAD_RKEY, "segment index beyond the table");
 }
 
@@ -160,14 +168,14 @@ Test(xdm, atomic_commands_return_old_value_in_result)
 	*(uint64_t *)(mem + 520) = 10;
 	c.op.compare = 10;
 	c.op.operand = 20;
-	cr_assert_eq(gz_xdm_cmd_exec(&c, t, &e), GENZIO_WC_SUCCESS);
+	cr_assert_eq(run(&c, t, &e), GENZIO_WC_SUCCESS);
 	memcpy(&old, e.result, 8);
 	cr_assert_eq(old, 10);
 	cr_assert_eq(*(uint64_t *)(mem + 520), 20);
 	cr_assert_eq(e.byte_len, 8);
 	c = cmd(GZ_XDM_ADD | GZ_XDM_FLAG_ATOMIC32, BASE + 8, 0);
 	c.op.operand = 5;
-	cr_assert_eq(gz_xdm_cmd_exec(&c, t, &e), GENZIO_WC_SUCCESS);
+	cr_assert_eq(run(&c, t, &e), GENZIO_WC_SUCCESS);
 	cr_assert_eq(e.byte_len, 4);
 	cr_assert_eq(*(uint32_t *)(mem + 520), 25);
 }
@@ -222,4 +230,95 @@ Test(xdm, streaming_copy_keeps_every_byte_at_odd_alignments)
 	}
 	free(src);
 	free(dst);
+}
+
+Test(xdm, a_key_of_another_protection_domain_is_a_remote_access_error)
+{
+	struct gz_xdm_target *t = target();
+	uint8_t *p;
+
+	cr_assert_eq(gz_xdm_resolve(t, GZT_DOMAIN, KEY, BASE, 8,
+				    GENZIO_ACCESS_REMOTE_READ, &p, NULL),
+		     GZ_XDM_ST_SUCCESS);
+	cr_assert_eq(gz_xdm_resolve(t, GZT_DOMAIN + 1, KEY, BASE, 8,
+				    GENZIO_ACCESS_REMOTE_READ, &p, NULL),
+		     GZ_XDM_ST_REM_ACCESS);
+}
+
+Test(xdm, the_key_cache_serves_until_the_entry_changes)
+{
+	struct gz_xdm_target *t = target();
+	struct gz_xdm_kcache kc = { 0 };
+	uint8_t *p = NULL, *q = NULL;
+
+	cr_assert_eq(gz_xdm_resolve_cached(t, &kc, GZT_DOMAIN, KEY, BASE + 16,
+					   8, GENZIO_ACCESS_REMOTE_WRITE, &p),
+		     0);
+	cr_assert_eq(kc.rkey, KEY, "filled");
+	cr_assert_eq(p, mem + 512 + 16);
+	cr_assert_eq(gz_xdm_resolve_cached(t, &kc, GZT_DOMAIN, KEY, BASE + 24,
+					   8, GENZIO_ACCESS_REMOTE_WRITE, &q),
+		     0);
+	cr_assert_eq(q, p + 8, "served from the cache");
+	/* the cache checks bounds, rights and domain like the table */
+	cr_assert_eq(gz_xdm_resolve_cached(t, &kc, GZT_DOMAIN, KEY, BASE + 1020,
+					   8, GENZIO_ACCESS_REMOTE_WRITE, &q),
+		     GZ_XDM_ST_REM_BOUNDS);
+	cr_assert_eq(gz_xdm_resolve_cached(t, &kc, GZT_DOMAIN + 1, KEY, BASE,
+					   8, GENZIO_ACCESS_REMOTE_WRITE, &q),
+		     GZ_XDM_ST_REM_ACCESS);
+	/* deregistered and registered again elsewhere: the entry's sequence
+	 * number moved, so the cache is not trusted */
+	cr_assert_eq(gz_keytab_remove((struct gz_key_entry *)t->keys,
+				      t->key_mask, KEY), 0);
+	cr_assert_eq(gz_xdm_resolve_cached(t, &kc, GZT_DOMAIN, KEY, BASE + 16,
+					   8, GENZIO_ACCESS_REMOTE_WRITE, &q),
+		     GZ_XDM_ST_BAD_RKEY);
+	cr_assert_eq(gzt_key_insert((struct gz_key_entry *)t->keys,
+				    t->key_mask, KEY, ALL, 1, BASE, 1024, 0),
+		     0);
+	cr_assert_eq(gz_xdm_resolve_cached(t, &kc, GZT_DOMAIN, KEY, BASE + 16,
+					   8, GENZIO_ACCESS_REMOTE_WRITE, &q),
+		     0);
+	cr_assert_eq(q, mem + 16, "resolved again at the new offset");
+}
+
+static uint8_t window[256];
+
+/* An engine in another address space: the requester's addresses are
+ * offsets into a window it shares with us, and nothing else. */
+static void *in_window(void *arg, uint64_t laddr, uint64_t len)
+{
+	(void)arg;
+	if (laddr > sizeof(window) || len > sizeof(window) - laddr)
+		return NULL;
+	return window + laddr;
+}
+
+Test(xdm, local_addresses_go_through_the_initiators_translation)
+{
+	struct gz_xdm_target *t = target();
+	struct gz_xdm_initiator in = { in_window, NULL };
+	struct gz_xdm_cmd c = cmd(GZ_XDM_PUT, BASE, 16);
+	struct gz_xdm_cqe e;
+
+	memset(window + 100, 0x5a, 16);
+	c.op.laddr = 100;	/* not an address of ours */
+	cr_assert_eq(gz_xdm_cmd_exec(&c, &in, t, GZT_DOMAIN, &e), 0);
+	cr_assert_eq(memcmp(mem + 512, window + 100, 16), 0);
+	c.op.laddr = 250;	/* runs past the window */
+	cr_assert_eq(gz_xdm_cmd_exec(&c, &in, t, GZT_DOMAIN, &e),
+		     GZ_XDM_ST_LOC_PROT);
+	cr_assert_eq(e.status, GZ_XDM_ST_LOC_PROT);
+	cr_assert_eq(e.byte_len, 0);
+}
+
+Test(xdm, an_enqa_entry_carries_52_bytes_after_the_shared_header)
+{
+	struct gz_xdm_enqa q;
+
+	cr_assert_eq(sizeof(q.payload), 52);
+	cr_assert_eq(offsetof(struct gz_xdm_enqa, payload), 12);
+	cr_assert_eq(offsetof(struct gz_xdm_enqa, cidx),
+		     offsetof(struct gz_xdm_cmd, cidx));
 }

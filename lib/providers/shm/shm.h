@@ -177,18 +177,6 @@ struct gz_shm_qpsnap {
 	uint32_t rcq_seg, rcq_mask;
 };
 
-/*
- * The last R-Key a queue pair resolved, so a stream of requests to one
- * region skips the hash probe: a gz_key_snap whose entry's sequence number
- * is unchanged (any rewrite of the entry bumps it), with its length
- * clamped to what we mapped.
- */
-struct gz_shm_kcache {
-	struct gz_key_snap k;		/* k.e NULL: empty */
-	uint32_t rkey;
-	uint8_t *ptr;			/* our address of k.base */
-};
-
 struct gz_shm_qp {
 	struct gz_qp base;
 	struct gz_shm_ctx *ctx;
@@ -196,6 +184,7 @@ struct gz_shm_qp {
 	struct gz_shm_cq *rcq;
 	struct gz_shm_peer *peer;	/* RC: connected peer */
 	uint32_t rqpn;			/* RC: remote queue pair */
+	uint32_t rdomain;		/* RC: its protection domain */
 	uint32_t max_sge;
 	uint32_t max_inline;
 	uint32_t slot;
@@ -205,7 +194,7 @@ struct gz_shm_qp {
 	uint32_t max_mr;
 	uint32_t domain;		/* key domain of our pd */
 	uint64_t lane_seq;		/* our lanes' next even state */
-	struct gz_shm_kcache kc;	/* fast_rma(), RC only */
+	struct gz_xdm_kcache kc;	/* RC: the last key at the peer */
 	/* receive queue, in segment rq_seg */
 	struct gz_shm_rqhdr *rq;
 	uint8_t *rqe;
@@ -290,22 +279,6 @@ static inline int gz_shm_peer_alive(struct gz_shm_peer *p)
 		      atomic_load_explicit(&p->life_word, memory_order_relaxed)))
 		return 1;
 	return gz_shm_peer_check(p);
-}
-
-/*
- * Turn an R-Key at @p into a pointer for a request addressed to a queue
- * pair of key domain @domain: a known key of another protection domain is
- * refused like a key without the right (verbs: remote access error).
- */
-GZ_INLINE uint8_t gz_shm_resolve(struct gz_shm_peer *p, uint32_t domain,
-				 uint32_t rkey, uint64_t raddr, uint64_t len,
-				 uint32_t need, uint8_t **rp)
-{
-	uint8_t st = gz_xdm_resolve(&p->tgt, rkey, raddr, len, need, rp, NULL);
-
-	if (!st && GZ_UNLIKELY(GENZIO_RKEY_DOMAIN(rkey) != domain))
-		st = GENZIO_WC_REM_ACCESS;
-	return st;
 }
 
 /* ---- shm_guard.c: dereg waits for accesses in flight ---- */
@@ -476,7 +449,7 @@ struct gz_shm_delivery {
 	const struct gz_xdm_seg *rs, *cs;	/* its rq, cq segments */
 	struct gz_shm_cqhdr *ch;
 	struct gz_ring ring;		/* the receiver's cq */
-	const struct gz_shm_rqe *e;	/* the receive claimed */
+	const struct gz_xdm_rqe *e;	/* the receive claimed */
 	struct gz_xdm_cqe *cqe;		/* its completion slot, claimed */
 	uint32_t idx, rslot;
 };

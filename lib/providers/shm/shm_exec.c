@@ -21,10 +21,12 @@ const uint8_t gz_shm_wc_opcode[GENZIO_WR_OPCODE_MAX] = {
 	[GENZIO_WR_ATOMIC_SWAP ... GENZIO_WR_ATOMIC_UMAX] = GENZIO_WC_ATOMIC,
 };
 
-/* Sum of the sge lengths, checking each local region. */
+/* Check each local region, turn the list into the data mover's buffers
+ * and sum their lengths. */
 static inline uint8_t check_local(const struct gz_shm_qp *qp,
 				  const struct genzio_send_wr *wr,
-				  uint32_t need, uint64_t *len)
+				  uint32_t need, struct gz_xdm_iov *v,
+				  uint64_t *len)
 {
 	uint64_t sum = 0;
 
@@ -37,6 +39,10 @@ static inline uint8_t check_local(const struct gz_shm_qp *qp,
 					    qp->domain, s->addr, s->length,
 					    need)))
 			return GENZIO_WC_LOC_PROT;
+		if (v) {
+			v[i].p = (uint8_t *)(uintptr_t)s->addr;
+			v[i].len = s->length;
+		}
 	}
 	/* byte_len is 32 bits, as in verbs */
 	if (GZ_UNLIKELY(sum > UINT32_MAX))
@@ -45,19 +51,11 @@ static inline uint8_t check_local(const struct gz_shm_qp *qp,
 	return GENZIO_WC_SUCCESS;
 }
 
-static inline void scatter_copy(uint8_t *rp, const struct genzio_send_wr *wr,
-				int to_remote)
+/* The key cache of @qp serves its own peer only. */
+static inline struct gz_xdm_kcache *kc_for(struct gz_shm_qp *qp,
+					   const struct gz_shm_peer *peer)
 {
-	for (int i = 0; i < wr->num_sge; i++) {
-		const struct genzio_sge *s = &wr->sg_list[i];
-		void *lp = (void *)(uintptr_t)s->addr;
-
-		if (to_remote)
-			gz_xdm_copy(rp, lp, s->length);
-		else
-			gz_xdm_copy(lp, rp, s->length);
-		rp += s->length;
-	}
+	return peer == qp->peer ? &qp->kc : NULL;
 }
 
 int gz_shm_destination(struct gz_shm_qp *qp, const struct genzio_send_wr *wr,
@@ -83,28 +81,20 @@ static inline uint8_t exec_atomic(struct gz_shm_qp *qp,
 				  struct gz_xdm_cqe *res)
 {
 	struct gz_shm_lane *lane;
-	uint64_t len, old;
-	uint8_t *rp;
+	uint64_t len, old = 0;
 	uint8_t st;
 
-	st = check_local(qp, wr, GENZIO_ACCESS_LOCAL_WRITE, &len);
+	st = check_local(qp, wr, GENZIO_ACCESS_LOCAL_WRITE, NULL, &len);
 	if (st)
 		return st;
 	lane = gz_shm_lane_enter(qp, peer);
-	st = gz_shm_resolve(peer, domain, wr->atomic.rkey,
-			    wr->atomic.remote_addr, wr->atomic.size,
-			    GENZIO_ACCESS_REMOTE_ATOMIC, &rp);
-	if (!st)
-		st = gz_xdm_atomic_aligned(rp, wr->atomic.size);
-	if (!st)
-		old = gz_xdm_atomic(gz_xdm_atomic_opcode(wr->opcode), rp,
-				    wr->atomic.size, wr->atomic.operand,
-				    wr->atomic.compare);
+	st = gz_xdm_amo(&peer->tgt, kc_for(qp, peer), domain, wr->atomic.rkey,
+			wr->atomic.remote_addr,
+			gz_xdm_atomic_opcode(wr->opcode), wr->atomic.size,
+			wr->atomic.operand, wr->atomic.compare, &old);
 	gz_shm_lane_leave(qp, lane);
 	if (st)
 		return st;
-	if (wr->atomic.size == 4)
-		old = (uint32_t)old;
 	if (wr->num_sge)
 		memcpy((void *)(uintptr_t)wr->sg_list[0].addr, &old,
 		       wr->atomic.size);
@@ -118,21 +108,22 @@ static inline uint8_t exec_rma(struct gz_shm_qp *qp, struct gz_shm_peer *peer,
 			       struct gz_xdm_cqe *res)
 {
 	int write = wr->opcode == GENZIO_WR_WRITE;
+	struct gz_xdm_iov v[GZ_SHM_MAX_SGE];
 	struct gz_shm_lane *lane;
 	uint64_t len = 0;
-	uint8_t *rp;
 	uint8_t st;
 
-	st = check_local(qp, wr, write ? 0 : GENZIO_ACCESS_LOCAL_WRITE, &len);
+	st = check_local(qp, wr, write ? 0 : GENZIO_ACCESS_LOCAL_WRITE, v,
+			 &len);
 	if (st)
 		return st;
 	lane = gz_shm_lane_enter(qp, peer);
-	st = gz_shm_resolve(peer, domain, wr->rdma.rkey, wr->rdma.remote_addr,
-			    len, write ? GENZIO_ACCESS_REMOTE_WRITE :
-					 GENZIO_ACCESS_REMOTE_READ,
-			    &rp);
-	if (!st)
-		scatter_copy(rp, wr, write);
+	st = write ? gz_xdm_put(&peer->tgt, kc_for(qp, peer), domain,
+				wr->rdma.rkey, wr->rdma.remote_addr, v,
+				(uint32_t)wr->num_sge, len) :
+		     gz_xdm_get(&peer->tgt, kc_for(qp, peer), domain,
+				wr->rdma.rkey, wr->rdma.remote_addr, v,
+				(uint32_t)wr->num_sge, len);
 	gz_shm_lane_leave(qp, lane);
 	if (!st)
 		res->byte_len = (uint32_t)len;
@@ -159,7 +150,7 @@ static inline int exec_wr(struct gz_shm_qp *qp, struct gz_shm_peer *peer,
 		uint32_t n = 0;
 		int r;
 
-		st = check_local(qp, wr, 0, &len);
+		st = check_local(qp, wr, 0, NULL, &len);
 		if (st)
 			return st;
 		r = gz_shm_msg_deliver(qp, peer, rqpn, wr, &n, claimed);

@@ -37,9 +37,15 @@ static int publish_rkey(struct gz_shm_ctx *ctx, struct genzio_pd *pd,
 			continue;
 		}
 		ret = gz_keytab_insert(ctx->comp->keys, GZ_SHM_KEYS - 1, rkey,
-				       access & REMOTE_ANY, m->seg, addr,
-				       mr->base.pub.length,
-				       addr - (uintptr_t)m->base.pub.addr);
+				       &(struct gz_key_desc){
+					       .access = access & REMOTE_ANY,
+					       .domain = pd->key_domain,
+					       .seg = m->seg,
+					       .base = addr,
+					       .length = mr->base.pub.length,
+					       .seg_off = addr - (uintptr_t)
+							       m->base.pub.addr,
+				       });
 		if (!ret)
 			mr->base.pub.rkey = rkey;
 		else if (ret != -EEXIST && ret != -ENOSPC)

@@ -18,10 +18,10 @@
 
 #define CLAIM_TRIES 1024	/* a cons word that never settles is bad */
 
-static inline const struct gz_shm_rqe *rqe_at(const struct gz_shm_delivery *d,
+static inline const struct gz_xdm_rqe *rqe_at(const struct gz_shm_delivery *d,
 					      uint32_t idx)
 {
-	return (const struct gz_shm_rqe *)(d->rs->base + GZ_SHM_QHDR +
+	return (const struct gz_xdm_rqe *)(d->rs->base + GZ_SHM_QHDR +
 					   (size_t)(idx & d->q.rq_mask) *
 						   d->q.rq_stride);
 }
@@ -157,7 +157,7 @@ struct rqe_copy {
 static uint8_t rqe_read(struct gz_shm_peer *p, const struct gz_shm_delivery *d,
 			struct rqe_copy *r)
 {
-	const struct gz_shm_rqe *e = d->e;
+	const struct gz_xdm_rqe *e = d->e;
 
 	r->wr_id = GZ_READ_ONCE(e->wr_id);
 	r->n = GZ_READ_ONCE(e->num_sge);
@@ -262,9 +262,9 @@ int gz_shm_msg_deliver(struct gz_shm_qp *qp, struct gz_shm_peer *peer,
 	/* WRITE_IMM: every check of the write before a receive is claimed,
 	 * so a fault consumes nothing at the receiver. */
 	if (!st && wr->opcode == GENZIO_WR_WRITE_IMM)
-		st = gz_shm_resolve(peer, d.q.domain, wr->rdma.rkey,
+		st = gz_xdm_resolve(&peer->tgt, d.q.domain, wr->rdma.rkey,
 				    wr->rdma.remote_addr, len,
-				    GENZIO_ACCESS_REMOTE_WRITE, &wp);
+				    GENZIO_ACCESS_REMOTE_WRITE, &wp, NULL);
 	ret = st ? st : gz_shm_msg_begin(qp, peer, &d);
 	if (ret) {
 		gz_shm_lane_leave(qp, lane);

@@ -104,7 +104,7 @@ uint8_t gz_shm_qpent_read(const struct gz_shm_peer *p, uint32_t qpn,
 		return GENZIO_WC_REM_QP;
 	/* a changing entry is gone; a malformed one is not a queue pair */
 	if (GZ_UNLIKELY(!is_mask(s->rq_mask) || !is_mask(s->rcq_mask) ||
-			s->rq_stride < sizeof(struct gz_shm_rqe) ||
+			s->rq_stride < sizeof(struct gz_xdm_rqe) ||
 			s->rq_stride > GZ_SHM_RQE_MAX + 63 ||
 			(s->rq_stride & 63)))
 		return GENZIO_WC_REM_QP;

@@ -66,49 +66,6 @@ static inline int check_wr(const struct gz_shm_qp *qp,
 
 /* ---- the lean path ---- */
 
-/* Resolve through the full key table and remember the answer in qp->kc. */
-static __attribute__((noinline)) uint8_t
-kc_fill(struct gz_shm_qp *qp, uint32_t rkey, uint64_t raddr, uint32_t len,
-	uint32_t need, uint8_t **rp)
-{
-	struct gz_shm_peer *peer = qp->peer;
-	struct gz_shm_kcache *kc = &qp->kc;
-	struct gz_shm_qpsnap q;
-	struct gz_key_snap snap;
-	uint8_t st;
-
-	/* the domain of the target queue pair, from one snapshot */
-	st = gz_shm_qpent_read(peer, qp->rqpn, &q);
-	if (st)
-		return st;
-	st = gz_xdm_resolve(&peer->tgt, rkey, raddr, len, need, rp, &snap);
-	if (!st && GZ_UNLIKELY(GENZIO_RKEY_DOMAIN(rkey) != q.domain))
-		st = GENZIO_WC_REM_ACCESS;
-	if (st)
-		return st;
-	/* the snapshot the data mover checked, clamped to our mapping; its
-	 * domain matched, and stays valid while the queue pair number does */
-	kc->k = snap;
-	kc->rkey = rkey;
-	kc->ptr = *rp - (raddr - snap.base);
-	return GENZIO_WC_SUCCESS;
-}
-
-/* R-Key to pointer through the queue pair's key cache, else the table. */
-GZ_INLINE uint8_t kc_resolve(struct gz_shm_qp *qp, uint32_t rkey,
-			     uint64_t raddr, uint32_t len, uint32_t need,
-			     uint8_t **rp)
-{
-	const struct gz_shm_kcache *kc = &qp->kc;
-
-	if (GZ_LIKELY(kc->k.e && kc->rkey == rkey && gz_key_still(&kc->k) &&
-		      !gz_key_check(&kc->k, raddr, len, need))) {
-		*rp = kc->ptr + (raddr - kc->k.base);
-		return GENZIO_WC_SUCCESS;
-	}
-	return kc_fill(qp, rkey, raddr, len, need, rp);
-}
-
 /* Completion of a fast_rma() request: signaled, or failed. Out of line so
  * the unsignaled success path stays a handful of instructions. */
 static __attribute__((noinline)) int
@@ -163,7 +120,7 @@ GZ_INLINE int fast_rma(struct gz_shm_qp *qp, const struct genzio_send_wr *wr)
 	int write = wr->opcode == GENZIO_WR_WRITE;
 	int st = fast_begin(qp, flags, &idx);
 	struct gz_shm_lane *lane;
-	uint8_t *rp;
+	struct gz_xdm_iov v;
 
 	if (GZ_UNLIKELY(st < 0))
 		return st;
@@ -175,16 +132,12 @@ GZ_INLINE int fast_rma(struct gz_shm_qp *qp, const struct genzio_send_wr *wr)
 	if (GZ_UNLIKELY(st))
 		return fast_rma_complete(qp, wr, idx, (uint8_t)st);
 	lane = gz_shm_lane_at(qp, qp->rc_lane);
-	st = kc_resolve(qp, wr->rdma.rkey, wr->rdma.remote_addr, len,
-			write ? GENZIO_ACCESS_REMOTE_WRITE :
-				GENZIO_ACCESS_REMOTE_READ,
-			&rp);
-	if (GZ_LIKELY(!st)) {
-		if (write)
-			gz_xdm_copy(rp, (const void *)(uintptr_t)s->addr, len);
-		else
-			gz_xdm_copy((void *)(uintptr_t)s->addr, rp, len);
-	}
+	v.p = (uint8_t *)(uintptr_t)s->addr;
+	v.len = len;
+	st = write ? gz_xdm_put(&qp->peer->tgt, &qp->kc, qp->rdomain,
+				wr->rdma.rkey, wr->rdma.remote_addr, &v, 1, len) :
+		     gz_xdm_get(&qp->peer->tgt, &qp->kc, qp->rdomain,
+				wr->rdma.rkey, wr->rdma.remote_addr, &v, 1, len);
 	gz_shm_lane_leave(qp, lane);
 	if (GZ_LIKELY(!st)) {
 		if (GZ_LIKELY(!(flags & GENZIO_SEND_SIGNALED)))
@@ -212,30 +165,18 @@ GZ_INLINE int fast_atomic(struct gz_shm_qp *qp,
 	int st = fast_begin(qp, flags, &idx);
 	struct gz_shm_lane *lane;
 	uint64_t old = 0;
-	uint8_t *rp;
 
 	if (GZ_UNLIKELY(st < 0))
 		return st;
 	if (!st) {
 		lane = gz_shm_lane_at(qp, qp->rc_lane);
-		st = kc_resolve(qp, wr->atomic.rkey, wr->atomic.remote_addr,
-				size, GENZIO_ACCESS_REMOTE_ATOMIC, &rp);
-		if (GZ_LIKELY(!st))
-			st = gz_xdm_atomic_aligned(rp, size);
-		if (GZ_LIKELY(!st))
-			old = wr->opcode == GENZIO_WR_ATOMIC_FADD && size == 8 ?
-				      __atomic_fetch_add((uint64_t *)(void *)rp,
-							 wr->atomic.operand,
-							 __ATOMIC_SEQ_CST) :
-				      gz_xdm_atomic(
-					      gz_xdm_atomic_opcode(wr->opcode),
-					      rp, size, wr->atomic.operand,
-					      wr->atomic.compare);
+		st = gz_xdm_amo(&qp->peer->tgt, &qp->kc, qp->rdomain,
+				wr->atomic.rkey, wr->atomic.remote_addr,
+				gz_xdm_atomic_opcode(wr->opcode), size,
+				wr->atomic.operand, wr->atomic.compare, &old);
 		gz_shm_lane_leave(qp, lane);
 	}
 	if (GZ_LIKELY(!st)) {
-		if (size == 4)
-			old = (uint32_t)old;
 		if (GZ_LIKELY(!(flags & GENZIO_SEND_SIGNALED)))
 			return 0;
 	} else if (!(flags & GENZIO_SEND_SIGNALED) &&

@@ -47,8 +47,8 @@ static int rq_create(struct gz_shm_qp *qp, const struct genzio_qp_attr *attr)
 
 	qp->max_recv_sge = attr->max_recv_sge;
 	qp->rq_stride = (uint32_t)gz_align_up(
-		sizeof(struct gz_shm_rqe) +
-			attr->max_recv_sge * sizeof(struct gz_shm_rsge),
+		sizeof(struct gz_xdm_rqe) +
+			attr->max_recv_sge * sizeof(struct gz_xdm_sge),
 		64);
 	qp->rq_mask = nrq - 1;
 	qp->rq_cap = attr->rq_depth;
@@ -164,6 +164,9 @@ int gz_shm_qp_connect(struct genzio_qp *pub, uint32_t gcid, uint32_t rqpn)
 	}
 	qp->peer = peer;
 	qp->rqpn = rqpn;
+	/* fixed while the queue pair number is: the fast path checks it */
+	qp->rdomain = q.domain;
+	gz_xdm_kcache_clear(&qp->kc);
 	qp->rc_lane = &peer->lanes[qp->lane];
 	return 0;
 }

@@ -9,17 +9,17 @@
 
 #include "providers/shm/shm.h"
 
-static inline struct gz_shm_rqe *rqe_at(const struct gz_shm_qp *qp,
+static inline struct gz_xdm_rqe *rqe_at(const struct gz_shm_qp *qp,
 					uint32_t idx)
 {
-	return (struct gz_shm_rqe *)((uint8_t *)qp->rq + GZ_SHM_QHDR +
+	return (struct gz_xdm_rqe *)((uint8_t *)qp->rq + GZ_SHM_QHDR +
 				     (size_t)(idx & qp->rq_mask) *
 					     qp->rq_stride);
 }
 
 /* Fill @e from @wr: 0, or -EINVAL for a bad sge (nothing published).
  * *@len is what the buffers hold. */
-static int fill(struct gz_shm_qp *qp, struct gz_shm_rqe *e,
+static int fill(struct gz_shm_qp *qp, struct gz_xdm_rqe *e,
 		const struct genzio_recv_wr *wr, uint64_t *len)
 {
 	*len = 0;

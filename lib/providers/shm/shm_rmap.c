@@ -40,14 +40,14 @@ static int rmap_key(struct gz_shm_peer *p, uint32_t qpn, uint32_t rkey,
 	if (!gz_keytab_find(p->tgt.keys, p->tgt.key_mask, rkey, k))
 		return gz_err(-ENOENT, "no R-Key %#x at GCID %#x", rkey,
 			      p->gcid);
-	st = gz_key_check(k, raddr, len, GENZIO_ACCESS_REMOTE_READ);
+	/* the same rule as RMA: a key of another protection domain */
+	if (k->domain != q.domain)
+		return gz_err(-EACCES, "R-Key %#x belongs to another protection "
+			      "domain than queue pair %#x", rkey, qpn);
+	st = gz_key_check(k, q.domain, raddr, len, GENZIO_ACCESS_REMOTE_READ);
 	if (st)
 		return gz_err(-EACCES, "R-Key %#x: %s", rkey,
 			      genzio_wc_status_str(st));
-	/* the same rule as RMA: a key of another protection domain */
-	if (GENZIO_RKEY_DOMAIN(rkey) != q.domain)
-		return gz_err(-EACCES, "R-Key %#x belongs to another protection "
-			      "domain than queue pair %#x", rkey, qpn);
 	if (k->seg >= GZ_SHM_MAX_SEG || k->seg_off > UINT64_MAX - k->length)
 		return gz_err(-EACCES, "R-Key %#x names no segment", rkey);
 	return 0;

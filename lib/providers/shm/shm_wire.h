@@ -83,17 +83,6 @@ struct gz_shm_rqhdr {
 	_Atomic uint32_t cons GZ_ALIGNED;	/* receives claimed */
 };
 
-struct gz_shm_rqe {
-	uint64_t wr_id;
-	uint32_t num_sge;
-	uint32_t pad;
-	struct gz_shm_rsge {
-		uint32_t seg;
-		uint32_t len;
-		uint64_t off;
-	} sge[];
-};
-
 struct gz_shm_cqhdr {
 	struct gz_ring_ctrl ring;
 	struct {
@@ -110,8 +99,8 @@ _Static_assert(sizeof(struct gz_shm_cqhdr) <= GZ_SHM_QHDR, "cq header");
 _Static_assert(sizeof(struct gz_shm_rqhdr) <= GZ_SHM_QHDR, "rq header");
 
 /* Largest receive entry: what a sender accepts as a stride. */
-#define GZ_SHM_RQE_MAX (sizeof(struct gz_shm_rqe) + \
-			GZ_SHM_MAX_SGE * sizeof(struct gz_shm_rsge))
+#define GZ_SHM_RQE_MAX (sizeof(struct gz_xdm_rqe) + \
+			GZ_SHM_MAX_SGE * sizeof(struct gz_xdm_sge))
 
 /*
  * A sender's claim on a receiver's cq slot, in bytes of the entry the
