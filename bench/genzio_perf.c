@@ -402,6 +402,22 @@ static int peer_main(int fd, const struct opts *o, size_t max)
 	return 0;
 }
 
+/*
+ * Round trips of a cache-line baseline: @times what a row gets (-n), at
+ * most @cap (with the default -n: 200000 first, 20000 before each row).
+ * A fixed count made -n 16 runs on cores another job shares take over
+ * ten minutes: each round trip may cost a scheduler slice there.
+ */
+static int line_iters(const struct opts *o, uint64_t times, int cap)
+{
+	uint64_t n;
+
+	if (o->iters >= (uint64_t)cap / times)
+		return cap;
+	n = o->iters * times;
+	return n < 640 ? 640 : (int)n;
+}
+
 static uint64_t iters_for(const struct opts *o, size_t size, int bw)
 {
 	uint64_t budget = bw ? (4ull << 30) : (256ull << 20);
@@ -581,7 +597,8 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < nsizes; i++)
 		max = sizes[i] > max ? sizes[i] : max;
 	/* baseline first, on the same two cores, before anything else runs */
-	line = gzb_cacheline_oneway_ns(o.cpu[0], o.cpu[1], 200000);
+	line = gzb_cacheline_oneway_ns(o.cpu[0], o.cpu[1],
+				       line_iters(&o, 10, 200000));
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
 		return 1;
 	pid = fork();
@@ -647,7 +664,8 @@ int main(int argc, char **argv)
 					/* the baseline again, right before:
 					 * cross-core latency drifts here */
 					r.base = gzb_cacheline_oneway_ns(
-						o.cpu[0], o.cpu[1], 20000);
+						o.cpu[0], o.cpu[1],
+						line_iters(&o, 1, 20000));
 					oneway_ns(&e, (enum test)t, sz, r.iters,
 						  o.warmup, p2c, sv[0],
 						  &r.lat);

@@ -73,4 +73,12 @@ static inline uint64_t gz_align_up(uint64_t v, uint64_t a)
 	return (v + a - 1) & ~(a - 1);
 }
 
+/*
+ * Structs the library fills grow at their end (genzio.h). Sizes a caller
+ * may pass: from the first released layout (@min) up; gz_out_copy()
+ * writes what both know and zeros the caller's fields beyond ours.
+ */
+int gz_out_size_ok(size_t size, size_t min, const char *what);
+void gz_out_copy(void *dst, size_t size, const void *src, size_t ours);
+
 #endif /* GZ_GZ_H */

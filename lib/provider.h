@@ -9,11 +9,15 @@
 
 #include "core/core.h"
 
+struct gz_fabric;
+
 struct gz_provider {
 	const char *name;
-	/* Number of devices this provider can open here; with none, why
-	 * not in @why (for the error of an open that names it). */
-	int (*probe)(char *why, size_t len);
+	/* The devices this provider can open here: names (and details) of
+	 * up to @max in @devs, the number there are returned; with none,
+	 * why not in @why (for genzio-info and the error of an open). */
+	int (*probe)(struct genzio_device_desc *devs, int max, char *why,
+		     size_t len);
 
 	int (*ah_create)(struct genzio_pd *pd, uint32_t gcid,
 			 struct genzio_ah **ah);
@@ -33,10 +37,16 @@ struct gz_provider {
 	/* Releases everything of @ctx but its memory, which the core frees
 	 * (after its own event queue) with free(3). */
 	void (*device_close)(struct genzio_context *ctx);
-	/* Allocates the context (malloc family, struct genzio_context first)
-	 * and fills ctx->attr; the core sets up everything else of ctx. */
-	int (*device_open)(const struct genzio_open_attr *attr,
+	/* Opens device @dev (a name probe gave). Allocates the context
+	 * (malloc family, struct genzio_context first), fills ctx->attr and
+	 * ctx->fabric; the core sets up everything else of ctx. */
+	int (*device_open)(const char *dev, const struct genzio_open_attr *attr,
 			   struct genzio_context **ctx);
+	/* Open the host fabric @attr (or the environment) names, without
+	 * joining it, for genzio_member_list(); the core closes it with
+	 * gz_fabric_close(). -ENOTSUP: no host fabric (a network). */
+	int (*fabric_open)(const char *dev, const struct genzio_open_attr *attr,
+			   struct gz_fabric *f);
 	/* Turn what provider fds in ctx->ev.epfd say into events. */
 	void (*event_harvest)(struct genzio_context *ctx);
 	int (*mem_alloc)(struct genzio_context *ctx, uint64_t len,

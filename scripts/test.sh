@@ -74,6 +74,21 @@ install_check() {
 	return $rc
 }
 check "install into a prefix, build an app with pkg-config, run it" install_check
+
+# The installed genzio-info, run as a user would (test/info.sh's checks).
+info_check() {
+	d=$(mktemp -d)
+	make -s -C "$top/build" install DESTDIR="$d" >/dev/null &&
+	info=$(find "$d" -type f -name genzio-info) &&
+	lib=$(dirname "$(find "$d" -name 'libgenzio.so.1' | head -n 1)") &&
+	out=$(LD_LIBRARY_PATH=$lib GZT_SRCDIR=$top GZT_BUILDDIR=$top/build \
+		sh "$top/test/info.sh" "$info")
+	rc=$?
+	printf '%s\n' "$out"
+	rm -rf "$d"
+	[ $rc = 0 ] && ! printf '%s\n' "$out" | grep -q '^not ok'
+}
+check "installed genzio-info: devices, caps, -v, -l, no device" info_check
 check "make distcheck" make -s -C "$top/build" -j"$jobs" distcheck \
 	DISTCHECK_CONFIGURE_FLAGS=--enable-werror
 

@@ -5,7 +5,7 @@
 . "$GZT_SRCDIR/test/lib/tap.sh"
 command -v groff >/dev/null 2>&1 || tap_skip_all "groff not installed"
 cd "$GZT_SRCDIR/man" || exit 1
-pages=$(ls man3/*.3 man7/*.7)
+pages=$(ls man1/*.1 man3/*.3 man7/*.7)
 funcs=$(grep -E '^[[:space:]]+genzio_[a-z0-9_]+;' ../lib/libgenzio.map | tr -d ' \t;')
 n=0; for p in $pages $funcs; do n=$((n + 1)); done
 tap_plan $n

@@ -44,8 +44,14 @@ struct genzio_rt_topo_info {
 };
 
 /** genzio_rt_topo_query - Return: 0 or -EINVAL. */
-GENZIO_EXPORT int genzio_rt_topo_query(struct genzio_rt_topo *topo,
-				       struct genzio_rt_topo_info *info);
+GENZIO_EXPORT int genzio_rt_topo_query_sz(struct genzio_rt_topo *topo,
+					  struct genzio_rt_topo_info *info,
+					  size_t size);
+static inline int genzio_rt_topo_query(struct genzio_rt_topo *topo,
+				       struct genzio_rt_topo_info *info)
+{
+	return genzio_rt_topo_query_sz(topo, info, sizeof(*info));
+}
 
 /**
  * genzio_rt_cores_pick - Choose @n polling PUs on distinct, idle cores
@@ -107,9 +113,17 @@ struct genzio_rt_report {
  * Return: 0 (optional steps may have failed: see @rep), -EINVAL, or the
  * -errno of a required step.
  */
-GENZIO_EXPORT int genzio_rt_thread_setup(uint32_t cpu, int prio,
+GENZIO_EXPORT int genzio_rt_thread_setup_sz(uint32_t cpu, int prio,
+					    uint32_t steps, uint32_t required,
+					    struct genzio_rt_report *rep,
+					    size_t size);
+static inline int genzio_rt_thread_setup(uint32_t cpu, int prio,
 					 uint32_t steps, uint32_t required,
-					 struct genzio_rt_report *rep);
+					 struct genzio_rt_report *rep)
+{
+	return genzio_rt_thread_setup_sz(cpu, prio, steps, required, rep,
+					 sizeof(*rep));
+}
 
 /** genzio_rt_step_str - Name of one step bit; never NULL. */
 GENZIO_EXPORT const char *genzio_rt_step_str(uint32_t step);

@@ -4,8 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/provider_table.h"
+#include "fabric/fabric.h"
 
 #define OPEN_ATTR_ALL (GENZIO_OPEN_ATTR_FABRIC | GENZIO_OPEN_ATTR_SUBNET | \
 		       GENZIO_OPEN_ATTR_HUGE_BUDGET)
@@ -20,54 +22,150 @@ void gz_ctx_unlock(struct genzio_context *ctx)
 	pthread_mutex_unlock(&ctx->lock);
 }
 
-GENZIO_EXPORT int genzio_device_list(struct genzio_device_desc *descs, int max)
+/* The first layouts released: callers may pass these sizes and up. */
+#define DEVICE_DESC_MIN sizeof(struct genzio_device_desc)
+#define PROVIDER_DESC_MIN sizeof(struct genzio_provider_desc)
+#define DEVICE_ATTR_MIN sizeof(struct genzio_device_attr)
+#define MEMBER_MIN sizeof(struct genzio_member)
+#define MAX_DEVICES 16		/* per provider, as far as we look */
+
+/* The devices of @p, and why none when there are none. */
+static int probe(const struct gz_provider *p,
+		 struct genzio_device_desc devs[MAX_DEVICES], char *why,
+		 size_t len)
+{
+	int n;
+
+	memset(devs, 0, MAX_DEVICES * sizeof(*devs));
+	snprintf(why, len, "no device found");
+	n = p->probe(devs, MAX_DEVICES, why, len);
+	n = n < MAX_DEVICES ? n : MAX_DEVICES;
+	for (int i = 0; i < n; i++)
+		snprintf(devs[i].provider, sizeof(devs[i].provider), "%s",
+			 p->name);
+	return n;
+}
+
+GENZIO_EXPORT int genzio_device_list_sz(struct genzio_device_desc *descs,
+					int max, size_t size)
 {
 	GZ_API();
+	struct genzio_device_desc devs[MAX_DEVICES];
+	char why[160];
 	int n = 0;
 
 	if (max < 0 || (max && !descs))
 		return gz_err(-EINVAL, "descs %p, max %d", (void *)descs, max);
+	if (max && gz_out_size_ok(size, DEVICE_DESC_MIN, "genzio_device_desc"))
+		return -EINVAL;
 	for (int i = 0; i < gz_provider_count(); i++) {
-		const struct gz_provider *p = gz_provider_at(i);
-		char why[400];
-		int count = p->probe(why, sizeof(why));
+		int count = probe(gz_provider_at(i), devs, why, sizeof(why));
 
-		for (int d = 0; d < count; d++, n++) {
-			if (n >= max)
-				continue;
-			memset(&descs[n], 0, sizeof(descs[n]));
-			snprintf(descs[n].name, sizeof(descs[n].name), "%s%d",
-				 p->name, d);
-			snprintf(descs[n].provider, sizeof(descs[n].provider),
-				 "%s", p->name);
-		}
+		for (int d = 0; d < count; d++, n++)
+			if (n < max)
+				gz_out_copy((char *)descs + (size_t)n * size,
+					    size, &devs[d], sizeof(devs[d]));
 	}
 	return n;
 }
 
-/* "shm", "shm0": the provider named, device 0 (one device each so far).
- * @src names where the name came from, for the error. */
-static int provider_of(const char *name, const char *src,
-		       const struct gz_provider **out)
+GENZIO_EXPORT int genzio_provider_list_sz(struct genzio_provider_desc *descs,
+					  int max, size_t size)
 {
-	char prov[GENZIO_NAME_MAX], why[400] = "";
-	size_t n = strcspn(name, "0123456789");
-	const struct gz_provider *p = NULL;
+	GZ_API();
+	struct genzio_device_desc devs[MAX_DEVICES];
+	int n = gz_provider_count();
 
-	if (n < sizeof(prov) && (!name[n] || !strcmp(name + n, "0"))) {
-		memcpy(prov, name, n);
-		prov[n] = 0;
-		p = gz_provider_find(prov);
+	if (max < 0 || (max && !descs))
+		return gz_err(-EINVAL, "descs %p, max %d", (void *)descs, max);
+	if (max && gz_out_size_ok(size, PROVIDER_DESC_MIN,
+				  "genzio_provider_desc"))
+		return -EINVAL;
+	for (int i = 0; i < n && i < max; i++) {
+		const struct gz_provider *p = gz_provider_at(i);
+		struct genzio_provider_desc d = { 0 };
+
+		snprintf(d.name, sizeof(d.name), "%s", p->name);
+		d.ndevices = probe(p, devs, d.why, sizeof(d.why));
+		if (d.ndevices > 0)
+			d.why[0] = 0;
+		gz_out_copy((char *)descs + (size_t)i * size, size, &d,
+			    sizeof(d));
 	}
-	if (!p)
-		return gz_err(-ENODEV, "%s%s: no such device in this build "
-			      "(genzio_device_list names the ones there are)",
-			      src, name);
-	if (p->probe(why, sizeof(why)) <= 0)
-		return gz_err(-ENODEV, "%s%s: not usable here: %s", src, name,
-			      why);
-	*out = p;
-	return 0;
+	return n;
+}
+
+/*
+ * @name: a device name ("shm0") or a provider name (its first device).
+ * @src names where the name came from, for the error.
+ */
+static void name_copy(char dev[GENZIO_NAME_MAX], const char *from)
+{
+	memcpy(dev, from, GENZIO_NAME_MAX - 1);
+	dev[GENZIO_NAME_MAX - 1] = 0;
+}
+
+static int device_of(const char *name, const char *src,
+		     const struct gz_provider **out, char dev[GENZIO_NAME_MAX])
+{
+	struct genzio_device_desc devs[MAX_DEVICES];
+	char why[160];
+
+	for (int i = 0; i < gz_provider_count(); i++) {
+		const struct gz_provider *p = gz_provider_at(i);
+		int is_prov = !strcmp(p->name, name);
+		int n = probe(p, devs, why, sizeof(why));
+
+		for (int d = 0; d < n; d++) {
+			if (!is_prov && strcmp(devs[d].name, name))
+				continue;
+			name_copy(dev, devs[d].name);
+			*out = p;
+			return 0;
+		}
+		if (is_prov)
+			return gz_err(-ENODEV, "%s%s: this provider has no "
+				      "usable device here: %s", src, name,
+				      why);
+	}
+	return gz_err(-ENODEV, "%s%s: no such device or provider here "
+		      "(genzio-info lists the ones there are)", src, name);
+}
+
+/* No name anywhere: the first device of the first provider with one. */
+static int device_default(const struct gz_provider **out,
+			  char dev[GENZIO_NAME_MAX])
+{
+	struct genzio_device_desc devs[MAX_DEVICES];
+	char why[160];
+
+	for (int i = 0; i < gz_provider_count(); i++) {
+		const struct gz_provider *p = gz_provider_at(i);
+
+		if (probe(p, devs, why, sizeof(why)) > 0) {
+			name_copy(dev, devs[0].name);
+			*out = p;
+			return 0;
+		}
+		gz_err(-ENODEV, "provider %s: %s", p->name, why);
+	}
+	return gz_err(-ENODEV, "no provider of this build has a device here");
+}
+
+static int device_choose(const char *name, const struct gz_provider **p,
+			 char dev[GENZIO_NAME_MAX])
+{
+	const char *env;
+
+	if (name)
+		return device_of(name, "", p, dev);
+	env = getenv("GENZIO_DEVICE");
+	if (env && *env)
+		return device_of(env, "GENZIO_DEVICE=", p, dev);
+	env = getenv("GENZIO_PROVIDER");
+	if (env && *env)
+		return device_of(env, "GENZIO_PROVIDER=", p, dev);
+	return device_default(p, dev);
 }
 
 GENZIO_EXPORT int genzio_device_open(const char *name,
@@ -77,7 +175,7 @@ GENZIO_EXPORT int genzio_device_open(const char *name,
 	GZ_API();
 	const struct gz_provider *p = NULL;
 	struct genzio_context *ctx;
-	const char *src = "";
+	char dev[GENZIO_NAME_MAX];
 	int ret;
 
 	if (!out)
@@ -86,16 +184,10 @@ GENZIO_EXPORT int genzio_device_open(const char *name,
 		return gz_err(-EINVAL, "unknown comp_mask bits %#llx",
 			      (unsigned long long)(attr->comp_mask &
 						   ~(uint64_t)OPEN_ATTR_ALL));
-	if (!name) {
-		name = getenv("GENZIO_PROVIDER");
-		src = name && *name ? "GENZIO_PROVIDER=" : "";
-		if (!*src)
-			name = "shm";
-	}
-	ret = provider_of(name, src, &p);
+	ret = device_choose(name, &p, dev);
 	if (ret)
 		return ret;
-	ret = p->device_open(attr, &ctx);
+	ret = p->device_open(dev, attr, &ctx);
 	if (ret)
 		return ret;
 	ctx->prov = p;
@@ -137,15 +229,72 @@ GENZIO_EXPORT int genzio_device_close(struct genzio_context *ctx)
 	return 0;
 }
 
-GENZIO_EXPORT int genzio_device_query(struct genzio_context *ctx,
-				      struct genzio_device_attr *attr)
+GENZIO_EXPORT int genzio_device_query_sz(struct genzio_context *ctx,
+					 struct genzio_device_attr *attr,
+					 size_t size)
 {
 	GZ_API();
+	struct genzio_device_attr a;
+
 	if (!ctx || !attr)
 		return gz_err(-EINVAL, "ctx %p, attr %p", (void *)ctx,
 			      (void *)attr);
+	if (gz_out_size_ok(size, DEVICE_ATTR_MIN, "genzio_device_attr"))
+		return -EINVAL;
 	gz_ctx_lock(ctx);
-	*attr = ctx->attr;
+	a = ctx->attr;
 	gz_ctx_unlock(ctx);
+	gz_out_copy(attr, size, &a, sizeof(a));
 	return 0;
+}
+
+GENZIO_EXPORT int genzio_member_list_sz(const char *name,
+					const struct genzio_open_attr *attr,
+					struct genzio_member *m, int max,
+					size_t size)
+{
+	GZ_API();
+	const struct gz_provider *p = NULL;
+	char dev[GENZIO_NAME_MAX];
+	struct gz_fabric f;
+	int n = 0, ret;
+
+	if (max < 0 || (max && !m))
+		return gz_err(-EINVAL, "m %p, max %d", (void *)m, max);
+	if (max && gz_out_size_ok(size, MEMBER_MIN, "genzio_member"))
+		return -EINVAL;
+	if (attr && (attr->comp_mask & ~(uint64_t)OPEN_ATTR_ALL))
+		return gz_err(-EINVAL, "unknown comp_mask bits %#llx",
+			      (unsigned long long)(attr->comp_mask &
+						   ~(uint64_t)OPEN_ATTR_ALL));
+	ret = device_choose(name, &p, dev);
+	if (ret)
+		return ret;
+	if (!p->fabric_open)
+		return gz_err(-ENOTSUP, "provider %s has no host fabric",
+			      p->name);
+	ret = p->fabric_open(dev, attr, &f);
+	if (ret)
+		return ret;
+	for (uint32_t cid = 1; cid <= GZ_FABRIC_MAX_CID; cid++) {
+		struct gz_fabric_member fm;
+		struct genzio_member e = { .gcid = GENZIO_GCID(f.subnet, cid) };
+
+		ret = gz_fabric_probe(&f, cid, &fm);
+		if (ret == -ESRCH)
+			e.state = GENZIO_MEMBER_STALE;
+		else if (!ret)
+			e.state = fm.pid == getpid() ? GENZIO_MEMBER_SELF :
+						       GENZIO_MEMBER_LIVE;
+		else
+			continue;	/* free, or mid-update */
+		e.pid = fm.pid;
+		e.incarnation = fm.incarnation;
+		if (n < max)
+			gz_out_copy((char *)m + (size_t)n * size, size, &e,
+				    sizeof(e));
+		n++;
+	}
+	gz_fabric_close(&f);
+	return n;
 }

@@ -64,6 +64,8 @@ struct gz_fabric_member {
 
 /* Whether @name is a fabric name: 1-24 of [A-Za-z0-9_]. */
 int gz_fabric_name_ok(const char *name);
+#define GZ_FABRIC_SUBNET_ANY UINT32_MAX	/* open: whatever subnet it has */
+
 /*
  * Open (creating when missing) the registry of fabric @name in @dirfd.
  * Return: 0, -EPROTO (not a registry of this version: named, with the
@@ -93,5 +95,9 @@ void gz_fabric_leave(struct gz_fabric *f, uint32_t cid, uint64_t incarnation);
  */
 int gz_fabric_lookup(const struct gz_fabric *f, uint32_t cid,
 		     struct gz_fabric_member *m);
+/* As gz_fabric_lookup(), but a slot whose holder died without leaving
+ * (not yet reclaimed) is -ESRCH, with *@m saying who it was. */
+int gz_fabric_probe(const struct gz_fabric *f, uint32_t cid,
+		    struct gz_fabric_member *m);
 
 #endif /* GZ_FABRIC_FABRIC_H */

@@ -126,7 +126,7 @@ static int check_reg(const struct gz_fabric_regfile *reg, const char *name,
 			      "v%u registry (another version?): remove %s.reg "
 			      "from the genzio directory, or use another "
 			      "GENZIO_FABRIC", name, REG_VERSION, name);
-	if (have != subnet)
+	if (subnet != GZ_FABRIC_SUBNET_ANY && have != subnet)
 		return gz_err(-EINVAL, "fabric %s has subnet %u, not %u", name,
 			      have, subnet);
 	if (!gz_sys_pidns_id(&mine) && ns != mine)
@@ -149,7 +149,9 @@ int gz_fabric_open(int dirfd, const char *name, uint32_t subnet,
 		fd = gz_sys_open_owned(dirfd, path, O_RDWR, S_IFREG,
 				       sizeof(*reg), NULL);
 		if (fd == -ENOENT) {
-			ret = create_reg(dirfd, name, subnet);
+			ret = create_reg(dirfd, name,
+					 subnet == GZ_FABRIC_SUBNET_ANY ? 1 :
+									  subnet);
 			if (ret && ret != -ENOENT)
 				return gz_err(ret, "cannot create the registry "
 					      "of fabric %s: %s", name,
@@ -175,7 +177,11 @@ int gz_fabric_open(int dirfd, const char *name, uint32_t subnet,
 	}
 	f->fd = fd;
 	f->reg = reg;
-	f->subnet = subnet;
+	/* read once; a registry of this version has a 16-bit subnet */
+	f->subnet = subnet == GZ_FABRIC_SUBNET_ANY ?
+			    __atomic_load_n(&reg->subnet, __ATOMIC_RELAXED) &
+				    0xffffu :
+			    subnet;
 	snprintf(f->name, sizeof(f->name), "%s", name);
 	return 0;
 }
@@ -314,8 +320,8 @@ void gz_fabric_leave(struct gz_fabric *f, uint32_t cid, uint64_t incarnation)
 	unlock(f);
 }
 
-int gz_fabric_lookup(const struct gz_fabric *f, uint32_t cid,
-		     struct gz_fabric_member *m)
+int gz_fabric_probe(const struct gz_fabric *f, uint32_t cid,
+		    struct gz_fabric_member *m)
 {
 	uint32_t used;
 	int ret;
@@ -328,5 +334,13 @@ int gz_fabric_lookup(const struct gz_fabric *f, uint32_t cid,
 	if (!used)
 		return -EHOSTUNREACH;
 	ret = gz_sys_proc_alive(m->pid, m->starttime);
-	return ret < 0 ? ret : ret ? 0 : -EHOSTUNREACH;
+	return ret < 0 ? ret : ret ? 0 : -ESRCH;
+}
+
+int gz_fabric_lookup(const struct gz_fabric *f, uint32_t cid,
+		     struct gz_fabric_member *m)
+{
+	int ret = gz_fabric_probe(f, cid, m);
+
+	return ret == -ESRCH ? -EHOSTUNREACH : ret;
 }

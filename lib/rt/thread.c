@@ -73,9 +73,18 @@ static uint32_t undo(uint32_t applied, const struct saved *s)
 	return applied & GENZIO_RT_MLOCK;
 }
 
-GENZIO_EXPORT int genzio_rt_thread_setup(uint32_t cpu, int prio,
-					 uint32_t steps, uint32_t required,
-					 struct genzio_rt_report *rep)
+/* What a caller of @size bytes gets of @r. */
+static void report(struct genzio_rt_report *rep, size_t size,
+		   const struct genzio_rt_report *r)
+{
+	if (rep)
+		gz_out_copy(rep, size, r, sizeof(*r));
+}
+
+GENZIO_EXPORT int genzio_rt_thread_setup_sz(uint32_t cpu, int prio,
+					    uint32_t steps, uint32_t required,
+					    struct genzio_rt_report *rep,
+					    size_t size)
 {
 	GZ_API();
 	const uint32_t all = GENZIO_RT_PIN | GENZIO_RT_FIFO | GENZIO_RT_MLOCK |
@@ -91,6 +100,8 @@ GENZIO_EXPORT int genzio_rt_thread_setup(uint32_t cpu, int prio,
 	    ((steps & GENZIO_RT_PIN) && cpu >= CPU_SETSIZE))
 		return gz_err(-EINVAL, "steps %#x, required %#x, prio %d, cpu %u",
 			      steps, required, prio, cpu);
+	if (rep && gz_out_size_ok(size, sizeof(*rep), "genzio_rt_report"))
+		return -EINVAL;
 	memset(&r, 0, sizeof(r));
 	/* what to go back to, before anything changes */
 	err = -pthread_getaffinity_np(pthread_self(), sizeof(s.affinity),
@@ -128,13 +139,11 @@ GENZIO_EXPORT int genzio_rt_thread_setup(uint32_t cpu, int prio,
 		gz_err(err, "%s: %s", genzio_rt_step_str(bit), strerror(-err));
 		if (required & bit) {
 			r.applied = undo(r.applied, &s);
-			if (rep)
-				*rep = r;
+			report(rep, size, &r);
 			return err;
 		}
 	}
-	if (rep)
-		*rep = r;
+	report(rep, size, &r);
 	return 0;
 }
 

@@ -86,15 +86,19 @@ GENZIO_EXPORT int genzio_rt_topo_free(struct genzio_rt_topo *topo)
 	return 0;
 }
 
-GENZIO_EXPORT int genzio_rt_topo_query(struct genzio_rt_topo *topo,
-				       struct genzio_rt_topo_info *info)
+GENZIO_EXPORT int genzio_rt_topo_query_sz(struct genzio_rt_topo *topo,
+					  struct genzio_rt_topo_info *out,
+					  size_t size)
 {
 	GZ_API();
+	struct genzio_rt_topo_info t, *info = &t;
 	int ncores, nnodes;
 
-	if (!topo || !info)
+	if (!topo || !out)
 		return gz_err(-EINVAL, "topo %p, info %p", (void *)topo,
-			      (void *)info);
+			      (void *)out);
+	if (gz_out_size_ok(size, sizeof(t), "genzio_rt_topo_info"))
+		return -EINVAL;
 	ncores = hwloc_get_nbobjs_by_type(topo->t, HWLOC_OBJ_CORE);
 	nnodes = hwloc_get_nbobjs_by_type(topo->t, HWLOC_OBJ_NUMANODE);
 	info->npus = (uint32_t)hwloc_get_nbobjs_by_type(topo->t, HWLOC_OBJ_PU);
@@ -109,6 +113,7 @@ GENZIO_EXPORT int genzio_rt_topo_query(struct genzio_rt_topo *topo,
 		if (w > (int)info->smt)
 			info->smt = (uint32_t)w;
 	}
+	gz_out_copy(out, size, &t, sizeof(t));
 	return 0;
 }
 

@@ -8,6 +8,10 @@
 
 #include "lib/gzt.h"
 
+/* shm's R-Key layout (genzio_shm(7)); the API promises none. */
+#define GZT_SHM_RKEY_DOMAIN(rkey) ((uint32_t)(rkey) >> 20)
+#define GZT_SHM_RKEY_KEY(rkey) ((uint32_t)(rkey) & 0xfffffu)
+
 /* A forked target: exposes @len bytes of data space with @access, sends
  * its conn info, then serves requests from the test until 'q'. It runs no
  * genzio code while the test's RMA is in flight. */

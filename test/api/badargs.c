@@ -16,6 +16,31 @@ Test(badargs, device_list)
 
 	cr_assert_eq(genzio_device_list(NULL, 1), -EINVAL);
 	cr_assert_eq(genzio_device_list(&d, -1), -EINVAL);
+	cr_assert_eq(genzio_device_list_sz(&d, 1, 8), -EINVAL);
+}
+
+Test(badargs, provider_list)
+{
+	struct genzio_provider_desc p;
+
+	cr_assert_eq(genzio_provider_list(NULL, 1), -EINVAL);
+	cr_assert_eq(genzio_provider_list(&p, -1), -EINVAL);
+	cr_assert_eq(genzio_provider_list_sz(&p, 1, 8), -EINVAL);
+}
+
+Test(badargs, member_list)
+{
+	struct genzio_open_attr oa = { .comp_mask = 1u << 31 };
+	struct genzio_member m;
+
+	cr_assert_eq(genzio_member_list(NULL, NULL, NULL, 1), -EINVAL);
+	cr_assert_eq(genzio_member_list(NULL, NULL, &m, -1), -EINVAL);
+	cr_assert_eq(genzio_member_list_sz(NULL, NULL, &m, 1, 4), -EINVAL);
+	cr_assert_eq(genzio_member_list(NULL, &oa, &m, 1), -EINVAL);
+	cr_assert_eq(genzio_member_list("nosuch0", NULL, &m, 1), -ENODEV);
+	oa.comp_mask = GENZIO_OPEN_ATTR_FABRIC;
+	oa.fabric = "bad name";
+	cr_assert_eq(genzio_member_list(NULL, &oa, &m, 1), -EINVAL);
 }
 
 Test(badargs, device_open)

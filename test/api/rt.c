@@ -120,6 +120,19 @@ Test(rt, bad_arguments)
 	cr_assert_eq(genzio_rt_topo_query(NULL, &info), -EINVAL);
 	cr_assert_eq(genzio_rt_topo_load("pack:1 core:2 pu:1", NULL, &t), 0);
 	cr_assert_eq(genzio_rt_topo_query(t, NULL), -EINVAL);
+	cr_assert_eq(genzio_rt_topo_query_sz(t, &info, 4), -EINVAL);
+	{	/* a newer, longer struct: the part we know, then zeros */
+		struct {
+			struct genzio_rt_topo_info i;
+			uint32_t future[4];
+		} big;
+
+		memset(&big, 0xff, sizeof(big));
+		cr_assert_eq(genzio_rt_topo_query_sz(t, &big.i, sizeof(big)),
+			     0);
+		cr_assert_eq(big.i.npus, 2);
+		cr_assert_eq(big.future[0] | big.future[3], 0);
+	}
 	cr_assert_eq(genzio_rt_cores_pick(NULL, -1, NULL, 0, 1, cpus), -EINVAL);
 	cr_assert_eq(genzio_rt_cores_pick(t, -1, NULL, 0, 0, cpus), -EINVAL);
 	cr_assert_eq(genzio_rt_cores_pick(t, -1, NULL, 0, 1, NULL), -EINVAL);
@@ -132,6 +145,12 @@ Test(rt, bad_arguments)
 	cr_assert_eq(genzio_rt_thread_setup(0, 10, GENZIO_RT_PIN,
 					    GENZIO_RT_FIFO, NULL), -EINVAL,
 		     "required must be asked for");
+	{
+		struct genzio_rt_report r;
+
+		cr_assert_eq(genzio_rt_thread_setup_sz(0, 0, 0, 0, &r, 4),
+			     -EINVAL);
+	}
 	cr_assert_str_eq(genzio_rt_step_str(1u << 20), "unknown step");
 	genzio_rt_topo_free(t);
 }

@@ -39,9 +39,17 @@ Test(setup, query_reports_gcid_limits_and_page_size)
 	cr_assert_eq(a.gcid >> 28, 0);
 	cr_assert(a.page_size == 4096 || a.page_size == 2u << 20);
 	cr_assert_eq(a.max_inline, GENZIO_MAX_INLINE);
-	cr_assert_eq(a.atomic_sizes, (1u << 2) | (1u << 3));
 	cr_assert(a.caps & GENZIO_CAP_RMA);
 	cr_assert(a.caps & GENZIO_CAP_ONE_SIDED_TARGET);
+	cr_assert(a.caps & GENZIO_CAP_ATOMIC);
+	/* every Gen-Z atomic at both widths */
+	for (uint32_t op = GENZIO_WR_ATOMIC_SWAP; op <= GENZIO_WR_ATOMIC_UMAX;
+	     op++) {
+		cr_assert(a.atomic_ops32 & GENZIO_ATOMIC_OP(op));
+		cr_assert(a.atomic_ops64 & GENZIO_ATOMIC_OP(op));
+	}
+	cr_assert_eq(a.atomic_ops64 >> (GENZIO_WR_ATOMIC_UMAX -
+					GENZIO_WR_ATOMIC_SWAP + 1), 0);
 	cr_assert_geq(a.max_mr, 10000);
 	cr_assert_eq(genzio_device_close(ctx), 0);
 }
@@ -146,11 +154,11 @@ Test(setup, rkeys_are_random_not_sequential)
 					   4096, GZT_ACCESS_ALL, &mr[i]), 0);
 	for (int i = 1; i < 8; i++) {
 		cr_assert_neq(mr[i]->rkey, mr[i - 1]->rkey);
-		/* same pd: same 12-bit key domain */
-		cr_assert_eq(GENZIO_RKEY_DOMAIN(mr[i]->rkey),
-			     GENZIO_RKEY_DOMAIN(mr[0]->rkey));
-		sequential += GENZIO_RKEY_KEY(mr[i]->rkey) ==
-			      GENZIO_RKEY_KEY(mr[i - 1]->rkey) + 1;
+		/* shm's layout (genzio_shm(7)): same pd, same domain */
+		cr_assert_eq(GZT_SHM_RKEY_DOMAIN(mr[i]->rkey),
+			     GZT_SHM_RKEY_DOMAIN(mr[0]->rkey));
+		sequential += GZT_SHM_RKEY_KEY(mr[i]->rkey) ==
+			      GZT_SHM_RKEY_KEY(mr[i - 1]->rkey) + 1;
 	}
 	cr_assert_lt(sequential, 7);
 	for (int i = 0; i < 8; i++)

@@ -3,6 +3,7 @@
 #include <criterion/criterion.h>
 #include <stdlib.h>
 
+#include "providers/shm/shm_wire.h"
 #include "unit/keys.h"
 
 #define SLOTS 16u
@@ -183,8 +184,9 @@ Test(keytab, rkey_and_gcid_fields_encode_and_decode)
 	cr_assert_eq(GENZIO_GCID_SID(gcid), 0xbeef);
 	cr_assert_eq(GENZIO_GCID_CID(gcid), 0x123);
 	cr_assert_eq(GENZIO_GCID(0x1ffff, 0x1fff), 0xffff000u | 0xfff);
-	cr_assert_eq(GENZIO_RKEY_DOMAIN(0xabc12345), 0xabc);
-	cr_assert_eq(GENZIO_RKEY_KEY(0xabc12345), 0x12345);
+	cr_assert_eq(GZ_SHM_RKEY_DOMAIN(0xabc12345), 0xabc);
+	cr_assert_eq(GZ_SHM_RKEY_KEY(0xabc12345), 0x12345);
+	cr_assert_eq(GZ_SHM_RKEY(0xabc, 0x12345), 0xabc12345);
 }
 
 Test(keytab, another_key_mid_update_does_not_fail_ours)

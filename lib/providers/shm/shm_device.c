@@ -206,8 +206,10 @@ static void fill_attr(struct gz_shm_ctx *ctx)
 
 	snprintf(a->name, sizeof(a->name), "shm0");
 	snprintf(a->provider, sizeof(a->provider), "shm");
-	a->caps = GENZIO_CAP_RMA | GENZIO_CAP_ATOMIC32 | GENZIO_CAP_ATOMIC64 |
-		  GENZIO_CAP_REG_CONVERT | GENZIO_CAP_ONE_SIDED_TARGET |
+	a->caps = GENZIO_CAP_RMA | GENZIO_CAP_ATOMIC | GENZIO_CAP_MSG |
+		  GENZIO_CAP_WRITE_IMM | GENZIO_CAP_SYNC | GENZIO_CAP_RD |
+		  GENZIO_CAP_RMAP | GENZIO_CAP_FINE_STATUS |
+		  GENZIO_CAP_ONE_SIDED_TARGET | GENZIO_CAP_REG_CONVERT |
 		  (huge ? GENZIO_CAP_HUGE_PAGES : 0);
 	a->max_qp = GZ_SHM_MAX_QP;
 	a->max_cq = GZ_SHM_MAX_QP;
@@ -216,13 +218,16 @@ static void fill_attr(struct gz_shm_ctx *ctx)
 	a->max_sge = GZ_SHM_MAX_SGE;
 	a->max_inline = GENZIO_MAX_INLINE;
 	a->max_mr = GZ_SHM_MAX_MR;
-	a->atomic_sizes = (1u << 2) | (1u << 3);
+	/* every Gen-Z atomic, both widths (xdm executes them natively) */
+	a->atomic_ops32 = a->atomic_ops64 =
+		GENZIO_ATOMIC_OP(GENZIO_WR_ATOMIC_UMAX + 1) - 1;
 	a->max_mr_size = 1ull << 40;
 	a->page_size = huge ? GZ_PAGE_2M : GZ_PAGE_4K;
 	a->huge_budget = ctx->huge_budget;
 }
 
-static int shm_device_open(const struct genzio_open_attr *attr,
+static int shm_device_open(const char *dev,
+			   const struct genzio_open_attr *attr,
 			   struct genzio_context **out)
 {
 	const char *fabric;
@@ -259,6 +264,7 @@ static int shm_device_open(const struct genzio_open_attr *attr,
 	/* Peers deregistering memory fence us with a membarrier. */
 	ctx->mb_expedited = gz_sys_membarrier_register();
 	fill_attr(ctx);
+	(void)dev;	/* one device: shm0 */
 	*out = &ctx->base;
 	return 0;
 
@@ -289,10 +295,42 @@ static void shm_device_close(struct genzio_context *base)
 	/* the core frees ctx, after its event queue */
 }
 
-static int shm_probe(char *why, size_t len)
+static int shm_fabric_open(const char *dev,
+			   const struct genzio_open_attr *attr,
+			   struct gz_fabric *f)
 {
-	if (!access(base_dir(), W_OK))
+	const char *fabric;
+	uint32_t subnet;
+	uint64_t budget;
+	char why[256];
+	int dirfd, ret;
+
+	(void)dev;
+	ret = parse_attr(attr, &fabric, &subnet, &budget);
+	if (ret)
+		return ret;
+	if (!attr || !(attr->comp_mask & GENZIO_OPEN_ATTR_SUBNET))
+		subnet = GZ_FABRIC_SUBNET_ANY;
+	ret = gz_sys_privdir_open(base_dir(), &dirfd, why, sizeof(why));
+	if (ret)
+		return gz_err(ret, "%s%s", why, base_hint());
+	ret = gz_fabric_open(dirfd, fabric, subnet, f);
+	close(dirfd);
+	return ret;
+}
+
+static int shm_probe(struct genzio_device_desc *devs, int max, char *why,
+		     size_t len)
+{
+	if (!access(base_dir(), W_OK)) {
+		if (max > 0) {
+			snprintf(devs[0].name, sizeof(devs[0].name), "shm0");
+			snprintf(devs[0].detail, sizeof(devs[0].detail),
+				 "%.50s/genzio-%u", base_dir(),
+				 (unsigned)geteuid());
+		}
 		return 1;
+	}
 	snprintf(why, len, "%.200s: %s%s", base_dir(), strerror(errno),
 		 base_hint());
 	return 0;
@@ -312,6 +350,7 @@ const struct gz_provider gz_shm_provider = {
 	.device_close = shm_device_close,
 	.device_open = shm_device_open,
 	.event_harvest = gz_shm_event_harvest,
+	.fabric_open = shm_fabric_open,
 	.mem_alloc = gz_shm_mem_alloc,
 	.mem_free = gz_shm_mem_free,
 	.mr_dereg = gz_shm_mr_dereg,

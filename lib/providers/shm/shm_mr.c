@@ -31,7 +31,7 @@ static int publish_rkey(struct gz_shm_ctx *ctx, struct genzio_pd *pd,
 		ret = gz_sys_random(&key, sizeof(key));
 		if (ret)
 			return gz_err(ret, "getrandom: %s", strerror(-ret));
-		rkey = pd->key_domain << 20 | (key & 0xfffffu);
+		rkey = GZ_SHM_RKEY(pd->key_domain, key);
 		if (rkey < GZ_KEY_MIN) {
 			ret = -EEXIST;
 			continue;

@@ -34,6 +34,12 @@
 #define GZ_SHM_MAGIC_COMP 0x475a434fu	/* "GZCO" */
 #define GZ_SHM_VERSION 2u
 
+/* shm's R-Key (its choice, documented in genzio_shm(7)): the 12-bit key
+ * domain of the protection domain, then 20 random bits. */
+#define GZ_SHM_RKEY(domain, key) ((uint32_t)(domain) << 20 | ((key) & 0xfffffu))
+#define GZ_SHM_RKEY_DOMAIN(rkey) ((uint32_t)(rkey) >> 20)
+#define GZ_SHM_RKEY_KEY(rkey) ((uint32_t)(rkey) & 0xfffffu)
+
 /* Directories a segment may live in; the index is shared, the paths are
  * each process's own (same host, same mounts). */
 enum { GZ_SHM_DIR_SHM, GZ_SHM_DIR_HUGE2M, GZ_SHM_DIR_HUGE1G, GZ_SHM_NDIRS };

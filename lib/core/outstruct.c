@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Structs the library fills for a caller carry the caller's size, so
+ * they can grow without breaking binaries built against an older or a
+ * newer header (the problem ibv_query_device_ex() solved after the fact).
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "gz.h"
+
+int gz_out_size_ok(size_t size, size_t min, const char *what)
+{
+	if (size < min)
+		return gz_err(-EINVAL, "struct %s of %zu bytes: the smallest "
+			      "there was is %zu", what, size, min);
+	return 0;
+}
+
+void gz_out_copy(void *dst, size_t size, const void *src, size_t ours)
+{
+	memcpy(dst, src, size < ours ? size : ours);
+	if (size > ours)
+		memset((char *)dst + ours, 0, size - ours);
+}

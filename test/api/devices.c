@@ -1,0 +1,209 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Devices by name, providers, fabric members, and the structs the
+ * library fills at the caller's size (older and newer layouts).
+ */
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "api.h"
+
+TestSuite(devices, .init = gzt_fabric_init, .fini = gzt_fabric_fini,
+	  .timeout = 30);
+
+static void open_ok(const char *name)
+{
+	struct genzio_context *ctx;
+	struct genzio_device_attr a;
+
+	cr_assert_eq(genzio_device_open(name, NULL, &ctx), 0, "%s",
+		     name ? name : "(NULL)");
+	cr_assert_eq(genzio_device_query(ctx, &a), 0);
+	cr_assert_str_eq(a.name, "shm0");
+	cr_assert_eq(genzio_device_close(ctx), 0);
+}
+
+static int open_err(const char *name)
+{
+	struct genzio_context *ctx = NULL;
+	int ret = genzio_device_open(name, NULL, &ctx);
+
+	cr_assert_null(ctx, "written only on success");
+	return ret;
+}
+
+Test(devices, a_device_opens_by_its_name_or_its_provider_name)
+{
+	open_ok("shm0");
+	open_ok("shm");
+	cr_assert_eq(open_err("shm1"), -ENODEV);
+	cr_assert_eq(open_err("verbs"), -ENODEV);
+	cr_assert_eq(open_err(""), -ENODEV);
+}
+
+Test(devices, genzio_device_wins_over_genzio_provider)
+{
+	unsetenv("GENZIO_PROVIDER");
+	setenv("GENZIO_DEVICE", "shm0", 1);
+	open_ok(NULL);
+	setenv("GENZIO_DEVICE", "nosuch0", 1);
+	setenv("GENZIO_PROVIDER", "shm", 1);
+	cr_assert_eq(open_err(NULL), -ENODEV);
+	/* a name given wins over both */
+	open_ok("shm0");
+	unsetenv("GENZIO_DEVICE");
+	open_ok(NULL);
+	setenv("GENZIO_PROVIDER", "nosuch", 1);
+	cr_assert_eq(open_err(NULL), -ENODEV);
+}
+
+Test(devices, a_provider_without_a_device_says_why)
+{
+	struct genzio_provider_desc p[4];
+	int n;
+
+	n = genzio_provider_list(p, 4);
+	cr_assert_geq(n, 1);
+	cr_assert_eq(genzio_provider_list(NULL, 0), n);
+	cr_assert_str_eq(p[0].name, "shm");
+	cr_assert_eq(p[0].ndevices, 1);
+	cr_assert_str_empty(p[0].why);
+
+	setenv("GENZIO_SHM_DIR", "/nonexistent/gzt", 1);
+	cr_assert_eq(genzio_provider_list(p, 4), n);
+	cr_assert_eq(p[0].ndevices, 0);
+	cr_assert(strstr(p[0].why, "/nonexistent/gzt"), "why: %s", p[0].why);
+	cr_assert_eq(genzio_device_list(NULL, 0), 0);
+	/* no device anywhere: the default open fails, it does not guess */
+	unsetenv("GENZIO_DEVICE");
+	unsetenv("GENZIO_PROVIDER");
+	cr_assert_eq(open_err(NULL), -ENODEV);
+	cr_assert_eq(open_err("shm"), -ENODEV);
+}
+
+Test(devices, device_list_gives_a_detail_and_writes_at_the_callers_stride)
+{
+	struct big {
+		struct genzio_device_desc d;
+		uint8_t future[40];
+	} b[2];
+
+	memset(b, 0xa5, sizeof(b));
+	cr_assert_eq(genzio_device_list_sz(&b[0].d, 2, sizeof(b[0])), 1);
+	cr_assert_str_eq(b[0].d.name, "shm0");
+	cr_assert(strstr(b[0].d.detail, "genzio-"), "%s", b[0].d.detail);
+	for (size_t i = 0; i < sizeof(b[0].future); i++)
+		cr_assert_eq(b[0].future[i], 0, "unknown fields are zero");
+	cr_assert_eq(b[1].d.name[0], (char)0xa5, "past the count: untouched");
+	cr_assert_eq(genzio_device_list_sz(&b[0].d, 1,
+					   offsetof(struct genzio_device_desc,
+						    detail)), -EINVAL);
+}
+
+Test(devices, device_query_fills_an_older_or_a_newer_struct)
+{
+	struct genzio_context *ctx;
+	struct genzio_device_attr a;
+	struct {
+		struct genzio_device_attr a;
+		uint64_t future[8];
+	} big;
+
+	cr_assert_eq(genzio_device_open(NULL, NULL, &ctx), 0);
+	cr_assert_eq(genzio_device_query(ctx, &a), 0);
+	memset(&big, 0xff, sizeof(big));
+	cr_assert_eq(genzio_device_query_sz(ctx, &big.a, sizeof(big)), 0);
+	cr_assert_eq(memcmp(&big.a, &a, sizeof(a)), 0);
+	for (int i = 0; i < 8; i++)
+		cr_assert_eq(big.future[i], 0);
+	cr_assert_eq(genzio_device_query_sz(ctx, &a, sizeof(a) - 8), -EINVAL);
+	cr_assert_eq(genzio_device_query_sz(ctx, &a, 0), -EINVAL);
+	cr_assert_eq(genzio_device_close(ctx), 0);
+}
+
+/* state of @gcid in the member list of this fabric, or 0 if not listed */
+static uint32_t member_state(uint32_t gcid, int32_t *pid)
+{
+	struct genzio_member m[64];
+	int n = genzio_member_list(NULL, NULL, m, 64);
+
+	cr_assert_geq(n, 0);
+	cr_assert_leq(n, 64);
+	for (int i = 0; i < n; i++) {
+		if (i)
+			cr_assert_gt(m[i].gcid, m[i - 1].gcid, "by GCID");
+		if (m[i].gcid != gcid)
+			continue;
+		if (pid)
+			*pid = m[i].pid;
+		return m[i].state;
+	}
+	return 0;
+}
+
+Test(devices, member_list_shows_live_stale_and_own_components)
+{
+	struct genzio_context *a;
+	struct genzio_device_attr aa;
+	uint32_t dead = 0, other = 0;
+	int fds[2], go[2], status;
+	int32_t pid = 0;
+	char c;
+	pid_t child = 0, peer = 0;
+
+	cr_assert_eq(genzio_member_list(NULL, NULL, NULL, 0), 0, "empty");
+	cr_assert_eq(genzio_device_open(NULL, NULL, &a), 0);
+	cr_assert_eq(genzio_device_query(a, &aa), 0);
+	cr_assert_eq(member_state(aa.gcid, &pid), GENZIO_MEMBER_SELF);
+	cr_assert_eq(pid, getpid());
+
+	/* a child that stays until told (a live member of another
+	 * process), then one that joins and dies without leaving (in this
+	 * order: a join reclaims the dead) */
+	cr_assert_eq(pipe(fds), 0);
+	cr_assert_eq(pipe(go), 0);
+	for (int k = 0; k < 2; k++) {
+		pid_t p = fork();
+
+		cr_assert_geq(p, 0);
+		if (!p) {
+			struct genzio_context *x;
+			struct genzio_device_attr xa;
+
+			if (genzio_device_open(NULL, NULL, &x) ||
+			    genzio_device_query(x, &xa) ||
+			    write(fds[1], &xa.gcid, 4) != 4)
+				_exit(1);
+			if (!k && read(go[0], &c, 1) == 1)
+				genzio_device_close(x);
+			_exit(0);
+		}
+		cr_assert_eq(read(fds[0], k ? &dead : &other, 4), 4);
+		if (k)
+			child = p;
+		else
+			peer = p;
+	}
+	cr_assert_eq(waitpid(child, &status, 0), child);
+	cr_assert_eq(member_state(dead, &pid), GENZIO_MEMBER_STALE);
+	cr_assert_eq(pid, child);
+	cr_assert_eq(member_state(other, &pid), GENZIO_MEMBER_LIVE);
+	cr_assert_eq(pid, peer);
+	cr_assert_eq(genzio_member_list(NULL, NULL, NULL, 0), 3);
+
+	/* leaving in good order: not listed any more */
+	cr_assert_eq(write(go[1], "x", 1), 1);
+	cr_assert_eq(waitpid(peer, &status, 0), peer);
+	cr_assert_eq(member_state(other, NULL), 0);
+	cr_assert_eq(genzio_device_close(a), 0);
+	cr_assert_eq(member_state(aa.gcid, NULL), 0);
+	cr_assert_eq(member_state(dead, NULL), GENZIO_MEMBER_STALE,
+		     "listing reclaims nothing");
+	close(fds[0]);
+	close(fds[1]);
+	close(go[0]);
+	close(go[1]);
+}
