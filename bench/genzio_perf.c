@@ -99,8 +99,8 @@ static void ep_open(struct ep *e, const char *dev, size_t max)
 			  &e->mr), "mr_reg");
 	e->buf = e->mem->addr;
 	memset(e->buf, 0, 2 * e->half);
-	e->me = (struct genzio_conn_info){ da.gcid, e->qp->qp_num, e->mr->rkey,
-					   0, (uintptr_t)e->buf, e->half };
+	die(genzio_conn_info_init(&e->me, e->qp, e->mr), "conn_info_init");
+	e->me.length = e->half;	/* the peer writes into our first half */
 }
 
 static void ep_close(struct ep *e)
@@ -347,10 +347,12 @@ static void scale_target(struct ep *e, const struct opts *o, int fd)
 	}
 	for (uint32_t i = 1; i < o->peers; i++) {
 		struct ep *x = calloc(1, sizeof(*x));
-		struct genzio_conn_info none;
+		struct genzio_conn_info back;
 
 		ep_open(x, o->dev, 4096);
-		die(genzio_conn_info_exchange(fd, &x->me, &none), "exchange");
+		die(genzio_conn_info_exchange(fd, &x->me, &back), "exchange");
+		die(genzio_qp_connect(x->qp, back.qp_addr, back.qp_addr_len),
+		    "qp_connect (--peers)");
 	}
 	/* regions and components live until the process exits */
 }
@@ -364,12 +366,14 @@ static void scale_initiator(struct ep *e, const struct opts *o, int fd)
 	};
 
 	for (uint32_t i = 1; i < o->peers; i++) {
-		struct genzio_conn_info p;
+		struct genzio_conn_info mine, p;
 		struct genzio_qp *qp;
 
-		die(genzio_conn_info_exchange(fd, &e->me, &p), "exchange");
 		die(genzio_qp_create(e->pd, &qa, &qp), "qp_create (--peers)");
-		die(genzio_qp_connect(qp, p.gcid, p.qpn), "qp_connect (--peers)");
+		die(genzio_conn_info_init(&mine, qp, NULL), "conn_info_init");
+		die(genzio_conn_info_exchange(fd, &mine, &p), "exchange");
+		die(genzio_qp_connect(qp, p.qp_addr, p.qp_addr_len),
+		    "qp_connect (--peers)");
 	}
 }
 
@@ -382,7 +386,8 @@ static int peer_main(int fd, const struct opts *o, size_t max)
 	gzb_pin(o->cpu[1]);
 	ep_open(&e, o->dev, max);
 	die(genzio_conn_info_exchange(fd, &e.me, &e.peer), "exchange");
-	die(genzio_qp_connect(e.qp, e.peer.gcid, e.peer.qpn), "qp_connect");
+	die(genzio_qp_connect(e.qp, e.peer.qp_addr, e.peer.qp_addr_len),
+	    "qp_connect");
 	scale_target(&e, o, fd);
 	while (read(fd, &c, sizeof(c)) == sizeof(c) && c.op != CMD_QUIT) {
 		memset(e.buf, 0, c.size + 128 < e.half ? c.size + 128 : e.half);
@@ -616,7 +621,8 @@ int main(int argc, char **argv)
 		rt_apply(&o, 0);
 	ep_open(&e, o.dev, max);
 	die(genzio_conn_info_exchange(sv[0], &e.me, &e.peer), "exchange");
-	die(genzio_qp_connect(e.qp, e.peer.gcid, e.peer.qpn), "qp_connect");
+	die(genzio_qp_connect(e.qp, e.peer.qp_addr, e.peer.qp_addr_len),
+	    "qp_connect");
 	scale_initiator(&e, &o, sv[0]);
 	if (!o.json)
 		printf("# genzio_perf: cores %d,%d; cache-line one-way %.1f ns "

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * 01_write_read: one-sided WRITE into another process's memory, then READ
- * it back. The target registers data space, hands over its address, R-Key,
- * GCID and queue pair number, and then runs no genzio code at all.
+ * it back. Both sides swap connection info (queue pair address; the
+ * target's region and R-Key) and connect to each other, as in verbs;
+ * then the target runs no genzio code at all.
  *   cc 01_write_read.c $(pkg-config --cflags --libs genzio)
  */
 #include <errno.h>
@@ -57,25 +58,23 @@ static void ep_close(struct ep *ep)
 static int target(int fd)
 {
 	struct genzio_conn_info me, peer;
-	struct genzio_device_attr da;
 	struct genzio_mem *mem;
 	struct genzio_mr *mr;
 	struct ep ep;
 	char done;
 
 	ep_open(&ep);
-	ok(genzio_device_query(ep.ctx, &da), "device_query");
 	ok(genzio_mem_alloc(ep.ctx, 4096, 0, &mem), "mem_alloc");
 	ok(genzio_mr_reg(ep.pd, mem->addr, 4096, GENZIO_ACCESS_LOCAL_WRITE |
 			 GENZIO_ACCESS_REMOTE_WRITE | GENZIO_ACCESS_REMOTE_READ,
 			 &mr), "mr_reg");
-	me = (struct genzio_conn_info){ da.gcid, ep.qp->qp_num, mr->rkey, 0,
-					(uintptr_t)mem->addr, 4096 };
+	ok(genzio_conn_info_init(&me, ep.qp, mr), "conn_info_init");
 	ok(genzio_conn_info_exchange(fd, &me, &peer), "exchange");
+	ok(genzio_qp_connect(ep.qp, peer.qp_addr, peer.qp_addr_len), "connect");
 	/* The initiator works on our memory; we only wait for it. */
 	if (read(fd, &done, 1) != 1)
 		return 1;
-	printf("target (GCID %#x) holds: \"%s\"\n", da.gcid, (char *)mem->addr);
+	printf("target (GCID %#x) holds: \"%s\"\n", me.gcid, (char *)mem->addr);
 	if (strcmp(mem->addr, msg))
 		return 1;
 	ok(genzio_mr_dereg(mr), "mr_dereg");
@@ -102,14 +101,15 @@ static void run(struct ep *ep, struct genzio_send_wr *wr)
 
 static int initiator(int fd)
 {
-	struct genzio_conn_info me = { 0 }, peer;
+	struct genzio_conn_info me, peer;
 	struct genzio_mr *mr;
 	char buf[64] = { 0 };
 	struct ep ep;
 
 	ep_open(&ep);
+	ok(genzio_conn_info_init(&me, ep.qp, NULL), "conn_info_init");
 	ok(genzio_conn_info_exchange(fd, &me, &peer), "exchange");
-	ok(genzio_qp_connect(ep.qp, peer.gcid, peer.qpn), "qp_connect");
+	ok(genzio_qp_connect(ep.qp, peer.qp_addr, peer.qp_addr_len), "connect");
 	ok(genzio_mr_reg(ep.pd, buf, sizeof(buf), GENZIO_ACCESS_LOCAL_WRITE,
 			 &mr), "mr_reg");
 	memcpy(buf, msg, sizeof(msg));

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
-/* 03_send_recv: a ping-pong of SENDs between two processes, each side
- * sleeping in its completion channel instead of spinning. Receive buffers
- * live in data space, where senders reach them.
+/* 03_send_recv: a ping-pong of SENDs between two RC-paired processes,
+ * each side sleeping in its completion channel instead of spinning.
  *   cc 03_send_recv.c $(pkg-config --cflags --libs genzio) */
 #include <errno.h>
 #include <stdio.h>
@@ -75,9 +74,7 @@ static int reap(struct ep *ep)
 /* Block until *@count is nonzero (a reply may complete before our send). */
 static void wait_for(struct ep *ep, int *count)
 {
-	struct genzio_cq *cq;
-
-	while (!*count) {
+	for (struct genzio_cq *cq; !*count;) {
 		if (reap(ep))
 			continue;
 		/* arm, then poll again: one may have just landed */
@@ -93,16 +90,13 @@ static void wait_for(struct ep *ep, int *count)
 static void run(int fd, int first)
 {
 	struct genzio_conn_info me, peer;
-	struct genzio_device_attr da;
-	char *buf;
 	struct ep ep;
 
 	ep_open(&ep);
-	buf = ep.mem->addr;
-	ok(genzio_device_query(ep.ctx, &da), "device_query");
-	me = (struct genzio_conn_info){ .gcid = da.gcid, .qpn = ep.qp->qp_num };
+	char *buf = ep.mem->addr;	/* receive buffers: in data space */
+	ok(genzio_conn_info_init(&me, ep.qp, NULL), "conn_info_init");
 	ok(genzio_conn_info_exchange(fd, &me, &peer), "exchange");
-	ok(genzio_qp_connect(ep.qp, peer.gcid, peer.qpn), "qp_connect");
+	ok(genzio_qp_connect(ep.qp, peer.qp_addr, peer.qp_addr_len), "connect");
 	struct genzio_sge rs = { (uintptr_t)buf, 64, ep.mr->lkey },
 			  ss = { (uintptr_t)buf + 64, 64, ep.mr->lkey };
 	struct genzio_recv_wr rw = { .sg_list = &rs, .num_sge = 1 }, *rbad;

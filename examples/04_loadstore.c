@@ -55,8 +55,7 @@ static int owner(int fd)
 	ok(genzio_mr_reg(pd, mem->addr, mem->length, GENZIO_ACCESS_LOCAL_WRITE |
 			 GENZIO_ACCESS_REMOTE_READ | GENZIO_ACCESS_REMOTE_WRITE,
 			 &mr), "mr_reg");
-	me = (struct genzio_conn_info){ da.gcid, qp->qp_num, mr->rkey, 0,
-					(uintptr_t)mem->addr, 8 };
+	ok(genzio_conn_info_init(&me, qp, mr), "conn_info_init");
 	ok(genzio_conn_info_exchange(fd, &me, &peer), "exchange");
 	if (read(fd, &done, 1) != 1)
 		return 1;
@@ -74,7 +73,7 @@ static int owner(int fd)
 
 static int user(int fd)
 {
-	struct genzio_conn_info me = { 0 }, peer;
+	struct genzio_conn_info me = { .qp_addr_len = 0 }, peer;
 	struct genzio_context *ctx;
 	struct genzio_rmap *map;
 	struct genzio_ah *ah;

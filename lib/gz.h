@@ -73,11 +73,22 @@ static inline uint64_t gz_align_up(uint64_t v, uint64_t a)
 	return (v + a - 1) & ~(a - 1);
 }
 
+/* A spin-wait's pause: lets the sibling thread run, saves power. */
+static inline void gz_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#else
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+#endif
+}
+
 /*
  * Structs the library fills grow at their end (genzio.h). Sizes a caller
  * may pass: from the first released layout (@min) up; gz_out_copy()
  * writes what both know and zeros the caller's fields beyond ours.
  */
+#define GZ_OUT_MAX 4096	/* larger is no struct of ours: a bad size */
 int gz_out_size_ok(size_t size, size_t min, const char *what);
 void gz_out_copy(void *dst, size_t size, const void *src, size_t ours);
 

@@ -13,6 +13,7 @@ struct gz_fabric;
 
 struct gz_provider {
 	const char *name;
+	uint8_t addr_id;	/* names it in addresses (core/addr.h) */
 	/* The devices this provider can open here: names (and details) of
 	 * up to @max in @devs, the number there are returned; with none,
 	 * why not in @why (for genzio-info and the error of an open). */
@@ -42,9 +43,10 @@ struct gz_provider {
 	 * ctx->fabric; the core sets up everything else of ctx. */
 	int (*device_open)(const char *dev, const struct genzio_open_attr *attr,
 			   struct genzio_context **ctx);
-	/* Open the host fabric @attr (or the environment) names, without
-	 * joining it, for genzio_member_list(); the core closes it with
-	 * gz_fabric_close(). -ENOTSUP: no host fabric (a network). */
+	/* View the host fabric @attr (or the environment) names, without
+	 * creating or joining it (gz_fabric_view), for genzio_member_list();
+	 * the core closes it with gz_fabric_close(). -ENOENT: nobody ever
+	 * joined it; -ENOTSUP: no host fabric (a network). */
 	int (*fabric_open)(const char *dev, const struct genzio_open_attr *attr,
 			   struct gz_fabric *f);
 	/* Turn what provider fds in ctx->ev.epfd say into events. */
@@ -67,7 +69,13 @@ struct gz_provider {
 	/* Allocates the gz_mr (its own struct around it) and sets rkey. */
 	int (*mr_reg)(struct genzio_pd *pd, void *addr, uint64_t len,
 		      uint32_t access, struct gz_mr **mr);
-	int (*qp_connect)(struct genzio_qp *qp, uint32_t gcid, uint32_t qpn);
+	/* The provider's part of @qp's address, in @buf of @len bytes:
+	 * its length, or -ENOSPC. */
+	int (*qp_addr)(struct genzio_qp *qp, uint8_t *buf, size_t len);
+	/* Connect to the queue pair of component @gcid whose address has
+	 * provider part @a of @len bytes (not yet checked). */
+	int (*qp_connect)(struct genzio_qp *qp, uint32_t gcid, const uint8_t *a,
+			  size_t len);
 	int (*qp_create)(struct genzio_pd *pd, const struct genzio_qp_attr *attr,
 			 struct genzio_qp **qp);
 	/* Under the ctx lock, first: peers can no longer reach @qp. Return:

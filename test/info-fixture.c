@@ -3,8 +3,8 @@
  * info-fixture INFO [ARGS...]: leave a fabric with a live component, a
  * stale one (its process died without leaving) and a free GCID below
  * them, run genzio-info INFO ARGS there, and exit with its status.
- * The free GCID is where genzio-info joins: a join reclaims a stale
- * slot only when it is the lowest one it can take.
+ * genzio-info -l lists before it joins (a join reclaims every stale
+ * slot); the free GCID is where it joins then.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -16,7 +16,7 @@ trap 'rm -rf "$tmp" "${GENZIO_SHM_DIR:-/dev/shm}/genzio-$(id -u)/$GENZIO_FABRIC"
 # t NAME EXIT PATTERN CMD...: CMD's exit status, and a line matching
 t() {
 	name=$1 want=$2 pat=$3; shift 3
-	"$@" >"$tmp/out" 2>&1; rc=$?
+	timeout "${TAP_TIMEOUT:-120}" "$@" >"$tmp/out" 2>&1; rc=$?
 	if [ "$rc" = "$want" ] && grep -Eq -- "$pat" "$tmp/out"; then
 		tap_ok "$name"
 	else

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <mntent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,17 +105,14 @@ static void print_huge(int verbose)
 	}
 	if (!verbose)
 		return;
-	m = fopen("/proc/mounts", "r");
+	m = setmntent("/proc/mounts", "r");
 	if (!m)
 		return;
-	while (fgets(path, sizeof(path), m)) {
-		char dev[32], dir[64], type[16], o[64];
-
-		if (sscanf(path, "%31s %63s %15s %63s", dev, dir, type, o) == 4 &&
-		    !strcmp(type, "hugetlbfs"))
-			printf("\thugetlbfs mount    %s (%s)\n", dir, o);
-	}
-	fclose(m);
+	for (struct mntent *e; (e = getmntent(m));)
+		if (!strcmp(e->mnt_type, "hugetlbfs"))
+			printf("\thugetlbfs mount    %s (%s)\n", e->mnt_dir,
+			       e->mnt_opts);
+	endmntent(m);
 }
 
 static void print_attr(const struct genzio_device_attr *a, int verbose)
@@ -149,7 +147,9 @@ static const char *state_name(uint32_t s)
 	case GENZIO_MEMBER_STALE:
 		return "stale";
 	case GENZIO_MEMBER_SELF:
-		return "live (this genzio-info)";
+		return "live (this process)";
+	case GENZIO_MEMBER_CHANGING:
+		return "changing (stayed mid-join or mid-leave)";
 	}
 	return "?";
 }
@@ -168,10 +168,14 @@ static int print_members(const struct genzio_device_desc *d,
 	}
 	if (n < 0)
 		return n;
-	m = calloc((size_t)n + 16, sizeof(*m));
+	int cap = n + 16;	/* room for some that join meanwhile */
+
+	m = calloc((size_t)cap, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
-	n = genzio_member_list(d->name, oa, m, n + 16);
+	n = genzio_member_list(d->name, oa, m, cap);
+	if (n > cap)
+		n = cap;
 	printf("\t%-9s %-8s %s\n", "GCID", "pid", "state (before this "
 	       "genzio-info joined)");
 	for (int i = 0; i < n; i++)
@@ -208,9 +212,10 @@ static int show_device(const struct genzio_device_desc *d,
 	}
 	ret = genzio_device_open(d->name, &oa, &ctx);
 	if (ret) {
-		fprintf(stderr, "genzio-info: %s: cannot open: %s (set "
-			"GENZIO_DEBUG=1 for the cause)\n", d->name,
-			strerror(-ret));
+		fprintf(stderr, "genzio-info: %s: cannot open: %s%s\n",
+			d->name, strerror(-ret),
+			getenv("GENZIO_DEBUG") ? "" :
+			" (set GENZIO_DEBUG=1 for the cause)");
 		return ret;
 	}
 	ret = genzio_device_query(ctx, &a);
@@ -303,7 +308,7 @@ int main(int argc, char **argv)
 	}
 	if (!shown) {
 		fprintf(stderr, "genzio-info: %s: no such device here\n",
-			o.device);
+			o.device ? o.device : "(any)");
 		return EXIT_NODEV;
 	}
 	return failed ? EXIT_OPEN : 0;

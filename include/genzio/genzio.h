@@ -215,6 +215,8 @@ enum genzio_member_state {
 	GENZIO_MEMBER_STALE,		/* it died without leaving; the next
 					 * join reclaims its GCID and files */
 	GENZIO_MEMBER_SELF,		/* a context of the calling process */
+	GENZIO_MEMBER_CHANGING,		/* its slot stayed mid-update (a
+					 * writer stopped in a join or leave) */
 };
 
 /** One component of a host fabric. */
@@ -713,19 +715,69 @@ GENZIO_EXPORT int genzio_qp_create(struct genzio_pd *pd,
  */
 GENZIO_EXPORT int genzio_qp_destroy(struct genzio_qp *qp);
 
+/*
+ * Addresses: what a queue pair publishes for a peer to connect to. An
+ * address is an opaque byte string of at most GENZIO_ADDR_MAX bytes whose
+ * layout is the provider's (shm: GCID, queue pair number, incarnation;
+ * verbs: GID, QPN, PSN, MTU, ...); it names its provider and its GCID,
+ * which every provider has. Pass it around as bytes or as text.
+ */
+#define GENZIO_ADDR_MAX 64
+#define GENZIO_ADDR_STRLEN (16 + 2 * GENZIO_ADDR_MAX + 1)
+
+/**
+ * genzio_qp_addr - The address of @qp, for a peer's genzio_qp_connect()
+ * @qp:   queue pair
+ * @addr: buffer of *@len bytes
+ * @len:  in: its size; out: the address's length
+ *
+ * Return: 0, -EINVAL, or -ENOSPC (*@len is too small: it is set to the
+ * length needed).
+ */
+GENZIO_EXPORT int genzio_qp_addr(struct genzio_qp *qp, void *addr,
+				 size_t *len);
+
 /**
  * genzio_qp_connect - Connect a GENZIO_QPT_RC queue pair to a remote one
- * @qp:         RC queue pair, not yet connected
- * @gcid:       remote component
- * @remote_qpn: remote queue pair number
+ * @qp:   RC queue pair, not connected
+ * @addr: the remote queue pair's genzio_qp_addr()
+ * @len:  its length
  *
- * Return: 0, -EINVAL (not RC, or already connected), -EHOSTUNREACH (no live
- * component @gcid), -ENOENT (it has no queue pair @remote_qpn, or is still
- * being set up), or any other error of genzio_ah_create(): -EAGAIN,
- * -EMFILE, -ENFILE, -ENOMEM, -EPERM, -errno.
+ * As in verbs, both ends connect, each from the other's address (exchange
+ * them out of band, then connect on both sides): an RC queue pair talks
+ * to exactly one remote RC queue pair. Work posted before the remote end
+ * has connected back waits for it (polls make it progress) up to 1 s or
+ * the queue pair's rdm_timeout_us, whichever is longer, then completes
+ * with GENZIO_WC_RETRY_EXC; work to a remote queue pair connected to
+ * another completes with GENZIO_WC_REM_QP.
+ *
+ * Return: 0, -EINVAL (not RC, or a malformed address), -EISCONN (@qp is
+ * connected, or the remote queue pair is connected to another one),
+ * -EAFNOSUPPORT (an address of another provider), -EHOSTUNREACH (no live
+ * component has its GCID, or it is an earlier component's address),
+ * -ENOENT (it has no such queue pair), or any other error of
+ * genzio_ah_create(): -EAGAIN, -EMFILE, -ENFILE, -ENOMEM, -EPERM, -errno.
  */
-GENZIO_EXPORT int genzio_qp_connect(struct genzio_qp *qp, uint32_t gcid,
-				    uint32_t remote_qpn);
+GENZIO_EXPORT int genzio_qp_connect(struct genzio_qp *qp, const void *addr,
+				    size_t len);
+
+/** genzio_addr_gcid - The GCID in an address. Return: 0 or -EINVAL. */
+GENZIO_EXPORT int genzio_addr_gcid(const void *addr, size_t len,
+				   uint32_t *gcid);
+/**
+ * genzio_addr_str - Format an address as text ("shm:0101..."), for argv,
+ * a file or a key-value store
+ * Return: 0, -EINVAL (malformed), -ENOSPC (@size < what it needs, at most
+ * GENZIO_ADDR_STRLEN).
+ */
+GENZIO_EXPORT int genzio_addr_str(const void *addr, size_t len, char *buf,
+				  size_t size);
+/**
+ * genzio_addr_parse - Read text from genzio_addr_str()
+ * @len: in: size of @addr; out: the address's length
+ * Return: 0, -EINVAL (not an address), -ENOSPC (@addr too small).
+ */
+GENZIO_EXPORT int genzio_addr_parse(const char *str, void *addr, size_t *len);
 
 /**
  * genzio_post_send - Post a list of send work requests
@@ -852,24 +904,35 @@ static inline int genzio_fence(void)
 /**
  * struct genzio_conn_info - What two processes exchange to talk
  *
- * gcid and qpn address a queue pair; addr, length and rkey describe one
- * registered region the sender offers (all 0 when it offers none).
+ * qp_addr is the queue pair's address, for genzio_qp_connect(); gcid and
+ * qpn name it for RD work requests (genzio_ah_create() and remote_qpn).
+ * addr, length and rkey describe one registered region the sender offers
+ * (all 0 when it offers none).
  */
 struct genzio_conn_info {
 	uint32_t gcid;
 	uint32_t qpn;
 	uint32_t rkey;
-	uint32_t reserved;
+	uint32_t qp_addr_len;		/* bytes of qp_addr used */
 	uint64_t addr;
 	uint64_t length;
+	uint8_t qp_addr[GENZIO_ADDR_MAX];
 };
 
-#define GENZIO_CONN_INFO_STRLEN 64	/* buffer for genzio_conn_info_str() */
+/* Buffer for genzio_conn_info_str(). */
+#define GENZIO_CONN_INFO_STRLEN (64 + GENZIO_ADDR_STRLEN)
 
 /**
- * genzio_conn_info_str - Format @info as text for argv or a file
- * Return: 0, -EINVAL (also for a GCID over 28 or a qpn over 24 bits),
- * -ENOSPC (@len < GENZIO_CONN_INFO_STRLEN).
+ * genzio_conn_info_init - Describe @qp and (if not NULL) region @mr
+ * Return: 0, -EINVAL, or an error of genzio_qp_addr().
+ */
+GENZIO_EXPORT int genzio_conn_info_init(struct genzio_conn_info *info,
+					struct genzio_qp *qp,
+					const struct genzio_mr *mr);
+/**
+ * genzio_conn_info_str - Format @info as one line of text
+ * Return: 0, -EINVAL (also for a GCID over 28 or a qpn over 24 bits, or
+ * a malformed address), -ENOSPC (@len < GENZIO_CONN_INFO_STRLEN).
  */
 GENZIO_EXPORT int genzio_conn_info_str(const struct genzio_conn_info *info,
 				       char *buf, size_t len);
@@ -881,7 +944,11 @@ GENZIO_EXPORT int genzio_conn_info_parse(const char *str,
  * genzio_conn_info_exchange - Send @mine over @fd and read the peer's
  * @fd: a connected stream socket (both sides call this)
  *
- * Return: 0, -EINVAL, -EPIPE (peer closed early), or the -errno of I/O.
+ * Each side sends its text form with its length first, so the format can
+ * grow: a peer's longer line (up to 4 KiB) is read whole.
+ *
+ * Return: 0, -EINVAL, -EPIPE (peer closed early), -EPROTO (the peer sent
+ * no line of this form), or the -errno of I/O.
  */
 GENZIO_EXPORT int genzio_conn_info_exchange(int fd,
 					    const struct genzio_conn_info *mine,

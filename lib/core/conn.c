@@ -7,26 +7,63 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "gz.h"
+#include "core/core.h"
 
-#define CONN_FMT "gz1:%" PRIx32 ":%" PRIx32 ":%" PRIx32 ":%" PRIx64 ":%" PRIx64
+#define CONN_FMT "gz2:%" PRIx32 ":%" PRIx32 ":%" PRIx32 ":%" PRIx64 ":%" PRIx64 ":"
+#define LINE_MAX_LEN 4096	/* a peer's line: longer is not ours */
+
+GENZIO_EXPORT int genzio_conn_info_init(struct genzio_conn_info *info,
+					struct genzio_qp *qp,
+					const struct genzio_mr *mr)
+{
+	GZ_API();
+	struct genzio_conn_info v = { 0 };
+	size_t len = sizeof(v.qp_addr);
+	int ret;
+
+	if (!info || !qp)
+		return gz_err(-EINVAL, "info %p, qp %p", (void *)info,
+			      (void *)qp);
+	ret = genzio_qp_addr(qp, v.qp_addr, &len);
+	if (ret)
+		return ret;
+	v.qp_addr_len = (uint32_t)len;
+	v.gcid = qp->context->attr.gcid;
+	v.qpn = qp->qp_num;
+	if (mr) {
+		v.addr = (uintptr_t)mr->addr;
+		v.length = mr->length;
+		v.rkey = mr->rkey;
+	}
+	*info = v;
+	return 0;
+}
 
 GENZIO_EXPORT int genzio_conn_info_str(const struct genzio_conn_info *info,
 				       char *buf, size_t len)
 {
 	GZ_API();
+	int n;
+
 	if (!info || !buf)
 		return gz_err(-EINVAL, "info %p, buf %p", (const void *)info,
 			      (void *)buf);
-	if (info->gcid >> 28 || info->qpn >> 24)
-		return gz_err(-EINVAL, "GCID %#x or queue pair %#x out of range",
-			      info->gcid, info->qpn);
+	if (info->gcid >> 28 || info->qpn >> 24 ||
+	    info->qp_addr_len > GENZIO_ADDR_MAX)
+		return gz_err(-EINVAL, "GCID %#x, queue pair %#x or address "
+			      "length %u out of range", info->gcid, info->qpn,
+			      info->qp_addr_len);
 	if (len < GENZIO_CONN_INFO_STRLEN)
 		return gz_err(-ENOSPC, "buffer of %zu bytes; %d needed", len,
 			      GENZIO_CONN_INFO_STRLEN);
-	snprintf(buf, len, CONN_FMT, info->gcid, info->qpn, info->rkey,
-		 info->addr, info->length);
-	return 0;
+	n = snprintf(buf, len, CONN_FMT, info->gcid, info->qpn, info->rkey,
+		     info->addr, info->length);
+	if (!info->qp_addr_len) {
+		snprintf(buf + n, len - (size_t)n, "-");
+		return 0;
+	}
+	return genzio_addr_str(info->qp_addr, info->qp_addr_len, buf + n,
+			       len - (size_t)n);
 }
 
 GENZIO_EXPORT int genzio_conn_info_parse(const char *str,
@@ -34,18 +71,26 @@ GENZIO_EXPORT int genzio_conn_info_parse(const char *str,
 {
 	GZ_API();
 	struct genzio_conn_info v = { 0 };
+	size_t alen = sizeof(v.qp_addr);
 	int end = 0;
 
 	if (!str || !info)
 		return gz_err(-EINVAL, "str %p, info %p", (const void *)str,
 			      (void *)info);
 	if (sscanf(str, CONN_FMT "%n", &v.gcid, &v.qpn, &v.rkey, &v.addr,
-		   &v.length, &end) != 5 ||
-	    str[end] || v.gcid >> 28 || v.qpn >> 24)
-		return gz_err(-EINVAL, "\"%s\" is not gz1:gcid:qpn:rkey:addr:len",
-			      str);
+		   &v.length, &end) != 5 || !end || v.gcid >> 28 ||
+	    v.qpn >> 24)
+		goto bad;
+	if (strcmp(str + end, "-")) {
+		if (genzio_addr_parse(str + end, v.qp_addr, &alen))
+			goto bad;
+		v.qp_addr_len = (uint32_t)alen;
+	}
 	*info = v;
 	return 0;
+bad:
+	return gz_err(-EINVAL, "\"%.200s\" is not "
+		      "gz2:gcid:qpn:rkey:addr:len:address", str);
 }
 
 static int xfer(int fd, void *buf, size_t len, int out)
@@ -77,22 +122,38 @@ GENZIO_EXPORT int genzio_conn_info_exchange(int fd,
 					    struct genzio_conn_info *peer)
 {
 	GZ_API();
-	char out[GENZIO_CONN_INFO_STRLEN] = { 0 };
-	char in[GENZIO_CONN_INFO_STRLEN];
+	char out[4 + GENZIO_CONN_INFO_STRLEN], in[LINE_MAX_LEN + 1];
+	uint32_t n, m;
+	uint8_t hdr[4];
 	int ret;
 
 	if (fd < 0 || !mine || !peer)
 		return gz_err(-EINVAL, "fd %d, mine %p, peer %p", fd,
 			      (const void *)mine, (void *)peer);
-	/* Fixed-size text both ways: no framing, readable in a trace. */
-	ret = genzio_conn_info_str(mine, out, sizeof(out));
+	/* Text with its length first (big-endian): readable in a trace,
+	 * and a longer line of a later version is read whole. */
+	ret = genzio_conn_info_str(mine, out + 4, sizeof(out) - 4);
 	if (ret)
 		return ret;
-	ret = xfer(fd, out, sizeof(out), 1);
+	n = (uint32_t)strlen(out + 4);
+	for (int i = 0; i < 4; i++)
+		out[i] = (char)(n >> (24 - 8 * i));
+	ret = xfer(fd, out, 4 + n, 1);
 	if (!ret)
-		ret = xfer(fd, in, sizeof(in), 0);
+		ret = xfer(fd, hdr, 4, 0);
 	if (ret)
 		return gz_err(ret, "exchange on fd %d: %s", fd, strerror(-ret));
-	in[sizeof(in) - 1] = 0;
-	return genzio_conn_info_parse(in, peer);
+	m = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 |
+	    (uint32_t)hdr[2] << 8 | hdr[3];
+	if (!m || m > LINE_MAX_LEN)
+		return gz_err(-EPROTO, "exchange on fd %d: the peer sent a "
+			      "line of %u bytes (1..%d)", fd, m, LINE_MAX_LEN);
+	ret = xfer(fd, in, m, 0);
+	if (ret)
+		return gz_err(ret, "exchange on fd %d: %s", fd, strerror(-ret));
+	in[m] = 0;
+	if (strlen(in) != m || genzio_conn_info_parse(in, peer))
+		return gz_err(-EPROTO, "exchange on fd %d: the peer's line is "
+			      "not connection info", fd);
+	return 0;
 }

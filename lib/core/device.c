@@ -22,11 +22,17 @@ void gz_ctx_unlock(struct genzio_context *ctx)
 	pthread_mutex_unlock(&ctx->lock);
 }
 
-/* The first layouts released: callers may pass these sizes and up. */
-#define DEVICE_DESC_MIN sizeof(struct genzio_device_desc)
-#define PROVIDER_DESC_MIN sizeof(struct genzio_provider_desc)
-#define DEVICE_ATTR_MIN sizeof(struct genzio_device_attr)
-#define MEMBER_MIN sizeof(struct genzio_member)
+/* The first layouts released: callers may pass these sizes and up, for
+ * ever (a field added later does not raise them). */
+#define DEVICE_DESC_MIN 128
+#define PROVIDER_DESC_MIN 184
+#define DEVICE_ATTR_MIN 128
+#define MEMBER_MIN 24
+_Static_assert(sizeof(struct genzio_device_desc) >= DEVICE_DESC_MIN, "desc");
+_Static_assert(sizeof(struct genzio_provider_desc) >= PROVIDER_DESC_MIN,
+	       "provider desc");
+_Static_assert(sizeof(struct genzio_device_attr) >= DEVICE_ATTR_MIN, "attr");
+_Static_assert(sizeof(struct genzio_member) >= MEMBER_MIN, "member");
 #define MAX_DEVICES 16		/* per provider, as far as we look */
 
 /* The devices of @p, and why none when there are none. */
@@ -39,11 +45,16 @@ static int probe(const struct gz_provider *p,
 	memset(devs, 0, MAX_DEVICES * sizeof(*devs));
 	snprintf(why, len, "no device found");
 	n = p->probe(devs, MAX_DEVICES, why, len);
-	n = n < MAX_DEVICES ? n : MAX_DEVICES;
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < n && i < MAX_DEVICES; i++)
 		snprintf(devs[i].provider, sizeof(devs[i].provider), "%s",
 			 p->name);
-	return n;
+	return n > 0 ? n : 0;
+}
+
+/* Devices of @n that devs[] holds. */
+static int held(int n)
+{
+	return n < MAX_DEVICES ? n : MAX_DEVICES;
 }
 
 GENZIO_EXPORT int genzio_device_list_sz(struct genzio_device_desc *descs,
@@ -62,7 +73,7 @@ GENZIO_EXPORT int genzio_device_list_sz(struct genzio_device_desc *descs,
 		int count = probe(gz_provider_at(i), devs, why, sizeof(why));
 
 		for (int d = 0; d < count; d++, n++)
-			if (n < max)
+			if (n < max && d < MAX_DEVICES)
 				gz_out_copy((char *)descs + (size_t)n * size,
 					    size, &devs[d], sizeof(devs[d]));
 	}
@@ -95,16 +106,16 @@ GENZIO_EXPORT int genzio_provider_list_sz(struct genzio_provider_desc *descs,
 	return n;
 }
 
-/*
- * @name: a device name ("shm0") or a provider name (its first device).
- * @src names where the name came from, for the error.
- */
 static void name_copy(char dev[GENZIO_NAME_MAX], const char *from)
 {
 	memcpy(dev, from, GENZIO_NAME_MAX - 1);
 	dev[GENZIO_NAME_MAX - 1] = 0;
 }
 
+/*
+ * @name: a device name ("shm0") or a provider name (its first device).
+ * @src names where the name came from, for the error.
+ */
 static int device_of(const char *name, const char *src,
 		     const struct gz_provider **out, char dev[GENZIO_NAME_MAX])
 {
@@ -114,7 +125,7 @@ static int device_of(const char *name, const char *src,
 	for (int i = 0; i < gz_provider_count(); i++) {
 		const struct gz_provider *p = gz_provider_at(i);
 		int is_prov = !strcmp(p->name, name);
-		int n = probe(p, devs, why, sizeof(why));
+		int n = held(probe(p, devs, why, sizeof(why)));
 
 		for (int d = 0; d < n; d++) {
 			if (!is_prov && strcmp(devs[d].name, name))
@@ -137,18 +148,24 @@ static int device_default(const struct gz_provider **out,
 			  char dev[GENZIO_NAME_MAX])
 {
 	struct genzio_device_desc devs[MAX_DEVICES];
-	char why[160];
+	char why[GZ_PROVIDERS_MAX][160];
+	int n = gz_provider_count();
 
-	for (int i = 0; i < gz_provider_count(); i++) {
+	for (int i = 0; i < n; i++) {
 		const struct gz_provider *p = gz_provider_at(i);
 
-		if (probe(p, devs, why, sizeof(why)) > 0) {
+		if (probe(p, devs, why[i % GZ_PROVIDERS_MAX],
+			  sizeof(why[0])) > 0) {
 			name_copy(dev, devs[0].name);
 			*out = p;
 			return 0;
 		}
-		gz_err(-ENODEV, "provider %s: %s", p->name, why);
 	}
+	/* only now: a provider without a device is no error if another
+	 * has one */
+	for (int i = 0; i < n && i < GZ_PROVIDERS_MAX; i++)
+		gz_err(-ENODEV, "provider %s: %s", gz_provider_at(i)->name,
+		       why[i]);
 	return gz_err(-ENODEV, "no provider of this build has a device here");
 }
 
@@ -274,6 +291,8 @@ GENZIO_EXPORT int genzio_member_list_sz(const char *name,
 		return gz_err(-ENOTSUP, "provider %s has no host fabric",
 			      p->name);
 	ret = p->fabric_open(dev, attr, &f);
+	if (ret == -ENOENT)
+		return 0;	/* nobody ever joined it */
 	if (ret)
 		return ret;
 	for (uint32_t cid = 1; cid <= GZ_FABRIC_MAX_CID; cid++) {
@@ -281,13 +300,21 @@ GENZIO_EXPORT int genzio_member_list_sz(const char *name,
 		struct genzio_member e = { .gcid = GENZIO_GCID(f.subnet, cid) };
 
 		ret = gz_fabric_probe(&f, cid, &fm);
-		if (ret == -ESRCH)
+		if (ret == -EHOSTUNREACH)
+			continue;	/* free */
+		if (ret == -EAGAIN) {	/* stayed mid-update: say so */
+			memset(&fm, 0, sizeof(fm));
+			e.state = GENZIO_MEMBER_CHANGING;
+		} else if (ret == -ESRCH) {
 			e.state = GENZIO_MEMBER_STALE;
-		else if (!ret)
+		} else if (!ret) {
 			e.state = fm.pid == getpid() ? GENZIO_MEMBER_SELF :
 						       GENZIO_MEMBER_LIVE;
-		else
-			continue;	/* free, or mid-update */
+		} else {
+			gz_fabric_close(&f);
+			return gz_err(ret, "GCID %#x: cannot tell whether it "
+				      "lives: %s", e.gcid, strerror(-ret));
+		}
 		e.pid = fm.pid;
 		e.incarnation = fm.incarnation;
 		if (n < max)

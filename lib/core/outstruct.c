@@ -11,9 +11,9 @@
 
 int gz_out_size_ok(size_t size, size_t min, const char *what)
 {
-	if (size < min)
-		return gz_err(-EINVAL, "struct %s of %zu bytes: the smallest "
-			      "there was is %zu", what, size, min);
+	if (size < min || size > GZ_OUT_MAX)
+		return gz_err(-EINVAL, "struct %s of %zu bytes: want %zu to %d",
+			      what, size, min, GZ_OUT_MAX);
 	return 0;
 }
 

@@ -4,9 +4,9 @@
 
 #include "provider.h"
 
+#define GZ_PROVIDERS_MAX 8	/* providers one build may have */
+
 int gz_provider_count(void);
 const struct gz_provider *gz_provider_at(int i);
-/* By provider name ("shm"), or NULL. */
-const struct gz_provider *gz_provider_find(const char *name);
 
 #endif /* GZ_CORE_PROVIDER_TABLE_H */

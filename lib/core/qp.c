@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "core/addr.h"
 #include "provider.h"
 
 static int check_attr(struct genzio_context *ctx,
@@ -58,23 +59,27 @@ GENZIO_EXPORT int genzio_qp_create(struct genzio_pd *pd,
 	return ret;
 }
 
-GENZIO_EXPORT int genzio_qp_connect(struct genzio_qp *qp, uint32_t gcid,
-				    uint32_t remote_qpn)
+GENZIO_EXPORT int genzio_qp_connect(struct genzio_qp *qp, const void *addr,
+				    size_t len)
 {
 	GZ_API();
 	struct genzio_context *ctx;
+	struct gz_addr a;
 	int ret;
 
 	if (!qp)
 		return gz_err(-EINVAL, "qp is NULL");
 	if (qp->qp_type != GENZIO_QPT_RC)
 		return gz_err(-EINVAL, "only RC queue pairs connect");
-	if (gcid >> 28 || !GENZIO_GCID_CID(gcid) || remote_qpn >> 24)
-		return gz_err(-EINVAL, "GCID %#x or queue pair %#x out of range",
-			      gcid, remote_qpn);
+	if (gz_addr_split(addr, len, &a))
+		return -EINVAL;
 	ctx = qp->context;
+	if (a.provider != ctx->prov->addr_id)
+		return gz_err(-EAFNOSUPPORT, "an address of another provider "
+			      "(%u; this queue pair's: %s)", a.provider,
+			      ctx->prov->name);
 	gz_ctx_lock(ctx);
-	ret = ctx->prov->qp_connect(qp, gcid, remote_qpn);
+	ret = ctx->prov->qp_connect(qp, a.gcid, a.payload, a.len);
 	gz_ctx_unlock(ctx);
 	return ret;
 }

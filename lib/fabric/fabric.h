@@ -64,8 +64,6 @@ struct gz_fabric_member {
 
 /* Whether @name is a fabric name: 1-24 of [A-Za-z0-9_]. */
 int gz_fabric_name_ok(const char *name);
-#define GZ_FABRIC_SUBNET_ANY UINT32_MAX	/* open: whatever subnet it has */
-
 /*
  * Open (creating when missing) the registry of fabric @name in @dirfd.
  * Return: 0, -EPROTO (not a registry of this version: named, with the
@@ -74,6 +72,10 @@ int gz_fabric_name_ok(const char *name);
  */
 int gz_fabric_open(int dirfd, const char *name, uint32_t subnet,
 		   struct gz_fabric *f);
+/* Map the registry of @name read-only, without creating it or joining:
+ * only gz_fabric_probe() and gz_fabric_close() apply. -ENOENT when the
+ * fabric has no registry (nobody ever joined). */
+int gz_fabric_view(int dirfd, const char *name, struct gz_fabric *f);
 void gz_fabric_close(struct gz_fabric *f);
 
 /* Files a dead member left behind: the provider knows their names. */

@@ -14,6 +14,7 @@
 #include "fabric/fabric.h"
 #include "sys/sys.h"
 
+#define GZ_FABRIC_SUBNET_ANY UINT32_MAX	/* check_reg: any subnet */
 #define REG_MAGIC 0x475a5247u	/* "GZRG" */
 #define REG_VERSION 2u
 #define SEQ_TRIES 1000
@@ -114,11 +115,12 @@ out:
 }
 
 /* Check what we mapped: every field read once, into locals. */
+/* Check @reg once; *@have gets its subnet (read once, checked). */
 static int check_reg(const struct gz_fabric_regfile *reg, const char *name,
-		     uint32_t subnet)
+		     uint32_t subnet, uint32_t *have_out)
 {
 	uint32_t magic = reg->magic, version = reg->version;
-	uint32_t have = reg->subnet;
+	uint32_t have = __atomic_load_n(&reg->subnet, __ATOMIC_RELAXED);
 	uint64_t ns = reg->pidns, mine = 0;
 
 	if (magic != REG_MAGIC || version != REG_VERSION)
@@ -126,6 +128,9 @@ static int check_reg(const struct gz_fabric_regfile *reg, const char *name,
 			      "v%u registry (another version?): remove %s.reg "
 			      "from the genzio directory, or use another "
 			      "GENZIO_FABRIC", name, REG_VERSION, name);
+	if (have > 0xffff)
+		return gz_err(-EPROTO, "fabric %s: its registry says subnet "
+			      "%#x, which is no 16-bit subnet", name, have);
 	if (subnet != GZ_FABRIC_SUBNET_ANY && have != subnet)
 		return gz_err(-EINVAL, "fabric %s has subnet %u, not %u", name,
 			      have, subnet);
@@ -134,6 +139,40 @@ static int check_reg(const struct gz_fabric_regfile *reg, const char *name,
 			      "namespace: processes of one fabric must share "
 			      "one (containers: share the PID namespace, or set "
 			      "GENZIO_FABRIC or GENZIO_SHM_DIR apart)", name);
+	*have_out = have;
+	return 0;
+}
+
+int gz_fabric_view(int dirfd, const char *name, struct gz_fabric *f)
+{
+	char path[GZ_FABRIC_NAME_MAX + 8];
+	struct gz_fabric_regfile *reg;
+	int fd, ret;
+
+	snprintf(path, sizeof(path), "%s.reg", name);
+	fd = gz_sys_open_owned(dirfd, path, O_RDONLY, S_IFREG, sizeof(*reg),
+			       NULL);
+	if (fd < 0)
+		return fd == -ENOENT ? fd :
+				       gz_err(fd, "fabric %s: cannot open its "
+					      "registry: %s", name,
+					      strerror(-fd));
+	reg = mmap(NULL, sizeof(*reg), PROT_READ, MAP_SHARED, fd, 0);
+	if (reg == MAP_FAILED) {
+		ret = -errno;
+		close(fd);
+		return gz_err(ret, "mmap the registry of %s: %s", name,
+			      strerror(-ret));
+	}
+	ret = check_reg(reg, name, GZ_FABRIC_SUBNET_ANY, &f->subnet);
+	if (ret) {
+		munmap(reg, sizeof(*reg));
+		close(fd);
+		return ret;
+	}
+	f->fd = fd;
+	f->reg = reg;
+	snprintf(f->name, sizeof(f->name), "%s", name);
 	return 0;
 }
 
@@ -149,9 +188,7 @@ int gz_fabric_open(int dirfd, const char *name, uint32_t subnet,
 		fd = gz_sys_open_owned(dirfd, path, O_RDWR, S_IFREG,
 				       sizeof(*reg), NULL);
 		if (fd == -ENOENT) {
-			ret = create_reg(dirfd, name,
-					 subnet == GZ_FABRIC_SUBNET_ANY ? 1 :
-									  subnet);
+			ret = create_reg(dirfd, name, subnet);
 			if (ret && ret != -ENOENT)
 				return gz_err(ret, "cannot create the registry "
 					      "of fabric %s: %s", name,
@@ -169,7 +206,7 @@ int gz_fabric_open(int dirfd, const char *name, uint32_t subnet,
 		return gz_err(ret, "mmap the registry of %s: %s", name,
 			      strerror(-ret));
 	}
-	ret = check_reg(reg, name, subnet);
+	ret = check_reg(reg, name, subnet, &f->subnet);
 	if (ret) {
 		munmap(reg, sizeof(*reg));
 		close(fd);
@@ -177,11 +214,6 @@ int gz_fabric_open(int dirfd, const char *name, uint32_t subnet,
 	}
 	f->fd = fd;
 	f->reg = reg;
-	/* read once; a registry of this version has a 16-bit subnet */
-	f->subnet = subnet == GZ_FABRIC_SUBNET_ANY ?
-			    __atomic_load_n(&reg->subnet, __ATOMIC_RELAXED) &
-				    0xffffu :
-			    subnet;
 	snprintf(f->name, sizeof(f->name), "%s", name);
 	return 0;
 }

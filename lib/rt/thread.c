@@ -100,7 +100,9 @@ GENZIO_EXPORT int genzio_rt_thread_setup_sz(uint32_t cpu, int prio,
 	    ((steps & GENZIO_RT_PIN) && cpu >= CPU_SETSIZE))
 		return gz_err(-EINVAL, "steps %#x, required %#x, prio %d, cpu %u",
 			      steps, required, prio, cpu);
-	if (rep && gz_out_size_ok(size, sizeof(*rep), "genzio_rt_report"))
+	/* the first layout: 8 + 4 per step */
+	if (rep && gz_out_size_ok(size, 8 + 4 * GENZIO_RT_STEPS,
+				  "genzio_rt_report"))
 		return -EINVAL;
 	memset(&r, 0, sizeof(r));
 	/* what to go back to, before anything changes */

@@ -97,7 +97,7 @@ GENZIO_EXPORT int genzio_rt_topo_query_sz(struct genzio_rt_topo *topo,
 	if (!topo || !out)
 		return gz_err(-EINVAL, "topo %p, info %p", (void *)topo,
 			      (void *)out);
-	if (gz_out_size_ok(size, sizeof(t), "genzio_rt_topo_info"))
+	if (gz_out_size_ok(size, 16, "genzio_rt_topo_info"))	/* first layout */
 		return -EINVAL;
 	ncores = hwloc_get_nbobjs_by_type(topo->t, HWLOC_OBJ_CORE);
 	nnodes = hwloc_get_nbobjs_by_type(topo->t, HWLOC_OBJ_NUMANODE);

@@ -18,12 +18,14 @@
 struct gzt_target {
 	struct gzt_child child;
 	struct genzio_conn_info info;	/* the target's */
+	uint32_t paired;	/* the qpn its queue pair connected to, or 0 */
 };
 
 struct gzt_target_cfg {
 	uint64_t len;
 	uint32_t access;
 	uint32_t fill_seed;	/* fill memory with this pattern (0: zero) */
+	uint32_t qp_type;	/* 0: that of the ep given at start, or RC */
 };
 
 /* Verify request: target checks [off, off + len) against pattern seed. */
@@ -44,7 +46,18 @@ void gzt_target_destroy_qp(struct gzt_target *t);
 void gzt_target_dereg(struct gzt_target *t);
 void gzt_target_stop(struct gzt_target *t);
 
-/* Open @ep (asserting), connected to @t's queue pair. */
-void gzt_connect_to(struct gzt_ep *ep, const struct gzt_target *t);
+/* Connect @ep to @t: to its first queue pair if that one connected back
+ * to @ep at start, else to one it makes for @ep (RC pairs one to one). */
+void gzt_connect_to(struct gzt_ep *ep, struct gzt_target *t);
+/* Ask @t for a queue pair connected to the one @in describes; *@out
+ * describes it (for initiators in other processes). */
+void gzt_target_pair(struct gzt_target *t, const struct genzio_conn_info *in,
+		     struct genzio_conn_info *out);
+/* An initiator process on @fd (gzt_child_join() there) gets a queue pair
+ * of @t of its own, connected both ways. */
+void gzt_target_hand(struct gzt_target *t, int fd);
+/* In that process: offer @ep, learn and connect to its target queue
+ * pair (*@peer). Return: 0 or -errno. */
+int gzt_child_join(int fd, struct gzt_ep *ep, struct genzio_conn_info *peer);
 
 #endif /* GZT_API_H */

@@ -18,9 +18,7 @@ static int adder_main(int fd, void *arg)
 	char go;
 
 	(void)arg;
-	if (gzt_ep_open(&ep, 0, 0) ||
-	    genzio_conn_info_exchange(fd, &ep.info, &peer) ||
-	    genzio_qp_connect(ep.qp, peer.gcid, peer.qpn) ||
+	if (gzt_ep_open(&ep, 0, 0) || gzt_child_join(fd, &ep, &peer) ||
 	    gzt_recv_token(fd, &go))
 		return 30;
 	for (int i = 0; i < NADD; i++) {
@@ -47,9 +45,8 @@ static int adder_main(int fd, void *arg)
 
 Test(atomic, four_processes_100000_fadd_each_sum_exactly)
 {
-	struct gzt_target_cfg cfg = { 4096, GZT_ACCESS_ALL, 0 };
+	struct gzt_target_cfg cfg = { 4096, GZT_ACCESS_ALL, 0, 0 };
 	struct gzt_child c[NPROC];
-	struct genzio_conn_info none;
 	struct gzt_target t;
 	struct gzt_ep ep;
 	struct genzio_mr *mr;
@@ -59,8 +56,7 @@ Test(atomic, four_processes_100000_fadd_each_sum_exactly)
 	gzt_target_start(&t, &cfg, NULL);
 	for (int i = 0; i < NPROC; i++) {
 		cr_assert_eq(gzt_fork(&c[i], adder_main, NULL), 0);
-		cr_assert_eq(genzio_conn_info_exchange(c[i].fd, &t.info, &none),
-			     0);
+		gzt_target_hand(&t, c[i].fd);
 	}
 	for (int i = 0; i < NPROC; i++)
 		gzt_send_token(c[i].fd, 'g');
@@ -105,7 +101,7 @@ Test(atomic, every_64bit_op_returns_old_value_and_applies)
 	uint64_t *word;
 
 	cr_assert_eq(gzt_ep_open(&ep, 4096, GZT_ACCESS_ALL), 0);
-	cr_assert_eq(genzio_qp_connect(ep.qp, ep.info.gcid, ep.info.qpn), 0);
+	cr_assert_eq(gzt_connect(ep.qp, &ep.info), 0);
 	word = (uint64_t *)ep.mem->addr + 1;
 	for (size_t i = 0; i < sizeof(cases64) / sizeof(cases64[0]); i++) {
 		const struct case64 *c = &cases64[i];
@@ -131,7 +127,7 @@ Test(atomic, every_32bit_op_touches_only_its_four_bytes)
 	uint32_t *w;
 
 	cr_assert_eq(gzt_ep_open(&ep, 4096, GZT_ACCESS_ALL), 0);
-	cr_assert_eq(genzio_qp_connect(ep.qp, ep.info.gcid, ep.info.qpn), 0);
+	cr_assert_eq(gzt_connect(ep.qp, &ep.info), 0);
 	w = (uint32_t *)ep.mem->addr;
 	for (size_t i = 0; i < sizeof(cases64) / sizeof(cases64[0]); i++) {
 		const struct case64 *c = &cases64[i];
@@ -162,7 +158,7 @@ Test(atomic, old_value_also_lands_in_the_local_sge)
 	uint64_t old = 0;
 
 	cr_assert_eq(gzt_ep_open(&ep, 4096, GZT_ACCESS_ALL), 0);
-	cr_assert_eq(genzio_qp_connect(ep.qp, ep.info.gcid, ep.info.qpn), 0);
+	cr_assert_eq(gzt_connect(ep.qp, &ep.info), 0);
 	cr_assert_eq(genzio_mr_reg(ep.pd, &old, 8, GENZIO_ACCESS_LOCAL_WRITE,
 				   &mr), 0);
 	*(uint64_t *)ep.mem->addr = 1000;

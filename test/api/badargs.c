@@ -278,27 +278,88 @@ Test(badargs, qp_create_rejects_each_bad_attr)
 	gzt_ep_close(&ep);
 }
 
+/* ep's own address with byte @at set to @v (shm layout: header 8, qpn
+ * 4, incarnation 8) */
+static int connect_mangled(struct gzt_ep *ep, size_t at, uint8_t v, size_t len)
+{
+	uint8_t a[GENZIO_ADDR_MAX];
+
+	memcpy(a, ep->info.qp_addr, sizeof(a));
+	if (at < sizeof(a))
+		a[at] = v;
+	return genzio_qp_connect(ep->qp, a, len);
+}
+
 Test(badargs, qp_connect)
 {
+	size_t n;
 	struct gzt_ep ep, rd;
 
 	cr_assert_eq(gzt_ep_open(&ep, 0, 0), 0);
 	cr_assert_eq(gzt_ep_open_type(&rd, 0, 0, GENZIO_QPT_RD), 0);
-	cr_assert_eq(genzio_qp_connect(NULL, ep.info.gcid, ep.info.qpn),
-		     -EINVAL);
-	cr_assert_eq(genzio_qp_connect(rd.qp, ep.info.gcid, ep.info.qpn),
-		     -EINVAL);
-	cr_assert_eq(genzio_qp_connect(ep.qp, 1u << 28, ep.info.qpn), -EINVAL);
-	cr_assert_eq(genzio_qp_connect(ep.qp, ep.info.gcid, 1u << 24),
-		     -EINVAL);
-	cr_assert_eq(genzio_qp_connect(ep.qp, GENZIO_GCID(1, 4000), 1),
-		     -EHOSTUNREACH);
-	cr_assert_eq(genzio_qp_connect(ep.qp, ep.info.gcid, ep.info.qpn ^ 1),
-		     -ENOENT);
-	cr_assert_eq(genzio_qp_connect(ep.qp, ep.info.gcid, ep.info.qpn), 0);
-	cr_assert_eq(genzio_qp_connect(ep.qp, ep.info.gcid, ep.info.qpn),
-		     -EINVAL);
+	n = ep.info.qp_addr_len;
+	cr_assert_eq(n, 20);
+	cr_assert_eq(gzt_connect(NULL, &ep.info), -EINVAL);
+	cr_assert_eq(gzt_connect(rd.qp, &ep.info), -EINVAL);
+	cr_assert_eq(genzio_qp_connect(ep.qp, NULL, n), -EINVAL);
+	cr_assert_eq(genzio_qp_connect(ep.qp, ep.info.qp_addr, 0), -EINVAL);
+	cr_assert_eq(genzio_qp_connect(ep.qp, ep.info.qp_addr, n - 1), -EINVAL);
+	cr_assert_eq(genzio_qp_connect(ep.qp, ep.info.qp_addr, 4096), -EINVAL);
+	cr_assert_eq(connect_mangled(&ep, 0, 9, n), -EINVAL, "version");
+	cr_assert_eq(connect_mangled(&ep, 2, 99, n), -EINVAL, "length");
+	cr_assert_eq(connect_mangled(&ep, 1, 77, n), -EAFNOSUPPORT,
+		     "another provider's address");
+	cr_assert_eq(connect_mangled(&ep, 7, 0x10, n), -EINVAL, "GCID > 28 bits");
+	cr_assert_eq(connect_mangled(&ep, 5, 0xf0, n), -EHOSTUNREACH,
+		     "no such component");
+	cr_assert_eq(connect_mangled(&ep, 8, ep.info.qp_addr[8] ^ 1, n),
+		     -ENOENT, "no such queue pair");
+	cr_assert_eq(connect_mangled(&ep, 11, 0x01, n), -EINVAL,
+		     "qpn over 24 bits");
+	cr_assert_eq(connect_mangled(&ep, 12, ep.info.qp_addr[12] ^ 0x40, n),
+		     -EHOSTUNREACH, "an earlier component's address");
+	cr_assert_eq(gzt_connect(ep.qp, &rd.info), -EINVAL, "RD is no peer");
+	cr_assert_eq(gzt_connect(ep.qp, &ep.info), 0);
+	cr_assert_eq(gzt_connect(ep.qp, &ep.info), -EISCONN);
 	gzt_ep_close(&rd);
+	gzt_ep_close(&ep);
+}
+
+Test(badargs, qp_addr_and_addr_helpers)
+{
+	uint8_t a[GENZIO_ADDR_MAX];
+	char str[GENZIO_ADDR_STRLEN];
+	size_t len = 4;
+	uint32_t gcid;
+	struct gzt_ep ep;
+
+	cr_assert_eq(gzt_ep_open(&ep, 0, 0), 0);
+	cr_assert_eq(genzio_qp_addr(NULL, a, &len), -EINVAL);
+	cr_assert_eq(genzio_qp_addr(ep.qp, a, NULL), -EINVAL);
+	cr_assert_eq(genzio_qp_addr(ep.qp, NULL, &len), -EINVAL);
+	cr_assert_eq(genzio_qp_addr(ep.qp, a, &len), -ENOSPC);
+	cr_assert_eq(len, ep.info.qp_addr_len, "says what it needs");
+	len = 0;
+	cr_assert_eq(genzio_qp_addr(ep.qp, NULL, &len), -ENOSPC);
+	cr_assert_eq(genzio_addr_gcid(NULL, 20, &gcid), -EINVAL);
+	cr_assert_eq(genzio_addr_gcid(ep.info.qp_addr, 20, NULL), -EINVAL);
+	cr_assert_eq(genzio_addr_gcid(ep.info.qp_addr, 19, &gcid), -EINVAL);
+	cr_assert_eq(genzio_addr_str(NULL, 20, str, sizeof(str)), -EINVAL);
+	cr_assert_eq(genzio_addr_str(ep.info.qp_addr, 20, NULL, 1), -EINVAL);
+	cr_assert_eq(genzio_addr_str(ep.info.qp_addr, 20, str, 10), -ENOSPC);
+	len = sizeof(a);
+	cr_assert_eq(genzio_addr_parse(NULL, a, &len), -EINVAL);
+	cr_assert_eq(genzio_addr_parse("shm:01", a, NULL), -EINVAL);
+	cr_assert_eq(genzio_addr_parse("nocolon", a, &len), -EINVAL);
+	cr_assert_eq(genzio_addr_parse("shm:0g", a, &len), -EINVAL);
+	cr_assert_eq(genzio_addr_parse("shm:0101", a, &len), -EINVAL);
+	cr_assert_eq(genzio_addr_str(ep.info.qp_addr, 20, str, sizeof(str)), 0);
+	str[1] = 'x';	/* "sxm:...": the name must match the address */
+	cr_assert_eq(genzio_addr_parse(str, a, &len), -EINVAL);
+	str[1] = 'h';
+	len = 8;
+	cr_assert_eq(genzio_addr_parse(str, a, &len), -ENOSPC);
+	cr_assert_eq(len, 20);
 	gzt_ep_close(&ep);
 }
 
@@ -318,7 +379,7 @@ Test(badargs, post_send_rejects_malformed_requests)
 	/* not connected yet */
 	cr_assert_eq(genzio_post_send(ep.qp, &good, &bad), -ENOTCONN);
 	cr_assert_eq(bad, &good);
-	cr_assert_eq(genzio_qp_connect(ep.qp, ep.info.gcid, ep.info.qpn), 0);
+	cr_assert_eq(gzt_connect(ep.qp, &ep.info), 0);
 	cr_assert_eq(genzio_post_send(NULL, &good, &bad), -EINVAL);
 	cr_assert_eq(genzio_post_send(ep.qp, NULL, &bad), -EINVAL);
 	cr_assert_eq(genzio_post_send(ep.qp, &good, NULL), -EINVAL);
@@ -437,11 +498,23 @@ Test(badargs, conn_info_helpers)
 	cr_assert_eq(genzio_conn_info_str(&i, s, sizeof(s)), -EINVAL);
 	i.gcid = 0;
 	cr_assert_eq(genzio_conn_info_parse(NULL, &i), -EINVAL);
-	cr_assert_eq(genzio_conn_info_parse("gz1:1:2:3:4:5", NULL), -EINVAL);
+	i.qp_addr_len = GENZIO_ADDR_MAX + 1;
+	cr_assert_eq(genzio_conn_info_str(&i, s, sizeof(s)), -EINVAL);
+	i.qp_addr_len = 5;	/* not an address */
+	cr_assert_eq(genzio_conn_info_str(&i, s, sizeof(s)), -EINVAL);
+	i.qp_addr_len = 0;
+	cr_assert_eq(genzio_conn_info_init(NULL, NULL, NULL), -EINVAL);
+	cr_assert_eq(genzio_conn_info_init(&i, NULL, NULL), -EINVAL);
+	cr_assert_eq(genzio_conn_info_parse("gz2:1:2:3:4:5:-", NULL), -EINVAL);
 	cr_assert_eq(genzio_conn_info_parse("garbage", &i), -EINVAL);
-	cr_assert_eq(genzio_conn_info_parse("gz1:1:2:3:4:5x", &i), -EINVAL);
-	cr_assert_eq(genzio_conn_info_parse("gz1:10000000:2:3:4:5", &i),
+	cr_assert_eq(genzio_conn_info_parse("gz1:1:2:3:4:5", &i), -EINVAL,
+		     "the old form");
+	cr_assert_eq(genzio_conn_info_parse("gz2:1:2:3:4:5:-x", &i), -EINVAL);
+	cr_assert_eq(genzio_conn_info_parse("gz2:1:2:3:4:5:shm:00", &i),
 		     -EINVAL);
+	cr_assert_eq(genzio_conn_info_parse("gz2:10000000:2:3:4:5:-", &i),
+		     -EINVAL);
+	cr_assert_eq(genzio_conn_info_parse("gz2:1:2:3:4:5:-", &i), 0);
 	cr_assert_eq(genzio_conn_info_exchange(-1, &i, &i), -EINVAL);
 	cr_assert_eq(genzio_conn_info_exchange(0, NULL, &i), -EINVAL);
 	cr_assert_eq(genzio_conn_info_exchange(0, &i, NULL), -EINVAL);

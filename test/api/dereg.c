@@ -50,7 +50,7 @@ static int streamer_main(int fd, void *arg)
 	(void)arg;
 	if (gzt_ep_open(&ep, BIG, GZT_ACCESS_ALL) ||
 	    genzio_conn_info_exchange(fd, &ep.info, &t) ||
-	    genzio_qp_connect(ep.qp, t.gcid, t.qpn))
+	    gzt_connect(ep.qp, &t))
 		return 40;
 	while (!gzt_recv_token(fd, &c) && c == 'r') {
 		struct genzio_wc wc = { 0 };
@@ -82,6 +82,7 @@ Test(dereg, when_it_returns_no_access_through_the_key_is_in_flight)
 	cr_assert_eq(genzio_mr_dereg(t.mr), 0);	/* one per round instead */
 	cr_assert_eq(gzt_fork(&c, streamer_main, NULL), 0);
 	cr_assert_eq(genzio_conn_info_exchange(c.fd, &t.info, &peer), 0);
+	cr_assert_eq(gzt_connect(t.qp, &peer), 0);
 	for (int r = 0; r < ROUNDS; r++) {
 		struct genzio_conn_info me = t.info;
 
@@ -121,7 +122,7 @@ Test(dereg, a_stale_lkey_never_comes_back)
 	uint32_t stale;
 
 	cr_assert_eq(gzt_ep_open(&ep, 8192, GZT_ACCESS_ALL), 0);
-	cr_assert_eq(genzio_qp_connect(ep.qp, ep.info.gcid, ep.info.qpn), 0);
+	cr_assert_eq(gzt_connect(ep.qp, &ep.info), 0);
 	cr_assert_eq(genzio_mr_reg(ep.pd, buf, sizeof(buf),
 				   GENZIO_ACCESS_LOCAL_WRITE, &mr), 0);
 	stale = mr->lkey;

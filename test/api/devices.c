@@ -4,9 +4,9 @@
  * library fills at the caller's size (older and newer layouts).
  */
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "api.h"
@@ -144,66 +144,87 @@ static uint32_t member_state(uint32_t gcid, int32_t *pid)
 	return 0;
 }
 
+/* A component in a child: tells its GCID, then (@arg non-NULL) leaves
+ * when told, else dies without leaving. */
+static int member_main(int fd, void *arg)
+{
+	struct genzio_context *x;
+	struct genzio_device_attr xa;
+	char c;
+
+	if (genzio_device_open(NULL, NULL, &x) || genzio_device_query(x, &xa) ||
+	    write(fd, &xa.gcid, 4) != 4)
+		return 1;
+	if (arg && gzt_recv_token(fd, &c) == 0)
+		genzio_device_close(x);
+	return 0;
+}
+
 Test(devices, member_list_shows_live_stale_and_own_components)
 {
 	struct genzio_context *a;
 	struct genzio_device_attr aa;
+	struct gzt_child live, dying;
 	uint32_t dead = 0, other = 0;
-	int fds[2], go[2], status;
 	int32_t pid = 0;
-	char c;
-	pid_t child = 0, peer = 0;
 
-	cr_assert_eq(genzio_member_list(NULL, NULL, NULL, 0), 0, "empty");
+	cr_assert_eq(genzio_member_list(NULL, NULL, NULL, 0), 0, "none yet");
 	cr_assert_eq(genzio_device_open(NULL, NULL, &a), 0);
 	cr_assert_eq(genzio_device_query(a, &aa), 0);
 	cr_assert_eq(member_state(aa.gcid, &pid), GENZIO_MEMBER_SELF);
 	cr_assert_eq(pid, getpid());
-
-	/* a child that stays until told (a live member of another
-	 * process), then one that joins and dies without leaving (in this
-	 * order: a join reclaims the dead) */
-	cr_assert_eq(pipe(fds), 0);
-	cr_assert_eq(pipe(go), 0);
-	for (int k = 0; k < 2; k++) {
-		pid_t p = fork();
-
-		cr_assert_geq(p, 0);
-		if (!p) {
-			struct genzio_context *x;
-			struct genzio_device_attr xa;
-
-			if (genzio_device_open(NULL, NULL, &x) ||
-			    genzio_device_query(x, &xa) ||
-			    write(fds[1], &xa.gcid, 4) != 4)
-				_exit(1);
-			if (!k && read(go[0], &c, 1) == 1)
-				genzio_device_close(x);
-			_exit(0);
-		}
-		cr_assert_eq(read(fds[0], k ? &dead : &other, 4), 4);
-		if (k)
-			child = p;
-		else
-			peer = p;
-	}
-	cr_assert_eq(waitpid(child, &status, 0), child);
+	/* one that stays until told, then one that dies without leaving
+	 * (in this order: a join reclaims the dead) */
+	cr_assert_eq(gzt_fork(&live, member_main, &live), 0);
+	cr_assert_eq(read(live.fd, &other, 4), 4);
+	cr_assert_eq(gzt_fork(&dying, member_main, NULL), 0);
+	cr_assert_eq(read(dying.fd, &dead, 4), 4);
+	cr_assert_eq(gzt_wait(&dying), 0);
 	cr_assert_eq(member_state(dead, &pid), GENZIO_MEMBER_STALE);
-	cr_assert_eq(pid, child);
+	cr_assert_eq(pid, dying.pid);
 	cr_assert_eq(member_state(other, &pid), GENZIO_MEMBER_LIVE);
-	cr_assert_eq(pid, peer);
+	cr_assert_eq(pid, live.pid);
 	cr_assert_eq(genzio_member_list(NULL, NULL, NULL, 0), 3);
+	{	/* a newer, longer struct, at its stride */
+		struct {
+			struct genzio_member m;
+			uint64_t future;
+		} big[4];
 
+		memset(big, 0xff, sizeof(big));
+		cr_assert_eq(genzio_member_list_sz(NULL, NULL, &big[0].m, 4,
+						   sizeof(big[0])), 3);
+		for (int i = 0; i < 3; i++)
+			cr_assert_eq(big[i].future, 0);
+		cr_assert_eq(big[3].future, ~0ull, "past the count: untouched");
+	}
 	/* leaving in good order: not listed any more */
-	cr_assert_eq(write(go[1], "x", 1), 1);
-	cr_assert_eq(waitpid(peer, &status, 0), peer);
+	cr_assert_eq(gzt_send_token(live.fd, 'x'), 0);
+	cr_assert_eq(gzt_wait(&live), 0);
 	cr_assert_eq(member_state(other, NULL), 0);
 	cr_assert_eq(genzio_device_close(a), 0);
 	cr_assert_eq(member_state(aa.gcid, NULL), 0);
 	cr_assert_eq(member_state(dead, NULL), GENZIO_MEMBER_STALE,
 		     "listing reclaims nothing");
-	close(fds[0]);
-	close(fds[1]);
-	close(go[0]);
-	close(go[1]);
+}
+
+Test(devices, member_list_creates_no_fabric)
+{
+	struct genzio_open_attr oa = { .comp_mask = GENZIO_OPEN_ATTR_FABRIC |
+					GENZIO_OPEN_ATTR_SUBNET,
+				       .subnet = 5 };
+	struct genzio_context *c;
+	struct genzio_device_attr ca;
+	char name[40];
+
+	/* <fabric>_fresh: the suite's cleanup removes it */
+	snprintf(name, sizeof(name), "%s_fresh", getenv("GENZIO_FABRIC"));
+	oa.fabric = name;
+	cr_assert_eq(genzio_member_list(NULL, &oa, NULL, 0), 0);
+	/* the first join still sets the subnet */
+	cr_assert_eq(genzio_device_open(NULL, &oa, &c), 0);
+	cr_assert_eq(genzio_device_query(c, &ca), 0);
+	cr_assert_eq(GENZIO_GCID_SID(ca.gcid), 5);
+	cr_assert_eq(genzio_member_list(NULL, &oa, NULL, 0), 1);
+	cr_assert_eq(genzio_device_close(c), 0);
 }

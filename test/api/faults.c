@@ -23,7 +23,7 @@ struct fixture {
 
 static void setup(struct fixture *f, uint32_t access)
 {
-	struct gzt_target_cfg cfg = { LEN, access, 0 };
+	struct gzt_target_cfg cfg = { LEN, access, 0, 0 };
 
 	cr_assert_eq(gzt_ep_open(&f->ep, 0, 0), 0);
 	gzt_target_start(&f->t, &cfg, &f->ep);
@@ -306,7 +306,7 @@ Test(faults, rkey_of_another_protection_domain_is_refused)
 	uint64_t x = 5;
 
 	cr_assert_eq(gzt_ep_open(&ep, 8192, GZT_ACCESS_ALL), 0);
-	cr_assert_eq(genzio_qp_connect(ep.qp, ep.info.gcid, ep.info.qpn), 0);
+	cr_assert_eq(gzt_connect(ep.qp, &ep.info), 0);
 	cr_assert_eq(genzio_pd_alloc(ep.ctx, &pd2), 0);
 	/* a region registered in pd2, reached through a queue pair of pd1 */
 	cr_assert_eq(genzio_mr_reg(pd2, (char *)ep.mem->addr + 4096, 4096,
@@ -345,7 +345,8 @@ static int orphan_main(int fd, void *arg)
 	(void)arg;
 	if (pthread_create(&th, NULL, open_and_exit, &ep) ||
 	    pthread_join(th, &ret) || ret ||
-	    genzio_conn_info_exchange(fd, &ep.info, &peer))
+	    genzio_conn_info_exchange(fd, &ep.info, &peer) ||
+	    gzt_connect(ep.qp, &peer))
 		return 50;
 	gzt_recv_token(fd, &t);	/* killed while waiting here */
 	return 51;
@@ -353,7 +354,7 @@ static int orphan_main(int fd, void *arg)
 
 Test(faults, death_is_seen_even_after_the_opening_thread_exited)
 {
-	struct genzio_conn_info none = { 0 }, t;
+	struct genzio_conn_info t;
 	struct gzt_child c;
 	struct gzt_ep ep;
 	struct genzio_wc wc;
@@ -362,8 +363,8 @@ Test(faults, death_is_seen_even_after_the_opening_thread_exited)
 
 	cr_assert_eq(gzt_ep_open(&ep, 0, 0), 0);
 	cr_assert_eq(gzt_fork(&c, orphan_main, NULL), 0);
-	cr_assert_eq(genzio_conn_info_exchange(c.fd, &none, &t), 0);
-	cr_assert_eq(genzio_qp_connect(ep.qp, t.gcid, t.qpn), 0);
+	cr_assert_eq(genzio_conn_info_exchange(c.fd, &ep.info, &t), 0);
+	cr_assert_eq(gzt_connect(ep.qp, &t), 0);
 	cr_assert_eq(gzt_put64(&ep, t.addr, t.rkey, x, &wc), 0);
 	cr_assert_eq(wc.status, GENZIO_WC_SUCCESS, "alive process, dead opener");
 	gzt_kill(&c);
@@ -394,7 +395,7 @@ static int close_elsewhere_main(int fd, void *arg)
 	(void)arg;
 	if (gzt_ep_open(&ep, 4096, GZT_ACCESS_ALL) ||
 	    genzio_conn_info_exchange(fd, &ep.info, &peer) ||
-	    gzt_recv_token(fd, &t))
+	    gzt_connect(ep.qp, &peer) || gzt_recv_token(fd, &t))
 		return 60;
 	/* close from a thread that is not the opener */
 	if (pthread_create(&th, NULL, close_ctx, &ep) ||
@@ -407,7 +408,7 @@ static int close_elsewhere_main(int fd, void *arg)
 
 Test(faults, close_from_another_thread_still_tells_peers)
 {
-	struct genzio_conn_info none = { 0 }, t;
+	struct genzio_conn_info t;
 	struct gzt_child c;
 	struct gzt_ep ep;
 	struct genzio_wc wc;
@@ -416,8 +417,8 @@ Test(faults, close_from_another_thread_still_tells_peers)
 
 	cr_assert_eq(gzt_ep_open(&ep, 0, 0), 0);
 	cr_assert_eq(gzt_fork(&c, close_elsewhere_main, NULL), 0);
-	cr_assert_eq(genzio_conn_info_exchange(c.fd, &none, &t), 0);
-	cr_assert_eq(genzio_qp_connect(ep.qp, t.gcid, t.qpn), 0);
+	cr_assert_eq(genzio_conn_info_exchange(c.fd, &ep.info, &t), 0);
+	cr_assert_eq(gzt_connect(ep.qp, &t), 0);
 	cr_assert_eq(gzt_put64(&ep, t.addr, t.rkey, x, &wc), 0);
 	cr_assert_eq(wc.status, GENZIO_WC_SUCCESS);
 	gzt_send_token(c.fd, 'g');

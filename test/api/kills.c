@@ -32,7 +32,7 @@ static int busy_main(int fd, void *arg)
 	(void)arg;
 	if (gzt_ep_open(&ep, LEN, GZT_ACCESS_ALL) ||
 	    genzio_conn_info_exchange(fd, &ep.info, &them) ||
-	    genzio_qp_connect(ep.qp, them.gcid, them.qpn))
+	    gzt_connect(ep.qp, &them))
 		return 50;
 	gzt_send_token(fd, 'g');
 	for (;; n++) {
@@ -79,7 +79,7 @@ static void round_start(struct gzt_ep *ep, struct gzt_child *c,
 	cr_assert_eq(gzt_ep_open(ep, LEN, GZT_ACCESS_ALL), 0);
 	cr_assert_eq(gzt_fork(c, busy_main, NULL), 0);
 	cr_assert_eq(genzio_conn_info_exchange(c->fd, &ep->info, peer), 0);
-	cr_assert_eq(genzio_qp_connect(ep->qp, peer->gcid, peer->qpn), 0);
+	cr_assert_eq(gzt_connect(ep->qp, peer), 0);
 	cr_assert_eq(gzt_recv_token(c->fd, &t), 0);
 }
 

@@ -14,8 +14,8 @@ static void pair(struct gzt_ep *s, struct gzt_ep *r)
 {
 	cr_assert_eq(gzt_ep_open(s, 2 * MiB, GZT_ACCESS_ALL), 0);
 	cr_assert_eq(gzt_ep_open(r, 2 * MiB, GZT_ACCESS_ALL), 0);
-	cr_assert_eq(genzio_qp_connect(s->qp, r->info.gcid, r->info.qpn), 0);
-	cr_assert_eq(genzio_qp_connect(r->qp, s->info.gcid, s->info.qpn), 0);
+	cr_assert_eq(gzt_connect(s->qp, &r->info), 0);
+	cr_assert_eq(gzt_connect(r->qp, &s->info), 0);
 }
 
 static void post_recv(struct gzt_ep *r, uint64_t off, uint32_t len,
@@ -186,7 +186,10 @@ static void set_timeout(struct gzt_ep *s, struct gzt_ep *r, uint32_t us)
 
 	cr_assert_eq(genzio_qp_destroy(s->qp), 0);
 	cr_assert_eq(genzio_qp_create(s->pd, &qa, &s->qp), 0);
-	cr_assert_eq(genzio_qp_connect(s->qp, r->info.gcid, r->info.qpn), 0);
+	/* a new pair: r's queue pair is connected to the old one */
+	cr_assert_eq(genzio_qp_destroy(r->qp), 0);
+	cr_assert_eq(gzt_ep_qp_add(r, &r->qp, &r->info), 0);
+	cr_assert_eq(gzt_qp_pair(s->qp, r->qp), 0);
 }
 
 Test(msg, no_receive_posted_retries_then_completes_rdm_full)
@@ -301,7 +304,7 @@ Test(msg, full_receive_cq_is_overrun_not_overwritten)
 	cr_assert_eq(genzio_qp_destroy(s.qp), 0);
 	qa.send_cq = qa.recv_cq = s.cq;
 	cr_assert_eq(genzio_qp_create(s.pd, &qa, &s.qp), 0);
-	cr_assert_eq(genzio_qp_connect(s.qp, r.info.gcid, r.info.qpn), 0);
+	cr_assert_eq(gzt_qp_pair(s.qp, r.qp), 0);
 	for (int i = 0; i < 6; i++)
 		post_recv(&r, (uint64_t)i * 64, 64, (uint64_t)i);
 	for (int i = 0; i < 6; i++) {
@@ -335,8 +338,11 @@ Test(msg, rd_sender_keeps_each_receivers_queue_apart)
 
 	cr_assert_eq(gzt_ep_open_type(&s, 4096, GZT_ACCESS_ALL, GENZIO_QPT_RD),
 		     0);
-	cr_assert_eq(gzt_ep_open(&a, 4096, GZT_ACCESS_ALL), 0);
-	cr_assert_eq(gzt_ep_open(&b, 4096, GZT_ACCESS_ALL), 0);
+	/* RD talks to RD */
+	cr_assert_eq(gzt_ep_open_type(&a, 4096, GZT_ACCESS_ALL, GENZIO_QPT_RD),
+		     0);
+	cr_assert_eq(gzt_ep_open_type(&b, 4096, GZT_ACCESS_ALL, GENZIO_QPT_RD),
+		     0);
 	cr_assert_eq(genzio_ah_create(s.pd, a.info.gcid, &aha), 0);
 	cr_assert_eq(genzio_ah_create(s.pd, b.info.gcid, &ahb), 0);
 	for (int i = 0; i < 4; i++)

@@ -33,12 +33,15 @@ static int writer_main(int fd, void *arg)
 	struct gzt_ep ep;
 	uint8_t buf[PAYLOAD];
 	uint64_t flag;
+	char go;
 
 	(void)arg;
 	if (gzt_ep_open(&ep, 8192, GZT_ACCESS_ALL) ||
 	    genzio_conn_info_exchange(fd, &ep.info, &peer) ||
-	    genzio_qp_connect(ep.qp, peer.gcid, peer.qpn))
+	    gzt_connect(ep.qp, &peer) || gzt_recv_token(fd, &go))
 		return 80;
+	/* both ends connected ('g'): this writer never polls, and work
+	 * posted before the peer connected back waits for a poll */
 	for (uint64_t i = 1; i <= ROUNDS; i++) {
 		struct genzio_sge ps = { (uintptr_t)buf, PAYLOAD, 0 };
 		struct genzio_sge fs = { (uintptr_t)&flag, 8, 0 };
@@ -79,7 +82,8 @@ Test(order, fenced_flag_is_never_seen_before_its_payload)
 	cr_assert_eq(gzt_ep_open(&ep, 8192, GZT_ACCESS_ALL), 0);
 	cr_assert_eq(gzt_fork(&c, writer_main, NULL), 0);
 	cr_assert_eq(genzio_conn_info_exchange(c.fd, &ep.info, &peer), 0);
-	cr_assert_eq(genzio_qp_connect(ep.qp, peer.gcid, peer.qpn), 0);
+	cr_assert_eq(gzt_connect(ep.qp, &peer), 0);
+	cr_assert_eq(gzt_send_token(c.fd, 'g'), 0);
 	flag = (volatile uint64_t *)((char *)ep.mem->addr + FLAG_OFF);
 	for (uint64_t i = 1; i <= ROUNDS; i++) {
 		cr_assert_eq(spin_until(flag, i), 0, "round %llu hung",
@@ -109,7 +113,7 @@ Test(order, sync_completes_after_earlier_writes)
 	uint64_t x = 99;
 
 	cr_assert_eq(gzt_ep_open(&ep, 4096, GZT_ACCESS_ALL), 0);
-	cr_assert_eq(genzio_qp_connect(ep.qp, ep.info.gcid, ep.info.qpn), 0);
+	cr_assert_eq(gzt_connect(ep.qp, &ep.info), 0);
 	struct genzio_sge sge = { (uintptr_t)&x, 8, 0 };
 	struct genzio_send_wr wr[2] = {
 		{ .next = &wr[1], .sg_list = &sge, .num_sge = 1,

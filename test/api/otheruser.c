@@ -307,7 +307,7 @@ Test(otheruser, other_user_cannot_enter_our_dir_or_reach_our_fabric,
 	 * attacker's own fabric hands out: reaching it would be reaching us */
 	cr_assert_eq(genzio_device_open(NULL, NULL, &first), 0);
 	cr_assert_eq(gzt_ep_open(&ep, 8192, GZT_ACCESS_ALL), 0);
-	cr_assert_eq(genzio_qp_connect(ep.qp, ep.info.gcid, ep.info.qpn), 0);
+	cr_assert_eq(gzt_connect(ep.qp, &ep.info), 0);
 	mem = ep.mem->addr;
 	gzt_fill(mem, 8192, 77);
 	j = (struct job){ .fn = spy, .gcid = ep.info.gcid };

@@ -98,10 +98,7 @@ static void pairs(struct gzt_ep *a, struct gzt_ep *b, struct genzio_qp **q,
 	for (int i = 0; i < 2; i++) {
 		q[i] = qp_on(a, LONG_US);
 		r[i] = qp_on(b, LONG_US);
-		cr_assert_eq(genzio_qp_connect(q[i], b->info.gcid,
-					       r[i]->qp_num), 0);
-		cr_assert_eq(genzio_qp_connect(r[i], a->info.gcid,
-					       q[i]->qp_num), 0);
+		cr_assert_eq(gzt_qp_pair(q[i], r[i]), 0);
 	}
 }
 

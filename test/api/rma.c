@@ -36,7 +36,7 @@ static void local_free(struct genzio_mr *mr)
 
 Test(rma, write_1B_to_16MiB_lands_every_byte_and_reads_back)
 {
-	struct gzt_target_cfg cfg = { 16 * MiB + 4096, GZT_ACCESS_ALL, 0 };
+	struct gzt_target_cfg cfg = { 16 * MiB + 4096, GZT_ACCESS_ALL, 0, 0 };
 	struct gzt_target t;
 	struct gzt_ep ep;
 	struct genzio_mr *src, *dst;
@@ -81,7 +81,7 @@ Test(rma, write_1B_to_16MiB_lands_every_byte_and_reads_back)
 
 Test(rma, read_sees_what_the_target_wrote_itself)
 {
-	struct gzt_target_cfg cfg = { 4 * MiB, GZT_ACCESS_ALL, 77 };
+	struct gzt_target_cfg cfg = { 4 * MiB, GZT_ACCESS_ALL, 77, 0 };
 	struct gzt_target t;
 	struct gzt_ep ep;
 	struct genzio_mr *dst;
@@ -102,7 +102,7 @@ Test(rma, read_sees_what_the_target_wrote_itself)
 
 Test(rma, gather_write_and_scatter_read_keep_sge_order)
 {
-	struct gzt_target_cfg cfg = { 1 * MiB, GZT_ACCESS_ALL, 0 };
+	struct gzt_target_cfg cfg = { 1 * MiB, GZT_ACCESS_ALL, 0, 0 };
 	struct gzt_target t;
 	struct gzt_ep ep;
 	struct genzio_mr *buf;
@@ -148,7 +148,7 @@ Test(rma, gather_write_and_scatter_read_keep_sge_order)
 
 Test(rma, inline_write_needs_no_registration)
 {
-	struct gzt_target_cfg cfg = { 4096, GZT_ACCESS_ALL, 0 };
+	struct gzt_target_cfg cfg = { 4096, GZT_ACCESS_ALL, 0, 0 };
 	struct gzt_target t;
 	struct gzt_ep ep;
 	struct genzio_wc wc;
@@ -174,7 +174,7 @@ Test(rma, inline_write_needs_no_registration)
 
 Test(rma, unsignaled_success_leaves_no_completion_but_lands)
 {
-	struct gzt_target_cfg cfg = { 4096, GZT_ACCESS_ALL, 0 };
+	struct gzt_target_cfg cfg = { 4096, GZT_ACCESS_ALL, 0, 0 };
 	struct gzt_target t;
 	struct gzt_ep ep;
 	struct genzio_wc wc;
@@ -205,7 +205,7 @@ Test(rma, unsignaled_success_leaves_no_completion_but_lands)
 
 Test(rma, batch_of_eight_posts_in_one_call_completes_in_order)
 {
-	struct gzt_target_cfg cfg = { 4096, GZT_ACCESS_ALL, 0 };
+	struct gzt_target_cfg cfg = { 4096, GZT_ACCESS_ALL, 0, 0 };
 	struct gzt_target t;
 	struct gzt_ep ep;
 	struct genzio_send_wr wr[8], *bad = NULL;
@@ -239,7 +239,7 @@ Test(rma, batch_of_eight_posts_in_one_call_completes_in_order)
 
 Test(rma, rd_queue_pair_addresses_each_request_by_ah)
 {
-	struct gzt_target_cfg cfg = { 4096, GZT_ACCESS_ALL, 0 };
+	struct gzt_target_cfg cfg = { 4096, GZT_ACCESS_ALL, 0, 0 };
 	struct gzt_target t;
 	struct gzt_ep ep;
 	struct genzio_ah *ah;
@@ -277,9 +277,7 @@ static int writer_main(int fd, void *arg)
 	uint8_t buf[65536];
 	char go;
 
-	if (gzt_ep_open(&ep, 0, 0) ||
-	    genzio_conn_info_exchange(fd, &ep.info, &peer) ||
-	    genzio_qp_connect(ep.qp, peer.gcid, peer.qpn) ||
+	if (gzt_ep_open(&ep, 0, 0) || gzt_child_join(fd, &ep, &peer) ||
 	    genzio_mr_reg(ep.pd, buf, sizeof(buf), GENZIO_ACCESS_LOCAL_WRITE,
 			  &mr))
 		return 20;
@@ -295,17 +293,15 @@ static int writer_main(int fd, void *arg)
 
 Test(rma, two_writer_processes_fill_disjoint_halves_of_a_third)
 {
-	struct gzt_target_cfg cfg = { 2 * 65536, GZT_ACCESS_ALL, 0 };
+	struct gzt_target_cfg cfg = { 2 * 65536, GZT_ACCESS_ALL, 0, 0 };
 	struct gzt_child w[2];
 	struct gzt_target t;
-	struct genzio_conn_info none;
 
 	gzt_target_start(&t, &cfg, NULL);
 	for (int i = 0; i < 2; i++) {
 		cr_assert_eq(gzt_fork(&w[i], writer_main,
 				      (void *)(uintptr_t)(i + 1)), 0);
-		cr_assert_eq(genzio_conn_info_exchange(w[i].fd, &t.info, &none),
-			     0);
+		gzt_target_hand(&t, w[i].fd);
 	}
 	for (int i = 0; i < 2; i++)
 		gzt_send_token(w[i].fd, 'g');
@@ -326,7 +322,7 @@ Test(rma, loopback_queue_pair_writes_own_memory)
 	uint64_t x = 7;
 
 	cr_assert_eq(gzt_ep_open(&ep, 4096, GZT_ACCESS_ALL), 0);
-	cr_assert_eq(genzio_qp_connect(ep.qp, ep.info.gcid, ep.info.qpn), 0);
+	cr_assert_eq(gzt_connect(ep.qp, &ep.info), 0);
 	struct genzio_sge sge = { (uintptr_t)&x, 8, 0 };
 	struct genzio_send_wr wr = {
 		.sg_list = &sge, .num_sge = 1, .opcode = GENZIO_WR_WRITE,
@@ -354,7 +350,7 @@ Test(rma, page_aligned_private_memory_is_reachable_after_reg)
 	/* registration moved the pages into data space: same bytes */
 	cr_assert_eq(gzt_check(p, 3 * 4096, 3), -1);
 	cr_assert_eq(gzt_ep_open(&peer, 0, 0), 0);
-	cr_assert_eq(genzio_qp_connect(peer.qp, ep.info.gcid, ep.info.qpn), 0);
+	cr_assert_eq(gzt_ep_pair(&peer, &ep), 0);
 	struct genzio_sge sge = { (uintptr_t)&x, 8, 0 };
 	struct genzio_send_wr wr = {
 		.sg_list = &sge, .num_sge = 1, .opcode = GENZIO_WR_WRITE,
@@ -375,7 +371,7 @@ Test(rma, page_aligned_private_memory_is_reachable_after_reg)
 
 Test(rma, inline_read_returns_small_data_without_registration)
 {
-	struct gzt_target_cfg cfg = { 4096, GZT_ACCESS_ALL, 21 };
+	struct gzt_target_cfg cfg = { 4096, GZT_ACCESS_ALL, 21, 0 };
 	struct gzt_target t;
 	struct gzt_ep ep;
 	struct genzio_wc wc;

@@ -176,18 +176,36 @@ static int exchange_main(int fd, void *arg)
 Test(setup, conn_info_survives_text_and_socket_exchange)
 {
 	struct genzio_conn_info a = { 0x1234567, 0xabcdef, 0xdeadbeef, 0,
-				      0x7fff00001000ull, 1ull << 33 };
-	struct genzio_conn_info b = { 5, 6, 7, 0, 8, 9 }, c;
+				      0x7fff00001000ull, 1ull << 33, { 0 } };
+	struct genzio_conn_info b = { 5, 6, 7, 0, 8, 9, { 0 } }, c;
 	char s[GENZIO_CONN_INFO_STRLEN];
 	struct gzt_child ch;
+	struct gzt_ep ep;
+	uint32_t gcid;
 
+	/* with a queue pair's address, and without one */
+	cr_assert_eq(gzt_ep_open(&ep, 4096, GZT_ACCESS_ALL), 0);
+	cr_assert_eq(genzio_addr_gcid(ep.info.qp_addr, ep.info.qp_addr_len,
+				      &gcid), 0);
+	cr_assert_eq(gcid, ep.info.gcid);
+	memcpy(a.qp_addr, ep.info.qp_addr, sizeof(a.qp_addr));
+	a.qp_addr_len = ep.info.qp_addr_len;
 	cr_assert_eq(genzio_conn_info_str(&a, s, sizeof(s)), 0);
+	cr_assert(!strncmp(s, "gz2:1234567:abcdef:deadbeef:", 28), "%s", s);
+	cr_assert(strstr(s, ":shm:01"), "%s", s);
 	cr_assert_eq(genzio_conn_info_parse(s, &c), 0);
 	cr_assert_eq(memcmp(&a, &c, sizeof(a)), 0);
+	cr_assert_eq(genzio_conn_info_str(&b, s, sizeof(s)), 0);
+	cr_assert_eq(genzio_conn_info_parse(s, &c), 0);
+	cr_assert_eq(memcmp(&b, &c, sizeof(b)), 0);
+	b = ep.info;
 	cr_assert_eq(gzt_fork(&ch, exchange_main, &b), 0);
 	cr_assert_eq(genzio_conn_info_exchange(ch.fd, &a, &c), 0);
 	cr_assert_eq(memcmp(&b, &c, sizeof(b)), 0);
 	cr_assert_eq(gzt_wait(&ch), 0);
+	/* what came through connects */
+	cr_assert_eq(gzt_connect(ep.qp, &c), 0);
+	cr_assert_eq(gzt_ep_close(&ep), 0);
 }
 
 Test(setup, a_restrictive_umask_still_gives_a_usable_private_directory)

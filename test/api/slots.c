@@ -63,7 +63,7 @@ Test(slots, a_message_to_a_destroyed_queue_pair_never_reaches_its_successor)
 					    .sg_list = &ss, .num_sge = 1 };
 		int rem_qp = 0;
 
-		cr_assert_eq(genzio_qp_connect(s.qp, r.info.gcid, old), 0);
+		cr_assert_eq(gzt_qp_pair(s.qp, x), 0);
 		/* the stream: some land in x, then x goes and x' comes */
 		for (int i = 0; i < STREAM; i++) {
 			if (i == STREAM / 4) {

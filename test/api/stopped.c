@@ -14,13 +14,15 @@ TestSuite(stopped, .init = gzt_fabric_init, .fini = gzt_fabric_fini,
 
 Test(stopped, a_stopped_target_blocks_no_post_poll_or_setup_of_ours)
 {
-	struct gzt_target_cfg cfg = { 8192, GZT_ACCESS_ALL, 0 };
+	struct gzt_target_cfg cfg = { 8192, GZT_ACCESS_ALL, 0, 0 };
 	struct genzio_qp_attr qa = {
 		.comp_mask = GENZIO_QP_ATTR_RDM_TIMEOUT,
 		.rdm_timeout_us = 20000, .qp_type = GENZIO_QPT_RC,
 		.sq_depth = 16, .max_send_sge = 1, .max_inline = 8,
 	};
+	struct genzio_conn_info mine, theirs;
 	struct genzio_event ev;
+	struct genzio_qp *sq;
 	struct gzt_target t;
 	struct genzio_ah *ah;
 	struct genzio_wc wc;
@@ -30,6 +32,13 @@ Test(stopped, a_stopped_target_blocks_no_post_poll_or_setup_of_ours)
 	cr_assert_eq(gzt_ep_open(&ep, 4096, GZT_ACCESS_ALL), 0);
 	gzt_target_start(&t, &cfg, &ep);
 	gzt_connect_to(&ep, &t);
+	/* a second pair for the sends, made while the target runs (as in
+	 * verbs, both ends of a connection take part in making it) */
+	qa.send_cq = qa.recv_cq = ep.cq;
+	cr_assert_eq(genzio_qp_create(ep.pd, &qa, &sq), 0);
+	cr_assert_eq(genzio_conn_info_init(&mine, sq, NULL), 0);
+	gzt_target_pair(&t, &mine, &theirs);
+	cr_assert_eq(gzt_connect(sq, &theirs), 0);
 	cr_assert_eq(kill(t.child.pid, SIGSTOP), 0);
 	/* one-sided: the target runs no code anyway */
 	for (int i = 0; i < 1000; i++) {
@@ -43,10 +52,8 @@ Test(stopped, a_stopped_target_blocks_no_post_poll_or_setup_of_ours)
 	cr_assert_eq(wc.status, GENZIO_WC_SUCCESS);
 	/* two-sided: it cannot post a receive, so a send parks and then
 	 * completes with RDM_FULL; polling drives that without blocking */
-	qa.send_cq = qa.recv_cq = ep.cq;
 	cr_assert_eq(genzio_qp_destroy(ep.qp), 0);
-	cr_assert_eq(genzio_qp_create(ep.pd, &qa, &ep.qp), 0);
-	gzt_connect_to(&ep, &t);
+	ep.qp = sq;
 	struct genzio_sge s = { (uintptr_t)buf, 8, 0 };
 	struct genzio_send_wr w = { .opcode = GENZIO_WR_SEND, .sg_list = &s,
 				    .num_sge = 1,

@@ -16,16 +16,23 @@ static int all_zero(const char *p, uint64_t len)
 static int target_main(int fd, void *arg)
 {
 	const struct gzt_target_cfg *cfg = arg;
-	struct genzio_conn_info peer;
+	struct genzio_conn_info peer, mine;
+	struct genzio_qp *more[8];
+	int nmore = 0;
 	struct gzt_ep ep;
 	char t;
 
-	if (gzt_ep_open(&ep, cfg->len, cfg->access))
+	if (gzt_ep_open_type(&ep, cfg->len, cfg->access, cfg->qp_type))
 		return 10;
 	if (cfg->fill_seed)
 		gzt_fill(ep.mem->addr, cfg->len, cfg->fill_seed);
 	if (genzio_conn_info_exchange(fd, &ep.info, &peer))
 		return 11;
+	/* RC pairs: connect back to the initiator that offered its queue
+	 * pair (one without work to us offers none) */
+	if (cfg->qp_type == GENZIO_QPT_RC && peer.qp_addr_len &&
+	    gzt_connect(ep.qp, &peer))
+		return 15;
 	while (!gzt_recv_token(fd, &t)) {
 		struct gzt_verify v;
 		int ok;
@@ -54,7 +61,19 @@ static int target_main(int fd, void *arg)
 			ep.mr = NULL;
 			gzt_send_token(fd, ok ? 'y' : 'n');
 			break;
+		case 'c':	/* a queue pair for one more initiator */
+			if (read(fd, &peer, sizeof(peer)) != sizeof(peer) ||
+			    nmore == 8 ||
+			    gzt_ep_qp_add(&ep, &more[nmore], &mine) ||
+			    gzt_connect(more[nmore++], &peer))
+				return 16;
+			if (write(fd, &mine, sizeof(mine)) != sizeof(mine))
+				return 17;
+			break;
 		case 'q':
+			while (nmore)
+				if (genzio_qp_destroy(more[--nmore]))
+					return 18;
 			return gzt_ep_close(&ep) ? 13 : 0;
 		}
 	}
@@ -65,8 +84,13 @@ void gzt_target_start(struct gzt_target *t, const struct gzt_target_cfg *cfg,
 		      const struct gzt_ep *me)
 {
 	struct genzio_conn_info none = { 0 };
+	struct gzt_target_cfg c = *cfg;
 
-	cr_assert_eq(gzt_fork(&t->child, target_main, (void *)cfg), 0);
+	if (!c.qp_type)
+		c.qp_type = me ? me->qp_type : GENZIO_QPT_RC;
+	/* the child has its own copy of c */
+	cr_assert_eq(gzt_fork(&t->child, target_main, &c), 0);
+	t->paired = me && me->qp_type == GENZIO_QPT_RC ? me->qp->qp_num : 0;
 	cr_assert_eq(genzio_conn_info_exchange(t->child.fd,
 					       me ? &me->info : &none,
 					       &t->info),
@@ -108,7 +132,41 @@ void gzt_target_stop(struct gzt_target *t)
 	cr_assert_eq(gzt_wait(&t->child), 0, "target exited with an error");
 }
 
-void gzt_connect_to(struct gzt_ep *ep, const struct gzt_target *t)
+void gzt_target_pair(struct gzt_target *t, const struct genzio_conn_info *in,
+		     struct genzio_conn_info *out)
 {
-	cr_assert_eq(genzio_qp_connect(ep->qp, t->info.gcid, t->info.qpn), 0);
+	cr_assert_eq(gzt_send_token(t->child.fd, 'c'), 0);
+	cr_assert_eq(write(t->child.fd, in, sizeof(*in)), (ssize_t)sizeof(*in));
+	cr_assert_eq(read(t->child.fd, out, sizeof(*out)),
+		     (ssize_t)sizeof(*out), "target made no queue pair");
+}
+
+void gzt_target_hand(struct gzt_target *t, int fd)
+{
+	struct genzio_conn_info none = { 0 }, in, out;
+
+	cr_assert_eq(genzio_conn_info_exchange(fd, &none, &in), 0);
+	gzt_target_pair(t, &in, &out);
+	cr_assert_eq(genzio_conn_info_exchange(fd, &out, &in), 0);
+}
+
+int gzt_child_join(int fd, struct gzt_ep *ep, struct genzio_conn_info *peer)
+{
+	int ret = genzio_conn_info_exchange(fd, &ep->info, peer);
+
+	if (!ret)
+		ret = genzio_conn_info_exchange(fd, &ep->info, peer);
+	return ret ? ret : gzt_connect(ep->qp, peer);
+}
+
+void gzt_connect_to(struct gzt_ep *ep, struct gzt_target *t)
+{
+	struct genzio_conn_info mine;
+
+	if (t->paired == ep->qp->qp_num) {	/* its first one is ours */
+		cr_assert_eq(gzt_connect(ep->qp, &t->info), 0);
+		return;
+	}
+	gzt_target_pair(t, &ep->info, &mine);
+	cr_assert_eq(gzt_connect(ep->qp, &mine), 0);
 }

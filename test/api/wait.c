@@ -35,6 +35,11 @@ static void waiter_open(struct waiter *w)
 	qa.send_cq = w->ep.cq;
 	qa.recv_cq = w->rcq;
 	cr_assert_eq(genzio_qp_create(w->ep.pd, &qa, &w->qp), 0);
+	/* peers reach w->qp, not the endpoint's own */
+	size_t n = sizeof(w->ep.info.qp_addr);
+
+	cr_assert_eq(genzio_qp_addr(w->qp, w->ep.info.qp_addr, &n), 0);
+	w->ep.info.qp_addr_len = (uint32_t)n;
 	w->ep.info.qpn = w->qp->qp_num;
 }
 
@@ -57,7 +62,7 @@ static int sender_main(int fd, void *arg)
 	(void)arg;
 	if (gzt_ep_open(&ep, 4096, GZT_ACCESS_ALL) ||
 	    genzio_conn_info_exchange(fd, &ep.info, &peer) ||
-	    genzio_qp_connect(ep.qp, peer.gcid, peer.qpn))
+	    gzt_connect(ep.qp, &peer))
 		return 70;
 	strcpy(ep.mem->addr, "wake up");
 	while (!gzt_recv_token(fd, &go)) {
@@ -85,6 +90,7 @@ Test(wait, epoll_on_the_channel_wakes_on_a_remote_send)
 	waiter_open(&w);
 	cr_assert_eq(gzt_fork(&c, sender_main, NULL), 0);
 	cr_assert_eq(genzio_conn_info_exchange(c.fd, &w.ep.info, &peer), 0);
+	cr_assert_eq(gzt_connect(w.qp, &peer), 0);
 	struct genzio_sge sge = { w.ep.info.addr, 64, w.ep.mr->lkey };
 	struct genzio_recv_wr rw = { .wr_id = 42, .sg_list = &sge,
 				     .num_sge = 1 }, *bad;
@@ -159,7 +165,7 @@ Test(wait, blocked_sender_of_a_parked_send_wakes_with_rdm_full)
 	cr_assert_eq(genzio_cq_create(s.ctx, &ca, &scq), 0);
 	qa.send_cq = qa.recv_cq = scq;
 	cr_assert_eq(genzio_qp_create(s.pd, &qa, &qp), 0);
-	cr_assert_eq(genzio_qp_connect(qp, r.info.gcid, r.info.qpn), 0);
+	cr_assert_eq(gzt_qp_pair(qp, r.qp), 0);
 	struct genzio_sge sge = { s.info.addr, 8, s.mr->lkey };
 	struct genzio_send_wr wr = {
 		.sg_list = &sge, .num_sge = 1, .opcode = GENZIO_WR_SEND,
@@ -229,8 +235,7 @@ Test(wait, a_recreated_channel_is_woken_by_a_peer_that_woke_the_old_one)
 		sw = (struct genzio_send_wr){ .sg_list = &ss, .num_sge = 1,
 					      .opcode = GENZIO_WR_SEND };
 		cr_assert_eq(genzio_post_recv(w.qp, &rw, &rb), 0);
-		cr_assert_eq(genzio_qp_connect(s.qp, w.ep.info.gcid,
-					       w.qp->qp_num), 0);
+		cr_assert_eq(gzt_qp_pair(s.qp, w.qp), 0);
 		cr_assert_eq(genzio_cq_req_notify(w.rcq), 0);
 		cr_assert_eq(gzt_post_wait(&s, &sw, &wc), 0);
 		cr_assert_eq(genzio_comp_channel_get_event(w.ch, 5000, &cq), 0,

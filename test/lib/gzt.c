@@ -14,19 +14,18 @@
 
 #include "gzt.h"
 
+/* What every queue pair of an endpoint is made with. */
+#define ep_qp_attr(ep) ((struct genzio_qp_attr){ \
+	.qp_type = (ep)->qp_type, .sq_depth = 256, .rq_depth = 256, \
+	.max_send_sge = 4, .max_recv_sge = 4, \
+	.max_inline = GENZIO_MAX_INLINE, .send_cq = (ep)->cq, \
+	.recv_cq = (ep)->cq })
+
 int gzt_ep_open_type(struct gzt_ep *ep, uint64_t mem_len, uint32_t access,
 		     uint32_t qp_type)
 {
 	struct genzio_device_attr da;
 	struct genzio_cq_attr ca = { .depth = 256 };
-	struct genzio_qp_attr qa = {
-		.qp_type = qp_type,
-		.sq_depth = 256,
-		.rq_depth = 256,
-		.max_send_sge = 4,
-		.max_recv_sge = 4,
-		.max_inline = GENZIO_MAX_INLINE,
-	};
 	int ret;
 
 	memset(ep, 0, sizeof(*ep));
@@ -40,14 +39,13 @@ int gzt_ep_open_type(struct gzt_ep *ep, uint64_t mem_len, uint32_t access,
 		ret = genzio_cq_create(ep->ctx, &ca, &ep->cq);
 	if (ret)
 		return ret;
-	qa.send_cq = qa.recv_cq = ep->cq;
-	ret = genzio_qp_create(ep->pd, &qa, &ep->qp);
+	ep->qp_type = qp_type;
+	ret = genzio_qp_create(ep->pd, &ep_qp_attr(ep), &ep->qp);
 	if (ret)
 		return ret;
-	ep->info.gcid = da.gcid;
-	ep->info.qpn = ep->qp->qp_num;
-	if (!mem_len)
-		return 0;
+	ret = genzio_conn_info_init(&ep->info, ep->qp, NULL);
+	if (ret || !mem_len)
+		return ret;
 	ret = genzio_mem_alloc(ep->ctx, mem_len, 0, &ep->mem);
 	if (!ret)
 		ret = genzio_mr_reg(ep->pd, ep->mem->addr, mem_len, access,
@@ -58,6 +56,44 @@ int gzt_ep_open_type(struct gzt_ep *ep, uint64_t mem_len, uint32_t access,
 	ep->info.length = mem_len;
 	ep->info.rkey = ep->mr->rkey;
 	return 0;
+}
+
+int gzt_ep_qp_add(struct gzt_ep *ep, struct genzio_qp **qp,
+		  struct genzio_conn_info *info)
+{
+	int ret = genzio_qp_create(ep->pd, &ep_qp_attr(ep), qp);
+
+	if (!ret)
+		ret = genzio_conn_info_init(info, *qp, ep->mr);
+	return ret;
+}
+
+int gzt_connect(struct genzio_qp *qp, const struct genzio_conn_info *peer)
+{
+	return genzio_qp_connect(qp, peer->qp_addr, peer->qp_addr_len);
+}
+
+int gzt_ep_pair(struct gzt_ep *a, struct gzt_ep *b)
+{
+	int ret = gzt_connect(a->qp, &b->info);
+
+	return ret ? ret : a == b ? 0 : gzt_connect(b->qp, &a->info);
+}
+
+int gzt_qp_connect_to(struct genzio_qp *qp, struct genzio_qp *to)
+{
+	uint8_t addr[GENZIO_ADDR_MAX];
+	size_t len = sizeof(addr);
+	int ret = genzio_qp_addr(to, addr, &len);
+
+	return ret ? ret : genzio_qp_connect(qp, addr, len);
+}
+
+int gzt_qp_pair(struct genzio_qp *a, struct genzio_qp *b)
+{
+	int ret = gzt_qp_connect_to(a, b);
+
+	return ret ? ret : a == b ? 0 : gzt_qp_connect_to(b, a);
 }
 
 int gzt_ep_open(struct gzt_ep *ep, uint64_t mem_len, uint32_t access)

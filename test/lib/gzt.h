@@ -22,6 +22,7 @@ struct gzt_ep {
 	struct genzio_mem *mem;
 	struct genzio_mr *mr;
 	struct genzio_conn_info info;	/* what we offer the peer */
+	uint32_t qp_type;
 };
 
 #define GZT_ACCESS_ALL (GENZIO_ACCESS_LOCAL_WRITE | \
@@ -32,6 +33,18 @@ int gzt_ep_open(struct gzt_ep *ep, uint64_t mem_len, uint32_t access);
 int gzt_ep_open_type(struct gzt_ep *ep, uint64_t mem_len, uint32_t access,
 		     uint32_t qp_type);
 int gzt_ep_close(struct gzt_ep *ep);
+/* Another queue pair of @ep's kind, on its pd and cq; *@info describes
+ * it and @ep's region. */
+int gzt_ep_qp_add(struct gzt_ep *ep, struct genzio_qp **qp,
+		  struct genzio_conn_info *info);
+/* Connect @qp to the queue pair @peer describes (one end of a pair). */
+int gzt_connect(struct genzio_qp *qp, const struct genzio_conn_info *peer);
+/* Connect @a and @b to each other. */
+int gzt_ep_pair(struct gzt_ep *a, struct gzt_ep *b);
+/* Connect queue pair @qp to @to, of this process (one end). */
+int gzt_qp_connect_to(struct genzio_qp *qp, struct genzio_qp *to);
+/* Connect @a and @b, of this process, to each other (@a == @b: loop). */
+int gzt_qp_pair(struct genzio_qp *a, struct genzio_qp *b);
 
 /* Post one signaled request and wait (bounded) for its completion. */
 int gzt_post_wait(struct gzt_ep *ep, struct genzio_send_wr *wr,

@@ -115,8 +115,8 @@ Test(threads, queue_pairs_of_one_context_run_in_threads_beside_setup)
 		CHECK_EQ(genzio_cq_create(ep.ctx, &ca, &w[i].cq), 0);
 		qa.send_cq = qa.recv_cq = w[i].cq;
 		CHECK_EQ(genzio_qp_create(ep.pd, &qa, &w[i].qp), 0);
-		CHECK_EQ(genzio_qp_connect(w[i].qp, ep.info.gcid,
-					       ep.info.qpn), 0);
+		/* each its own pair: a loop through the shared region */
+		CHECK_EQ(gzt_qp_pair(w[i].qp, w[i].qp), 0);
 		CHECK_EQ(pthread_create(&t[i], NULL, write_slice, &w[i]),
 			     0);
 	}
@@ -184,8 +184,7 @@ Test(threads, queue_pairs_come_and_go_while_their_cq_is_polled)
 
 		CHECK_EQ(genzio_qp_create(ep.pd, &qa, &qp), 0);
 		CHECK_EQ(genzio_post_recv(qp, &rw, &rb), 0);
-		CHECK_EQ(genzio_qp_connect(s.qp, ep.info.gcid, qp->qp_num),
-			     0);
+		CHECK_EQ(gzt_qp_pair(s.qp, qp), 0);
 		/* the poller reaps the receive while we destroy its qp */
 		CHECK_EQ(gzt_post_wait(&s, &sw, &wc), 0);
 		CHECK_EQ(genzio_qp_destroy(qp), 0);
@@ -293,7 +292,7 @@ Test(threads, parked_sends_run_by_the_poller_hand_their_queue_pair_back)
 	CHECK_EQ(genzio_qp_destroy(s.qp), 0);
 	qa.send_cq = qa.recv_cq = s.cq;
 	CHECK_EQ(genzio_qp_create(s.pd, &qa, &s.qp), 0);
-	CHECK_EQ(genzio_qp_connect(s.qp, r.info.gcid, r.info.qpn), 0);
+	CHECK_EQ(gzt_qp_pair(s.qp, r.qp), 0);
 	h = (struct handoff){ .s = &s, .r = &r };
 	CHECK_EQ(pthread_create(&t[0], NULL, poster, &h), 0);
 	CHECK_EQ(pthread_create(&t[1], NULL, reaper, &h), 0);

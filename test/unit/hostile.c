@@ -72,7 +72,7 @@ static void find_live(const struct gz_shm_comp *c, struct live *l)
 {
 	memset(l, 0, sizeof(*l));
 	for (uint32_t i = 0; i < GZ_SHM_MAX_QP && l->nqp < 8; i++)
-		if (atomic_load(&c->qp[i].qpn))
+		if (atomic_load(&c->qp[i].id))
 			l->qp[l->nqp++] = i;
 	for (uint32_t i = 0; i < 64 && l->nseg < 16; i++)
 		if (atomic_load(&c->seg[i].live))
@@ -310,7 +310,7 @@ static int peer_main(int fd, void *arg)
 	(void)arg;
 	if (ep_with_canary(&ep, &canary, cname, sizeof(cname)) ||
 	    genzio_conn_info_exchange(fd, &ep.info, &them) ||
-	    genzio_qp_connect(ep.qp, them.gcid, them.qpn) ||
+	    gzt_connect(ep.qp, &them) ||
 	    write(fd, cname, sizeof(cname)) != sizeof(cname))
 		return 80;
 	traffic(&ep, &them, &ok_ops);
@@ -349,7 +349,7 @@ static void attack_run(uint64_t seed)
 		     0);
 	cr_assert_eq(gzt_fork(&peer, peer_main, NULL), 0);
 	cr_assert_eq(genzio_conn_info_exchange(peer.fd, &ep.info, &them), 0);
-	cr_assert_eq(genzio_qp_connect(ep.qp, them.gcid, them.qpn), 0);
+	cr_assert_eq(gzt_connect(ep.qp, &them), 0);
 	cr_assert_eq(read(peer.fd, names[1], sizeof(names[1])),
 		     (ssize_t)sizeof(names[1]));
 	traffic(&ep, &them, &ok_ops);
@@ -389,8 +389,8 @@ static void pair(struct gzt_ep *a, struct gzt_ep *b)
 {
 	cr_assert_eq(gzt_ep_open(a, LEN, GZT_ACCESS_ALL), 0);
 	cr_assert_eq(gzt_ep_open(b, LEN, GZT_ACCESS_ALL), 0);
-	cr_assert_eq(genzio_qp_connect(a->qp, b->info.gcid, b->info.qpn), 0);
-	cr_assert_eq(genzio_qp_connect(b->qp, a->info.gcid, a->info.qpn), 0);
+	cr_assert_eq(gzt_connect(a->qp, &b->info), 0);
+	cr_assert_eq(gzt_connect(b->qp, &a->info), 0);
 }
 
 static struct gz_shm_qpent *qpent_of(struct gzt_ep *ep)
@@ -483,7 +483,7 @@ static int write_after_truncate_main(int fd, void *arg)
 	(void)arg;
 	if (gzt_ep_open(&a, LEN, GZT_ACCESS_ALL) ||
 	    gzt_ep_open(&b, LEN, GZT_ACCESS_ALL) ||
-	    genzio_qp_connect(a.qp, b.info.gcid, b.info.qpn) ||
+	    gzt_ep_pair(&a, &b) ||
 	    gzt_put64(&a, b.info.addr + 8192, b.info.rkey, 1, &wc) ||
 	    wc.status)
 		return 90;
@@ -614,12 +614,14 @@ static void *flip(void *arg)
 		uint32_t v = i & 1, want = atomic_load(&f->reads[v]) +
 					   READS_PER_STATE;
 
-		atomic_store_explicit(&f->e->qpn, 0, memory_order_release);
+		atomic_store_explicit(&f->e->id, 0, memory_order_release);
 		f->e->domain = 100 + v;
+		f->e->type = GENZIO_QPT_RC;
 		f->e->rq_mask = v ? 7 : 15;
 		f->e->rq_stride = v ? 64 : 128;
 		f->e->rcq_mask = v ? 31 : 63;
-		atomic_store_explicit(&f->e->qpn, f->qpn[v],
+		f->e->peer_qpn = 200 + v;
+		atomic_store_explicit(&f->e->id, GZ_SHM_ID(f->qpn[v], 2 * i),
 				      memory_order_release);
 		while (atomic_load(&f->reads[v]) < want)
 			;
@@ -650,6 +652,7 @@ Test(hostile, a_snapshot_of_a_queue_pair_entry_is_one_queue_pairs)
 		cr_assert_eq(s.rq_mask, v ? 7u : 15u);
 		cr_assert_eq(s.rq_stride, v ? 64u : 128u);
 		cr_assert_eq(s.rcq_mask, v ? 31u : 63u);
+		cr_assert_eq(s.peer_qpn, 200 + v);
 		got[v]++;
 		atomic_fetch_add(&f.reads[v], 1);
 	}
@@ -668,10 +671,20 @@ Test(hostile, a_queue_pair_entry_mid_rewrite_or_malformed_is_no_queue_pair)
 	struct gz_shm_qpsnap s;
 
 	p.comp = c;
-	*e = (struct gz_shm_qpent){ 0, 7, 1, 15, 64, 2, 31, 0 };
+	*e = (struct gz_shm_qpent){ .domain = 7, .type = GENZIO_QPT_RC,
+				    .rq_seg = 1, .rq_mask = 15, .rq_stride = 64,
+				    .rcq_seg = 2, .rcq_mask = 31 };
 	cr_assert_eq(gz_shm_qpent_read(&p, 1 << 10 | 3, &s), GENZIO_WC_REM_QP,
 		     "number 0: being rewritten");
-	atomic_store(&e->qpn, 1 << 10 | 3);
+	atomic_store(&e->id, GZ_SHM_ID(1 << 10 | 3, 3));
+	cr_assert_eq(gz_shm_qpent_peek(&p, 1 << 10 | 3, &s), GZ_SHM_CHANGING,
+		     "an odd sequence: its connection is changing");
+	cr_assert_eq(gz_shm_qpent_read(&p, 1 << 10 | 3, &s), GENZIO_WC_REM_QP);
+	atomic_store(&e->id, GZ_SHM_ID(1 << 10 | 3, 4));
+	cr_assert_eq(gz_shm_qpent_read(&p, 1 << 10 | 3, &s), 0);
+	e->type = 3;	/* neither RC nor RD */
+	cr_assert_eq(gz_shm_qpent_read(&p, 1 << 10 | 3, &s), GENZIO_WC_REM_QP);
+	e->type = GENZIO_QPT_RD;
 	cr_assert_eq(gz_shm_qpent_read(&p, 1 << 10 | 3, &s), 0);
 	cr_assert_eq(gz_shm_qpent_read(&p, 2 << 10 | 3, &s), GENZIO_WC_REM_QP,
 		     "another generation in that slot");

@@ -22,7 +22,7 @@ static int half_send_main(int fd, void *arg)
 	(void)arg;
 	if (gzt_ep_open(&ep, 4096, GZT_ACCESS_ALL) ||
 	    genzio_conn_info_exchange(fd, &ep.info, &peer) ||
-	    genzio_qp_connect(ep.qp, peer.gcid, peer.qpn))
+	    gzt_connect(ep.qp, &peer))
 		return 60;
 	qp = container_of(ep.qp, struct gz_shm_qp, base.pub);
 	if (gz_shm_msg_target(qp->peer, peer.qpn, &d))
@@ -60,7 +60,7 @@ Test(msg, receiver_completes_in_error_what_a_dead_sender_held)
 	rw.wr_id = 6;
 	cr_assert_eq(genzio_post_recv(r.qp, &rw, &bad), 0);
 	cr_assert_eq(gzt_ep_open(&s, 4096, GZT_ACCESS_ALL), 0);
-	cr_assert_eq(genzio_qp_connect(s.qp, r.info.gcid, r.info.qpn), 0);
+	cr_assert_eq(gzt_ep_pair(&s, &r), 0);
 	cr_assert_eq(gzt_put64(&s, r.info.addr + 128, r.info.rkey, 1, &wc), 0);
 	struct genzio_sge ss = { s.info.addr, 8, s.mr->lkey };
 	struct genzio_send_wr sw = { .sg_list = &ss, .num_sge = 1,
@@ -132,7 +132,7 @@ Test(msg, the_consumer_clears_each_claim_as_it_takes_the_entry)
 
 	cr_assert_eq(gzt_ep_open(&r, 4096, GZT_ACCESS_ALL), 0);
 	cr_assert_eq(gzt_ep_open(&s, 4096, GZT_ACCESS_ALL), 0);
-	cr_assert_eq(genzio_qp_connect(s.qp, r.info.gcid, r.info.qpn), 0);
+	cr_assert_eq(gzt_ep_pair(&s, &r), 0);
 	rs = (struct genzio_sge){ r.info.addr, 64, r.mr->lkey };
 	ss = (struct genzio_sge){ s.info.addr, 8, s.mr->lkey };
 	rw = (struct genzio_recv_wr){ .sg_list = &rs, .num_sge = 1 };

@@ -172,9 +172,12 @@ struct gz_shm_cq {
  * are 2^k - 1 within GZ_SHM_MAX_DEPTH, the stride fits a receive entry.
  */
 struct gz_shm_qpsnap {
-	uint32_t qpn, domain;
+	uint64_t id;
+	uint32_t qpn, domain, type;
 	uint32_t rq_seg, rq_mask, rq_stride;
 	uint32_t rcq_seg, rcq_mask;
+	uint32_t peer_gcid, peer_qpn;
+	uint64_t peer_inc;
 };
 
 struct gz_shm_qp {
@@ -185,6 +188,11 @@ struct gz_shm_qp {
 	struct gz_shm_peer *peer;	/* RC: connected peer */
 	uint32_t rqpn;			/* RC: remote queue pair */
 	uint32_t rdomain;		/* RC: its protection domain */
+	uint64_t rinc;			/* RC: its component's incarnation */
+	/* RC: the remote entry's id when it was last seen connected to us
+	 * (GZ_SHM_RID_NONE: not yet); the fast path compares it (shm_pair.c) */
+	_Atomic uint64_t rid;
+	uint32_t seq;			/* our entry's sequence (even) */
 	uint32_t max_sge;
 	uint32_t max_inline;
 	uint32_t slot;
@@ -256,15 +264,40 @@ void gz_shm_peer_unwatch(struct gz_shm_peer *p);
  */
 uint8_t gz_shm_qpent_read(const struct gz_shm_peer *p, uint32_t qpn,
 			  struct gz_shm_qpsnap *s);
-/* Whether queue pair @qpn of @p is still the one @s was taken from. */
-static inline int gz_shm_qpent_same(const struct gz_shm_peer *p, uint32_t qpn)
+/* The same, but an entry that stayed mid-change is GZ_SHM_CHANGING. */
+#define GZ_SHM_CHANGING 0x01
+uint8_t gz_shm_qpent_peek(const struct gz_shm_peer *p, uint32_t qpn,
+			  struct gz_shm_qpsnap *s);
+/* The id word of queue pair @qpn's slot at @p (see gz_shm_qpent). */
+static inline uint64_t gz_shm_qpent_id(const struct gz_shm_peer *p,
+				       uint32_t qpn)
 {
 	/* Acquire pairs with the owner's release in qp_publish(). */
 	return atomic_load_explicit(
-		       (_Atomic uint32_t *)&p->comp->qp[qpn & (GZ_SHM_MAX_QP - 1)]
-			       .qpn,
-		       memory_order_acquire) == qpn;
+		(_Atomic uint64_t *)&p->comp->qp[qpn & (GZ_SHM_MAX_QP - 1)].id,
+		memory_order_acquire);
 }
+/* ---- shm_pair.c: RC connections ---- */
+#define GZ_SHM_RID_NONE UINT64_MAX	/* struct gz_shm_qp.rid: not yet */
+#define GZ_SHM_PAIR_WAIT_NS 1000000000ull	/* a peer connects back within */
+/* Whether @qp's remote queue pair is, as last seen, connected to it and
+ * unchanged since: one load, for the lean path; else post_slow() asks
+ * gz_shm_pair_check(). */
+static inline int gz_shm_paired(const struct gz_shm_qp *qp)
+{
+	return gz_shm_qpent_id(qp->peer, qp->rqpn) ==
+	       atomic_load_explicit(&qp->rid, memory_order_relaxed);
+}
+/* 0 when it is connected to us; GZ_SHM_NO_RECV while it has not
+ * connected (back) yet; a status when it never will (REM_QP). */
+int gz_shm_pair_check(struct gz_shm_qp *qp);
+/* RD: 0 if queue pair @rqpn of @peer is one (RD talks to RD), or a
+ * status. */
+uint8_t gz_shm_rd_check(struct gz_shm_peer *peer, uint32_t rqpn);
+int gz_shm_qp_addr(struct genzio_qp *qp, uint8_t *buf, size_t len);
+int gz_shm_qp_connect(struct genzio_qp *qp, uint32_t gcid, const uint8_t *a,
+		      size_t len);
+
 /* A peer's segment, mapped; NULL if it does not exist (any more). */
 const struct gz_xdm_seg *gz_shm_peer_seg(struct gz_shm_peer *p, uint32_t seg);
 
@@ -389,7 +422,6 @@ GZ_INLINE int gz_shm_cq_reserve(struct gz_shm_cq *cq, uint32_t *idx)
 /* ---- shm_qp.c, shm_post.c, shm_exec.c, shm_park.c ---- */
 int gz_shm_qp_create(struct genzio_pd *pd, const struct genzio_qp_attr *attr,
 		     struct genzio_qp **qp);
-int gz_shm_qp_connect(struct genzio_qp *qp, uint32_t gcid, uint32_t qpn);
 int gz_shm_qp_stop(struct genzio_qp *qp);
 void gz_shm_qp_destroy(struct genzio_qp *qp);
 int gz_shm_post_send(struct genzio_qp *qp, struct genzio_send_wr *wr,
@@ -400,9 +432,10 @@ void gz_shm_complete(struct gz_shm_qp *qp, uint32_t idx,
 		     const struct genzio_send_wr *wr,
 		     const struct gz_xdm_cqe *res, uint8_t status);
 /* Run one request off the lean path (@parked: from the parked queue,
- * where a message waits for a receive until @deadline). Return: 0,
- * -EAGAIN (cq full, no effect), GZ_SHM_NO_RECV (waits for a receive
- * buffer, not executed), or GZ_SHM_DONE (executed; its completion,
+ * where a message waits for a receive until @deadline, and any request
+ * for its RC peer to connect back a little longer). Return: 0, -EAGAIN
+ * (cq full, no effect), GZ_SHM_NO_RECV (waits for a receive buffer or
+ * the peer, not executed), or GZ_SHM_DONE (executed; its completion,
  * *@done_st, found no room). */
 #define GZ_SHM_NO_RECV 0x100
 #define GZ_SHM_DONE 0x200

@@ -309,12 +309,11 @@ static int shm_fabric_open(const char *dev,
 	ret = parse_attr(attr, &fabric, &subnet, &budget);
 	if (ret)
 		return ret;
-	if (!attr || !(attr->comp_mask & GENZIO_OPEN_ATTR_SUBNET))
-		subnet = GZ_FABRIC_SUBNET_ANY;
+	(void)subnet;	/* a view shows whatever subnet the fabric has */
 	ret = gz_sys_privdir_open(base_dir(), &dirfd, why, sizeof(why));
 	if (ret)
 		return gz_err(ret, "%s%s", why, base_hint());
-	ret = gz_fabric_open(dirfd, fabric, subnet, f);
+	ret = gz_fabric_view(dirfd, fabric, f);
 	close(dirfd);
 	return ret;
 }
@@ -338,6 +337,7 @@ static int shm_probe(struct genzio_device_desc *devs, int max, char *why,
 
 const struct gz_provider gz_shm_provider = {
 	.name = "shm",
+	.addr_id = 1,
 	.probe = shm_probe,
 	.ah_create = gz_shm_ah_create,
 	.ah_destroy = gz_shm_ah_destroy,
@@ -357,6 +357,7 @@ const struct gz_provider gz_shm_provider = {
 	.quiesce = gz_shm_quiesce,
 	.mr_reg = gz_shm_mr_reg,
 	.mr_revoke = gz_shm_mr_revoke,
+	.qp_addr = gz_shm_qp_addr,
 	.qp_connect = gz_shm_qp_connect,
 	.qp_create = gz_shm_qp_create,
 	.qp_destroy = gz_shm_qp_destroy,

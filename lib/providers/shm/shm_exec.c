@@ -201,6 +201,46 @@ static inline int slot_for(struct gz_shm_qp *qp, int parked, uint32_t *idx)
 			gz_shm_cq_reserve(qp->scq, idx);
 }
 
+/*
+ * Whether the destination can take work at all: RC, its remote end
+ * connected back to us (waiting up to GZ_SHM_PAIR_WAIT_NS past the
+ * receive timeout's deadline, as verbs retries while a peer is not yet
+ * ready to receive); RD, an RD queue pair. 0, GZ_SHM_NO_RECV, a status.
+ */
+static int reach(struct gz_shm_qp *qp, struct gz_shm_peer *peer,
+		 uint32_t rqpn, uint64_t deadline)
+{
+	uint64_t more;
+	int st;
+
+	/* a peer that left tells us so first, whatever its entries say */
+	if (GZ_UNLIKELY(!gz_shm_peer_alive(peer)))
+		return GENZIO_WC_RETRY_EXC;
+	if (qp->base.pub.qp_type == GENZIO_QPT_RD)
+		return gz_shm_rd_check(peer, rqpn);
+	st = gz_shm_pair_check(qp);
+	if (GZ_LIKELY(st != GZ_SHM_NO_RECV))
+		return st;
+	more = qp->rdm_timeout_ns < GZ_SHM_PAIR_WAIT_NS ?
+		       GZ_SHM_PAIR_WAIT_NS - qp->rdm_timeout_ns : 0;
+	if (deadline > UINT64_MAX - more || gz_shm_now_ns() < deadline + more)
+		return GZ_SHM_NO_RECV;
+	return GENZIO_WC_RETRY_EXC;
+}
+
+/* Complete @wr with @st, unexecuted. 0 or -EAGAIN (no room: no effect). */
+static int fail_unrun(struct gz_shm_qp *qp, const struct genzio_send_wr *wr,
+		      int parked, uint8_t st)
+{
+	struct gz_xdm_cqe res = { .opcode = gz_shm_wc_opcode[wr->opcode] };
+	uint32_t idx;
+
+	if (slot_for(qp, parked, &idx))
+		return -EAGAIN;
+	gz_shm_complete(qp, idx, wr, &res, st);
+	return 0;
+}
+
 int gz_shm_run_one(struct gz_shm_qp *qp, const struct genzio_send_wr *wr,
 		   uint64_t deadline, int parked, uint8_t *done_st)
 {
@@ -214,6 +254,15 @@ int gz_shm_run_one(struct gz_shm_qp *qp, const struct genzio_send_wr *wr,
 	st = gz_shm_destination(qp, wr, &peer, &rqpn);
 	if (GZ_UNLIKELY(st))
 		return st;
+	st = reach(qp, peer, rqpn, deadline);
+	if (GZ_UNLIKELY(st == GZ_SHM_NO_RECV)) {
+		/* it will wait, counted against the cq like a message */
+		if (signaled && !parked && !gz_shm_cq_credit(qp->scq))
+			return -EAGAIN;
+		return st;
+	}
+	if (GZ_UNLIKELY(st))
+		return fail_unrun(qp, wr, parked, (uint8_t)st);
 	/* An RMA or atomic takes its completion slot first: a full queue
 	 * must fail the post before any effect, or a retried FADD would
 	 * add twice. A message may have to wait for a receive buffer, so

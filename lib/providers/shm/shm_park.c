@@ -121,9 +121,7 @@ static int run_head(struct gz_shm_qp *qp, struct gz_shm_parked *p)
 		gz_shm_complete(qp, idx, &p->wr, &res, p->status);
 		return 0;
 	}
-	r = gz_shm_run_one(qp, &p->wr,
-			   gz_shm_is_msg(p->wr.opcode) ? p->deadline_ns : 0, 1,
-			   &st);
+	r = gz_shm_run_one(qp, &p->wr, p->deadline_ns, 1, &st);
 	if (r == GZ_SHM_DONE) {
 		p->done = 1;
 		p->status = st;

@@ -80,35 +80,63 @@ static int is_mask(uint32_t m)
 	return m < GZ_SHM_MAX_DEPTH && !(m & (m + 1));
 }
 
-uint8_t gz_shm_qpent_read(const struct gz_shm_peer *p, uint32_t qpn,
+static uint8_t qpent_copy(const struct gz_shm_peer *p, uint32_t qpn,
 			  struct gz_shm_qpsnap *s)
 {
 	const struct gz_shm_qpent *e = &p->comp->qp[qpn & (GZ_SHM_MAX_QP - 1)];
+	uint64_t id = gz_shm_qpent_id(p, qpn);
 
-	/* Acquire pairs with the owner's release of qpn in qp_publish(). */
-	if (GZ_UNLIKELY(!qpn || atomic_load_explicit(
-					(_Atomic uint32_t *)&e->qpn,
-					memory_order_acquire) != qpn))
+	if (GZ_UNLIKELY(!qpn || GZ_SHM_ID_QPN(id) != qpn))
 		return GENZIO_WC_REM_QP;
-	/* Seqlock read side: acquire loads keep the re-read of qpn after
+	if (GZ_UNLIKELY(GZ_SHM_ID_SEQ(id) & 1))
+		return GZ_SHM_CHANGING;
+	/* Seqlock read side: acquire loads keep the re-read of id after
 	 * them (plain loads on x86). */
+	s->id = id;
 	s->qpn = qpn;
 	s->domain = __atomic_load_n(&e->domain, __ATOMIC_ACQUIRE);
+	s->type = __atomic_load_n(&e->type, __ATOMIC_ACQUIRE);
 	s->rq_seg = __atomic_load_n(&e->rq_seg, __ATOMIC_ACQUIRE);
 	s->rq_mask = __atomic_load_n(&e->rq_mask, __ATOMIC_ACQUIRE);
 	s->rq_stride = __atomic_load_n(&e->rq_stride, __ATOMIC_ACQUIRE);
 	s->rcq_seg = __atomic_load_n(&e->rcq_seg, __ATOMIC_ACQUIRE);
 	s->rcq_mask = __atomic_load_n(&e->rcq_mask, __ATOMIC_ACQUIRE);
-	if (GZ_UNLIKELY(atomic_load_explicit((_Atomic uint32_t *)&e->qpn,
-					     memory_order_relaxed) != qpn))
-		return GENZIO_WC_REM_QP;
-	/* a changing entry is gone; a malformed one is not a queue pair */
+	s->peer_gcid = __atomic_load_n(&e->peer_gcid, __ATOMIC_ACQUIRE);
+	s->peer_qpn = __atomic_load_n(&e->peer_qpn, __ATOMIC_ACQUIRE);
+	s->peer_inc = __atomic_load_n(&e->peer_inc, __ATOMIC_ACQUIRE);
+	if (GZ_UNLIKELY(atomic_load_explicit((_Atomic uint64_t *)&e->id,
+					     memory_order_relaxed) != id))
+		return GZ_SHM_CHANGING;
+	/* a malformed entry is not a queue pair */
 	if (GZ_UNLIKELY(!is_mask(s->rq_mask) || !is_mask(s->rcq_mask) ||
 			s->rq_stride < sizeof(struct gz_xdm_rqe) ||
 			s->rq_stride > GZ_SHM_RQE_MAX + 63 ||
-			(s->rq_stride & 63)))
+			(s->rq_stride & 63) ||
+			(s->type != GENZIO_QPT_RC && s->type != GENZIO_QPT_RD)))
 		return GENZIO_WC_REM_QP;
 	return GENZIO_WC_SUCCESS;
+}
+
+uint8_t gz_shm_qpent_peek(const struct gz_shm_peer *p, uint32_t qpn,
+			  struct gz_shm_qpsnap *s)
+{
+	uint8_t st = qpent_copy(p, qpn, s);
+
+	/* an owner's change is a few stores: wait that long, not longer
+	 * (it may be stopped mid-change, or garbage) */
+	for (int i = 0; st == GZ_SHM_CHANGING && i < 64; i++) {
+		gz_cpu_relax();
+		st = qpent_copy(p, qpn, s);
+	}
+	return st;
+}
+
+uint8_t gz_shm_qpent_read(const struct gz_shm_peer *p, uint32_t qpn,
+			  struct gz_shm_qpsnap *s)
+{
+	uint8_t st = gz_shm_qpent_peek(p, qpn, s);
+
+	return st == GZ_SHM_CHANGING ? GENZIO_WC_REM_QP : st;
 }
 
 /* Check what its owner wrote in the header, once, into the peer. */

@@ -88,8 +88,9 @@ fast_rma_complete(struct gz_shm_qp *qp, const struct genzio_send_wr *wr,
 /*
  * What every lean-path request does first: take its completion slot if
  * signaled (a full cq fails the post before any effect), order it after
- * earlier ones if fenced, and check that the peer and its queue pair are
- * there. Return: -EAGAIN, or the status so far (0: go on).
+ * earlier ones if fenced, and check that the peer lives (is_fast()
+ * checked its queue pair). Return: -EAGAIN, or the status so far (0: go
+ * on).
  */
 GZ_INLINE int fast_begin(struct gz_shm_qp *qp, uint32_t flags, uint32_t *idx)
 {
@@ -103,8 +104,6 @@ GZ_INLINE int fast_begin(struct gz_shm_qp *qp, uint32_t flags, uint32_t *idx)
 		atomic_thread_fence(memory_order_release);
 	if (GZ_UNLIKELY(!gz_shm_peer_alive(qp->peer)))
 		return GENZIO_WC_RETRY_EXC;
-	if (GZ_UNLIKELY(!gz_shm_qpent_same(qp->peer, qp->rqpn)))
-		return GENZIO_WC_REM_QP;
 	return GENZIO_WC_SUCCESS;
 }
 
@@ -200,7 +199,8 @@ GZ_INLINE int is_fast_atomic(const struct gz_shm_qp *qp,
 	       (wr->atomic.size == 8 || wr->atomic.size == 4) &&
 	       !(wr->atomic.remote_addr & (wr->atomic.size - 1)) &&
 	       !(wr->send_flags & ~(GENZIO_SEND_SIGNALED | GENZIO_SEND_FENCE)) &&
-	       !atomic_load_explicit(&qp->npark, memory_order_acquire);
+	       !atomic_load_explicit(&qp->npark, memory_order_acquire) &&
+	       gz_shm_paired(qp);
 }
 
 /* The O(1) test that sends a request down fast_rma(). An empty parked
@@ -219,7 +219,8 @@ GZ_INLINE int is_fast(const struct gz_shm_qp *qp,
 			   GENZIO_SEND_FENCE)) &&
 	       (!(flags & GENZIO_SEND_INLINE) ||
 		wr->sg_list[0].length <= qp->max_inline) &&
-	       !atomic_load_explicit(&qp->npark, memory_order_acquire);
+	       !atomic_load_explicit(&qp->npark, memory_order_acquire) &&
+	       gz_shm_paired(qp);
 }
 
 /* Everything but the lean path: all opcodes, RD, parking. */

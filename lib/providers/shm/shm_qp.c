@@ -79,13 +79,18 @@ static void qp_publish(struct gz_shm_qp *qp)
 {
 	struct gz_shm_qpent *e = &qp->ctx->comp->qp[qp->slot];
 
+	qp->seq = 2;
 	__atomic_store_n(&e->domain, qp->domain, __ATOMIC_RELEASE);
+	__atomic_store_n(&e->type, qp->base.pub.qp_type, __ATOMIC_RELEASE);
+	__atomic_store_n(&e->peer_gcid, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&e->peer_qpn, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&e->peer_inc, 0, __ATOMIC_RELEASE);
 	__atomic_store_n(&e->rq_seg, qp->rq_seg, __ATOMIC_RELEASE);
 	__atomic_store_n(&e->rq_mask, qp->rq_mask, __ATOMIC_RELEASE);
 	__atomic_store_n(&e->rq_stride, qp->rq_stride, __ATOMIC_RELEASE);
 	__atomic_store_n(&e->rcq_seg, qp->rcq->seg, __ATOMIC_RELEASE);
 	__atomic_store_n(&e->rcq_mask, qp->rcq->ring.mask, __ATOMIC_RELEASE);
-	atomic_store_explicit(&e->qpn, qp->base.pub.qp_num,
+	atomic_store_explicit(&e->id, GZ_SHM_ID(qp->base.pub.qp_num, qp->seq),
 			      memory_order_release);
 }
 
@@ -132,6 +137,7 @@ int gz_shm_qp_create(struct genzio_pd *pd, const struct genzio_qp_attr *attr,
 	qp->lkeys = pd->ctx->lkeys;
 	qp->max_mr = pd->ctx->attr.max_mr;
 	qp->domain = pd->key_domain;
+	atomic_store_explicit(&qp->rid, GZ_SHM_RID_NONE, memory_order_relaxed);
 	atomic_store_explicit(&ctx->qp[slot], qp, memory_order_release);
 	qp_publish(qp);
 	*out = &qp->base.pub;
@@ -142,33 +148,6 @@ destroy_rq:
 free_qp:
 	qp_free(qp);
 	return ret;
-}
-
-int gz_shm_qp_connect(struct genzio_qp *pub, uint32_t gcid, uint32_t rqpn)
-{
-	struct gz_shm_qp *qp = container_of(pub, struct gz_shm_qp, base.pub);
-	struct gz_shm_peer *peer;
-	struct gz_shm_qpsnap q;
-	int ret;
-
-	if (qp->peer)
-		return gz_err(-EINVAL, "queue pair %#x is already connected",
-			      pub->qp_num);
-	ret = gz_shm_peer_get(qp->ctx, gcid, &peer);
-	if (ret)
-		return ret;
-	if (gz_shm_qpent_read(peer, rqpn, &q)) {
-		gz_shm_peer_put(peer);
-		return gz_err(-ENOENT, "GCID %#x has no queue pair %#x", gcid,
-			      rqpn);
-	}
-	qp->peer = peer;
-	qp->rqpn = rqpn;
-	/* fixed while the queue pair number is: the fast path checks it */
-	qp->rdomain = q.domain;
-	gz_xdm_kcache_clear(&qp->kc);
-	qp->rc_lane = &peer->lanes[qp->lane];
-	return 0;
 }
 
 /* Wait until no poll of @cq is inside its receive handling. */
@@ -188,7 +167,7 @@ int gz_shm_qp_stop(struct genzio_qp *pub)
 	 * got past the number may still be writing into our receive
 	 * buffers: like verbs, nothing lands after destroy (the core waits
 	 * for it with gz_shm_quiesce, without the context lock). */
-	atomic_store_explicit(&ctx->comp->qp[qp->slot].qpn, 0,
+	atomic_store_explicit(&ctx->comp->qp[qp->slot].id, 0,
 			      memory_order_release);
 	atomic_store_explicit(&ctx->qp[qp->slot], NULL, memory_order_seq_cst);
 	return 1;

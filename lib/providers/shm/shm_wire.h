@@ -32,7 +32,7 @@
 #define GZ_SHM_RDM_TIMEOUT_US 100000u
 #define GZ_SHM_RECHECK_NS 1000000u	/* degraded liveness check: 1 ms */
 #define GZ_SHM_MAGIC_COMP 0x475a434fu	/* "GZCO" */
-#define GZ_SHM_VERSION 2u
+#define GZ_SHM_VERSION 3u
 
 /* shm's R-Key (its choice, documented in genzio_shm(7)): the 12-bit key
  * domain of the protection domain, then 20 random bits. */
@@ -51,21 +51,35 @@ struct gz_shm_segdesc {
 	uint64_t len;
 };
 
-/* A queue pair as peers see it. qpn is also the entry's seqlock: the
- * owner writes the fields, then qpn (release); destroy sets qpn 0 first,
- * and every create gives the slot a new generation. A reader that finds
- * the same nonzero qpn before and after copying the fields has a copy of
- * one queue pair's entry. */
+/*
+ * A queue pair as peers see it. id is also the entry's seqlock: its low
+ * half is the queue pair number (0: free slot; every create gives the
+ * slot a new generation), its high half a sequence number, even while
+ * stable, that the owner makes odd while it changes the connection
+ * fields and even again after. The owner writes the fields, then id
+ * (release); destroy sets id 0 first. A reader that finds the same id,
+ * with its qpn and an even sequence, before and after copying the
+ * fields has a copy of one state of one queue pair's entry.
+ */
+#define GZ_SHM_ID(qpn, seq) ((uint64_t)(seq) << 32 | (qpn))
+#define GZ_SHM_ID_QPN(id) ((uint32_t)(id))
+#define GZ_SHM_ID_SEQ(id) ((uint32_t)((id) >> 32))
 struct gz_shm_qpent {
-	_Atomic uint32_t qpn;	/* 0: free slot */
+	_Atomic uint64_t id;
 	uint32_t domain;	/* key domain of its protection domain */
+	uint32_t type;		/* GENZIO_QPT_* */
 	uint32_t rq_seg;	/* receive queue: segment, entries - 1, */
 	uint32_t rq_mask;	/* entry size */
 	uint32_t rq_stride;
 	uint32_t rcq_seg;	/* receive cq: segment, entries - 1 */
 	uint32_t rcq_mask;
+	uint32_t peer_gcid;	/* RC: the queue pair it connected to */
+	uint32_t peer_qpn;	/* (0: not connected), of the component */
 	uint32_t pad;
-};
+	uint64_t peer_inc;	/* incarnation peer_inc */
+	uint64_t reserved;
+} GZ_ALIGNED;
+_Static_assert(sizeof(struct gz_shm_qpent) == 64, "one line per entry");
 
 struct gz_shm_comp {
 	uint32_t magic;

@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: MIT
+/*
+ * RC pairing, as verbs RC: a queue pair talks to the one remote queue
+ * pair it connected to, once that one connected back; work posted
+ * before waits for it, a third queue pair cannot join the pair, and RD
+ * talks only to RD.
+ */
+#include <string.h>
+
+#include "api.h"
+
+TestSuite(pairing, .init = gzt_fabric_init, .fini = gzt_fabric_fini,
+	  .timeout = 60);
+
+static struct genzio_send_wr put(struct gzt_ep *to, struct genzio_sge *sge,
+				 uint64_t *v)
+{
+	*sge = (struct genzio_sge){ (uintptr_t)v, 8, 0 };
+	return (struct genzio_send_wr){
+		.sg_list = sge, .num_sge = 1, .opcode = GENZIO_WR_WRITE,
+		.send_flags = GENZIO_SEND_INLINE | GENZIO_SEND_SIGNALED,
+		.rdma = { to->info.addr, to->info.rkey },
+	};
+}
+
+Test(pairing, a_second_initiator_cannot_connect_to_a_paired_queue_pair)
+{
+	struct gzt_ep a, b, c;
+
+	cr_assert_eq(gzt_ep_open(&a, 0, 0), 0);
+	cr_assert_eq(gzt_ep_open(&b, 0, 0), 0);
+	cr_assert_eq(gzt_ep_open(&c, 0, 0), 0);
+	cr_assert_eq(gzt_ep_pair(&a, &b), 0);
+	cr_assert_eq(gzt_connect(c.qp, &b.info), -EISCONN);
+	cr_assert_eq(gzt_connect(b.qp, &c.info), -EISCONN, "b is paired");
+	/* c stays usable: it may connect elsewhere */
+	cr_assert_eq(gzt_connect(c.qp, &c.info), 0);
+	gzt_ep_close(&c);
+	gzt_ep_close(&b);
+	gzt_ep_close(&a);
+}
+
+Test(pairing, work_posted_before_the_peer_connects_back_runs_once_it_does)
+{
+	struct gzt_ep a, b;
+	struct genzio_send_wr wr, *bad;
+	struct genzio_sge sge;
+	struct genzio_wc wc;
+	uint64_t v = 0x5151;
+
+	cr_assert_eq(gzt_ep_open(&a, 4096, GZT_ACCESS_ALL), 0);
+	cr_assert_eq(gzt_ep_open(&b, 4096, GZT_ACCESS_ALL), 0);
+	cr_assert_eq(gzt_connect(a.qp, &b.info), 0);
+	wr = put(&b, &sge, &v);
+	cr_assert_eq(genzio_post_send(a.qp, &wr, &bad), 0);
+	for (int i = 0; i < 100; i++)
+		cr_assert_eq(genzio_poll_cq(a.cq, 1, &wc), 0, "it waits");
+	cr_assert_eq(*(volatile uint64_t *)b.mem->addr, 0, "nothing landed");
+	cr_assert_eq(gzt_connect(b.qp, &a.info), 0);
+	cr_assert_eq(gzt_poll_one(a.cq, &wc, 5000), 1);
+	cr_assert_eq(wc.status, GENZIO_WC_SUCCESS);
+	cr_assert_eq(*(volatile uint64_t *)b.mem->addr, v);
+	/* and from then on the lean path */
+	v = 0x6262;
+	cr_assert_eq(gzt_post_wait(&a, &wr, &wc), 0);
+	cr_assert_eq(wc.status, GENZIO_WC_SUCCESS);
+	cr_assert_eq(*(volatile uint64_t *)b.mem->addr, v);
+	gzt_ep_close(&b);
+	gzt_ep_close(&a);
+}
+
+Test(pairing, a_peer_that_never_connects_back_is_retry_exceeded)
+{
+	struct gzt_ep a, b;
+	struct genzio_send_wr wr, *bad;
+	struct genzio_sge sge;
+	struct genzio_wc wc;
+	uint64_t v = 1;
+
+	cr_assert_eq(gzt_ep_open(&a, 4096, GZT_ACCESS_ALL), 0);
+	cr_assert_eq(gzt_ep_open(&b, 4096, GZT_ACCESS_ALL), 0);
+	cr_assert_eq(gzt_connect(a.qp, &b.info), 0);
+	wr = put(&b, &sge, &v);
+	cr_assert_eq(genzio_post_send(a.qp, &wr, &bad), 0);
+	/* 1 s of waiting, then an error completion; never a hang */
+	cr_assert_eq(gzt_poll_one(a.cq, &wc, 10000), 1);
+	cr_assert_eq(wc.status, GENZIO_WC_RETRY_EXC, "%s",
+		     genzio_wc_status_str(wc.status));
+	cr_assert_eq(*(volatile uint64_t *)b.mem->addr, 0);
+	gzt_ep_close(&b);
+	gzt_ep_close(&a);
+}
+
+Test(pairing, a_queue_pair_that_paired_with_another_is_not_reached)
+{
+	struct gzt_ep a, b, c;
+	struct genzio_sge sge;
+	struct genzio_wc wc;
+	uint64_t v = 9;
+
+	cr_assert_eq(gzt_ep_open(&a, 0, 0), 0);
+	cr_assert_eq(gzt_ep_open(&b, 4096, GZT_ACCESS_ALL), 0);
+	cr_assert_eq(gzt_ep_open(&c, 0, 0), 0);
+	/* c and a both connect to b before b chose; b chooses a */
+	cr_assert_eq(gzt_connect(c.qp, &b.info), 0);
+	cr_assert_eq(gzt_connect(a.qp, &b.info), 0);
+	cr_assert_eq(gzt_connect(b.qp, &a.info), 0);
+	struct genzio_send_wr wr = put(&b, &sge, &v);
+
+	cr_assert_eq(gzt_post_wait(&c, &wr, &wc), 0);
+	cr_assert_eq(wc.status, GENZIO_WC_REM_QP);
+	cr_assert_eq(*(volatile uint64_t *)b.mem->addr, 0, "nothing landed");
+	cr_assert_eq(gzt_post_wait(&a, &wr, &wc), 0);
+	cr_assert_eq(wc.status, GENZIO_WC_SUCCESS);
+	cr_assert_eq(*(volatile uint64_t *)b.mem->addr, v);
+	gzt_ep_close(&c);
+	gzt_ep_close(&b);
+	gzt_ep_close(&a);
+}
+
+Test(pairing, rd_talks_to_rd_only)
+{
+	struct gzt_ep rd, rc, rd2;
+	struct genzio_sge sge;
+	struct genzio_wc wc;
+	struct genzio_ah *ah;
+	uint64_t v = 3;
+
+	cr_assert_eq(gzt_ep_open_type(&rd, 0, 0, GENZIO_QPT_RD), 0);
+	cr_assert_eq(gzt_ep_open(&rc, 4096, GZT_ACCESS_ALL), 0);
+	cr_assert_eq(gzt_ep_open_type(&rd2, 4096, GZT_ACCESS_ALL,
+				      GENZIO_QPT_RD), 0);
+	cr_assert_eq(genzio_ah_create(rd.pd, rc.info.gcid, &ah), 0);
+	struct genzio_send_wr wr = put(&rc, &sge, &v);
+
+	wr.ah = ah;
+	wr.remote_qpn = rc.info.qpn;
+	cr_assert_eq(gzt_post_wait(&rd, &wr, &wc), 0);
+	cr_assert_eq(wc.status, GENZIO_WC_REM_QP, "an RC queue pair");
+	cr_assert_eq(*(volatile uint64_t *)rc.mem->addr, 0);
+	cr_assert_eq(genzio_ah_destroy(ah), 0);
+	cr_assert_eq(genzio_ah_create(rd.pd, rd2.info.gcid, &ah), 0);
+	wr = put(&rd2, &sge, &v);
+	wr.ah = ah;
+	wr.remote_qpn = rd2.info.qpn;
+	cr_assert_eq(gzt_post_wait(&rd, &wr, &wc), 0);
+	cr_assert_eq(wc.status, GENZIO_WC_SUCCESS);
+	cr_assert_eq(*(volatile uint64_t *)rd2.mem->addr, v);
+	cr_assert_eq(genzio_ah_destroy(ah), 0);
+	gzt_ep_close(&rd2);
+	gzt_ep_close(&rc);
+	gzt_ep_close(&rd);
+}
