@@ -47,10 +47,13 @@ static inline void gz_api_leave(const char **outer)
 {
 	gz_api_name = *outer;
 }
-#define GZ_API()                                                          \
+#define GZ_API() GZ_API_AS(__func__)
+/* For a _sz function: messages name the inline wrapper the program
+ * called. */
+#define GZ_API_AS(name)                                                   \
 	const char *gz_api_outer_ __attribute__((cleanup(gz_api_leave),   \
 						  unused)) =              \
-		gz_api_enter(__func__)
+		gz_api_enter(name)
 
 /* A notice printed once per process whatever GENZIO_DEBUG says, for
  * fallbacks that cost performance (normal pages in place of huge pages). */

@@ -81,6 +81,10 @@ struct gz_provider {
 	/* Under the ctx lock, first: peers can no longer reach @qp. Return:
 	 * 1 if deliveries to it may be in flight (call quiesce), else 0. */
 	int (*qp_stop)(struct genzio_qp *qp);
+	/* @qp's state into @info (zeroed by the core). */
+	void (*qp_query)(struct genzio_qp *qp, struct genzio_qp_info *info);
+	/* Under the ctx lock: flush everything of @qp, back to RESET. */
+	void (*qp_reset)(struct genzio_qp *qp);
 	/* Under the ctx lock, after qp_stop and quiesce: free @qp. */
 	void (*qp_destroy)(struct genzio_qp *qp);
 	int (*rmap_map)(struct genzio_ah *ah, uint32_t remote_qpn,

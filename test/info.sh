@@ -7,7 +7,7 @@
 . "$GZT_SRCDIR/test/lib/tap.sh"
 info=${1:-$GZT_BUILDDIR/tools/genzio-info}
 fixture=$GZT_BUILDDIR/test/info-fixture
-tap_plan 7
+tap_plan 8
 tmp=$(mktemp -d)
 export GENZIO_FABRIC=info$$
 trap 'rm -rf "$tmp" "${GENZIO_SHM_DIR:-/dev/shm}/genzio-$(id -u)/$GENZIO_FABRIC".* \
@@ -27,11 +27,13 @@ t() {
 t "lists shm0 and its GCID" 0 '^device shm0 \(provider shm\)' "$info"
 t "names the caps" 0 '^[[:space:]]+caps +RMA ATOMIC MSG' "$info"
 t "-v prints every limit" 0 '^[[:space:]]+max_qp_wr +65536' "$info" -v
-t "-l: a dead component is stale" 0 '^[[:space:]]+0x0001003 +[0-9]+ +stale' \
+t "-l: a dead component is stale" 0 '^[[:space:]]+0x1003 +[0-9]+ +stale' \
 	"$fixture" "$info" -l
-t "-l: a live one is live" 0 '^[[:space:]]+0x0001002 +[0-9]+ +live$' \
+t "-l: a live one is live" 0 '^[[:space:]]+0x1002 +[0-9]+ +live$' \
 	"$fixture" "$info" -l
 t "no device: exit 1 naming the directory" 1 \
 	'no device: shm: /nonexistent/gzt' \
 	env GENZIO_SHM_DIR=/nonexistent/gzt "$info"
 t "an unknown device: exit 1" 1 'nosuch0: no such device' "$info" -d nosuch0
+t "GENZIO_DEVICE chooses, as for an open" 1 \
+	'GENZIO_DEVICE=nosuch0: no such device' env GENZIO_DEVICE=nosuch0 "$info"

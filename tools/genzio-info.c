@@ -19,6 +19,7 @@ enum { EXIT_NODEV = 1, EXIT_USAGE = 2, EXIT_OPEN = 3 };
 struct opts {
 	const char *device;	/* -d: only this one */
 	const char *fabric;	/* -f */
+	const char *from;	/* where device came from, for messages */
 	int verbose;		/* -v */
 	int members;		/* -l */
 };
@@ -117,7 +118,7 @@ static void print_huge(int verbose)
 
 static void print_attr(const struct genzio_device_attr *a, int verbose)
 {
-	printf("\t%-18s %#09x (subnet %#x, component %#x; this "
+	printf("\t%-18s %#x (subnet %#x, component %#x; this "
 	       "genzio-info's own)\n", "gcid", a->gcid, GENZIO_GCID_SID(a->gcid),
 	       GENZIO_GCID_CID(a->gcid));
 	print_bits("caps", a->caps, cap_names,
@@ -154,11 +155,18 @@ static const char *state_name(uint32_t s)
 	return "?";
 }
 
+static const char *gcid_str(uint32_t gcid, char *buf, size_t len)
+{
+	snprintf(buf, len, "%#x", gcid);
+	return buf;
+}
+
 /* Before the open joins: a join reclaims the stale components. */
 static int print_members(const struct genzio_device_desc *d,
 			 const struct genzio_open_attr *oa)
 {
 	struct genzio_member *m;
+	char g[16];
 	int n = genzio_member_list(d->name, oa, NULL, 0);
 
 	if (n == -ENOTSUP) {
@@ -179,7 +187,7 @@ static int print_members(const struct genzio_device_desc *d,
 	printf("\t%-9s %-8s %s\n", "GCID", "pid", "state (before this "
 	       "genzio-info joined)");
 	for (int i = 0; i < n; i++)
-		printf("\t%#09x %-8d %s\n", m[i].gcid, m[i].pid,
+		printf("\t%-9s %-8d %s\n", gcid_str(m[i].gcid, g, sizeof(g)), m[i].pid,
 		       state_name(m[i].state));
 	if (!n)
 		printf("\t(no component)\n");
@@ -270,6 +278,7 @@ int main(int argc, char **argv)
 	struct opts o = { 0 };
 	int c, n, shown = 0, failed = 0;
 
+	opterr = 0;	/* our message, not one naming the libtool wrapper */
 	while ((c = getopt(argc, argv, "vld:f:h")) != -1) {
 		switch (c) {
 		case 'v':
@@ -288,10 +297,29 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		default:
+			fprintf(stderr, "genzio-info: -%c: %s\n", optopt,
+				strchr("df", optopt) ? "needs an argument" :
+						       "unknown option");
 			usage(stderr);
 			return EXIT_USAGE;
 		}
 	}
+	/* no -d: what genzio_device_open(NULL) would choose from */
+	if (!o.device) {
+		o.device = getenv("GENZIO_DEVICE");
+		o.from = "GENZIO_DEVICE=";
+		if (!o.device || !*o.device) {
+			o.device = getenv("GENZIO_PROVIDER");
+			o.from = "GENZIO_PROVIDER=";
+		}
+		if (o.device && !*o.device)
+			o.device = NULL;
+	}
+	if (!o.device)
+		o.from = "";
+	printf("fabric %s\n", o.fabric ? o.fabric :
+	       getenv("GENZIO_FABRIC") && *getenv("GENZIO_FABRIC") ?
+					  getenv("GENZIO_FABRIC") : "default");
 	if (optind < argc) {
 		usage(stderr);
 		return EXIT_USAGE;
@@ -307,8 +335,8 @@ int main(int argc, char **argv)
 		failed += show_device(&d[i], &o) != 0;
 	}
 	if (!shown) {
-		fprintf(stderr, "genzio-info: %s: no such device here\n",
-			o.device ? o.device : "(any)");
+		fprintf(stderr, "genzio-info: %s%s: no such device or provider "
+			"here\n", o.from, o.device ? o.device : "(any)");
 		return EXIT_NODEV;
 	}
 	return failed ? EXIT_OPEN : 0;

@@ -554,14 +554,18 @@ enum genzio_event_type {
 	GENZIO_EVENT_LINK_UP,
 	GENZIO_EVENT_COMPONENT_ADD,
 	GENZIO_EVENT_COMPONENT_REMOVE,
+	GENZIO_EVENT_QP_ERR,		/* a queue pair moved to ERR */
 };
 
 /** One unsolicited event (Gen-Z UEP). */
 struct genzio_event {
 	uint32_t type;		/* enum genzio_event_type */
-	uint32_t gcid;		/* PEER_DEAD, COMPONENT_*: the component */
+	uint32_t gcid;		/* PEER_DEAD, COMPONENT_*: the component;
+				 * QP_ERR: its peer's */
 	struct genzio_cq *cq;	/* CQ_OVERRUN */
-	uint64_t reserved[2];
+	uint32_t qp_num;	/* QP_ERR: the queue pair */
+	uint32_t status;	/* QP_ERR: the completion status that did it */
+	uint64_t reserved;
 };
 
 /**
@@ -761,6 +765,51 @@ GENZIO_EXPORT int genzio_qp_addr(struct genzio_qp *qp, void *addr,
 GENZIO_EXPORT int genzio_qp_connect(struct genzio_qp *qp, const void *addr,
 				    size_t len);
 
+enum genzio_qp_state {
+	GENZIO_QPS_RESET = 0,	/* RC, not connected: receives may be posted,
+				 * sends fail with -ENOTCONN */
+	GENZIO_QPS_RTS = 1,	/* connected (RD: from creation on) */
+	GENZIO_QPS_ERR = 2,	/* a fatal error (peer or its queue pair
+				 * gone): everything outstanding and all
+				 * later work completes GENZIO_WC_FLUSHED */
+};
+
+/** What genzio_qp_query() reports. */
+struct genzio_qp_info {
+	uint32_t state;		/* enum genzio_qp_state */
+	uint32_t qp_type;	/* enum genzio_qp_type */
+	uint32_t qp_num;
+	uint32_t err_status;	/* ERR: the status that caused it */
+	uint32_t peer_addr_len;	/* RC, connected: bytes of peer_addr */
+	uint32_t reserved;
+	uint8_t peer_addr[GENZIO_ADDR_MAX];	/* the address connected to */
+};
+
+/**
+ * genzio_qp_query - Report the state of @qp
+ * Return: 0 or -EINVAL.
+ */
+GENZIO_EXPORT int genzio_qp_query_sz(struct genzio_qp *qp,
+				     struct genzio_qp_info *info, size_t size);
+static inline int genzio_qp_query(struct genzio_qp *qp,
+				  struct genzio_qp_info *info)
+{
+	return genzio_qp_query_sz(qp, info, sizeof(*info));
+}
+
+/**
+ * genzio_qp_reset - Take an RC queue pair back to GENZIO_QPS_RESET
+ * @qp: RC queue pair; no post on it may run concurrently
+ *
+ * Unlike verbs' move to RESET, which drops outstanding work silently,
+ * every outstanding send and receive completes with GENZIO_WC_FLUSHED
+ * (their completions go to the cqs, as on ERR); then @qp may connect
+ * again, to the same peer or another one.
+ *
+ * Return: 0, -EINVAL (NULL or not RC).
+ */
+GENZIO_EXPORT int genzio_qp_reset(struct genzio_qp *qp);
+
 /** genzio_addr_gcid - The GCID in an address. Return: 0 or -EINVAL. */
 GENZIO_EXPORT int genzio_addr_gcid(const void *addr, size_t len,
 				   uint32_t *gcid);
@@ -944,8 +993,9 @@ GENZIO_EXPORT int genzio_conn_info_parse(const char *str,
  * genzio_conn_info_exchange - Send @mine over @fd and read the peer's
  * @fd: a connected stream socket (both sides call this)
  *
- * Each side sends its text form with its length first, so the format can
- * grow: a peer's longer line (up to 4 KiB) is read whole.
+ * Each side sends its text form with its length first, so a peer's longer
+ * line (up to 4 KiB) is read whole and the stream stays in step even when
+ * that line is of a form this version does not parse (-EPROTO).
  *
  * Return: 0, -EINVAL, -EPIPE (peer closed early), -EPROTO (the peer sent
  * no line of this form), or the -errno of I/O.

@@ -15,8 +15,9 @@ int gz_addr_split(const void *addr, size_t len, struct gz_addr *a)
 		return gz_err(-EINVAL, "address of %zu bytes (%d..%d)", len,
 			      GZ_ADDR_HDR, GENZIO_ADDR_MAX);
 	if (p[0] != GZ_ADDR_VERSION || (size_t)(p[2] | p[3] << 8) != len)
-		return gz_err(-EINVAL, "not an address of this version "
-			      "(version %u, length %u of %zu)", p[0],
+		return gz_err(-EINVAL, "not an address of this version: "
+			      "version %u (want %u), length field %u for %zu "
+			      "bytes given", p[0], GZ_ADDR_VERSION,
 			      p[2] | p[3] << 8, len);
 	a->provider = p[1];
 	a->gcid = gz_le32_get(p + 4);
@@ -25,6 +26,21 @@ int gz_addr_split(const void *addr, size_t len, struct gz_addr *a)
 	if (a->gcid >> 28 || !GENZIO_GCID_CID(a->gcid))
 		return gz_err(-EINVAL, "address with GCID %#x", a->gcid);
 	return 0;
+}
+
+size_t gz_addr_build(uint8_t *buf, uint8_t id, uint32_t gcid,
+		     const uint8_t *p, size_t len)
+{
+	size_t n = GZ_ADDR_HDR + len;
+
+	buf[0] = GZ_ADDR_VERSION;
+	buf[1] = id;
+	buf[2] = (uint8_t)n;
+	buf[3] = (uint8_t)(n >> 8);
+	gz_le32_put(buf + 4, gcid);
+	if (p != buf + GZ_ADDR_HDR)
+		memmove(buf + GZ_ADDR_HDR, p, len);
+	return n;
 }
 
 GENZIO_EXPORT int genzio_qp_addr(struct genzio_qp *qp, void *addr,
@@ -42,12 +58,8 @@ GENZIO_EXPORT int genzio_qp_addr(struct genzio_qp *qp, void *addr,
 	n = p->qp_addr(qp, buf + GZ_ADDR_HDR, sizeof(buf) - GZ_ADDR_HDR);
 	if (n < 0)
 		return n;
-	n += GZ_ADDR_HDR;
-	buf[0] = GZ_ADDR_VERSION;
-	buf[1] = p->addr_id;
-	buf[2] = (uint8_t)n;
-	buf[3] = (uint8_t)(n >> 8);
-	gz_le32_put(buf + 4, qp->context->attr.gcid);
+	n = (int)gz_addr_build(buf, p->addr_id, qp->context->attr.gcid,
+			       buf + GZ_ADDR_HDR, (size_t)n);
 	if (*len < (size_t)n) {
 		*len = (size_t)n;
 		return gz_err(-ENOSPC, "address of %d bytes", n);

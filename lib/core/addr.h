@@ -24,6 +24,10 @@ struct gz_addr {
 	size_t len;		/* of the payload */
 };
 
+/* Write an address of provider @id for @gcid with payload @p of @len
+ * bytes into @buf (GENZIO_ADDR_MAX bytes): its length. */
+size_t gz_addr_build(uint8_t *buf, uint8_t id, uint32_t gcid,
+		     const uint8_t *p, size_t len);
 /* Check the header of @addr; 0 and *@a, or -EINVAL. */
 int gz_addr_split(const void *addr, size_t len, struct gz_addr *a);
 

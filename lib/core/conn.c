@@ -56,6 +56,15 @@ GENZIO_EXPORT int genzio_conn_info_str(const struct genzio_conn_info *info,
 	if (len < GENZIO_CONN_INFO_STRLEN)
 		return gz_err(-ENOSPC, "buffer of %zu bytes; %d needed", len,
 			      GENZIO_CONN_INFO_STRLEN);
+	if (info->qp_addr_len) {
+		uint32_t agcid;
+		int ret = genzio_addr_gcid(info->qp_addr, info->qp_addr_len,
+					   &agcid);
+
+		if (ret || agcid != info->gcid)
+			return gz_err(-EINVAL, "GCID %#x is not its address's",
+				      info->gcid);
+	}
 	n = snprintf(buf, len, CONN_FMT, info->gcid, info->qpn, info->rkey,
 		     info->addr, info->length);
 	if (!info->qp_addr_len) {
@@ -82,8 +91,12 @@ GENZIO_EXPORT int genzio_conn_info_parse(const char *str,
 	    v.qpn >> 24)
 		goto bad;
 	if (strcmp(str + end, "-")) {
-		if (genzio_addr_parse(str + end, v.qp_addr, &alen))
-			goto bad;
+		uint32_t agcid;
+
+		if (genzio_addr_parse(str + end, v.qp_addr, &alen) ||
+		    genzio_addr_gcid(v.qp_addr, alen, &agcid) ||
+		    agcid != v.gcid)
+			goto bad;	/* one component, or it is made up */
 		v.qp_addr_len = (uint32_t)alen;
 	}
 	*info = v;

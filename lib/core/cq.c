@@ -82,7 +82,7 @@ GENZIO_EXPORT const char *genzio_wc_status_str(uint32_t status)
 	case GENZIO_WC_RDM_FULL:
 		return "no receive posted within rdm_timeout_us";
 	case GENZIO_WC_RETRY_EXC:
-		return "retries exceeded: peer or path lost";
+		return "retries exceeded: peer lost, or it did not connect back";
 	case GENZIO_WC_REM_BOUNDS:
 		return "remote range outside the region";
 	case GENZIO_WC_LOC_PROT:
@@ -92,9 +92,9 @@ GENZIO_EXPORT const char *genzio_wc_status_str(uint32_t status)
 	case GENZIO_WC_REM_ACCESS:
 		return "remote access not granted by the key";
 	case GENZIO_WC_REM_QP:
-		return "remote queue pair gone";
+		return "remote queue pair gone, or not connected to this one";
 	case GENZIO_WC_FLUSHED:
-		return "flushed";
+		return "flushed: queue pair destroyed, reset or in error";
 	case GENZIO_WC_REM_INV_REQ:
 		return "receive buffer too small";
 	case GENZIO_WC_REM_OP:

@@ -60,7 +60,7 @@ static int held(int n)
 GENZIO_EXPORT int genzio_device_list_sz(struct genzio_device_desc *descs,
 					int max, size_t size)
 {
-	GZ_API();
+	GZ_API_AS("genzio_device_list");
 	struct genzio_device_desc devs[MAX_DEVICES];
 	char why[160];
 	int n = 0;
@@ -83,7 +83,7 @@ GENZIO_EXPORT int genzio_device_list_sz(struct genzio_device_desc *descs,
 GENZIO_EXPORT int genzio_provider_list_sz(struct genzio_provider_desc *descs,
 					  int max, size_t size)
 {
-	GZ_API();
+	GZ_API_AS("genzio_provider_list");
 	struct genzio_device_desc devs[MAX_DEVICES];
 	int n = gz_provider_count();
 
@@ -169,11 +169,17 @@ static int device_default(const struct gz_provider **out,
 	return gz_err(-ENODEV, "no provider of this build has a device here");
 }
 
-static int device_choose(const char *name, const struct gz_provider **p,
+/* The device to open: by @name or the environment; @attr checked. */
+static int device_choose(const char *name, const struct genzio_open_attr *attr,
+			 const struct gz_provider **p,
 			 char dev[GENZIO_NAME_MAX])
 {
 	const char *env;
 
+	if (attr && (attr->comp_mask & ~(uint64_t)OPEN_ATTR_ALL))
+		return gz_err(-EINVAL, "unknown comp_mask bits %#llx",
+			      (unsigned long long)(attr->comp_mask &
+						   ~(uint64_t)OPEN_ATTR_ALL));
 	if (name)
 		return device_of(name, "", p, dev);
 	env = getenv("GENZIO_DEVICE");
@@ -197,11 +203,7 @@ GENZIO_EXPORT int genzio_device_open(const char *name,
 
 	if (!out)
 		return gz_err(-EINVAL, "ctx is NULL");
-	if (attr && (attr->comp_mask & ~(uint64_t)OPEN_ATTR_ALL))
-		return gz_err(-EINVAL, "unknown comp_mask bits %#llx",
-			      (unsigned long long)(attr->comp_mask &
-						   ~(uint64_t)OPEN_ATTR_ALL));
-	ret = device_choose(name, &p, dev);
+	ret = device_choose(name, attr, &p, dev);
 	if (ret)
 		return ret;
 	ret = p->device_open(dev, attr, &ctx);
@@ -250,7 +252,7 @@ GENZIO_EXPORT int genzio_device_query_sz(struct genzio_context *ctx,
 					 struct genzio_device_attr *attr,
 					 size_t size)
 {
-	GZ_API();
+	GZ_API_AS("genzio_device_query");
 	struct genzio_device_attr a;
 
 	if (!ctx || !attr)
@@ -270,7 +272,7 @@ GENZIO_EXPORT int genzio_member_list_sz(const char *name,
 					struct genzio_member *m, int max,
 					size_t size)
 {
-	GZ_API();
+	GZ_API_AS("genzio_member_list");
 	const struct gz_provider *p = NULL;
 	char dev[GENZIO_NAME_MAX];
 	struct gz_fabric f;
@@ -280,11 +282,7 @@ GENZIO_EXPORT int genzio_member_list_sz(const char *name,
 		return gz_err(-EINVAL, "m %p, max %d", (void *)m, max);
 	if (max && gz_out_size_ok(size, MEMBER_MIN, "genzio_member"))
 		return -EINVAL;
-	if (attr && (attr->comp_mask & ~(uint64_t)OPEN_ATTR_ALL))
-		return gz_err(-EINVAL, "unknown comp_mask bits %#llx",
-			      (unsigned long long)(attr->comp_mask &
-						   ~(uint64_t)OPEN_ATTR_ALL));
-	ret = device_choose(name, &p, dev);
+	ret = device_choose(name, attr, &p, dev);
 	if (ret)
 		return ret;
 	if (!p->fabric_open)

@@ -84,6 +84,41 @@ GENZIO_EXPORT int genzio_qp_connect(struct genzio_qp *qp, const void *addr,
 	return ret;
 }
 
+GENZIO_EXPORT int genzio_qp_query_sz(struct genzio_qp *qp,
+				     struct genzio_qp_info *info, size_t size)
+{
+	GZ_API_AS("genzio_qp_query");
+	struct genzio_qp_info i = { 0 };
+
+	if (!qp || !info)
+		return gz_err(-EINVAL, "qp %p, info %p", (void *)qp,
+			      (void *)info);
+	/* the first layout: 24 bytes of fields, then the address */
+	if (gz_out_size_ok(size, 24 + GENZIO_ADDR_MAX, "genzio_qp_info"))
+		return -EINVAL;
+	i.qp_type = qp->qp_type;
+	i.qp_num = qp->qp_num;
+	qp->context->prov->qp_query(qp, &i);
+	gz_out_copy(info, size, &i, sizeof(i));
+	return 0;
+}
+
+GENZIO_EXPORT int genzio_qp_reset(struct genzio_qp *qp)
+{
+	GZ_API();
+	struct genzio_context *ctx;
+
+	if (!qp)
+		return gz_err(-EINVAL, "qp is NULL");
+	if (qp->qp_type != GENZIO_QPT_RC)
+		return gz_err(-EINVAL, "only RC queue pairs reset");
+	ctx = qp->context;
+	gz_ctx_lock(ctx);
+	ctx->prov->qp_reset(qp);
+	gz_ctx_unlock(ctx);
+	return 0;
+}
+
 GENZIO_EXPORT int genzio_qp_destroy(struct genzio_qp *qp)
 {
 	GZ_API();

@@ -143,63 +143,15 @@ static int check_reg(const struct gz_fabric_regfile *reg, const char *name,
 	return 0;
 }
 
-int gz_fabric_view(int dirfd, const char *name, struct gz_fabric *f)
-{
-	char path[GZ_FABRIC_NAME_MAX + 8];
-	struct gz_fabric_regfile *reg;
-	int fd, ret;
-
-	snprintf(path, sizeof(path), "%s.reg", name);
-	fd = gz_sys_open_owned(dirfd, path, O_RDONLY, S_IFREG, sizeof(*reg),
-			       NULL);
-	if (fd < 0)
-		return fd == -ENOENT ? fd :
-				       gz_err(fd, "fabric %s: cannot open its "
-					      "registry: %s", name,
-					      strerror(-fd));
-	reg = mmap(NULL, sizeof(*reg), PROT_READ, MAP_SHARED, fd, 0);
-	if (reg == MAP_FAILED) {
-		ret = -errno;
-		close(fd);
-		return gz_err(ret, "mmap the registry of %s: %s", name,
-			      strerror(-ret));
-	}
-	ret = check_reg(reg, name, GZ_FABRIC_SUBNET_ANY, &f->subnet);
-	if (ret) {
-		munmap(reg, sizeof(*reg));
-		close(fd);
-		return ret;
-	}
-	f->fd = fd;
-	f->reg = reg;
-	snprintf(f->name, sizeof(f->name), "%s", name);
-	return 0;
-}
-
-int gz_fabric_open(int dirfd, const char *name, uint32_t subnet,
+/* Map the registry open on @fd into @f and check it; @fd is @f's after,
+ * or closed on failure. */
+static int map_reg(int fd, int prot, const char *name, uint32_t subnet,
 		   struct gz_fabric *f)
 {
-	char path[GZ_FABRIC_NAME_MAX + 8];
 	struct gz_fabric_regfile *reg;
-	int fd = -ENOENT, ret;
+	int ret;
 
-	snprintf(path, sizeof(path), "%s.reg", name);
-	for (int tries = 0; tries < 3 && fd == -ENOENT; tries++) {
-		fd = gz_sys_open_owned(dirfd, path, O_RDWR, S_IFREG,
-				       sizeof(*reg), NULL);
-		if (fd == -ENOENT) {
-			ret = create_reg(dirfd, name, subnet);
-			if (ret && ret != -ENOENT)
-				return gz_err(ret, "cannot create the registry "
-					      "of fabric %s: %s", name,
-					      strerror(-ret));
-		}
-	}
-	if (fd < 0)
-		return gz_err(fd, "fabric %s: cannot open its registry: %s",
-			      name, strerror(-fd));
-	reg = mmap(NULL, sizeof(*reg), PROT_READ | PROT_WRITE, MAP_SHARED, fd,
-		   0);
+	reg = mmap(NULL, sizeof(*reg), prot, MAP_SHARED, fd, 0);
 	if (reg == MAP_FAILED) {
 		ret = -errno;
 		close(fd);
@@ -216,6 +168,46 @@ int gz_fabric_open(int dirfd, const char *name, uint32_t subnet,
 	f->reg = reg;
 	snprintf(f->name, sizeof(f->name), "%s", name);
 	return 0;
+}
+
+int gz_fabric_view(int dirfd, const char *name, struct gz_fabric *f)
+{
+	char path[GZ_FABRIC_NAME_MAX + 8];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s.reg", name);
+	fd = gz_sys_open_owned(dirfd, path, O_RDONLY, S_IFREG,
+			       sizeof(struct gz_fabric_regfile), NULL);
+	if (fd < 0)
+		return fd == -ENOENT ? fd :
+				       gz_err(fd, "fabric %s: cannot open its "
+					      "registry: %s", name,
+					      strerror(-fd));
+	return map_reg(fd, PROT_READ, name, GZ_FABRIC_SUBNET_ANY, f);
+}
+
+int gz_fabric_open(int dirfd, const char *name, uint32_t subnet,
+		   struct gz_fabric *f)
+{
+	char path[GZ_FABRIC_NAME_MAX + 8];
+	int fd = -ENOENT, ret;
+
+	snprintf(path, sizeof(path), "%s.reg", name);
+	for (int tries = 0; tries < 3 && fd == -ENOENT; tries++) {
+		fd = gz_sys_open_owned(dirfd, path, O_RDWR, S_IFREG,
+				       sizeof(struct gz_fabric_regfile), NULL);
+		if (fd == -ENOENT) {
+			ret = create_reg(dirfd, name, subnet);
+			if (ret && ret != -ENOENT)
+				return gz_err(ret, "cannot create the registry "
+					      "of fabric %s: %s", name,
+					      strerror(-ret));
+		}
+	}
+	if (fd < 0)
+		return gz_err(fd, "fabric %s: cannot open its registry: %s",
+			      name, strerror(-fd));
+	return map_reg(fd, PROT_READ | PROT_WRITE, name, subnet, f);
 }
 
 void gz_fabric_close(struct gz_fabric *f)

@@ -86,7 +86,7 @@ GENZIO_EXPORT int genzio_rt_thread_setup_sz(uint32_t cpu, int prio,
 					    struct genzio_rt_report *rep,
 					    size_t size)
 {
-	GZ_API();
+	GZ_API_AS("genzio_rt_thread_setup");
 	const uint32_t all = GENZIO_RT_PIN | GENZIO_RT_FIFO | GENZIO_RT_MLOCK |
 			     GENZIO_RT_CORE_SCHED;
 	struct genzio_rt_report r;

@@ -90,7 +90,7 @@ GENZIO_EXPORT int genzio_rt_topo_query_sz(struct genzio_rt_topo *topo,
 					  struct genzio_rt_topo_info *out,
 					  size_t size)
 {
-	GZ_API();
+	GZ_API_AS("genzio_rt_topo_query");
 	struct genzio_rt_topo_info t, *info = &t;
 	int ncores, nnodes;
 

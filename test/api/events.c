@@ -32,9 +32,14 @@ Test(events, killed_peer_raises_peer_dead_once_on_the_event_fd)
 	cr_assert_eq(ev.type, GENZIO_EVENT_PEER_DEAD);
 	cr_assert_eq(ev.gcid, t.info.gcid);
 	cr_assert_eq(gzt_wait(&t.child), 128 + SIGKILL);
-	/* operations fail; the event is not raised a second time */
+	/* operations fail, fatally for the queue pair (QP_ERR); the peer's
+	 * death is not raised a second time */
 	cr_assert_eq(gzt_put64(&ep, t.info.addr, t.info.rkey, x, &wc), 0);
 	cr_assert_eq(wc.status, GENZIO_WC_RETRY_EXC);
+	cr_assert_eq(genzio_event_get(ep.ctx, &ev), 0);
+	cr_assert_eq(ev.type, GENZIO_EVENT_QP_ERR);
+	cr_assert_eq(ev.qp_num, ep.qp->qp_num);
+	cr_assert_eq(ev.status, GENZIO_WC_RETRY_EXC);
 	cr_assert_eq(genzio_event_get(ep.ctx, &ev), -EAGAIN);
 	cr_assert_eq(poll(&pfd, 1, 0), 0, "fd quiet once drained");
 	gzt_ep_close(&ep);
@@ -55,10 +60,17 @@ Test(events, peer_closing_cleanly_is_seen_by_the_next_operation)
 	gzt_target_stop(&t);
 	cr_assert_eq(gzt_put64(&ep, t.info.addr, t.info.rkey, x, &wc), 0);
 	cr_assert_eq(wc.status, GENZIO_WC_RETRY_EXC);
-	cr_assert_eq(genzio_event_get(ep.ctx, &ev), 0);
-	cr_assert_eq(ev.type, GENZIO_EVENT_PEER_DEAD);
-	cr_assert_eq(ev.gcid, t.info.gcid);
-	cr_assert_eq(genzio_event_get(ep.ctx, &ev), -EAGAIN);
+	/* both, once each: the peer left, and our queue pair is in ERR */
+	int dead = 0, qperr = 0;
+
+	while (!genzio_event_get(ep.ctx, &ev)) {
+		dead += ev.type == GENZIO_EVENT_PEER_DEAD &&
+			ev.gcid == t.info.gcid;
+		qperr += ev.type == GENZIO_EVENT_QP_ERR &&
+			 ev.qp_num == ep.qp->qp_num;
+	}
+	cr_assert_eq(dead, 1);
+	cr_assert_eq(qperr, 1);
 	gzt_ep_close(&ep);
 }
 

@@ -219,10 +219,17 @@ Test(faults, peer_killed_mid_stream_completes_retry_exceeded)
 		}
 		if (i <= 500)
 			cr_assert_eq(wc.status, GENZIO_WC_SUCCESS);
-		else
+		else if (i == 501)	/* the fatal error, then ERR */
 			failed += wc.status == GENZIO_WC_RETRY_EXC;
+		else
+			failed += wc.status == GENZIO_WC_FLUSHED;
 	}
 	cr_assert_eq(failed, 499, "every op after the kill fails");
+	struct genzio_qp_info qi;
+
+	cr_assert_eq(genzio_qp_query(f.ep.qp, &qi), 0);
+	cr_assert_eq(qi.state, GENZIO_QPS_ERR);
+	cr_assert_eq(qi.err_status, GENZIO_WC_RETRY_EXC);
 	cr_assert_eq(genzio_ah_create(f.ep.pd, f.t.info.gcid, &ah),
 		     -EHOSTUNREACH);
 	genzio_mr_dereg(f.src);

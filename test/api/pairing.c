@@ -6,6 +6,7 @@
  * talks only to RD.
  */
 #include <string.h>
+#include <unistd.h>
 
 #include "api.h"
 
@@ -150,4 +151,34 @@ Test(pairing, rd_talks_to_rd_only)
 	gzt_ep_close(&rd2);
 	gzt_ep_close(&rc);
 	gzt_ep_close(&rd);
+}
+
+Test(pairing, waiting_for_the_peer_does_not_use_up_the_receive_timeout)
+{
+	struct gzt_ep a, b;
+	struct genzio_send_wr *bad;
+	struct genzio_recv_wr *rbad;
+	struct genzio_wc wc;
+
+	cr_assert_eq(gzt_ep_open(&a, 4096, GZT_ACCESS_ALL), 0);
+	cr_assert_eq(gzt_ep_open(&b, 4096, GZT_ACCESS_ALL), 0);
+	cr_assert_eq(gzt_connect(a.qp, &b.info), 0);
+	struct genzio_sge ss = { a.info.addr, 8, a.mr->lkey };
+	struct genzio_send_wr sw = { .wr_id = 1, .sg_list = &ss, .num_sge = 1,
+				     .opcode = GENZIO_WR_SEND,
+				     .send_flags = GENZIO_SEND_SIGNALED };
+	cr_assert_eq(genzio_post_send(a.qp, &sw, &bad), 0);
+	/* longer than the 100 ms receive timeout, before b connects */
+	usleep(150000);
+	cr_assert_eq(gzt_connect(b.qp, &a.info), 0);
+	cr_assert_eq(genzio_poll_cq(a.cq, 1, &wc), 0,
+		     "connected now: its wait for a receive starts now");
+	struct genzio_sge rs = { b.info.addr, 64, b.mr->lkey };
+	struct genzio_recv_wr rw = { .wr_id = 2, .sg_list = &rs, .num_sge = 1 };
+	cr_assert_eq(genzio_post_recv(b.qp, &rw, &rbad), 0);
+	cr_assert_eq(gzt_poll_one(a.cq, &wc, 5000), 1);
+	cr_assert_eq(wc.status, GENZIO_WC_SUCCESS, "%s",
+		     genzio_wc_status_str(wc.status));
+	gzt_ep_close(&b);
+	gzt_ep_close(&a);
 }

@@ -190,8 +190,14 @@ Test(setup, conn_info_survives_text_and_socket_exchange)
 	cr_assert_eq(gcid, ep.info.gcid);
 	memcpy(a.qp_addr, ep.info.qp_addr, sizeof(a.qp_addr));
 	a.qp_addr_len = ep.info.qp_addr_len;
+	cr_assert_eq(genzio_conn_info_str(&a, s, sizeof(s)), -EINVAL,
+		     "a GCID that is not the address's");
+	a.gcid = ep.info.gcid;
 	cr_assert_eq(genzio_conn_info_str(&a, s, sizeof(s)), 0);
-	cr_assert(!strncmp(s, "gz2:1234567:abcdef:deadbeef:", 28), "%s", s);
+	char want[64];
+
+	snprintf(want, sizeof(want), "gz2:%x:abcdef:deadbeef:", a.gcid);
+	cr_assert(!strncmp(s, want, strlen(want)), "%s", s);
 	cr_assert(strstr(s, ":shm:01"), "%s", s);
 	cr_assert_eq(genzio_conn_info_parse(s, &c), 0);
 	cr_assert_eq(memcmp(&a, &c, sizeof(a)), 0);

@@ -33,6 +33,10 @@ static int target_main(int fd, void *arg)
 	if (cfg->qp_type == GENZIO_QPT_RC && peer.qp_addr_len &&
 	    gzt_connect(ep.qp, &peer))
 		return 15;
+	/* connected both ways: tell the initiator it may start (as a verbs
+	 * program waits for its peer's RTR, so nothing it posts waits) */
+	if (gzt_send_token(fd, 'k'))
+		return 19;
 	while (!gzt_recv_token(fd, &t)) {
 		struct gzt_verify v;
 		int ok;
@@ -68,7 +72,7 @@ static int target_main(int fd, void *arg)
 			    gzt_connect(more[nmore++], &peer))
 				return 16;
 			if (write(fd, &mine, sizeof(mine)) != sizeof(mine))
-				return 17;
+				return 17;	/* after the connect: ready */
 			break;
 		case 'q':
 			while (nmore)
@@ -91,10 +95,14 @@ void gzt_target_start(struct gzt_target *t, const struct gzt_target_cfg *cfg,
 	/* the child has its own copy of c */
 	cr_assert_eq(gzt_fork(&t->child, target_main, &c), 0);
 	t->paired = me && me->qp_type == GENZIO_QPT_RC ? me->qp->qp_num : 0;
+	char k = 0;
+
 	cr_assert_eq(genzio_conn_info_exchange(t->child.fd,
 					       me ? &me->info : &none,
 					       &t->info),
 		     0, "target did not start");
+	cr_assert_eq(gzt_recv_token(t->child.fd, &k), 0);
+	cr_assert_eq(k, 'k', "target did not connect back");
 }
 
 int gzt_target_verify(struct gzt_target *t, const struct gzt_verify *v)

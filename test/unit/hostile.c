@@ -425,14 +425,28 @@ Test(hostile, receiver_entry_describing_an_impossible_ring_completes_rem_qp)
 	cr_assert_eq(gzt_post_wait(&a, &w, &wc), 0);
 	cr_assert_eq(wc.status, GENZIO_WC_REM_QP, "%s",
 		     genzio_wc_status_str(wc.status));
-	/* the same for its receive cq */
+	/* a protocol violation is fatal: a's queue pair is in ERR */
+	struct genzio_qp_info qi;
+
+	cr_assert_eq(genzio_qp_query(a.qp, &qi), 0);
+	cr_assert_eq(qi.state, GENZIO_QPS_ERR);
+	cr_assert_eq(qi.err_status, GENZIO_WC_REM_QP);
+	/* the same for its receive cq, each time on a fresh connection:
+	 * the entry made sane again, a reset and connected, then broken */
+	uint32_t rcq_mask = e->rcq_mask;
+	uint32_t bad[2] = { 0xfffff, 0x7fffffff };
+
+	e->rq_mask = qp_of(&b)->rq_mask;
 	e->rq_stride = qp_of(&b)->rq_stride;
-	e->rcq_mask = 0xfffff;
-	cr_assert_eq(gzt_post_wait(&a, &w, &wc), 0);
-	cr_assert_eq(wc.status, GENZIO_WC_REM_QP);
-	e->rcq_mask = 0x7fffffff;
-	cr_assert_eq(gzt_post_wait(&a, &w, &wc), 0);
-	cr_assert_eq(wc.status, GENZIO_WC_REM_QP);
+	for (int i = 0; i < 2; i++) {
+		e->rcq_mask = rcq_mask;
+		cr_assert_eq(genzio_qp_reset(a.qp), 0);
+		cr_assert_eq(gzt_connect(a.qp, &b.info), 0);
+		e->rcq_mask = bad[i];
+		cr_assert_eq(gzt_post_wait(&a, &w, &wc), 0);
+		cr_assert_eq(wc.status, GENZIO_WC_REM_QP);
+	}
+	e->rcq_mask = rcq_mask;
 	gzt_ep_close(&b);
 	gzt_ep_close(&a);
 }

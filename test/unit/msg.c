@@ -153,3 +153,40 @@ Test(msg, the_consumer_clears_each_claim_as_it_takes_the_entry)
 	gzt_ep_close(&s);
 	gzt_ep_close(&r);
 }
+
+/* The issue this answers: a poll with parked work must not wait behind
+ * setup on another thread (a 1 GiB registration holds the context lock
+ * for a while). Holding that lock here and then posting and polling
+ * proves it without timing: a path that took it would deadlock. */
+Test(msg, post_and_poll_with_parked_work_take_no_context_lock)
+{
+	struct gzt_ep s, r;
+	struct genzio_send_wr *bad;
+	struct genzio_recv_wr *rbad;
+	struct genzio_wc wc;
+
+	cr_assert_eq(gzt_ep_open(&s, 4096, GZT_ACCESS_ALL), 0);
+	cr_assert_eq(gzt_ep_open(&r, 4096, GZT_ACCESS_ALL), 0);
+	cr_assert_eq(gzt_ep_pair(&s, &r), 0);
+	struct genzio_sge ss = { s.info.addr, 8, s.mr->lkey };
+	struct genzio_send_wr sw = { .sg_list = &ss, .num_sge = 1,
+				     .opcode = GENZIO_WR_SEND,
+				     .send_flags = GENZIO_SEND_SIGNALED };
+	struct genzio_sge rs = { r.info.addr, 64, r.mr->lkey };
+	struct genzio_recv_wr rw = { .sg_list = &rs, .num_sge = 1 };
+
+	gz_ctx_lock(s.ctx);
+	gz_ctx_lock(r.ctx);
+	cr_assert_eq(genzio_post_send(s.qp, &sw, &bad), 0);	/* parks */
+	for (int i = 0; i < 100; i++)
+		cr_assert_eq(genzio_poll_cq(s.cq, 1, &wc), 0);
+	cr_assert_eq(genzio_post_recv(r.qp, &rw, &rbad), 0);
+	cr_assert_eq(gzt_poll_one(s.cq, &wc, 5000), 1);
+	cr_assert_eq(wc.status, GENZIO_WC_SUCCESS);
+	cr_assert_eq(gzt_poll_one(r.cq, &wc, 5000), 1);
+	cr_assert_eq(wc.status, GENZIO_WC_SUCCESS);
+	gz_ctx_unlock(r.ctx);
+	gz_ctx_unlock(s.ctx);
+	gzt_ep_close(&r);
+	gzt_ep_close(&s);
+}

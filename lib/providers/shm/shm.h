@@ -193,6 +193,8 @@ struct gz_shm_qp {
 	 * (GZ_SHM_RID_NONE: not yet); the fast path compares it (shm_pair.c) */
 	_Atomic uint64_t rid;
 	uint32_t seq;			/* our entry's sequence (even) */
+	_Atomic uint32_t state;		/* enum genzio_qp_state */
+	_Atomic uint32_t err_status;	/* ERR: what caused it */
 	uint32_t max_sge;
 	uint32_t max_inline;
 	uint32_t slot;
@@ -234,6 +236,8 @@ struct gz_shm_parked {
 	uint8_t done;			/* executed: only its completion waits */
 	uint8_t status;			/* ... with this status */
 	uint8_t owes;			/* counted in scq->owed */
+	uint8_t paired;			/* RC peer seen connected back since
+					 * deadline_ns was set */
 	struct genzio_sge sge[GZ_SHM_MAX_SGE];
 	uint8_t data[GENZIO_MAX_INLINE];	/* inline payload, copied */
 	uint64_t deadline_ns;
@@ -278,7 +282,9 @@ static inline uint64_t gz_shm_qpent_id(const struct gz_shm_peer *p,
 		memory_order_acquire);
 }
 /* ---- shm_pair.c: RC connections ---- */
-#define GZ_SHM_RID_NONE UINT64_MAX	/* struct gz_shm_qp.rid: not yet */
+/* struct gz_shm_qp.rid, not yet paired: an odd sequence with queue pair
+ * number 0, which no owner writes and no fill pattern makes */
+#define GZ_SHM_RID_NONE GZ_SHM_ID(0, 1)
 #define GZ_SHM_PAIR_WAIT_NS 1000000000ull	/* a peer connects back within */
 /* Whether @qp's remote queue pair is, as last seen, connected to it and
  * unchanged since: one load, for the lean path; else post_slow() asks
@@ -295,6 +301,14 @@ int gz_shm_pair_check(struct gz_shm_qp *qp);
  * status. */
 uint8_t gz_shm_rd_check(struct gz_shm_peer *peer, uint32_t rqpn);
 int gz_shm_qp_addr(struct genzio_qp *qp, uint8_t *buf, size_t len);
+/* A fatal error on RC @qp (peer or its queue pair gone): to ERR, once;
+ * receives are flushed now, sends as they run (reach() in shm_exec.c). */
+void gz_shm_qp_fatal(struct gz_shm_qp *qp, uint8_t status);
+void gz_shm_qp_query(struct genzio_qp *qp, struct genzio_qp_info *info);
+void gz_shm_qp_reset(struct genzio_qp *qp);
+/* Claim every posted receive no sender took and complete each with
+ * GENZIO_WC_FLUSHED in the receive cq (shm_recv.c). */
+void gz_shm_rq_flush(struct gz_shm_qp *qp);
 int gz_shm_qp_connect(struct genzio_qp *qp, uint32_t gcid, const uint8_t *a,
 		      size_t len);
 

@@ -191,6 +191,10 @@ void gz_shm_complete(struct gz_shm_qp *qp, uint32_t idx,
 	/* a cq without a channel never pays for the notify fence */
 	if (GZ_UNLIKELY(cq->notify_fd >= 0))
 		gz_shm_cq_notify(cq->hdr, NULL, cq->notify_fd);
+	/* RC: the peer or its queue pair is gone for good */
+	if (GZ_UNLIKELY(status == GENZIO_WC_RETRY_EXC ||
+			status == GENZIO_WC_REM_QP))
+		gz_shm_qp_fatal(qp, status);
 }
 
 /* A slot for a completion: a parked request is counted in cq->owed
@@ -213,6 +217,9 @@ static int reach(struct gz_shm_qp *qp, struct gz_shm_peer *peer,
 	uint64_t more;
 	int st;
 
+	if (GZ_UNLIKELY(atomic_load_explicit(&qp->state, memory_order_acquire) ==
+			GENZIO_QPS_ERR))
+		return GENZIO_WC_FLUSHED;
 	/* a peer that left tells us so first, whatever its entries say */
 	if (GZ_UNLIKELY(!gz_shm_peer_alive(peer)))
 		return GENZIO_WC_RETRY_EXC;

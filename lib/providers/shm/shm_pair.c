@@ -12,8 +12,10 @@
  * its queue pair nor its process.
  */
 #include <errno.h>
+#include <sched.h>
 
 #include "core/addr.h"
+#include "provider.h"
 #include "providers/shm/shm.h"
 
 #define ADDR_LEN 12
@@ -56,6 +58,22 @@ static int names_us(const struct gz_shm_qp *qp, const struct gz_shm_qpsnap *q)
 	       q->peer_inc == qp->ctx->incarnation;
 }
 
+/* The remote entry, waiting (setup may) while its owner changes it,
+ * say because it connects at the same moment: 0, -ENOENT, -EAGAIN. */
+static int entry_wait(struct gz_shm_peer *peer, uint32_t rqpn,
+		      struct gz_shm_qpsnap *q)
+{
+	uint64_t end = gz_shm_now_ns() + (uint64_t)gz_sys_setup_timeout_ms() * 1000000ull;
+	uint8_t st;
+
+	while ((st = gz_shm_qpent_peek(peer, rqpn, q)) == GZ_SHM_CHANGING) {
+		if (gz_shm_now_ns() > end)
+			return -EAGAIN;
+		sched_yield();
+	}
+	return st ? -ENOENT : 0;
+}
+
 int gz_shm_qp_connect(struct genzio_qp *pub, uint32_t gcid, const uint8_t *a,
 		      size_t len)
 {
@@ -87,8 +105,13 @@ int gz_shm_qp_connect(struct genzio_qp *pub, uint32_t gcid, const uint8_t *a,
 		       "%#x (it left; another one has its GCID now)", gcid);
 		goto put;
 	}
-	ret = -ENOENT;
-	if (gz_shm_qpent_read(peer, rqpn, &q)) {
+	ret = entry_wait(peer, rqpn, &q);
+	if (ret == -EAGAIN) {
+		gz_err(ret, "queue pair %#x of GCID %#x stayed mid-change",
+		       rqpn, gcid);
+		goto put;
+	}
+	if (ret) {
 		gz_err(ret, "GCID %#x has no queue pair %#x", gcid, rqpn);
 		goto put;
 	}
@@ -117,6 +140,7 @@ int gz_shm_qp_connect(struct genzio_qp *pub, uint32_t gcid, const uint8_t *a,
 	atomic_store_explicit(&qp->rid, q.peer_qpn ? q.id : GZ_SHM_RID_NONE,
 			      memory_order_relaxed);
 	announce(qp, gcid, rqpn, inc);
+	atomic_store_explicit(&qp->state, GENZIO_QPS_RTS, memory_order_release);
 	return 0;
 put:
 	gz_shm_peer_put(peer);
@@ -139,8 +163,74 @@ int gz_shm_pair_check(struct gz_shm_qp *qp)
 		return GZ_SHM_NO_RECV;	/* not connected back yet */
 	if (!names_us(qp, &q))
 		return GENZIO_WC_REM_QP;
-	atomic_store_explicit(&qp->rid, q.id, memory_order_relaxed);
+	atomic_store(&qp->rid, q.id);
+	/* a poller may have moved us to ERR meanwhile: it cleared rid
+	 * before we set it, so clear it again (seq-cst both sides) */
+	if (atomic_load(&qp->state) == GENZIO_QPS_ERR)
+		atomic_store(&qp->rid, GZ_SHM_RID_NONE);
 	return 0;
+}
+
+void gz_shm_qp_fatal(struct gz_shm_qp *qp, uint8_t status)
+{
+	uint32_t none = 0, rts = GENZIO_QPS_RTS;
+
+	if (qp->base.pub.qp_type != GENZIO_QPT_RC ||
+	    atomic_load_explicit(&qp->state, memory_order_relaxed) !=
+		    GENZIO_QPS_RTS ||
+	    !atomic_compare_exchange_strong(&qp->err_status, &none, status))
+		return;
+	if (!atomic_compare_exchange_strong(&qp->state, &rts, GENZIO_QPS_ERR))
+		return;
+	/* the lean path stops here; the slow path flushes (reach()) */
+	atomic_store(&qp->rid, GZ_SHM_RID_NONE);
+	/* a peer that still sends finds us connected to nobody */
+	announce(qp, 0, 0, 0);
+	gz_shm_rq_flush(qp);
+	struct genzio_event e = { .type = GENZIO_EVENT_QP_ERR,
+				  .gcid = qp->peer->gcid,
+				  .qp_num = qp->base.pub.qp_num,
+				  .status = status };
+
+	gz_event_push(&qp->ctx->base, &e);
+}
+
+void gz_shm_qp_query(struct genzio_qp *pub, struct genzio_qp_info *info)
+{
+	struct gz_shm_qp *qp = container_of(pub, struct gz_shm_qp, base.pub);
+	uint8_t a[ADDR_LEN];
+
+	info->state = atomic_load(&qp->state);
+	info->err_status = info->state == GENZIO_QPS_ERR ?
+				   atomic_load(&qp->err_status) : 0;
+	if (!qp->peer)
+		return;
+	gz_le32_put(a, qp->rqpn);
+	gz_le64_put(a + 4, qp->rinc);
+	info->peer_addr_len = (uint32_t)gz_addr_build(
+		info->peer_addr, gz_shm_provider.addr_id, qp->peer->gcid, a,
+		sizeof(a));
+}
+
+void gz_shm_qp_reset(struct genzio_qp *pub)
+{
+	struct gz_shm_qp *qp = container_of(pub, struct gz_shm_qp, base.pub);
+
+	/* ERR first: a poller that still runs our parked work flushes it */
+	atomic_store(&qp->state, GENZIO_QPS_ERR);
+	atomic_store(&qp->rid, GZ_SHM_RID_NONE);
+	gz_shm_park_flush(qp);
+	gz_shm_rq_flush(qp);
+	if (qp->peer) {
+		announce(qp, 0, 0, 0);
+		gz_shm_peer_put(qp->peer);
+		qp->peer = NULL;
+		qp->rc_lane = NULL;
+	}
+	qp->rqpn = 0;
+	qp->rinc = 0;
+	atomic_store(&qp->err_status, 0);
+	atomic_store(&qp->state, GENZIO_QPS_RESET);
 }
 
 uint8_t gz_shm_rd_check(struct gz_shm_peer *peer, uint32_t rqpn)

@@ -97,6 +97,7 @@ int gz_shm_park(struct gz_shm_qp *qp, const struct genzio_send_wr *wr,
 	if (done || (wr->send_flags & GENZIO_SEND_SIGNALED))
 		owe(p, qp->scq);
 	p->deadline_ns = gz_shm_now_ns() + qp->rdm_timeout_ns;
+	p->paired = qp->base.pub.qp_type != GENZIO_QPT_RC || gz_shm_paired(qp);
 	if (!n)
 		parked_set(qp);
 	atomic_store_explicit(&qp->npark, n + 1, memory_order_release);
@@ -120,6 +121,12 @@ static int run_head(struct gz_shm_qp *qp, struct gz_shm_parked *p)
 			return -EAGAIN;
 		gz_shm_complete(qp, idx, &p->wr, &res, p->status);
 		return 0;
+	}
+	/* waiting for the peer to connect back is not waiting for its
+	 * receive: the receive timeout starts once it has connected */
+	if (!p->paired && !gz_shm_pair_check(qp)) {
+		p->paired = 1;
+		p->deadline_ns = gz_shm_now_ns() + qp->rdm_timeout_ns;
 	}
 	r = gz_shm_run_one(qp, &p->wr, p->deadline_ns, 1, &st);
 	if (r == GZ_SHM_DONE) {

@@ -235,12 +235,14 @@ post_slow(struct gz_shm_qp *qp, struct genzio_send_wr *wr,
 		ret = check_wr(qp, wr);
 		if (GZ_UNLIKELY(ret))
 			goto fail;
+		/* Acquire, as in is_fast(): a poller that ran our parked
+		 * requests wrote our views (rid, lanes, key cache). */
 		if (GZ_UNLIKELY(atomic_load_explicit(&qp->npark,
-						     memory_order_relaxed))) {
+						     memory_order_acquire))) {
 			/* behind parked requests: keep the order */
 			gz_shm_qp_progress(qp);
 			if (atomic_load_explicit(&qp->npark,
-						 memory_order_relaxed)) {
+						 memory_order_acquire)) {
 				struct gz_shm_peer *peer;
 				uint32_t rqpn;
 

@@ -138,6 +138,10 @@ int gz_shm_qp_create(struct genzio_pd *pd, const struct genzio_qp_attr *attr,
 	qp->max_mr = pd->ctx->attr.max_mr;
 	qp->domain = pd->key_domain;
 	atomic_store_explicit(&qp->rid, GZ_SHM_RID_NONE, memory_order_relaxed);
+	atomic_store_explicit(&qp->state, attr->qp_type == GENZIO_QPT_RD ?
+						  GENZIO_QPS_RTS :
+						  GENZIO_QPS_RESET,
+			      memory_order_relaxed);
 	atomic_store_explicit(&ctx->qp[slot], qp, memory_order_release);
 	qp_publish(qp);
 	*out = &qp->base.pub;

@@ -6,6 +6,7 @@
  * ring only as far as a sender's claim goes.
  */
 #include <errno.h>
+#include <string.h>
 
 #include "providers/shm/shm.h"
 
@@ -88,9 +89,63 @@ int gz_shm_post_recv(struct genzio_qp *pub, struct genzio_recv_wr *wr,
 		atomic_store_explicit(&qp->rq->prod, prod,
 				      memory_order_release);
 	}
+	/* in ERR, a receive posted completes at once, flushed (verbs) */
+	if (GZ_UNLIKELY(atomic_load_explicit(&qp->state, memory_order_relaxed) ==
+			GENZIO_QPS_ERR))
+		gz_shm_rq_flush(qp);
 	if (ret)
 		*bad_wr = wr;
 	return ret;
+}
+
+/* Complete receive slot @rslot, which we claimed, with FLUSHED: the
+ * entry a sender would write, written by us. 0, or -EAGAIN (cq full:
+ * it is in error now, as when a sender finds it full). */
+static int recv_flushed(struct gz_shm_qp *qp, uint32_t rslot)
+{
+	struct gz_shm_cq *cq = qp->rcq;
+	struct gz_xdm_cqe *e;
+	uint32_t idx;
+
+	if (gz_ring_reserve(&cq->ring, &idx)) {
+		atomic_store_explicit(&cq->hdr->notify.overrun, 1,
+				      memory_order_relaxed);
+		return -EAGAIN;
+	}
+	e = gz_ring_slot(&cq->ring, idx);
+	memset(e->result, 0, sizeof(e->result));
+	e->status = GENZIO_WC_FLUSHED;
+	e->opcode = GENZIO_WC_RECV;
+	e->byte_len = 0;
+	e->context = 0;		/* poll reports what we posted */
+	e->qp_num = qp->base.pub.qp_num;
+	e->src_gcid = 0;
+	e->imm_data = 0;
+	e->wc_flags = 0;
+	e->cidx = (uint16_t)rslot;
+	gz_ring_cqe_publish(&cq->ring, idx, e);
+	if (cq->notify_fd >= 0)
+		gz_shm_cq_notify(cq->hdr, NULL, cq->notify_fd);
+	return 0;
+}
+
+void gz_shm_rq_flush(struct gz_shm_qp *qp)
+{
+	uint32_t posted = atomic_load_explicit(&qp->rq_posted,
+					       memory_order_relaxed);
+	uint32_t c = atomic_load_explicit(&qp->rq->cons, memory_order_acquire);
+
+	/* senders claim with a CAS on cons: claim the rest the same way */
+	do {
+		/* nothing left; or a cons no sender could have made */
+		if ((int32_t)(posted - c) <= 0 || posted - c > qp->rq_cap)
+			return;
+	} while (!atomic_compare_exchange_weak_explicit(
+		&qp->rq->cons, &c, posted, memory_order_acq_rel,
+		memory_order_acquire));
+	for (; c != posted; c++)
+		if (recv_flushed(qp, c))
+			return;
 }
 
 /*

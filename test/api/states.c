@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Queue-pair states as verbs users know them: RESET until connected,
+ * RTS, and ERR after a fatal error, where everything outstanding and
+ * everything posted later completes GENZIO_WC_FLUSHED; genzio_qp_reset()
+ * flushes (with completions, unlike verbs) and allows a new connection.
+ */
+#include <string.h>
+
+#include "api.h"
+
+TestSuite(states, .init = gzt_fabric_init, .fini = gzt_fabric_fini,
+	  .timeout = 60);
+
+static void post_recvs(struct gzt_ep *ep, int n)
+{
+	struct genzio_sge sge = { ep->info.addr, 64, ep->mr->lkey };
+
+	for (int i = 0; i < n; i++) {
+		struct genzio_recv_wr w = { .wr_id = 100 + (uint64_t)i,
+					    .sg_list = &sge, .num_sge = 1 },
+				      *bad;
+
+		cr_assert_eq(genzio_post_recv(ep->qp, &w, &bad), 0);
+	}
+}
+
+static uint32_t state_of(struct genzio_qp *qp)
+{
+	struct genzio_qp_info qi;
+
+	cr_assert_eq(genzio_qp_query(qp, &qi), 0);
+	return qi.state;
+}
+
+Test(states, query_reports_reset_rts_and_the_address_connected_to)
+{
+	struct gzt_ep a, b, rd;
+	struct genzio_qp_info qi;
+
+	cr_assert_eq(gzt_ep_open(&a, 0, 0), 0);
+	cr_assert_eq(gzt_ep_open(&b, 0, 0), 0);
+	cr_assert_eq(gzt_ep_open_type(&rd, 0, 0, GENZIO_QPT_RD), 0);
+	cr_assert_eq(genzio_qp_query(a.qp, &qi), 0);
+	cr_assert_eq(qi.state, GENZIO_QPS_RESET);
+	cr_assert_eq(qi.qp_num, a.qp->qp_num);
+	cr_assert_eq(qi.qp_type, GENZIO_QPT_RC);
+	cr_assert_eq(qi.peer_addr_len, 0);
+	cr_assert_eq(state_of(rd.qp), GENZIO_QPS_RTS, "RD: ready at once");
+	cr_assert_eq(gzt_ep_pair(&a, &b), 0);
+	cr_assert_eq(genzio_qp_query(a.qp, &qi), 0);
+	cr_assert_eq(qi.state, GENZIO_QPS_RTS);
+	cr_assert_eq(qi.err_status, 0);
+	cr_assert_eq(qi.peer_addr_len, b.info.qp_addr_len);
+	cr_assert_eq(memcmp(qi.peer_addr, b.info.qp_addr, qi.peer_addr_len),
+		     0, "the address it connected to");
+	gzt_ep_close(&rd);
+	gzt_ep_close(&b);
+	gzt_ep_close(&a);
+}
+
+Test(states, a_fatal_error_flushes_receives_and_all_later_work)
+{
+	struct gzt_ep a, b;
+	struct genzio_wc wc;
+	uint64_t v = 1;
+
+	cr_assert_eq(gzt_ep_open(&a, 4096, GZT_ACCESS_ALL), 0);
+	cr_assert_eq(gzt_ep_open(&b, 4096, GZT_ACCESS_ALL), 0);
+	cr_assert_eq(gzt_ep_pair(&a, &b), 0);
+	post_recvs(&a, 3);
+	/* the peer's queue pair goes: the next operation is fatal */
+	cr_assert_eq(genzio_qp_destroy(b.qp), 0);
+	b.qp = NULL;
+	cr_assert_eq(gzt_put64(&a, b.info.addr, b.info.rkey, v, &wc), 0);
+	cr_assert_eq(wc.status, GENZIO_WC_REM_QP);
+	cr_assert_eq(state_of(a.qp), GENZIO_QPS_ERR);
+	struct genzio_event ev;
+
+	cr_assert_eq(genzio_event_get(a.ctx, &ev), 0, "QP_ERR said so");
+	cr_assert_eq(ev.type, GENZIO_EVENT_QP_ERR);
+	cr_assert_eq(ev.qp_num, a.qp->qp_num);
+	cr_assert_eq(ev.status, GENZIO_WC_REM_QP);
+	cr_assert_eq(ev.gcid, b.info.gcid);
+	cr_assert_eq(genzio_event_get(a.ctx, &ev), -EAGAIN, "once");
+	/* the three receives, flushed, in order, with their wr_ids */
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(gzt_poll_one(a.cq, &wc, 1000), 1);
+		cr_assert_eq(wc.status, GENZIO_WC_FLUSHED);
+		cr_assert_eq(wc.opcode, GENZIO_WC_RECV);
+		cr_assert_eq(wc.wr_id, 100 + (uint64_t)i);
+	}
+	/* later sends and receives complete, flushed */
+	cr_assert_eq(gzt_put64(&a, b.info.addr, b.info.rkey, v, &wc), 0);
+	cr_assert_eq(wc.status, GENZIO_WC_FLUSHED);
+	post_recvs(&a, 1);
+	cr_assert_eq(gzt_poll_one(a.cq, &wc, 1000), 1);
+	cr_assert_eq(wc.status, GENZIO_WC_FLUSHED);
+	cr_assert_eq(wc.wr_id, 100);
+	cr_assert_eq(genzio_poll_cq(a.cq, 1, &wc), 0, "nothing more");
+	gzt_ep_close(&b);
+	gzt_ep_close(&a);
+}
+
+Test(states, reset_flushes_then_the_queue_pair_connects_again)
+{
+	struct gzt_ep a, b;
+	struct genzio_send_wr *bad;
+	struct genzio_wc wc;
+	uint64_t v = 0x77;
+	int flushed = 0;
+
+	cr_assert_eq(gzt_ep_open(&a, 4096, GZT_ACCESS_ALL), 0);
+	cr_assert_eq(gzt_ep_open(&b, 4096, GZT_ACCESS_ALL), 0);
+	/* a waits for b, which has not connected back: parked */
+	cr_assert_eq(gzt_connect(a.qp, &b.info), 0);
+	post_recvs(&a, 2);
+	struct genzio_sge sge = { (uintptr_t)&v, 8, 0 };
+	struct genzio_send_wr wr = {
+		.wr_id = 7, .sg_list = &sge, .num_sge = 1,
+		.opcode = GENZIO_WR_WRITE,
+		.send_flags = GENZIO_SEND_INLINE | GENZIO_SEND_SIGNALED,
+		.rdma = { b.info.addr, b.info.rkey },
+	};
+	cr_assert_eq(genzio_post_send(a.qp, &wr, &bad), 0);
+	cr_assert_eq(genzio_poll_cq(a.cq, 1, &wc), 0, "parked");
+	cr_assert_eq(genzio_qp_reset(a.qp), 0);
+	cr_assert_eq(state_of(a.qp), GENZIO_QPS_RESET);
+	while (genzio_poll_cq(a.cq, 1, &wc) == 1) {
+		cr_assert_eq(wc.status, GENZIO_WC_FLUSHED);
+		flushed++;
+	}
+	cr_assert_eq(flushed, 3, "the write and both receives");
+	cr_assert_eq(*(volatile uint64_t *)b.mem->addr, 0, "nothing landed");
+	cr_assert_eq(genzio_post_send(a.qp, &wr, &bad), -ENOTCONN);
+	/* connected again, both ways this time: it works */
+	cr_assert_eq(gzt_ep_pair(&a, &b), 0);
+	cr_assert_eq(state_of(a.qp), GENZIO_QPS_RTS);
+	cr_assert_eq(gzt_post_wait(&a, &wr, &wc), 0);
+	cr_assert_eq(wc.status, GENZIO_WC_SUCCESS);
+	cr_assert_eq(*(volatile uint64_t *)b.mem->addr, v);
+	gzt_ep_close(&b);
+	gzt_ep_close(&a);
+}
+
+Test(states, bad_arguments)
+{
+	struct gzt_ep rd;
+	struct genzio_qp_info qi;
+
+	cr_assert_eq(gzt_ep_open_type(&rd, 0, 0, GENZIO_QPT_RD), 0);
+	cr_assert_eq(genzio_qp_query(NULL, &qi), -EINVAL);
+	cr_assert_eq(genzio_qp_query(rd.qp, NULL), -EINVAL);
+	cr_assert_eq(genzio_qp_query_sz(rd.qp, &qi, 24), -EINVAL);
+	cr_assert_eq(genzio_qp_reset(NULL), -EINVAL);
+	cr_assert_eq(genzio_qp_reset(rd.qp), -EINVAL, "RD has no connection");
+	gzt_ep_close(&rd);
+}
