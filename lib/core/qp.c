@@ -98,7 +98,10 @@ GENZIO_EXPORT int genzio_qp_query_sz(struct genzio_qp *qp,
 		return -EINVAL;
 	i.qp_type = qp->qp_type;
 	i.qp_num = qp->qp_num;
+	/* against a reset on another thread, which drops the peer */
+	gz_ctx_lock(qp->context);
 	qp->context->prov->qp_query(qp, &i);
+	gz_ctx_unlock(qp->context);
 	gz_out_copy(info, size, &i, sizeof(i));
 	return 0;
 }

@@ -60,4 +60,14 @@ void gzt_target_hand(struct gzt_target *t, int fd);
  * pair (*@peer). Return: 0 or -errno. */
 int gzt_child_join(int fd, struct gzt_ep *ep, struct genzio_conn_info *peer);
 
+/*
+ * The conformance suite runs against whatever device genzio_device_open()
+ * chooses (GENZIO_PROVIDER, GENZIO_DEVICE); a test that relies on a
+ * capability skips, saying which, where the device lacks it.
+ * GZT_CAPS_HIDE=RMAP,RD,... hides capabilities the device has, so the
+ * skips themselves are tested (test/api/run-caps.sh).
+ */
+void gzt_require_caps(uint64_t caps, const char *names);
+#define GZT_REQUIRE(cap) gzt_require_caps(GENZIO_CAP_##cap, #cap)
+
 #endif /* GZT_API_H */

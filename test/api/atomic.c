@@ -45,6 +45,7 @@ static int adder_main(int fd, void *arg)
 
 Test(atomic, four_processes_100000_fadd_each_sum_exactly)
 {
+	GZT_REQUIRE(ATOMIC);
 	struct gzt_target_cfg cfg = { 4096, GZT_ACCESS_ALL, 0, 0 };
 	struct gzt_child c[NPROC];
 	struct gzt_target t;
@@ -96,6 +97,7 @@ static const struct case64 cases64[] = {
 
 Test(atomic, every_64bit_op_returns_old_value_and_applies)
 {
+	GZT_REQUIRE(ATOMIC);
 	struct gzt_ep ep;
 	struct genzio_wc wc;
 	uint64_t *word;
@@ -122,6 +124,7 @@ Test(atomic, every_64bit_op_returns_old_value_and_applies)
 
 Test(atomic, every_32bit_op_touches_only_its_four_bytes)
 {
+	GZT_REQUIRE(ATOMIC);
 	struct gzt_ep ep;
 	struct genzio_wc wc;
 	uint32_t *w;
@@ -152,6 +155,7 @@ Test(atomic, every_32bit_op_touches_only_its_four_bytes)
 
 Test(atomic, old_value_also_lands_in_the_local_sge)
 {
+	GZT_REQUIRE(ATOMIC);
 	struct gzt_ep ep;
 	struct genzio_mr *mr;
 	struct genzio_wc wc;

@@ -57,6 +57,7 @@ static void expect_write(struct fixture *f, uint64_t raddr, uint32_t len,
 
 Test(faults, wrong_rkey_completes_bad_rkey_and_changes_nothing)
 {
+	GZT_REQUIRE(FINE_STATUS);
 	struct fixture f;
 
 	setup(&f, GZT_ACCESS_ALL);
@@ -87,6 +88,7 @@ Test(faults, read_only_key_used_for_write_completes_rem_access)
 
 Test(faults, out_of_range_address_completes_rem_bounds)
 {
+	GZT_REQUIRE(FINE_STATUS);
 	struct fixture f;
 
 	setup(&f, GZT_ACCESS_ALL);
@@ -101,6 +103,7 @@ Test(faults, out_of_range_address_completes_rem_bounds)
 
 Test(faults, deregistered_region_completes_bad_rkey)
 {
+	GZT_REQUIRE(FINE_STATUS);
 	struct fixture f;
 
 	setup(&f, GZT_ACCESS_ALL);
@@ -151,6 +154,7 @@ Test(faults, bad_lkey_or_read_into_readonly_buffer_is_loc_prot)
 
 Test(faults, unsignaled_failure_still_completes)
 {
+	GZT_REQUIRE(FINE_STATUS);
 	struct fixture f;
 	struct genzio_wc wc;
 
@@ -170,6 +174,7 @@ Test(faults, unsignaled_failure_still_completes)
 
 Test(faults, full_cq_fails_the_post_before_any_effect)
 {
+	GZT_REQUIRE(ATOMIC);
 	struct fixture f;
 	struct genzio_wc wc[256];
 	struct genzio_mr *mr;

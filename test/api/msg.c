@@ -42,6 +42,7 @@ static void send(struct gzt_ep *s, uint32_t opcode, uint64_t off,
 
 Test(msg, send_1B_to_1MiB_lands_once_with_source_and_length)
 {
+	GZT_REQUIRE(MSG);
 	static const uint32_t sizes[] = { 1, 31, 32, 33, 4096, 65537, MiB };
 	struct gzt_ep s, r;
 	struct genzio_wc wc;
@@ -77,6 +78,7 @@ Test(msg, send_1B_to_1MiB_lands_once_with_source_and_length)
 
 Test(msg, send_imm_reports_the_immediate)
 {
+	GZT_REQUIRE(MSG);
 	struct gzt_ep s, r;
 	struct genzio_wc wc;
 
@@ -93,6 +95,8 @@ Test(msg, send_imm_reports_the_immediate)
 
 Test(msg, write_imm_writes_by_key_and_consumes_a_receive)
 {
+	gzt_require_caps(GENZIO_CAP_MSG | GENZIO_CAP_WRITE_IMM,
+			 "MSG, WRITE_IMM");
 	struct gzt_ep s, r;
 	struct genzio_wc wc;
 
@@ -129,6 +133,7 @@ Test(msg, write_imm_writes_by_key_and_consumes_a_receive)
 
 Test(msg, receive_scatters_over_three_buffers_in_order)
 {
+	GZT_REQUIRE(MSG);
 	struct gzt_ep s, r;
 	struct genzio_wc wc;
 
@@ -155,6 +160,7 @@ Test(msg, receive_scatters_over_three_buffers_in_order)
 
 Test(msg, inline_send_buffer_is_free_at_return)
 {
+	GZT_REQUIRE(MSG);
 	struct gzt_ep s, r;
 	struct genzio_wc wc;
 	char buf[GENZIO_MAX_INLINE] = "inline payload";
@@ -194,6 +200,7 @@ static void set_timeout(struct gzt_ep *s, struct gzt_ep *r, uint32_t us)
 
 Test(msg, no_receive_posted_retries_then_completes_rdm_full)
 {
+	GZT_REQUIRE(MSG);
 	struct gzt_ep s, r;
 	struct genzio_wc wc;
 
@@ -229,6 +236,7 @@ Test(msg, no_receive_posted_retries_then_completes_rdm_full)
 
 Test(msg, parked_send_goes_through_when_a_receive_arrives_in_time)
 {
+	GZT_REQUIRE(MSG);
 	struct gzt_ep s, r;
 	struct genzio_wc wc;
 
@@ -263,6 +271,7 @@ Test(msg, parked_send_goes_through_when_a_receive_arrives_in_time)
 
 Test(msg, too_small_buffer_fails_both_sides_and_writes_nothing)
 {
+	GZT_REQUIRE(MSG);
 	struct gzt_ep s, r;
 	struct genzio_wc wc;
 
@@ -282,6 +291,7 @@ Test(msg, too_small_buffer_fails_both_sides_and_writes_nothing)
 
 Test(msg, full_receive_cq_is_overrun_not_overwritten)
 {
+	GZT_REQUIRE(MSG);
 	struct gzt_ep s, r;
 	struct genzio_cq *small;
 	struct genzio_cq_attr ca = { .depth = 4 };
@@ -332,6 +342,8 @@ Test(msg, full_receive_cq_is_overrun_not_overwritten)
 
 Test(msg, rd_sender_keeps_each_receivers_queue_apart)
 {
+	gzt_require_caps(GENZIO_CAP_MSG | GENZIO_CAP_RD,
+			 "MSG, RD");
 	struct gzt_ep s, a, b;
 	struct genzio_ah *aha, *ahb;
 	struct genzio_wc wc;

@@ -121,6 +121,7 @@ Test(pairing, a_queue_pair_that_paired_with_another_is_not_reached)
 
 Test(pairing, rd_talks_to_rd_only)
 {
+	GZT_REQUIRE(RD);
 	struct gzt_ep rd, rc, rd2;
 	struct genzio_sge sge;
 	struct genzio_wc wc;
@@ -155,6 +156,7 @@ Test(pairing, rd_talks_to_rd_only)
 
 Test(pairing, waiting_for_the_peer_does_not_use_up_the_receive_timeout)
 {
+	GZT_REQUIRE(MSG);
 	struct gzt_ep a, b;
 	struct genzio_send_wr *bad;
 	struct genzio_recv_wr *rbad;

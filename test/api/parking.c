@@ -115,6 +115,7 @@ static void unpair(struct gzt_ep *a, struct gzt_ep *b, struct genzio_qp **q,
 
 Test(parking, a_parked_send_hides_no_later_completion_on_its_cq)
 {
+	GZT_REQUIRE(MSG);
 	struct genzio_qp *q[2], *r[2];
 	struct gzt_ep a, b;
 	struct genzio_wc wc;
@@ -153,6 +154,7 @@ Test(parking, a_parked_send_hides_no_later_completion_on_its_cq)
 
 Test(parking, a_credit_protocol_with_a_parked_send_never_stalls)
 {
+	GZT_REQUIRE(MSG);
 	struct genzio_qp *q[2], *r[2];
 	int credits = CREDITS, sent = 0, done = 0, got = 0;
 	struct gzt_ep a, b;

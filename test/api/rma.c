@@ -239,6 +239,7 @@ Test(rma, batch_of_eight_posts_in_one_call_completes_in_order)
 
 Test(rma, rd_queue_pair_addresses_each_request_by_ah)
 {
+	GZT_REQUIRE(RD);
 	struct gzt_target_cfg cfg = { 4096, GZT_ACCESS_ALL, 0, 0 };
 	struct gzt_target t;
 	struct gzt_ep ep;

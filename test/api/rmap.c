@@ -16,6 +16,7 @@ TestSuite(rmap, .init = gzt_fabric_init, .fini = gzt_fabric_fini,
 
 Test(rmap, stores_and_flush_reach_the_owner_and_loads_see_its_data)
 {
+	GZT_REQUIRE(RMAP);
 	struct gzt_target_cfg cfg = { MAPLEN, GZT_ACCESS_ALL, 6, 0 };
 	struct gzt_target t;
 	struct gzt_ep ep;
@@ -69,6 +70,7 @@ static int store_through_ro_main(int fd, void *arg)
 
 Test(rmap, read_only_key_maps_read_only_and_a_store_faults)
 {
+	GZT_REQUIRE(RMAP);
 	struct gzt_target_cfg cfg = { MAPLEN, GENZIO_ACCESS_REMOTE_READ, 0, 0 };
 	struct gzt_target t;
 	struct gzt_child c;
@@ -83,6 +85,7 @@ Test(rmap, read_only_key_maps_read_only_and_a_store_faults)
 
 Test(rmap, mapping_outlives_its_owner_without_faults)
 {
+	GZT_REQUIRE(RMAP);
 	struct gzt_target_cfg cfg = { MAPLEN, GZT_ACCESS_ALL, 0, 0 };
 	struct gzt_target t;
 	struct gzt_ep ep;
@@ -151,6 +154,7 @@ Test(rmap, bad_arguments)
 
 Test(rmap, pages_the_key_does_not_cover_are_refused)
 {
+	GZT_REQUIRE(RMAP);
 	struct genzio_mr *part;
 	struct genzio_rmap *m;
 	struct genzio_ah *ah;
@@ -172,6 +176,7 @@ Test(rmap, pages_the_key_does_not_cover_are_refused)
 
 Test(rmap, a_key_of_another_protection_domain_is_refused)
 {
+	GZT_REQUIRE(RMAP);
 	struct genzio_qp_attr qa = { .qp_type = GENZIO_QPT_RD, .sq_depth = 4,
 				     .send_cq = NULL };
 	struct genzio_rmap *m;

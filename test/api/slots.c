@@ -41,6 +41,7 @@ static void post_recvs(struct gzt_ep *ep, struct genzio_qp *qp, uint64_t tag)
 
 Test(slots, a_message_to_a_destroyed_queue_pair_never_reaches_its_successor)
 {
+	GZT_REQUIRE(MSG);
 	struct genzio_qp *fill[1024], *x;
 	struct gzt_ep r, s;
 	struct genzio_wc wc;

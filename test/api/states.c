@@ -35,6 +35,7 @@ static uint32_t state_of(struct genzio_qp *qp)
 
 Test(states, query_reports_reset_rts_and_the_address_connected_to)
 {
+	GZT_REQUIRE(RD);
 	struct gzt_ep a, b, rd;
 	struct genzio_qp_info qi;
 
@@ -61,6 +62,7 @@ Test(states, query_reports_reset_rts_and_the_address_connected_to)
 
 Test(states, a_fatal_error_flushes_receives_and_all_later_work)
 {
+	GZT_REQUIRE(MSG);
 	struct gzt_ep a, b;
 	struct genzio_wc wc;
 	uint64_t v = 1;
@@ -104,6 +106,7 @@ Test(states, a_fatal_error_flushes_receives_and_all_later_work)
 
 Test(states, reset_flushes_then_the_queue_pair_connects_again)
 {
+	GZT_REQUIRE(MSG);
 	struct gzt_ep a, b;
 	struct genzio_send_wr *bad;
 	struct genzio_wc wc;
@@ -145,6 +148,7 @@ Test(states, reset_flushes_then_the_queue_pair_connects_again)
 
 Test(states, bad_arguments)
 {
+	GZT_REQUIRE(RD);
 	struct gzt_ep rd;
 	struct genzio_qp_info qi;
 
@@ -155,4 +159,45 @@ Test(states, bad_arguments)
 	cr_assert_eq(genzio_qp_reset(NULL), -EINVAL);
 	cr_assert_eq(genzio_qp_reset(rd.qp), -EINVAL, "RD has no connection");
 	gzt_ep_close(&rd);
+}
+
+Test(states, receives_a_full_cq_cannot_take_are_flushed_as_it_drains)
+{
+	GZT_REQUIRE(MSG);
+	struct genzio_cq_attr ca = { .depth = 2 };
+	struct gzt_ep a, b;
+	struct genzio_cq *rcq;
+	struct genzio_wc wc;
+	uint64_t next = 100;
+
+	cr_assert_eq(gzt_ep_open(&a, 4096, GZT_ACCESS_ALL), 0);
+	cr_assert_eq(gzt_ep_open(&b, 4096, GZT_ACCESS_ALL), 0);
+	/* a's receives complete into a cq of 2 */
+	cr_assert_eq(genzio_cq_create(a.ctx, &ca, &rcq), 0);
+	struct genzio_qp_attr qa = {
+		.qp_type = GENZIO_QPT_RC, .sq_depth = 16, .rq_depth = 8,
+		.max_send_sge = 1, .max_recv_sge = 1, .max_inline = 8,
+		.send_cq = a.cq, .recv_cq = rcq,
+	};
+	cr_assert_eq(genzio_qp_destroy(a.qp), 0);
+	cr_assert_eq(genzio_qp_create(a.pd, &qa, &a.qp), 0);
+	cr_assert_eq(gzt_qp_pair(a.qp, b.qp), 0);
+	post_recvs(&a, 5);
+	cr_assert_eq(genzio_qp_destroy(b.qp), 0);
+	b.qp = NULL;
+	cr_assert_eq(gzt_put64(&a, b.info.addr, b.info.rkey, 1, &wc), 0);
+	cr_assert_eq(wc.status, GENZIO_WC_REM_QP);
+	/* two fit now; each poll that makes room lets the rest in, in order */
+	for (int n = 0; n < 200 && next < 105; n++) {
+		if (genzio_poll_cq(rcq, 1, &wc) != 1)
+			continue;
+		cr_assert_eq(wc.status, GENZIO_WC_FLUSHED);
+		cr_assert_eq(wc.wr_id, next++);
+	}
+	cr_assert_eq(next, 105, "all five receives, none stuck");
+	cr_assert_eq(genzio_qp_destroy(a.qp), 0);
+	a.qp = NULL;
+	cr_assert_eq(genzio_cq_destroy(rcq), 0);
+	gzt_ep_close(&b);
+	gzt_ep_close(&a);
 }

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* The forked target process of the conformance suite. */
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -177,4 +178,52 @@ void gzt_connect_to(struct gzt_ep *ep, struct gzt_target *t)
 	}
 	gzt_target_pair(t, &ep->info, &mine);
 	cr_assert_eq(gzt_connect(ep->qp, &mine), 0);
+}
+
+/* Capability names as GZT_CAPS_HIDE spells them. */
+static const struct {
+	const char *name;
+	uint64_t bit;
+} caps_by_name[] = {
+	{ "RMA", GENZIO_CAP_RMA }, { "ATOMIC", GENZIO_CAP_ATOMIC },
+	{ "MSG", GENZIO_CAP_MSG }, { "WRITE_IMM", GENZIO_CAP_WRITE_IMM },
+	{ "SYNC", GENZIO_CAP_SYNC }, { "RD", GENZIO_CAP_RD },
+	{ "RMAP", GENZIO_CAP_RMAP }, { "FINE_STATUS", GENZIO_CAP_FINE_STATUS },
+	{ "ONE_SIDED_TARGET", GENZIO_CAP_ONE_SIDED_TARGET },
+	{ "REG_CONVERT", GENZIO_CAP_REG_CONVERT },
+};
+
+static uint64_t caps_hidden(void)
+{
+	const char *h = getenv("GZT_CAPS_HIDE");
+	uint64_t bits = 0;
+
+	for (size_t i = 0; h && i < sizeof(caps_by_name) / sizeof(caps_by_name[0]);
+	     i++) {
+		const char *p = strstr(h, caps_by_name[i].name);
+		size_t n = strlen(caps_by_name[i].name);
+
+		/* a whole name of the comma-separated list */
+		while (p && ((p != h && p[-1] != ',') ||
+			     (p[n] && p[n] != ',')))
+			p = strstr(p + 1, caps_by_name[i].name);
+		if (p)
+			bits |= caps_by_name[i].bit;
+	}
+	return bits;
+}
+
+void gzt_require_caps(uint64_t caps, const char *names)
+{
+	struct genzio_context *ctx;
+	struct genzio_device_attr a;
+	uint64_t have;
+
+	cr_assert_eq(genzio_device_open(NULL, NULL, &ctx), 0);
+	cr_assert_eq(genzio_device_query(ctx, &a), 0);
+	cr_assert_eq(genzio_device_close(ctx), 0);
+	have = a.caps & ~caps_hidden();
+	if ((have & caps) != caps)
+		cr_skip_test("%s lacks GENZIO_CAP_%s%s", a.name, names,
+			     a.caps & caps ? " (hidden by GZT_CAPS_HIDE)" : "");
 }

@@ -451,6 +451,50 @@ Test(hostile, receiver_entry_describing_an_impossible_ring_completes_rem_qp)
 	gzt_ep_close(&a);
 }
 
+Test(hostile, a_scribbled_receive_ring_makes_an_err_flush_invent_nothing)
+{
+	struct gzt_ep a, b;
+	struct genzio_wc wc;
+	struct genzio_sge sge;
+	uint32_t bad[3];
+
+	pair(&a, &b);
+	sge = (struct genzio_sge){ a.info.addr, 64, a.mr->lkey };
+	for (int i = 0; i < 2; i++) {
+		struct genzio_recv_wr w = { .wr_id = 10 + (uint64_t)i,
+					    .sg_list = &sge, .num_sge = 1 },
+				      *rb;
+
+		cr_assert_eq(genzio_post_recv(a.qp, &w, &rb), 0);
+	}
+	/* a peer may write our receive ring's cons: beyond what we posted,
+	 * below what we reaped, far away */
+	bad[0] = qp_of(&a)->rq_posted + 1000;
+	bad[1] = qp_of(&a)->rq_done - 1;
+	bad[2] = 0x80000000u;
+	atomic_store(&qp_of(&a)->rq->cons, bad[0]);
+	cr_assert_eq(genzio_qp_destroy(b.qp), 0);
+	b.qp = NULL;
+	cr_assert_eq(gzt_put64(&a, b.info.addr, b.info.rkey, 1, &wc), 0);
+	cr_assert_eq(wc.status, GENZIO_WC_REM_QP);
+	/* the flush finds nothing it could have posted: no completion made
+	 * up, no hang; the same for every kind of garbage */
+	for (int k = 0; k < 3; k++) {
+		atomic_store(&qp_of(&a)->rq->cons, bad[k]);
+		for (int n = 0; n < 100; n++)
+			cr_assert_eq(genzio_poll_cq(a.cq, 1, &wc), 0);
+	}
+	/* put right again: the two receives are flushed, as posted */
+	atomic_store(&qp_of(&a)->rq->cons, qp_of(&a)->rq_done);
+	for (int i = 0; i < 2; i++) {
+		cr_assert_eq(gzt_poll_one(a.cq, &wc, 1000), 1);
+		cr_assert_eq(wc.status, GENZIO_WC_FLUSHED);
+		cr_assert_eq(wc.wr_id, 10 + (uint64_t)i);
+	}
+	gzt_ep_close(&b);
+	gzt_ep_close(&a);
+}
+
 /* Path of @ep's data-space segment, for a test that abuses it. */
 static void seg_path(struct gzt_ep *ep, char *buf, size_t len)
 {

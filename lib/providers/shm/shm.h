@@ -160,6 +160,8 @@ struct gz_shm_cq {
 	 * post, so a later post cannot take the room they need */
 	_Atomic uint32_t owed;
 	_Atomic uint32_t parked;	/* its qps holding parked requests */
+	_Atomic uint32_t err_qps;	/* its receive qps in ERR: poll
+					 * flushes what they post meanwhile */
 	_Atomic uint64_t parked_qps[GZ_SHM_MAX_QP / 64];	/* by slot */
 	uint64_t dropped;		/* receives of dead queue pairs */
 	/* a poll inside receive handling, which looks at queue pairs: their
@@ -193,7 +195,8 @@ struct gz_shm_qp {
 	 * (GZ_SHM_RID_NONE: not yet); the fast path compares it (shm_pair.c) */
 	_Atomic uint64_t rid;
 	uint32_t seq;			/* our entry's sequence (even) */
-	_Atomic uint32_t state;		/* enum genzio_qp_state */
+	_Atomic uint32_t state;		/* enum genzio_qp_state, or
+					 * GZ_SHM_QPS_STOPPED */
 	_Atomic uint32_t err_status;	/* ERR: what caused it */
 	uint32_t max_sge;
 	uint32_t max_inline;
@@ -282,6 +285,7 @@ static inline uint64_t gz_shm_qpent_id(const struct gz_shm_peer *p,
 		memory_order_acquire);
 }
 /* ---- shm_pair.c: RC connections ---- */
+#define GZ_SHM_QPS_STOPPED 0x100	/* being destroyed: no more changes */
 /* struct gz_shm_qp.rid, not yet paired: an odd sequence with queue pair
  * number 0, which no owner writes and no fill pattern makes */
 #define GZ_SHM_RID_NONE GZ_SHM_ID(0, 1)
@@ -307,8 +311,11 @@ void gz_shm_qp_fatal(struct gz_shm_qp *qp, uint8_t status);
 void gz_shm_qp_query(struct genzio_qp *qp, struct genzio_qp_info *info);
 void gz_shm_qp_reset(struct genzio_qp *qp);
 /* Claim every posted receive no sender took and complete each with
- * GENZIO_WC_FLUSHED in the receive cq (shm_recv.c). */
+ * GENZIO_WC_FLUSHED in the receive cq (shm_recv.c); what does not fit
+ * the cq stays posted, for the next flush. */
 void gz_shm_rq_flush(struct gz_shm_qp *qp);
+/* Poll: flush the receives queue pairs in ERR posted meanwhile. */
+void gz_shm_cq_flush_err(struct gz_shm_cq *cq);
 int gz_shm_qp_connect(struct genzio_qp *qp, uint32_t gcid, const uint8_t *a,
 		      size_t len);
 

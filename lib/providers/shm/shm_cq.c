@@ -84,6 +84,11 @@ static int shm_poll_cq(struct genzio_cq *pub, int n, struct genzio_wc *wc)
 	if (GZ_UNLIKELY(atomic_load_explicit(&cq->parked,
 					     memory_order_relaxed)))
 		gz_shm_cq_progress(cq);
+	/* a receive posted while its queue pair went to ERR, unseen by the
+	 * flush then (a store-load race without a fence on post_recv) */
+	if (GZ_UNLIKELY(atomic_load_explicit(&cq->err_qps,
+					     memory_order_relaxed)))
+		gz_shm_cq_flush_err(cq);
 	while (i < n) {
 		struct gz_xdm_cqe *e = gz_ring_cqe_peek(&cq->ring, c);
 		struct genzio_wc *w = &wc[i];

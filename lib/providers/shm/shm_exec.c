@@ -157,9 +157,15 @@ static inline int exec_wr(struct gz_shm_qp *qp, struct gz_shm_peer *peer,
 		res->byte_len = r ? 0 : n;
 		return r;
 	}
-	st = gz_shm_qpent_read(peer, rqpn, &q);
-	if (st)
-		return st;
+	/* RC: reach() checked the entry, whose domain is fixed while its
+	 * number is (qp->rdomain); RD: one snapshot here */
+	if (peer == qp->peer && rqpn == qp->rqpn) {
+		q.domain = qp->rdomain;
+	} else {
+		st = gz_shm_qpent_read(peer, rqpn, &q);
+		if (st)
+			return st;
+	}
 	if (wr->opcode == GENZIO_WR_SYNC) {
 		/* Everything earlier already executed; make it visible. */
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
@@ -191,9 +197,9 @@ void gz_shm_complete(struct gz_shm_qp *qp, uint32_t idx,
 	/* a cq without a channel never pays for the notify fence */
 	if (GZ_UNLIKELY(cq->notify_fd >= 0))
 		gz_shm_cq_notify(cq->hdr, NULL, cq->notify_fd);
-	/* RC: the peer or its queue pair is gone for good */
-	if (GZ_UNLIKELY(status == GENZIO_WC_RETRY_EXC ||
-			status == GENZIO_WC_REM_QP))
+	/* RC: the peer is gone for good (a REM_QP is fatal only where
+	 * reach() decides it: a message's REM_QP may be transient) */
+	if (GZ_UNLIKELY(status == GENZIO_WC_RETRY_EXC))
 		gz_shm_qp_fatal(qp, status);
 }
 
@@ -268,8 +274,15 @@ int gz_shm_run_one(struct gz_shm_qp *qp, const struct genzio_send_wr *wr,
 			return -EAGAIN;
 		return st;
 	}
-	if (GZ_UNLIKELY(st))
-		return fail_unrun(qp, wr, parked, (uint8_t)st);
+	if (GZ_UNLIKELY(st)) {
+		int ret = fail_unrun(qp, wr, parked, (uint8_t)st);
+
+		/* the remote queue pair is gone, or not ours: fatal, after
+		 * the completion that says so (the flushes come after it) */
+		if (st == GENZIO_WC_REM_QP)
+			gz_shm_qp_fatal(qp, (uint8_t)st);
+		return ret;
+	}
 	/* An RMA or atomic takes its completion slot first: a full queue
 	 * must fail the post before any effect, or a retried FADD would
 	 * add twice. A message may have to wait for a receive buffer, so

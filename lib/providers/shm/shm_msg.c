@@ -284,7 +284,7 @@ int gz_shm_msg_deliver(struct gz_shm_qp *qp, struct gz_shm_peer *peer,
 	/* Destroyed (and maybe recreated) meanwhile: the receiver drops a
 	 * completion that names a queue pair it no longer has, and we say
 	 * the message did not arrive. */
-	if (GZ_UNLIKELY(gz_shm_qpent_id(peer, rqpn) != d.q.id))
+	if (GZ_UNLIKELY(GZ_SHM_ID_QPN(gz_shm_qpent_id(peer, rqpn)) != rqpn))
 		st = GENZIO_WC_REM_QP;
 	publish(&d, &r, wr, rst, len, peer);
 	*byte_len = (uint32_t)len;

@@ -38,6 +38,8 @@ static void announce(struct gz_shm_qp *qp, uint32_t gcid, uint32_t qpn,
 	struct gz_shm_qpent *e = &qp->ctx->comp->qp[qp->slot];
 	uint32_t me = qp->base.pub.qp_num;
 
+	if (atomic_load(&qp->state) == GZ_SHM_QPS_STOPPED)
+		return;	/* unpublished for good */
 	atomic_store_explicit(&e->id, GZ_SHM_ID(me, qp->seq + 1),
 			      memory_order_relaxed);
 	atomic_thread_fence(memory_order_release);
@@ -67,6 +69,8 @@ static int entry_wait(struct gz_shm_peer *peer, uint32_t rqpn,
 	uint8_t st;
 
 	while ((st = gz_shm_qpent_peek(peer, rqpn, q)) == GZ_SHM_CHANGING) {
+		if (!gz_shm_peer_alive(peer))
+			return -EHOSTUNREACH;	/* died mid-change */
 		if (gz_shm_now_ns() > end)
 			return -EAGAIN;
 		sched_yield();
@@ -106,9 +110,9 @@ int gz_shm_qp_connect(struct genzio_qp *pub, uint32_t gcid, const uint8_t *a,
 		goto put;
 	}
 	ret = entry_wait(peer, rqpn, &q);
-	if (ret == -EAGAIN) {
-		gz_err(ret, "queue pair %#x of GCID %#x stayed mid-change",
-		       rqpn, gcid);
+	if (ret == -EAGAIN || ret == -EHOSTUNREACH) {
+		gz_err(ret, "queue pair %#x of GCID %#x stayed mid-change%s",
+		       rqpn, gcid, ret == -EAGAIN ? "" : ", then it died");
 		goto put;
 	}
 	if (ret) {
@@ -173,15 +177,15 @@ int gz_shm_pair_check(struct gz_shm_qp *qp)
 
 void gz_shm_qp_fatal(struct gz_shm_qp *qp, uint8_t status)
 {
-	uint32_t none = 0, rts = GENZIO_QPS_RTS;
+	uint32_t rts = GENZIO_QPS_RTS;
 
+	/* once per connection: RTS to ERR (never from STOPPED) */
 	if (qp->base.pub.qp_type != GENZIO_QPT_RC ||
-	    atomic_load_explicit(&qp->state, memory_order_relaxed) !=
-		    GENZIO_QPS_RTS ||
-	    !atomic_compare_exchange_strong(&qp->err_status, &none, status))
+	    !atomic_compare_exchange_strong(&qp->state, &rts, GENZIO_QPS_ERR))
 		return;
-	if (!atomic_compare_exchange_strong(&qp->state, &rts, GENZIO_QPS_ERR))
-		return;
+	atomic_store(&qp->err_status, status);
+	/* our receive cq's polls flush what a racing post_recv adds */
+	atomic_fetch_add(&qp->rcq->err_qps, 1);
 	/* the lean path stops here; the slow path flushes (reach()) */
 	atomic_store(&qp->rid, GZ_SHM_RID_NONE);
 	/* a peer that still sends finds us connected to nobody */
@@ -217,7 +221,8 @@ void gz_shm_qp_reset(struct genzio_qp *pub)
 	struct gz_shm_qp *qp = container_of(pub, struct gz_shm_qp, base.pub);
 
 	/* ERR first: a poller that still runs our parked work flushes it */
-	atomic_store(&qp->state, GENZIO_QPS_ERR);
+	if (atomic_exchange(&qp->state, GENZIO_QPS_ERR) == GENZIO_QPS_ERR)
+		atomic_fetch_sub(&qp->rcq->err_qps, 1);
 	atomic_store(&qp->rid, GZ_SHM_RID_NONE);
 	gz_shm_park_flush(qp);
 	gz_shm_rq_flush(qp);

@@ -171,6 +171,11 @@ int gz_shm_qp_stop(struct genzio_qp *pub)
 	 * got past the number may still be writing into our receive
 	 * buffers: like verbs, nothing lands after destroy (the core waits
 	 * for it with gz_shm_quiesce, without the context lock). */
+	/* no fatal error may publish us again (announce): stopped first,
+	 * and no poller still inside one */
+	if (atomic_exchange(&qp->state, GZ_SHM_QPS_STOPPED) == GENZIO_QPS_ERR)
+		atomic_fetch_sub(&qp->rcq->err_qps, 1);
+	gz_shm_progress_quiesce(ctx);
 	atomic_store_explicit(&ctx->comp->qp[qp->slot].id, 0,
 			      memory_order_release);
 	atomic_store_explicit(&ctx->qp[qp->slot], NULL, memory_order_seq_cst);

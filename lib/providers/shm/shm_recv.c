@@ -98,56 +98,6 @@ int gz_shm_post_recv(struct genzio_qp *pub, struct genzio_recv_wr *wr,
 	return ret;
 }
 
-/* Complete receive slot @rslot, which we claimed, with FLUSHED: the
- * entry a sender would write, written by us. 0, or -EAGAIN (cq full:
- * it is in error now, as when a sender finds it full). */
-static int recv_flushed(struct gz_shm_qp *qp, uint32_t rslot)
-{
-	struct gz_shm_cq *cq = qp->rcq;
-	struct gz_xdm_cqe *e;
-	uint32_t idx;
-
-	if (gz_ring_reserve(&cq->ring, &idx)) {
-		atomic_store_explicit(&cq->hdr->notify.overrun, 1,
-				      memory_order_relaxed);
-		return -EAGAIN;
-	}
-	e = gz_ring_slot(&cq->ring, idx);
-	memset(e->result, 0, sizeof(e->result));
-	e->status = GENZIO_WC_FLUSHED;
-	e->opcode = GENZIO_WC_RECV;
-	e->byte_len = 0;
-	e->context = 0;		/* poll reports what we posted */
-	e->qp_num = qp->base.pub.qp_num;
-	e->src_gcid = 0;
-	e->imm_data = 0;
-	e->wc_flags = 0;
-	e->cidx = (uint16_t)rslot;
-	gz_ring_cqe_publish(&cq->ring, idx, e);
-	if (cq->notify_fd >= 0)
-		gz_shm_cq_notify(cq->hdr, NULL, cq->notify_fd);
-	return 0;
-}
-
-void gz_shm_rq_flush(struct gz_shm_qp *qp)
-{
-	uint32_t posted = atomic_load_explicit(&qp->rq_posted,
-					       memory_order_relaxed);
-	uint32_t c = atomic_load_explicit(&qp->rq->cons, memory_order_acquire);
-
-	/* senders claim with a CAS on cons: claim the rest the same way */
-	do {
-		/* nothing left; or a cons no sender could have made */
-		if ((int32_t)(posted - c) <= 0 || posted - c > qp->rq_cap)
-			return;
-	} while (!atomic_compare_exchange_weak_explicit(
-		&qp->rq->cons, &c, posted, memory_order_acq_rel,
-		memory_order_acquire));
-	for (; c != posted; c++)
-		if (recv_flushed(qp, c))
-			return;
-}
-
 /*
  * Senders finish receive slots in any order (several may deliver at
  * once), but the owner reposts them in ring order: a slot is given back
@@ -176,4 +126,94 @@ int gz_shm_rq_slot_take(struct gz_shm_qp *qp, uint32_t rslot,
 	/* Release pairs with the acquire in gz_shm_post_recv(). */
 	atomic_store_explicit(&qp->rq_done, d, memory_order_release);
 	return 1;
+}
+
+/* Fill the completion at @idx, reserved in our receive cq: a FLUSHED
+ * receive of slot @rslot, or (qpn 0, which names no queue pair) an
+ * entry poll drops. */
+static void flushed_publish(struct gz_shm_qp *qp, uint32_t idx, uint32_t qpn,
+			    uint32_t rslot)
+{
+	struct gz_shm_cq *cq = qp->rcq;
+	struct gz_xdm_cqe *e = gz_ring_slot(&cq->ring, idx);
+
+	memset(e->result, 0, sizeof(e->result));
+	e->status = GENZIO_WC_FLUSHED;
+	e->opcode = GENZIO_WC_RECV;
+	e->byte_len = 0;
+	e->context = 0;		/* poll reports what we posted */
+	e->qp_num = qpn;
+	e->src_gcid = 0;
+	e->imm_data = 0;
+	e->wc_flags = 0;
+	e->cidx = (uint16_t)rslot;
+	gz_ring_cqe_publish(&cq->ring, idx, e);
+}
+
+/* Claim the oldest receive no sender took, as a sender would (a CAS on
+ * the shared cons). 1 and *@slot, 0 when none is left or cons makes no
+ * sense: senders never move it below what we reaped or past what we
+ * posted, so anything else is a peer's scribble, and we leave it. */
+static int claim_own(struct gz_shm_qp *qp, uint32_t *slot)
+{
+	uint32_t done = atomic_load_explicit(&qp->rq_done, memory_order_relaxed);
+	uint32_t posted = atomic_load_explicit(&qp->rq_posted,
+					       memory_order_relaxed);
+	uint32_t c = atomic_load_explicit(&qp->rq->cons, memory_order_acquire);
+
+	for (int tries = 0; tries < 64; tries++) {
+		if (c - done > posted - done || c == posted)
+			return 0;
+		if (atomic_compare_exchange_weak_explicit(
+			    &qp->rq->cons, &c, c + 1, memory_order_acq_rel,
+			    memory_order_acquire)) {
+			*slot = c;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+void gz_shm_rq_flush(struct gz_shm_qp *qp)
+{
+	struct gz_shm_cq *cq = qp->rcq;
+	uint32_t idx, slot;
+
+	/* the completion's room first: a receive we claimed and could not
+	 * complete would hold up its ring for good */
+	while (atomic_load_explicit(&qp->rq->cons, memory_order_relaxed) !=
+		       atomic_load_explicit(&qp->rq_posted,
+					    memory_order_relaxed) &&
+	       !gz_ring_reserve(&cq->ring, &idx)) {
+		if (!claim_own(qp, &slot)) {
+			flushed_publish(qp, idx, 0, 0);	/* dropped by poll */
+			break;
+		}
+		flushed_publish(qp, idx, qp->base.pub.qp_num, slot);
+	}
+	/* full or not, whoever sleeps on the cq hears of it */
+	if (cq->notify_fd >= 0)
+		gz_shm_cq_notify(cq->hdr, NULL, cq->notify_fd);
+}
+
+void gz_shm_cq_flush_err(struct gz_shm_cq *cq)
+{
+	struct gz_shm_ctx *ctx = cq->ctx;
+
+	/* as the receive handling of poll: qp_destroy waits for us */
+	atomic_fetch_add_explicit(&cq->in_poll, 1, memory_order_seq_cst);
+	for (uint32_t i = 0; i < GZ_SHM_MAX_QP; i++) {
+		/* seq-cst: as recv_qp() in shm_cq.c, against qp_destroy */
+		struct gz_shm_qp *qp = atomic_load_explicit(
+			&ctx->qp[i], memory_order_seq_cst);
+
+		if (qp && qp->rcq == cq &&
+		    atomic_load(&qp->state) == GENZIO_QPS_ERR &&
+		    atomic_load_explicit(&qp->rq_posted,
+					 memory_order_acquire) !=
+			    atomic_load_explicit(&qp->rq->cons,
+						 memory_order_acquire))
+			gz_shm_rq_flush(qp);
+	}
+	atomic_fetch_sub_explicit(&cq->in_poll, 1, memory_order_release);
 }
