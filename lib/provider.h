@@ -20,8 +20,10 @@ struct gz_provider {
 	int (*probe)(struct genzio_device_desc *devs, int max, char *why,
 		     size_t len);
 
-	int (*ah_create)(struct genzio_pd *pd, uint32_t gcid,
-			 struct genzio_ah **ah);
+	/* @a, @len: the provider part of an address of @gcid
+	 * (genzio_ah_create_addr), to check; NULL by GCID alone. */
+	int (*ah_create)(struct genzio_pd *pd, uint32_t gcid, const uint8_t *a,
+			 size_t len, struct genzio_ah **ah);
 	void (*ah_destroy)(struct genzio_ah *ah);
 	int (*channel_create)(struct genzio_context *ctx,
 			      struct gz_channel **ch);

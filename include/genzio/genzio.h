@@ -384,6 +384,24 @@ GENZIO_EXPORT int genzio_mr_dereg(struct genzio_mr *mr);
  */
 GENZIO_EXPORT int genzio_ah_create(struct genzio_pd *pd, uint32_t gcid,
 				   struct genzio_ah **ah);
+/**
+ * genzio_ah_create_addr - Address the component of a queue-pair address
+ * @pd:   protection domain
+ * @addr: a genzio_qp_addr() of one of its queue pairs (RD work requests
+ *        then name that queue pair, or another, in remote_qpn)
+ * @len:  its length
+ * @ah:   out
+ *
+ * As genzio_ah_create() for the address's GCID, but bound to the
+ * component that published the address: one that left, whose GCID
+ * another holds now, is -EHOSTUNREACH. The form network providers need.
+ *
+ * Return: as genzio_ah_create(), and -EAFNOSUPPORT (an address of another
+ * provider).
+ */
+GENZIO_EXPORT int genzio_ah_create_addr(struct genzio_pd *pd,
+					const void *addr, size_t len,
+					struct genzio_ah **ah);
 /** genzio_ah_destroy - Free @ah; no work request may still name it.
  *  Return: 0 or -EINVAL. */
 GENZIO_EXPORT int genzio_ah_destroy(struct genzio_ah *ah);

@@ -207,6 +207,25 @@ Test(badargs, ah_create_and_destroy)
 	cr_assert_eq(genzio_ah_create(ep.pd, GENZIO_GCID(9, 1), &ah),
 		     -EHOSTUNREACH);
 	cr_assert_eq(genzio_ah_destroy(NULL), -EINVAL);
+	/* by address */
+	uint8_t a[GENZIO_ADDR_MAX];
+	size_t n = ep.info.qp_addr_len;
+
+	cr_assert_eq(genzio_ah_create_addr(NULL, ep.info.qp_addr, n, &ah),
+		     -EINVAL);
+	cr_assert_eq(genzio_ah_create_addr(ep.pd, NULL, n, &ah), -EINVAL);
+	cr_assert_eq(genzio_ah_create_addr(ep.pd, ep.info.qp_addr, n, NULL),
+		     -EINVAL);
+	cr_assert_eq(genzio_ah_create_addr(ep.pd, ep.info.qp_addr, n - 1, &ah),
+		     -EINVAL);
+	memcpy(a, ep.info.qp_addr, n);
+	a[1] = 77;	/* another provider's */
+	cr_assert_eq(genzio_ah_create_addr(ep.pd, a, n, &ah), -EAFNOSUPPORT);
+	memcpy(a, ep.info.qp_addr, n);
+	a[12] ^= 0x40;	/* an earlier incarnation's */
+	cr_assert_eq(genzio_ah_create_addr(ep.pd, a, n, &ah), -EHOSTUNREACH);
+	cr_assert_eq(genzio_ah_create_addr(ep.pd, ep.info.qp_addr, n, &ah), 0);
+	cr_assert_eq(genzio_ah_destroy(ah), 0);
 	gzt_ep_close(&ep);
 }
 

@@ -285,6 +285,7 @@ static inline uint64_t gz_shm_qpent_id(const struct gz_shm_peer *p,
 		memory_order_acquire);
 }
 /* ---- shm_pair.c: RC connections ---- */
+#define GZ_SHM_ADDR_LEN 12	/* an address's shm part: qpn, incarnation */
 #define GZ_SHM_QPS_STOPPED 0x100	/* being destroyed: no more changes */
 /* struct gz_shm_qp.rid, not yet paired: an odd sequence with queue pair
  * number 0, which no owner writes and no fill pattern makes */
@@ -537,8 +538,8 @@ int gz_shm_rmap_map(struct genzio_ah *ah, uint32_t remote_qpn,
 		    uint64_t raddr, uint64_t len, uint32_t rkey, uint32_t mode,
 		    struct genzio_rmap **rmap);
 void gz_shm_rmap_unmap(struct genzio_rmap *rmap);
-int gz_shm_ah_create(struct genzio_pd *pd, uint32_t gcid,
-		     struct genzio_ah **ah);
+int gz_shm_ah_create(struct genzio_pd *pd, uint32_t gcid, const uint8_t *a,
+		     size_t len, struct genzio_ah **ah);
 void gz_shm_ah_destroy(struct genzio_ah *ah);
 
 #endif /* GZ_PROVIDERS_SHM_SHM_H */

@@ -3,14 +3,19 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "core/addr.h"
 #include "providers/shm/shm.h"
 
-int gz_shm_ah_create(struct genzio_pd *pd, uint32_t gcid,
-		     struct genzio_ah **out)
+int gz_shm_ah_create(struct genzio_pd *pd, uint32_t gcid, const uint8_t *a,
+		     size_t len, struct genzio_ah **out)
 {
-	struct gz_shm_ah *ah = calloc(1, sizeof(*ah));
+	struct gz_shm_ah *ah;
 	int ret;
 
+	if (a && len != GZ_SHM_ADDR_LEN)
+		return gz_err(-EINVAL, "an shm address has %d bytes after its "
+			      "header, not %zu", GZ_SHM_ADDR_LEN, len);
+	ah = calloc(1, sizeof(*ah));
 	if (!ah)
 		return -ENOMEM;
 	/* its errors say what went wrong: no such component, or no fd or
@@ -19,6 +24,13 @@ int gz_shm_ah_create(struct genzio_pd *pd, uint32_t gcid,
 	if (ret) {
 		free(ah);
 		return ret;
+	}
+	/* an address names one incarnation: not whoever has its GCID now */
+	if (a && ah->peer->incarnation != gz_le64_get(a + 4)) {
+		gz_shm_peer_put(ah->peer);
+		free(ah);
+		return gz_err(-EHOSTUNREACH, "the address is of an earlier "
+			      "component with GCID %#x", gcid);
 	}
 	*out = &ah->base;
 	return 0;

@@ -18,17 +18,16 @@
 #include "provider.h"
 #include "providers/shm/shm.h"
 
-#define ADDR_LEN 12
 
 int gz_shm_qp_addr(struct genzio_qp *pub, uint8_t *buf, size_t len)
 {
 	struct gz_shm_qp *qp = container_of(pub, struct gz_shm_qp, base.pub);
 
-	if (len < ADDR_LEN)
+	if (len < GZ_SHM_ADDR_LEN)
 		return -ENOSPC;
 	gz_le32_put(buf, pub->qp_num);
 	gz_le64_put(buf + 4, qp->ctx->incarnation);
-	return ADDR_LEN;
+	return GZ_SHM_ADDR_LEN;
 }
 
 /* Write whom @qp connects to into its entry (seqlock writer side). */
@@ -91,9 +90,9 @@ int gz_shm_qp_connect(struct genzio_qp *pub, uint32_t gcid, const uint8_t *a,
 	if (qp->peer)
 		return gz_err(-EISCONN, "queue pair %#x is connected already",
 			      pub->qp_num);
-	if (len != ADDR_LEN)
+	if (len != GZ_SHM_ADDR_LEN)
 		return gz_err(-EINVAL, "an shm address has %d bytes after its "
-			      "header, not %zu", ADDR_LEN, len);
+			      "header, not %zu", GZ_SHM_ADDR_LEN, len);
 	rqpn = gz_le32_get(a);
 	inc = gz_le64_get(a + 4);
 	if (!rqpn || rqpn >> 24 || !inc)
@@ -202,7 +201,7 @@ void gz_shm_qp_fatal(struct gz_shm_qp *qp, uint8_t status)
 void gz_shm_qp_query(struct genzio_qp *pub, struct genzio_qp_info *info)
 {
 	struct gz_shm_qp *qp = container_of(pub, struct gz_shm_qp, base.pub);
-	uint8_t a[ADDR_LEN];
+	uint8_t a[GZ_SHM_ADDR_LEN];
 
 	info->state = atomic_load(&qp->state);
 	info->err_status = info->state == GENZIO_QPS_ERR ?
