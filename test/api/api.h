@@ -68,6 +68,10 @@ int gzt_child_join(int fd, struct gzt_ep *ep, struct genzio_conn_info *peer);
  * skips themselves are tested (test/api/run-caps.sh).
  */
 void gzt_require_caps(uint64_t caps, const char *names);
+/* Whether remote-fault status @got is @fine (BAD_RKEY, REM_BOUNDS), or
+ * REM_ACCESS on a device without GENZIO_CAP_FINE_STATUS (verbs reports
+ * all three as one remote access error). */
+int gzt_remote_fault_is(uint32_t got, uint32_t fine);
 #define GZT_REQUIRE(cap) gzt_require_caps(GENZIO_CAP_##cap, #cap)
 
 #endif /* GZT_API_H */
