@@ -6,12 +6,15 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "fabric/fabric.h"
+#include "fabric/liveness.h"
 #include "lib/gzt.h"
 #include "sys/sys.h"
 
@@ -311,4 +314,45 @@ Test(proc, peek_reads_mapped_memory_and_refuses_the_rest)
 	munmap(gone, 4096);
 	cr_assert_eq(gz_sys_peek(gone, &got), -EFAULT);
 	cr_assert_eq(gz_sys_peek(NULL, &got), -EFAULT);
+}
+
+TestSuite(liveness, .timeout = 30);
+
+Test(liveness, a_watch_follows_the_life_lock_then_the_process)
+{
+	struct gz_lifelock *l = aligned_alloc(64, sizeof(*l));
+	_Atomic uint32_t closed = 0;
+	struct gz_fabric_watch w;
+	uint64_t st;
+	pid_t kid;
+
+	cr_assert_not_null(l);
+	memset(l, 0, sizeof(*l));
+	cr_assert_eq(gz_sys_proc_starttime(getpid(), &st), 0);
+	cr_assert_eq(gz_sys_lifelock_hold(l), 0);
+	cr_assert_eq(gz_fabric_watch_init(&w, l, &closed, getpid(), st), 0);
+	cr_assert(gz_fabric_alive(&w), "held, unchanged: alive, one load");
+	/* released (the holding thread is gone, say): the process still
+	 * lives, so alive, and from now on rechecked, rate-limited */
+	cr_assert_eq(gz_sys_lifelock_release(l), 1);
+	cr_assert(gz_fabric_alive(&w));
+	cr_assert_eq(atomic_load(&w.word), GZ_FABRIC_LIFE_UNKNOWN);
+	cr_assert(gz_fabric_alive(&w), "within the recheck interval");
+	/* closed in order: dead at once, and for good */
+	atomic_store(&closed, 1);
+	atomic_store(&w.next_check_ns, 0);
+	cr_assert_eq(gz_fabric_alive(&w), 0);
+	atomic_store(&closed, 0);
+	cr_assert_eq(gz_fabric_alive(&w), 0, "dead stays dead");
+	/* a process that is gone cannot be watched */
+	kid = fork();
+	if (!kid)
+		_exit(0);
+	cr_assert_eq(gz_sys_proc_starttime(kid, &st), 0);
+	cr_assert_eq(waitpid(kid, NULL, 0), kid);
+	cr_assert_eq(gz_fabric_watch_init(&w, l, &closed, kid, st),
+		     -EHOSTUNREACH);
+	cr_assert_eq(gz_fabric_watch_init(&w, l, &closed, 0, st),
+		     -EHOSTUNREACH);
+	free(l);
 }

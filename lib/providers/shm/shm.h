@@ -38,6 +38,7 @@
 #include <stdint.h>
 
 #include "fabric/fabric.h"
+#include "fabric/liveness.h"
 #include "provider.h"
 #include "sys/sys.h"
 #include "xdm/ring.h"
@@ -50,10 +51,8 @@ struct gz_shm_ctx;
 struct gz_shm_peer {
 	struct gz_xdm_target tgt;	/* first: the fast path starts here */
 	const struct gz_shm_comp *comp;	/* read-only mapping */
-	_Atomic uint32_t life_word;	/* its life word while it lives; see
-					 * GZ_SHM_LIFE_UNKNOWN */
-	_Atomic uint32_t dead;
-	_Atomic uint64_t next_check_ns;	/* degraded mode: next syscall check */
+	struct gz_fabric_watch live;	/* its liveness (lib/fabric) */
+	_Atomic uint32_t told;		/* PEER_DEAD raised */
 	struct gz_shm_lane *lanes;	/* our window of its guard file */
 	int pidfd;			/* readable when it exits, or -1 */
 	uint32_t gen;			/* names it in the event set */
@@ -260,8 +259,7 @@ uint64_t gz_shm_now_ns(void);
 int gz_shm_peer_get(struct gz_shm_ctx *ctx, uint32_t gcid,
 		    struct gz_shm_peer **peer);
 void gz_shm_peer_put(struct gz_shm_peer *peer);
-/* Slow path of gz_shm_peer_alive(): 1 alive, 0 dead (and marked so). */
-int gz_shm_peer_check(struct gz_shm_peer *peer);
+/* @p is dead: marked so, PEER_DEAD raised once. */
 void gz_shm_peer_died(struct gz_shm_peer *p);
 /* Take @p's pidfd out of the event set and close it. */
 void gz_shm_peer_unwatch(struct gz_shm_peer *p);
@@ -323,17 +321,13 @@ int gz_shm_qp_connect(struct genzio_qp *qp, uint32_t gcid, const uint8_t *a,
 /* A peer's segment, mapped; NULL if it does not exist (any more). */
 const struct gz_xdm_seg *gz_shm_peer_seg(struct gz_shm_peer *p, uint32_t seg);
 
-/* No life word ever has this value: a peer whose opening thread exited
- * gets it, so every operation takes the (rate-limited) slow check. */
-#define GZ_SHM_LIFE_UNKNOWN 0xffffffffu
-
 /* One load in the common case: the peer's life word is unchanged. */
 static inline int gz_shm_peer_alive(struct gz_shm_peer *p)
 {
-	if (GZ_LIKELY(gz_sys_lifelock_word(&p->comp->life) ==
-		      atomic_load_explicit(&p->life_word, memory_order_relaxed)))
+	if (GZ_LIKELY(gz_fabric_alive(&p->live)))
 		return 1;
-	return gz_shm_peer_check(p);
+	gz_shm_peer_died(p);
+	return 0;
 }
 
 /* ---- shm_guard.c: dereg waits for accesses in flight ---- */

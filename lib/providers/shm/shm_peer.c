@@ -149,20 +149,10 @@ static int peer_header(struct gz_shm_peer *p, uint32_t gcid, uint64_t inc)
 	    c->version != GZ_SHM_VERSION || c->incarnation != inc ||
 	    c->gcid != gcid)
 		return -EHOSTUNREACH;
-	int alive;
-
 	p->pid = GZ_READ_ONCE(c->pid);
 	p->starttime = GZ_READ_ONCE(c->starttime);
-	if (p->pid <= 0 || atomic_load(&c->closed))
-		return -EHOSTUNREACH;
-	alive = gz_sys_proc_alive(p->pid, p->starttime);
-	if (alive <= 0)
-		return alive ? alive : -EHOSTUNREACH;
-	p->life_word = gz_sys_lifelock_word(&c->life);
-	if (!(p->life_word & GZ_FUTEX_TID_MASK) ||
-	    (p->life_word & GZ_FUTEX_OWNER_DIED))
-		p->life_word = GZ_SHM_LIFE_UNKNOWN;
-	return 0;
+	return gz_fabric_watch_init(&p->live, &c->life, &c->closed, p->pid,
+				    p->starttime);
 }
 
 /* Its exit makes a pidfd readable: PEER_DEAD without any traffic. No
@@ -323,66 +313,13 @@ void gz_shm_peer_put(struct gz_shm_peer *p)
 	free(p);
 }
 
-static uint64_t coarse_ns(void)
-{
-	struct timespec ts;
-
-	/* vDSO: no system call */
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-int gz_shm_peer_check(struct gz_shm_peer *p)
-{
-	const struct gz_shm_comp *c = p->comp;
-	uint32_t word = gz_sys_lifelock_word(&c->life);
-	uint64_t now;
-
-	if (atomic_load_explicit(&p->dead, memory_order_relaxed))
-		return 0;
-	if (atomic_load_explicit((_Atomic uint32_t *)&c->closed,
-				 memory_order_acquire))
-		goto dead;
-	/*
-	 * The word changed but the component did not close: the process
-	 * died, or only the thread that opened the context exited (the
-	 * kernel marks the word OWNER_DIED either way). Tell them apart
-	 * with the pid we snapshotted - the registry guarantees we share
-	 * its PID namespace. In the second case the word can no longer
-	 * announce a death, so check again at most every
-	 * GZ_SHM_RECHECK_NS (a coarse clock read, no syscall, in between).
-	 */
-	/* any thread may be here: the snapshot words are atomics */
-	if (atomic_load_explicit(&p->life_word, memory_order_relaxed) ==
-	    GZ_SHM_LIFE_UNKNOWN) {
-		now = coarse_ns();
-		if (now < atomic_load_explicit(&p->next_check_ns,
-					       memory_order_relaxed))
-			return 1;
-		atomic_store_explicit(&p->next_check_ns,
-				      now + GZ_SHM_RECHECK_NS,
-				      memory_order_relaxed);
-	}
-	/* "cannot tell" (no fd, say) is not a death: look again later */
-	if (!gz_sys_proc_alive(p->pid, p->starttime))
-		goto dead;
-	atomic_store_explicit(&p->life_word,
-			      (word & GZ_FUTEX_TID_MASK) &&
-					      !(word & GZ_FUTEX_OWNER_DIED) ?
-				      word /* re-armed by its owner */ :
-				      GZ_SHM_LIFE_UNKNOWN,
-			      memory_order_relaxed);
-	return 1;
-dead:
-	gz_shm_peer_died(p);
-	return 0;
-}
-
 void gz_shm_peer_died(struct gz_shm_peer *p)
 {
 	struct genzio_event e = { .type = GENZIO_EVENT_PEER_DEAD,
 				  .gcid = p->gcid };
 
-	if (!atomic_exchange(&p->dead, 1))
+	/* every later check says dead, whoever found out first */
+	atomic_store_explicit(&p->live.dead, 1, memory_order_relaxed);
+	if (!atomic_exchange(&p->told, 1))
 		gz_event_push(&p->ctx->base, &e);
 }

@@ -30,7 +30,6 @@
 #define GZ_SHM_PARKED 256u	/* requests one qp may park */
 #define GZ_SHM_RETRY_NS 200000u	/* parked sends retry every 200 us */
 #define GZ_SHM_RDM_TIMEOUT_US 100000u
-#define GZ_SHM_RECHECK_NS 1000000u	/* degraded liveness check: 1 ms */
 #define GZ_SHM_MAGIC_COMP 0x475a434fu	/* "GZCO" */
 #define GZ_SHM_VERSION 3u
 
