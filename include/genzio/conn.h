@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+/* genzio: what two processes exchange out of band to talk.
+ * Include <genzio/genzio.h>, which includes every part. */
+#ifndef GENZIO_CONN_H
+#define GENZIO_CONN_H
+
+#include <genzio/queue.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------ out-of-band setup */
+
+/**
+ * struct genzio_conn_info - What two processes exchange to talk
+ *
+ * qp_addr is the queue pair's address, for genzio_qp_connect(); gcid and
+ * qpn name it for RD work requests (genzio_ah_create() and remote_qpn).
+ * addr, length and rkey describe one registered region the sender offers
+ * (all 0 when it offers none).
+ */
+struct genzio_conn_info {
+	uint32_t gcid;
+	uint32_t qpn;
+	uint32_t rkey;
+	uint32_t qp_addr_len;		/* bytes of qp_addr used */
+	uint64_t addr;
+	uint64_t length;
+	uint8_t qp_addr[GENZIO_ADDR_MAX];
+};
+
+/* Buffer for genzio_conn_info_str(). */
+#define GENZIO_CONN_INFO_STRLEN (64 + GENZIO_ADDR_STRLEN)
+
+/**
+ * genzio_conn_info_init - Describe @qp and (if not NULL) region @mr
+ * Return: 0, -EINVAL, or an error of genzio_qp_addr().
+ */
+GENZIO_EXPORT int genzio_conn_info_init(struct genzio_conn_info *info,
+					struct genzio_qp *qp,
+					const struct genzio_mr *mr);
+/**
+ * genzio_conn_info_str - Format @info as one line of text
+ * Return: 0, -EINVAL (also for a GCID over 28 or a qpn over 24 bits, or
+ * a malformed address), -ENOSPC (@len < GENZIO_CONN_INFO_STRLEN).
+ */
+GENZIO_EXPORT int genzio_conn_info_str(const struct genzio_conn_info *info,
+				       char *buf, size_t len);
+/** genzio_conn_info_parse - Read text from genzio_conn_info_str().
+ *  Return: 0 or -EINVAL. */
+GENZIO_EXPORT int genzio_conn_info_parse(const char *str,
+					 struct genzio_conn_info *info);
+/**
+ * genzio_conn_info_exchange - Send @mine over @fd and read the peer's
+ * @fd: a connected stream socket (both sides call this)
+ *
+ * Each side sends its text form with its length first, so a peer's longer
+ * line (up to 4 KiB) is read whole and the stream stays in step even when
+ * that line is of a form this version does not parse (-EPROTO).
+ *
+ * Return: 0, -EINVAL, -EPIPE (peer closed early), -EPROTO (the peer sent
+ * no line of this form), or the -errno of I/O.
+ */
+GENZIO_EXPORT int genzio_conn_info_exchange(int fd,
+					    const struct genzio_conn_info *mine,
+					    struct genzio_conn_info *peer);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GENZIO_CONN_H */
