@@ -94,5 +94,12 @@ static inline void gz_cpu_relax(void)
 #define GZ_OUT_MAX 4096	/* larger is no struct of ours: a bad size */
 int gz_out_size_ok(size_t size, size_t min, const char *what);
 void gz_out_copy(void *dst, size_t size, const void *src, size_t ours);
+/* A list of @max structs of @size bytes at @base: 0, or -EINVAL (a
+ * negative @max, entries without a buffer, or a bad @size). */
+int gz_out_list_ok(const void *base, int max, size_t size, size_t min,
+		   const char *what);
+/* Entry @i of such a list gets @src (gz_out_copy). */
+void gz_out_list_put(void *base, int i, size_t size, const void *src,
+		     size_t ours);
 
 #endif /* GZ_GZ_H */

@@ -65,17 +65,16 @@ GENZIO_EXPORT int genzio_device_list_sz(struct genzio_device_desc *descs,
 	char why[160];
 	int n = 0;
 
-	if (max < 0 || (max && !descs))
-		return gz_err(-EINVAL, "descs %p, max %d", (void *)descs, max);
-	if (max && gz_out_size_ok(size, DEVICE_DESC_MIN, "genzio_device_desc"))
+	if (gz_out_list_ok(descs, max, size, DEVICE_DESC_MIN,
+			   "genzio_device_desc"))
 		return -EINVAL;
 	for (int i = 0; i < gz_provider_count(); i++) {
 		int count = probe(gz_provider_at(i), devs, why, sizeof(why));
 
 		for (int d = 0; d < count; d++, n++)
 			if (n < max && d < MAX_DEVICES)
-				gz_out_copy((char *)descs + (size_t)n * size,
-					    size, &devs[d], sizeof(devs[d]));
+				gz_out_list_put(descs, n, size, &devs[d],
+						sizeof(devs[d]));
 	}
 	return n;
 }
@@ -87,10 +86,8 @@ GENZIO_EXPORT int genzio_provider_list_sz(struct genzio_provider_desc *descs,
 	struct genzio_device_desc devs[MAX_DEVICES];
 	int n = gz_provider_count();
 
-	if (max < 0 || (max && !descs))
-		return gz_err(-EINVAL, "descs %p, max %d", (void *)descs, max);
-	if (max && gz_out_size_ok(size, PROVIDER_DESC_MIN,
-				  "genzio_provider_desc"))
+	if (gz_out_list_ok(descs, max, size, PROVIDER_DESC_MIN,
+			   "genzio_provider_desc"))
 		return -EINVAL;
 	for (int i = 0; i < n && i < max; i++) {
 		const struct gz_provider *p = gz_provider_at(i);
@@ -100,8 +97,7 @@ GENZIO_EXPORT int genzio_provider_list_sz(struct genzio_provider_desc *descs,
 		d.ndevices = probe(p, devs, d.why, sizeof(d.why));
 		if (d.ndevices > 0)
 			d.why[0] = 0;
-		gz_out_copy((char *)descs + (size_t)i * size, size, &d,
-			    sizeof(d));
+		gz_out_list_put(descs, i, size, &d, sizeof(d));
 	}
 	return n;
 }
@@ -278,9 +274,7 @@ GENZIO_EXPORT int genzio_member_list_sz(const char *name,
 	struct gz_fabric f;
 	int n = 0, ret;
 
-	if (max < 0 || (max && !m))
-		return gz_err(-EINVAL, "m %p, max %d", (void *)m, max);
-	if (max && gz_out_size_ok(size, MEMBER_MIN, "genzio_member"))
+	if (gz_out_list_ok(m, max, size, MEMBER_MIN, "genzio_member"))
 		return -EINVAL;
 	ret = device_choose(name, attr, &p, dev);
 	if (ret)
@@ -316,8 +310,7 @@ GENZIO_EXPORT int genzio_member_list_sz(const char *name,
 		e.pid = fm.pid;
 		e.incarnation = fm.incarnation;
 		if (n < max)
-			gz_out_copy((char *)m + (size_t)n * size, size, &e,
-				    sizeof(e));
+			gz_out_list_put(m, n, size, &e, sizeof(e));
 		n++;
 	}
 	gz_fabric_close(&f);

@@ -23,3 +23,17 @@ void gz_out_copy(void *dst, size_t size, const void *src, size_t ours)
 	if (size > ours)
 		memset((char *)dst + ours, 0, size - ours);
 }
+
+int gz_out_list_ok(const void *base, int max, size_t size, size_t min,
+		   const char *what)
+{
+	if (max < 0 || (max && !base))
+		return gz_err(-EINVAL, "%s list %p, max %d", what, base, max);
+	return max ? gz_out_size_ok(size, min, what) : 0;
+}
+
+void gz_out_list_put(void *base, int i, size_t size, const void *src,
+		     size_t ours)
+{
+	gz_out_copy((char *)base + (size_t)i * size, size, src, ours);
+}
