@@ -284,6 +284,9 @@ static inline uint64_t gz_shm_qpent_id(const struct gz_shm_peer *p,
 }
 /* ---- shm_pair.c: RC connections ---- */
 #define GZ_SHM_ADDR_LEN 12	/* an address's shm part: qpn, incarnation */
+/* Read and check the shm part of an address: 0 or -EINVAL. */
+int gz_shm_addr_get(const uint8_t *a, size_t len, uint32_t *qpn,
+		    uint64_t *inc);
 #define GZ_SHM_QPS_STOPPED 0x100	/* being destroyed: no more changes */
 /* struct gz_shm_qp.rid, not yet paired: an odd sequence with queue pair
  * number 0, which no owner writes and no fill pattern makes */
@@ -300,9 +303,10 @@ static inline int gz_shm_paired(const struct gz_shm_qp *qp)
 /* 0 when it is connected to us; GZ_SHM_NO_RECV while it has not
  * connected (back) yet; a status when it never will (REM_QP). */
 int gz_shm_pair_check(struct gz_shm_qp *qp);
-/* RD: 0 if queue pair @rqpn of @peer is one (RD talks to RD), or a
- * status. */
-uint8_t gz_shm_rd_check(struct gz_shm_peer *peer, uint32_t rqpn);
+/* RD: 0 and its protection domain in *@domain if queue pair @rqpn of
+ * @peer is one (RD talks to RD), or a status. */
+uint8_t gz_shm_rd_check(struct gz_shm_peer *peer, uint32_t rqpn,
+			uint32_t *domain);
 int gz_shm_qp_addr(struct genzio_qp *qp, uint8_t *buf, size_t len);
 /* A fatal error on RC @qp (peer or its queue pair gone): to ERR, once;
  * receives are flushed now, sends as they run (reach() in shm_exec.c). */

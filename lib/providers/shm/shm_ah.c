@@ -3,18 +3,21 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "core/addr.h"
 #include "providers/shm/shm.h"
 
 int gz_shm_ah_create(struct genzio_pd *pd, uint32_t gcid, const uint8_t *a,
 		     size_t len, struct genzio_ah **out)
 {
 	struct gz_shm_ah *ah;
+	uint64_t inc = 0;
+	uint32_t qpn;
 	int ret;
 
-	if (a && len != GZ_SHM_ADDR_LEN)
-		return gz_err(-EINVAL, "an shm address has %d bytes after its "
-			      "header, not %zu", GZ_SHM_ADDR_LEN, len);
+	if (a) {
+		ret = gz_shm_addr_get(a, len, &qpn, &inc);
+		if (ret)
+			return ret;
+	}
 	ah = calloc(1, sizeof(*ah));
 	if (!ah)
 		return -ENOMEM;
@@ -26,7 +29,7 @@ int gz_shm_ah_create(struct genzio_pd *pd, uint32_t gcid, const uint8_t *a,
 		return ret;
 	}
 	/* an address names one incarnation: not whoever has its GCID now */
-	if (a && ah->peer->incarnation != gz_le64_get(a + 4)) {
+	if (a && ah->peer->incarnation != inc) {
 		gz_shm_peer_put(ah->peer);
 		free(ah);
 		return gz_err(-EHOSTUNREACH, "the address is of an earlier "

@@ -130,22 +130,22 @@ static inline uint8_t exec_rma(struct gz_shm_qp *qp, struct gz_shm_peer *peer,
 	return st;
 }
 
-/* Execute @wr; fills res->opcode, ->byte_len and (atomics) ->result.
- * Return: a status, or GZ_SHM_NO_RECV; *@claimed is set once a message
- * consumed a receive (it had an effect, whatever its status). */
+/* Execute @wr, which reach() let through (@domain: the destination
+ * queue pair's protection domain); fills res->opcode, ->byte_len and
+ * (atomics) ->result. Return: a status, or GZ_SHM_NO_RECV; *@claimed is
+ * set once a message consumed a receive (it had an effect, whatever its
+ * status). */
 static inline int exec_wr(struct gz_shm_qp *qp, struct gz_shm_peer *peer,
-			  uint32_t rqpn, const struct genzio_send_wr *wr,
+			  uint32_t rqpn, uint32_t domain,
+			  const struct genzio_send_wr *wr,
 			  struct gz_xdm_cqe *res, int *claimed)
 {
-	struct gz_shm_qpsnap q;
 	uint64_t len = 0;
 	uint8_t st;
 
 	res->opcode = gz_shm_wc_opcode[wr->opcode];
 	res->byte_len = 0;
 	memset(res->result, 0, sizeof(uint64_t));
-	if (GZ_UNLIKELY(!gz_shm_peer_alive(peer)))
-		return GENZIO_WC_RETRY_EXC;
 	if (gz_shm_is_msg(wr->opcode)) {
 		uint32_t n = 0;
 		int r;
@@ -157,23 +157,14 @@ static inline int exec_wr(struct gz_shm_qp *qp, struct gz_shm_peer *peer,
 		res->byte_len = r ? 0 : n;
 		return r;
 	}
-	/* RC: reach() checked the entry, whose domain is fixed while its
-	 * number is (qp->rdomain); RD: one snapshot here */
-	if (peer == qp->peer && rqpn == qp->rqpn) {
-		q.domain = qp->rdomain;
-	} else {
-		st = gz_shm_qpent_read(peer, rqpn, &q);
-		if (st)
-			return st;
-	}
 	if (wr->opcode == GENZIO_WR_SYNC) {
 		/* Everything earlier already executed; make it visible. */
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 		return GENZIO_WC_SUCCESS;
 	}
 	if (res->opcode == GENZIO_WC_ATOMIC)
-		return exec_atomic(qp, peer, q.domain, wr, res);
-	return exec_rma(qp, peer, q.domain, wr, res);
+		return exec_atomic(qp, peer, domain, wr, res);
+	return exec_rma(qp, peer, domain, wr, res);
 }
 
 void gz_shm_complete(struct gz_shm_qp *qp, uint32_t idx,
@@ -215,10 +206,11 @@ static inline int slot_for(struct gz_shm_qp *qp, int parked, uint32_t *idx)
  * Whether the destination can take work at all: RC, its remote end
  * connected back to us (waiting up to GZ_SHM_PAIR_WAIT_NS past the
  * receive timeout's deadline, as verbs retries while a peer is not yet
- * ready to receive); RD, an RD queue pair. 0, GZ_SHM_NO_RECV, a status.
+ * ready to receive); RD, an RD queue pair. 0 and *@domain (the one
+ * snapshot of the entry work needs), GZ_SHM_NO_RECV, or a status.
  */
 static int reach(struct gz_shm_qp *qp, struct gz_shm_peer *peer,
-		 uint32_t rqpn, uint64_t deadline)
+		 uint32_t rqpn, uint64_t deadline, uint32_t *domain)
 {
 	uint64_t more;
 	int st;
@@ -230,7 +222,9 @@ static int reach(struct gz_shm_qp *qp, struct gz_shm_peer *peer,
 	if (GZ_UNLIKELY(!gz_shm_peer_alive(peer)))
 		return GENZIO_WC_RETRY_EXC;
 	if (qp->base.pub.qp_type == GENZIO_QPT_RD)
-		return gz_shm_rd_check(peer, rqpn);
+		return gz_shm_rd_check(peer, rqpn, domain);
+	/* fixed while the paired queue pair's number is */
+	*domain = qp->rdomain;
 	st = gz_shm_pair_check(qp);
 	if (GZ_LIKELY(st != GZ_SHM_NO_RECV))
 		return st;
@@ -261,13 +255,13 @@ int gz_shm_run_one(struct gz_shm_qp *qp, const struct genzio_send_wr *wr,
 	int msg = gz_shm_is_msg(wr->opcode);
 	struct gz_shm_peer *peer;
 	struct gz_xdm_cqe res;
-	uint32_t rqpn, idx = 0;
+	uint32_t rqpn, domain = 0, idx = 0;
 	int st;
 
 	st = gz_shm_destination(qp, wr, &peer, &rqpn);
 	if (GZ_UNLIKELY(st))
 		return st;
-	st = reach(qp, peer, rqpn, deadline);
+	st = reach(qp, peer, rqpn, deadline, &domain);
 	if (GZ_UNLIKELY(st == GZ_SHM_NO_RECV)) {
 		/* it will wait, counted against the cq like a message */
 		if (signaled && !parked && !gz_shm_cq_credit(qp->scq))
@@ -296,7 +290,7 @@ int gz_shm_run_one(struct gz_shm_qp *qp, const struct genzio_send_wr *wr,
 	 * fence only has to order the stores themselves. */
 	if (wr->send_flags & GENZIO_SEND_FENCE)
 		__atomic_thread_fence(__ATOMIC_RELEASE);
-	st = exec_wr(qp, peer, rqpn, wr, &res, &claimed);
+	st = exec_wr(qp, peer, rqpn, domain, wr, &res, &claimed);
 	if (GZ_UNLIKELY(st == GZ_SHM_NO_RECV)) {
 		if (gz_shm_now_ns() < deadline)
 			return GZ_SHM_NO_RECV;

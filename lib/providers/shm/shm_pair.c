@@ -19,14 +19,34 @@
 #include "providers/shm/shm.h"
 
 
+static void addr_put(uint8_t *buf, uint32_t qpn, uint64_t inc)
+{
+	gz_le32_put(buf, qpn);
+	gz_le64_put(buf + 4, inc);
+}
+
+int gz_shm_addr_get(const uint8_t *a, size_t len, uint32_t *qpn,
+		    uint64_t *inc)
+{
+	if (len != GZ_SHM_ADDR_LEN)
+		return gz_err(-EINVAL, "an shm address has %d bytes after its "
+			      "header, not %zu", GZ_SHM_ADDR_LEN, len);
+	*qpn = gz_le32_get(a);
+	*inc = gz_le64_get(a + 4);
+	if (!*qpn || *qpn >> 24 || !*inc)
+		return gz_err(-EINVAL, "address with queue pair %#x, "
+			      "incarnation %#llx", *qpn,
+			      (unsigned long long)*inc);
+	return 0;
+}
+
 int gz_shm_qp_addr(struct genzio_qp *pub, uint8_t *buf, size_t len)
 {
 	struct gz_shm_qp *qp = container_of(pub, struct gz_shm_qp, base.pub);
 
 	if (len < GZ_SHM_ADDR_LEN)
 		return -ENOSPC;
-	gz_le32_put(buf, pub->qp_num);
-	gz_le64_put(buf + 4, qp->ctx->incarnation);
+	addr_put(buf, pub->qp_num, qp->ctx->incarnation);
 	return GZ_SHM_ADDR_LEN;
 }
 
@@ -90,15 +110,9 @@ int gz_shm_qp_connect(struct genzio_qp *pub, uint32_t gcid, const uint8_t *a,
 	if (qp->peer)
 		return gz_err(-EISCONN, "queue pair %#x is connected already",
 			      pub->qp_num);
-	if (len != GZ_SHM_ADDR_LEN)
-		return gz_err(-EINVAL, "an shm address has %d bytes after its "
-			      "header, not %zu", GZ_SHM_ADDR_LEN, len);
-	rqpn = gz_le32_get(a);
-	inc = gz_le64_get(a + 4);
-	if (!rqpn || rqpn >> 24 || !inc)
-		return gz_err(-EINVAL, "address with queue pair %#x, "
-			      "incarnation %#llx", rqpn,
-			      (unsigned long long)inc);
+	ret = gz_shm_addr_get(a, len, &rqpn, &inc);
+	if (ret)
+		return ret;
 	ret = gz_shm_peer_get(qp->ctx, gcid, &peer);
 	if (ret)
 		return ret;
@@ -208,8 +222,7 @@ void gz_shm_qp_query(struct genzio_qp *pub, struct genzio_qp_info *info)
 				   atomic_load(&qp->err_status) : 0;
 	if (!qp->peer)
 		return;
-	gz_le32_put(a, qp->rqpn);
-	gz_le64_put(a + 4, qp->rinc);
+	addr_put(a, qp->rqpn, qp->rinc);
 	info->peer_addr_len = (uint32_t)gz_addr_build(
 		info->peer_addr, gz_shm_provider.addr_id, qp->peer->gcid, a,
 		sizeof(a));
@@ -237,12 +250,14 @@ void gz_shm_qp_reset(struct genzio_qp *pub)
 	atomic_store(&qp->state, GENZIO_QPS_RESET);
 }
 
-uint8_t gz_shm_rd_check(struct gz_shm_peer *peer, uint32_t rqpn)
+uint8_t gz_shm_rd_check(struct gz_shm_peer *peer, uint32_t rqpn,
+			uint32_t *domain)
 {
 	struct gz_shm_qpsnap q;
 	uint8_t st = gz_shm_qpent_read(peer, rqpn, &q);
 
 	if (st)
 		return st;
+	*domain = q.domain;
 	return q.type == GENZIO_QPT_RD ? GENZIO_WC_SUCCESS : GENZIO_WC_REM_QP;
 }
