@@ -27,6 +27,7 @@ struct opts {
 static const char *const cap_names[] = {
 	"RMA", "ATOMIC", "MSG", "WRITE_IMM", "SYNC", "RD", "RMAP",
 	"FINE_STATUS", "ONE_SIDED_TARGET", "REG_CONVERT", "HUGE_PAGES",
+	"RECV_STAGED",
 };
 
 static const char *const atomic_names[] = {
@@ -138,6 +139,8 @@ static void print_attr(const struct genzio_device_attr *a, int verbose)
 	print_size("max_mr_size", a->max_mr_size);
 	print_size("huge_budget", a->huge_budget);
 	print_size("huge_used", a->huge_used);
+	if (a->caps & GENZIO_CAP_RECV_STAGED)
+		print_size("max_recv_staged", a->max_recv_staged);
 }
 
 static const char *state_name(uint32_t s)

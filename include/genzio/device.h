@@ -61,6 +61,12 @@ struct genzio_provider_desc {
 #define GENZIO_CAP_REG_CONVERT (1ull << 9) /* genzio_mr_reg() moves private
 					 * memory into data space in place */
 #define GENZIO_CAP_HUGE_PAGES (1ull << 10) /* huge pages were free at open */
+#define GENZIO_CAP_RECV_STAGED (1ull << 11) /* genzio_post_recv() takes memory
+					 * outside data space (any local-write
+					 * registration): the provider receives
+					 * into its own buffer and copies at
+					 * poll; genzio_qp_query() says how
+					 * much one may hold and counts them */
 
 /* Bit of an atomic opcode in atomic_ops32 / atomic_ops64. */
 #define GENZIO_ATOMIC_OP(op) (1u << ((op) - GENZIO_WR_ATOMIC_SWAP))
@@ -84,6 +90,9 @@ struct genzio_device_attr {
 	uint64_t page_size;	/* page size genzio_mem_alloc() got at open */
 	uint64_t huge_budget;	/* bytes of huge pages this context may use */
 	uint64_t huge_used;	/* bytes of huge pages it holds now */
+	uint64_t max_recv_staged; /* GENZIO_CAP_RECV_STAGED: most bytes one
+				 * receive outside data space may hold (a
+				 * queue pair's own limit: genzio_qp_query) */
 };
 
 enum genzio_open_attr_mask {

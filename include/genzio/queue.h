@@ -405,6 +405,11 @@ struct genzio_qp_info {
 	uint32_t peer_addr_len;	/* RC, connected: bytes of peer_addr */
 	uint32_t reserved;
 	uint8_t peer_addr[GENZIO_ADDR_MAX];	/* the address connected to */
+	/* GENZIO_CAP_RECV_STAGED: receives into memory outside data space */
+	uint64_t max_recv_staged;	/* bytes one may hold on this qp */
+	uint64_t recv_staged;		/* completed, their payload copied
+					 * out at poll */
+	uint64_t recv_staged_bytes;	/* bytes those copied */
 };
 
 /**

@@ -92,7 +92,7 @@ unlink_file:
 }
 
 int gz_sys_shmfile_create(int dirfd, const char *name, uint64_t len,
-			  uint64_t page_size, int node, int lock,
+			  uint64_t fill, uint64_t page_size, int node, int lock,
 			  struct gz_shmfile *f)
 {
 	void *addr;
@@ -104,7 +104,8 @@ int gz_sys_shmfile_create(int dirfd, const char *name, uint64_t len,
 	ret = gz_sys_numa_bind(addr, len, node);
 	if (ret && ret != -ENOSYS)
 		goto unmap;
-	ret = populate(addr, len, page_size);
+	ret = populate(addr, fill < len ? gz_align_up(fill, page_size) : len,
+		       page_size);
 	if (ret)
 		goto unmap;
 	if (lock && mlock(addr, len)) {
@@ -266,6 +267,11 @@ unmap_tmp:
 	unlinkat(dirfd, name, 0);
 	close(fd);
 	return ret;
+}
+
+int gz_sys_shmfile_populate(void *addr, uint64_t len)
+{
+	return populate(addr, len, GZ_PAGE_4K);
 }
 
 int gz_sys_shmfile_restore(void *addr, uint64_t len)

@@ -5,6 +5,7 @@
  * everything posted later completes GENZIO_WC_FLUSHED; genzio_qp_reset()
  * flushes (with completions, unlike verbs) and allows a new connection.
  */
+#include <stddef.h>
 #include <string.h>
 
 #include "api.h"
@@ -156,6 +157,14 @@ Test(states, bad_arguments)
 	cr_assert_eq(genzio_qp_query(NULL, &qi), -EINVAL);
 	cr_assert_eq(genzio_qp_query(rd.qp, NULL), -EINVAL);
 	cr_assert_eq(genzio_qp_query_sz(rd.qp, &qi, 24), -EINVAL);
+	/* the first layout (up to peer_addr) is an older binary's: filled,
+	 * nothing written past it */
+	memset(&qi, 0xff, sizeof(qi));
+	cr_assert_eq(genzio_qp_query_sz(rd.qp, &qi,
+					offsetof(struct genzio_qp_info,
+						 max_recv_staged)), 0);
+	cr_assert_eq(qi.state, GENZIO_QPS_RTS);
+	cr_assert_eq(qi.max_recv_staged, UINT64_MAX);
 	cr_assert_eq(genzio_qp_reset(NULL), -EINVAL);
 	cr_assert_eq(genzio_qp_reset(rd.qp), -EINVAL, "RD has no connection");
 	gzt_ep_close(&rd);

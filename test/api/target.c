@@ -191,6 +191,7 @@ static const struct {
 	{ "RMAP", GENZIO_CAP_RMAP }, { "FINE_STATUS", GENZIO_CAP_FINE_STATUS },
 	{ "ONE_SIDED_TARGET", GENZIO_CAP_ONE_SIDED_TARGET },
 	{ "REG_CONVERT", GENZIO_CAP_REG_CONVERT },
+	{ "RECV_STAGED", GENZIO_CAP_RECV_STAGED },
 };
 
 static uint64_t caps_hidden(void)

@@ -219,7 +219,16 @@ struct gz_shm_qp {
 	struct gz_shm_rqpriv {		/* per slot, what we posted */
 		uint64_t wr_id;
 		uint64_t len;
+		uint32_t nstaged;	/* staged: buffers in stage_sge */
 	} *rq_priv;
+	/* Receives into memory outside data space land in a staging slot
+	 * of the rq segment and are copied out at poll (shm_recv.c). */
+	uint8_t *stage;			/* slot i at i * stage_slot */
+	uint64_t stage_off;		/* where stage is in the segment */
+	uint32_t stage_slot;		/* bytes a staged receive may hold */
+	uint32_t *stage_hw;		/* per slot: bytes allocated */
+	struct genzio_sge *stage_sge;	/* per slot, max_recv_sge buffers */
+	_Atomic uint64_t staged, staged_bytes;
 	/* requests parked while the receiver had no buffer (shm_park.c) */
 	_Atomic uint32_t npark;		/* read without the lock */
 	atomic_flag park_lock;
@@ -378,9 +387,11 @@ GZ_INLINE void gz_shm_lane_leave(struct gz_shm_qp *qp, struct gz_shm_lane *l)
 }
 
 /* ---- shm_mem.c ---- */
-/* Queue segments (cq and rq rings): normal pages, published. */
-int gz_shm_qseg_create(struct gz_shm_ctx *ctx, uint64_t len, uint32_t *seg,
-		       void **addr);
+/* Queue segments (cq and rq rings): normal pages, published; the first
+ * @fill bytes allocated now, the rest when first used (the receive
+ * staging area, gz_sys_shmfile_populate()). */
+int gz_shm_qseg_create(struct gz_shm_ctx *ctx, uint64_t len, uint64_t fill,
+		       uint32_t *seg, void **addr);
 void gz_shm_qseg_destroy(struct gz_shm_ctx *ctx, uint32_t seg, void *addr,
 			 uint64_t len);
 int gz_shm_mem_alloc(struct genzio_context *ctx, uint64_t len, uint32_t flags,
@@ -489,11 +500,13 @@ void gz_shm_progress_quiesce(struct gz_shm_ctx *ctx);
 /* ---- shm_recv.c ---- */
 int gz_shm_post_recv(struct genzio_qp *qp, struct genzio_recv_wr *wr,
 		     struct genzio_recv_wr **bad_wr);
-/* Owner side, at poll: a receive completion names slot @rslot of @qp;
- * 1 and what was posted there (the slot may now be reposted), or 0 if
- * no receive is outstanding there (garbage, or reported already). */
+/* Owner side, at poll: a receive completion @w (as a sender wrote it)
+ * names slot @rslot of @qp; 1 with @w made ours (wr_id as posted,
+ * byte_len within it, a staged payload copied out) and the slot free to
+ * repost, or 0 if no receive is outstanding there (garbage, or reported
+ * already). */
 int gz_shm_rq_slot_take(struct gz_shm_qp *qp, uint32_t rslot,
-			uint64_t *wr_id, uint64_t *len);
+			struct genzio_wc *w);
 
 /* ---- shm_msg.c: sender side of SEND, SEND_IMM, WRITE_IMM ---- */
 /* A delivery under way: what gz_shm_msg_begin() took for it. */

@@ -60,19 +60,8 @@ static int recv_fill(struct gz_shm_cq *cq, struct genzio_wc *w,
 		     uint32_t rslot)
 {
 	struct gz_shm_qp *qp = recv_qp(cq, w->qp_num);
-	uint64_t len;
 
-	if (GZ_UNLIKELY(!qp) ||
-	    GZ_UNLIKELY(!gz_shm_rq_slot_take(qp, rslot, &w->wr_id, &len)))
-		return 0;
-	/* a WRITE_IMM's byte_len is the write's, which the receive buffer
-	 * never held (verbs too): only a SEND's must fit what was posted */
-	if (GZ_UNLIKELY(w->opcode == GENZIO_WC_RECV && !w->status &&
-			w->byte_len > len)) {
-		w->status = GENZIO_WC_LOC_LEN;
-		w->byte_len = 0;
-	}
-	return 1;
+	return GZ_LIKELY(qp != NULL) && gz_shm_rq_slot_take(qp, rslot, w);
 }
 
 static int shm_poll_cq(struct genzio_cq *pub, int n, struct genzio_wc *wc)
@@ -229,7 +218,8 @@ int gz_shm_cq_create(struct genzio_context *base,
 	if (!cq)
 		return -ENOMEM;
 	cq->seg_len = GZ_SHM_QHDR + (uint64_t)n * sizeof(struct gz_xdm_cqe);
-	ret = gz_shm_qseg_create(ctx, cq->seg_len, &cq->seg, &mem);
+	ret = gz_shm_qseg_create(ctx, cq->seg_len, cq->seg_len, &cq->seg,
+				 &mem);
 	if (ret) {
 		free(cq);
 		return ret;

@@ -152,7 +152,8 @@ static int comp_create(struct gz_shm_ctx *ctx)
 	/* Populated (about 2 MiB): a peer reading the tables never meets
 	 * a hole, and a full /dev/shm fails here rather than later. */
 	ret = gz_sys_shmfile_create(ctx->dirfd[GZ_SHM_DIR_SHM], name,
-				    sizeof(*c), GZ_PAGE_4K, -1, 0, &f);
+				    sizeof(*c), sizeof(*c), GZ_PAGE_4K, -1, 0,
+				    &f);
 	if (ret)
 		return gz_err(ret, "cannot create %s: %s", name, strerror(-ret));
 	c = f.addr;
@@ -210,6 +211,7 @@ static void fill_attr(struct gz_shm_ctx *ctx)
 		  GENZIO_CAP_WRITE_IMM | GENZIO_CAP_SYNC | GENZIO_CAP_RD |
 		  GENZIO_CAP_RMAP | GENZIO_CAP_FINE_STATUS |
 		  GENZIO_CAP_ONE_SIDED_TARGET | GENZIO_CAP_REG_CONVERT |
+		  GENZIO_CAP_RECV_STAGED |
 		  (huge ? GENZIO_CAP_HUGE_PAGES : 0);
 	a->max_qp = GZ_SHM_MAX_QP;
 	a->max_cq = GZ_SHM_MAX_QP;
@@ -224,6 +226,7 @@ static void fill_attr(struct gz_shm_ctx *ctx)
 	a->max_mr_size = 1ull << 40;
 	a->page_size = huge ? GZ_PAGE_2M : GZ_PAGE_4K;
 	a->huge_budget = ctx->huge_budget;
+	a->max_recv_staged = GZ_SHM_STAGE_MAX;
 }
 
 static int shm_device_open(const char *dev,

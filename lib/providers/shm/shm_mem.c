@@ -99,7 +99,7 @@ static int try_huge(struct gz_shm_ctx *ctx, uint64_t len, uint32_t flags,
 		return -ENOSPC;
 	}
 	seg_name(ctx, name, sizeof(name), seg);
-	ret = gz_sys_shmfile_create(dfd, name, hlen, page, node,
+	ret = gz_sys_shmfile_create(dfd, name, hlen, hlen, page, node,
 				    !!(flags & GENZIO_MEM_LOCK), f);
 	if (ret == -ENOMEM)
 		*why = "no free huge pages (as root: echo N > "
@@ -149,9 +149,10 @@ int gz_shm_mem_alloc(struct genzio_context *base, uint64_t len, uint32_t flags,
 	}
 	if (ret) {
 		seg_name(ctx, name, sizeof(name), seg);
+		uint64_t plen = gz_align_up(len, GZ_PAGE_4K);
+
 		ret = gz_sys_shmfile_create(ctx->dirfd[GZ_SHM_DIR_SHM], name,
-					    gz_align_up(len, GZ_PAGE_4K),
-					    GZ_PAGE_4K, node,
+					    plen, plen, GZ_PAGE_4K, node,
 					    !!(flags & GENZIO_MEM_LOCK), &f);
 		if (ret) {
 			gz_err(ret, "%s (%" PRIu64 " bytes): %s", name, len,
@@ -301,8 +302,8 @@ int gz_shm_mem_free(struct genzio_mem *pub)
 	return 0;
 }
 
-int gz_shm_qseg_create(struct gz_shm_ctx *ctx, uint64_t len, uint32_t *seg,
-		       void **addr)
+int gz_shm_qseg_create(struct gz_shm_ctx *ctx, uint64_t len, uint64_t fill,
+		       uint32_t *seg, void **addr)
 {
 	struct gz_shmfile f;
 	char name[64];
@@ -313,14 +314,14 @@ int gz_shm_qseg_create(struct gz_shm_ctx *ctx, uint64_t len, uint32_t *seg,
 		return ret;
 	seg_name(ctx, name, sizeof(name), *seg);
 	len = gz_align_up(len, GZ_PAGE_4K);
-	ret = gz_sys_shmfile_create(ctx->dirfd[GZ_SHM_DIR_SHM], name, len,
+	ret = gz_sys_shmfile_create(ctx->dirfd[GZ_SHM_DIR_SHM], name, len, fill,
 				    GZ_PAGE_4K, gz_sys_numa_node_of_caller(), 0,
 				    &f);
 	if (ret) {
 		seg_untake(ctx, *seg);
 		return gz_err(ret, "queue memory %s: %s", name, strerror(-ret));
 	}
-	memset(f.addr, 0, len);
+	/* a new file reads as zeros: nothing to clear */
 	seg_publish(ctx, *seg, len, GZ_SHM_DIR_SHM);
 	*addr = f.addr;
 	return 0;

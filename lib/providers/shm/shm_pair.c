@@ -220,6 +220,11 @@ void gz_shm_qp_query(struct genzio_qp *pub, struct genzio_qp_info *info)
 	info->state = atomic_load(&qp->state);
 	info->err_status = info->state == GENZIO_QPS_ERR ?
 				   atomic_load(&qp->err_status) : 0;
+	info->max_recv_staged = qp->stage_slot;
+	info->recv_staged = atomic_load_explicit(&qp->staged,
+						 memory_order_relaxed);
+	info->recv_staged_bytes = atomic_load_explicit(&qp->staged_bytes,
+						       memory_order_relaxed);
 	if (!qp->peer)
 		return;
 	addr_put(a, qp->rqpn, qp->rinc);

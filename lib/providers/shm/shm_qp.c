@@ -42,6 +42,7 @@ static uint32_t qpn_next(struct gz_shm_ctx *ctx, uint32_t slot)
 static int rq_create(struct gz_shm_qp *qp, const struct genzio_qp_attr *attr)
 {
 	uint32_t nrq = gz_roundup_pow2(attr->rq_depth ? attr->rq_depth : 1);
+	uint64_t ring;
 	void *rq;
 	int ret;
 
@@ -54,18 +55,33 @@ static int rq_create(struct gz_shm_qp *qp, const struct genzio_qp_attr *attr)
 	qp->rq_cap = attr->rq_depth;
 	qp->rq_fin = calloc(nrq, 1);
 	qp->rq_priv = calloc(nrq, sizeof(*qp->rq_priv));
-	if (!qp->rq_fin || !qp->rq_priv)
+	qp->stage_hw = calloc(nrq, sizeof(*qp->stage_hw));
+	qp->stage_sge = calloc((size_t)nrq * (qp->max_recv_sge ? : 1),
+			       sizeof(*qp->stage_sge));
+	if (!qp->rq_fin || !qp->rq_priv || !qp->stage_hw || !qp->stage_sge)
 		return -ENOMEM;
-	qp->rq_seg_len = GZ_SHM_QHDR + (uint64_t)nrq * qp->rq_stride;
-	ret = gz_shm_qseg_create(qp->ctx, qp->rq_seg_len, &qp->rq_seg, &rq);
+	/* the ring, then a staging slot per entry, allocated when used */
+	ring = GZ_SHM_QHDR + (uint64_t)nrq * qp->rq_stride;
+	qp->stage_off = gz_align_up(ring, GZ_PAGE_4K);
+	qp->stage_slot = GZ_SHM_STAGE_AREA / nrq;
+	if (qp->stage_slot > GZ_SHM_STAGE_MAX)
+		qp->stage_slot = GZ_SHM_STAGE_MAX;
+	if (qp->stage_slot < GZ_PAGE_4K)
+		qp->stage_slot = GZ_PAGE_4K;
+	qp->rq_seg_len = qp->stage_off + (uint64_t)nrq * qp->stage_slot;
+	ret = gz_shm_qseg_create(qp->ctx, qp->rq_seg_len, ring, &qp->rq_seg,
+				 &rq);
 	if (ret)
 		return ret;
 	qp->rq = rq;
+	qp->stage = (uint8_t *)rq + qp->stage_off;
 	return 0;
 }
 
 static void qp_free(struct gz_shm_qp *qp)
 {
+	free(qp->stage_sge);
+	free(qp->stage_hw);
 	free(qp->rq_priv);
 	free(qp->rq_fin);
 	free(qp->park);

@@ -3,9 +3,11 @@
  * Receive side of two-sided messages: posted receive buffers are a ring in
  * our data space, which senders claim with a CAS (shm_msg.c). The owner
  * keeps its own copy of what it posted (wr_id per slot) and trusts the
- * ring only as far as a sender's claim goes.
+ * ring only as far as a sender's claim goes. Buffers outside data space
+ * are staged: a sender fills a slot of ours, poll copies it out.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <string.h>
 
 #include "providers/shm/shm.h"
@@ -18,28 +20,69 @@ static inline struct gz_xdm_rqe *rqe_at(const struct gz_shm_qp *qp,
 					     qp->rq_stride);
 }
 
-/* Fill @e from @wr: 0, or -EINVAL for a bad sge (nothing published).
+/*
+ * A receive into memory outside data space, which no sender can map: it
+ * lands in slot @i of the staging area (in our rq segment) and poll copies
+ * it out (unstage). The slot's pages are allocated here, before a sender
+ * may store there: a full tmpfs is -ENOMEM now, not a SIGBUS in the
+ * sender. Return: how many buffers poll copies to, or -errno.
+ */
+static int stage(struct gz_shm_qp *qp, struct gz_xdm_rqe *e,
+		 const struct genzio_recv_wr *wr, uint32_t i, uint64_t len)
+{
+	uint64_t need = gz_align_up(len, GZ_PAGE_4K);
+	uint8_t *buf = qp->stage + (size_t)i * qp->stage_slot;
+
+	if (GZ_UNLIKELY(len > qp->stage_slot))
+		return gz_err(-EINVAL, "a receive outside data space holds at "
+			      "most %u bytes on this queue pair "
+			      "(max_recv_staged), this one %" PRIu64 ": post "
+			      "data space (genzio_mem_alloc) for more",
+			      qp->stage_slot, len);
+	if (need > qp->stage_hw[i]) {
+		if (gz_sys_shmfile_populate(buf + qp->stage_hw[i],
+					    need - qp->stage_hw[i]))
+			return gz_err(-ENOMEM, "no memory for a staged receive "
+				      "(tmpfs full?)");
+		qp->stage_hw[i] = (uint32_t)need;
+	}
+	memcpy(&qp->stage_sge[(size_t)i * qp->max_recv_sge], wr->sg_list,
+	       (size_t)wr->num_sge * sizeof(*wr->sg_list));
+	e->sge[0].seg = qp->rq_seg;
+	e->sge[0].len = (uint32_t)len;
+	e->sge[0].off = qp->stage_off + (uint64_t)i * qp->stage_slot;
+	e->num_sge = 1;
+	return wr->num_sge;
+}
+
+/* Fill slot @i's entry @e from @wr: 0, or -errno (nothing published).
  * *@len is what the buffers hold. */
 static int fill(struct gz_shm_qp *qp, struct gz_xdm_rqe *e,
-		const struct genzio_recv_wr *wr, uint64_t *len)
+		const struct genzio_recv_wr *wr, uint32_t i, uint64_t *len)
 {
+	int staged = 0, n;
+
 	*len = 0;
-	for (int i = 0; i < wr->num_sge; i++) {
-		const struct genzio_sge *s = &wr->sg_list[i];
+	for (int j = 0; j < wr->num_sge; j++) {
+		const struct genzio_sge *s = &wr->sg_list[j];
 		struct gz_lkey_snap k;
 
 		if (GZ_UNLIKELY(!gz_lkey_get(qp->lkeys, qp->max_mr, s->lkey,
 					     qp->domain, s->addr, s->length,
-					     GENZIO_ACCESS_LOCAL_WRITE, &k) ||
-				k.seg == GZ_SEG_NONE))
+					     GENZIO_ACCESS_LOCAL_WRITE, &k)))
 			return -EINVAL;
-		e->sge[i].seg = k.seg;
-		e->sge[i].len = s->length;
-		e->sge[i].off = s->addr - k.seg_va;
+		staged |= k.seg == GZ_SEG_NONE;
+		e->sge[j].seg = k.seg;
+		e->sge[j].len = s->length;
+		e->sge[j].off = s->addr - k.seg_va;
 		*len += s->length;
 	}
 	e->wr_id = wr->wr_id;
 	e->num_sge = (uint32_t)wr->num_sge;
+	n = GZ_UNLIKELY(staged) ? stage(qp, e, wr, i, *len) : 0;
+	if (n < 0)
+		return n;
+	qp->rq_priv[i].nstaged = (uint32_t)n;
 	return 0;
 }
 
@@ -69,7 +112,8 @@ int gz_shm_post_recv(struct genzio_qp *pub, struct genzio_recv_wr *wr,
 			ret = -EAGAIN;
 			break;
 		}
-		ret = fill(qp, rqe_at(qp, prod), wr, &len);
+		ret = fill(qp, rqe_at(qp, prod), wr, prod & qp->rq_mask,
+			   &len);
 		if (GZ_UNLIKELY(ret))
 			break;
 		/* what the completion will report comes from here, not from
@@ -99,6 +143,44 @@ int gz_shm_post_recv(struct genzio_qp *pub, struct genzio_recv_wr *wr,
 }
 
 /*
+ * A staged receive's payload, copied to the buffers posted for it. Each is
+ * checked against its registration again first: one deregistered since
+ * the post gets nothing, and the receive LOC_PROT (what a device that can
+ * no longer translate the buffer reports).
+ */
+static void unstage(struct gz_shm_qp *qp, uint32_t i, struct genzio_wc *w)
+{
+	const struct genzio_sge *sge =
+		&qp->stage_sge[(size_t)i * qp->max_recv_sge];
+	const uint8_t *src = qp->stage + (size_t)i * qp->stage_slot;
+	uint32_t n = qp->rq_priv[i].nstaged;
+	uint64_t left = w->byte_len;
+
+	if (w->status || w->opcode != GENZIO_WC_RECV)
+		return;
+	for (uint32_t j = 0; j < n; j++)
+		if (!gz_lkey_ok(qp->lkeys, qp->max_mr, sge[j].lkey, qp->domain,
+				sge[j].addr, sge[j].length,
+				GENZIO_ACCESS_LOCAL_WRITE)) {
+			w->status = GENZIO_WC_LOC_PROT;
+			w->byte_len = 0;
+			return;
+		}
+	/* byte_len is within what was posted (checked by the caller), so
+	 * within the slot and the buffers */
+	for (uint32_t j = 0; j < n && left; j++) {
+		uint64_t c = sge[j].length < left ? sge[j].length : left;
+
+		memcpy((void *)(uintptr_t)sge[j].addr, src, c);
+		src += c;
+		left -= c;
+	}
+	atomic_fetch_add_explicit(&qp->staged, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&qp->staged_bytes, w->byte_len,
+				  memory_order_relaxed);
+}
+
+/*
  * Senders finish receive slots in any order (several may deliver at
  * once), but the owner reposts them in ring order: a slot is given back
  * only when every slot before it is done too. @rslot came from an entry
@@ -106,7 +188,7 @@ int gz_shm_post_recv(struct genzio_qp *pub, struct genzio_recv_wr *wr,
  * already, counts.
  */
 int gz_shm_rq_slot_take(struct gz_shm_qp *qp, uint32_t rslot,
-			uint64_t *wr_id, uint64_t *len)
+			struct genzio_wc *w)
 {
 	uint32_t d = atomic_load_explicit(&qp->rq_done, memory_order_relaxed);
 	uint32_t posted = atomic_load_explicit(&qp->rq_posted,
@@ -115,9 +197,17 @@ int gz_shm_rq_slot_take(struct gz_shm_qp *qp, uint32_t rslot,
 
 	if (((rslot - d) & qp->rq_mask) >= posted - d || qp->rq_fin[i])
 		return 0;
-	/* read before the slot can be reposted (rq_done, below) */
-	*wr_id = qp->rq_priv[i].wr_id;
-	*len = qp->rq_priv[i].len;
+	/* all of it before the slot can be reposted (rq_done, below) */
+	w->wr_id = qp->rq_priv[i].wr_id;
+	/* a WRITE_IMM's byte_len is the write's, which the receive buffer
+	 * never held (verbs too): only a SEND's must fit what was posted */
+	if (GZ_UNLIKELY(w->opcode == GENZIO_WC_RECV && !w->status &&
+			w->byte_len > qp->rq_priv[i].len)) {
+		w->status = GENZIO_WC_LOC_LEN;
+		w->byte_len = 0;
+	}
+	if (GZ_UNLIKELY(qp->rq_priv[i].nstaged))
+		unstage(qp, i, w);
 	qp->rq_fin[i] = 1;
 	while (d != posted && qp->rq_fin[d & qp->rq_mask]) {
 		qp->rq_fin[d & qp->rq_mask] = 0;
