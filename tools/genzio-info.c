@@ -27,7 +27,7 @@ struct opts {
 static const char *const cap_names[] = {
 	"RMA", "ATOMIC", "MSG", "WRITE_IMM", "SYNC", "RD", "RMAP",
 	"FINE_STATUS", "ONE_SIDED_TARGET", "REG_CONVERT", "HUGE_PAGES",
-	"RECV_STAGED",
+	"RECV_STAGED", "REG_ANY",
 };
 
 static const char *const atomic_names[] = {

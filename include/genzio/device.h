@@ -67,6 +67,10 @@ struct genzio_provider_desc {
 					 * into its own buffer and copies at
 					 * poll; genzio_qp_query() says how
 					 * much one may hold and counts them */
+#define GENZIO_CAP_REG_ANY (1ull << 12)	/* genzio_mr_reg() gives remote READ
+					 * and WRITE on any byte range of any
+					 * memory, as ibv_reg_mr(); the
+					 * provider's page says what else */
 
 /* Bit of an atomic opcode in atomic_ops32 / atomic_ops64. */
 #define GENZIO_ATOMIC_OP(op) (1u << ((op) - GENZIO_WR_ATOMIC_SWAP))

@@ -96,6 +96,16 @@ void gz_sys_flush_lines(const void *p, size_t len);
 /* Which instruction gz_sys_flush_lines uses: "clwb", "clflushopt", ... */
 const char *gz_sys_flush_insn(void);
 
+/* ---- procmem.c: another process's memory, through the kernel ---- */
+struct iovec;
+/* Move @len bytes between @n buffers of ours and @pid's [raddr, +len);
+ * @write: to it. Return: 0 or -errno (-EFAULT: not all of it mapped). */
+int gz_sys_procmem_copy(pid_t pid, uint64_t raddr, const struct iovec *local,
+			uint32_t n, uint64_t len, int write);
+/* NULL if processes of this user can reach each other's memory, else why
+ * not (Yama, seccomp). Probes once per call: cache it. */
+const char *gz_sys_procmem_why(void);
+
 /* ---- proc.c ---- */
 /* Kernel start time of @pid (clock ticks since boot): an incarnation. */
 int gz_sys_proc_starttime(pid_t pid, uint64_t *starttime);

@@ -37,6 +37,11 @@ struct gz_key_entry {
 	uint64_t pad[2];
 } GZ_ALIGNED;
 
+/* A key's seg for memory outside data space: the owner's own memory at
+ * base, which a requester reaches through the kernel (cross-memory
+ * attach), never through a mapping. */
+#define GZ_KEY_SEG_PROC 0xffffffffu
+
 /* What the owner registers under a key. */
 struct gz_key_desc {
 	uint32_t access;

@@ -21,6 +21,8 @@ struct gz_xdm_seg {
 	uint64_t len;
 };
 
+struct gz_xdm_iov;
+
 /* A responder as the data mover reaches it. */
 struct gz_xdm_target {
 	const struct gz_key_entry *keys;
@@ -29,7 +31,17 @@ struct gz_xdm_target {
 	struct gz_xdm_seg *seg;	/* nseg entries */
 	/* Slow path: map segment @idx on first use; 0 or -errno. */
 	int (*map_seg)(struct gz_xdm_target *t, uint32_t idx);
+	/* Slow path, or NULL: move @len bytes between @n local buffers and
+	 * the responder's own memory at @raddr (a GZ_KEY_SEG_PROC key, its
+	 * bounds checked); @write: to it. Return: a status. */
+	uint8_t (*proc_copy)(struct gz_xdm_target *t, uint64_t raddr,
+			     const struct gz_xdm_iov *v, uint32_t n,
+			     uint64_t len, int write);
 };
+
+/* gz_xdm_resolve() on a GZ_KEY_SEG_PROC key: no pointer, the access goes
+ * through proc_copy. Internal to the data mover, never a completion's. */
+#define GZ_XDM_ST_PROC 0xfe
 
 /*
  * Turn (rkey, raddr, len) into a pointer this process may access, for a
@@ -55,7 +67,8 @@ GZ_INLINE uint8_t gz_xdm_resolve(struct gz_xdm_target *t, uint32_t domain,
 	if (GZ_UNLIKELY(st))
 		return st;
 	if (GZ_UNLIKELY(k.seg >= t->nseg))
-		return GZ_XDM_ST_BAD_RKEY;
+		return k.seg == GZ_KEY_SEG_PROC ? GZ_XDM_ST_PROC :
+						  GZ_XDM_ST_BAD_RKEY;
 	s = &t->seg[k.seg];
 	/* Acquire pairs with the release that publishes a new mapping. */
 	base = __atomic_load_n(&s->base, __ATOMIC_ACQUIRE);
@@ -200,6 +213,17 @@ struct gz_xdm_iov {
 	uint64_t len;
 };
 
+/* A PUT or GET that resolved to the responder's own memory. */
+GZ_INLINE uint8_t gz_xdm_proc(struct gz_xdm_target *t, uint8_t st,
+			      uint64_t raddr, const struct gz_xdm_iov *v,
+			      uint32_t n, uint64_t len, int write)
+{
+	if (st != GZ_XDM_ST_PROC)
+		return st;
+	return t->proc_copy ? t->proc_copy(t, raddr, v, n, len, write) :
+			      GZ_XDM_ST_REM_ACCESS;
+}
+
 /* PUT: @n local buffers (@len bytes in all) to (rkey, raddr). */
 GZ_INLINE uint8_t gz_xdm_put(struct gz_xdm_target *t, struct gz_xdm_kcache *kc,
 			     uint32_t domain, uint32_t rkey, uint64_t raddr,
@@ -211,7 +235,7 @@ GZ_INLINE uint8_t gz_xdm_put(struct gz_xdm_target *t, struct gz_xdm_kcache *kc,
 					   GENZIO_ACCESS_REMOTE_WRITE, &rp);
 
 	if (GZ_UNLIKELY(st))
-		return st;
+		return gz_xdm_proc(t, st, raddr, v, n, len, 1);
 	for (uint32_t i = 0; i < n; rp += v[i].len, i++)
 		gz_xdm_copy(rp, v[i].p, v[i].len);
 	return GZ_XDM_ST_SUCCESS;
@@ -229,7 +253,7 @@ GZ_INLINE uint8_t gz_xdm_get(struct gz_xdm_target *t, struct gz_xdm_kcache *kc,
 					   (uint8_t **)&rp);
 
 	if (GZ_UNLIKELY(st))
-		return st;
+		return gz_xdm_proc(t, st, raddr, v, n, len, 0);
 	for (uint32_t i = 0; i < n; rp += v[i].len, i++)
 		gz_xdm_copy(v[i].p, rp, v[i].len);
 	return GZ_XDM_ST_SUCCESS;
@@ -248,8 +272,9 @@ GZ_INLINE uint8_t gz_xdm_amo(struct gz_xdm_target *t, struct gz_xdm_kcache *kc,
 
 	if (GZ_LIKELY(!st))
 		st = gz_xdm_atomic_aligned(rp, size);
+	/* the kernel moves bytes between processes, it has no atomics */
 	if (GZ_UNLIKELY(st))
-		return st;
+		return st == GZ_XDM_ST_PROC ? GZ_XDM_ST_REM_ACCESS : st;
 	/* the counter of a ping-pong or a lock: one instruction */
 	if (op == GZ_XDM_ADD && size == 8)
 		*old = __atomic_fetch_add((uint64_t *)(void *)rp, operand,

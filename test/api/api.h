@@ -26,6 +26,8 @@ struct gzt_target_cfg {
 	uint32_t access;
 	uint32_t fill_seed;	/* fill memory with this pattern (0: zero) */
 	uint32_t qp_type;	/* 0: that of the ep given at start, or RC */
+	uint32_t heap;		/* 1: expose len bytes of the heap at an odd
+				 * address instead of data space */
 };
 
 /* Verify request: target checks [off, off + len) against pattern seed. */

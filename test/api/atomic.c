@@ -46,7 +46,7 @@ static int adder_main(int fd, void *arg)
 Test(atomic, four_processes_100000_fadd_each_sum_exactly)
 {
 	GZT_REQUIRE(ATOMIC);
-	struct gzt_target_cfg cfg = { 4096, GZT_ACCESS_ALL, 0, 0 };
+	struct gzt_target_cfg cfg = { 4096, GZT_ACCESS_ALL, 0, 0, 0 };
 	struct gzt_child c[NPROC];
 	struct gzt_target t;
 	struct gzt_ep ep;

@@ -10,7 +10,7 @@ TestSuite(events, .init = gzt_fabric_init, .fini = gzt_fabric_fini,
 
 Test(events, killed_peer_raises_peer_dead_once_on_the_event_fd)
 {
-	struct gzt_target_cfg cfg = { 4096, GZT_ACCESS_ALL, 0, 0 };
+	struct gzt_target_cfg cfg = { 4096, GZT_ACCESS_ALL, 0, 0, 0 };
 	struct gzt_target t;
 	struct gzt_ep ep;
 	struct genzio_event ev;
@@ -47,7 +47,7 @@ Test(events, killed_peer_raises_peer_dead_once_on_the_event_fd)
 
 Test(events, peer_closing_cleanly_is_seen_by_the_next_operation)
 {
-	struct gzt_target_cfg cfg = { 4096, GZT_ACCESS_ALL, 0, 0 };
+	struct gzt_target_cfg cfg = { 4096, GZT_ACCESS_ALL, 0, 0, 0 };
 	struct gzt_target t;
 	struct gzt_ep ep;
 	struct genzio_event ev;

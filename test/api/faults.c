@@ -23,7 +23,7 @@ struct fixture {
 
 static void setup(struct fixture *f, uint32_t access)
 {
-	struct gzt_target_cfg cfg = { LEN, access, 0, 0 };
+	struct gzt_target_cfg cfg = { LEN, access, 0, 0, 0 };
 
 	cr_assert_eq(gzt_ep_open(&f->ep, 0, 0), 0);
 	gzt_target_start(&f->t, &cfg, &f->ep);

@@ -36,7 +36,8 @@ static void local_free(struct genzio_mr *mr)
 
 Test(rma, write_1B_to_16MiB_lands_every_byte_and_reads_back)
 {
-	struct gzt_target_cfg cfg = { 16 * MiB + 4096, GZT_ACCESS_ALL, 0, 0 };
+	struct gzt_target_cfg cfg = { 16 * MiB + 4096, GZT_ACCESS_ALL, 0, 0,
+				      0 };
 	struct gzt_target t;
 	struct gzt_ep ep;
 	struct genzio_mr *src, *dst;
@@ -81,7 +82,7 @@ Test(rma, write_1B_to_16MiB_lands_every_byte_and_reads_back)
 
 Test(rma, read_sees_what_the_target_wrote_itself)
 {
-	struct gzt_target_cfg cfg = { 4 * MiB, GZT_ACCESS_ALL, 77, 0 };
+	struct gzt_target_cfg cfg = { 4 * MiB, GZT_ACCESS_ALL, 77, 0, 0 };
 	struct gzt_target t;
 	struct gzt_ep ep;
 	struct genzio_mr *dst;
@@ -102,7 +103,7 @@ Test(rma, read_sees_what_the_target_wrote_itself)
 
 Test(rma, gather_write_and_scatter_read_keep_sge_order)
 {
-	struct gzt_target_cfg cfg = { 1 * MiB, GZT_ACCESS_ALL, 0, 0 };
+	struct gzt_target_cfg cfg = { 1 * MiB, GZT_ACCESS_ALL, 0, 0, 0 };
 	struct gzt_target t;
 	struct gzt_ep ep;
 	struct genzio_mr *buf;
@@ -148,7 +149,7 @@ Test(rma, gather_write_and_scatter_read_keep_sge_order)
 
 Test(rma, inline_write_needs_no_registration)
 {
-	struct gzt_target_cfg cfg = { 4096, GZT_ACCESS_ALL, 0, 0 };
+	struct gzt_target_cfg cfg = { 4096, GZT_ACCESS_ALL, 0, 0, 0 };
 	struct gzt_target t;
 	struct gzt_ep ep;
 	struct genzio_wc wc;
@@ -174,7 +175,7 @@ Test(rma, inline_write_needs_no_registration)
 
 Test(rma, unsignaled_success_leaves_no_completion_but_lands)
 {
-	struct gzt_target_cfg cfg = { 4096, GZT_ACCESS_ALL, 0, 0 };
+	struct gzt_target_cfg cfg = { 4096, GZT_ACCESS_ALL, 0, 0, 0 };
 	struct gzt_target t;
 	struct gzt_ep ep;
 	struct genzio_wc wc;
@@ -205,7 +206,7 @@ Test(rma, unsignaled_success_leaves_no_completion_but_lands)
 
 Test(rma, batch_of_eight_posts_in_one_call_completes_in_order)
 {
-	struct gzt_target_cfg cfg = { 4096, GZT_ACCESS_ALL, 0, 0 };
+	struct gzt_target_cfg cfg = { 4096, GZT_ACCESS_ALL, 0, 0, 0 };
 	struct gzt_target t;
 	struct gzt_ep ep;
 	struct genzio_send_wr wr[8], *bad = NULL;
@@ -240,7 +241,7 @@ Test(rma, batch_of_eight_posts_in_one_call_completes_in_order)
 Test(rma, rd_queue_pair_addresses_each_request_by_ah)
 {
 	GZT_REQUIRE(RD);
-	struct gzt_target_cfg cfg = { 4096, GZT_ACCESS_ALL, 0, 0 };
+	struct gzt_target_cfg cfg = { 4096, GZT_ACCESS_ALL, 0, 0, 0 };
 	struct gzt_target t;
 	struct gzt_ep ep;
 	struct genzio_ah *ah;
@@ -294,7 +295,7 @@ static int writer_main(int fd, void *arg)
 
 Test(rma, two_writer_processes_fill_disjoint_halves_of_a_third)
 {
-	struct gzt_target_cfg cfg = { 2 * 65536, GZT_ACCESS_ALL, 0, 0 };
+	struct gzt_target_cfg cfg = { 2 * 65536, GZT_ACCESS_ALL, 0, 0, 0 };
 	struct gzt_child w[2];
 	struct gzt_target t;
 
@@ -372,7 +373,7 @@ Test(rma, page_aligned_private_memory_is_reachable_after_reg)
 
 Test(rma, inline_read_returns_small_data_without_registration)
 {
-	struct gzt_target_cfg cfg = { 4096, GZT_ACCESS_ALL, 21, 0 };
+	struct gzt_target_cfg cfg = { 4096, GZT_ACCESS_ALL, 21, 0, 0 };
 	struct gzt_target t;
 	struct gzt_ep ep;
 	struct genzio_wc wc;

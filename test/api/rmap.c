@@ -17,7 +17,7 @@ TestSuite(rmap, .init = gzt_fabric_init, .fini = gzt_fabric_fini,
 Test(rmap, stores_and_flush_reach_the_owner_and_loads_see_its_data)
 {
 	GZT_REQUIRE(RMAP);
-	struct gzt_target_cfg cfg = { MAPLEN, GZT_ACCESS_ALL, 6, 0 };
+	struct gzt_target_cfg cfg = { MAPLEN, GZT_ACCESS_ALL, 6, 0, 0 };
 	struct gzt_target t;
 	struct gzt_ep ep;
 	struct genzio_ah *ah;
@@ -71,7 +71,8 @@ static int store_through_ro_main(int fd, void *arg)
 Test(rmap, read_only_key_maps_read_only_and_a_store_faults)
 {
 	GZT_REQUIRE(RMAP);
-	struct gzt_target_cfg cfg = { MAPLEN, GENZIO_ACCESS_REMOTE_READ, 0, 0 };
+	struct gzt_target_cfg cfg = { MAPLEN, GENZIO_ACCESS_REMOTE_READ, 0, 0,
+				      0 };
 	struct gzt_target t;
 	struct gzt_child c;
 	struct gzt_verify zero = { 0, 4096, 0, 1 };
@@ -86,7 +87,7 @@ Test(rmap, read_only_key_maps_read_only_and_a_store_faults)
 Test(rmap, mapping_outlives_its_owner_without_faults)
 {
 	GZT_REQUIRE(RMAP);
-	struct gzt_target_cfg cfg = { MAPLEN, GZT_ACCESS_ALL, 0, 0 };
+	struct gzt_target_cfg cfg = { MAPLEN, GZT_ACCESS_ALL, 0, 0, 0 };
 	struct gzt_target t;
 	struct gzt_ep ep;
 	struct genzio_ah *ah;

@@ -17,7 +17,7 @@ Test(stopped, a_stopped_target_blocks_no_post_poll_or_setup_of_ours)
 	gzt_require_caps(GENZIO_CAP_ONE_SIDED_TARGET | GENZIO_CAP_MSG |
 			 GENZIO_CAP_ATOMIC,
 			 "ONE_SIDED_TARGET, MSG, ATOMIC");
-	struct gzt_target_cfg cfg = { 8192, GZT_ACCESS_ALL, 0, 0 };
+	struct gzt_target_cfg cfg = { 8192, GZT_ACCESS_ALL, 0, 0, 0 };
 	struct genzio_qp_attr qa = {
 		.comp_mask = GENZIO_QP_ATTR_RDM_TIMEOUT,
 		.rdm_timeout_us = 20000, .qp_type = GENZIO_QPT_RC,

@@ -21,12 +21,24 @@ static int target_main(int fd, void *arg)
 	struct genzio_qp *more[8];
 	int nmore = 0;
 	struct gzt_ep ep;
+	char *raw = NULL, *buf;
 	char t;
 
 	if (gzt_ep_open_type(&ep, cfg->len, cfg->access, cfg->qp_type))
 		return 10;
+	buf = ep.mem->addr;
+	if (cfg->heap) {
+		/* the same region, moved to memory no peer can map */
+		raw = calloc(1, cfg->len + 8);
+		buf = raw + 7;
+		if (!raw || genzio_mr_dereg(ep.mr) ||
+		    genzio_mr_reg(ep.pd, buf, cfg->len, cfg->access, &ep.mr))
+			return 20;
+		ep.info.addr = (uintptr_t)buf;
+		ep.info.rkey = ep.mr->rkey;
+	}
 	if (cfg->fill_seed)
-		gzt_fill(ep.mem->addr, cfg->len, cfg->fill_seed);
+		gzt_fill(buf, cfg->len, cfg->fill_seed);
 	if (genzio_conn_info_exchange(fd, &ep.info, &peer))
 		return 11;
 	/* RC pairs: connect back to the initiator that offered its queue
@@ -49,11 +61,9 @@ static int target_main(int fd, void *arg)
 			if (v.off > cfg->len || v.len > cfg->len - v.off)
 				ok = 0;
 			else if (v.zero)
-				ok = all_zero((char *)ep.mem->addr + v.off,
-					      v.len);
+				ok = all_zero(buf + v.off, v.len);
 			else
-				ok = gzt_check((char *)ep.mem->addr + v.off,
-					       v.len, v.seed) < 0;
+				ok = gzt_check(buf + v.off, v.len, v.seed) < 0;
 			gzt_send_token(fd, ok ? 'y' : 'n');
 			break;
 		case 'd':
@@ -79,7 +89,9 @@ static int target_main(int fd, void *arg)
 			while (nmore)
 				if (genzio_qp_destroy(more[--nmore]))
 					return 18;
-			return gzt_ep_close(&ep) ? 13 : 0;
+			ok = !gzt_ep_close(&ep);
+			free(raw);
+			return ok ? 0 : 13;
 		}
 	}
 	return 14;
@@ -192,6 +204,7 @@ static const struct {
 	{ "ONE_SIDED_TARGET", GENZIO_CAP_ONE_SIDED_TARGET },
 	{ "REG_CONVERT", GENZIO_CAP_REG_CONVERT },
 	{ "RECV_STAGED", GENZIO_CAP_RECV_STAGED },
+	{ "REG_ANY", GENZIO_CAP_REG_ANY },
 };
 
 static uint64_t caps_hidden(void)

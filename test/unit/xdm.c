@@ -38,7 +38,9 @@ static struct gz_xdm_target *target(void)
 	/* region: 1024 bytes at BASE, which is offset 512 of segment 1 */
 	cr_assert_eq(gzt_key_insert(k, SLOTS - 1, KEY, ALL, 1, BASE, 1024,
 				      512), 0);
-	t = (struct gz_xdm_target){ k, SLOTS - 1, 2, segs, fake_map };
+	t = (struct gz_xdm_target){ .keys = k, .key_mask = SLOTS - 1,
+				    .nseg = 2, .seg = segs,
+				    .map_seg = fake_map };
 	return &t;
 }
 
@@ -281,6 +283,75 @@ Test(xdm, the_key_cache_serves_until_the_entry_changes)
 					   8, GENZIO_ACCESS_REMOTE_WRITE, &q),
 		     0);
 	cr_assert_eq(q, mem + 16, "resolved again at the new offset");
+}
+
+/* What a target's proc_copy was asked to do, and what it answers. */
+static struct {
+	uint64_t raddr, len;
+	uint32_t n;
+	int write, calls;
+} proc;
+
+static uint8_t fake_proc(struct gz_xdm_target *t, uint64_t raddr,
+			 const struct gz_xdm_iov *v, uint32_t n, uint64_t len,
+			 int write)
+{
+	(void)t;
+	(void)v;
+	proc.raddr = raddr;
+	proc.len = len;
+	proc.n = n;
+	proc.write = write;
+	proc.calls++;
+	return GZ_XDM_ST_SUCCESS;
+}
+
+#define PKEY 0x2000bb	/* a key of the owner's memory outside segments */
+
+Test(xdm, a_key_of_process_memory_goes_through_proc_copy_after_the_checks)
+{
+	struct gz_xdm_target *t = target();
+	struct gz_xdm_kcache kc = { 0 };
+	uint8_t buf[16];
+	struct gz_xdm_iov v[2] = { { buf, 8 }, { buf + 8, 8 } };
+	uint64_t old;
+
+	cr_assert_eq(gzt_key_insert((struct gz_key_entry *)t->keys,
+				    t->key_mask, PKEY, ALL, GZ_KEY_SEG_PROC,
+				    BASE + 3, 100, 0), 0);
+	/* without proc_copy the target has no such memory */
+	cr_assert_eq(gz_xdm_put(t, &kc, GZT_DOMAIN, PKEY, BASE + 3, v, 2, 16),
+		     GZ_XDM_ST_REM_ACCESS);
+	t->proc_copy = fake_proc;
+	memset(&proc, 0, sizeof(proc));
+	cr_assert_eq(gz_xdm_put(t, &kc, GZT_DOMAIN, PKEY, BASE + 10, v, 2, 16),
+		     GZ_XDM_ST_SUCCESS);
+	cr_assert_eq(proc.calls, 1);
+	cr_assert_eq(proc.raddr, BASE + 10);
+	cr_assert_eq(proc.len, 16);
+	cr_assert_eq(proc.n, 2);
+	cr_assert_eq(proc.write, 1);
+	cr_assert_null(kc.k.e, "never cached: there is no pointer to cache");
+	cr_assert_eq(gz_xdm_get(t, &kc, GZT_DOMAIN, PKEY, BASE + 3, v, 1, 8),
+		     GZ_XDM_ST_SUCCESS);
+	cr_assert_eq(proc.write, 0);
+	/* the key's checks come first: bounds, rights, domain */
+	cr_assert_eq(gz_xdm_put(t, &kc, GZT_DOMAIN, PKEY, BASE + 96, v, 1, 8),
+		     GZ_XDM_ST_REM_BOUNDS);
+	cr_assert_eq(gz_xdm_get(t, &kc, GZT_DOMAIN + 1, PKEY, BASE + 3, v, 1,
+				8),
+		     GZ_XDM_ST_REM_ACCESS);
+	cr_assert_eq(proc.calls, 2, "no call for a request that failed them");
+	/* no atomics through the kernel */
+	cr_assert_eq(gz_xdm_amo(t, &kc, GZT_DOMAIN, PKEY, BASE + 8, GZ_XDM_ADD,
+				8, 1, 0, &old),
+		     GZ_XDM_ST_REM_ACCESS);
+	/* and no pointer from resolve, only the status that says so */
+	uint8_t *p = NULL;
+	cr_assert_eq(gz_xdm_resolve(t, GZT_DOMAIN, PKEY, BASE + 3, 8,
+				    GENZIO_ACCESS_REMOTE_READ, &p, NULL),
+		     GZ_XDM_ST_PROC);
+	cr_assert_null(p);
 }
 
 static uint8_t window[256];

@@ -77,6 +77,8 @@ struct gz_shm_ctx {
 	struct gz_fabric fabric;
 	int dirfd[GZ_SHM_NDIRS];	/* our private dirs, or -1 */
 	char huge_why[2][400];		/* why a hugetlbfs dir is -1 */
+	const char *procmem_why;	/* why peers cannot reach our private
+					 * memory, or NULL (GENZIO_CAP_REG_ANY) */
 	struct gz_shm_comp *comp;	/* our component file, writable */
 	struct gz_shm_guard_hdr *guard;	/* our guard file, 512 MiB sparse */
 	uint32_t cid;

@@ -212,6 +212,7 @@ static void fill_attr(struct gz_shm_ctx *ctx)
 		  GENZIO_CAP_RMAP | GENZIO_CAP_FINE_STATUS |
 		  GENZIO_CAP_ONE_SIDED_TARGET | GENZIO_CAP_REG_CONVERT |
 		  GENZIO_CAP_RECV_STAGED |
+		  (ctx->procmem_why ? 0 : GENZIO_CAP_REG_ANY) |
 		  (huge ? GENZIO_CAP_HUGE_PAGES : 0);
 	a->max_qp = GZ_SHM_MAX_QP;
 	a->max_cq = GZ_SHM_MAX_QP;
@@ -266,6 +267,7 @@ static int shm_device_open(const char *dev,
 		goto destroy_comp;
 	/* Peers deregistering memory fence us with a membarrier. */
 	ctx->mb_expedited = gz_sys_membarrier_register();
+	ctx->procmem_why = gz_sys_procmem_why();
 	fill_attr(ctx);
 	(void)dev;	/* one device: shm0 */
 	*out = &ctx->base;

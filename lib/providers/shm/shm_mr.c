@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * Registration: a local key for the posting side and, with remote access,
- * a random R-Key in our key table that peers check one-sidedly. Remote
- * access needs memory a peer can map: data space, or page-aligned private
- * memory moved into a segment file in place.
+ * a random R-Key in our key table that peers check one-sidedly. Peers map
+ * data space, and page-aligned private memory moved into a segment file in
+ * place; any other memory they reach through the kernel (its key names no
+ * segment: GZ_KEY_SEG_PROC).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -40,11 +41,14 @@ static int publish_rkey(struct gz_shm_ctx *ctx, struct genzio_pd *pd,
 				       &(struct gz_key_desc){
 					       .access = access & REMOTE_ANY,
 					       .domain = pd->key_domain,
-					       .seg = m->seg,
+					       .seg = m ? m->seg :
+							  GZ_KEY_SEG_PROC,
 					       .base = addr,
 					       .length = mr->base.pub.length,
-					       .seg_off = addr - (uintptr_t)
-							       m->base.pub.addr,
+					       .seg_off = m ? addr - (uintptr_t)
+								     m->base.pub
+									     .addr :
+							      0,
 				       });
 		if (!ret)
 			mr->base.pub.rkey = rkey;
@@ -53,6 +57,38 @@ static int publish_rkey(struct gz_shm_ctx *ctx, struct genzio_pd *pd,
 	}
 	if (ret)
 		return gz_err(-ENOSPC, "the key table has no room");
+	return 0;
+}
+
+/*
+ * Remote access outside data space. Page-aligned private memory moves
+ * into a segment in place (REG_CONVERT: every operation, load/store too);
+ * anything else stays as it is and peers reach it through the kernel
+ * (REG_ANY: READ and WRITE, one system call each; the kernel has no
+ * atomics, and WRITE_IMM could fail after consuming a receive). *@mem:
+ * the converted region, or NULL for the latter.
+ */
+static int place(struct gz_shm_ctx *ctx, void *addr, uint64_t len,
+		 uint32_t access, struct gz_shm_mem **mem)
+{
+	uint64_t a = (uintptr_t)addr;
+
+	*mem = NULL;
+	if (!((a | len) & (GZ_PAGE_4K - 1)) &&
+	    !gz_shm_mem_overlaps(ctx, a, len) &&
+	    gz_sys_range_is_private_anon(addr, len) == 1)
+		return gz_shm_mem_convert(ctx, addr, len, mem);
+	if (ctx->procmem_why)
+		return gz_err(-EOPNOTSUPP, "remote access to %p+%" PRIu64
+			      " needs data space (genzio_mem_alloc) or "
+			      "page-aligned private memory here: %s", addr,
+			      len, ctx->procmem_why);
+	if (access & GENZIO_ACCESS_REMOTE_ATOMIC)
+		return gz_err(-EOPNOTSUPP, "remote atomics on %p+%" PRIu64
+			      " need data space (genzio_mem_alloc) or "
+			      "page-aligned private memory: peers reach other "
+			      "memory through the kernel, which has none",
+			      addr, len);
 	return 0;
 }
 
@@ -73,20 +109,7 @@ int gz_shm_mr_reg(struct genzio_pd *pd, void *addr, uint64_t len,
 	mr->base.seg = GZ_SEG_NONE;
 	mr->mem = gz_shm_mem_find(ctx, a, len);
 	if (!mr->mem && (access & REMOTE_ANY)) {
-		if ((a | len) & (GZ_PAGE_4K - 1)) {
-			ret = gz_err(-EINVAL, "remote access needs data space "
-				     "(genzio_mem_alloc) or a page-aligned "
-				     "region; %p+%" PRIu64 " is neither",
-				     addr, len);
-			goto free_mr;
-		}
-		if (gz_shm_mem_overlaps(ctx, a, len)) {
-			ret = gz_err(-EINVAL, "%p+%" PRIu64 " straddles data "
-				     "space: register within one allocation",
-				     addr, len);
-			goto free_mr;
-		}
-		ret = gz_shm_mem_convert(ctx, addr, len, &mr->mem);
+		ret = place(ctx, addr, len, access, &mr->mem);
 		if (ret)
 			goto free_mr;
 	}
@@ -106,7 +129,7 @@ int gz_shm_mr_reg(struct genzio_pd *pd, void *addr, uint64_t len,
 	return 0;
 
 put_mem:
-	if (!--mr->mem->users && mr->mem->converted)
+	if (mr->mem && !--mr->mem->users && mr->mem->converted)
 		gz_shm_mem_release(ctx, mr->mem);
 free_mr:
 	free(mr);

@@ -265,6 +265,10 @@ int gz_shm_msg_deliver(struct gz_shm_qp *qp, struct gz_shm_peer *peer,
 		st = gz_xdm_resolve(&peer->tgt, d.q.domain, wr->rdma.rkey,
 				    wr->rdma.remote_addr, len,
 				    GENZIO_ACCESS_REMOTE_WRITE, &wp, NULL);
+	/* memory outside data space takes WRITE, not WRITE_IMM (genzio_shm.7):
+	 * its copy could fail after the receive was consumed */
+	if (GZ_UNLIKELY(st == GZ_XDM_ST_PROC))
+		st = GENZIO_WC_REM_ACCESS;
 	ret = st ? st : gz_shm_msg_begin(qp, peer, &d);
 	if (ret) {
 		gz_shm_lane_leave(qp, lane);

@@ -12,6 +12,7 @@
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -60,6 +61,35 @@ static int peer_map_seg(struct gz_xdm_target *t, uint32_t idx)
 out:
 	pthread_mutex_unlock(&p->map_lock);
 	return ret;
+}
+
+/*
+ * A READ or WRITE to the peer's memory outside data space, through the
+ * kernel. Its pid is the one its header gave and the liveness watch
+ * checked; the watch is asked again first, so a pid the kernel gave to
+ * another process after the peer died is not written to (a window of one
+ * system call remains, and the pid space must wrap within it).
+ */
+static uint8_t peer_proc_copy(struct gz_xdm_target *t, uint64_t raddr,
+			      const struct gz_xdm_iov *v, uint32_t n,
+			      uint64_t len, int write)
+{
+	struct gz_shm_peer *p = container_of(t, struct gz_shm_peer, tgt);
+	struct iovec l[GZ_SHM_MAX_SGE];
+	int ret;
+
+	if (n > GZ_SHM_MAX_SGE)
+		return GZ_XDM_ST_LOC_LEN;
+	if (!gz_fabric_alive(&p->live))
+		return GZ_XDM_ST_RETRY_EXC;
+	for (uint32_t i = 0; i < n; i++)
+		l[i] = (struct iovec){ v[i].p, v[i].len };
+	ret = gz_sys_procmem_copy(p->pid, raddr, l, n, len, write);
+	if (!ret)
+		return GZ_XDM_ST_SUCCESS;
+	/* gone: as any peer that stopped answering; else its memory went
+	 * away under a live key (unmapped while registered) */
+	return ret == -ESRCH ? GZ_XDM_ST_RETRY_EXC : GZ_XDM_ST_REM_ACCESS;
 }
 
 const struct gz_xdm_seg *gz_shm_peer_seg(struct gz_shm_peer *p, uint32_t seg)
@@ -217,6 +247,7 @@ static int peer_open(struct gz_shm_ctx *ctx, uint32_t gcid, uint64_t inc,
 	p->tgt.key_mask = GZ_SHM_KEYS - 1;
 	p->tgt.nseg = GZ_SHM_MAX_SEG;
 	p->tgt.map_seg = peer_map_seg;
+	p->tgt.proc_copy = peer_proc_copy;
 	p->gcid = gcid;
 	p->incarnation = inc;
 	p->ctx = ctx;

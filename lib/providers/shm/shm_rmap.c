@@ -49,7 +49,8 @@ static int rmap_key(struct gz_shm_peer *p, uint32_t qpn, uint32_t rkey,
 		return gz_err(-EACCES, "R-Key %#x: %s", rkey,
 			      genzio_wc_status_str(st));
 	if (k->seg >= GZ_SHM_MAX_SEG || k->seg_off > UINT64_MAX - k->length)
-		return gz_err(-EACCES, "R-Key %#x names no segment", rkey);
+		return gz_err(-EACCES, "R-Key %#x names no segment (memory "
+			      "outside data space cannot be mapped)", rkey);
 	return 0;
 }
 
