@@ -115,9 +115,10 @@ Test(anyreg, bounds_are_byte_exact_and_a_fault_writes_nothing)
 		  genzio_wc_status_str(wc.status));
 	cr_assert_eq(raw[1], CANARY);
 	cr_assert_eq(genzio_mr_dereg(ro), 0);
+	uint32_t rkey = mr->rkey;
 	cr_assert_eq(genzio_mr_dereg(mr), 0);
 	/* and a deregistered one is gone */
-	cr_assert_eq(gzt_write(&i, i.mem->addr, 4, i.mr->lkey, base, mr->rkey,
+	cr_assert_eq(gzt_write(&i, i.mem->addr, 4, i.mr->lkey, base, rkey,
 			       &wc), 0);
 	cr_assert(gzt_remote_fault_is(wc.status, GENZIO_WC_BAD_RKEY));
 	cr_assert_eq(raw[50], CANARY);
