@@ -33,20 +33,21 @@ struct gz_lkey {
 	uint64_t addr;
 	uint64_t len;
 	uint32_t domain;	/* key domain of the registering pd */
-	uint32_t seg;		/* provider's data-space segment, or
-				 * GZ_SEG_NONE: receives need one */
-	uint64_t seg_va;	/* address of that segment's first byte */
+	/* the provider's, for its fast path (shm: the data-space segment
+	 * and the address of its first byte; GZ_LKEY_COOKIE_NONE: none) */
+	uint32_t cookie;
+	uint64_t cookie_va;
 	uint32_t gen;		/* this slot's last generation */
 	uint32_t pad;
 };
 
 /* What gz_lkey_get() copies out of an entry. */
 struct gz_lkey_snap {
-	uint32_t seg;
-	uint64_t seg_va;
+	uint32_t cookie;
+	uint64_t cookie_va;
 };
 
-#define GZ_SEG_NONE UINT32_MAX
+#define GZ_LKEY_COOKIE_NONE UINT32_MAX
 #define GZ_EVENTS 256		/* queued unsolicited events per context */
 
 /* Unsolicited events of a context (event.c). */
@@ -93,8 +94,8 @@ struct gz_mem {
 struct gz_mr {
 	struct genzio_mr pub;
 	struct genzio_pd *pd;
-	uint32_t seg;		/* set by the provider: see struct gz_lkey */
-	uint64_t seg_va;
+	uint32_t cookie;	/* set by the provider: see struct gz_lkey */
+	uint64_t cookie_va;
 };
 
 /* The object behind struct genzio_cq; providers embed it first. */
@@ -129,7 +130,7 @@ struct gz_qp {
 
 /* Local-key check for the fast path: the region of @lkey covers
  * [@addr, @addr + @len) and grants @need; @snap (if not NULL) gets its
- * segment. */
+ * provider cookie. */
 GZ_INLINE int gz_lkey_get(const struct gz_lkey *tab, uint32_t max_mr,
 			  uint32_t lkey, uint32_t domain, uint64_t addr,
 			  uint64_t len, uint32_t need,
@@ -153,8 +154,9 @@ GZ_INLINE int gz_lkey_get(const struct gz_lkey *tab, uint32_t max_mr,
 	ea = __atomic_load_n(&e->addr, __ATOMIC_ACQUIRE);
 	el = __atomic_load_n(&e->len, __ATOMIC_ACQUIRE);
 	if (snap) {
-		snap->seg = __atomic_load_n(&e->seg, __ATOMIC_ACQUIRE);
-		snap->seg_va = __atomic_load_n(&e->seg_va, __ATOMIC_ACQUIRE);
+		snap->cookie = __atomic_load_n(&e->cookie, __ATOMIC_ACQUIRE);
+		snap->cookie_va = __atomic_load_n(&e->cookie_va,
+						  __ATOMIC_ACQUIRE);
 	}
 	if (GZ_UNLIKELY(atomic_load_explicit(&e->lkey, memory_order_relaxed) !=
 			lkey))

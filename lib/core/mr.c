@@ -35,8 +35,9 @@ int gz_lkey_alloc(struct genzio_context *ctx, const struct gz_mr *mr,
 		__atomic_store_n(&e->access, mr->pub.access, __ATOMIC_RELEASE);
 		__atomic_store_n(&e->domain, mr->pd->key_domain,
 				 __ATOMIC_RELEASE);
-		__atomic_store_n(&e->seg, mr->seg, __ATOMIC_RELEASE);
-		__atomic_store_n(&e->seg_va, mr->seg_va, __ATOMIC_RELEASE);
+		__atomic_store_n(&e->cookie, mr->cookie, __ATOMIC_RELEASE);
+		__atomic_store_n(&e->cookie_va, mr->cookie_va,
+				 __ATOMIC_RELEASE);
 		*lkey = e->gen << GZ_LKEY_IDX_BITS | i;
 		/* Release pairs with the acquire in gz_lkey_get(). */
 		atomic_store_explicit(&e->lkey, *lkey, memory_order_release);

@@ -106,7 +106,7 @@ int gz_shm_mr_reg(struct genzio_pd *pd, void *addr, uint64_t len,
 	mr->base.pub.addr = addr;
 	mr->base.pub.length = len;
 	mr->base.pub.access = access;
-	mr->base.seg = GZ_SEG_NONE;
+	mr->base.cookie = GZ_LKEY_COOKIE_NONE;
 	mr->mem = gz_shm_mem_find(ctx, a, len);
 	if (!mr->mem && (access & REMOTE_ANY)) {
 		ret = place(ctx, addr, len, access, &mr->mem);
@@ -117,8 +117,8 @@ int gz_shm_mr_reg(struct genzio_pd *pd, void *addr, uint64_t len,
 	 * memory (genzio_mem_free answers -EBUSY) */
 	if (mr->mem) {
 		mr->mem->users++;
-		mr->base.seg = mr->mem->seg;
-		mr->base.seg_va = (uintptr_t)mr->mem->base.pub.addr;
+		mr->base.cookie = mr->mem->seg;
+		mr->base.cookie_va = (uintptr_t)mr->mem->base.pub.addr;
 	}
 	if (access & REMOTE_ANY) {
 		ret = publish_rkey(ctx, pd, mr, access);

@@ -71,10 +71,11 @@ static int fill(struct gz_shm_qp *qp, struct gz_xdm_rqe *e,
 					     qp->domain, s->addr, s->length,
 					     GENZIO_ACCESS_LOCAL_WRITE, &k)))
 			return -EINVAL;
-		staged |= k.seg == GZ_SEG_NONE;
-		e->sge[j].seg = k.seg;
+		staged |= k.cookie == GZ_LKEY_COOKIE_NONE;
+		/* the cookie is shm's: the segment and its address */
+		e->sge[j].seg = k.cookie;
 		e->sge[j].len = s->length;
-		e->sge[j].off = s->addr - k.seg_va;
+		e->sge[j].off = s->addr - k.cookie_va;
 		*len += s->length;
 	}
 	e->wr_id = wr->wr_id;
