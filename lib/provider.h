@@ -51,8 +51,14 @@ struct gz_provider {
 	 * joined it; -ENOTSUP: no host fabric (a network). */
 	int (*fabric_open)(const char *dev, const struct genzio_open_attr *attr,
 			   struct gz_fabric *f);
+	/* After the core set up ctx->ev: add the provider's fds to it. */
+	void (*event_watch)(struct genzio_context *ctx);
 	/* Turn what provider fds in ctx->ev.epfd say into events. */
 	void (*event_harvest)(struct genzio_context *ctx);
+	/* Under the ctx lock, once, from gz_device_fatal(): move every
+	 * queue pair to ERR with @status (its work completes FLUSHED) and
+	 * wake every completion channel; no QP_ERR events. */
+	void (*device_fatal)(struct genzio_context *ctx, uint8_t status);
 	int (*mem_alloc)(struct genzio_context *ctx, uint64_t len,
 			 uint32_t flags, struct genzio_mem **mem);
 	int (*mem_free)(struct genzio_mem *mem);

@@ -177,6 +177,9 @@ enum genzio_event_type {
 	GENZIO_EVENT_COMPONENT_ADD,
 	GENZIO_EVENT_COMPONENT_REMOVE,
 	GENZIO_EVENT_QP_ERR,		/* a queue pair moved to ERR */
+	GENZIO_EVENT_DEVICE_FATAL,	/* the device is gone: every queue
+					 * pair is in ERR, setup calls fail
+					 * with -ENODEV; close the context */
 };
 
 /** One unsolicited event (Gen-Z UEP). */
@@ -186,7 +189,9 @@ struct genzio_event {
 				 * QP_ERR: its peer's */
 	struct genzio_cq *cq;	/* CQ_OVERRUN */
 	uint32_t qp_num;	/* QP_ERR: the queue pair */
-	uint32_t status;	/* QP_ERR: the completion status that did it */
+	uint32_t status;	/* QP_ERR: the completion status that did it;
+				 * DEVICE_FATAL: the status work flushed by
+				 * it reports in err_status */
 	uint64_t reserved;
 };
 

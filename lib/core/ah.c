@@ -12,8 +12,10 @@ static int ah_create(struct genzio_pd *pd, uint32_t gcid, const uint8_t *a,
 {
 	struct genzio_context *ctx = pd->ctx;
 	struct genzio_ah *ah;
-	int ret;
+	int ret = gz_ctx_gone(ctx);
 
+	if (ret)
+		return ret;
 	gz_ctx_lock(ctx);
 	ret = ctx->prov->ah_create(pd, gcid, a, len, &ah);
 	if (!ret) {

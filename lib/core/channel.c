@@ -15,6 +15,9 @@ GENZIO_EXPORT int genzio_comp_channel_create(struct genzio_context *ctx,
 
 	if (!ctx || !out)
 		return gz_err(-EINVAL, "ctx %p, ch %p", (void *)ctx, (void *)out);
+	ret = gz_ctx_gone(ctx);
+	if (ret)
+		return ret;
 	gz_ctx_lock(ctx);
 	if (ctx->nchannel >= GZ_MAX_CHANNELS) {
 		gz_ctx_unlock(ctx);

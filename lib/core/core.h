@@ -71,6 +71,7 @@ struct genzio_context {
 	uint64_t domains[4096 / 64];	/* key domains of live pds */
 	uint32_t nchannel, nrmap;
 	struct gz_events ev;
+	_Atomic uint32_t fatal;		/* the device is gone (fatal.c) */
 };
 
 struct genzio_pd {
@@ -176,6 +177,15 @@ GZ_INLINE int gz_lkey_ok(const struct gz_lkey *tab, uint32_t max_mr,
 int gz_lkey_alloc(struct genzio_context *ctx, const struct gz_mr *mr,
 		  uint32_t *lkey);
 void gz_lkey_free(struct genzio_context *ctx, uint32_t lkey);
+
+/* The device is gone (fatal.c), with the ctx lock held: once, every
+ * queue pair to ERR with @status, every waiter woken, DEVICE_FATAL
+ * raised; from then on setup calls fail (gz_ctx_gone). */
+void gz_device_fatal(struct genzio_context *ctx, uint8_t status,
+		     const char *why);
+/* -ENODEV (and a line under GENZIO_DEBUG) once the device is gone, else
+ * 0. */
+int gz_ctx_gone(struct genzio_context *ctx);
 
 /* Events: set up at open, torn down at close; push from any thread. */
 int gz_events_init(struct gz_events *ev);

@@ -28,6 +28,9 @@ GENZIO_EXPORT int genzio_cq_create(struct genzio_context *ctx,
 	if (!attr->depth || attr->depth > ctx->attr.max_cqe)
 		return gz_err(-EINVAL, "depth %u (1..%u)", attr->depth,
 			      ctx->attr.max_cqe);
+	ret = gz_ctx_gone(ctx);
+	if (ret)
+		return ret;
 	gz_ctx_lock(ctx);
 	if (ctx->ncq >= ctx->attr.max_cq) {
 		gz_ctx_unlock(ctx);

@@ -215,6 +215,8 @@ GENZIO_EXPORT int genzio_device_open(const char *name,
 		return gz_err(ret, "event queue: %s", strerror(-ret));
 	}
 	pthread_mutex_init(&ctx->lock, NULL);
+	if (p->event_watch)
+		p->event_watch(ctx);
 	*out = ctx;
 	return 0;
 }

@@ -26,6 +26,9 @@ GENZIO_EXPORT int genzio_mem_alloc(struct genzio_context *ctx, uint64_t len,
 	if ((flags & GENZIO_MEM_NO_HUGE) &&
 	    (flags & (GENZIO_MEM_HUGE_1G | GENZIO_MEM_REQUIRE_HUGE)))
 		return gz_err(-EINVAL, "NO_HUGE contradicts HUGE_1G/REQUIRE_HUGE");
+	ret = gz_ctx_gone(ctx);
+	if (ret)
+		return ret;
 	gz_ctx_lock(ctx);
 	ret = ctx->prov->mem_alloc(ctx, len, flags, out);
 	if (!ret)

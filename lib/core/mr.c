@@ -72,6 +72,9 @@ GENZIO_EXPORT int genzio_mr_reg(struct genzio_pd *pd, void *addr, uint64_t len,
 	if (access & ~ACCESS_ALL)
 		return gz_err(-EINVAL, "unknown access bits %#x",
 			      access & ~ACCESS_ALL);
+	ret = gz_ctx_gone(ctx);
+	if (ret)
+		return ret;
 	if ((access & (GENZIO_ACCESS_REMOTE_WRITE |
 		       GENZIO_ACCESS_REMOTE_ATOMIC)) &&
 	    !(access & GENZIO_ACCESS_LOCAL_WRITE))

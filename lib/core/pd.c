@@ -25,6 +25,9 @@ GENZIO_EXPORT int genzio_pd_alloc(struct genzio_context *ctx,
 
 	if (!ctx || !out)
 		return gz_err(-EINVAL, "ctx %p, pd %p", (void *)ctx, (void *)out);
+	ret = gz_ctx_gone(ctx);
+	if (ret)
+		return ret;
 	pd = calloc(1, sizeof(*pd));
 	if (!pd)
 		return -ENOMEM;

@@ -49,7 +49,11 @@ GENZIO_EXPORT int genzio_qp_create(struct genzio_pd *pd,
 	if (ret)
 		return ret;
 	gz_ctx_lock(ctx);
-	ret = ctx->prov->qp_create(pd, attr, out);
+	/* under the lock, as the fatal error that moves every queue pair
+	 * to ERR: none is created after it */
+	ret = gz_ctx_gone(ctx);
+	if (!ret)
+		ret = ctx->prov->qp_create(pd, attr, out);
 	if (!ret) {
 		container_of(*out, struct gz_qp, pub)->pd = pd;
 		pd->users++;
@@ -79,7 +83,9 @@ GENZIO_EXPORT int genzio_qp_connect(struct genzio_qp *qp, const void *addr,
 			      "(%u; this queue pair's: %s)", a.provider,
 			      ctx->prov->name);
 	gz_ctx_lock(ctx);
-	ret = ctx->prov->qp_connect(qp, a.gcid, a.payload, a.len);
+	ret = gz_ctx_gone(ctx);
+	if (!ret)
+		ret = ctx->prov->qp_connect(qp, a.gcid, a.payload, a.len);
 	gz_ctx_unlock(ctx);
 	return ret;
 }
@@ -110,6 +116,7 @@ GENZIO_EXPORT int genzio_qp_reset(struct genzio_qp *qp)
 {
 	GZ_API();
 	struct genzio_context *ctx;
+	int ret;
 
 	if (!qp)
 		return gz_err(-EINVAL, "qp is NULL");
@@ -117,9 +124,13 @@ GENZIO_EXPORT int genzio_qp_reset(struct genzio_qp *qp)
 		return gz_err(-EINVAL, "only RC queue pairs reset");
 	ctx = qp->context;
 	gz_ctx_lock(ctx);
-	ctx->prov->qp_reset(qp);
+	/* checked under the lock: a fatal error moves queue pairs to ERR
+	 * under it too, and a reset must not undo that */
+	ret = gz_ctx_gone(ctx);
+	if (!ret)
+		ctx->prov->qp_reset(qp);
 	gz_ctx_unlock(ctx);
-	return 0;
+	return ret;
 }
 
 GENZIO_EXPORT int genzio_qp_destroy(struct genzio_qp *qp)

@@ -35,6 +35,9 @@ GENZIO_EXPORT int genzio_rmap_map(struct genzio_ah *ah, uint32_t remote_qpn,
 	if (raddr + len < raddr)
 		return gz_err(-EINVAL, "range wraps around");
 	ctx = ah->pd->ctx;
+	ret = gz_ctx_gone(ctx);
+	if (ret)
+		return ret;
 	gz_ctx_lock(ctx);
 	ret = ctx->prov->rmap_map(ah, remote_qpn, raddr, len, rkey, mode, out);
 	if (!ret)

@@ -79,6 +79,9 @@ struct gz_shm_ctx {
 	char huge_why[2][400];		/* why a hugetlbfs dir is -1 */
 	const char *procmem_why;	/* why peers cannot reach our private
 					 * memory, or NULL (GENZIO_CAP_REG_ANY) */
+	int inofd;			/* inotify on our component file, or -1
+					 * (shm_event.c) */
+	uint64_t comp_dev, comp_ino;	/* which file that is */
 	struct gz_shm_comp *comp;	/* our component file, writable */
 	struct gz_shm_guard_hdr *guard;	/* our guard file, 512 MiB sparse */
 	uint32_t cid;
@@ -322,6 +325,8 @@ int gz_shm_qp_addr(struct genzio_qp *qp, uint8_t *buf, size_t len);
 /* A fatal error on RC @qp (peer or its queue pair gone): to ERR, once;
  * receives are flushed now, sends as they run (reach() in shm_exec.c). */
 void gz_shm_qp_fatal(struct gz_shm_qp *qp, uint8_t status);
+/* The device is gone: RESET or RTS to ERR, RC or RD, without an event. */
+void gz_shm_qp_down(struct gz_shm_qp *qp, uint8_t status);
 void gz_shm_qp_query(struct genzio_qp *qp, struct genzio_qp_info *info);
 void gz_shm_qp_reset(struct genzio_qp *qp);
 /* Claim every posted receive no sender took and complete each with
@@ -547,6 +552,12 @@ int gz_shm_channel_get_event(struct gz_channel *ch, int timeout_ms,
 int gz_shm_cq_req_notify(struct gz_cq *cq);
 void gz_shm_channel_arm_retry(struct gz_shm_ctx *ctx, uint32_t chan);
 void gz_shm_event_harvest(struct genzio_context *ctx);
+/* Once the event set exists: watch our component file. */
+void gz_shm_event_watch(struct genzio_context *ctx);
+/* What the watch says: the file gone, the device is (gz_device_fatal);
+ * @locked: the caller holds the ctx lock. */
+void gz_shm_comp_check(struct gz_shm_ctx *ctx, int locked);
+void gz_shm_device_fatal(struct genzio_context *ctx, uint8_t status);
 int gz_shm_rmap_map(struct genzio_ah *ah, uint32_t remote_qpn,
 		    uint64_t raddr, uint64_t len, uint32_t rkey, uint32_t mode,
 		    struct genzio_rmap **rmap);

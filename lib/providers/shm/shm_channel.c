@@ -65,7 +65,11 @@ int gz_shm_channel_create(struct genzio_context *base, struct gz_channel **out)
 	ch->base.pub.fd = epoll_create1(EPOLL_CLOEXEC);
 	if (ch->rfd < 0 || ch->timerfd < 0 || ch->base.pub.fd < 0 ||
 	    epoll_ctl(ch->base.pub.fd, EPOLL_CTL_ADD, ch->rfd, &e) ||
-	    epoll_ctl(ch->base.pub.fd, EPOLL_CTL_ADD, ch->timerfd, &e)) {
+	    epoll_ctl(ch->base.pub.fd, EPOLL_CTL_ADD, ch->timerfd, &e) ||
+	    /* a waiter hears of the device going away (shm_event.c) */
+	    (ctx->inofd >= 0 &&
+	     epoll_ctl(ch->base.pub.fd, EPOLL_CTL_ADD, ctx->inofd,
+		       &(struct epoll_event){ .events = EPOLLIN | EPOLLET }))) {
 		ret = gz_err(ch->rfd < 0 ? ch->rfd : -errno, "channel fds: %s",
 			     strerror(ch->rfd < 0 ? -ch->rfd : errno));
 		goto close_fds;
@@ -167,6 +171,10 @@ int gz_shm_channel_get_event(struct gz_channel *base, int timeout_ms,
 			}
 		}
 		retry_parked(ch);
+		gz_shm_comp_check(ctx, 0);
+		if (atomic_load_explicit(&ctx->base.fatal,
+					 memory_order_relaxed))
+			return -ENODEV;
 		if (!timeout_ms)
 			return -EAGAIN;
 		wait = -1;

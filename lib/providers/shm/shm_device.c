@@ -268,6 +268,7 @@ static int shm_device_open(const char *dev,
 	/* Peers deregistering memory fence us with a membarrier. */
 	ctx->mb_expedited = gz_sys_membarrier_register();
 	ctx->procmem_why = gz_sys_procmem_why();
+	ctx->inofd = -1;		/* gz_shm_event_watch() sets it */
 	fill_attr(ctx);
 	(void)dev;	/* one device: shm0 */
 	*out = &ctx->base;
@@ -292,6 +293,8 @@ static void shm_device_close(struct genzio_context *base)
 	for (uint32_t i = 0; i <= GZ_SHM_MAX_CID; i++)
 		if (ctx->peer[i])
 			gz_shm_peer_put(ctx->peer[i]);
+	if (ctx->inofd >= 0)
+		close(ctx->inofd);
 	comp_destroy(ctx);
 	gz_shm_guard_destroy(ctx);
 	gz_fabric_leave(&ctx->fabric, ctx->cid, ctx->incarnation);
@@ -354,7 +357,9 @@ const struct gz_provider gz_shm_provider = {
 	.cq_req_notify = gz_shm_cq_req_notify,
 	.device_close = shm_device_close,
 	.device_open = shm_device_open,
+	.event_watch = gz_shm_event_watch,
 	.event_harvest = gz_shm_event_harvest,
+	.device_fatal = gz_shm_device_fatal,
 	.fabric_open = shm_fabric_open,
 	.mem_alloc = gz_shm_mem_alloc,
 	.mem_free = gz_shm_mem_free,

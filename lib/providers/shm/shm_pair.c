@@ -188,6 +188,20 @@ int gz_shm_pair_check(struct gz_shm_qp *qp)
 	return 0;
 }
 
+/* What moving to ERR takes besides the state, which the caller set. */
+static void err_entered(struct gz_shm_qp *qp, uint8_t status)
+{
+	atomic_store(&qp->err_status, status);
+	/* our receive cq's polls flush what a racing post_recv adds */
+	atomic_fetch_add(&qp->rcq->err_qps, 1);
+	/* the lean path stops here; the slow path flushes (reach()) */
+	atomic_store(&qp->rid, GZ_SHM_RID_NONE);
+	/* a peer that still sends finds us connected to nobody */
+	if (qp->base.pub.qp_type == GENZIO_QPT_RC)
+		announce(qp, 0, 0, 0);
+	gz_shm_rq_flush(qp);
+}
+
 void gz_shm_qp_fatal(struct gz_shm_qp *qp, uint8_t status)
 {
 	uint32_t rts = GENZIO_QPS_RTS;
@@ -196,20 +210,28 @@ void gz_shm_qp_fatal(struct gz_shm_qp *qp, uint8_t status)
 	if (qp->base.pub.qp_type != GENZIO_QPT_RC ||
 	    !atomic_compare_exchange_strong(&qp->state, &rts, GENZIO_QPS_ERR))
 		return;
-	atomic_store(&qp->err_status, status);
-	/* our receive cq's polls flush what a racing post_recv adds */
-	atomic_fetch_add(&qp->rcq->err_qps, 1);
-	/* the lean path stops here; the slow path flushes (reach()) */
-	atomic_store(&qp->rid, GZ_SHM_RID_NONE);
-	/* a peer that still sends finds us connected to nobody */
-	announce(qp, 0, 0, 0);
-	gz_shm_rq_flush(qp);
+	err_entered(qp, status);
 	struct genzio_event e = { .type = GENZIO_EVENT_QP_ERR,
 				  .gcid = qp->peer->gcid,
 				  .qp_num = qp->base.pub.qp_num,
 				  .status = status };
 
 	gz_event_push(&qp->ctx->base, &e);
+}
+
+void gz_shm_qp_down(struct gz_shm_qp *qp, uint8_t status)
+{
+	uint32_t s = atomic_load(&qp->state);
+
+	/* from RESET or RTS, RC or RD; a queue pair being destroyed stays */
+	do {
+		if (s == GENZIO_QPS_ERR || s == GZ_SHM_QPS_STOPPED)
+			return;
+	} while (!atomic_compare_exchange_weak(&qp->state, &s, GENZIO_QPS_ERR));
+	err_entered(qp, status);
+	/* parked sends flush at the send cq's next poll: wake its waiter */
+	if (qp->scq->notify_fd >= 0)
+		gz_shm_cq_notify(qp->scq->hdr, NULL, qp->scq->notify_fd);
 }
 
 void gz_shm_qp_query(struct genzio_qp *pub, struct genzio_qp_info *info)
