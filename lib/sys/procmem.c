@@ -3,11 +3,15 @@
  * Another process's memory through the kernel (cross-memory attach,
  * process_vm_readv/writev): one system call per access, no mapping, any
  * byte range of any memory it has. Linux allows it between processes of
- * one user unless Yama or a seccomp filter says no, so it is probed once.
+ * one user unless Yama or a seccomp filter says no, so it is probed once;
+ * and the pid a peer gives is checked against what the kernel says it
+ * maps before it is used.
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -17,24 +21,47 @@
 int gz_sys_procmem_copy(pid_t pid, uint64_t raddr, const struct iovec *local,
 			uint32_t n, uint64_t len, int write)
 {
-	struct iovec remote = { (void *)(uintptr_t)raddr, len };
-	ssize_t got = write ? process_vm_writev(pid, local, n, &remote, 1, 0) :
-			      process_vm_readv(pid, local, n, &remote, 1, 0);
+	struct iovec l[GZ_SYS_PROCMEM_IOV];
+	uint64_t done = 0;
 
-	if (got < 0)
-		return -errno;
-	/* short: the range ends in a hole (unmapped meanwhile) */
-	return (uint64_t)got == len ? 0 : -EFAULT;
+	if (n > GZ_SYS_PROCMEM_IOV)
+		return -EINVAL;
+	memcpy(l, local, n * sizeof(*l));
+	/* one call moves at most about 2 GiB: go on while it moves bytes */
+	while (done < len) {
+		struct iovec remote = { (void *)(uintptr_t)(raddr + done),
+					len - done };
+		ssize_t got = write ? process_vm_writev(pid, l, n, &remote, 1, 0) :
+				      process_vm_readv(pid, l, n, &remote, 1, 0);
+
+		if (got < 0)
+			return -errno;
+		/* nothing moved: the range ends in a hole (unmapped) */
+		if (!got)
+			return -EFAULT;
+		done += (uint64_t)got;
+		for (uint64_t left = (uint64_t)got; left;) {
+			uint64_t c = l->iov_len < left ? l->iov_len : left;
+
+			l->iov_base = (char *)l->iov_base + c;
+			l->iov_len -= c;
+			left -= c;
+			if (!l->iov_len && n > 1) {
+				memmove(l, l + 1, --n * sizeof(*l));
+			}
+		}
+	}
+	return 0;
 }
 
-const char *gz_sys_procmem_why(void)
+int gz_sys_procmem_why(char *why, size_t len)
 {
-	static char why[160];
 	uint64_t src = 0x6765677a, dst = 0;
 	struct iovec l = { &dst, sizeof(dst) };
 	FILE *f = fopen("/proc/sys/kernel/yama/ptrace_scope", "re");
-	int scope = 0;
+	int scope = 0, ret;
 
+	why[0] = 0;
 	/* scope 1 lets a process reach its descendants only: peers are not */
 	if (f) {
 		if (fscanf(f, "%d", &scope) != 1)
@@ -42,16 +69,51 @@ const char *gz_sys_procmem_why(void)
 		fclose(f);
 	}
 	if (scope > 0) {
-		snprintf(why, sizeof(why), "kernel.yama.ptrace_scope is %d "
-			 "(peers may not reach each other's private memory; 0 "
-			 "allows it)", scope);
-		return why;
+		snprintf(why, len, "kernel.yama.ptrace_scope is %d (peers may "
+			 "not reach each other's private memory; 0 allows it)",
+			 scope);
+		return -EPERM;
 	}
-	if (gz_sys_procmem_copy(getpid(), (uintptr_t)&src, &l, 1, sizeof(src),
-				0) || dst != src) {
-		snprintf(why, sizeof(why), "process_vm_readv fails (%s: a "
-			 "seccomp filter?)", strerror(errno));
-		return why;
+	/* only what this process may do: a target's own rules (not
+	 * dumpable, a security module) show at the access */
+	ret = gz_sys_procmem_copy(getpid(), (uintptr_t)&src, &l, 1,
+				  sizeof(src), 0);
+	if (ret || dst != src) {
+		snprintf(why, len, "process_vm_readv fails here (%s: a seccomp "
+			 "filter?)", strerror(ret ? -ret : EIO));
+		return ret ? ret : -EIO;
 	}
-	return NULL;
+	return 0;
+}
+
+/* One line of /proc/<pid>/maps: 1 if it maps (@dev, @ino) "rw-s". */
+static int maps_owner_line(const char *line, uint64_t dev, uint64_t ino)
+{
+	unsigned int maj, min;
+	unsigned long long i;
+	char perm[8];
+
+	if (sscanf(line, "%*x-%*x %7s %*x %x:%x %llu", perm, &maj, &min,
+		   &i) != 4)
+		return 0;
+	return !strcmp(perm, "rw-s") && i == ino && maj == major(dev) &&
+	       min == minor(dev);
+}
+
+int gz_sys_procmem_owner(pid_t pid, uint64_t dev, uint64_t ino)
+{
+	char path[32], *line = NULL;
+	size_t cap = 0;
+	int found = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (!found && getline(&line, &cap, f) > 0)
+		found = maps_owner_line(line, dev, ino);
+	free(line);
+	fclose(f);
+	return found;
 }

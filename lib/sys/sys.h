@@ -98,13 +98,18 @@ const char *gz_sys_flush_insn(void);
 
 /* ---- procmem.c: another process's memory, through the kernel ---- */
 struct iovec;
-/* Move @len bytes between @n buffers of ours and @pid's [raddr, +len);
- * @write: to it. Return: 0 or -errno (-EFAULT: not all of it mapped). */
+#define GZ_SYS_PROCMEM_IOV 16
+/* Move @len bytes between @n (<= GZ_SYS_PROCMEM_IOV) buffers of ours,
+ * @len in all, and @pid's [raddr, +len); @write: to it. Return: 0 or
+ * -errno (-EFAULT: not all of it mapped). */
 int gz_sys_procmem_copy(pid_t pid, uint64_t raddr, const struct iovec *local,
 			uint32_t n, uint64_t len, int write);
-/* NULL if processes of this user can reach each other's memory, else why
- * not (Yama, seccomp). Probes once per call: cache it. */
-const char *gz_sys_procmem_why(void);
+/* 0 if this process may reach other processes' memory (as far as it can
+ * tell), else -errno and why not in @why (Yama, seccomp). */
+int gz_sys_procmem_why(char *why, size_t len);
+/* 1 if process @pid maps file (@dev, @ino) shared and writable, 0 if
+ * not, -errno if its maps cannot be read. */
+int gz_sys_procmem_owner(pid_t pid, uint64_t dev, uint64_t ino);
 
 /* ---- proc.c ---- */
 /* Kernel start time of @pid (clock ticks since boot): an incarnation. */

@@ -323,3 +323,57 @@ Test(staged, flushed_staged_receives_complete_and_write_nothing)
 	assert_canaries(&h, 0);
 	teardown(&s, &r, &h);
 }
+
+Test(staged, a_deep_queue_stages_at_most_1024_receives_at_once)
+{
+	gzt_require_caps(GENZIO_CAP_MSG | GENZIO_CAP_RECV_STAGED,
+			 "MSG, RECV_STAGED");
+	struct genzio_qp_attr qa = {
+		.qp_type = GENZIO_QPT_RC, .sq_depth = 64, .rq_depth = 4096,
+		.max_send_sge = 1, .max_recv_sge = 1,
+	};
+	struct genzio_cq_attr ca = { .depth = 8192 };
+	struct gzt_ep s, r;
+	struct genzio_cq *cq;
+	struct genzio_wc wc;
+	struct heap h;
+	uint64_t max;
+	int n = 0, ret;
+
+	setup(&s, &r, &h, 64);
+	cr_assert_eq(genzio_cq_create(r.ctx, &ca, &cq), 0);
+	qa.send_cq = qa.recv_cq = cq;
+	cr_assert_eq(genzio_qp_destroy(r.qp), 0);
+	cr_assert_eq(genzio_qp_create(r.pd, &qa, &r.qp), 0);
+	cr_assert_eq(genzio_qp_destroy(s.qp), 0);
+	cr_assert_eq(gzt_ep_qp_add(&s, &s.qp, &s.info), 0);
+	cr_assert_eq(gzt_qp_pair(s.qp, r.qp), 0);
+	max = query(&r).max_recv_staged;
+	cr_assert_geq(max, 4096, "%llu", (unsigned long long)max);
+	/* the staging area stays bounded however deep the queue is */
+	cr_assert_leq(max * 1024, 4u << 20);
+	while (!(ret = post_heap(&r, &h, 64, (uint64_t)n)))
+		n++;
+	cr_assert_eq(ret, -EAGAIN);
+	cr_assert_eq(n, 1024, "staged receives outstanding");
+	/* data space still posts: the queue itself is not full */
+	struct genzio_sge ds = { r.info.addr, 64, r.mr->lkey };
+	struct genzio_recv_wr dw = { .wr_id = 5000, .sg_list = &ds,
+				     .num_sge = 1 }, *bad;
+	cr_assert_eq(genzio_post_recv(r.qp, &dw, &bad), 0);
+	/* still 1024 outstanding before the next one: refused; two
+	 * reaped, it fits */
+	cr_assert_eq(post_heap(&r, &h, 64, 9999), -EAGAIN);
+	for (uint32_t i = 0; i < 2; i++) {
+		send(&s, 10, 3 + i, &wc);
+		cr_assert_eq(wc.status, GENZIO_WC_SUCCESS);
+		cr_assert_eq(gzt_poll_one(cq, &wc, 1000), 1);
+		cr_assert_eq(wc.wr_id, i);
+		cr_assert_eq(gzt_check(h.buf, 10, 3 + i), -1);
+	}
+	cr_assert_eq(post_heap(&r, &h, 64, 9999), 0);
+	cr_assert_eq(genzio_qp_destroy(r.qp), 0);
+	r.qp = NULL;
+	cr_assert_eq(genzio_cq_destroy(cq), 0);
+	teardown(&s, &r, &h);
+}

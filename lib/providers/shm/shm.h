@@ -67,6 +67,9 @@ struct gz_shm_peer {
 	int32_t pid;			/* snapshots of its header */
 	uint64_t starttime;
 	uint64_t incarnation;
+	uint64_t comp_dev, comp_ino;	/* its component file */
+	_Atomic int pid_ok;		/* its pid maps that file writable: 1,
+					 * not: -1, not asked yet: 0 */
 	struct gz_shm_ctx *ctx;
 	pthread_mutex_t map_lock;	/* slow path: map_seg */
 };
@@ -77,8 +80,8 @@ struct gz_shm_ctx {
 	struct gz_fabric fabric;
 	int dirfd[GZ_SHM_NDIRS];	/* our private dirs, or -1 */
 	char huge_why[2][400];		/* why a hugetlbfs dir is -1 */
-	const char *procmem_why;	/* why peers cannot reach our private
-					 * memory, or NULL (GENZIO_CAP_REG_ANY) */
+	char procmem_why[160];		/* why peers cannot reach our private
+					 * memory, "" if they can (REG_ANY) */
 	int inofd;			/* inotify on our component file, or -1
 					 * (shm_event.c) */
 	uint64_t comp_dev, comp_ino;	/* which file that is */
@@ -223,14 +226,15 @@ struct gz_shm_qp {
 	uint8_t *rq_fin;		/* per slot: completion polled */
 	struct gz_shm_rqpriv {		/* per slot, what we posted */
 		uint64_t wr_id;
-		uint64_t len;
+		uint32_t len;		/* bytes it holds (at most 2^32 - 1) */
 		uint32_t nstaged;	/* staged: buffers in stage_sge */
 	} *rq_priv;
 	/* Receives into memory outside data space land in a staging slot
 	 * of the rq segment and are copied out at poll (shm_recv.c). */
-	uint8_t *stage;			/* slot i at i * stage_slot */
+	uint8_t *stage;			/* slot j at j * stage_slot */
 	uint64_t stage_off;		/* where stage is in the segment */
 	uint32_t stage_slot;		/* bytes a staged receive may hold */
+	uint32_t stage_mask;		/* slots - 1: receive p takes p & it */
 	uint32_t *stage_hw;		/* per slot: bytes allocated */
 	struct genzio_sge *stage_sge;	/* per slot, max_recv_sge buffers */
 	_Atomic uint64_t staged, staged_bytes;
@@ -392,6 +396,10 @@ GZ_INLINE void gz_shm_lane_leave(struct gz_shm_qp *qp, struct gz_shm_lane *l)
 	 * the owner can see the lane idle. */
 	atomic_store_explicit(&l->state, qp->lane_seq, memory_order_release);
 }
+
+/* Wait until no poll of @cq is inside its receive handling (which looks
+ * at queue pairs and copies staged receives). */
+void gz_shm_cq_quiesce(struct gz_shm_cq *cq);
 
 /* ---- shm_mem.c ---- */
 /* Queue segments (cq and rq rings): normal pages, published; the first

@@ -7,6 +7,7 @@
  * pair one names is looked up in our private table and compared.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -39,9 +40,18 @@ void gz_shm_cq_notify(struct gz_shm_cqhdr *hdr, struct gz_shm_peer *peer,
 		close(fd);
 }
 
+void gz_shm_cq_quiesce(struct gz_shm_cq *cq)
+{
+	/* seq-cst: pairs with the in_poll increment before the poll looks */
+	atomic_thread_fence(memory_order_seq_cst);
+	while (atomic_load_explicit(&cq->in_poll, memory_order_acquire))
+		sched_yield();
+}
+
 /* The queue pair a receive completion names, if it is still ours. The
- * seq-cst load pairs with cq_quiesce() in qp_destroy() (after our in_poll
- * increment): either it waits for us, or we find the queue pair gone. */
+ * seq-cst load pairs with gz_shm_cq_quiesce() in qp_destroy() (after our
+ * in_poll increment): either it waits for us, or we find the queue pair
+ * gone. */
 static struct gz_shm_qp *recv_qp(struct gz_shm_cq *cq, uint32_t qpn)
 {
 	struct gz_shm_qp *qp = atomic_load_explicit(

@@ -212,7 +212,7 @@ static void fill_attr(struct gz_shm_ctx *ctx)
 		  GENZIO_CAP_RMAP | GENZIO_CAP_FINE_STATUS |
 		  GENZIO_CAP_ONE_SIDED_TARGET | GENZIO_CAP_REG_CONVERT |
 		  GENZIO_CAP_RECV_STAGED |
-		  (ctx->procmem_why ? 0 : GENZIO_CAP_REG_ANY) |
+		  (ctx->procmem_why[0] ? 0 : GENZIO_CAP_REG_ANY) |
 		  (huge ? GENZIO_CAP_HUGE_PAGES : 0);
 	a->max_qp = GZ_SHM_MAX_QP;
 	a->max_cq = GZ_SHM_MAX_QP;
@@ -267,7 +267,7 @@ static int shm_device_open(const char *dev,
 		goto destroy_comp;
 	/* Peers deregistering memory fence us with a membarrier. */
 	ctx->mb_expedited = gz_sys_membarrier_register();
-	ctx->procmem_why = gz_sys_procmem_why();
+	gz_sys_procmem_why(ctx->procmem_why, sizeof(ctx->procmem_why));
 	ctx->inofd = -1;		/* gz_shm_event_watch() sets it */
 	fill_attr(ctx);
 	(void)dev;	/* one device: shm0 */

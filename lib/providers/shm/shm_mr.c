@@ -78,7 +78,7 @@ static int place(struct gz_shm_ctx *ctx, void *addr, uint64_t len,
 	    !gz_shm_mem_overlaps(ctx, a, len) &&
 	    gz_sys_range_is_private_anon(addr, len) == 1)
 		return gz_shm_mem_convert(ctx, addr, len, mem);
-	if (ctx->procmem_why)
+	if (ctx->procmem_why[0])
 		return gz_err(-EOPNOTSUPP, "remote access to %p+%" PRIu64
 			      " needs data space (genzio_mem_alloc) or "
 			      "page-aligned private memory here: %s", addr,
@@ -161,6 +161,17 @@ void gz_shm_mr_dereg(struct gz_mr *base)
 {
 	struct gz_shm_mr *mr = container_of(base, struct gz_shm_mr, base);
 	struct gz_shm_ctx *ctx = to_shm_ctx(base->pd->ctx);
+
+	/* A poll that checked this lkey before the core freed it may still
+	 * copy a staged receive into the memory: wait for it, as verbs
+	 * guarantees nothing lands after dereg returns. */
+	if (!mr->mem && (base->pub.access & GENZIO_ACCESS_LOCAL_WRITE))
+		for (uint32_t i = 0; i < GZ_SHM_MAX_QP; i++) {
+			struct gz_shm_cq *cq = atomic_load(&ctx->cq[i]);
+
+			if (cq)
+				gz_shm_cq_quiesce(cq);
+		}
 
 	if (mr->mem && !--mr->mem->users && mr->mem->converted)
 		gz_shm_mem_release(ctx, mr->mem);

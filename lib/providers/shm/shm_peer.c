@@ -6,11 +6,13 @@
  * handles that talk to it. Everything read from its files is checked.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -64,11 +66,32 @@ out:
 }
 
 /*
+ * Whether the pid the peer's header gives is the peer's: the process the
+ * kernel says maps its component file shared and writable, which only
+ * its owner does (peers map it read-only). A peer that wrote another
+ * process's pid there, ours included, is never written through. Asked
+ * once per peer, on its first access of this kind.
+ */
+static int pid_check(struct gz_shm_peer *p)
+{
+	int r = gz_sys_procmem_owner(p->pid, p->comp_dev, p->comp_ino);
+	int ok = r == 1 ? 1 : -1;
+
+	if (r != 1)
+		gz_err(r < 0 ? r : -EPERM, "GCID %#x: pid %d %s", p->gcid,
+		       (int)p->pid, r < 0 ? "has no maps to read" :
+					    "does not own its component file");
+	atomic_store_explicit(&p->pid_ok, ok, memory_order_relaxed);
+	return ok;
+}
+
+/*
  * A READ or WRITE to the peer's memory outside data space, through the
- * kernel. Its pid is the one its header gave and the liveness watch
- * checked; the watch is asked again first, so a pid the kernel gave to
- * another process after the peer died is not written to (a window of one
- * system call remains, and the pid space must wrap within it).
+ * kernel. Its pid is the one its header gave, checked once against the
+ * kernel's maps (pid_check) and by the liveness watch, which is asked
+ * again first, so a pid the kernel gave to another process after the
+ * peer died is not written to (a window of one system call remains, and
+ * the pid space must wrap within it).
  */
 static uint8_t peer_proc_copy(struct gz_xdm_target *t, uint64_t raddr,
 			      const struct gz_xdm_iov *v, uint32_t n,
@@ -76,20 +99,32 @@ static uint8_t peer_proc_copy(struct gz_xdm_target *t, uint64_t raddr,
 {
 	struct gz_shm_peer *p = container_of(t, struct gz_shm_peer, tgt);
 	struct iovec l[GZ_SHM_MAX_SGE];
-	int ret;
+	int ok, ret;
 
 	if (n > GZ_SHM_MAX_SGE)
 		return GZ_XDM_ST_LOC_LEN;
 	if (!gz_fabric_alive(&p->live))
 		return GZ_XDM_ST_RETRY_EXC;
+	ok = atomic_load_explicit(&p->pid_ok, memory_order_relaxed);
+	if (GZ_UNLIKELY(!ok))
+		ok = pid_check(p);
+	if (ok < 0)
+		return GZ_XDM_ST_REM_ACCESS;
 	for (uint32_t i = 0; i < n; i++)
 		l[i] = (struct iovec){ v[i].p, v[i].len };
 	ret = gz_sys_procmem_copy(p->pid, raddr, l, n, len, write);
 	if (!ret)
 		return GZ_XDM_ST_SUCCESS;
-	/* gone: as any peer that stopped answering; else its memory went
-	 * away under a live key (unmapped while registered) */
-	return ret == -ESRCH ? GZ_XDM_ST_RETRY_EXC : GZ_XDM_ST_REM_ACCESS;
+	/* gone: as any peer that stopped answering */
+	if (ret == -ESRCH)
+		return GZ_XDM_ST_RETRY_EXC;
+	/* its memory went away under a live key (EFAULT), or the kernel
+	 * says no (EPERM: not dumpable, a security module; ENOSYS, EPERM
+	 * from a seccomp filter of ours) */
+	if (ret != -EFAULT)
+		gz_err(ret, "GCID %#x: process_vm_%sv: %s", p->gcid,
+		       write ? "write" : "read", strerror(-ret));
+	return GZ_XDM_ST_REM_ACCESS;
 }
 
 const struct gz_xdm_seg *gz_shm_peer_seg(struct gz_shm_peer *p, uint32_t seg)
@@ -220,6 +255,7 @@ static int peer_open(struct gz_shm_ctx *ctx, uint32_t gcid, uint64_t inc,
 {
 	char name[64];
 	struct gz_shm_peer *p;
+	struct stat st;
 	uint64_t len;
 	void *comp;
 	int ret;
@@ -234,6 +270,10 @@ static int peer_open(struct gz_shm_ctx *ctx, uint32_t gcid, uint64_t inc,
 			      "(it left)", gcid);
 	if (ret)
 		return gz_err(ret, "map %s: %s", name, strerror(-ret));
+	/* what pid_check() looks for (replaced since the map: no match,
+	 * which fails closed) */
+	if (fstatat(ctx->dirfd[GZ_SHM_DIR_SHM], name, &st, AT_SYMLINK_NOFOLLOW))
+		memset(&st, 0, sizeof(st));
 	p = calloc(1, sizeof(*p));
 	if (p)
 		p->tgt.seg = calloc(GZ_SHM_MAX_SEG, sizeof(*p->tgt.seg));
@@ -243,6 +283,8 @@ static int peer_open(struct gz_shm_ctx *ctx, uint32_t gcid, uint64_t inc,
 		return -ENOMEM;
 	}
 	p->comp = comp;
+	p->comp_dev = st.st_dev;
+	p->comp_ino = st.st_ino;
 	p->tgt.keys = p->comp->keys;
 	p->tgt.key_mask = GZ_SHM_KEYS - 1;
 	p->tgt.nseg = GZ_SHM_MAX_SEG;

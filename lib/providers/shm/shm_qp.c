@@ -42,6 +42,7 @@ static uint32_t qpn_next(struct gz_shm_ctx *ctx, uint32_t slot)
 static int rq_create(struct gz_shm_qp *qp, const struct genzio_qp_attr *attr)
 {
 	uint32_t nrq = gz_roundup_pow2(attr->rq_depth ? attr->rq_depth : 1);
+	uint32_t nstage;
 	uint64_t ring;
 	void *rq;
 	int ret;
@@ -55,20 +56,20 @@ static int rq_create(struct gz_shm_qp *qp, const struct genzio_qp_attr *attr)
 	qp->rq_cap = attr->rq_depth;
 	qp->rq_fin = calloc(nrq, 1);
 	qp->rq_priv = calloc(nrq, sizeof(*qp->rq_priv));
-	qp->stage_hw = calloc(nrq, sizeof(*qp->stage_hw));
-	qp->stage_sge = calloc((size_t)nrq * (qp->max_recv_sge ? : 1),
+	nstage = nrq < GZ_SHM_STAGE_SLOTS ? nrq : GZ_SHM_STAGE_SLOTS;
+	qp->stage_mask = nstage - 1;
+	qp->stage_hw = calloc(nstage, sizeof(*qp->stage_hw));
+	qp->stage_sge = calloc((size_t)nstage * (qp->max_recv_sge ? : 1),
 			       sizeof(*qp->stage_sge));
 	if (!qp->rq_fin || !qp->rq_priv || !qp->stage_hw || !qp->stage_sge)
 		return -ENOMEM;
 	/* the ring, then a staging slot per entry, allocated when used */
 	ring = GZ_SHM_QHDR + (uint64_t)nrq * qp->rq_stride;
 	qp->stage_off = gz_align_up(ring, GZ_PAGE_4K);
-	qp->stage_slot = GZ_SHM_STAGE_AREA / nrq;
+	qp->stage_slot = GZ_SHM_STAGE_AREA / nstage;
 	if (qp->stage_slot > GZ_SHM_STAGE_MAX)
 		qp->stage_slot = GZ_SHM_STAGE_MAX;
-	if (qp->stage_slot < GZ_PAGE_4K)
-		qp->stage_slot = GZ_PAGE_4K;
-	qp->rq_seg_len = qp->stage_off + (uint64_t)nrq * qp->stage_slot;
+	qp->rq_seg_len = qp->stage_off + (uint64_t)nstage * qp->stage_slot;
 	ret = gz_shm_qseg_create(qp->ctx, qp->rq_seg_len, ring, &qp->rq_seg,
 				 &rq);
 	if (ret)
@@ -171,13 +172,6 @@ free_qp:
 }
 
 /* Wait until no poll of @cq is inside its receive handling. */
-static void cq_quiesce(struct gz_shm_cq *cq)
-{
-	atomic_thread_fence(memory_order_seq_cst);
-	while (atomic_load_explicit(&cq->in_poll, memory_order_acquire))
-		sched_yield();
-}
-
 int gz_shm_qp_stop(struct genzio_qp *pub)
 {
 	struct gz_shm_qp *qp = container_of(pub, struct gz_shm_qp, base.pub);
@@ -203,8 +197,8 @@ void gz_shm_qp_destroy(struct genzio_qp *pub)
 	struct gz_shm_qp *qp = container_of(pub, struct gz_shm_qp, base.pub);
 	struct gz_shm_ctx *ctx = qp->ctx;
 
-	cq_quiesce(qp->rcq);
-	cq_quiesce(qp->scq);
+	gz_shm_cq_quiesce(qp->rcq);
+	gz_shm_cq_quiesce(qp->scq);
 	gz_shm_park_flush(qp);
 	if (qp->peer)
 		gz_shm_peer_put(qp->peer);

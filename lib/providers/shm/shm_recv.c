@@ -7,7 +7,6 @@
  * are staged: a sender fills a slot of ours, poll copies it out.
  */
 #include <errno.h>
-#include <inttypes.h>
 #include <string.h>
 
 #include "providers/shm/shm.h"
@@ -22,68 +21,76 @@ static inline struct gz_xdm_rqe *rqe_at(const struct gz_shm_qp *qp,
 
 /*
  * A receive into memory outside data space, which no sender can map: it
- * lands in slot @i of the staging area (in our rq segment) and poll copies
- * it out (unstage). The slot's pages are allocated here, before a sender
- * may store there: a full tmpfs is -ENOMEM now, not a SIGBUS in the
- * sender. Return: how many buffers poll copies to, or -errno.
+ * lands in a slot of the staging area (in our rq segment) and poll copies
+ * it out (unstage). Receive @p takes slot p % nstage, free once every
+ * receive nstage before it was reaped. The slot's pages are allocated
+ * here, before a sender may store there: a full tmpfs is -ENOMEM now,
+ * not a SIGBUS in the sender. Return: how many buffers poll copies to,
+ * or -errno (no line: this is the fast path).
  */
 static int stage(struct gz_shm_qp *qp, struct gz_xdm_rqe *e,
-		 const struct genzio_recv_wr *wr, uint32_t i, uint64_t len)
+		 const struct genzio_recv_wr *wr, uint32_t p, uint64_t len)
 {
+	uint32_t j = p & qp->stage_mask;
 	uint64_t need = gz_align_up(len, GZ_PAGE_4K);
-	uint8_t *buf = qp->stage + (size_t)i * qp->stage_slot;
+	uint8_t *buf = qp->stage + (size_t)j * qp->stage_slot;
 
 	if (GZ_UNLIKELY(len > qp->stage_slot))
-		return gz_err(-EINVAL, "a receive outside data space holds at "
-			      "most %u bytes on this queue pair "
-			      "(max_recv_staged), this one %" PRIu64 ": post "
-			      "data space (genzio_mem_alloc) for more",
-			      qp->stage_slot, len);
-	if (need > qp->stage_hw[i]) {
-		if (gz_sys_shmfile_populate(buf + qp->stage_hw[i],
-					    need - qp->stage_hw[i]))
-			return gz_err(-ENOMEM, "no memory for a staged receive "
-				      "(tmpfs full?)");
-		qp->stage_hw[i] = (uint32_t)need;
+		return -EINVAL;
+	if (GZ_UNLIKELY(p - atomic_load_explicit(&qp->rq_done,
+						 memory_order_acquire) >
+			qp->stage_mask))
+		return -EAGAIN;
+	if (need > qp->stage_hw[j]) {
+		if (gz_sys_shmfile_populate(buf + qp->stage_hw[j],
+					    need - qp->stage_hw[j]))
+			return -ENOMEM;
+		qp->stage_hw[j] = (uint32_t)need;
 	}
-	memcpy(&qp->stage_sge[(size_t)i * qp->max_recv_sge], wr->sg_list,
+	memcpy(&qp->stage_sge[(size_t)j * qp->max_recv_sge], wr->sg_list,
 	       (size_t)wr->num_sge * sizeof(*wr->sg_list));
 	e->sge[0].seg = qp->rq_seg;
 	e->sge[0].len = (uint32_t)len;
-	e->sge[0].off = qp->stage_off + (uint64_t)i * qp->stage_slot;
+	e->sge[0].off = qp->stage_off + (uint64_t)j * qp->stage_slot;
 	e->num_sge = 1;
 	return wr->num_sge;
 }
 
-/* Fill slot @i's entry @e from @wr: 0, or -errno (nothing published).
- * *@len is what the buffers hold. */
+/* Fill receive @p's entry @e from @wr: 0, or -errno (nothing published).
+ * *@len is what the buffers hold. Peers read the entry: it gets only what
+ * a sender needs (never the address of memory outside data space). */
 static int fill(struct gz_shm_qp *qp, struct gz_xdm_rqe *e,
-		const struct genzio_recv_wr *wr, uint32_t i, uint64_t *len)
+		const struct genzio_recv_wr *wr, uint32_t p, uint64_t *len)
 {
-	int staged = 0, n;
+	struct gz_lkey_snap k[GZ_SHM_MAX_SGE];
+	int staged = 0, n = 0;
 
 	*len = 0;
 	for (int j = 0; j < wr->num_sge; j++) {
 		const struct genzio_sge *s = &wr->sg_list[j];
-		struct gz_lkey_snap k;
 
 		if (GZ_UNLIKELY(!gz_lkey_get(qp->lkeys, qp->max_mr, s->lkey,
 					     qp->domain, s->addr, s->length,
-					     GENZIO_ACCESS_LOCAL_WRITE, &k)))
+					     GENZIO_ACCESS_LOCAL_WRITE, &k[j])))
 			return -EINVAL;
-		staged |= k.cookie == GZ_LKEY_COOKIE_NONE;
-		/* the cookie is shm's: the segment and its address */
-		e->sge[j].seg = k.cookie;
-		e->sge[j].len = s->length;
-		e->sge[j].off = s->addr - k.cookie_va;
+		staged |= k[j].cookie == GZ_LKEY_COOKIE_NONE;
 		*len += s->length;
 	}
 	e->wr_id = wr->wr_id;
-	e->num_sge = (uint32_t)wr->num_sge;
-	n = GZ_UNLIKELY(staged) ? stage(qp, e, wr, i, *len) : 0;
-	if (n < 0)
-		return n;
-	qp->rq_priv[i].nstaged = (uint32_t)n;
+	if (GZ_UNLIKELY(staged)) {
+		n = stage(qp, e, wr, p, *len);
+		if (n < 0)
+			return n;
+	} else {
+		/* the cookie is shm's: the segment and its address */
+		for (int j = 0; j < wr->num_sge; j++) {
+			e->sge[j].seg = k[j].cookie;
+			e->sge[j].len = wr->sg_list[j].length;
+			e->sge[j].off = wr->sg_list[j].addr - k[j].cookie_va;
+		}
+		e->num_sge = (uint32_t)wr->num_sge;
+	}
+	qp->rq_priv[p & qp->rq_mask].nstaged = (uint32_t)n;
 	return 0;
 }
 
@@ -113,14 +120,15 @@ int gz_shm_post_recv(struct genzio_qp *pub, struct genzio_recv_wr *wr,
 			ret = -EAGAIN;
 			break;
 		}
-		ret = fill(qp, rqe_at(qp, prod), wr, prod & qp->rq_mask,
-			   &len);
+		ret = fill(qp, rqe_at(qp, prod), wr, prod, &len);
 		if (GZ_UNLIKELY(ret))
 			break;
 		/* what the completion will report comes from here, not from
 		 * the ring senders read */
 		qp->rq_priv[prod & qp->rq_mask].wr_id = wr->wr_id;
-		qp->rq_priv[prod & qp->rq_mask].len = len;
+		/* a message's byte_len is 32 bits: no more can arrive */
+		qp->rq_priv[prod & qp->rq_mask].len =
+			len > UINT32_MAX ? UINT32_MAX : (uint32_t)len;
 		prod++;
 	}
 	if (prod != first) {
@@ -151,34 +159,43 @@ int gz_shm_post_recv(struct genzio_qp *pub, struct genzio_recv_wr *wr,
  */
 static void unstage(struct gz_shm_qp *qp, uint32_t i, struct genzio_wc *w)
 {
+	uint32_t j = i & qp->stage_mask;
 	const struct genzio_sge *sge =
-		&qp->stage_sge[(size_t)i * qp->max_recv_sge];
-	const uint8_t *src = qp->stage + (size_t)i * qp->stage_slot;
+		&qp->stage_sge[(size_t)j * qp->max_recv_sge];
+	const uint8_t *src = qp->stage + (size_t)j * qp->stage_slot;
 	uint32_t n = qp->rq_priv[i].nstaged;
 	uint64_t left = w->byte_len;
 
 	if (w->status || w->opcode != GENZIO_WC_RECV)
 		return;
-	for (uint32_t j = 0; j < n; j++)
-		if (!gz_lkey_ok(qp->lkeys, qp->max_mr, sge[j].lkey, qp->domain,
-				sge[j].addr, sge[j].length,
+	for (uint32_t k = 0; k < n; k++)
+		if (!gz_lkey_ok(qp->lkeys, qp->max_mr, sge[k].lkey, qp->domain,
+				sge[k].addr, sge[k].length,
 				GENZIO_ACCESS_LOCAL_WRITE)) {
 			w->status = GENZIO_WC_LOC_PROT;
 			w->byte_len = 0;
 			return;
 		}
 	/* byte_len is within what was posted (checked by the caller), so
-	 * within the slot and the buffers */
-	for (uint32_t j = 0; j < n && left; j++) {
-		uint64_t c = sge[j].length < left ? sge[j].length : left;
+	 * within the slot and the buffers; a deregistration that began
+	 * after the check waits for us (gz_shm_cq_quiesce) */
+	for (uint32_t k = 0; k < n && left; k++) {
+		uint64_t c = sge[k].length < left ? sge[k].length : left;
 
-		memcpy((void *)(uintptr_t)sge[j].addr, src, c);
+		memcpy((void *)(uintptr_t)sge[k].addr, src, c);
 		src += c;
 		left -= c;
 	}
-	atomic_fetch_add_explicit(&qp->staged, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&qp->staged_bytes, w->byte_len,
-				  memory_order_relaxed);
+	/* one poller per cq, so one writer: no locked add */
+	atomic_store_explicit(&qp->staged,
+			      atomic_load_explicit(&qp->staged,
+						   memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+	atomic_store_explicit(&qp->staged_bytes,
+			      atomic_load_explicit(&qp->staged_bytes,
+						   memory_order_relaxed) +
+				      w->byte_len,
+			      memory_order_relaxed);
 }
 
 /*

@@ -26,10 +26,11 @@
 #define GZ_SHM_MAX_MR 12288u	/* keeps the key table <= 75% full */
 #define GZ_SHM_MAX_DEPTH 65536u
 #define GZ_SHM_MAX_SGE 16u
-/* Receive staging: a slot per receive-queue entry, as large as fits in
- * GZ_SHM_STAGE_AREA (bounded: a peer that mlockall()s maps all of it),
- * between 4 KiB and GZ_SHM_STAGE_MAX. */
+/* Receive staging: a slot per receive-queue entry up to
+ * GZ_SHM_STAGE_SLOTS, as large as fits in GZ_SHM_STAGE_AREA (bounded: a
+ * peer that mlockall()s maps all of it), at most GZ_SHM_STAGE_MAX. */
 #define GZ_SHM_STAGE_AREA (4u << 20)
+#define GZ_SHM_STAGE_SLOTS 1024u
 #define GZ_SHM_STAGE_MAX (64u << 10)
 #define GZ_SHM_MAX_CHANNELS 64
 #define GZ_SHM_PARKED 256u	/* requests one qp may park */
