@@ -66,10 +66,30 @@ static int populate(void *addr, uint64_t len, uint64_t page_size)
 	return 0;
 }
 
-/* Create @name (owner-only, must not exist), size it, map it shared.
- * Return: the fd and *addr, or -errno with nothing left behind. */
+void *gz_sys_mmap_unlocked(uint64_t len, int prot, int fd, uint64_t off)
+{
+	/* Under mlockall(MCL_FUTURE) a new mapping is populated and locked
+	 * whole, which allocates a sparse file to its end. A PROT_NONE
+	 * mapping is not populated; unlocked, then opened up, it stays as
+	 * sparse as the file. */
+	void *p = mmap(NULL, len, PROT_NONE, MAP_SHARED, fd, (off_t)off);
+	int err;
+
+	if (p == MAP_FAILED)
+		return p;
+	if (!munlock(p, len) && !mprotect(p, len, prot))
+		return p;
+	err = errno;
+	munmap(p, len);
+	errno = err;
+	return MAP_FAILED;
+}
+
+/* Create @name (owner-only, must not exist), size it, map it shared
+ * (@sparse: so that mlockall does not fill it). Return: the fd and
+ * *addr, or -errno with nothing left behind. */
 static int create_mapped(int dirfd, const char *name, uint64_t len,
-			 void **addr)
+			 int sparse, void **addr)
 {
 	int fd = openat(dirfd, name,
 			O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -81,7 +101,10 @@ static int create_mapped(int dirfd, const char *name, uint64_t len,
 		ret = -errno;
 		goto unlink_file;
 	}
-	*addr = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	*addr = sparse ? gz_sys_mmap_unlocked(len, PROT_READ | PROT_WRITE,
+					      fd, 0) :
+			 mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED,
+			      fd, 0);
 	if (*addr != MAP_FAILED)
 		return fd;
 	ret = -errno;
@@ -98,7 +121,7 @@ int gz_sys_shmfile_create(int dirfd, const char *name, uint64_t len,
 	void *addr;
 	int fd, ret;
 
-	fd = create_mapped(dirfd, name, len, &addr);
+	fd = create_mapped(dirfd, name, len, fill < len, &addr);
 	if (fd < 0)
 		return fd;
 	ret = gz_sys_numa_bind(addr, len, node);
@@ -143,8 +166,10 @@ int gz_sys_shmfile_map(int dirfd, const char *name, uint64_t min,
 		return gz_err(-EPERM, "%s: %" PRIu64 " bytes, more than the "
 			      "%" PRIu64 " its kind has", name, size, max);
 	}
-	p = mmap(NULL, size, PROT_READ | (writable ? PROT_WRITE : 0),
-		 MAP_SHARED, fd, 0);
+	/* the owner allocated what it uses: our mlockall must not allocate
+	 * the rest of its sparse files (staging, guard) */
+	p = gz_sys_mmap_unlocked(size, PROT_READ | (writable ? PROT_WRITE : 0),
+				 fd, 0);
 	close(fd);
 	if (p == MAP_FAILED)
 		return -errno;
@@ -243,7 +268,7 @@ int gz_sys_shmfile_convert(int dirfd, const char *name, void *addr,
 	void *tmp, *p;
 	int fd, ret;
 
-	fd = create_mapped(dirfd, name, len, &tmp);
+	fd = create_mapped(dirfd, name, len, 0, &tmp);
 	if (fd < 0)
 		return fd;
 	ret = populate(tmp, len, GZ_PAGE_4K);

@@ -57,6 +57,9 @@ int gz_sys_open_owned(int dirfd, const char *name, int flags, mode_t type,
 int gz_sys_shmfile_create(int dirfd, const char *name, uint64_t len,
 			  uint64_t fill, uint64_t page_size, int node, int lock,
 			  struct gz_shmfile *f);
+/* mmap(MAP_SHARED) of @fd that mlockall(MCL_FUTURE) neither populates
+ * nor locks (a sparse file stays sparse); MAP_FAILED and errno. */
+void *gz_sys_mmap_unlocked(uint64_t len, int prot, int fd, uint64_t off);
 /* Allocate the 4 KiB pages of [addr, addr + len) of a shared mapping
  * before anyone stores there: 0 or -ENOMEM (a full tmpfs), never a
  * SIGBUS at the store. */

@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -261,4 +262,54 @@ Test(setup, a_private_directory_others_could_write_is_refused)
 	unsetenv("GENZIO_SHM_DIR");
 	rmdir(dir);
 	rmdir(base);
+}
+
+/* VmLck of this process, in KiB. */
+static long locked_kib(void)
+{
+	FILE *f = fopen("/proc/self/status", "re");
+	char line[128];
+	long kib = -1;
+
+	cr_assert_not_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmLck: %ld kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
+static int mlocked_main(int fd, void *arg)
+{
+	struct gzt_ep a, b;
+	long before, after;
+
+	(void)fd;
+	(void)arg;
+	if (mlockall(MCL_CURRENT | MCL_FUTURE))
+		return 77;	/* no privilege to lock: nothing to check */
+	before = locked_kib();
+	if (gzt_ep_open(&a, 1u << 20, GZT_ACCESS_ALL) ||
+	    gzt_ep_open(&b, 1u << 20, GZT_ACCESS_ALL) ||
+	    gzt_connect(a.qp, &b.info) || gzt_connect(b.qp, &a.info))
+		return 10;
+	after = locked_kib();
+	gzt_ep_close(&a);
+	gzt_ep_close(&b);
+	/* two contexts with a connected queue pair each: their data space,
+	 * component files and rings, not their sparse guard files (512
+	 * MiB each) nor staging areas */
+	return after - before < 64 * 1024 ? 0 : 11;
+}
+
+Test(setup, under_mlockall_a_device_locks_no_sparse_file_whole)
+{
+	struct gzt_child c;
+	int rc;
+
+	cr_assert_eq(gzt_fork(&c, mlocked_main, NULL), 0);
+	rc = gzt_wait(&c);
+	if (rc == 77)
+		cr_skip_test("mlockall(MCL_FUTURE) is not allowed here");
+	cr_assert_eq(rc, 0, "child exit %d (11: over 64 MiB locked)", rc);
 }

@@ -57,7 +57,7 @@ int gz_shm_guard_create(struct gz_shm_ctx *ctx)
 	if (ret)
 		goto fail;
 	/* Read-only for us: we only ever look at what requesters wrote. */
-	p = mmap(NULL, GUARD_LEN, PROT_READ, MAP_SHARED, fd, 0);
+	p = gz_sys_mmap_unlocked(GUARD_LEN, PROT_READ, fd, 0);
 	if (p == MAP_FAILED) {
 		ret = -errno;
 		goto fail;
@@ -109,8 +109,8 @@ int gz_shm_guard_attach(struct gz_shm_peer *p)
 		close(fd);
 		return -ENOSPC;
 	}
-	win = mmap(NULL, GZ_SHM_GUARD_WIN, PROT_READ | PROT_WRITE, MAP_SHARED,
-		   fd, (off_t)ctx->cid * GZ_SHM_GUARD_WIN);
+	win = gz_sys_mmap_unlocked(GZ_SHM_GUARD_WIN, PROT_READ | PROT_WRITE,
+				   fd, (uint64_t)ctx->cid * GZ_SHM_GUARD_WIN);
 	if (win == MAP_FAILED) {
 		int ret = -errno;
 
