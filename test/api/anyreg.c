@@ -35,7 +35,7 @@ static void close_pair(struct gzt_ep *i, struct gzt_ep *r)
 
 Test(anyreg, an_odd_heap_range_takes_writes_and_reads_byte_for_byte)
 {
-	gzt_require_caps(GENZIO_CAP_RMA | GENZIO_CAP_REG_ANY, "RMA, REG_ANY");
+	GZT_REQUIRE2(RMA, REG_ANY);
 	static const uint32_t sizes[] = { 1, 7, 8, 999, 1000 };
 	struct gzt_ep i, r;
 	struct genzio_mr *mr;
@@ -78,7 +78,7 @@ Test(anyreg, an_odd_heap_range_takes_writes_and_reads_byte_for_byte)
 
 Test(anyreg, bounds_are_byte_exact_and_a_fault_writes_nothing)
 {
-	gzt_require_caps(GENZIO_CAP_RMA | GENZIO_CAP_REG_ANY, "RMA, REG_ANY");
+	GZT_REQUIRE2(RMA, REG_ANY);
 	struct gzt_ep i, r;
 	struct genzio_mr *mr;
 	struct genzio_wc wc;
@@ -130,7 +130,7 @@ static const char rodata[64] = "read-only data, remotely readable";
 
 Test(anyreg, read_only_data_and_a_range_across_data_space_are_readable)
 {
-	gzt_require_caps(GENZIO_CAP_RMA | GENZIO_CAP_REG_ANY, "RMA, REG_ANY");
+	GZT_REQUIRE2(RMA, REG_ANY);
 	struct gzt_ep i, r;
 	struct genzio_mr *mr, *across;
 	struct genzio_wc wc;
@@ -161,7 +161,7 @@ Test(anyreg, read_only_data_and_a_range_across_data_space_are_readable)
 
 Test(anyreg, memory_unmapped_under_a_live_key_fails_the_access_only)
 {
-	gzt_require_caps(GENZIO_CAP_RMA | GENZIO_CAP_REG_ANY, "RMA, REG_ANY");
+	GZT_REQUIRE2(RMA, REG_ANY);
 	struct gzt_ep i, r;
 	struct genzio_mr *mr;
 	struct genzio_wc wc;
@@ -186,7 +186,7 @@ Test(anyreg, memory_unmapped_under_a_live_key_fails_the_access_only)
 
 Test(anyreg, atomics_and_write_imm_outside_data_space_work_or_say_no)
 {
-	gzt_require_caps(GENZIO_CAP_RMA | GENZIO_CAP_REG_ANY, "RMA, REG_ANY");
+	GZT_REQUIRE2(RMA, REG_ANY);
 	struct gzt_ep i, r;
 	struct genzio_mr *mr;
 	struct genzio_wc wc;
@@ -246,7 +246,7 @@ Test(anyreg, atomics_and_write_imm_outside_data_space_work_or_say_no)
 
 Test(anyreg, a_heap_region_of_another_process_takes_rma)
 {
-	gzt_require_caps(GENZIO_CAP_RMA | GENZIO_CAP_REG_ANY, "RMA, REG_ANY");
+	GZT_REQUIRE2(RMA, REG_ANY);
 	struct gzt_target_cfg cfg = { .len = 5000, .access = RW,
 				      .fill_seed = 8, .heap = 1 };
 	struct gzt_verify v = { 1, 4000, 9, 0 };

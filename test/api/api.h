@@ -48,6 +48,11 @@ void gzt_target_destroy_qp(struct gzt_target *t);
 void gzt_target_dereg(struct gzt_target *t);
 void gzt_target_stop(struct gzt_target *t);
 
+/* @s WRITE_IMMs 100 bytes (pattern 4, immediate 77) to @r's region at
+ * 4096; both ends see it complete, @r's taking the receive @wr_id, and the
+ * bytes land. */
+void gzt_write_imm_lands(struct gzt_ep *s, struct gzt_ep *r, uint64_t wr_id);
+
 /* Connect @ep to @t: to its first queue pair if that one connected back
  * to @ep at start, else to one it makes for @ep (RC pairs one to one). */
 void gzt_connect_to(struct gzt_ep *ep, struct gzt_target *t);
@@ -75,5 +80,7 @@ void gzt_require_caps(uint64_t caps, const char *names);
  * all three as one remote access error). */
 int gzt_remote_fault_is(uint32_t got, uint32_t fine);
 #define GZT_REQUIRE(cap) gzt_require_caps(GENZIO_CAP_##cap, #cap)
+#define GZT_REQUIRE2(a, b) \
+	gzt_require_caps(GENZIO_CAP_##a | GENZIO_CAP_##b, #a ", " #b)
 
 #endif /* GZT_API_H */

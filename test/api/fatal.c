@@ -130,11 +130,7 @@ Test(fatal, a_removed_device_flushes_every_queue_pair_and_wakes_every_waiter)
 	ca.channel = w.ch;
 	cr_assert_eq(genzio_cq_create(a.ctx, &ca, &cq), 0);
 	qa.send_cq = qa.recv_cq = cq;
-	cr_assert_eq(genzio_qp_destroy(a.qp), 0);
-	cr_assert_eq(genzio_qp_create(a.pd, &qa, &a.qp), 0);
-	cr_assert_eq(genzio_qp_destroy(b.qp), 0);
-	cr_assert_eq(gzt_ep_qp_add(&b, &b.qp, &b.info), 0);
-	cr_assert_eq(gzt_qp_pair(a.qp, b.qp), 0);
+	cr_assert_eq(gzt_qp_replace(&a, &qa, &b), 0);
 	qa.qp_type = GENZIO_QPT_RD;
 	qa.comp_mask = 0;
 	cr_assert_eq(genzio_qp_create(a.pd, &qa, &rd), 0);

@@ -103,24 +103,16 @@ Test(msg, write_imm_writes_by_key_and_consumes_a_receive)
 	pair(&s, &r);
 	memset(r.mem->addr, 0x11, 64);	/* the receive buffer */
 	post_recv(&r, 0, 64, 9);
-	gzt_fill(s.mem->addr, 100, 4);
-	struct genzio_sge sge = { s.info.addr, 100, s.mr->lkey };
-	struct genzio_send_wr wr = {
-		.sg_list = &sge, .num_sge = 1, .opcode = GENZIO_WR_WRITE_IMM,
-		.imm_data = 77, .rdma = { r.info.addr + 4096, r.info.rkey },
-	};
-	cr_assert_eq(gzt_post_wait(&s, &wr, &wc), 0);
-	cr_assert_eq(wc.status, GENZIO_WC_SUCCESS);
-	cr_assert_eq(gzt_poll_one(r.cq, &wc, 1000), 1);
-	cr_assert_eq(wc.opcode, GENZIO_WC_RECV_WRITE_IMM);
-	cr_assert_eq(wc.imm_data, 77);
-	cr_assert_eq(wc.byte_len, 100);
-	cr_assert_eq(wc.wr_id, 9);
-	cr_assert_eq(gzt_check((char *)r.mem->addr + 4096, 100, 4), -1);
+	gzt_write_imm_lands(&s, &r, 9);
 	cr_assert_eq(((unsigned char *)r.mem->addr)[0], 0x11,
 		     "receive buffer untouched");
 	/* a bad key fails the sender and consumes no receive */
-	wr.rdma.rkey ^= 0x77;
+	struct genzio_sge sge = { s.info.addr, 100, s.mr->lkey };
+	struct genzio_send_wr wr = {
+		.sg_list = &sge, .num_sge = 1, .opcode = GENZIO_WR_WRITE_IMM,
+		.imm_data = 77,
+		.rdma = { r.info.addr + 4096, r.info.rkey ^ 0x77 },
+	};
 	cr_assert_eq(gzt_post_wait(&s, &wr, &wc), 0);
 	cr_assert_eq(wc.status, GENZIO_WC_BAD_RKEY);
 	post_recv(&r, 64, 64, 10);
@@ -190,12 +182,7 @@ static void set_timeout(struct gzt_ep *s, struct gzt_ep *r, uint32_t us)
 		.recv_cq = s->cq,
 	};
 
-	cr_assert_eq(genzio_qp_destroy(s->qp), 0);
-	cr_assert_eq(genzio_qp_create(s->pd, &qa, &s->qp), 0);
-	/* a new pair: r's queue pair is connected to the old one */
-	cr_assert_eq(genzio_qp_destroy(r->qp), 0);
-	cr_assert_eq(gzt_ep_qp_add(r, &r->qp, &r->info), 0);
-	cr_assert_eq(gzt_qp_pair(s->qp, r->qp), 0);
+	cr_assert_eq(gzt_qp_replace(s, &qa, r), 0);
 }
 
 Test(msg, no_receive_posted_retries_then_completes_rdm_full)

@@ -107,8 +107,7 @@ Test(staged, outside_data_space_a_receive_is_refused_unless_the_device_stages)
 
 Test(staged, a_send_into_heap_memory_lands_at_poll_and_is_counted)
 {
-	gzt_require_caps(GENZIO_CAP_MSG | GENZIO_CAP_RECV_STAGED,
-			 "MSG, RECV_STAGED");
+	GZT_REQUIRE2(MSG, RECV_STAGED);
 	static const uint32_t sizes[] = { 1, 63, 64, 4095, 4096, 4097 };
 	struct gzt_ep s, r;
 	struct genzio_wc wc;
@@ -144,8 +143,7 @@ Test(staged, a_send_into_heap_memory_lands_at_poll_and_is_counted)
 
 Test(staged, scatter_over_heap_and_data_space_keeps_the_order)
 {
-	gzt_require_caps(GENZIO_CAP_MSG | GENZIO_CAP_RECV_STAGED,
-			 "MSG, RECV_STAGED");
+	GZT_REQUIRE2(MSG, RECV_STAGED);
 	struct gzt_ep s, r;
 	struct genzio_wc wc;
 	struct heap h;
@@ -176,8 +174,7 @@ Test(staged, scatter_over_heap_and_data_space_keeps_the_order)
 
 Test(staged, every_slot_is_reused_in_turn_with_its_own_payload)
 {
-	gzt_require_caps(GENZIO_CAP_MSG | GENZIO_CAP_RECV_STAGED,
-			 "MSG, RECV_STAGED");
+	GZT_REQUIRE2(MSG, RECV_STAGED);
 	struct gzt_ep s, r;
 	struct genzio_wc wc;
 	struct heap h;
@@ -217,8 +214,7 @@ Test(staged, every_slot_is_reused_in_turn_with_its_own_payload)
 
 Test(staged, a_receive_larger_than_the_staging_slot_is_refused)
 {
-	gzt_require_caps(GENZIO_CAP_MSG | GENZIO_CAP_RECV_STAGED,
-			 "MSG, RECV_STAGED");
+	GZT_REQUIRE2(MSG, RECV_STAGED);
 	struct gzt_ep s, r;
 	struct heap h;
 	uint64_t max;
@@ -233,8 +229,7 @@ Test(staged, a_receive_larger_than_the_staging_slot_is_refused)
 
 Test(staged, too_long_a_message_fails_both_sides_and_writes_nothing)
 {
-	gzt_require_caps(GENZIO_CAP_MSG | GENZIO_CAP_RECV_STAGED,
-			 "MSG, RECV_STAGED");
+	GZT_REQUIRE2(MSG, RECV_STAGED);
 	struct gzt_ep s, r;
 	struct genzio_wc wc;
 	struct heap h;
@@ -253,8 +248,7 @@ Test(staged, too_long_a_message_fails_both_sides_and_writes_nothing)
 
 Test(staged, a_buffer_deregistered_before_poll_gets_nothing)
 {
-	gzt_require_caps(GENZIO_CAP_MSG | GENZIO_CAP_RECV_STAGED,
-			 "MSG, RECV_STAGED");
+	GZT_REQUIRE2(MSG, RECV_STAGED);
 	struct gzt_ep s, r;
 	struct genzio_wc wc;
 	struct heap h;
@@ -280,24 +274,11 @@ Test(staged, write_imm_consumes_a_staged_receive_without_touching_it)
 				 GENZIO_CAP_RECV_STAGED,
 			 "MSG, WRITE_IMM, RECV_STAGED");
 	struct gzt_ep s, r;
-	struct genzio_wc wc;
 	struct heap h;
 
 	setup(&s, &r, &h, 64);
 	cr_assert_eq(post_heap(&r, &h, 64, 6), 0);
-	gzt_fill(s.mem->addr, 100, 4);
-	struct genzio_sge sge = { s.info.addr, 100, s.mr->lkey };
-	struct genzio_send_wr wr = {
-		.sg_list = &sge, .num_sge = 1, .opcode = GENZIO_WR_WRITE_IMM,
-		.imm_data = 77, .rdma = { r.info.addr + 4096, r.info.rkey },
-	};
-	cr_assert_eq(gzt_post_wait(&s, &wr, &wc), 0);
-	cr_assert_eq(wc.status, GENZIO_WC_SUCCESS);
-	cr_assert_eq(gzt_poll_one(r.cq, &wc, 1000), 1);
-	cr_assert_eq(wc.opcode, GENZIO_WC_RECV_WRITE_IMM);
-	cr_assert_eq(wc.wr_id, 6);
-	cr_assert_eq(wc.byte_len, 100);
-	cr_assert_eq(gzt_check((char *)r.mem->addr + 4096, 100, 4), -1);
+	gzt_write_imm_lands(&s, &r, 6);
 	assert_canaries(&h, 0);
 	cr_assert_eq(query(&r).recv_staged, 0);
 	teardown(&s, &r, &h);
@@ -305,8 +286,7 @@ Test(staged, write_imm_consumes_a_staged_receive_without_touching_it)
 
 Test(staged, flushed_staged_receives_complete_and_write_nothing)
 {
-	gzt_require_caps(GENZIO_CAP_MSG | GENZIO_CAP_RECV_STAGED,
-			 "MSG, RECV_STAGED");
+	GZT_REQUIRE2(MSG, RECV_STAGED);
 	struct gzt_ep s, r;
 	struct genzio_wc wc;
 	struct heap h;
@@ -326,8 +306,7 @@ Test(staged, flushed_staged_receives_complete_and_write_nothing)
 
 Test(staged, a_deep_queue_stages_at_most_1024_receives_at_once)
 {
-	gzt_require_caps(GENZIO_CAP_MSG | GENZIO_CAP_RECV_STAGED,
-			 "MSG, RECV_STAGED");
+	GZT_REQUIRE2(MSG, RECV_STAGED);
 	struct genzio_qp_attr qa = {
 		.qp_type = GENZIO_QPT_RC, .sq_depth = 64, .rq_depth = 4096,
 		.max_send_sge = 1, .max_recv_sge = 1,
@@ -343,11 +322,7 @@ Test(staged, a_deep_queue_stages_at_most_1024_receives_at_once)
 	setup(&s, &r, &h, 64);
 	cr_assert_eq(genzio_cq_create(r.ctx, &ca, &cq), 0);
 	qa.send_cq = qa.recv_cq = cq;
-	cr_assert_eq(genzio_qp_destroy(r.qp), 0);
-	cr_assert_eq(genzio_qp_create(r.pd, &qa, &r.qp), 0);
-	cr_assert_eq(genzio_qp_destroy(s.qp), 0);
-	cr_assert_eq(gzt_ep_qp_add(&s, &s.qp, &s.info), 0);
-	cr_assert_eq(gzt_qp_pair(s.qp, r.qp), 0);
+	cr_assert_eq(gzt_qp_replace(&r, &qa, &s), 0);
 	max = query(&r).max_recv_staged;
 	cr_assert_geq(max, 4096, "%llu", (unsigned long long)max);
 	/* the staging area stays bounded however deep the queue is */

@@ -192,6 +192,27 @@ void gzt_connect_to(struct gzt_ep *ep, struct gzt_target *t)
 	cr_assert_eq(gzt_connect(ep->qp, &mine), 0);
 }
 
+void gzt_write_imm_lands(struct gzt_ep *s, struct gzt_ep *r, uint64_t wr_id)
+{
+	struct genzio_sge sge = { s->info.addr, 100, s->mr->lkey };
+	struct genzio_send_wr wr = {
+		.sg_list = &sge, .num_sge = 1, .opcode = GENZIO_WR_WRITE_IMM,
+		.imm_data = 77, .rdma = { r->info.addr + 4096, r->info.rkey },
+	};
+	struct genzio_wc wc;
+
+	gzt_fill(s->mem->addr, 100, 4);
+	cr_assert_eq(gzt_post_wait(s, &wr, &wc), 0);
+	cr_assert_eq(wc.status, GENZIO_WC_SUCCESS, "%s",
+		     genzio_wc_status_str(wc.status));
+	cr_assert_eq(gzt_poll_one(r->cq, &wc, 1000), 1);
+	cr_assert_eq(wc.opcode, GENZIO_WC_RECV_WRITE_IMM);
+	cr_assert_eq(wc.imm_data, 77);
+	cr_assert_eq(wc.byte_len, 100);
+	cr_assert_eq(wc.wr_id, wr_id);
+	cr_assert_eq(gzt_check((char *)r->mem->addr + 4096, 100, 4), -1);
+}
+
 /* Capability names as GZT_CAPS_HIDE spells them. */
 static const struct {
 	const char *name;

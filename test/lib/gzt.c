@@ -96,6 +96,21 @@ int gzt_qp_pair(struct genzio_qp *a, struct genzio_qp *b)
 	return ret ? ret : a == b ? 0 : gzt_qp_connect_to(b, a);
 }
 
+int gzt_qp_replace(struct gzt_ep *ep, const struct genzio_qp_attr *qa,
+		   struct gzt_ep *peer)
+{
+	int ret = genzio_qp_destroy(ep->qp);
+
+	ep->qp = NULL;
+	if (!ret)
+		ret = genzio_qp_create(ep->pd, qa, &ep->qp);
+	if (!ret)
+		ret = genzio_qp_destroy(peer->qp);
+	if (!ret)
+		ret = gzt_ep_qp_add(peer, &peer->qp, &peer->info);
+	return ret ? ret : gzt_qp_pair(ep->qp, peer->qp);
+}
+
 int gzt_ep_open(struct gzt_ep *ep, uint64_t mem_len, uint32_t access)
 {
 	return gzt_ep_open_type(ep, mem_len, access, GENZIO_QPT_RC);

@@ -45,6 +45,10 @@ int gzt_ep_pair(struct gzt_ep *a, struct gzt_ep *b);
 int gzt_qp_connect_to(struct genzio_qp *qp, struct genzio_qp *to);
 /* Connect @a and @b, of this process, to each other (@a == @b: loop). */
 int gzt_qp_pair(struct genzio_qp *a, struct genzio_qp *b);
+/* Give @ep a queue pair made with @qa instead of its own, and @peer a new
+ * one of its kind (an RC queue pair pairs once), connected to it. */
+int gzt_qp_replace(struct gzt_ep *ep, const struct genzio_qp_attr *qa,
+		   struct gzt_ep *peer);
 
 /* Post one signaled request and wait (bounded) for its completion. */
 int gzt_post_wait(struct gzt_ep *ep, struct genzio_send_wr *wr,
