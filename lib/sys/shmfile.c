@@ -66,30 +66,10 @@ static int populate(void *addr, uint64_t len, uint64_t page_size)
 	return 0;
 }
 
-void *gz_sys_mmap_unlocked(uint64_t len, int prot, int fd, uint64_t off)
-{
-	/* Under mlockall(MCL_FUTURE) a new mapping is populated and locked
-	 * whole, which allocates a sparse file to its end. A PROT_NONE
-	 * mapping is not populated; unlocked, then opened up, it stays as
-	 * sparse as the file. */
-	void *p = mmap(NULL, len, PROT_NONE, MAP_SHARED, fd, (off_t)off);
-	int err;
-
-	if (p == MAP_FAILED)
-		return p;
-	if (!munlock(p, len) && !mprotect(p, len, prot))
-		return p;
-	err = errno;
-	munmap(p, len);
-	errno = err;
-	return MAP_FAILED;
-}
-
-/* Create @name (owner-only, must not exist), size it, map it shared
- * (@sparse: so that mlockall does not fill it). Return: the fd and
- * *addr, or -errno with nothing left behind. */
+/* Create @name (owner-only, must not exist), size it, map it shared.
+ * Return: the fd and *addr, or -errno with nothing left behind. */
 static int create_mapped(int dirfd, const char *name, uint64_t len,
-			 int sparse, void **addr)
+			 void **addr)
 {
 	int fd = openat(dirfd, name,
 			O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -101,10 +81,7 @@ static int create_mapped(int dirfd, const char *name, uint64_t len,
 		ret = -errno;
 		goto unlink_file;
 	}
-	*addr = sparse ? gz_sys_mmap_unlocked(len, PROT_READ | PROT_WRITE,
-					      fd, 0) :
-			 mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED,
-			      fd, 0);
+	*addr = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (*addr != MAP_FAILED)
 		return fd;
 	ret = -errno;
@@ -115,20 +92,19 @@ unlink_file:
 }
 
 int gz_sys_shmfile_create(int dirfd, const char *name, uint64_t len,
-			  uint64_t fill, uint64_t page_size, int node, int lock,
+			  uint64_t page_size, int node, int lock,
 			  struct gz_shmfile *f)
 {
 	void *addr;
 	int fd, ret;
 
-	fd = create_mapped(dirfd, name, len, fill < len, &addr);
+	fd = create_mapped(dirfd, name, len, &addr);
 	if (fd < 0)
 		return fd;
 	ret = gz_sys_numa_bind(addr, len, node);
 	if (ret && ret != -ENOSYS)
 		goto unmap;
-	ret = populate(addr, fill < len ? gz_align_up(fill, page_size) : len,
-		       page_size);
+	ret = populate(addr, len, page_size);
 	if (ret)
 		goto unmap;
 	if (lock && mlock(addr, len)) {
@@ -166,10 +142,8 @@ int gz_sys_shmfile_map(int dirfd, const char *name, uint64_t min,
 		return gz_err(-EPERM, "%s: %" PRIu64 " bytes, more than the "
 			      "%" PRIu64 " its kind has", name, size, max);
 	}
-	/* the owner allocated what it uses: our mlockall must not allocate
-	 * the rest of its sparse files (staging, guard) */
-	p = gz_sys_mmap_unlocked(size, PROT_READ | (writable ? PROT_WRITE : 0),
-				 fd, 0);
+	p = mmap(NULL, size, PROT_READ | (writable ? PROT_WRITE : 0),
+		 MAP_SHARED, fd, 0);
 	close(fd);
 	if (p == MAP_FAILED)
 		return -errno;
@@ -268,7 +242,7 @@ int gz_sys_shmfile_convert(int dirfd, const char *name, void *addr,
 	void *tmp, *p;
 	int fd, ret;
 
-	fd = create_mapped(dirfd, name, len, 0, &tmp);
+	fd = create_mapped(dirfd, name, len, &tmp);
 	if (fd < 0)
 		return fd;
 	ret = populate(tmp, len, GZ_PAGE_4K);
@@ -292,11 +266,6 @@ unmap_tmp:
 	unlinkat(dirfd, name, 0);
 	close(fd);
 	return ret;
-}
-
-int gz_sys_shmfile_populate(void *addr, uint64_t len)
-{
-	return populate(addr, len, GZ_PAGE_4K);
 }
 
 int gz_sys_shmfile_restore(void *addr, uint64_t len)

@@ -50,20 +50,12 @@ int gz_sys_open_owned(int dirfd, const char *name, int flags, mode_t type,
 		      uint64_t min, uint64_t *size);
 /*
  * Create @name (owner-only, must not exist) of @len bytes, map it shared,
- * bind it to NUMA @node (-1: none), populate its first @fill bytes (all of
- * it when @fill >= @len) so a missing page is an error now rather than
- * SIGBUS later, and mark it MADV_DONTFORK.
+ * bind it to NUMA @node (-1: none), populate it so a missing huge page is
+ * an error now rather than SIGBUS later, and mark it MADV_DONTFORK.
  */
 int gz_sys_shmfile_create(int dirfd, const char *name, uint64_t len,
-			  uint64_t fill, uint64_t page_size, int node, int lock,
+			  uint64_t page_size, int node, int lock,
 			  struct gz_shmfile *f);
-/* mmap(MAP_SHARED) of @fd that mlockall(MCL_FUTURE) neither populates
- * nor locks (a sparse file stays sparse); MAP_FAILED and errno. */
-void *gz_sys_mmap_unlocked(uint64_t len, int prot, int fd, uint64_t off);
-/* Allocate the 4 KiB pages of [addr, addr + len) of a shared mapping
- * before anyone stores there: 0 or -ENOMEM (a full tmpfs), never a
- * SIGBUS at the store. */
-int gz_sys_shmfile_populate(void *addr, uint64_t len);
 /*
  * Map a file another process created: checked as gz_sys_open_owned(),
  * and mapped with the size fstat reports (*len), never a size a peer

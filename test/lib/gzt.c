@@ -299,13 +299,6 @@ int gzt_recv_token(int fd, char *t)
 	return n == 1 ? 0 : -EPIPE;
 }
 
-void gzt_fabric_init(void)
-{
-	char name[32];
-
-	snprintf(name, sizeof(name), "gzt%d", (int)getpid());
-	setenv("GENZIO_FABRIC", name, 1);
-}
 
 /* Remove this fabric's files from one genzio directory. */
 static void fini_dir(const char *base, const char *fabric)
@@ -333,19 +326,13 @@ static void fini_dir(const char *base, const char *fabric)
 	closedir(d);
 }
 
-void gzt_fabric_fini(void)
+/* Remove the files of fabric @f (a test's: "gzt...") everywhere. */
+static void fabric_clean(const char *f)
 {
-	const char *f = getenv("GENZIO_FABRIC");
 	const char *shm = getenv("GENZIO_SHM_DIR");
 	char line[4096], mnt[4096], type[64];
 	FILE *m;
 
-	for (size_t i = 0; i < sizeof(kids) / sizeof(kids[0]); i++)
-		if (kids[i] > 0) {
-			kill(kids[i], SIGKILL);
-			waitpid(kids[i], NULL, 0);
-			kids[i] = 0;
-		}
 	if (!f || strncmp(f, "gzt", 3))
 		return;
 	fini_dir(shm && *shm ? shm : "/dev/shm", f);
@@ -357,6 +344,28 @@ void gzt_fabric_fini(void)
 		    !strcmp(type, "hugetlbfs"))
 			fini_dir(mnt, f);
 	fclose(m);
+}
+
+void gzt_fabric_init(void)
+{
+	char name[32];
+
+	snprintf(name, sizeof(name), "gzt%d", (int)getpid());
+	setenv("GENZIO_FABRIC", name, 1);
+	/* pids wrap (pid_max is 32768 here): what an earlier test process
+	 * of this pid left behind (killed before its fini) is not ours */
+	fabric_clean(name);
+}
+
+void gzt_fabric_fini(void)
+{
+	for (size_t i = 0; i < sizeof(kids) / sizeof(kids[0]); i++)
+		if (kids[i] > 0) {
+			kill(kids[i], SIGKILL);
+			waitpid(kids[i], NULL, 0);
+			kids[i] = 0;
+		}
+	fabric_clean(getenv("GENZIO_FABRIC"));
 }
 
 static uint8_t pat(uint64_t i, uint32_t seed)

@@ -117,7 +117,7 @@ Test(liar, a_staged_receive_entry_shows_peers_no_private_address)
 	const struct gz_xdm_rqe *e =
 		(const void *)((uint8_t *)qp->rq + GZ_SHM_QHDR);
 	cr_assert_eq(e->num_sge, 1, "one staging slot");
-	cr_assert_eq(e->sge[0].seg, qp->rq_seg);
+	cr_assert_eq(e->sge[0].seg, qp->stage_seg, "the staging segment");
 	cr_assert_eq(e->sge[0].len, 300);
 	/* nothing in the entry a peer reads holds the heap's address */
 	const uint8_t *b = (const uint8_t *)e;

@@ -86,7 +86,8 @@ struct gz_shm_ctx {
 					 * (shm_event.c) */
 	uint64_t comp_dev, comp_ino;	/* which file that is */
 	struct gz_shm_comp *comp;	/* our component file, writable */
-	struct gz_shm_guard_hdr *guard;	/* our guard file, 512 MiB sparse */
+	int guard_fd;			/* our guard file, 512 MiB sparse,
+					 * read with pread (shm_guard.c) */
 	uint32_t cid;
 	uint64_t incarnation;
 	int mb_expedited;		/* membarrier registered */
@@ -98,7 +99,7 @@ struct gz_shm_ctx {
 	} stuck[8];
 	uint32_t nstuck;
 	pthread_mutex_t stuck_lock;	/* waits run without the ctx lock */
-	uint32_t next_seg;		/* ids are never reused */
+	_Atomic uint32_t next_seg;	/* ids are never reused */
 	uint32_t next_qp_slot;		/* round robin: slots rest longest */
 	uint16_t qp_gen[GZ_SHM_MAX_QP];	/* per slot */
 	uint32_t peer_gen;
@@ -229,13 +230,13 @@ struct gz_shm_qp {
 		uint32_t len;		/* bytes it holds (at most 2^32 - 1) */
 		uint32_t nstaged;	/* staged: buffers in stage_sge */
 	} *rq_priv;
-	/* Receives into memory outside data space land in a staging slot
-	 * of the rq segment and are copied out at poll (shm_recv.c). */
-	uint8_t *stage;			/* slot j at j * stage_slot */
-	uint64_t stage_off;		/* where stage is in the segment */
+	/* Receives into memory outside data space land in a slot of a
+	 * staging segment, made at the first such post, and are copied out
+	 * at poll (shm_recv.c). */
+	uint8_t *stage;			/* slot j at j * stage_slot, or NULL */
+	uint32_t stage_seg;
 	uint32_t stage_slot;		/* bytes a staged receive may hold */
 	uint32_t stage_mask;		/* slots - 1: receive p takes p & it */
-	uint32_t *stage_hw;		/* per slot: bytes allocated */
 	struct genzio_sge *stage_sge;	/* per slot, max_recv_sge buffers */
 	_Atomic uint64_t staged, staged_bytes;
 	/* requests parked while the receiver had no buffer (shm_park.c) */
@@ -402,11 +403,11 @@ GZ_INLINE void gz_shm_lane_leave(struct gz_shm_qp *qp, struct gz_shm_lane *l)
 void gz_shm_cq_quiesce(struct gz_shm_cq *cq);
 
 /* ---- shm_mem.c ---- */
-/* Queue segments (cq and rq rings): normal pages, published; the first
- * @fill bytes allocated now, the rest when first used (the receive
- * staging area, gz_sys_shmfile_populate()). */
-int gz_shm_qseg_create(struct gz_shm_ctx *ctx, uint64_t len, uint64_t fill,
-		       uint32_t *seg, void **addr);
+/* Queue segments (cq and rq rings, receive staging): normal pages,
+ * populated, published. Takes no lock: a receive's first post outside
+ * data space makes its staging segment. */
+int gz_shm_qseg_create(struct gz_shm_ctx *ctx, uint64_t len, uint32_t *seg,
+		       void **addr);
 void gz_shm_qseg_destroy(struct gz_shm_ctx *ctx, uint32_t seg, void *addr,
 			 uint64_t len);
 int gz_shm_mem_alloc(struct genzio_context *ctx, uint64_t len, uint32_t flags,

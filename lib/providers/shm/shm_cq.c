@@ -228,8 +228,7 @@ int gz_shm_cq_create(struct genzio_context *base,
 	if (!cq)
 		return -ENOMEM;
 	cq->seg_len = GZ_SHM_QHDR + (uint64_t)n * sizeof(struct gz_xdm_cqe);
-	ret = gz_shm_qseg_create(ctx, cq->seg_len, cq->seg_len, &cq->seg,
-				 &mem);
+	ret = gz_shm_qseg_create(ctx, cq->seg_len, &cq->seg, &mem);
 	if (ret) {
 		free(cq);
 		return ret;

@@ -152,8 +152,7 @@ static int comp_create(struct gz_shm_ctx *ctx)
 	/* Populated (about 2 MiB): a peer reading the tables never meets
 	 * a hole, and a full /dev/shm fails here rather than later. */
 	ret = gz_sys_shmfile_create(ctx->dirfd[GZ_SHM_DIR_SHM], name,
-				    sizeof(*c), sizeof(*c), GZ_PAGE_4K, -1, 0,
-				    &f);
+				    sizeof(*c), GZ_PAGE_4K, -1, 0, &f);
 	if (ret)
 		return gz_err(ret, "cannot create %s: %s", name, strerror(-ret));
 	c = f.addr;

@@ -15,7 +15,10 @@
  * timeout; a requester that died busy is skipped by its incarnation.
  *
  * Window 0 (CID 0 is nobody) holds one byte per CID: "has attached".
- * The file is sparse; only windows in use have pages.
+ * The file is sparse; only windows in use have pages. The owner reads it
+ * with pread(2), never through a mapping: a wait is rare, a 512 MiB
+ * mapping would count against RLIMIT_MEMLOCK and be allocated whole by
+ * an application's mlockall(), and a read of a hole costs nothing.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -38,7 +41,6 @@ int gz_shm_guard_create(struct gz_shm_ctx *ctx)
 {
 	int dfd = ctx->dirfd[GZ_SHM_DIR_SHM], fd, ret;
 	char name[64];
-	void *p;
 
 	guard_name(ctx, name, sizeof(name), ctx->cid, ctx->incarnation);
 	fd = openat(dfd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
@@ -56,15 +58,7 @@ int gz_shm_guard_create(struct gz_shm_ctx *ctx)
 	ret = -posix_fallocate(fd, 0, GZ_SHM_GUARD_WIN);
 	if (ret)
 		goto fail;
-	/* Read-only for us: we only ever look at what requesters wrote. */
-	p = gz_sys_mmap_unlocked(GUARD_LEN, PROT_READ, fd, 0);
-	if (p == MAP_FAILED) {
-		ret = -errno;
-		goto fail;
-	}
-	madvise(p, GUARD_LEN, MADV_DONTFORK);
-	close(fd);
-	ctx->guard = p;
+	ctx->guard_fd = fd;
 	pthread_mutex_init(&ctx->stuck_lock, NULL);
 	return 0;
 fail:
@@ -79,7 +73,7 @@ void gz_shm_guard_destroy(struct gz_shm_ctx *ctx)
 
 	guard_name(ctx, name, sizeof(name), ctx->cid, ctx->incarnation);
 	unlinkat(ctx->dirfd[GZ_SHM_DIR_SHM], name, 0);
-	munmap(ctx->guard, GUARD_LEN);
+	close(ctx->guard_fd);
 	pthread_mutex_destroy(&ctx->stuck_lock);
 }
 
@@ -109,8 +103,8 @@ int gz_shm_guard_attach(struct gz_shm_peer *p)
 		close(fd);
 		return -ENOSPC;
 	}
-	win = gz_sys_mmap_unlocked(GZ_SHM_GUARD_WIN, PROT_READ | PROT_WRITE,
-				   fd, (uint64_t)ctx->cid * GZ_SHM_GUARD_WIN);
+	win = mmap(NULL, GZ_SHM_GUARD_WIN, PROT_READ | PROT_WRITE, MAP_SHARED,
+		   fd, (off_t)ctx->cid * GZ_SHM_GUARD_WIN);
 	if (win == MAP_FAILED) {
 		int ret = -errno;
 
@@ -190,46 +184,51 @@ void gz_shm_lane_give(struct gz_shm_ctx *ctx, uint32_t lane)
 	ctx->lanes_used[lane / 64] &= ~(1ull << (lane % 64));
 }
 
-/* The window of requester @cid if a live requester uses it, else NULL;
- * *lanes is how many of its lanes to look at. */
-static const struct gz_shm_guard_hdr *window(struct gz_shm_ctx *ctx,
-					     uint32_t cid, uint32_t *lanes,
-					     int *expedited)
+/* @len bytes of the guard file at @off, as requesters last wrote them. */
+static int guard_read(const struct gz_shm_ctx *ctx, void *buf, size_t len,
+		      uint64_t off)
 {
-	const volatile uint8_t *attached = (const volatile uint8_t *)ctx->guard;
-	const struct gz_shm_guard_hdr *h;
+	return pread(ctx->guard_fd, buf, len, (off_t)off) == (ssize_t)len ?
+		       0 : -EIO;
+}
+
+/* The header of requester @cid's window if a live requester uses it (1),
+ * else 0; *@lanes is how many of its lanes to look at. */
+static int window(struct gz_shm_ctx *ctx, uint32_t cid,
+		  struct gz_shm_guard_hdr *h, uint32_t *lanes)
+{
 	struct gz_fabric_member m;
-	uint64_t inc;
-	uint32_t n;
 	int ret;
 
-	if (!attached[cid])
-		return NULL;
-	h = (const void *)((const char *)ctx->guard +
-			   (uint64_t)cid * GZ_SHM_GUARD_WIN);
-	/* Acquire pairs with the release in gz_shm_guard_attach(). */
-	inc = atomic_load_explicit((_Atomic uint64_t *)&h->incarnation,
-				   memory_order_acquire);
-	n = GZ_READ_ONCE(h->max_lane);
-	*expedited = (int)GZ_READ_ONCE(h->expedited);
-	if (!inc)
-		return NULL;
+	if (guard_read(ctx, h, sizeof(*h), (uint64_t)cid * GZ_SHM_GUARD_WIN) ||
+	    !h->incarnation)
+		return 0;
 	/* gone: its lanes mean nothing; but one we cannot check counts as
 	 * alive, or we might free memory it is still writing */
 	ret = gz_fabric_lookup(&ctx->fabric, cid, &m);
-	if (ret == -EHOSTUNREACH || (!ret && m.incarnation != inc))
-		return NULL;
-	*lanes = n < GZ_SHM_GUARD_LANES ? n : GZ_SHM_GUARD_LANES;
-	return h;
+	if (ret == -EHOSTUNREACH || (!ret && m.incarnation != h->incarnation))
+		return 0;
+	*lanes = h->max_lane < GZ_SHM_GUARD_LANES ? h->max_lane :
+						    GZ_SHM_GUARD_LANES;
+	return 1;
 }
 
-/* Wait until @lane leaves busy value @v; 0 or -ETIMEDOUT. */
-static int lane_wait(const struct gz_shm_lane *lane, uint64_t v,
-		     uint64_t deadline)
+/* The state of lane @i of requester @cid, or 0 (idle) if unreadable. */
+static uint64_t lane_state(struct gz_shm_ctx *ctx, uint32_t cid, uint32_t i)
+{
+	uint64_t v;
+
+	return guard_read(ctx, &v, sizeof(v),
+			  (uint64_t)cid * GZ_SHM_GUARD_WIN + 64 +
+				  (uint64_t)i * 64) ? 0 : v;
+}
+
+/* Wait until lane @i of @cid leaves busy value @v; 0 or -ETIMEDOUT. */
+static int lane_wait(struct gz_shm_ctx *ctx, uint32_t cid, uint32_t i,
+		     uint64_t v, uint64_t deadline)
 {
 	for (uint32_t spins = 0;; spins++) {
-		if (atomic_load_explicit((_Atomic uint64_t *)&lane->state,
-					 memory_order_acquire) != v)
+		if (lane_state(ctx, cid, i) != v)
 			return 0;
 		if (gz_shm_now_ns() > deadline)
 			return -ETIMEDOUT;
@@ -256,29 +255,25 @@ static int stuck(struct gz_shm_ctx *ctx, uint32_t cid, uint64_t inc,
 	return 0;
 }
 
-/* Wait for the busy lanes of requester @cid (window @h, @n lanes). */
+/* Wait for the busy lanes of requester @cid (window header @h, @n lanes). */
 static int window_wait(struct gz_shm_ctx *ctx, uint32_t cid,
 		       const struct gz_shm_guard_hdr *h, uint32_t n,
 		       uint64_t deadline, int best_effort)
 {
-	const struct gz_shm_lane *lane = (const void *)((const char *)h + 64);
-	uint64_t inc = atomic_load_explicit((_Atomic uint64_t *)&h->incarnation,
-					    memory_order_acquire);
 	int ret = 0, skip;
 
 	for (uint32_t i = 0; i < n; i++) {
-		uint64_t v = atomic_load_explicit(
-			(_Atomic uint64_t *)&lane[i].state, memory_order_acquire);
+		uint64_t v = lane_state(ctx, cid, i);
 
 		if (!(v & 1))
 			continue;
 		pthread_mutex_lock(&ctx->stuck_lock);
-		skip = best_effort && stuck(ctx, cid, inc, i, v, 0);
+		skip = best_effort && stuck(ctx, cid, h->incarnation, i, v, 0);
 		pthread_mutex_unlock(&ctx->stuck_lock);
-		if (skip || !lane_wait(&lane[i], v, deadline))
+		if (skip || !lane_wait(ctx, cid, i, v, deadline))
 			continue;
 		pthread_mutex_lock(&ctx->stuck_lock);
-		stuck(ctx, cid, inc, i, v, 1);
+		stuck(ctx, cid, h->incarnation, i, v, 1);
 		pthread_mutex_unlock(&ctx->stuck_lock);
 		ret = gz_err(-ETIMEDOUT, "GCID %#x queue pair lane %u stays "
 			     "inside an access",
@@ -294,30 +289,31 @@ int gz_shm_guard_wait(struct gz_shm_ctx *ctx, int best_effort)
 	uint64_t deadline = gz_shm_now_ns() +
 			    (uint64_t)gz_sys_setup_timeout_ms() * 1000000u;
 	int all_expedited = ctx->mb_expedited, ret, failed = 0;
+	uint8_t attached[GZ_SHM_MAX_CID + 1];
 
 	/* The key is gone: a full fence orders that before what we read
 	 * of the windows (a requester attaching now runs a syscall before
 	 * its first access, so either we see it or it sees the key gone). */
 	atomic_thread_fence(memory_order_seq_cst);
+	if (guard_read(ctx, attached, sizeof(attached), 0))
+		return gz_err(-EIO, "cannot read the guard file");
 	for (uint32_t c = 1; c <= GZ_SHM_MAX_CID && all_expedited; c++) {
+		struct gz_shm_guard_hdr h;
 		uint32_t n;
-		int e = 1;
 
-		if (window(ctx, c, &n, &e) && !e)
+		if (attached[c] && window(ctx, c, &h, &n) && !h.expedited)
 			all_expedited = 0;
 	}
 	ret = gz_sys_membarrier(all_expedited);
 	if (ret)
 		return gz_err(ret, "membarrier: %s", strerror(-ret));
 	for (uint32_t c = 1; c <= GZ_SHM_MAX_CID; c++) {
-		const struct gz_shm_guard_hdr *h;
+		struct gz_shm_guard_hdr h;
 		uint32_t n;
-		int e;
 
-		h = window(ctx, c, &n, &e);
-		if (!h)
+		if (!attached[c] || !window(ctx, c, &h, &n))
 			continue;
-		ret = window_wait(ctx, c, h, n, deadline, best_effort);
+		ret = window_wait(ctx, c, &h, n, deadline, best_effort);
 		if (ret && !best_effort)
 			return ret;
 		failed |= !!ret;

@@ -22,20 +22,30 @@ static void seg_name(const struct gz_shm_ctx *ctx, char *buf, size_t len,
 	gz_shm_seg_name(ctx, buf, len, ctx->cid, ctx->incarnation, seg);
 }
 
+/* Lock-free: a receive queue takes its staging segment at its first
+ * post outside data space, without the context lock. */
 static int seg_take(struct gz_shm_ctx *ctx, uint32_t *seg)
 {
-	if (ctx->next_seg >= GZ_SHM_MAX_SEG)
-		return gz_err(-ENOSPC, "all %u segment ids of this context are "
-			      "used; reopen the device", GZ_SHM_MAX_SEG);
-	*seg = ctx->next_seg++;
+	uint32_t s = atomic_load_explicit(&ctx->next_seg, memory_order_relaxed);
+
+	do {
+		if (s >= GZ_SHM_MAX_SEG)
+			return gz_err(-ENOSPC, "all %u segment ids of this "
+				      "context are used; reopen the device",
+				      GZ_SHM_MAX_SEG);
+	} while (!atomic_compare_exchange_weak_explicit(
+		&ctx->next_seg, &s, s + 1, memory_order_relaxed,
+		memory_order_relaxed));
+	*seg = s;
 	return 0;
 }
 
-/* Give back an id whose segment never came to be. */
+/* Give back an id whose segment never came to be, if it was the last. */
 static void seg_untake(struct gz_shm_ctx *ctx, uint32_t seg)
 {
-	if (seg + 1 == ctx->next_seg)
-		ctx->next_seg--;
+	uint32_t s = seg + 1;
+
+	atomic_compare_exchange_strong(&ctx->next_seg, &s, seg);
 }
 
 static void seg_publish(struct gz_shm_ctx *ctx, uint32_t seg, uint64_t len,
@@ -99,7 +109,7 @@ static int try_huge(struct gz_shm_ctx *ctx, uint64_t len, uint32_t flags,
 		return -ENOSPC;
 	}
 	seg_name(ctx, name, sizeof(name), seg);
-	ret = gz_sys_shmfile_create(dfd, name, hlen, hlen, page, node,
+	ret = gz_sys_shmfile_create(dfd, name, hlen, page, node,
 				    !!(flags & GENZIO_MEM_LOCK), f);
 	if (ret == -ENOMEM)
 		*why = "no free huge pages (as root: echo N > "
@@ -152,7 +162,7 @@ int gz_shm_mem_alloc(struct genzio_context *base, uint64_t len, uint32_t flags,
 		uint64_t plen = gz_align_up(len, GZ_PAGE_4K);
 
 		ret = gz_sys_shmfile_create(ctx->dirfd[GZ_SHM_DIR_SHM], name,
-					    plen, plen, GZ_PAGE_4K, node,
+					    plen, GZ_PAGE_4K, node,
 					    !!(flags & GENZIO_MEM_LOCK), &f);
 		if (ret) {
 			gz_err(ret, "%s (%" PRIu64 " bytes): %s", name, len,
@@ -302,8 +312,8 @@ int gz_shm_mem_free(struct genzio_mem *pub)
 	return 0;
 }
 
-int gz_shm_qseg_create(struct gz_shm_ctx *ctx, uint64_t len, uint64_t fill,
-		       uint32_t *seg, void **addr)
+int gz_shm_qseg_create(struct gz_shm_ctx *ctx, uint64_t len, uint32_t *seg,
+		       void **addr)
 {
 	struct gz_shmfile f;
 	char name[64];
@@ -314,7 +324,7 @@ int gz_shm_qseg_create(struct gz_shm_ctx *ctx, uint64_t len, uint64_t fill,
 		return ret;
 	seg_name(ctx, name, sizeof(name), *seg);
 	len = gz_align_up(len, GZ_PAGE_4K);
-	ret = gz_sys_shmfile_create(ctx->dirfd[GZ_SHM_DIR_SHM], name, len, fill,
+	ret = gz_sys_shmfile_create(ctx->dirfd[GZ_SHM_DIR_SHM], name, len,
 				    GZ_PAGE_4K, gz_sys_numa_node_of_caller(), 0,
 				    &f);
 	if (ret) {

@@ -43,7 +43,6 @@ static int rq_create(struct gz_shm_qp *qp, const struct genzio_qp_attr *attr)
 {
 	uint32_t nrq = gz_roundup_pow2(attr->rq_depth ? attr->rq_depth : 1);
 	uint32_t nstage;
-	uint64_t ring;
 	void *rq;
 	int ret;
 
@@ -58,31 +57,24 @@ static int rq_create(struct gz_shm_qp *qp, const struct genzio_qp_attr *attr)
 	qp->rq_priv = calloc(nrq, sizeof(*qp->rq_priv));
 	nstage = nrq < GZ_SHM_STAGE_SLOTS ? nrq : GZ_SHM_STAGE_SLOTS;
 	qp->stage_mask = nstage - 1;
-	qp->stage_hw = calloc(nstage, sizeof(*qp->stage_hw));
-	qp->stage_sge = calloc((size_t)nstage * (qp->max_recv_sge ? : 1),
-			       sizeof(*qp->stage_sge));
-	if (!qp->rq_fin || !qp->rq_priv || !qp->stage_hw || !qp->stage_sge)
-		return -ENOMEM;
-	/* the ring, then a staging slot per entry, allocated when used */
-	ring = GZ_SHM_QHDR + (uint64_t)nrq * qp->rq_stride;
-	qp->stage_off = gz_align_up(ring, GZ_PAGE_4K);
 	qp->stage_slot = GZ_SHM_STAGE_AREA / nstage;
 	if (qp->stage_slot > GZ_SHM_STAGE_MAX)
 		qp->stage_slot = GZ_SHM_STAGE_MAX;
-	qp->rq_seg_len = qp->stage_off + (uint64_t)nstage * qp->stage_slot;
-	ret = gz_shm_qseg_create(qp->ctx, qp->rq_seg_len, ring, &qp->rq_seg,
-				 &rq);
+	qp->stage_sge = calloc((size_t)nstage * (qp->max_recv_sge ? : 1),
+			       sizeof(*qp->stage_sge));
+	if (!qp->rq_fin || !qp->rq_priv || !qp->stage_sge)
+		return -ENOMEM;
+	qp->rq_seg_len = GZ_SHM_QHDR + (uint64_t)nrq * qp->rq_stride;
+	ret = gz_shm_qseg_create(qp->ctx, qp->rq_seg_len, &qp->rq_seg, &rq);
 	if (ret)
 		return ret;
 	qp->rq = rq;
-	qp->stage = (uint8_t *)rq + qp->stage_off;
 	return 0;
 }
 
 static void qp_free(struct gz_shm_qp *qp)
 {
 	free(qp->stage_sge);
-	free(qp->stage_hw);
 	free(qp->rq_priv);
 	free(qp->rq_fin);
 	free(qp->park);
@@ -206,5 +198,9 @@ void gz_shm_qp_destroy(struct genzio_qp *pub)
 	qp->rcq->users--;
 	gz_shm_lane_give(ctx, qp->lane);
 	gz_shm_qseg_destroy(ctx, qp->rq_seg, qp->rq, qp->rq_seg_len);
+	if (qp->stage)
+		gz_shm_qseg_destroy(ctx, qp->stage_seg, qp->stage,
+				    (uint64_t)(qp->stage_mask + 1) *
+					    qp->stage_slot);
 	qp_free(qp);
 }

@@ -21,19 +21,18 @@ static inline struct gz_xdm_rqe *rqe_at(const struct gz_shm_qp *qp,
 
 /*
  * A receive into memory outside data space, which no sender can map: it
- * lands in a slot of the staging area (in our rq segment) and poll copies
- * it out (unstage). Receive @p takes slot p % nstage, free once every
- * receive nstage before it was reaped. The slot's pages are allocated
- * here, before a sender may store there: a full tmpfs is -ENOMEM now,
- * not a SIGBUS in the sender. Return: how many buffers poll copies to,
- * or -errno (no line: this is the fast path).
+ * lands in a slot of the staging segment and poll copies it out
+ * (unstage). Receive @p takes slot p % nstage, free once every receive
+ * nstage before it was reaped. The segment is made, populated, at the
+ * first such post (a full tmpfs is -ENOMEM here, never a SIGBUS in a
+ * sender), so a queue pair that never stages has none to map or lock.
+ * Return: how many buffers poll copies to, or -errno.
  */
 static int stage(struct gz_shm_qp *qp, struct gz_xdm_rqe *e,
 		 const struct genzio_recv_wr *wr, uint32_t p, uint64_t len)
 {
 	uint32_t j = p & qp->stage_mask;
-	uint64_t need = gz_align_up(len, GZ_PAGE_4K);
-	uint8_t *buf = qp->stage + (size_t)j * qp->stage_slot;
+	void *area;
 
 	if (GZ_UNLIKELY(len > qp->stage_slot))
 		return -EINVAL;
@@ -41,17 +40,20 @@ static int stage(struct gz_shm_qp *qp, struct gz_xdm_rqe *e,
 						 memory_order_acquire) >
 			qp->stage_mask))
 		return -EAGAIN;
-	if (need > qp->stage_hw[j]) {
-		if (gz_sys_shmfile_populate(buf + qp->stage_hw[j],
-					    need - qp->stage_hw[j]))
+	if (GZ_UNLIKELY(!qp->stage)) {
+		if (gz_shm_qseg_create(qp->ctx,
+				       (uint64_t)(qp->stage_mask + 1) *
+					       qp->stage_slot,
+				       &qp->stage_seg, &area))
 			return -ENOMEM;
-		qp->stage_hw[j] = (uint32_t)need;
+		/* seen by poll through the release of rq_posted */
+		qp->stage = area;
 	}
 	memcpy(&qp->stage_sge[(size_t)j * qp->max_recv_sge], wr->sg_list,
 	       (size_t)wr->num_sge * sizeof(*wr->sg_list));
-	e->sge[0].seg = qp->rq_seg;
+	e->sge[0].seg = qp->stage_seg;
 	e->sge[0].len = (uint32_t)len;
-	e->sge[0].off = qp->stage_off + (uint64_t)j * qp->stage_slot;
+	e->sge[0].off = (uint64_t)j * qp->stage_slot;
 	e->num_sge = 1;
 	return wr->num_sge;
 }
