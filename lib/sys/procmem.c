@@ -4,14 +4,15 @@
  * process_vm_readv/writev): one system call per access, no mapping, any
  * byte range of any memory it has. Linux allows it between processes of
  * one user unless Yama or a seccomp filter says no, so it is probed once;
- * and the pid a peer gives is checked against what the kernel says it
- * maps before it is used.
+ * and the pid a peer gives is checked against the files the kernel says
+ * it holds open before it is used.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/sysmacros.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -86,34 +87,24 @@ int gz_sys_procmem_why(char *why, size_t len)
 	return 0;
 }
 
-/* One line of /proc/<pid>/maps: 1 if it maps (@dev, @ino) "rw-s". */
-static int maps_owner_line(const char *line, uint64_t dev, uint64_t ino)
-{
-	unsigned int maj, min;
-	unsigned long long i;
-	char perm[8];
-
-	if (sscanf(line, "%*x-%*x %7s %*x %x:%x %llu", perm, &maj, &min,
-		   &i) != 4)
-		return 0;
-	return !strcmp(perm, "rw-s") && i == ino && maj == major(dev) &&
-	       min == minor(dev);
-}
-
 int gz_sys_procmem_owner(pid_t pid, uint64_t dev, uint64_t ino)
 {
-	char path[32], *line = NULL;
-	size_t cap = 0;
+	char path[32];
+	struct dirent *d;
+	struct stat st;
 	int found = 0;
-	FILE *f;
+	DIR *dp;
 
-	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
+	/* each entry is a magic link to the open file: stat follows it,
+	 * also to a file that has no name any more */
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	dp = opendir(path);
+	if (!dp)
 		return -errno;
-	while (!found && getline(&line, &cap, f) > 0)
-		found = maps_owner_line(line, dev, ino);
-	free(line);
-	fclose(f);
+	while (!found && (d = readdir(dp)))
+		found = d->d_name[0] != '.' &&
+			!fstatat(dirfd(dp), d->d_name, &st, 0) &&
+			(uint64_t)st.st_dev == dev && (uint64_t)st.st_ino == ino;
+	closedir(dp);
 	return found;
 }

@@ -128,15 +128,26 @@ unmap:
 }
 
 int gz_sys_shmfile_map(int dirfd, const char *name, uint64_t min,
-		       uint64_t max, int writable, void **addr, uint64_t *len)
+		       uint64_t max, int writable, void **addr, uint64_t *len,
+		       uint64_t *id)
 {
 	uint64_t size;
 	int fd = gz_sys_open_owned(dirfd, name, writable ? O_RDWR : O_RDONLY,
 				   S_IFREG, min ? min : 1, &size);
+	struct stat st;
 	void *p;
 
 	if (fd < 0)
 		return fd;
+	if (id) {
+		/* the file we map, not whatever has its name a moment later */
+		if (fstat(fd, &st)) {
+			close(fd);
+			return -errno;
+		}
+		id[0] = st.st_dev;
+		id[1] = st.st_ino;
+	}
 	if (max && size > max) {
 		close(fd);
 		return gz_err(-EPERM, "%s: %" PRIu64 " bytes, more than the "

@@ -59,10 +59,12 @@ int gz_sys_shmfile_create(int dirfd, const char *name, uint64_t len,
 /*
  * Map a file another process created: checked as gz_sys_open_owned(),
  * and mapped with the size fstat reports (*len), never a size a peer
- * wrote; @max bounds it (0: none).
+ * wrote; @max bounds it (0: none). @id (or NULL) gets the mapped file's
+ * device and inode.
  */
 int gz_sys_shmfile_map(int dirfd, const char *name, uint64_t min,
-		       uint64_t max, int writable, void **addr, uint64_t *len);
+		       uint64_t max, int writable, void **addr, uint64_t *len,
+		       uint64_t *id);
 /* Whether [addr, addr + len) is private anonymous read-write memory
  * (heap, or an anonymous mapping): 1, 0, or -errno. */
 int gz_sys_range_is_private_anon(const void *addr, uint64_t len);
@@ -102,8 +104,8 @@ int gz_sys_procmem_copy(pid_t pid, uint64_t raddr, const struct iovec *local,
 /* 0 if this process may reach other processes' memory (as far as it can
  * tell), else -errno and why not in @why (Yama, seccomp). */
 int gz_sys_procmem_why(char *why, size_t len);
-/* 1 if process @pid maps file (@dev, @ino) shared and writable, 0 if
- * not, -errno if its maps cannot be read. */
+/* 1 if process @pid holds file (@dev, @ino) open, 0 if not, -errno if
+ * its fds cannot be read. */
 int gz_sys_procmem_owner(pid_t pid, uint64_t dev, uint64_t ino);
 
 /* ---- proc.c ---- */

@@ -68,8 +68,9 @@ struct gz_shm_peer {
 	uint64_t starttime;
 	uint64_t incarnation;
 	uint64_t comp_dev, comp_ino;	/* its component file */
-	_Atomic int pid_ok;		/* its pid maps that file writable: 1,
+	_Atomic int pid_ok;		/* its pid holds that file open: 1,
 					 * not: -1, not asked yet: 0 */
+	_Atomic int proc_told;		/* a cross-memory failure was said */
 	struct gz_shm_ctx *ctx;
 	pthread_mutex_t map_lock;	/* slow path: map_seg */
 };
@@ -84,6 +85,7 @@ struct gz_shm_ctx {
 					 * memory, "" if they can (REG_ANY) */
 	int inofd;			/* inotify on our component file, or -1
 					 * (shm_event.c) */
+	int comp_fd;			/* our component file, open for life */
 	uint64_t comp_dev, comp_ino;	/* which file that is */
 	struct gz_shm_comp *comp;	/* our component file, writable */
 	int guard_fd;			/* our guard file, 512 MiB sparse,

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -145,6 +146,7 @@ static int comp_create(struct gz_shm_ctx *ctx)
 	char name[64];
 	struct gz_shm_comp *c;
 	struct gz_shmfile f;
+	struct stat st;
 	int ret;
 
 	gz_shm_name(ctx, name, sizeof(name), ctx->cid, ctx->incarnation,
@@ -155,6 +157,21 @@ static int comp_create(struct gz_shm_ctx *ctx)
 				    sizeof(*c), GZ_PAGE_4K, -1, 0, &f);
 	if (ret)
 		return gz_err(ret, "cannot create %s: %s", name, strerror(-ret));
+	/* Held open for life: the kernel's word, for peers that reach our
+	 * private memory, that this process is the file's owner (a peer
+	 * closes it once mapped); and how we know the file later. */
+	ctx->comp_fd = openat(ctx->dirfd[GZ_SHM_DIR_SHM], name,
+			      O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (ctx->comp_fd < 0 || fstat(ctx->comp_fd, &st)) {
+		ret = -errno;
+		if (ctx->comp_fd >= 0)
+			close(ctx->comp_fd);
+		munmap(f.addr, sizeof(*c));
+		unlinkat(ctx->dirfd[GZ_SHM_DIR_SHM], name, 0);
+		return gz_err(ret, "cannot open %s: %s", name, strerror(-ret));
+	}
+	ctx->comp_dev = st.st_dev;
+	ctx->comp_ino = st.st_ino;
 	c = f.addr;
 	c->version = GZ_SHM_VERSION;
 	c->gcid = ctx->base.attr.gcid;
@@ -163,6 +180,7 @@ static int comp_create(struct gz_shm_ctx *ctx)
 	gz_sys_proc_starttime(getpid(), &c->starttime);
 	ret = gz_sys_lifelock_hold(&c->life);
 	if (ret) {
+		close(ctx->comp_fd);
 		munmap(c, sizeof(*c));
 		unlinkat(ctx->dirfd[GZ_SHM_DIR_SHM], name, 0);
 		return gz_err(ret, "life lock: this kernel or libc keeps no "
@@ -177,13 +195,20 @@ static int comp_create(struct gz_shm_ctx *ctx)
 static void comp_destroy(struct gz_shm_ctx *ctx)
 {
 	char name[64];
+	struct stat st;
 
 	/* Closed first, then the life word changes: a peer that sees the
 	 * change finds "closed" and needs no syscall to know we left. */
 	atomic_store_explicit(&ctx->comp->closed, 1, memory_order_release);
 	gz_shm_name(ctx, name, sizeof(name), ctx->cid, ctx->incarnation,
 		    ".comp");
-	unlinkat(ctx->dirfd[GZ_SHM_DIR_SHM], name, 0);
+	/* only our file: one put under its name meanwhile is not ours */
+	if (!fstatat(ctx->dirfd[GZ_SHM_DIR_SHM], name, &st,
+		     AT_SYMLINK_NOFOLLOW) &&
+	    (uint64_t)st.st_dev == ctx->comp_dev &&
+	    (uint64_t)st.st_ino == ctx->comp_ino)
+		unlinkat(ctx->dirfd[GZ_SHM_DIR_SHM], name, 0);
+	close(ctx->comp_fd);
 	if (gz_sys_lifelock_release(&ctx->comp->life)) {
 		munmap(ctx->comp, sizeof(*ctx->comp));
 	} else {

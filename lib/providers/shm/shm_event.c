@@ -37,23 +37,17 @@ void gz_shm_event_watch(struct genzio_context *base)
 {
 	struct gz_shm_ctx *ctx = to_shm_ctx(base);
 	struct epoll_event e = { .events = EPOLLIN, .data.u64 = EV_COMP };
-	char name[64], path[128];
-	struct stat st;
+	char name[64], path[64];
 
 	comp_name(ctx, name, sizeof(name));
-	snprintf(path, sizeof(path), "/proc/self/fd/%d/%s",
-		 ctx->dirfd[GZ_SHM_DIR_SHM], name);
+	/* the file itself, through the fd we hold: not what has its name */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", ctx->comp_fd);
 	ctx->inofd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (ctx->inofd >= 0 &&
 	    inotify_add_watch(ctx->inofd, path, IN_ATTRIB | IN_DELETE_SELF |
 						IN_MOVE_SELF) >= 0 &&
-	    !fstatat(ctx->dirfd[GZ_SHM_DIR_SHM], name, &st,
-		     AT_SYMLINK_NOFOLLOW) &&
-	    !epoll_ctl(base->ev.epfd, EPOLL_CTL_ADD, ctx->inofd, &e)) {
-		ctx->comp_dev = st.st_dev;
-		ctx->comp_ino = st.st_ino;
+	    !epoll_ctl(base->ev.epfd, EPOLL_CTL_ADD, ctx->inofd, &e))
 		return;
-	}
 	gz_log_notice_once(&noticed, "cannot watch %s (%s): the removal of "
 			   "genzio's files will not be noticed", name,
 			   strerror(errno));

@@ -51,7 +51,7 @@ static int peer_map_seg(struct gz_xdm_target *t, uint32_t idx)
 	/* Mapped with the size the file has, never the size they wrote;
 	 * a file shorter than they say is refused here, not a SIGBUS later */
 	ret = gz_sys_shmfile_map(p->ctx->dirfd[dir], name, want, 0, 1, &addr,
-				 &len);
+				 &len, NULL);
 	if (ret) {
 		gz_err(ret, "map %s: %s", name, strerror(-ret));
 		goto out;
@@ -67,10 +67,11 @@ out:
 
 /*
  * Whether the pid the peer's header gives is the peer's: the process the
- * kernel says maps its component file shared and writable, which only
- * its owner does (peers map it read-only). A peer that wrote another
- * process's pid there, ours included, is never written through. Asked
- * once per peer, on its first access of this kind.
+ * kernel says holds its component file open, which only its owner does
+ * for longer than a map (peers close it once mapped). A peer that wrote
+ * another process's pid there, ours included, is never written through.
+ * Asked once per peer, on its first access of this kind (as a segment is
+ * mapped at its first use).
  */
 static int pid_check(struct gz_shm_peer *p)
 {
@@ -78,9 +79,10 @@ static int pid_check(struct gz_shm_peer *p)
 	int ok = r == 1 ? 1 : -1;
 
 	if (r != 1)
-		gz_err(r < 0 ? r : -EPERM, "GCID %#x: pid %d %s", p->gcid,
-		       (int)p->pid, r < 0 ? "has no maps to read" :
-					    "does not own its component file");
+		gz_err(r < 0 ? r : -EPERM, "GCID %#x: pid %d %s: its memory "
+		       "outside data space is not reached", p->gcid,
+		       (int)p->pid, r < 0 ? "cannot be checked" :
+					    "does not hold its component file");
 	atomic_store_explicit(&p->pid_ok, ok, memory_order_relaxed);
 	return ok;
 }
@@ -120,8 +122,9 @@ static uint8_t peer_proc_copy(struct gz_xdm_target *t, uint64_t raddr,
 		return GZ_XDM_ST_RETRY_EXC;
 	/* its memory went away under a live key (EFAULT), or the kernel
 	 * says no (EPERM: not dumpable, a security module; ENOSYS, EPERM
-	 * from a seccomp filter of ours) */
-	if (ret != -EFAULT)
+	 * from a seccomp filter of ours): said once per peer */
+	if (ret != -EFAULT && !atomic_exchange_explicit(&p->proc_told, 1,
+							memory_order_relaxed))
 		gz_err(ret, "GCID %#x: process_vm_%sv: %s", p->gcid,
 		       write ? "write" : "read", strerror(-ret));
 	return GZ_XDM_ST_REM_ACCESS;
@@ -255,8 +258,7 @@ static int peer_open(struct gz_shm_ctx *ctx, uint32_t gcid, uint64_t inc,
 {
 	char name[64];
 	struct gz_shm_peer *p;
-	struct stat st;
-	uint64_t len;
+	uint64_t len, id[2];
 	void *comp;
 	int ret;
 
@@ -264,16 +266,12 @@ static int peer_open(struct gz_shm_ctx *ctx, uint32_t gcid, uint64_t inc,
 		    ".comp");
 	ret = gz_sys_shmfile_map(ctx->dirfd[GZ_SHM_DIR_SHM], name,
 				 sizeof(struct gz_shm_comp),
-				 sizeof(struct gz_shm_comp), 0, &comp, &len);
+				 sizeof(struct gz_shm_comp), 0, &comp, &len, id);
 	if (ret == -ENOENT)
 		return gz_err(-EHOSTUNREACH, "GCID %#x has no component file "
 			      "(it left)", gcid);
 	if (ret)
 		return gz_err(ret, "map %s: %s", name, strerror(-ret));
-	/* what pid_check() looks for (replaced since the map: no match,
-	 * which fails closed) */
-	if (fstatat(ctx->dirfd[GZ_SHM_DIR_SHM], name, &st, AT_SYMLINK_NOFOLLOW))
-		memset(&st, 0, sizeof(st));
 	p = calloc(1, sizeof(*p));
 	if (p)
 		p->tgt.seg = calloc(GZ_SHM_MAX_SEG, sizeof(*p->tgt.seg));
@@ -283,8 +281,9 @@ static int peer_open(struct gz_shm_ctx *ctx, uint32_t gcid, uint64_t inc,
 		return -ENOMEM;
 	}
 	p->comp = comp;
-	p->comp_dev = st.st_dev;
-	p->comp_ino = st.st_ino;
+	/* what pid_check() looks for: the file we mapped */
+	p->comp_dev = id[0];
+	p->comp_ino = id[1];
 	p->tgt.keys = p->comp->keys;
 	p->tgt.key_mask = GZ_SHM_KEYS - 1;
 	p->tgt.nseg = GZ_SHM_MAX_SEG;

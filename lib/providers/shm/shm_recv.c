@@ -78,7 +78,9 @@ static int fill(struct gz_shm_qp *qp, struct gz_xdm_rqe *e,
 		staged |= k[j].cookie == GZ_LKEY_COOKIE_NONE;
 		*len += s->length;
 	}
-	e->wr_id = wr->wr_id;
+	/* the owner reports its own copy (rq_priv); peers need none, and a
+	 * wr_id is often a pointer */
+	e->wr_id = 0;
 	if (GZ_UNLIKELY(staged)) {
 		n = stage(qp, e, wr, p, *len);
 		if (n < 0)
