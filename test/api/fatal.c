@@ -236,3 +236,28 @@ Test(fatal, a_channel_waiter_alone_hears_that_the_device_is_gone)
 	cr_assert_eq(genzio_comp_channel_destroy(w.ch), 0);
 	cr_assert_eq(gzt_ep_close(&a), 0);
 }
+
+Test(fatal, only_the_context_whose_file_went_is_gone)
+{
+	struct gzt_ep a, b;
+	struct genzio_event e;
+	struct genzio_qp_info qi;
+	char path[512];
+
+	cr_assert_eq(gzt_ep_open(&a, 4096, GZT_ACCESS_ALL), 0);
+	cr_assert_eq(gzt_ep_open(&b, 4096, GZT_ACCESS_ALL), 0);
+	comp_file(&a, path, sizeof(path));
+	cr_assert_eq(unlink(path), 0);
+	/* b's event fd may wake too (one watch serves the process), and
+	 * its events are read first: it must stay well */
+	cr_assert_eq(genzio_event_get(b.ctx, &e), -EAGAIN, "event %u", e.type);
+	e = next_event(a.ctx);
+	cr_assert_eq(e.type, GENZIO_EVENT_DEVICE_FATAL);
+	cr_assert_eq(genzio_event_get(b.ctx, &e), -EAGAIN, "event %u", e.type);
+	cr_assert_eq(genzio_qp_query(b.qp, &qi), 0);
+	cr_assert_neq(qi.state, GENZIO_QPS_ERR);
+	cr_assert_eq(genzio_qp_query(a.qp, &qi), 0);
+	cr_assert_eq(qi.state, GENZIO_QPS_ERR);
+	cr_assert_eq(gzt_ep_close(&a), 0);
+	cr_assert_eq(gzt_ep_close(&b), 0);
+}

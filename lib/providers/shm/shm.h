@@ -83,8 +83,11 @@ struct gz_shm_ctx {
 	char huge_why[2][400];		/* why a hugetlbfs dir is -1 */
 	char procmem_why[160];		/* why peers cannot reach our private
 					 * memory, "" if they can (REG_ANY) */
-	int inofd;			/* inotify on our component file, or -1
-					 * (shm_event.c) */
+	int inofd;			/* the process's inotify fd while it
+					 * watches our component file, or -1 */
+	int watch_wd;			/* (shm_watch.c) */
+	struct gz_shm_ctx *watch_next;
+	_Atomic uint32_t comp_suspect;	/* an event named our file */
 	int comp_fd;			/* our component file, open for life */
 	uint64_t comp_dev, comp_ino;	/* which file that is */
 	struct gz_shm_comp *comp;	/* our component file, writable */
@@ -563,10 +566,11 @@ int gz_shm_channel_get_event(struct gz_channel *ch, int timeout_ms,
 int gz_shm_cq_req_notify(struct gz_cq *cq);
 void gz_shm_channel_arm_retry(struct gz_shm_ctx *ctx, uint32_t chan);
 void gz_shm_event_harvest(struct genzio_context *ctx);
-/* Once the event set exists: watch our component file. */
-void gz_shm_event_watch(struct genzio_context *ctx);
-/* What the watch says: the file gone, the device is (gz_device_fatal);
- * @locked: the caller holds the ctx lock. */
+/* shm_watch.c: watch our component file (once the event set exists),
+ * stop (at close); what the watch says, the file gone, the device is
+ * (gz_device_fatal); @locked: the caller holds the ctx lock. */
+void gz_shm_watch_start(struct gz_shm_ctx *ctx);
+void gz_shm_watch_stop(struct gz_shm_ctx *ctx);
 void gz_shm_comp_check(struct gz_shm_ctx *ctx, int locked);
 void gz_shm_device_fatal(struct genzio_context *ctx, uint8_t status);
 int gz_shm_rmap_map(struct genzio_ah *ah, uint32_t remote_qpn,

@@ -10,6 +10,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "providers/shm/shm.h"
@@ -44,8 +45,14 @@ void gz_shm_cq_quiesce(struct gz_shm_cq *cq)
 {
 	/* seq-cst: pairs with the in_poll increment before the poll looks */
 	atomic_thread_fence(memory_order_seq_cst);
-	while (atomic_load_explicit(&cq->in_poll, memory_order_acquire))
-		sched_yield();
+	/* a poll is short, but a caller of higher SCHED_FIFO priority than
+	 * the poller would yield to nobody: sleep once yielding did not do */
+	for (uint32_t spins = 0;
+	     atomic_load_explicit(&cq->in_poll, memory_order_acquire); spins++)
+		if (spins < 64)
+			sched_yield();
+		else
+			nanosleep(&(struct timespec){ 0, 20000 }, NULL);
 }
 
 /* The queue pair a receive completion names, if it is still ours. The

@@ -292,7 +292,7 @@ static int shm_device_open(const char *dev,
 	/* Peers deregistering memory fence us with a membarrier. */
 	ctx->mb_expedited = gz_sys_membarrier_register();
 	gz_sys_procmem_why(ctx->procmem_why, sizeof(ctx->procmem_why));
-	ctx->inofd = -1;		/* gz_shm_event_watch() sets it */
+	ctx->inofd = -1;		/* gz_shm_watch_start() sets it */
 	fill_attr(ctx);
 	(void)dev;	/* one device: shm0 */
 	*out = &ctx->base;
@@ -310,6 +310,11 @@ close_dirs:
 	return ret;
 }
 
+static void shm_event_watch(struct genzio_context *base)
+{
+	gz_shm_watch_start(to_shm_ctx(base));
+}
+
 static void shm_device_close(struct genzio_context *base)
 {
 	struct gz_shm_ctx *ctx = to_shm_ctx(base);
@@ -317,8 +322,7 @@ static void shm_device_close(struct genzio_context *base)
 	for (uint32_t i = 0; i <= GZ_SHM_MAX_CID; i++)
 		if (ctx->peer[i])
 			gz_shm_peer_put(ctx->peer[i]);
-	if (ctx->inofd >= 0)
-		close(ctx->inofd);
+	gz_shm_watch_stop(ctx);
 	comp_destroy(ctx);
 	gz_shm_guard_destroy(ctx);
 	gz_fabric_leave(&ctx->fabric, ctx->cid, ctx->incarnation);
@@ -381,7 +385,7 @@ const struct gz_provider gz_shm_provider = {
 	.cq_req_notify = gz_shm_cq_req_notify,
 	.device_close = shm_device_close,
 	.device_open = shm_device_open,
-	.event_watch = gz_shm_event_watch,
+	.event_watch = shm_event_watch,
 	.event_harvest = gz_shm_event_harvest,
 	.device_fatal = gz_shm_device_fatal,
 	.fabric_open = shm_fabric_open,
