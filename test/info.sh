@@ -7,7 +7,7 @@
 . "$GZT_SRCDIR/test/lib/tap.sh"
 info=${1:-$GZT_BUILDDIR/tools/genzio-info}
 fixture=$GZT_BUILDDIR/test/info-fixture
-tap_plan 8
+tap_plan 10
 tmp=$(mktemp -d)
 export GENZIO_FABRIC=info$$
 trap 'rm -rf "$tmp" "${GENZIO_SHM_DIR:-/dev/shm}/genzio-$(id -u)/$GENZIO_FABRIC".* \
@@ -34,6 +34,10 @@ t "-l: a live one is live" 0 '^[[:space:]]+0x1002 +[0-9]+ +live$' \
 t "no device: exit 1 naming the directory" 1 \
 	'no device: shm: /nonexistent/gzt' \
 	env GENZIO_SHM_DIR=/nonexistent/gzt "$info"
-t "an unknown device: exit 1" 1 'nosuch0: no such device' "$info" -d nosuch0
+t "an unknown device: exit 1" 1 '^genzio-info: nosuch0: no such device' \
+	"$info" -d nosuch0
 t "GENZIO_DEVICE chooses, as for an open" 1 \
 	'GENZIO_DEVICE=nosuch0: no such device' env GENZIO_DEVICE=nosuch0 "$info"
+t "an unexpected argument: exit 2 naming it" 2 \
+	'^genzio-info: extra: unexpected argument' "$info" extra
+t "--help: the usage, exit 0" 0 '^usage: genzio-info' "$info" --help

@@ -282,6 +282,10 @@ int main(int argc, char **argv)
 	int c, n, shown = 0, failed = 0;
 
 	opterr = 0;	/* our message, not one naming the libtool wrapper */
+	if (argc > 1 && !strcmp(argv[1], "--help")) {
+		usage(stdout);
+		return 0;
+	}
 	while ((c = getopt(argc, argv, "vld:f:h")) != -1) {
 		switch (c) {
 		case 'v':
@@ -300,13 +304,25 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		default:
-			fprintf(stderr, "genzio-info: -%c: %s\n", optopt,
-				strchr("df", optopt) ? "needs an argument" :
-						       "unknown option");
+			if (optopt == '-')	/* "--name" */
+				fprintf(stderr, "genzio-info: long options "
+					"are not taken\n");
+			else
+				fprintf(stderr, "genzio-info: -%c: %s\n", optopt,
+					strchr("df", optopt) ?
+						"needs an argument" :
+						"unknown option");
 			usage(stderr);
 			return EXIT_USAGE;
 		}
 	}
+	if (optind < argc) {
+		fprintf(stderr, "genzio-info: %s: unexpected argument\n",
+			argv[optind]);
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	o.from = "";
 	/* no -d: what genzio_device_open(NULL) would choose from */
 	if (!o.device) {
 		o.device = getenv("GENZIO_DEVICE");
@@ -323,10 +339,6 @@ int main(int argc, char **argv)
 	printf("fabric %s\n", o.fabric ? o.fabric :
 	       getenv("GENZIO_FABRIC") && *getenv("GENZIO_FABRIC") ?
 					  getenv("GENZIO_FABRIC") : "default");
-	if (optind < argc) {
-		usage(stderr);
-		return EXIT_USAGE;
-	}
 	if (!show_providers(o.verbose))
 		return EXIT_NODEV;
 	n = genzio_device_list(d, 64);

@@ -114,7 +114,7 @@ Test(fatal, a_removed_device_flushes_every_queue_pair_and_wakes_every_waiter)
 	struct genzio_cq_attr ca = { .comp_mask = GENZIO_CQ_ATTR_CHANNEL,
 				     .depth = 256 };
 	struct gzt_ep a, b;
-	struct genzio_qp *rd;
+	struct genzio_qp *rd, *lone;
 	struct genzio_cq *cq;
 	struct waiter w = { 0 };
 	struct genzio_wc wc[8];
@@ -131,6 +131,7 @@ Test(fatal, a_removed_device_flushes_every_queue_pair_and_wakes_every_waiter)
 	cr_assert_eq(genzio_cq_create(a.ctx, &ca, &cq), 0);
 	qa.send_cq = qa.recv_cq = cq;
 	cr_assert_eq(gzt_qp_replace(&a, &qa, &b), 0);
+	cr_assert_eq(genzio_qp_create(a.pd, &qa, &lone), 0);
 	qa.qp_type = GENZIO_QPT_RD;
 	qa.comp_mask = 0;
 	cr_assert_eq(genzio_qp_create(a.pd, &qa, &rd), 0);
@@ -184,12 +185,17 @@ Test(fatal, a_removed_device_flushes_every_queue_pair_and_wakes_every_waiter)
 		flushed |= 1 << wc[i].wr_id;
 	}
 	cr_assert_eq(flushed, 0xe, "wr_ids 1, 2 and 3");
-	/* later work flushes too */
+	/* later work flushes too, also on a queue pair never connected */
 	sw.wr_id = 4;
 	cr_assert_eq(genzio_post_send(a.qp, &sw, &sbad), 0);
 	cr_assert_eq(gzt_poll_one(cq, wc, 1000), 1);
 	cr_assert_eq(wc[0].status, GENZIO_WC_FLUSHED);
 	cr_assert_eq(wc[0].wr_id, 4);
+	sw.wr_id = 5;
+	cr_assert_eq(genzio_post_send(lone, &sw, &sbad), 0);
+	cr_assert_eq(gzt_poll_one(cq, wc, 1000), 1);
+	cr_assert_eq(wc[0].status, GENZIO_WC_FLUSHED);
+	cr_assert_eq(wc[0].wr_id, 5);
 	/* setup fails, and says why */
 	struct genzio_qp *q2;
 	struct genzio_pd *pd2;
@@ -206,6 +212,7 @@ Test(fatal, a_removed_device_flushes_every_queue_pair_and_wakes_every_waiter)
 	cr_assert_eq(gzt_connect(a.qp, &b.info), -ENODEV);
 	/* and everything closes */
 	cr_assert_eq(genzio_qp_destroy(rd), 0);
+	cr_assert_eq(genzio_qp_destroy(lone), 0);
 	cr_assert_eq(genzio_qp_destroy(a.qp), 0);
 	a.qp = NULL;
 	cr_assert_eq(genzio_cq_destroy(cq), 0);

@@ -259,6 +259,11 @@ int gz_shm_run_one(struct gz_shm_qp *qp, const struct genzio_send_wr *wr,
 	int st;
 
 	st = gz_shm_destination(qp, wr, &peer, &rqpn);
+	/* in ERR a request flushes, connected or not (as verbs) */
+	if (GZ_UNLIKELY(st == -ENOTCONN) &&
+	    atomic_load_explicit(&qp->state, memory_order_acquire) ==
+		    GENZIO_QPS_ERR)
+		return fail_unrun(qp, wr, parked, GENZIO_WC_FLUSHED);
 	if (GZ_UNLIKELY(st))
 		return st;
 	st = reach(qp, peer, rqpn, deadline, &domain);
