@@ -186,7 +186,7 @@ enum genzio_event_type {
 struct genzio_event {
 	uint32_t type;		/* enum genzio_event_type */
 	uint32_t gcid;		/* PEER_DEAD, COMPONENT_*: the component;
-				 * QP_ERR: its peer's */
+				 * QP_ERR: its peer's; DEVICE_FATAL: ours */
 	struct genzio_cq *cq;	/* CQ_OVERRUN */
 	uint32_t qp_num;	/* QP_ERR: the queue pair */
 	uint32_t status;	/* QP_ERR: the completion status that did it;
