@@ -9,10 +9,10 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -87,24 +87,79 @@ int gz_sys_procmem_why(char *why, size_t len)
 	return 0;
 }
 
-int gz_sys_procmem_owner(pid_t pid, uint64_t dev, uint64_t ino)
+/* What /proc/<pid>/fdinfo/<fd> says of one open file: its open flags,
+ * mount and inode. The kernel writes it from its own records and never
+ * asks the file's file system (a hung mount cannot hang us). */
+struct fdinfo {
+	unsigned int flags;
+	uint64_t mnt_id, ino;
+};
+
+static int fdinfo_read(int dirfd, const char *name, struct fdinfo *o)
+{
+	char buf[512], *p;
+	unsigned long long v;
+	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC), got = 0;
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -EIO;
+	buf[n] = 0;
+	for (p = buf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		if (sscanf(p, "flags: %llo", &v) == 1) {
+			o->flags = (unsigned int)v;
+			got |= 1;
+		} else if (sscanf(p, "mnt_id: %llu", &v) == 1) {
+			o->mnt_id = v;
+			got |= 2;
+		} else if (sscanf(p, "ino: %llu", &v) == 1) {
+			o->ino = v;
+			got |= 4;
+		}
+	}
+	return got == 7 ? 0 : -EIO;
+}
+
+int gz_sys_fd_id(int fd, uint64_t id[2])
+{
+	struct fdinfo o;
+	char name[16];
+	int dfd = open("/proc/self/fdinfo", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int ret;
+
+	if (dfd < 0)
+		return -errno;
+	snprintf(name, sizeof(name), "%d", fd);
+	ret = fdinfo_read(dfd, name, &o);
+	close(dfd);
+	if (!ret) {
+		id[0] = o.mnt_id;
+		id[1] = o.ino;
+	}
+	return ret;
+}
+
+int gz_sys_procmem_owner(pid_t pid, const uint64_t id[2])
 {
 	char path[32];
+	struct fdinfo o;
 	struct dirent *d;
-	struct stat st;
 	int found = 0;
 	DIR *dp;
 
-	/* each entry is a magic link to the open file: stat follows it,
-	 * also to a file that has no name any more */
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo", (int)pid);
 	dp = opendir(path);
 	if (!dp)
 		return -errno;
 	while (!found && (d = readdir(dp)))
 		found = d->d_name[0] != '.' &&
-			!fstatat(dirfd(dp), d->d_name, &st, 0) &&
-			(uint64_t)st.st_dev == dev && (uint64_t)st.st_ino == ino;
+			!fdinfo_read(dirfd(dp), d->d_name, &o) &&
+			o.mnt_id == id[0] && o.ino == id[1] &&
+			(o.flags & O_ACCMODE) == O_RDWR;
 	closedir(dp);
 	return found;
 }

@@ -92,7 +92,7 @@ unlink_file:
 }
 
 int gz_sys_shmfile_create(int dirfd, const char *name, uint64_t len,
-			  uint64_t page_size, int node, int lock,
+			  uint64_t page_size, int node, int flags,
 			  struct gz_shmfile *f)
 {
 	void *addr;
@@ -107,13 +107,17 @@ int gz_sys_shmfile_create(int dirfd, const char *name, uint64_t len,
 	ret = populate(addr, len, page_size);
 	if (ret)
 		goto unmap;
-	if (lock && mlock(addr, len)) {
+	if ((flags & GZ_SHMFILE_LOCK) && mlock(addr, len)) {
 		ret = -errno;
 		goto unmap;
 	}
 	/* Per segment, not per registration: keeps vm.max_map_count low. */
 	madvise(addr, len, MADV_DONTFORK);
-	close(fd);
+	f->fd = -1;
+	if (flags & GZ_SHMFILE_KEEP_FD)
+		f->fd = fd;
+	else
+		close(fd);
 	f->addr = addr;
 	f->len = len;
 	f->page_size = page_size;
@@ -134,19 +138,14 @@ int gz_sys_shmfile_map(int dirfd, const char *name, uint64_t min,
 	uint64_t size;
 	int fd = gz_sys_open_owned(dirfd, name, writable ? O_RDWR : O_RDONLY,
 				   S_IFREG, min ? min : 1, &size);
-	struct stat st;
 	void *p;
 
 	if (fd < 0)
 		return fd;
-	if (id) {
-		/* the file we map, not whatever has its name a moment later */
-		if (fstat(fd, &st)) {
-			close(fd);
-			return -errno;
-		}
-		id[0] = st.st_dev;
-		id[1] = st.st_ino;
+	/* the file we map, not whatever has its name a moment later */
+	if (id && gz_sys_fd_id(fd, id)) {
+		close(fd);
+		return -EIO;
 	}
 	if (max && size > max) {
 		close(fd);

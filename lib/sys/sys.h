@@ -37,7 +37,12 @@ struct gz_shmfile {
 	uint64_t len;
 	uint64_t page_size;
 	int node;		/* NUMA node bound, or -1 */
+	int fd;			/* GZ_SHMFILE_KEEP_FD asked: the file, open */
 };
+
+/* gz_sys_shmfile_create() flags */
+#define GZ_SHMFILE_LOCK 1	/* mlock it */
+#define GZ_SHMFILE_KEEP_FD 2	/* keep the fd it was made with (f->fd) */
 
 /*
  * Open @name in @dirfd with @flags plus O_NOFOLLOW and O_CLOEXEC, then
@@ -54,13 +59,13 @@ int gz_sys_open_owned(int dirfd, const char *name, int flags, mode_t type,
  * an error now rather than SIGBUS later, and mark it MADV_DONTFORK.
  */
 int gz_sys_shmfile_create(int dirfd, const char *name, uint64_t len,
-			  uint64_t page_size, int node, int lock,
+			  uint64_t page_size, int node, int flags,
 			  struct gz_shmfile *f);
 /*
  * Map a file another process created: checked as gz_sys_open_owned(),
  * and mapped with the size fstat reports (*len), never a size a peer
  * wrote; @max bounds it (0: none). @id (or NULL) gets the mapped file's
- * device and inode.
+ * mount and inode (gz_sys_fd_id).
  */
 int gz_sys_shmfile_map(int dirfd, const char *name, uint64_t min,
 		       uint64_t max, int writable, void **addr, uint64_t *len,
@@ -104,9 +109,12 @@ int gz_sys_procmem_copy(pid_t pid, uint64_t raddr, const struct iovec *local,
 /* 0 if this process may reach other processes' memory (as far as it can
  * tell), else -errno and why not in @why (Yama, seccomp). */
 int gz_sys_procmem_why(char *why, size_t len);
-/* 1 if process @pid holds file (@dev, @ino) open, 0 if not, -errno if
- * its fds cannot be read. */
-int gz_sys_procmem_owner(pid_t pid, uint64_t dev, uint64_t ino);
+/* The mount and inode of our open @fd (as /proc/<pid>/fdinfo shows
+ * them): 0 and @id, or -errno. */
+int gz_sys_fd_id(int fd, uint64_t id[2]);
+/* 1 if process @pid holds the file @id (gz_sys_fd_id) open read-write,
+ * 0 if not, -errno if its fds cannot be read. */
+int gz_sys_procmem_owner(pid_t pid, const uint64_t id[2]);
 
 /* ---- proc.c ---- */
 /* Kernel start time of @pid (clock ticks since boot): an incarnation. */

@@ -268,3 +268,67 @@ Test(fatal, only_the_context_whose_file_went_is_gone)
 	cr_assert_eq(gzt_ep_close(&a), 0);
 	cr_assert_eq(gzt_ep_close(&b), 0);
 }
+
+Test(fatal, a_channel_waiter_hears_it_when_another_context_read_the_event)
+{
+	struct gzt_ep a, b;
+	struct waiter w = { 0 };
+	struct genzio_event e;
+	char path[512];
+
+	cr_assert_eq(gzt_ep_open(&a, 4096, GZT_ACCESS_ALL), 0);
+	cr_assert_eq(gzt_ep_open(&b, 4096, GZT_ACCESS_ALL), 0);
+	cr_assert_eq(genzio_comp_channel_create(a.ctx, &w.ch), 0);
+	comp_file(&a, path, sizeof(path));
+	cr_assert_eq(pthread_create(&w.t, NULL, wait_channel, &w), 0);
+	usleep(20000);
+	cr_assert_eq(unlink(path), 0);
+	/* b reads the process's watch as fast as it can: whoever reads the
+	 * event, a's waiter must hear of it, and not by its 20 s timeout */
+	for (int i = 0; i < 2000; i++)
+		cr_assert_eq(genzio_event_get(b.ctx, &e), -EAGAIN);
+	cr_assert_eq(pthread_join(w.t, NULL), 0);
+	cr_assert_eq(w.ret, -ENODEV);
+	cr_assert_eq(genzio_comp_channel_destroy(w.ch), 0);
+	cr_assert_eq(gzt_ep_close(&a), 0);
+	cr_assert_eq(gzt_ep_close(&b), 0);
+}
+
+/* A child with a context of its own: it must take no event of its
+ * parent's, nor have its own context hurt by the parent's removal. */
+static int forked_main(int fd, void *arg)
+{
+	struct genzio_event e;
+	struct gzt_ep c;
+	char t;
+
+	(void)arg;
+	if (gzt_ep_open(&c, 4096, GZT_ACCESS_ALL) || gzt_send_token(fd, 'k') ||
+	    gzt_recv_token(fd, &t))
+		return 10;
+	/* the parent's file is gone now: read the watch a while */
+	for (int i = 0; i < 200; i++)
+		if (genzio_event_get(c.ctx, &e) != -EAGAIN)
+			return 11;
+	return gzt_ep_close(&c) ? 12 : 0;
+}
+
+Test(fatal, a_forked_child_with_its_own_context_takes_no_event_of_its_parent)
+{
+	struct gzt_child c;
+	struct gzt_ep a;
+	struct genzio_event e;
+	char path[512], k = 0;
+
+	cr_assert_eq(gzt_ep_open(&a, 4096, GZT_ACCESS_ALL), 0);
+	comp_file(&a, path, sizeof(path));
+	cr_assert_eq(gzt_fork(&c, forked_main, NULL), 0);
+	cr_assert_eq(gzt_recv_token(c.fd, &k), 0);
+	cr_assert_eq(k, 'k');
+	cr_assert_eq(unlink(path), 0);
+	cr_assert_eq(gzt_send_token(c.fd, 'g'), 0);
+	e = next_event(a.ctx);
+	cr_assert_eq(e.type, GENZIO_EVENT_DEVICE_FATAL);
+	cr_assert_eq(gzt_wait(&c), 0, "the child's context was hurt");
+	cr_assert_eq(gzt_ep_close(&a), 0);
+}

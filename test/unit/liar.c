@@ -138,3 +138,31 @@ Test(liar, a_staged_receive_entry_shows_peers_no_private_address)
 	cr_assert_eq(gzt_ep_close(&ep), 0);
 	free(heap);
 }
+
+/* A peer that cuts our guard file short hides its lanes: a wait must not
+ * take what it cannot read for idle. */
+Test(liar, a_guard_file_cut_short_makes_dereg_fail_not_lie)
+{
+	struct gzt_ep a, b;
+	struct genzio_mr *mr;
+	struct genzio_wc wc;
+
+	cr_assert_eq(gzt_ep_open(&a, 1u << 16, GZT_ACCESS_ALL), 0);
+	cr_assert_eq(gzt_ep_open(&b, 1u << 16, GZT_ACCESS_ALL), 0);
+	cr_assert_eq(gzt_ep_pair(&a, &b), 0);
+	/* a reaches b: a's window in b's guard file is in use */
+	cr_assert_eq(gzt_write(&a, a.mem->addr, 8, a.mr->lkey, b.info.addr,
+			       b.info.rkey, &wc), 0);
+	cr_assert_eq(wc.status, GENZIO_WC_SUCCESS);
+	cr_assert_eq(genzio_mr_reg(b.pd, b.mem->addr, 4096, GZT_ACCESS_ALL,
+				   &mr), 0);
+	/* (a's own stores to its window would now be a SIGBUS, as
+	 * genzio_shm(7) says of files cut short: a does no more work) */
+	cr_assert_eq(ftruncate(to_shm_ctx(b.ctx)->guard_fd, 4096), 0);
+	cr_assert_eq(genzio_mr_dereg(mr), -EIO);
+	cr_assert_eq(ftruncate(to_shm_ctx(b.ctx)->guard_fd,
+			       (off_t)GZ_SHM_GUARD_WIN * (GZ_SHM_MAX_CID + 1)),
+		     0);
+	gzt_ep_close(&a);
+	gzt_ep_close(&b);
+}

@@ -67,7 +67,7 @@ struct gz_shm_peer {
 	int32_t pid;			/* snapshots of its header */
 	uint64_t starttime;
 	uint64_t incarnation;
-	uint64_t comp_dev, comp_ino;	/* its component file */
+	uint64_t comp_id[2];		/* its component file (gz_sys_fd_id) */
 	_Atomic int pid_ok;		/* its pid holds that file open: 1,
 					 * not: -1, not asked yet: 0 */
 	_Atomic int proc_told;		/* a cross-memory failure was said */
@@ -86,6 +86,8 @@ struct gz_shm_ctx {
 	int inofd;			/* the process's inotify fd while it
 					 * watches our component file, or -1 */
 	int watch_wd;			/* (shm_watch.c) */
+	int watch_efd;			/* readable when an event names us */
+	pid_t watch_pid;		/* the process that watches */
 	struct gz_shm_ctx *watch_next;
 	_Atomic uint32_t comp_suspect;	/* an event named our file */
 	int comp_fd;			/* our component file, open for life */
@@ -571,6 +573,8 @@ void gz_shm_event_harvest(struct genzio_context *ctx);
  * (gz_device_fatal); @locked: the caller holds the ctx lock. */
 void gz_shm_watch_start(struct gz_shm_ctx *ctx);
 void gz_shm_watch_stop(struct gz_shm_ctx *ctx);
+/* Into channel epoll set @epfd: what wakes its waiter for the watch. */
+int gz_shm_watch_chan_add(struct gz_shm_ctx *ctx, int epfd);
 void gz_shm_comp_check(struct gz_shm_ctx *ctx, int locked);
 void gz_shm_device_fatal(struct genzio_context *ctx, uint8_t status);
 int gz_shm_rmap_map(struct genzio_ah *ah, uint32_t remote_qpn,

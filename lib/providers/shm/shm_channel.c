@@ -66,10 +66,8 @@ int gz_shm_channel_create(struct genzio_context *base, struct gz_channel **out)
 	if (ch->rfd < 0 || ch->timerfd < 0 || ch->base.pub.fd < 0 ||
 	    epoll_ctl(ch->base.pub.fd, EPOLL_CTL_ADD, ch->rfd, &e) ||
 	    epoll_ctl(ch->base.pub.fd, EPOLL_CTL_ADD, ch->timerfd, &e) ||
-	    /* a waiter hears of the device going away (shm_event.c) */
-	    (ctx->inofd >= 0 &&
-	     epoll_ctl(ch->base.pub.fd, EPOLL_CTL_ADD, ctx->inofd,
-		       &(struct epoll_event){ .events = EPOLLIN | EPOLLET }))) {
+	    /* a waiter hears of the device going away (shm_watch.c) */
+	    gz_shm_watch_chan_add(ctx, ch->base.pub.fd)) {
 		ret = gz_err(ch->rfd < 0 ? ch->rfd : -errno, "channel fds: %s",
 			     strerror(ch->rfd < 0 ? -ch->rfd : errno));
 		goto close_fds;

@@ -154,21 +154,21 @@ static int comp_create(struct gz_shm_ctx *ctx)
 	/* Populated (about 2 MiB): a peer reading the tables never meets
 	 * a hole, and a full /dev/shm fails here rather than later. */
 	ret = gz_sys_shmfile_create(ctx->dirfd[GZ_SHM_DIR_SHM], name,
-				    sizeof(*c), GZ_PAGE_4K, -1, 0, &f);
+				    sizeof(*c), GZ_PAGE_4K, -1, GZ_SHMFILE_KEEP_FD,
+				    &f);
 	if (ret)
 		return gz_err(ret, "cannot create %s: %s", name, strerror(-ret));
-	/* Held open for life: the kernel's word, for peers that reach our
-	 * private memory, that this process is the file's owner (a peer
-	 * closes it once mapped); and how we know the file later. */
-	ctx->comp_fd = openat(ctx->dirfd[GZ_SHM_DIR_SHM], name,
-			      O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (ctx->comp_fd < 0 || fstat(ctx->comp_fd, &st)) {
+	/* The fd it was made with, held open read-write for life: the
+	 * kernel's word, for peers that reach our private memory, that this
+	 * process owns the file (a peer opens it read-only, and closes it
+	 * once mapped); and how we know the file later. */
+	ctx->comp_fd = f.fd;
+	if (fstat(ctx->comp_fd, &st)) {
 		ret = -errno;
-		if (ctx->comp_fd >= 0)
-			close(ctx->comp_fd);
+		close(ctx->comp_fd);
 		munmap(f.addr, sizeof(*c));
 		unlinkat(ctx->dirfd[GZ_SHM_DIR_SHM], name, 0);
-		return gz_err(ret, "cannot open %s: %s", name, strerror(-ret));
+		return gz_err(ret, "cannot stat %s: %s", name, strerror(-ret));
 	}
 	ctx->comp_dev = st.st_dev;
 	ctx->comp_ino = st.st_ino;
@@ -292,7 +292,8 @@ static int shm_device_open(const char *dev,
 	/* Peers deregistering memory fence us with a membarrier. */
 	ctx->mb_expedited = gz_sys_membarrier_register();
 	gz_sys_procmem_why(ctx->procmem_why, sizeof(ctx->procmem_why));
-	ctx->inofd = -1;		/* gz_shm_watch_start() sets it */
+	ctx->inofd = -1;		/* gz_shm_watch_start() sets them */
+	ctx->watch_efd = -1;
 	fill_attr(ctx);
 	(void)dev;	/* one device: shm0 */
 	*out = &ctx->base;

@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -184,7 +185,9 @@ void gz_shm_lane_give(struct gz_shm_ctx *ctx, uint32_t lane)
 	ctx->lanes_used[lane / 64] &= ~(1ull << (lane % 64));
 }
 
-/* @len bytes of the guard file at @off, as requesters last wrote them. */
+/* @len bytes of the guard file at @off, as requesters last wrote them:
+ * 0, or -EIO for a short read (a file someone truncated), which a wait
+ * must take as "cannot tell", never as idle. */
 static int guard_read(const struct gz_shm_ctx *ctx, void *buf, size_t len,
 		      uint64_t off)
 {
@@ -192,43 +195,44 @@ static int guard_read(const struct gz_shm_ctx *ctx, void *buf, size_t len,
 		       0 : -EIO;
 }
 
-/* The header of requester @cid's window if a live requester uses it (1),
- * else 0; *@lanes is how many of its lanes to look at. */
+/*
+ * Requester @cid's window, header and @lanes (GZ_SHM_GUARD_LANES) lanes
+ * read at once into @w: 1 if a live requester uses it (*@n: lanes to
+ * look at), 0 if not, -EIO. One we cannot check counts as alive, or we
+ * might free memory it is still writing.
+ */
 static int window(struct gz_shm_ctx *ctx, uint32_t cid,
-		  struct gz_shm_guard_hdr *h, uint32_t *lanes)
+		  struct gz_shm_guard_hdr *w, uint32_t *n)
 {
 	struct gz_fabric_member m;
-	int ret;
+	int ret = guard_read(ctx, w, GZ_SHM_GUARD_WIN,
+			     (uint64_t)cid * GZ_SHM_GUARD_WIN);
 
-	if (guard_read(ctx, h, sizeof(*h), (uint64_t)cid * GZ_SHM_GUARD_WIN) ||
-	    !h->incarnation)
+	if (ret)
+		return ret;
+	if (!w->incarnation)
 		return 0;
-	/* gone: its lanes mean nothing; but one we cannot check counts as
-	 * alive, or we might free memory it is still writing */
 	ret = gz_fabric_lookup(&ctx->fabric, cid, &m);
-	if (ret == -EHOSTUNREACH || (!ret && m.incarnation != h->incarnation))
+	if (ret == -EHOSTUNREACH || (!ret && m.incarnation != w->incarnation))
 		return 0;
-	*lanes = h->max_lane < GZ_SHM_GUARD_LANES ? h->max_lane :
-						    GZ_SHM_GUARD_LANES;
+	*n = w->max_lane < GZ_SHM_GUARD_LANES ? w->max_lane :
+						GZ_SHM_GUARD_LANES;
 	return 1;
 }
 
-/* The state of lane @i of requester @cid, or 0 (idle) if unreadable. */
-static uint64_t lane_state(struct gz_shm_ctx *ctx, uint32_t cid, uint32_t i)
-{
-	uint64_t v;
-
-	return guard_read(ctx, &v, sizeof(v),
-			  (uint64_t)cid * GZ_SHM_GUARD_WIN + 64 +
-				  (uint64_t)i * 64) ? 0 : v;
-}
-
-/* Wait until lane @i of @cid leaves busy value @v; 0 or -ETIMEDOUT. */
+/* Wait until lane @i of @cid leaves busy value @v: 0, -ETIMEDOUT, or
+ * -EIO (unreadable). */
 static int lane_wait(struct gz_shm_ctx *ctx, uint32_t cid, uint32_t i,
 		     uint64_t v, uint64_t deadline)
 {
 	for (uint32_t spins = 0;; spins++) {
-		if (lane_state(ctx, cid, i) != v)
+		uint64_t now;
+
+		if (guard_read(ctx, &now, sizeof(now),
+			       (uint64_t)cid * GZ_SHM_GUARD_WIN + 64 +
+				       (uint64_t)i * 64))
+			return -EIO;
+		if (now != v)
 			return 0;
 		if (gz_shm_now_ns() > deadline)
 			return -ETIMEDOUT;
@@ -255,25 +259,35 @@ static int stuck(struct gz_shm_ctx *ctx, uint32_t cid, uint64_t inc,
 	return 0;
 }
 
-/* Wait for the busy lanes of requester @cid (window header @h, @n lanes). */
+/* Wait for the busy lanes of requester @cid (its window as read: @w,
+ * @n lanes). */
 static int window_wait(struct gz_shm_ctx *ctx, uint32_t cid,
-		       const struct gz_shm_guard_hdr *h, uint32_t n,
+		       const struct gz_shm_guard_hdr *w, uint32_t n,
 		       uint64_t deadline, int best_effort)
 {
-	int ret = 0, skip;
+	const struct gz_shm_lane *lane = (const void *)((const char *)w + 64);
+	int ret = 0, skip, r;
 
 	for (uint32_t i = 0; i < n; i++) {
-		uint64_t v = lane_state(ctx, cid, i);
+		uint64_t v = atomic_load_explicit(&lane[i].state,
+						  memory_order_relaxed);
 
 		if (!(v & 1))
 			continue;
 		pthread_mutex_lock(&ctx->stuck_lock);
-		skip = best_effort && stuck(ctx, cid, h->incarnation, i, v, 0);
+		skip = best_effort && stuck(ctx, cid, w->incarnation, i, v, 0);
 		pthread_mutex_unlock(&ctx->stuck_lock);
-		if (skip || !lane_wait(ctx, cid, i, v, deadline))
+		if (skip)
 			continue;
+		r = lane_wait(ctx, cid, i, v, deadline);
+		if (!r)
+			continue;
+		if (r == -EIO)
+			return gz_err(r, "the guard file cannot be read (cut "
+				      "short?): accesses in flight cannot be "
+				      "told");
 		pthread_mutex_lock(&ctx->stuck_lock);
-		stuck(ctx, cid, h->incarnation, i, v, 1);
+		stuck(ctx, cid, w->incarnation, i, v, 1);
 		pthread_mutex_unlock(&ctx->stuck_lock);
 		ret = gz_err(-ETIMEDOUT, "GCID %#x queue pair lane %u stays "
 			     "inside an access",
@@ -284,39 +298,58 @@ static int window_wait(struct gz_shm_ctx *ctx, uint32_t cid,
 	return ret;
 }
 
+/* Which requesters attached ("has attached" bytes of window 0). */
+static int attached_read(struct gz_shm_ctx *ctx, uint8_t *a)
+{
+	return guard_read(ctx, a, GZ_SHM_MAX_CID + 1, 0) ?
+		       gz_err(-EIO, "the guard file cannot be read (cut "
+			      "short?): accesses in flight cannot be told") :
+		       0;
+}
+
 int gz_shm_guard_wait(struct gz_shm_ctx *ctx, int best_effort)
 {
 	uint64_t deadline = gz_shm_now_ns() +
 			    (uint64_t)gz_sys_setup_timeout_ms() * 1000000u;
 	int all_expedited = ctx->mb_expedited, ret, failed = 0;
 	uint8_t attached[GZ_SHM_MAX_CID + 1];
+	struct gz_shm_guard_hdr *w = malloc(GZ_SHM_GUARD_WIN);
+	uint32_t n;
 
+	if (!w)
+		return -ENOMEM;
 	/* The key is gone: a full fence orders that before what we read
 	 * of the windows (a requester attaching now runs a syscall before
 	 * its first access, so either we see it or it sees the key gone). */
 	atomic_thread_fence(memory_order_seq_cst);
-	if (guard_read(ctx, attached, sizeof(attached), 0))
-		return gz_err(-EIO, "cannot read the guard file");
-	for (uint32_t c = 1; c <= GZ_SHM_MAX_CID && all_expedited; c++) {
-		struct gz_shm_guard_hdr h;
-		uint32_t n;
-
-		if (attached[c] && window(ctx, c, &h, &n) && !h.expedited)
+	ret = attached_read(ctx, attached);
+	for (uint32_t c = 1; !ret && c <= GZ_SHM_MAX_CID && all_expedited; c++)
+		if (attached[c] && window(ctx, c, w, &n) == 1 && !w->expedited)
 			all_expedited = 0;
-	}
-	ret = gz_sys_membarrier(all_expedited);
 	if (ret)
-		return gz_err(ret, "membarrier: %s", strerror(-ret));
-	for (uint32_t c = 1; c <= GZ_SHM_MAX_CID; c++) {
-		struct gz_shm_guard_hdr h;
-		uint32_t n;
-
-		if (!attached[c] || !window(ctx, c, &h, &n))
-			continue;
-		ret = window_wait(ctx, c, &h, n, deadline, best_effort);
-		if (ret && !best_effort)
-			return ret;
-		failed |= !!ret;
+		goto out;
+	ret = gz_sys_membarrier(all_expedited);
+	if (ret) {
+		gz_err(ret, "membarrier: %s", strerror(-ret));
+		goto out;
 	}
-	return failed ? -ETIMEDOUT : 0;
+	/* again after the barrier: a requester that attached meanwhile */
+	ret = attached_read(ctx, attached);
+	for (uint32_t c = 1; !ret && c <= GZ_SHM_MAX_CID; c++) {
+		if (!attached[c])
+			continue;
+		ret = window(ctx, c, w, &n);
+		if (ret < 0)
+			break;
+		ret = ret ? window_wait(ctx, c, w, n, deadline, best_effort) :
+			    0;
+		failed |= ret == -ETIMEDOUT;
+		if (ret == -ETIMEDOUT && best_effort)
+			ret = 0;
+	}
+	if (!ret && failed)
+		ret = -ETIMEDOUT;
+out:
+	free(w);
+	return ret;
 }

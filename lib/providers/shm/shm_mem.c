@@ -110,7 +110,8 @@ static int try_huge(struct gz_shm_ctx *ctx, uint64_t len, uint32_t flags,
 	}
 	seg_name(ctx, name, sizeof(name), seg);
 	ret = gz_sys_shmfile_create(dfd, name, hlen, page, node,
-				    !!(flags & GENZIO_MEM_LOCK), f);
+				    flags & GENZIO_MEM_LOCK ? GZ_SHMFILE_LOCK : 0,
+				    f);
 	if (ret == -ENOMEM)
 		*why = "no free huge pages (as root: echo N > "
 		       "/proc/sys/vm/nr_hugepages)";
@@ -163,7 +164,9 @@ int gz_shm_mem_alloc(struct genzio_context *base, uint64_t len, uint32_t flags,
 
 		ret = gz_sys_shmfile_create(ctx->dirfd[GZ_SHM_DIR_SHM], name,
 					    plen, GZ_PAGE_4K, node,
-					    !!(flags & GENZIO_MEM_LOCK), &f);
+					    flags & GENZIO_MEM_LOCK ?
+						    GZ_SHMFILE_LOCK : 0,
+					    &f);
 		if (ret) {
 			gz_err(ret, "%s (%" PRIu64 " bytes): %s", name, len,
 			       strerror(-ret));
@@ -218,7 +221,7 @@ int gz_shm_mem_convert(struct gz_shm_ctx *ctx, void *addr, uint64_t len,
 	}
 	seg_publish(ctx, seg, len, GZ_SHM_DIR_SHM);
 	mem_track(ctx, m, seg, GZ_SHM_DIR_SHM,
-		  &(struct gz_shmfile){ addr, len, GZ_PAGE_4K, -1 });
+		  &(struct gz_shmfile){ addr, len, GZ_PAGE_4K, -1, -1 });
 	m->converted = 1;
 	*out = m;
 	return 0;

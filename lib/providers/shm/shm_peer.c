@@ -67,15 +67,17 @@ out:
 
 /*
  * Whether the pid the peer's header gives is the peer's: the process the
- * kernel says holds its component file open, which only its owner does
- * for longer than a map (peers close it once mapped). A peer that wrote
+ * kernel says holds its component file open read-write, as only its
+ * owner does (a peer opens it read-only, and closes it once mapped; one
+ * mapping a file renamed onto a segment's name holds it for microseconds,
+ * a window this check, made once, does not close). A peer that wrote
  * another process's pid there, ours included, is never written through.
  * Asked once per peer, on its first access of this kind (as a segment is
  * mapped at its first use).
  */
 static int pid_check(struct gz_shm_peer *p)
 {
-	int r = gz_sys_procmem_owner(p->pid, p->comp_dev, p->comp_ino);
+	int r = gz_sys_procmem_owner(p->pid, p->comp_id);
 	int ok = r == 1 ? 1 : -1;
 
 	if (r != 1)
@@ -282,8 +284,8 @@ static int peer_open(struct gz_shm_ctx *ctx, uint32_t gcid, uint64_t inc,
 	}
 	p->comp = comp;
 	/* what pid_check() looks for: the file we mapped */
-	p->comp_dev = id[0];
-	p->comp_ino = id[1];
+	p->comp_id[0] = id[0];
+	p->comp_id[1] = id[1];
 	p->tgt.keys = p->comp->keys;
 	p->tgt.key_mask = GZ_SHM_KEYS - 1;
 	p->tgt.nseg = GZ_SHM_MAX_SEG;

@@ -41,11 +41,15 @@ static int stage(struct gz_shm_qp *qp, struct gz_xdm_rqe *e,
 			qp->stage_mask))
 		return -EAGAIN;
 	if (GZ_UNLIKELY(!qp->stage)) {
-		if (gz_shm_qseg_create(qp->ctx,
-				       (uint64_t)(qp->stage_mask + 1) *
-					       qp->stage_slot,
-				       &qp->stage_seg, &area))
-			return -ENOMEM;
+		/* -ENOMEM (tmpfs full), -ENOSPC (segment ids used up): tried
+		 * again at the next such post, which may find room */
+		int ret = gz_shm_qseg_create(qp->ctx,
+					     (uint64_t)(qp->stage_mask + 1) *
+						     qp->stage_slot,
+					     &qp->stage_seg, &area);
+
+		if (ret)
+			return ret;
 		/* seen by poll through the release of rq_posted */
 		qp->stage = area;
 	}
