@@ -16,22 +16,31 @@
 #include "gz.h"
 #include "sys/sys.h"
 
-static int read_stat(pid_t pid, char *state, uint64_t *starttime)
+int gz_sys_read_small(int dirfd, const char *path, char *buf, size_t len)
 {
-	char path[64], buf[1024], *p;
-	unsigned long long st;
+	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
 	ssize_t n;
-	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
+	n = read(fd, buf, len - 1);
 	close(fd);
 	if (n <= 0)
 		return -EIO;
 	buf[n] = 0;
+	return 0;
+}
+
+static int read_stat(pid_t pid, char *state, uint64_t *starttime)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long st;
+	int ret;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	ret = gz_sys_read_small(AT_FDCWD, path, buf, sizeof(buf));
+	if (ret)
+		return ret;
 	/* comm may hold spaces and parentheses: parse after the last ')'. */
 	p = strrchr(buf, ')');
 	if (!p)

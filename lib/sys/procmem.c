@@ -99,16 +99,10 @@ static int fdinfo_read(int dirfd, const char *name, struct fdinfo *o)
 {
 	char buf[512], *p;
 	unsigned long long v;
-	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC), got = 0;
-	ssize_t n;
+	int got = 0, ret = gz_sys_read_small(dirfd, name, buf, sizeof(buf));
 
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -EIO;
-	buf[n] = 0;
+	if (ret)
+		return ret;
 	for (p = buf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
 		if (sscanf(p, "flags: %llo", &v) == 1) {
 			o->flags = (unsigned int)v;

@@ -117,6 +117,9 @@ int gz_sys_fd_id(int fd, uint64_t id[2]);
 int gz_sys_procmem_owner(pid_t pid, const uint64_t id[2]);
 
 /* ---- proc.c ---- */
+/* Read the small file @path (relative to @dirfd, or AT_FDCWD) into @buf
+ * of @len, NUL-terminated: 0 or -errno (-EIO: empty). */
+int gz_sys_read_small(int dirfd, const char *path, char *buf, size_t len);
 /* Kernel start time of @pid (clock ticks since boot): an incarnation. */
 int gz_sys_proc_starttime(pid_t pid, uint64_t *starttime);
 /* 1 if @pid runs and started at @starttime; 0 if gone or a zombie;

@@ -273,6 +273,9 @@ struct gz_shm_parked {
 
 /* ---- shm_device.c / shm_files.c: names and directories ---- */
 /* "<fabric>-<cid>-<inc><suffix>" */
+/* Whether our name still names our component file (not removed, not
+ * replaced by someone else's). */
+int gz_shm_comp_ours(const struct gz_shm_ctx *ctx);
 void gz_shm_name(const struct gz_shm_ctx *ctx, char *buf, size_t len,
 		 uint32_t cid, uint64_t inc, const char *suffix);
 void gz_shm_seg_name(const struct gz_shm_ctx *ctx, char *buf, size_t len,

@@ -195,7 +195,6 @@ static int comp_create(struct gz_shm_ctx *ctx)
 static void comp_destroy(struct gz_shm_ctx *ctx)
 {
 	char name[64];
-	struct stat st;
 
 	/* Closed first, then the life word changes: a peer that sees the
 	 * change finds "closed" and needs no syscall to know we left. */
@@ -203,10 +202,7 @@ static void comp_destroy(struct gz_shm_ctx *ctx)
 	gz_shm_name(ctx, name, sizeof(name), ctx->cid, ctx->incarnation,
 		    ".comp");
 	/* only our file: one put under its name meanwhile is not ours */
-	if (!fstatat(ctx->dirfd[GZ_SHM_DIR_SHM], name, &st,
-		     AT_SYMLINK_NOFOLLOW) &&
-	    (uint64_t)st.st_dev == ctx->comp_dev &&
-	    (uint64_t)st.st_ino == ctx->comp_ino)
+	if (gz_shm_comp_ours(ctx))
 		unlinkat(ctx->dirfd[GZ_SHM_DIR_SHM], name, 0);
 	close(ctx->comp_fd);
 	if (gz_sys_lifelock_release(&ctx->comp->life)) {

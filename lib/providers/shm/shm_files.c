@@ -11,6 +11,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,6 +22,19 @@ void gz_shm_name(const struct gz_shm_ctx *ctx, char *buf, size_t len,
 {
 	snprintf(buf, len, "%s-%u-%" PRIu64 "%s", ctx->fabric.name, cid, inc,
 		 suffix);
+}
+
+int gz_shm_comp_ours(const struct gz_shm_ctx *ctx)
+{
+	char name[64];
+	struct stat st;
+
+	gz_shm_name(ctx, name, sizeof(name), ctx->cid, ctx->incarnation,
+		    ".comp");
+	return !fstatat(ctx->dirfd[GZ_SHM_DIR_SHM], name, &st,
+			AT_SYMLINK_NOFOLLOW) &&
+	       (uint64_t)st.st_dev == ctx->comp_dev &&
+	       (uint64_t)st.st_ino == ctx->comp_ino;
 }
 
 void gz_shm_seg_name(const struct gz_shm_ctx *ctx, char *buf, size_t len,

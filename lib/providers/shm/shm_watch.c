@@ -14,14 +14,12 @@
  * own file.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "providers/shm/shm.h"
@@ -179,8 +177,6 @@ static void drain(void)
 
 void gz_shm_comp_check(struct gz_shm_ctx *ctx, int locked)
 {
-	char name[64];
-	struct stat st;
 	uint64_t n;
 
 	if (ctx->inofd < 0 || ctx->watch_pid != getpid())
@@ -196,12 +192,7 @@ void gz_shm_comp_check(struct gz_shm_ctx *ctx, int locked)
 		return;
 	/* a chmod or a touch is an event too: only a file that is no
 	 * longer ours under our name counts */
-	gz_shm_name(ctx, name, sizeof(name), ctx->cid, ctx->incarnation,
-		    ".comp");
-	if (!fstatat(ctx->dirfd[GZ_SHM_DIR_SHM], name, &st,
-		     AT_SYMLINK_NOFOLLOW) &&
-	    (uint64_t)st.st_dev == ctx->comp_dev &&
-	    (uint64_t)st.st_ino == ctx->comp_ino)
+	if (gz_shm_comp_ours(ctx))
 		return;
 	if (!locked)
 		gz_ctx_lock(&ctx->base);
