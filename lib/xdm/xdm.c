@@ -130,6 +130,14 @@ void gz_xdm_copy_nt(void *dst, const void *src, uint64_t len)
 #endif
 }
 
+uint8_t gz_xdm_proc(struct gz_xdm_target *t, uint64_t raddr,
+		    const struct gz_xdm_iov *v, uint32_t n, uint64_t len,
+		    int write)
+{
+	return t->proc_copy ? t->proc_copy(t, raddr, v, n, len, write) :
+			      GZ_XDM_ST_REM_ACCESS;
+}
+
 uint8_t gz_xdm_kcache_fill(struct gz_xdm_target *t, struct gz_xdm_kcache *kc,
 			   uint32_t domain, uint32_t rkey, uint64_t raddr,
 			   uint64_t len, uint32_t need, uint8_t **ptr)
@@ -215,6 +223,9 @@ uint8_t gz_xdm_cmd_exec(const struct gz_xdm_cmd *entry,
 		else
 			st = gz_xdm_get(t, NULL, domain, c.rkey, c.raddr, &v, 1,
 					len);
+		if (st == GZ_XDM_ST_PROC)
+			st = gz_xdm_proc(t, c.raddr, &v, 1, len,
+					 opcode == GZ_XDM_PUT);
 		break;
 	case GZ_XDM_PUTIMM:
 	case GZ_XDM_GETIMM:
@@ -232,6 +243,9 @@ uint8_t gz_xdm_cmd_exec(const struct gz_xdm_cmd *entry,
 					len) :
 			     gz_xdm_get(t, NULL, domain, c.rkey, c.raddr, &v, 1,
 					len);
+		if (st == GZ_XDM_ST_PROC)
+			st = gz_xdm_proc(t, c.raddr, &v, 1, len,
+					 opcode == GZ_XDM_PUTIMM);
 		break;
 	case GZ_XDM_SWAP:
 	case GZ_XDM_ADD:

@@ -39,8 +39,10 @@ struct gz_xdm_target {
 			     uint64_t len, int write);
 };
 
-/* gz_xdm_resolve() on a GZ_KEY_SEG_PROC key: no pointer, the access goes
- * through proc_copy. Internal to the data mover, never a completion's. */
+/* gz_xdm_resolve(), gz_xdm_put() and gz_xdm_get() on a GZ_KEY_SEG_PROC
+ * key, its checks passed: no pointer and no bytes moved; the caller moves
+ * them with gz_xdm_proc() (out of line, so that the inline fast path
+ * keeps nothing live for it). Never a completion's status. */
 #define GZ_XDM_ST_PROC 0xfe
 
 /*
@@ -213,16 +215,11 @@ struct gz_xdm_iov {
 	uint64_t len;
 };
 
-/* A PUT or GET that resolved to the responder's own memory. */
-GZ_INLINE uint8_t gz_xdm_proc(struct gz_xdm_target *t, uint8_t st,
-			      uint64_t raddr, const struct gz_xdm_iov *v,
-			      uint32_t n, uint64_t len, int write)
-{
-	if (st != GZ_XDM_ST_PROC)
-		return st;
-	return t->proc_copy ? t->proc_copy(t, raddr, v, n, len, write) :
-			      GZ_XDM_ST_REM_ACCESS;
-}
+/* The PUT (@write) or GET that came back GZ_XDM_ST_PROC, through the
+ * target's proc_copy (REM_ACCESS without one). */
+uint8_t gz_xdm_proc(struct gz_xdm_target *t, uint64_t raddr,
+		    const struct gz_xdm_iov *v, uint32_t n, uint64_t len,
+		    int write) __attribute__((cold));
 
 /* PUT: @n local buffers (@len bytes in all) to (rkey, raddr). */
 GZ_INLINE uint8_t gz_xdm_put(struct gz_xdm_target *t, struct gz_xdm_kcache *kc,
@@ -235,7 +232,7 @@ GZ_INLINE uint8_t gz_xdm_put(struct gz_xdm_target *t, struct gz_xdm_kcache *kc,
 					   GENZIO_ACCESS_REMOTE_WRITE, &rp);
 
 	if (GZ_UNLIKELY(st))
-		return gz_xdm_proc(t, st, raddr, v, n, len, 1);
+		return st;
 	for (uint32_t i = 0; i < n; rp += v[i].len, i++)
 		gz_xdm_copy(rp, v[i].p, v[i].len);
 	return GZ_XDM_ST_SUCCESS;
@@ -253,7 +250,7 @@ GZ_INLINE uint8_t gz_xdm_get(struct gz_xdm_target *t, struct gz_xdm_kcache *kc,
 					   (uint8_t **)&rp);
 
 	if (GZ_UNLIKELY(st))
-		return gz_xdm_proc(t, st, raddr, v, n, len, 0);
+		return st;
 	for (uint32_t i = 0; i < n; rp += v[i].len, i++)
 		gz_xdm_copy(v[i].p, rp, v[i].len);
 	return GZ_XDM_ST_SUCCESS;

@@ -319,12 +319,15 @@ Test(xdm, a_key_of_process_memory_goes_through_proc_copy_after_the_checks)
 	cr_assert_eq(gzt_key_insert((struct gz_key_entry *)t->keys,
 				    t->key_mask, PKEY, ALL, GZ_KEY_SEG_PROC,
 				    BASE + 3, 100, 0), 0);
-	/* without proc_copy the target has no such memory */
+	/* the checks passed, nothing moved: the caller moves it */
 	cr_assert_eq(gz_xdm_put(t, &kc, GZT_DOMAIN, PKEY, BASE + 3, v, 2, 16),
+		     GZ_XDM_ST_PROC);
+	/* without proc_copy the target has no such memory */
+	cr_assert_eq(gz_xdm_proc(t, BASE + 3, v, 2, 16, 1),
 		     GZ_XDM_ST_REM_ACCESS);
 	t->proc_copy = fake_proc;
 	memset(&proc, 0, sizeof(proc));
-	cr_assert_eq(gz_xdm_put(t, &kc, GZT_DOMAIN, PKEY, BASE + 10, v, 2, 16),
+	cr_assert_eq(gz_xdm_proc(t, BASE + 10, v, 2, 16, 1),
 		     GZ_XDM_ST_SUCCESS);
 	cr_assert_eq(proc.calls, 1);
 	cr_assert_eq(proc.raddr, BASE + 10);
@@ -333,7 +336,8 @@ Test(xdm, a_key_of_process_memory_goes_through_proc_copy_after_the_checks)
 	cr_assert_eq(proc.write, 1);
 	cr_assert_null(kc.k.e, "never cached: there is no pointer to cache");
 	cr_assert_eq(gz_xdm_get(t, &kc, GZT_DOMAIN, PKEY, BASE + 3, v, 1, 8),
-		     GZ_XDM_ST_SUCCESS);
+		     GZ_XDM_ST_PROC);
+	cr_assert_eq(gz_xdm_proc(t, BASE + 3, v, 1, 8, 0), GZ_XDM_ST_SUCCESS);
 	cr_assert_eq(proc.write, 0);
 	/* the key's checks come first: bounds, rights, domain */
 	cr_assert_eq(gz_xdm_put(t, &kc, GZT_DOMAIN, PKEY, BASE + 96, v, 1, 8),

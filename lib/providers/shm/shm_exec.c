@@ -124,6 +124,9 @@ static inline uint8_t exec_rma(struct gz_shm_qp *qp, struct gz_shm_peer *peer,
 		     gz_xdm_get(&peer->tgt, kc_for(qp, peer), domain,
 				wr->rdma.rkey, wr->rdma.remote_addr, v,
 				(uint32_t)wr->num_sge, len);
+	if (GZ_UNLIKELY(st == GZ_XDM_ST_PROC))
+		st = gz_xdm_proc(&peer->tgt, wr->rdma.remote_addr, v,
+				 (uint32_t)wr->num_sge, len, write);
 	gz_shm_lane_leave(qp, lane);
 	if (!st)
 		res->byte_len = (uint32_t)len;

@@ -112,6 +112,18 @@ GZ_INLINE int fast_begin(struct gz_shm_qp *qp, uint32_t flags, uint32_t *idx)
  * one-sge WRITE or READ to the connected peer, nothing parked. The checks
  * are run_one()'s, with fewer branches. Return: 0, -EAGAIN (no effect).
  */
+/* The lean path's access to memory outside data space: everything again
+ * from @wr, so that the inline path keeps nothing live for it. */
+static __attribute__((cold, noinline)) uint8_t
+fast_proc(struct gz_shm_qp *qp, const struct genzio_send_wr *wr)
+{
+	struct gz_xdm_iov v = { (uint8_t *)(uintptr_t)wr->sg_list->addr,
+				wr->sg_list->length };
+
+	return gz_xdm_proc(&qp->peer->tgt, wr->rdma.remote_addr, &v, 1, v.len,
+			   wr->opcode == GENZIO_WR_WRITE);
+}
+
 GZ_INLINE int fast_rma(struct gz_shm_qp *qp, const struct genzio_send_wr *wr)
 {
 	const struct genzio_sge *s = wr->sg_list;
@@ -137,6 +149,8 @@ GZ_INLINE int fast_rma(struct gz_shm_qp *qp, const struct genzio_send_wr *wr)
 				wr->rdma.rkey, wr->rdma.remote_addr, &v, 1, len) :
 		     gz_xdm_get(&qp->peer->tgt, &qp->kc, qp->rdomain,
 				wr->rdma.rkey, wr->rdma.remote_addr, &v, 1, len);
+	if (GZ_UNLIKELY(st == GZ_XDM_ST_PROC))
+		st = fast_proc(qp, wr);
 	gz_shm_lane_leave(qp, lane);
 	if (GZ_LIKELY(!st)) {
 		if (GZ_LIKELY(!(flags & GENZIO_SEND_SIGNALED)))
