@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 /* bench/common: see common.h. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
@@ -157,56 +159,123 @@ double gzb_memcpy_gbps(size_t size, int iters)
 	return res;
 }
 
-void gzb_print_header(int json, int bw)
+uint32_t gzb_batch(size_t size)
 {
-	if (json) {
+	return size <= 4096 ? 32 : size <= 65536 ? 8 : 1;
+}
+
+uint64_t gzb_lat_iters(uint64_t n, int n_given, size_t size)
+{
+	uint64_t b = gzb_batch(size), cap = (256ull << 20) / size;
+
+	if (n > cap)
+		n = cap;
+	if (!n_given && n < GZB_MIN_SAMPLES * b)
+		n = GZB_MIN_SAMPLES * b;
+	/* whole samples, at least two */
+	n -= n % b;
+	return n < 2 * b ? 2 * b : n;
+}
+
+double gzb_gbps(uint64_t bytes, uint64_t ns)
+{
+	return ns ? (double)bytes / (double)ns : 0;
+}
+
+double gzb_mmsgs(uint64_t msgs, uint64_t ns)
+{
+	return ns ? (double)msgs * 1e3 / (double)ns : 0;
+}
+
+size_t gzb_llc_bytes(void)
+{
+	long v = sysconf(_SC_LEVEL3_CACHE_SIZE);
+
+	if (v <= 0)
+		v = sysconf(_SC_LEVEL2_CACHE_SIZE);
+	return v > 0 ? (size_t)v : 0;
+}
+
+void gzb_print_header(enum gzb_fmt f, int bw)
+{
+	if (f == GZB_JSON) {
 		printf("[\n");
+		return;
+	}
+	if (f == GZB_CSV) {
+		printf("test,bytes,iterations,samples,t_min_ns,t_median_ns,"
+		       "t_p99_ns,t_max_ns,bw_gbps,msgrate_mpps,baseline,"
+		       "baseline_kind,ratio,footprint_bytes,in_llc\n");
 		return;
 	}
 	if (bw)
 		printf("# bandwidth: unsignaled requests, a completion every "
-		       "--sig-th; ratio = BW / memcpy on one core (higher is "
-		       "better)\n%-10s %10s %10s %10s %12s %12s %8s\n", "test",
-		       "bytes", "iters", "BW[GB/s]", "MsgRate[Mpps]",
+		       "--sig-th; footprint: bytes the copies touch (source and "
+		       "destination, reused by every request), against the "
+		       "last-level cache (LLC: an in-cache copy, mem: beyond "
+		       "it); ratio = BW / memcpy of the same size on one core "
+		       "(higher is better)\n"
+		       "%-10s %10s %10s %10s %10s %10s %4s %12s %8s\n", "test",
+		       "bytes", "iters", "BW[GB/s]", "Mmsg/s", "footprint", "",
 		       "memcpy[GB/s]", "ratio");
 	else
 		printf("# latency: one-way (half round trip) or post-to-"
-		       "completion, ns; statistics over batches of 32 operations "
-		       "(a clock read costs ~30 ns); ratio = t_median / cache-line "
-		       "one-way (lower is better)\n"
-		       "%-10s %10s %10s %9s %9s %9s %9s %10s %8s\n", "test",
-		       "bytes", "iters", "t_min", "t_median", "t_p99", "t_max",
-		       "line[ns]", "ratio");
+		       "completion, ns; a sample times %u ops up to 4 KiB, 8 up "
+		       "to 64 KiB, 1 above; at least %u samples unless -n asks "
+		       "for fewer; line[ns]: a cache-line ping-pong between the "
+		       "same two cores right before the row; ratio = t_median / "
+		       "line (lower is better)\n"
+		       "%-10s %10s %10s %8s %9s %9s %9s %9s %10s %8s\n", 32u,
+		       GZB_MIN_SAMPLES, "test", "bytes", "iters", "samples",
+		       "t_min", "t_median", "t_p99", "t_max", "line[ns]",
+		       "ratio");
 }
 
-void gzb_print_row(int json, int bw, const struct gzb_row *r, int first)
+void gzb_print_row(enum gzb_fmt f, int bw, const struct gzb_row *r, int first)
 {
-	if (json) {
+	if (f == GZB_JSON) {
 		printf("%s  {\"test\": \"%s\", \"bytes\": %zu, \"iterations\": %llu, "
+		       "\"samples\": %llu, "
 		       "\"t_min_ns\": %.1f, \"t_median_ns\": %.1f, "
 		       "\"t_p99_ns\": %.1f, \"t_max_ns\": %.1f, "
-		       "\"bw_gbps\": %.3f, \"msgrate_mpps\": %.3f, "
-		       "\"baseline\": %.3f, \"ratio\": %.3f}",
+		       "\"bw_gbps\": %.3f, \"msgrate_mpps\": %.6g, "
+		       "\"baseline\": %.3f, \"baseline_kind\": \"%s\", "
+		       "\"ratio\": %.3f, \"footprint_bytes\": %zu, "
+		       "\"in_llc\": %s}",
 		       first ? "" : ",\n", r->test, r->bytes,
-		       (unsigned long long)r->iters, r->lat.min, r->lat.median,
-		       r->lat.p99, r->lat.max, r->gbps, r->mpps, r->base,
-		       r->ratio);
+		       (unsigned long long)r->iters,
+		       (unsigned long long)r->samples, r->lat.min,
+		       r->lat.median, r->lat.p99, r->lat.max, r->gbps, r->mmsgs,
+		       r->base, bw ? "memcpy_gbps" : "line_ns", r->ratio,
+		       r->footprint, r->in_llc ? "true" : "false");
+		return;
+	}
+	if (f == GZB_CSV) {
+		printf("%s,%zu,%llu,%llu,%.1f,%.1f,%.1f,%.1f,%.3f,%.6g,%.3f,%s,"
+		       "%.3f,%zu,%d\n", r->test, r->bytes,
+		       (unsigned long long)r->iters,
+		       (unsigned long long)r->samples, r->lat.min,
+		       r->lat.median, r->lat.p99, r->lat.max, r->gbps, r->mmsgs,
+		       r->base, bw ? "memcpy_gbps" : "line_ns", r->ratio,
+		       r->footprint, r->in_llc);
 		return;
 	}
 	if (bw)
-		printf("%-10s %10zu %10llu %10.2f %12.2f %12.2f %8.2f\n", r->test,
-		       r->bytes, (unsigned long long)r->iters, r->gbps, r->mpps,
+		printf("%-10s %10zu %10llu %10.2f %10.4g %10zu %4s %12.2f %8.2f\n",
+		       r->test, r->bytes, (unsigned long long)r->iters, r->gbps,
+		       r->mmsgs, r->footprint, r->in_llc ? "LLC" : "mem",
 		       r->base, r->ratio);
 	else
-		printf("%-10s %10zu %10llu %9.1f %9.1f %9.1f %9.1f %10.1f %8.2f\n",
+		printf("%-10s %10zu %10llu %8llu %9.1f %9.1f %9.1f %9.1f %10.1f "
+		       "%8.2f\n",
 		       r->test, r->bytes, (unsigned long long)r->iters,
-		       r->lat.min, r->lat.median, r->lat.p99, r->lat.max,
-		       r->base, r->ratio);
+		       (unsigned long long)r->samples, r->lat.min,
+		       r->lat.median, r->lat.p99, r->lat.max, r->base, r->ratio);
 }
 
-void gzb_print_footer(int json)
+void gzb_print_footer(enum gzb_fmt f)
 {
-	if (json)
+	if (f == GZB_JSON)
 		printf("\n]\n");
 	fflush(stdout);
 }

@@ -9,8 +9,26 @@
 uint64_t gzb_now_ns(void);
 int gzb_pin(int cpu);
 
-/* Percentile @p (0..100) of @n samples; sorts @v. */
+/* Percentile @p (0..100) of @n samples, the nearest rank; sorts @v. */
 double gzb_pct(double *v, size_t n, double p);
+
+/*
+ * How a latency row is sampled. A sample times gzb_batch(size) operations
+ * between two clock reads (~30 ns together): 32 up to 4 KiB, 8 up to
+ * 64 KiB, one above, so the reads stay a few percent of a sample. A row
+ * takes -n operations, at most 256 MiB of payload, but never fewer than
+ * GZB_MIN_SAMPLES samples unless -n itself asked for fewer: its p99 is
+ * then the 10th worst of at least 1000.
+ */
+#define GZB_MIN_SAMPLES 1000
+uint32_t gzb_batch(size_t size);
+uint64_t gzb_lat_iters(uint64_t n, int n_given, size_t size);
+
+/* Bytes and time to GB/s and Mmsg/s (10^9 B/s, 10^6 messages/s). */
+double gzb_gbps(uint64_t bytes, uint64_t ns);
+double gzb_mmsgs(uint64_t msgs, uint64_t ns);
+/* The last-level cache's size, or 0 if unknown. */
+size_t gzb_llc_bytes(void);
 
 struct gzb_lat {
 	double min, median, p99, max;	/* ns */
@@ -30,15 +48,20 @@ struct gzb_row {
 	const char *test;	/* "write_lat", "write_bw", ... */
 	size_t bytes;
 	uint64_t iters;
+	uint64_t samples;	/* latency: timed samples (batches) */
 	struct gzb_lat lat;	/* ns: half round trip or post-to-completion */
 	double gbps;		/* bandwidth */
-	double mpps;		/* message rate */
+	double mmsgs;		/* message rate, 10^6 messages per second
+				 * (JSON: msgrate_mpps, as before) */
 	double base;		/* baseline: cache line ns or memcpy GB/s */
 	double ratio;		/* lat / base or gbps / base */
+	size_t footprint;	/* bandwidth: bytes the copies touch */
+	int in_llc;		/* ... and whether they fit the LLC */
 };
 
-void gzb_print_header(int json, int bw);
-void gzb_print_row(int json, int bw, const struct gzb_row *r, int first);
-void gzb_print_footer(int json);
+enum gzb_fmt { GZB_TABLE, GZB_JSON, GZB_CSV };
+void gzb_print_header(enum gzb_fmt f, int bw);
+void gzb_print_row(enum gzb_fmt f, int bw, const struct gzb_row *r, int first);
+void gzb_print_footer(enum gzb_fmt f);
 
 #endif /* GZB_COMMON_H */

@@ -6,7 +6,7 @@
  *
  *   genzio_perf [-t write|read|fadd|cas|send|fence|all] [-a | -s BYTES]
  *               [-n ITERS] [-w WARMUP] [-c CPU_A,CPU_B] [--lat | --bw]
- *               [--p2c] [--rt] [--json] [--big] [-d DEVICE]
+ *               [--p2c] [--rt] [--json | --csv] [--big] [-d DEVICE]
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -36,7 +36,9 @@ struct cmd {
 
 struct opts {
 	uint32_t tests;		/* bit per enum test */
-	int lat, bw, json, rt, big, p2c;
+	int lat, bw, rt, big, p2c;
+	enum gzb_fmt fmt;
+	int n_given;		/* -n asked: fewer samples if it says so */
 	uint64_t warmup;
 	uint32_t peers, mrs;	/* scale: extra components and regions */
 	uint32_t sig;		/* bandwidth: a completion every sig-th */
@@ -64,7 +66,6 @@ struct ep {
 };
 
 #define RQ 1024
-#define BATCH 32
 
 static void die(int ret, const char *what)
 {
@@ -244,10 +245,11 @@ static double oneway_ns(struct ep *e, enum test t, size_t size,
 			uint64_t iters, uint64_t warm, int p2c, int fd,
 			struct gzb_lat *lat)
 {
-	size_t nb = iters / BATCH, k = 0;
+	uint32_t batch = gzb_batch(size);
+	size_t nb = iters / batch, k = 0;
 	/* the peer answers exactly as many as we send: whole batches */
 	struct cmd c = { CMD_LAT, t, size,
-			 t == T_READ || p2c ? 0 : nb * BATCH + warm };
+			 t == T_READ || p2c ? 0 : nb * batch + warm };
 	double *s = calloc(nb ? nb : 1, sizeof(*s));
 	uint64_t seq = 0;
 	char ack;
@@ -268,7 +270,7 @@ static double oneway_ns(struct ep *e, enum test t, size_t size,
 		for (; k < nb; k++) {
 			uint64_t t0 = gzb_now_ns();
 
-			for (int j = 0; j < BATCH; j++) {
+			for (uint32_t j = 0; j < batch; j++) {
 				struct genzio_wc wc;
 
 				post(e, ++seq, 1);
@@ -277,17 +279,17 @@ static double oneway_ns(struct ep *e, enum test t, size_t size,
 				die(wc.status ? -EIO : 0,
 				    genzio_wc_status_str(wc.status));
 			}
-			s[k] = (double)(gzb_now_ns() - t0) / BATCH;
+			s[k] = (double)(gzb_now_ns() - t0) / batch;
 		}
 	} else {
 		for (; k < nb; k++) {
 			uint64_t t0 = gzb_now_ns();
 
-			for (int j = 0; j < BATCH; j++) {
+			for (uint32_t j = 0; j < batch; j++) {
 				post(e, ++seq, 0);
 				wait_seq(e, t, size, seq);
 			}
-			s[k] = (double)(gzb_now_ns() - t0) / (2.0 * BATCH);
+			s[k] = (double)(gzb_now_ns() - t0) / (2.0 * batch);
 		}
 	}
 	if (read(fd, &ack, 1) != 1)
@@ -321,8 +323,8 @@ static void bandwidth(struct ep *e, enum test t, size_t size, uint64_t n,
 	if (t == T_SEND && read(fd, &ack, 1) != 1)
 		die(-EPIPE, "peer");
 	ns = gzb_now_ns() - t0;
-	*gbps = (double)(n * size) / (double)ns;
-	*mpps = (double)n * 1e3 / (double)ns;
+	*gbps = gzb_gbps(n * size, ns);
+	*mpps = gzb_mmsgs(n, ns);
 }
 
 /*
@@ -425,13 +427,13 @@ static int line_iters(const struct opts *o, uint64_t times, int cap)
 
 static uint64_t iters_for(const struct opts *o, size_t size, int bw)
 {
-	uint64_t budget = bw ? (4ull << 30) : (256ull << 20);
-	uint64_t n = bw ? o->iters * 100 : o->iters;
-	uint64_t cap = budget / size;
+	uint64_t n = o->iters * 100, cap = (4ull << 30) / size;
 
+	if (!bw)
+		return gzb_lat_iters(o->iters, o->n_given, size);
 	if (n > cap)
 		n = cap;
-	return n < 2 * BATCH ? 2 * BATCH : n;
+	return n < 64 ? 64 : n;
 }
 
 static void usage(void)
@@ -441,7 +443,7 @@ static void usage(void)
 		"[-a | -s BYTES]\n"
 		"       [-n ITERS] [-w WARMUP] [-c CPU_A,CPU_B] [--lat | --bw] "
 		"[--p2c]\n"
-		"       [--rt] [--json] [--big] [-d DEVICE]\n"
+		"       [--rt] [--json | --csv] [--big] [-d DEVICE]\n"
 		"  --p2c: latency from post to completion instead of ping-pong\n"
 		"  --peers N --mrs N: the target has N-1 more components "
 		"connected and N more regions\n"
@@ -459,6 +461,7 @@ static void parse(int argc, char **argv, struct opts *o)
 		{ "bw", no_argument, NULL, 'B' },
 		{ "rt", no_argument, NULL, 'R' },
 		{ "json", no_argument, NULL, 'J' },
+		{ "csv", no_argument, NULL, 'C' },
 		{ "big", no_argument, NULL, 'G' },
 		{ "p2c", no_argument, NULL, 'P' },
 		{ "peers", required_argument, NULL, 'E' },
@@ -492,6 +495,7 @@ static void parse(int argc, char **argv, struct opts *o)
 			break;
 		case 'n':
 			o->iters = strtoull(optarg, NULL, 0);
+			o->n_given = 1;
 			break;
 		case 'w':
 			o->warmup = strtoull(optarg, NULL, 0);
@@ -527,7 +531,10 @@ static void parse(int argc, char **argv, struct opts *o)
 			o->rt = 1;
 			break;
 		case 'J':
-			o->json = 1;
+			o->fmt = GZB_JSON;
+			break;
+		case 'C':
+			o->fmt = GZB_CSV;
 			break;
 		case 'G':
 			o->big = 1;
@@ -586,6 +593,7 @@ int main(int argc, char **argv)
 	struct opts o;
 	struct ep e;
 	int sv[2], first = 1;
+	size_t llc = gzb_llc_bytes();
 	double line;
 	pid_t pid;
 
@@ -624,18 +632,19 @@ int main(int argc, char **argv)
 	die(genzio_qp_connect(e.qp, e.peer.qp_addr, e.peer.qp_addr_len),
 	    "qp_connect");
 	scale_initiator(&e, &o, sv[0]);
-	if (!o.json)
+	if (o.fmt == GZB_TABLE)
 		printf("# genzio_perf: cores %d,%d; cache-line one-way %.1f ns "
-		       "(the latency limit); each row's ratio is to its "
-		       "line[ns] or memcpy, measured right before it%s\n",
+		       "before all rows (the latency limit); each row's ratio is "
+		       "to its own line[ns] or memcpy, measured right before "
+		       "it%s\n",
 		       o.cpu[0], o.cpu[1], line,
 		       o.peers || o.mrs ? "; scale: --peers/--mrs in effect" :
 					  "");
 	for (int bw = 0; bw < 2; bw++) {
 		if (!(bw ? o.bw : o.lat))
 			continue;
-		if (!o.json || first)
-			gzb_print_header(o.json, bw);
+		if (o.fmt == GZB_TABLE || first)
+			gzb_print_header(o.fmt, bw);
 		for (int t = 0; t < T_MAX; t++) {
 			char name[16];
 
@@ -662,7 +671,11 @@ int main(int argc, char **argv)
 				if (bw) {
 					bandwidth(&e, (enum test)t, sz, r.iters,
 						  o.sig, sv[0], &r.gbps,
-						  &r.mpps);
+						  &r.mmsgs);
+					/* source and destination, each
+					 * reused by every request */
+					r.footprint = 2 * sz;
+					r.in_llc = llc && r.footprint <= llc;
 					r.base = gzb_memcpy_gbps(
 						sz, sz > (64u << 20) ? 5 : 50);
 					r.ratio = r.gbps / r.base;
@@ -675,16 +688,17 @@ int main(int argc, char **argv)
 					oneway_ns(&e, (enum test)t, sz, r.iters,
 						  o.warmup, p2c, sv[0],
 						  &r.lat);
+					r.samples = r.iters / gzb_batch(sz);
 					r.ratio = r.lat.median / r.base;
 				}
-				gzb_print_row(o.json, bw, &r, first);
+				gzb_print_row(o.fmt, bw, &r, first);
 				first = 0;
 			}
 		}
-		if (!o.json)
+		if (o.fmt == GZB_TABLE)
 			printf("\n");
 	}
-	gzb_print_footer(o.json);
+	gzb_print_footer(o.fmt);
 	struct cmd q = { CMD_QUIT, 0, 0, 0 };
 	if (write(sv[0], &q, sizeof(q)) != sizeof(q))
 		return 1;
