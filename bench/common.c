@@ -34,6 +34,55 @@ int gzb_pin(int cpu)
 	return sched_setaffinity(0, sizeof(s), &s);
 }
 
+int gzb_yield;
+static int stall_told;
+
+void gzb_spin(uint64_t *spins, uint64_t *since)
+{
+	if (gzb_yield) {
+		sched_yield();
+		return;
+	}
+	/* a clock read every 64 Ki looks: nothing on a busy wait that ends */
+	if (++*spins & 0xffff)
+		return;
+	if (!*since) {
+		*since = gzb_now_ns();
+	} else if (!stall_told &&
+		   gzb_now_ns() - *since > GZB_STALL_MS * 1000000ull) {
+		stall_told = 1;
+		fprintf(stderr, "# genzio_perf: a busy wait made no progress for "
+			"%d ms: its peer has no core of its own (another job, or "
+			"-c with one core twice?); numbers measure the scheduler; "
+			"--yield gives the core away while waiting\n",
+			GZB_STALL_MS);
+	}
+}
+
+int gzb_oversubscribed(void)
+{
+	FILE *f = fopen("/proc/stat", "re");
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	char line[256];
+	int running = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "procs_running %d", &running) == 1)
+			break;
+	fclose(f);
+	/* ourselves included: one more than the cores is already one too
+	 * many for a two-process ping-pong on two of them */
+	if (cpus <= 0 || running <= cpus)
+		return 0;
+	fprintf(stderr, "# genzio_perf: %d runnable threads on %ld cores: a "
+		"busy-poll ping-pong shares its cores and measures the "
+		"scheduler; --yield keeps it progressing (slower)\n", running,
+		cpus);
+	return 1;
+}
+
 static int cmp(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -89,9 +138,11 @@ double gzb_cacheline_oneway_ns(int cpu_a, int cpu_b, int iters)
 	if (!pid) {
 		gzb_pin(cpu_b);
 		line[8] = 1;
+		uint64_t spins = 0, since = 0;
+
 		for (uint64_t i = 1; i <= (uint64_t)nb * batch; i++) {
 			while (*line != 2 * i - 1)
-				;
+				gzb_spin(&spins, &since);
 			*line = 2 * i;
 		}
 		_exit(0);
@@ -103,14 +154,14 @@ double gzb_cacheline_oneway_ns(int cpu_a, int cpu_b, int iters)
 	gzb_pin(cpu_a);
 	samples = calloc((size_t)nb, sizeof(*samples));
 	for (int b = 0; b < nb; b++) {
-		uint64_t t0 = gzb_now_ns();
+		uint64_t t0 = gzb_now_ns(), spins = 0, since = 0;
 
 		for (int k = 0; k < batch; k++) {
 			uint64_t i = (uint64_t)b * batch + (uint64_t)k + 1;
 
 			*line = 2 * i - 1;
 			while (*line != 2 * i)
-				;
+				gzb_spin(&spins, &since);
 		}
 		samples[b] = (double)(gzb_now_ns() - t0) / (2.0 * batch);
 	}

@@ -9,6 +9,20 @@
 uint64_t gzb_now_ns(void);
 int gzb_pin(int cpu);
 
+/*
+ * Busy waits on cores other work shares: with gzb_yield set (--yield),
+ * every wait gives the core away between looks, so a ping-pong whose two
+ * sides share a core still progresses (slower, and said so). gzb_spin()
+ * is one look's pause; it also notices a wait that made no progress for
+ * GZB_STALL_MS and warns once.
+ */
+#define GZB_STALL_MS 100
+extern int gzb_yield;
+void gzb_spin(uint64_t *spins, uint64_t *since);
+/* More runnable threads than online cores (/proc/stat procs_running):
+ * then a busy-poll ping-pong measures the scheduler; 1 and a warning. */
+int gzb_oversubscribed(void);
+
 /* Percentile @p (0..100) of @n samples, the nearest rank; sorts @v. */
 double gzb_pct(double *v, size_t n, double p);
 

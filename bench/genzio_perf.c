@@ -2,11 +2,14 @@
 /*
  * genzio_perf: perftest-style latency and bandwidth of genzio operations
  * between two processes, with baselines measured on the same cores in the
- * same run (cache-line ping-pong, memcpy) and the ratios to them.
+ * same run (cache-line ping-pong, memcpy) and the ratios to them. The
+ * peer is forked, or, as perftest's, a server (-S) the client reaches
+ * over TCP (HOST, -p PORT).
  *
  *   genzio_perf [-t write|read|fadd|cas|send|fence|all] [-a | -s BYTES]
  *               [-n ITERS] [-w WARMUP] [-c CPU_A,CPU_B] [--lat | --bw]
  *               [--p2c] [--rt] [--json | --csv] [--big] [-d DEVICE]
+ *               [--yield] [-S | HOST] [-p PORT]
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -23,6 +26,7 @@
 #include <genzio/rt.h>
 
 #include "common.h"
+#include "rendezvous.h"
 
 enum test { T_WRITE, T_READ, T_FADD, T_CAS, T_SEND, T_FENCE, T_MAX };
 static const char *const names[T_MAX] = { "write", "read", "fadd",
@@ -39,6 +43,9 @@ struct opts {
 	int lat, bw, rt, big, p2c;
 	enum gzb_fmt fmt;
 	int n_given;		/* -n asked: fewer samples if it says so */
+	int serve, port;	/* -S, -p: client/server mode */
+	const char *host;	/* the server to reach, or NULL: fork */
+	int yield;		/* --yield: waits give the core away */
 	uint64_t warmup;
 	uint32_t peers, mrs;	/* scale: extra components and regions */
 	uint32_t sig;		/* bandwidth: a completion every sig-th */
@@ -218,17 +225,23 @@ static void wait_seq(struct ep *e, enum test t, size_t size, uint64_t seq)
 		struct genzio_wc wc;
 		int n;
 
+		uint64_t spins = 0, since = 0;
+
 		while (!(n = genzio_poll_cq(e->cq, 1, &wc)) ||
-		       wc.opcode != GENZIO_WC_RECV)
+		       wc.opcode != GENZIO_WC_RECV) {
 			die(n < 0 ? n : 0, "poll_cq");
+			gzb_spin(&spins, &since);
+		}
 		die(wc.status ? -EIO : 0, genzio_wc_status_str(wc.status));
 		post_recvs(e, 1);
 		return;
 	}
 	volatile uint64_t *p = (volatile uint64_t *)
 		(e->buf + (t == T_FENCE ? 64 : t == T_WRITE ? size - 8 : 0));
+	uint64_t spins = 0, since = 0;
+
 	while (*p != seq)
-		;
+		gzb_spin(&spins, &since);
 }
 
 /* Responder side of a ping-pong: mirror the initiator. */
@@ -257,7 +270,7 @@ static double oneway_ns(struct ep *e, enum test t, size_t size,
 	memset(e->buf, 0, size + 128 < e->half ? size + 128 : e->half);
 	if (t == T_SEND)
 		recvs_once(e);
-	if (write(fd, &c, sizeof(c)) != sizeof(c) || read(fd, &ack, 1) != 1)
+	if (gzb_write_full(fd, &c, sizeof(c)) || gzb_read_full(fd, &ack, 1))
 		die(-EPIPE, "peer");
 	prepare(e, t, size);
 	/* warm-up: the same loop, untimed (caches, TLB, the peer's key) */
@@ -273,9 +286,11 @@ static double oneway_ns(struct ep *e, enum test t, size_t size,
 			for (uint32_t j = 0; j < batch; j++) {
 				struct genzio_wc wc;
 
+				uint64_t spins = 0, since = 0;
+
 				post(e, ++seq, 1);
 				while (!genzio_poll_cq(e->cq, 1, &wc))
-					;
+					gzb_spin(&spins, &since);
 				die(wc.status ? -EIO : 0,
 				    genzio_wc_status_str(wc.status));
 			}
@@ -292,7 +307,7 @@ static double oneway_ns(struct ep *e, enum test t, size_t size,
 			s[k] = (double)(gzb_now_ns() - t0) / (2.0 * batch);
 		}
 	}
-	if (read(fd, &ack, 1) != 1)
+	if (gzb_read_full(fd, &ack, 1))
 		die(-EPIPE, "peer");
 	gzb_lat_stats(s, nb, lat);
 	free(s);
@@ -308,7 +323,7 @@ static void bandwidth(struct ep *e, enum test t, size_t size, uint64_t n,
 	char ack;
 
 	if (t == T_SEND &&
-	    (write(fd, &c, sizeof(c)) != sizeof(c) || read(fd, &ack, 1) != 1))
+	    (gzb_write_full(fd, &c, sizeof(c)) || gzb_read_full(fd, &ack, 1)))
 		die(-EPIPE, "peer");
 	prepare(e, t, size);
 	t0 = gzb_now_ns();
@@ -320,7 +335,7 @@ static void bandwidth(struct ep *e, enum test t, size_t size, uint64_t n,
 	}
 	while (genzio_poll_cq(e->cq, 64, wc) > 0)
 		;
-	if (t == T_SEND && read(fd, &ack, 1) != 1)
+	if (t == T_SEND && gzb_read_full(fd, &ack, 1))
 		die(-EPIPE, "peer");
 	ns = gzb_now_ns() - t0;
 	*gbps = gzb_gbps(n * size, ns);
@@ -391,18 +406,18 @@ static int peer_main(int fd, const struct opts *o, size_t max)
 	die(genzio_qp_connect(e.qp, e.peer.qp_addr, e.peer.qp_addr_len),
 	    "qp_connect");
 	scale_target(&e, o, fd);
-	while (read(fd, &c, sizeof(c)) == sizeof(c) && c.op != CMD_QUIT) {
+	while (!gzb_read_full(fd, &c, sizeof(c)) && c.op != CMD_QUIT) {
 		memset(e.buf, 0, c.size + 128 < e.half ? c.size + 128 : e.half);
 		if (c.test == T_SEND)
 			recvs_once(&e);
-		if (write(fd, "k", 1) != 1)
+		if (gzb_write_full(fd, "k", 1))
 			return 1;
 		if (c.op == CMD_LAT && c.iters)
 			respond(&e, c.test, c.size, c.iters);
 		else if (c.op == CMD_RECV)
 			for (uint64_t i = 0; i < c.iters; i++)
 				wait_seq(&e, T_SEND, c.size, i + 1);
-		if (write(fd, "d", 1) != 1)
+		if (gzb_write_full(fd, "d", 1))
 			return 1;
 	}
 	ep_close(&e);
@@ -443,7 +458,13 @@ static void usage(void)
 		"[-a | -s BYTES]\n"
 		"       [-n ITERS] [-w WARMUP] [-c CPU_A,CPU_B] [--lat | --bw] "
 		"[--p2c]\n"
-		"       [--rt] [--json | --csv] [--big] [-d DEVICE]\n"
+		"       [--rt] [--json | --csv] [--big] [-d DEVICE] [--yield]\n"
+		"       [-S | HOST] [-p PORT]\n"
+		"  -S: serve (wait on -p PORT, default 18515, for one client);\n"
+		"  HOST: connect to the server there (as perftest); neither:\n"
+		"  fork the peer\n"
+		"  --yield: waits give the core away (cores shared with other\n"
+		"  work)\n"
 		"  --p2c: latency from post to completion instead of ping-pong\n"
 		"  --peers N --mrs N: the target has N-1 more components "
 		"connected and N more regions\n"
@@ -462,18 +483,20 @@ static void parse(int argc, char **argv, struct opts *o)
 		{ "rt", no_argument, NULL, 'R' },
 		{ "json", no_argument, NULL, 'J' },
 		{ "csv", no_argument, NULL, 'C' },
+		{ "yield", no_argument, NULL, 'Y' },
 		{ "big", no_argument, NULL, 'G' },
 		{ "p2c", no_argument, NULL, 'P' },
 		{ "peers", required_argument, NULL, 'E' },
 		{ "mrs", required_argument, NULL, 'M' },
-		{ "sig", required_argument, NULL, 'S' },
+		{ "sig", required_argument, NULL, 'Q' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
 
 	*o = (struct opts){ .tests = 1u << T_WRITE, .iters = 20000,
-			    .warmup = 1000, .sig = 16, .cpu = { 0, 1 } };
-	while ((ch = getopt_long(argc, argv, "t:as:n:w:c:d:", lo, NULL)) !=
+			    .warmup = 1000, .sig = 16, .cpu = { 0, 1 },
+			    .port = 18515 };
+	while ((ch = getopt_long(argc, argv, "t:as:n:w:c:d:Sp:", lo, NULL)) !=
 	       -1) {
 		switch (ch) {
 		case 't':
@@ -509,7 +532,7 @@ static void parse(int argc, char **argv, struct opts *o)
 		case 'M':
 			o->mrs = (uint32_t)strtoul(optarg, NULL, 0);
 			break;
-		case 'S':
+		case 'Q':
 			o->sig = (uint32_t)strtoul(optarg, NULL, 0);
 			if (!o->sig)
 				usage();
@@ -536,6 +559,17 @@ static void parse(int argc, char **argv, struct opts *o)
 		case 'C':
 			o->fmt = GZB_CSV;
 			break;
+		case 'Y':
+			o->yield = 1;
+			break;
+		case 'S':
+			o->serve = 1;
+			break;
+		case 'p':
+			o->port = (int)strtol(optarg, NULL, 0);
+			if (o->port <= 0 || o->port > 65535)
+				usage();
+			break;
 		case 'G':
 			o->big = 1;
 			break;
@@ -544,6 +578,10 @@ static void parse(int argc, char **argv, struct opts *o)
 			usage();
 		}
 	}
+	if (optind < argc)
+		o->host = argv[optind++];
+	if (optind < argc || (o->host && o->serve))
+		usage();
 	if (!o->lat && !o->bw)
 		o->lat = o->bw = 1;
 }
@@ -585,73 +623,72 @@ static void rt_apply(const struct opts *o, int side)
 				genzio_rt_step_str(1u << i), strerror(-rep.err[i]));
 }
 
-int main(int argc, char **argv)
-{
-	static const size_t all[] = { 8, 64, 256, 1024, 4096, 16384, 65536,
-				      262144, 1u << 20, 4u << 20, 8u << 20 };
-	size_t sizes[16], nsizes = 0, max = 0;
-	struct opts o;
-	struct ep e;
-	int sv[2], first = 1;
-	size_t llc = gzb_llc_bytes();
-	double line;
-	pid_t pid;
+/* What a client tells a server (-S) before anything else. */
+struct hello {
+	uint32_t magic, version;
+	uint64_t max;			/* the largest size it will use */
+	uint32_t peers, mrs;		/* --peers, --mrs */
+};
+#define HELLO_MAGIC 0x677a7066u	/* "gzpf" */
 
-	parse(argc, argv, &o);
-	if (o.rt)
-		rt_pick(&o);
-	if (o.size)
-		sizes[nsizes++] = o.size;
-	else
-		for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
-			sizes[nsizes++] = all[i];
-	if (o.big && !o.size)
-		sizes[nsizes++] = 256u << 20;
-	for (size_t i = 0; i < nsizes; i++)
-		max = sizes[i] > max ? sizes[i] : max;
-	/* baseline first, on the same two cores, before anything else runs */
-	line = gzb_cacheline_oneway_ns(o.cpu[0], o.cpu[1],
-				       line_iters(&o, 10, 200000));
-	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
+/* -S: wait for one client on -p, then be its peer. */
+static int serve_main(struct opts *o)
+{
+	struct hello h;
+	int fd = gzb_serve(o->port);
+
+	die(fd < 0 ? fd : 0, "listen/accept");
+	die(gzb_read_full(fd, &h, sizeof(h)), "hello");
+	if (h.magic != HELLO_MAGIC || h.version != 1) {
+		fprintf(stderr, "genzio_perf: the client is not a genzio_perf of "
+			"this version\n");
 		return 1;
-	pid = fork();
-	if (pid < 0)
-		return 1;
-	if (!pid) {
-		close(sv[0]);
-		if (o.rt)
-			rt_apply(&o, 1);
-		_exit(peer_main(sv[1], &o, max));
 	}
-	close(sv[1]);
-	gzb_pin(o.cpu[0]);
-	if (o.rt)
-		rt_apply(&o, 0);
-	ep_open(&e, o.dev, max);
-	die(genzio_conn_info_exchange(sv[0], &e.me, &e.peer), "exchange");
+	o->peers = h.peers;
+	o->mrs = h.mrs;
+	if (o->rt)
+		rt_apply(o, 1);
+	return peer_main(fd, o, h.max);
+}
+
+/* The initiator's side of a run, over @fd to the peer: every row. */
+static int run(const struct opts *o, int fd, const size_t *sizes,
+	       size_t nsizes, size_t max, double line)
+{
+	size_t llc = gzb_llc_bytes();
+	struct cmd q = { CMD_QUIT, 0, 0, 0 };
+	struct ep e;
+	int first = 1;
+
+	gzb_pin(o->cpu[0]);
+	if (o->rt)
+		rt_apply(o, 0);
+	ep_open(&e, o->dev, max);
+	die(genzio_conn_info_exchange(fd, &e.me, &e.peer), "exchange");
 	die(genzio_qp_connect(e.qp, e.peer.qp_addr, e.peer.qp_addr_len),
 	    "qp_connect");
-	scale_initiator(&e, &o, sv[0]);
-	if (o.fmt == GZB_TABLE)
+	scale_initiator(&e, o, fd);
+	if (o->fmt == GZB_TABLE)
 		printf("# genzio_perf: cores %d,%d; cache-line one-way %.1f ns "
 		       "before all rows (the latency limit); each row's ratio is "
 		       "to its own line[ns] or memcpy, measured right before "
-		       "it%s\n",
-		       o.cpu[0], o.cpu[1], line,
-		       o.peers || o.mrs ? "; scale: --peers/--mrs in effect" :
-					  "");
+		       "it%s%s\n",
+		       o->cpu[0], o->cpu[1], line,
+		       o->peers || o->mrs ? "; scale: --peers/--mrs in effect" :
+					    "",
+		       o->host ? "; peer: a server over TCP" : "");
 	for (int bw = 0; bw < 2; bw++) {
-		if (!(bw ? o.bw : o.lat))
+		if (!(bw ? o->bw : o->lat))
 			continue;
-		if (o.fmt == GZB_TABLE || first)
-			gzb_print_header(o.fmt, bw);
+		if (o->fmt == GZB_TABLE || first)
+			gzb_print_header(o->fmt, bw);
 		for (int t = 0; t < T_MAX; t++) {
 			char name[16];
 
-			if (!(o.tests & (1u << t)))
+			if (!(o->tests & (1u << t)))
 				continue;
 			/* sends need the peer's receives reposted: ping-pong */
-			int p2c = o.p2c && t != T_SEND;
+			int p2c = o->p2c && t != T_SEND;
 
 			snprintf(name, sizeof(name), "%s_%s", names[t],
 				 bw ? "bw" : p2c ? "p2c" : "lat");
@@ -667,10 +704,10 @@ int main(int argc, char **argv)
 					continue;
 				if (!bw && sz > (8u << 20))
 					continue;
-				r.iters = iters_for(&o, sz, bw);
+				r.iters = iters_for(o, sz, bw);
 				if (bw) {
 					bandwidth(&e, (enum test)t, sz, r.iters,
-						  o.sig, sv[0], &r.gbps,
+						  o->sig, fd, &r.gbps,
 						  &r.mmsgs);
 					/* source and destination, each
 					 * reused by every request */
@@ -683,28 +720,81 @@ int main(int argc, char **argv)
 					/* the baseline again, right before:
 					 * cross-core latency drifts here */
 					r.base = gzb_cacheline_oneway_ns(
-						o.cpu[0], o.cpu[1],
-						line_iters(&o, 1, 20000));
+						o->cpu[0], o->cpu[1],
+						line_iters(o, 1, 20000));
 					oneway_ns(&e, (enum test)t, sz, r.iters,
-						  o.warmup, p2c, sv[0],
-						  &r.lat);
+						  o->warmup, p2c, fd, &r.lat);
 					r.samples = r.iters / gzb_batch(sz);
 					r.ratio = r.lat.median / r.base;
 				}
-				gzb_print_row(o.fmt, bw, &r, first);
+				gzb_print_row(o->fmt, bw, &r, first);
 				first = 0;
 			}
 		}
-		if (o.fmt == GZB_TABLE)
+		if (o->fmt == GZB_TABLE)
 			printf("\n");
 	}
-	gzb_print_footer(o.fmt);
-	struct cmd q = { CMD_QUIT, 0, 0, 0 };
-	if (write(sv[0], &q, sizeof(q)) != sizeof(q))
+	gzb_print_footer(o->fmt);
+	if (gzb_write_full(fd, &q, sizeof(q)))
 		return 1;
 	ep_close(&e);
-	int st;
-	if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st))
-		return 1;
 	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const size_t all[] = { 8, 64, 256, 1024, 4096, 16384, 65536,
+				      262144, 1u << 20, 4u << 20, 8u << 20 };
+	size_t sizes[16], nsizes = 0, max = 0;
+	struct opts o;
+	int sv[2], st, ret;
+	double line;
+	pid_t pid = 0;
+
+	parse(argc, argv, &o);
+	gzb_yield = o.yield;
+	if (!o.yield)
+		gzb_oversubscribed();
+	if (o.rt)
+		rt_pick(&o);
+	if (o.serve)
+		return serve_main(&o);
+	if (o.size)
+		sizes[nsizes++] = o.size;
+	else
+		for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+			sizes[nsizes++] = all[i];
+	if (o.big && !o.size)
+		sizes[nsizes++] = 256u << 20;
+	for (size_t i = 0; i < nsizes; i++)
+		max = sizes[i] > max ? sizes[i] : max;
+	/* baseline first, on the same two cores, before anything else runs */
+	line = gzb_cacheline_oneway_ns(o.cpu[0], o.cpu[1],
+				       line_iters(&o, 10, 200000));
+	if (o.host) {
+		struct hello h = { HELLO_MAGIC, 1, max, o.peers, o.mrs };
+
+		sv[0] = gzb_dial(o.host, o.port, 5000);
+		die(sv[0] < 0 ? sv[0] : 0, "connect to the server");
+		die(gzb_write_full(sv[0], &h, sizeof(h)), "hello");
+	} else {
+		if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
+			return 1;
+		pid = fork();
+		if (pid < 0)
+			return 1;
+		if (!pid) {
+			close(sv[0]);
+			if (o.rt)
+				rt_apply(&o, 1);
+			_exit(peer_main(sv[1], &o, max));
+		}
+		close(sv[1]);
+	}
+	ret = run(&o, sv[0], sizes, nsizes, max, line);
+	close(sv[0]);
+	if (pid && (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) ||
+		    WEXITSTATUS(st)))
+		return 1;
+	return ret;
 }
