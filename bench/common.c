@@ -247,20 +247,20 @@ size_t gzb_llc_bytes(void)
 	return v > 0 ? (size_t)v : 0;
 }
 
-void gzb_print_header(enum gzb_fmt f, int bw)
+void gzb_print_header(FILE *out, enum gzb_fmt f, int bw)
 {
 	if (f == GZB_JSON) {
-		printf("[\n");
+		fprintf(out, "[\n");
 		return;
 	}
 	if (f == GZB_CSV) {
-		printf("test,bytes,iterations,samples,t_min_ns,t_median_ns,"
+		fprintf(out, "test,bytes,iterations,samples,t_min_ns,t_median_ns,"
 		       "t_p99_ns,t_max_ns,bw_gbps,msgrate_mpps,baseline,"
 		       "baseline_kind,ratio,footprint_bytes,in_llc\n");
 		return;
 	}
 	if (bw)
-		printf("# bandwidth: unsignaled requests, a completion every "
+		fprintf(out, "# bandwidth: unsignaled requests, a completion every "
 		       "--sig-th; footprint: bytes the copies touch (source and "
 		       "destination, reused by every request), against the "
 		       "last-level cache (LLC: an in-cache copy, mem: beyond "
@@ -270,7 +270,7 @@ void gzb_print_header(enum gzb_fmt f, int bw)
 		       "bytes", "iters", "BW[GB/s]", "Mmsg/s", "footprint", "",
 		       "memcpy[GB/s]", "ratio");
 	else
-		printf("# latency: one-way (half round trip) or post-to-"
+		fprintf(out, "# latency: one-way (half round trip) or post-to-"
 		       "completion, ns; a sample times %u ops up to 4 KiB, 8 up "
 		       "to 64 KiB, 1 above; at least %u samples unless -n asks "
 		       "for fewer; line[ns]: a cache-line ping-pong between the "
@@ -282,10 +282,11 @@ void gzb_print_header(enum gzb_fmt f, int bw)
 		       "ratio");
 }
 
-void gzb_print_row(enum gzb_fmt f, int bw, const struct gzb_row *r, int first)
+void gzb_print_row(FILE *out, enum gzb_fmt f, int bw, const struct gzb_row *r,
+		   int first)
 {
 	if (f == GZB_JSON) {
-		printf("%s  {\"test\": \"%s\", \"bytes\": %zu, \"iterations\": %llu, "
+		fprintf(out, "%s  {\"test\": \"%s\", \"bytes\": %zu, \"iterations\": %llu, "
 		       "\"samples\": %llu, "
 		       "\"t_min_ns\": %.1f, \"t_median_ns\": %.1f, "
 		       "\"t_p99_ns\": %.1f, \"t_max_ns\": %.1f, "
@@ -302,7 +303,7 @@ void gzb_print_row(enum gzb_fmt f, int bw, const struct gzb_row *r, int first)
 		return;
 	}
 	if (f == GZB_CSV) {
-		printf("%s,%zu,%llu,%llu,%.1f,%.1f,%.1f,%.1f,%.3f,%.6g,%.3f,%s,"
+		fprintf(out, "%s,%zu,%llu,%llu,%.1f,%.1f,%.1f,%.1f,%.3f,%.6g,%.3f,%s,"
 		       "%.3f,%zu,%d\n", r->test, r->bytes,
 		       (unsigned long long)r->iters,
 		       (unsigned long long)r->samples, r->lat.min,
@@ -312,21 +313,21 @@ void gzb_print_row(enum gzb_fmt f, int bw, const struct gzb_row *r, int first)
 		return;
 	}
 	if (bw)
-		printf("%-10s %10zu %10llu %10.2f %10.4g %10zu %4s %12.2f %8.2f\n",
+		fprintf(out, "%-10s %10zu %10llu %10.2f %10.4g %10zu %4s %12.2f %8.2f\n",
 		       r->test, r->bytes, (unsigned long long)r->iters, r->gbps,
 		       r->mmsgs, r->footprint, r->in_llc ? "LLC" : "mem",
 		       r->base, r->ratio);
 	else
-		printf("%-10s %10zu %10llu %8llu %9.1f %9.1f %9.1f %9.1f %10.1f "
+		fprintf(out, "%-10s %10zu %10llu %8llu %9.1f %9.1f %9.1f %9.1f %10.1f "
 		       "%8.2f\n",
 		       r->test, r->bytes, (unsigned long long)r->iters,
 		       (unsigned long long)r->samples, r->lat.min,
 		       r->lat.median, r->lat.p99, r->lat.max, r->base, r->ratio);
 }
 
-void gzb_print_footer(enum gzb_fmt f)
+void gzb_print_footer(FILE *out, enum gzb_fmt f)
 {
 	if (f == GZB_JSON)
-		printf("\n]\n");
-	fflush(stdout);
+		fprintf(out, "\n]\n");
+	fflush(out);
 }

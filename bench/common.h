@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 uint64_t gzb_now_ns(void);
 int gzb_pin(int cpu);
@@ -74,8 +75,9 @@ struct gzb_row {
 };
 
 enum gzb_fmt { GZB_TABLE, GZB_JSON, GZB_CSV };
-void gzb_print_header(enum gzb_fmt f, int bw);
-void gzb_print_row(enum gzb_fmt f, int bw, const struct gzb_row *r, int first);
-void gzb_print_footer(enum gzb_fmt f);
+void gzb_print_header(FILE *out, enum gzb_fmt f, int bw);
+void gzb_print_row(FILE *out, enum gzb_fmt f, int bw, const struct gzb_row *r,
+		   int first);
+void gzb_print_footer(FILE *out, enum gzb_fmt f);
 
 #endif /* GZB_COMMON_H */

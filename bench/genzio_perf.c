@@ -46,6 +46,7 @@ struct opts {
 	int serve, port;	/* -S, -p: client/server mode */
 	const char *host;	/* the server to reach, or NULL: fork */
 	int yield;		/* --yield: waits give the core away */
+	const char *csv_out;	/* --csv-out FILE: the rows as CSV too */
 	uint64_t warmup;
 	uint32_t peers, mrs;	/* scale: extra components and regions */
 	uint32_t sig;		/* bandwidth: a completion every sig-th */
@@ -459,7 +460,7 @@ static void usage(void)
 		"       [-n ITERS] [-w WARMUP] [-c CPU_A,CPU_B] [--lat | --bw] "
 		"[--p2c]\n"
 		"       [--rt] [--json | --csv] [--big] [-d DEVICE] [--yield]\n"
-		"       [-S | HOST] [-p PORT]\n"
+		"       [-S | HOST] [-p PORT] [--csv-out FILE]\n"
 		"  -S: serve (wait on -p PORT, default 18515, for one client);\n"
 		"  HOST: connect to the server there (as perftest); neither:\n"
 		"  fork the peer\n"
@@ -484,6 +485,7 @@ static void parse(int argc, char **argv, struct opts *o)
 		{ "json", no_argument, NULL, 'J' },
 		{ "csv", no_argument, NULL, 'C' },
 		{ "yield", no_argument, NULL, 'Y' },
+		{ "csv-out", required_argument, NULL, 'O' },
 		{ "big", no_argument, NULL, 'G' },
 		{ "p2c", no_argument, NULL, 'P' },
 		{ "peers", required_argument, NULL, 'E' },
@@ -561,6 +563,9 @@ static void parse(int argc, char **argv, struct opts *o)
 			break;
 		case 'Y':
 			o->yield = 1;
+			break;
+		case 'O':
+			o->csv_out = optarg;
 			break;
 		case 'S':
 			o->serve = 1;
@@ -657,8 +662,14 @@ static int run(const struct opts *o, int fd, const size_t *sizes,
 {
 	size_t llc = gzb_llc_bytes();
 	struct cmd q = { CMD_QUIT, 0, 0, 0 };
+	FILE *csv = NULL;
 	struct ep e;
 	int first = 1;
+
+	if (o->csv_out && !(csv = fopen(o->csv_out, "w")))
+		die(-errno, o->csv_out);
+	if (csv)
+		gzb_print_header(csv, GZB_CSV, 0);
 
 	gzb_pin(o->cpu[0]);
 	if (o->rt)
@@ -681,7 +692,7 @@ static int run(const struct opts *o, int fd, const size_t *sizes,
 		if (!(bw ? o->bw : o->lat))
 			continue;
 		if (o->fmt == GZB_TABLE || first)
-			gzb_print_header(o->fmt, bw);
+			gzb_print_header(stdout, o->fmt, bw);
 		for (int t = 0; t < T_MAX; t++) {
 			char name[16];
 
@@ -727,14 +738,18 @@ static int run(const struct opts *o, int fd, const size_t *sizes,
 					r.samples = r.iters / gzb_batch(sz);
 					r.ratio = r.lat.median / r.base;
 				}
-				gzb_print_row(o->fmt, bw, &r, first);
+				gzb_print_row(stdout, o->fmt, bw, &r, first);
+				if (csv)
+					gzb_print_row(csv, GZB_CSV, bw, &r, 0);
 				first = 0;
 			}
 		}
 		if (o->fmt == GZB_TABLE)
 			printf("\n");
 	}
-	gzb_print_footer(o->fmt);
+	gzb_print_footer(stdout, o->fmt);
+	if (csv && fclose(csv))
+		die(-errno, o->csv_out);
 	if (gzb_write_full(fd, &q, sizeof(q)))
 		return 1;
 	ep_close(&e);

@@ -8,7 +8,7 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 # Debian packages the build and the tests need.
 GZ_PKGS="build-essential autoconf automake libtool pkg-config groff-base \
-libnuma-dev libhwloc-dev libcriterion-dev libibverbs-dev"
+libnuma-dev libhwloc-dev libcriterion-dev libibverbs-dev gnuplot-nox"
 
 install_deps() {
 	missing=

@@ -19,7 +19,8 @@ for ex in 01_write_read 02_atomic_counter 03_send_recv 04_loadstore; do
 	"$top/build/examples/$ex" >/dev/null || die "example $ex failed"
 done
 say "bench/genzio_perf -t write -a (write latency and bandwidth, 8 B to 8 MiB)"
-"$top/build/bench/genzio_perf" -t write -a || die "genzio_perf failed"
+"$top/build/bench/genzio_perf" -t write -a \
+	--csv-out "$top/build/bench/genzio_perf.csv" || die "genzio_perf failed"
 say "bench/genzio_perf: atomics, sends and the fenced flag at 8 B"
 "$top/build/bench/genzio_perf" -t fadd -s 8 --lat &&
 	"$top/build/bench/genzio_perf" -t cas -s 8 --lat | tail -n +3 &&
@@ -28,5 +29,9 @@ say "bench/genzio_perf: atomics, sends and the fenced flag at 8 B"
 	die "genzio_perf failed"
 say "bench/compare: genzio beside UCX and libfabric, same cores, same run"
 sh "$top/bench/compare" "$top/build/bench/genzio_perf"
+say "bench/plot: latency and bandwidth against size, genzio beside UCX"
+sh "$top/bench/plot" "$top/build/bench/genzio_perf.csv" \
+	"$top/build/bench/genzio_perf.png" --ucx ||
+	say "bench/plot failed: no plot"
 # the registry of this run's fabric outlives its processes by design
 clean_fabrics run
