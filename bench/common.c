@@ -3,6 +3,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
@@ -35,17 +36,34 @@ int gzb_pin(int cpu)
 }
 
 int gzb_yield;
+int gzb_ctl_fd = -1;
 static int stall_told;
+
+/* The other side closed the control connection: it died (or quit). */
+static void ctl_check(void)
+{
+	struct pollfd p = { gzb_ctl_fd, POLLRDHUP, 0 };
+
+	if (gzb_ctl_fd >= 0 && poll(&p, 1, 0) > 0 &&
+	    (p.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+		fprintf(stderr, "genzio_perf: the peer went away in the middle "
+			"of a row\n");
+		exit(1);
+	}
+}
 
 void gzb_spin(uint64_t *spins, uint64_t *since)
 {
 	if (gzb_yield) {
 		sched_yield();
+		if (!(++*spins & 0xff))
+			ctl_check();
 		return;
 	}
 	/* a clock read every 64 Ki looks: nothing on a busy wait that ends */
 	if (++*spins & 0xffff)
 		return;
+	ctl_check();
 	if (!*since) {
 		*since = gzb_now_ns();
 	} else if (!stall_told &&
@@ -72,9 +90,9 @@ int gzb_oversubscribed(void)
 		if (sscanf(line, "procs_running %d", &running) == 1)
 			break;
 	fclose(f);
-	/* ourselves included: one more than the cores is already one too
-	 * many for a two-process ping-pong on two of them */
-	if (cpus <= 0 || running <= cpus)
+	/* ourselves included, the peer not started yet: as many as the
+	 * cores leaves one too few for the two sides */
+	if (cpus <= 0 || running < cpus)
 		return 0;
 	fprintf(stderr, "# genzio_perf: %d runnable threads on %ld cores: a "
 		"busy-poll ping-pong shares its cores and measures the "
@@ -138,9 +156,9 @@ double gzb_cacheline_oneway_ns(int cpu_a, int cpu_b, int iters)
 	if (!pid) {
 		gzb_pin(cpu_b);
 		line[8] = 1;
-		uint64_t spins = 0, since = 0;
-
 		for (uint64_t i = 1; i <= (uint64_t)nb * batch; i++) {
+			uint64_t spins = 0, since = 0;
+
 			while (*line != 2 * i - 1)
 				gzb_spin(&spins, &since);
 			*line = 2 * i;
@@ -154,10 +172,11 @@ double gzb_cacheline_oneway_ns(int cpu_a, int cpu_b, int iters)
 	gzb_pin(cpu_a);
 	samples = calloc((size_t)nb, sizeof(*samples));
 	for (int b = 0; b < nb; b++) {
-		uint64_t t0 = gzb_now_ns(), spins = 0, since = 0;
+		uint64_t t0 = gzb_now_ns();
 
 		for (int k = 0; k < batch; k++) {
 			uint64_t i = (uint64_t)b * batch + (uint64_t)k + 1;
+			uint64_t spins = 0, since = 0;
 
 			*line = 2 * i - 1;
 			while (*line != 2 * i)
@@ -263,23 +282,28 @@ void gzb_print_header(FILE *out, enum gzb_fmt f, int bw)
 		fprintf(out, "# bandwidth: unsignaled requests, a completion every "
 		       "--sig-th; footprint: bytes the copies touch (source and "
 		       "destination, reused by every request), against the "
-		       "last-level cache (LLC: an in-cache copy, mem: beyond "
-		       "it); ratio = BW / memcpy of the same size on one core "
-		       "(higher is better)\n"
-		       "%-10s %10s %10s %10s %10s %10s %4s %12s %8s\n", "test",
+		       "last-level cache (%zu KiB here; LLC: an in-cache copy, "
+		       "mem: beyond it, ?: its size unknown); ratio = BW / "
+		       "memcpy of the same size on one core, measured right "
+		       "after the row (higher is better)\n"
+		       "%-10s %10s %10s %10s %10s %10s %4s %12s %8s\n",
+		       gzb_llc_bytes() >> 10, "test",
 		       "bytes", "iters", "BW[GB/s]", "Mmsg/s", "footprint", "",
 		       "memcpy[GB/s]", "ratio");
 	else
 		fprintf(out, "# latency: one-way (half round trip) or post-to-"
-		       "completion, ns; a sample times %u ops up to 4 KiB, 8 up "
-		       "to 64 KiB, 1 above; at least %u samples unless -n asks "
-		       "for fewer; line[ns]: a cache-line ping-pong between the "
+		       "completion, ns per operation, each sample the mean of "
+		       "%u ops up to 4 KiB, 8 up to 64 KiB, 1 above (t_p99 and "
+		       "t_max are of those means); at least %u samples unless "
+		       "-n is given; line[ns]: a cache-line ping-pong between the "
 		       "same two cores right before the row; ratio = t_median / "
 		       "line (lower is better)\n"
 		       "%-10s %10s %10s %8s %9s %9s %9s %9s %10s %8s\n", 32u,
 		       GZB_MIN_SAMPLES, "test", "bytes", "iters", "samples",
 		       "t_min", "t_median", "t_p99", "t_max", "line[ns]",
 		       "ratio");
+	/* rows take a while: the header shows at once, into a pipe too */
+	fflush(out);
 }
 
 void gzb_print_row(FILE *out, enum gzb_fmt f, int bw, const struct gzb_row *r,
@@ -299,7 +323,8 @@ void gzb_print_row(FILE *out, enum gzb_fmt f, int bw, const struct gzb_row *r,
 		       (unsigned long long)r->samples, r->lat.min,
 		       r->lat.median, r->lat.p99, r->lat.max, r->gbps, r->mmsgs,
 		       r->base, bw ? "memcpy_gbps" : "line_ns", r->ratio,
-		       r->footprint, r->in_llc ? "true" : "false");
+		       r->footprint,
+		       r->in_llc < 0 ? "null" : r->in_llc ? "true" : "false");
 		return;
 	}
 	if (f == GZB_CSV) {
@@ -313,10 +338,11 @@ void gzb_print_row(FILE *out, enum gzb_fmt f, int bw, const struct gzb_row *r,
 		return;
 	}
 	if (bw)
-		fprintf(out, "%-10s %10zu %10llu %10.2f %10.4g %10zu %4s %12.2f %8.2f\n",
+		fprintf(out, "%-10s %10zu %10llu %10.2f %#10.4g %10zu %4s %12.2f %8.2f\n",
 		       r->test, r->bytes, (unsigned long long)r->iters, r->gbps,
-		       r->mmsgs, r->footprint, r->in_llc ? "LLC" : "mem",
-		       r->base, r->ratio);
+		       r->mmsgs, r->footprint,
+		       r->in_llc < 0 ? "?" : r->in_llc ? "LLC" : "mem", r->base,
+		       r->ratio);
 	else
 		fprintf(out, "%-10s %10zu %10llu %8llu %9.1f %9.1f %9.1f %9.1f %10.1f "
 		       "%8.2f\n",

@@ -19,21 +19,25 @@ int gzb_pin(int cpu);
  */
 #define GZB_STALL_MS 100
 extern int gzb_yield;
+/* The control connection to the other side, or -1: a wait that finds it
+ * closed ends the program (the other side died), never spins on. */
+extern int gzb_ctl_fd;
 void gzb_spin(uint64_t *spins, uint64_t *since);
 /* More runnable threads than online cores (/proc/stat procs_running):
  * then a busy-poll ping-pong measures the scheduler; 1 and a warning. */
 int gzb_oversubscribed(void);
 
-/* Percentile @p (0..100) of @n samples, the nearest rank; sorts @v. */
+/* Percentile @p (0..100) of @n samples: the sample at 0-based rank
+ * round(p / 100 * (n - 1)) of the sorted samples; sorts @v. */
 double gzb_pct(double *v, size_t n, double p);
 
 /*
  * How a latency row is sampled. A sample times gzb_batch(size) operations
  * between two clock reads (~30 ns together): 32 up to 4 KiB, 8 up to
  * 64 KiB, one above, so the reads stay a few percent of a sample. A row
- * takes -n operations, at most 256 MiB of payload, but never fewer than
- * GZB_MIN_SAMPLES samples unless -n itself asked for fewer: its p99 is
- * then the 10th worst of at least 1000.
+ * takes -n operations, at most 256 MiB of payload; without -n, never
+ * fewer than GZB_MIN_SAMPLES samples (the floor wins over the budget):
+ * its p99 is then the 11th worst of at least 1000.
  */
 #define GZB_MIN_SAMPLES 1000
 uint32_t gzb_batch(size_t size);
@@ -71,7 +75,8 @@ struct gzb_row {
 	double base;		/* baseline: cache line ns or memcpy GB/s */
 	double ratio;		/* lat / base or gbps / base */
 	size_t footprint;	/* bandwidth: bytes the copies touch */
-	int in_llc;		/* ... and whether they fit the LLC */
+	int in_llc;		/* ... and whether they fit the LLC (-1:
+				 * its size is unknown) */
 };
 
 enum gzb_fmt { GZB_TABLE, GZB_JSON, GZB_CSV };

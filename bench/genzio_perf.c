@@ -399,15 +399,23 @@ static void scale_initiator(struct ep *e, const struct opts *o, int fd)
 static int peer_main(int fd, const struct opts *o, size_t max)
 {
 	struct ep e;
-	struct cmd c;
+	struct cmd c = { 0 };
 
-	gzb_pin(o->cpu[1]);
+	die(gzb_pin(o->cpu[1]) ? -errno : 0, "pin to the second -c core");
 	ep_open(&e, o->dev, max);
 	die(genzio_conn_info_exchange(fd, &e.me, &e.peer), "exchange");
 	die(genzio_qp_connect(e.qp, e.peer.qp_addr, e.peer.qp_addr_len),
 	    "qp_connect");
 	scale_target(&e, o, fd);
 	while (!gzb_read_full(fd, &c, sizeof(c)) && c.op != CMD_QUIT) {
+		/* the client's word (a server's, over TCP): checked */
+		if ((c.op != CMD_LAT && c.op != CMD_RECV) || c.test >= T_MAX ||
+		    c.size < 8 || c.size > max) {
+			fprintf(stderr, "genzio_perf: a command makes no sense "
+				"(op %u, test %u, %llu bytes)\n", c.op, c.test,
+				(unsigned long long)c.size);
+			return 1;
+		}
 		memset(e.buf, 0, c.size + 128 < e.half ? c.size + 128 : e.half);
 		if (c.test == T_SEND)
 			recvs_once(&e);
@@ -420,6 +428,10 @@ static int peer_main(int fd, const struct opts *o, size_t max)
 				wait_seq(&e, T_SEND, c.size, i + 1);
 		if (gzb_write_full(fd, "d", 1))
 			return 1;
+	}
+	if (c.op != CMD_QUIT) {
+		fprintf(stderr, "genzio_perf: the other side went away\n");
+		return 1;
 	}
 	ep_close(&e);
 	return 0;
@@ -452,9 +464,14 @@ static uint64_t iters_for(const struct opts *o, size_t size, int bw)
 	return n < 64 ? 64 : n;
 }
 
-static void usage(void)
+/* Usage on stderr (exit 2), after @why if there is one; -h: stdout, 0. */
+static void usage_why(const char *why)
 {
-	fprintf(stderr,
+	FILE *f = why ? stderr : stdout;
+
+	if (why && *why)
+		fprintf(stderr, "genzio_perf: %s\n", why);
+	fprintf(f,
 		"usage: genzio_perf [-t write|read|fadd|cas|send|fence|all] "
 		"[-a | -s BYTES]\n"
 		"       [-n ITERS] [-w WARMUP] [-c CPU_A,CPU_B] [--lat | --bw] "
@@ -471,8 +488,14 @@ static void usage(void)
 		"connected and N more regions\n"
 		"  --sig N: bandwidth rows request a completion every N-th "
 		"(default 16)\n"
-		"  --big: add 256 MiB (past the last-level cache) to -a\n");
-	exit(2);
+		"  --big: add 256 MiB (past the last-level cache) to -a\n"
+		"  man 1 genzio_perf: every column and how it is computed\n");
+	exit(why ? 2 : 0);
+}
+
+static void usage(void)
+{
+	usage_why("");
 }
 
 static void parse(int argc, char **argv, struct opts *o)
@@ -498,7 +521,8 @@ static void parse(int argc, char **argv, struct opts *o)
 	*o = (struct opts){ .tests = 1u << T_WRITE, .iters = 20000,
 			    .warmup = 1000, .sig = 16, .cpu = { 0, 1 },
 			    .port = 18515 };
-	while ((ch = getopt_long(argc, argv, "t:as:n:w:c:d:Sp:", lo, NULL)) !=
+	opterr = 0;	/* our message, not one naming the libtool wrapper */
+	while ((ch = getopt_long(argc, argv, "t:as:n:w:c:d:Sp:h", lo, NULL)) !=
 	       -1) {
 		switch (ch) {
 		case 't':
@@ -515,8 +539,8 @@ static void parse(int argc, char **argv, struct opts *o)
 			break;
 		case 's':
 			o->size = strtoull(optarg, NULL, 0);
-			if (o->size < 8)
-				usage();
+			if (o->size < 8 || o->size > (1ull << 30))
+				usage_why("-s: 8 bytes to 1 GiB");
 			break;
 		case 'n':
 			o->iters = strtoull(optarg, NULL, 0);
@@ -573,20 +597,33 @@ static void parse(int argc, char **argv, struct opts *o)
 		case 'p':
 			o->port = (int)strtol(optarg, NULL, 0);
 			if (o->port <= 0 || o->port > 65535)
-				usage();
+				usage_why("-p: a TCP port, 1 to 65535");
 			break;
 		case 'G':
 			o->big = 1;
 			break;
 		case 'h':
+			usage_why(NULL);
+			break;
 		default:
-			usage();
+			usage_why(optopt ? "an unknown option, or one without its "
+					   "argument" :
+					   "an unknown option");
 		}
 	}
 	if (optind < argc)
 		o->host = argv[optind++];
-	if (optind < argc || (o->host && o->serve))
-		usage();
+	if (optind < argc)
+		usage_why("one HOST at most");
+	if (o->host && o->serve)
+		usage_why("-S serves; HOST connects: not both");
+	/* one core for both: every round trip would cost a scheduler slice
+	 * (the baseline's 200000 of them take hours) */
+	if (o->cpu[0] == o->cpu[1] && !o->yield) {
+		fprintf(stderr, "# genzio_perf: -c %d,%d puts both sides on one "
+			"core: --yield\n", o->cpu[0], o->cpu[1]);
+		o->yield = 1;
+	}
 	if (!o->lat && !o->bw)
 		o->lat = o->bw = 1;
 }
@@ -633,6 +670,10 @@ struct hello {
 	uint32_t magic, version;
 	uint64_t max;			/* the largest size it will use */
 	uint32_t peers, mrs;		/* --peers, --mrs */
+	int32_t cpu;			/* the core the server takes: the
+					 * client's -c B, the pair its
+					 * baselines were measured on */
+	uint32_t pad;
 };
 #define HELLO_MAGIC 0x677a7066u	/* "gzpf" */
 
@@ -640,19 +681,30 @@ struct hello {
 static int serve_main(struct opts *o)
 {
 	struct hello h;
-	int fd = gzb_serve(o->port);
+	int fd;
 
+	fprintf(stderr, "# genzio_perf: waiting for a client on port %d\n",
+		o->port);
+	fd = gzb_serve(o->port);
 	die(fd < 0 ? fd : 0, "listen/accept");
+	fprintf(stderr, "# genzio_perf: a client connected\n");
 	die(gzb_read_full(fd, &h, sizeof(h)), "hello");
 	if (h.magic != HELLO_MAGIC || h.version != 1) {
 		fprintf(stderr, "genzio_perf: the client is not a genzio_perf of "
 			"this version\n");
 		return 1;
 	}
+	if (h.max < 8 || h.max > (1ull << 30)) {
+		fprintf(stderr, "genzio_perf: the client asks for %llu bytes\n",
+			(unsigned long long)h.max);
+		return 1;
+	}
 	o->peers = h.peers;
 	o->mrs = h.mrs;
+	o->cpu[1] = h.cpu;
 	if (o->rt)
 		rt_apply(o, 1);
+	gzb_ctl_fd = fd;
 	return peer_main(fd, o, h.max);
 }
 
@@ -671,7 +723,7 @@ static int run(const struct opts *o, int fd, const size_t *sizes,
 	if (csv)
 		gzb_print_header(csv, GZB_CSV, 0);
 
-	gzb_pin(o->cpu[0]);
+	die(gzb_pin(o->cpu[0]) ? -errno : 0, "pin to the first -c core");
 	if (o->rt)
 		rt_apply(o, 0);
 	ep_open(&e, o->dev, max);
@@ -682,8 +734,8 @@ static int run(const struct opts *o, int fd, const size_t *sizes,
 	if (o->fmt == GZB_TABLE)
 		printf("# genzio_perf: cores %d,%d; cache-line one-way %.1f ns "
 		       "before all rows (the latency limit); each row's ratio is "
-		       "to its own line[ns] or memcpy, measured right before "
-		       "it%s%s\n",
+		       "to its own line[ns], measured right before it, or "
+		       "memcpy, right after it%s%s\n",
 		       o->cpu[0], o->cpu[1], line,
 		       o->peers || o->mrs ? "; scale: --peers/--mrs in effect" :
 					    "",
@@ -707,14 +759,24 @@ static int run(const struct opts *o, int fd, const size_t *sizes,
 				size_t sz = sizes[i];
 				struct gzb_row r = { .test = name, .bytes = sz };
 
-				/* atomics, fences: 8 bytes; sends: a receive */
-				if ((t == T_FADD || t == T_CAS || t == T_FENCE) &&
-				    sz != 8)
+				/* atomics, fences: 8 bytes; sends: a receive of
+				 * at most 1 MiB; latency up to 8 MiB */
+				const char *skip =
+					(t == T_FADD || t == T_CAS ||
+					 t == T_FENCE) && sz != 8 ?
+						"8 bytes only" :
+					t == T_SEND && sz > 1u << 20 ?
+						"1 MiB at most" :
+					!bw && sz > (8u << 20) ?
+						"latency up to 8 MiB" : NULL;
+
+				if (skip) {
+					if (o->size)
+						fprintf(stderr, "# genzio_perf: "
+							"%s at %zu B skipped: "
+							"%s\n", name, sz, skip);
 					continue;
-				if (t == T_SEND && sz > 1u << 20)
-					continue;
-				if (!bw && sz > (8u << 20))
-					continue;
+				}
 				r.iters = iters_for(o, sz, bw);
 				if (bw) {
 					bandwidth(&e, (enum test)t, sz, r.iters,
@@ -723,7 +785,7 @@ static int run(const struct opts *o, int fd, const size_t *sizes,
 					/* source and destination, each
 					 * reused by every request */
 					r.footprint = 2 * sz;
-					r.in_llc = llc && r.footprint <= llc;
+					r.in_llc = !llc ? -1 : r.footprint <= llc;
 					r.base = gzb_memcpy_gbps(
 						sz, sz > (64u << 20) ? 5 : 50);
 					r.ratio = r.gbps / r.base;
@@ -787,10 +849,16 @@ int main(int argc, char **argv)
 	line = gzb_cacheline_oneway_ns(o.cpu[0], o.cpu[1],
 				       line_iters(&o, 10, 200000));
 	if (o.host) {
-		struct hello h = { HELLO_MAGIC, 1, max, o.peers, o.mrs };
+		struct hello h = { HELLO_MAGIC, 1, max, o.peers, o.mrs,
+				   o.cpu[1], 0 };
 
 		sv[0] = gzb_dial(o.host, o.port, 5000);
-		die(sv[0] < 0 ? sv[0] : 0, "connect to the server");
+		if (sv[0] < 0) {
+			fprintf(stderr, "genzio_perf: %s port %d: %s\n", o.host,
+				o.port, sv[0] == -ENOENT ? "no such host" :
+				strerror(-sv[0]));
+			return 1;
+		}
 		die(gzb_write_full(sv[0], &h, sizeof(h)), "hello");
 	} else {
 		if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
@@ -802,10 +870,12 @@ int main(int argc, char **argv)
 			close(sv[0]);
 			if (o.rt)
 				rt_apply(&o, 1);
+			gzb_ctl_fd = sv[1];
 			_exit(peer_main(sv[1], &o, max));
 		}
 		close(sv[1]);
 	}
+	gzb_ctl_fd = sv[0];
 	ret = run(&o, sv[0], sizes, nsizes, max, line);
 	close(sv[0]);
 	if (pid && (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) ||

@@ -37,7 +37,9 @@ int gzb_read_full(int fd, void *buf, size_t len)
 int gzb_write_full(int fd, const void *buf, size_t len)
 {
 	for (size_t put = 0; put < len;) {
-		ssize_t n = write(fd, (const char *)buf + put, len - put);
+		/* a closed peer is -EPIPE here, never a SIGPIPE */
+		ssize_t n = send(fd, (const char *)buf + put, len - put,
+				 MSG_NOSIGNAL);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -58,18 +60,29 @@ static void nodelay(int fd)
 
 int gzb_serve(int port)
 {
-	struct sockaddr_in6 a = { .sin6_family = AF_INET6,
-				  .sin6_port = htons((uint16_t)port),
-				  .sin6_addr = IN6ADDR_ANY_INIT };
+	struct sockaddr_in6 a6 = { .sin6_family = AF_INET6,
+				   .sin6_port = htons((uint16_t)port),
+				   .sin6_addr = IN6ADDR_ANY_INIT };
+	struct sockaddr_in a4 = { .sin_family = AF_INET,
+				  .sin_port = htons((uint16_t)port),
+				  .sin_addr.s_addr = htonl(INADDR_ANY) };
+	struct sockaddr *a = (struct sockaddr *)&a6;
+	socklen_t alen = sizeof(a6);
 	int one = 1, zero = 0, s, fd;
 
 	s = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s < 0) {
+		/* a host without IPv6 */
+		s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		a = (struct sockaddr *)&a4;
+		alen = sizeof(a4);
+	}
 	if (s < 0)
 		return -errno;
 	/* IPv4 too, and a port a finished run left in TIME_WAIT */
 	setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
 	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(s, (struct sockaddr *)&a, sizeof(a)) || listen(s, 1)) {
+	if (bind(s, a, alen) || listen(s, 1)) {
 		int ret = -errno;
 
 		close(s);
@@ -93,7 +106,7 @@ int gzb_dial(const char *host, int port, int wait_ms)
 	snprintf(serv, sizeof(serv), "%d", port);
 	ret = getaddrinfo(host, serv, &hints, &res);
 	if (ret)
-		return -EHOSTUNREACH;
+		return -ENOENT;		/* no such host */
 	/* the server may still be starting: retry, as a script that starts
 	 * both sides at once needs */
 	for (int waited = 0; fd < 0 && waited <= wait_ms; waited += 50) {

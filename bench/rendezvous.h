@@ -12,7 +12,7 @@ int gzb_write_full(int fd, const void *buf, size_t len);
  * -errno. */
 int gzb_serve(int port);
 /* Connect to @host:@port, retrying for @wait_ms while it is refused: the
- * fd, or -errno. */
+ * fd, or -errno (-ENOENT: no such host). */
 int gzb_dial(const char *host, int port, int wait_ms);
 
 #endif /* GZB_RENDEZVOUS_H */

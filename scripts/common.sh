@@ -8,7 +8,18 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 # Debian packages the build and the tests need.
 GZ_PKGS="build-essential autoconf automake libtool pkg-config groff-base \
-libnuma-dev libhwloc-dev libcriterion-dev libibverbs-dev gnuplot-nox"
+libnuma-dev libhwloc-dev libcriterion-dev libibverbs-dev"
+
+# optional PKG CMD WHAT: install PKG as root when CMD is missing; else say
+# what goes without it (bench/plot skips without gnuplot, UCX's column)
+optional() {
+	command -v "$2" >/dev/null 2>&1 && return 0
+	# shellcheck disable=SC2086
+	[ "$(id -u)" = 0 ] &&
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $1 \
+			>/dev/null 2>&1 && return 0
+	say "$1 not installable: $3"
+}
 
 install_deps() {
 	missing=

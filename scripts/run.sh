@@ -7,10 +7,9 @@
 set -u
 . "$(dirname "$0")/common.sh"
 install_deps
-if [ "$(id -u)" = 0 ] && ! command -v ucx_perftest >/dev/null; then
-	apt-get install -y -qq ucx-utils libfabric-bin >/dev/null 2>&1 ||
-		say "UCX/libfabric not installable: comparison columns will say n/a"
-fi
+optional "ucx-utils libfabric-bin" ucx_perftest \
+	"comparison columns will say n/a"
+optional gnuplot-nox gnuplot "no plot"
 build "$top/build"
 huge_setup
 export GENZIO_FABRIC=run$$

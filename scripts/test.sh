@@ -7,6 +7,7 @@
 set -u
 . "$(dirname "$0")/common.sh"
 install_deps
+optional gnuplot-nox gnuplot "test/plot.sh skips"
 huge_setup
 pass=0 fail=0 skip=0
 
