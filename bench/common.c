@@ -6,10 +6,12 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -154,6 +156,12 @@ double gzb_cacheline_oneway_ns(int cpu_a, int cpu_b, int iters)
 	}
 	pid = fork();
 	if (!pid) {
+		/* dies with its parent: an orphan would spin on the line for
+		 * good, and hold the parent's sockets open */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() == 1)
+			_exit(1);
+		gzb_ctl_fd = -1;
 		gzb_pin(cpu_b);
 		line[8] = 1;
 		for (uint64_t i = 1; i <= (uint64_t)nb * batch; i++) {
