@@ -5,11 +5,16 @@
 # in bench/. Bounded by iterations: on cores shared with another heavy job
 # a busy-poll round trip can cost a scheduler slice, so few of them.
 . "$GZT_SRCDIR/test/lib/tap.sh"
-tap_plan 6
+tap_plan 7
 perf="$GZT_BUILDDIR/bench/genzio_perf"
 # --yield: a wait gives the core away, so the two sides progress even
 # where another job holds the cores (a busy wait would cost a slice each)
-tap_run "genzio_perf -t all -a, tiny" "$perf" -t all -a -n 16 -w 8 --yield
+# every latency row; bandwidth rows of every test at one size, and of
+# write at every size (a send row at every size costs the receiver a
+# slice per batch on loaded cores: minutes under distcheck's parallel load)
+tap_run "genzio_perf -t all -a --lat, tiny" "$perf" -t all -a --lat -n 4 -w 2 --yield
+tap_run "genzio_perf --bw: every test at 4 KiB, write at every size" sh -c \
+	"'$perf' -t all -s 4096 --bw -n 4 -w 2 --yield && '$perf' -t write -a --bw -n 4 --yield"
 tap_run "genzio_perf --json parses" sh -c "'$perf' -t write -s 4096 -n 64 -w 8 --yield --json |
 	python3 -c 'import json,sys; r=json.load(sys.stdin); assert r and r[0][\"bytes\"]==4096' 2>/dev/null ||
 	'$perf' -t write -s 4096 -n 64 -w 8 --yield --json | grep -q '\"bytes\": 4096'"
