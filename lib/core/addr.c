@@ -28,6 +28,17 @@ int gz_addr_split(const void *addr, size_t len, struct gz_addr *a)
 	return 0;
 }
 
+int gz_addr_split_for(const struct gz_provider *p, const void *addr,
+		      size_t len, struct gz_addr *a)
+{
+	if (gz_addr_split(addr, len, a))
+		return -EINVAL;
+	if (a->provider != p->addr_id)
+		return gz_err(-EAFNOSUPPORT, "an address of another provider "
+			      "(%u; this device's: %s)", a->provider, p->name);
+	return 0;
+}
+
 size_t gz_addr_build(uint8_t *buf, uint8_t id, uint32_t gcid,
 		     const uint8_t *p, size_t len)
 {

@@ -30,6 +30,11 @@ size_t gz_addr_build(uint8_t *buf, uint8_t id, uint32_t gcid,
 		     const uint8_t *p, size_t len);
 /* Check the header of @addr; 0 and *@a, or -EINVAL. */
 int gz_addr_split(const void *addr, size_t len, struct gz_addr *a);
+struct gz_provider;
+/* The same for an address that must be of provider @p (the caller's
+ * device): 0 and *@a, -EINVAL, or -EAFNOSUPPORT. */
+int gz_addr_split_for(const struct gz_provider *p, const void *addr,
+		      size_t len, struct gz_addr *a);
 
 static inline void gz_le32_put(uint8_t *p, uint32_t v)
 {

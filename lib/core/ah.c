@@ -47,16 +47,12 @@ GENZIO_EXPORT int genzio_ah_create_addr(struct genzio_pd *pd,
 {
 	GZ_API();
 	struct gz_addr a;
+	int ret;
 
 	if (!pd || !out)
 		return gz_err(-EINVAL, "pd %p, ah %p", (void *)pd, (void *)out);
-	if (gz_addr_split(addr, len, &a))
-		return -EINVAL;
-	if (a.provider != pd->ctx->prov->addr_id)
-		return gz_err(-EAFNOSUPPORT, "an address of another provider "
-			      "(%u; this pd's: %s)", a.provider,
-			      pd->ctx->prov->name);
-	return ah_create(pd, a.gcid, a.payload, a.len, out);
+	ret = gz_addr_split_for(pd->ctx->prov, addr, len, &a);
+	return ret ? ret : ah_create(pd, a.gcid, a.payload, a.len, out);
 }
 
 GENZIO_EXPORT int genzio_ah_destroy(struct genzio_ah *ah)

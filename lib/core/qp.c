@@ -75,13 +75,10 @@ GENZIO_EXPORT int genzio_qp_connect(struct genzio_qp *qp, const void *addr,
 		return gz_err(-EINVAL, "qp is NULL");
 	if (qp->qp_type != GENZIO_QPT_RC)
 		return gz_err(-EINVAL, "only RC queue pairs connect");
-	if (gz_addr_split(addr, len, &a))
-		return -EINVAL;
 	ctx = qp->context;
-	if (a.provider != ctx->prov->addr_id)
-		return gz_err(-EAFNOSUPPORT, "an address of another provider "
-			      "(%u; this queue pair's: %s)", a.provider,
-			      ctx->prov->name);
+	ret = gz_addr_split_for(ctx->prov, addr, len, &a);
+	if (ret)
+		return ret;
 	gz_ctx_lock(ctx);
 	ret = gz_ctx_gone(ctx);
 	if (!ret)
