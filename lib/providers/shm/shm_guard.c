@@ -191,32 +191,37 @@ void gz_shm_lane_give(struct gz_shm_ctx *ctx, uint32_t lane)
 static int guard_read(const struct gz_shm_ctx *ctx, void *buf, size_t len,
 		      uint64_t off)
 {
-	return pread(ctx->guard_fd, buf, len, (off_t)off) == (ssize_t)len ?
-		       0 : -EIO;
+	if (pread(ctx->guard_fd, buf, len, (off_t)off) == (ssize_t)len)
+		return 0;
+	return gz_err(-EIO, "the guard file cannot be read (cut short?): "
+		      "accesses in flight cannot be told");
+}
+
+/* Where lane @i of requester @cid's window is (its header comes first). */
+static uint64_t lane_off(uint32_t cid, uint32_t i)
+{
+	return (uint64_t)cid * GZ_SHM_GUARD_WIN + 64 + (uint64_t)i * 64;
 }
 
 /*
- * Requester @cid's window, header and @lanes (GZ_SHM_GUARD_LANES) lanes
- * read at once into @w: 1 if a live requester uses it (*@n: lanes to
- * look at), 0 if not, -EIO. One we cannot check counts as alive, or we
- * might free memory it is still writing.
+ * Requester @cid's window header, read into @h: 1 if a live requester
+ * uses the window, 0 if not, -EIO. One we cannot check counts as alive,
+ * or we might free memory it is still writing.
  */
 static int window(struct gz_shm_ctx *ctx, uint32_t cid,
-		  struct gz_shm_guard_hdr *w, uint32_t *n)
+		  struct gz_shm_guard_hdr *h)
 {
 	struct gz_fabric_member m;
-	int ret = guard_read(ctx, w, GZ_SHM_GUARD_WIN,
+	int ret = guard_read(ctx, h, sizeof(*h),
 			     (uint64_t)cid * GZ_SHM_GUARD_WIN);
 
 	if (ret)
 		return ret;
-	if (!w->incarnation)
+	if (!h->incarnation)
 		return 0;
 	ret = gz_fabric_lookup(&ctx->fabric, cid, &m);
-	if (ret == -EHOSTUNREACH || (!ret && m.incarnation != w->incarnation))
+	if (ret == -EHOSTUNREACH || (!ret && m.incarnation != h->incarnation))
 		return 0;
-	*n = w->max_lane < GZ_SHM_GUARD_LANES ? w->max_lane :
-						GZ_SHM_GUARD_LANES;
 	return 1;
 }
 
@@ -228,9 +233,7 @@ static int lane_wait(struct gz_shm_ctx *ctx, uint32_t cid, uint32_t i,
 	for (uint32_t spins = 0;; spins++) {
 		uint64_t now;
 
-		if (guard_read(ctx, &now, sizeof(now),
-			       (uint64_t)cid * GZ_SHM_GUARD_WIN + 64 +
-				       (uint64_t)i * 64))
+		if (guard_read(ctx, &now, sizeof(now), lane_off(cid, i)))
 			return -EIO;
 		if (now != v)
 			return 0;
@@ -259,15 +262,19 @@ static int stuck(struct gz_shm_ctx *ctx, uint32_t cid, uint64_t inc,
 	return 0;
 }
 
-/* Wait for the busy lanes of requester @cid (its window as read: @w,
- * @n lanes). */
+/* Wait for the busy lanes of requester @cid, whose window header as read
+ * is @h; @lane has room for GZ_SHM_GUARD_LANES lanes. */
 static int window_wait(struct gz_shm_ctx *ctx, uint32_t cid,
-		       const struct gz_shm_guard_hdr *w, uint32_t n,
+		       const struct gz_shm_guard_hdr *h, struct gz_shm_lane *lane,
 		       uint64_t deadline, int best_effort)
 {
-	const struct gz_shm_lane *lane = (const void *)((const char *)w + 64);
+	/* the lanes it may have used, at most the window's */
+	uint32_t n = h->max_lane < GZ_SHM_GUARD_LANES ? h->max_lane :
+							GZ_SHM_GUARD_LANES;
 	int ret = 0, skip, r;
 
+	if (n && guard_read(ctx, lane, n * sizeof(*lane), lane_off(cid, 0)))
+		return -EIO;
 	for (uint32_t i = 0; i < n; i++) {
 		uint64_t v = atomic_load_explicit(&lane[i].state,
 						  memory_order_relaxed);
@@ -275,7 +282,7 @@ static int window_wait(struct gz_shm_ctx *ctx, uint32_t cid,
 		if (!(v & 1))
 			continue;
 		pthread_mutex_lock(&ctx->stuck_lock);
-		skip = best_effort && stuck(ctx, cid, w->incarnation, i, v, 0);
+		skip = best_effort && stuck(ctx, cid, h->incarnation, i, v, 0);
 		pthread_mutex_unlock(&ctx->stuck_lock);
 		if (skip)
 			continue;
@@ -283,11 +290,9 @@ static int window_wait(struct gz_shm_ctx *ctx, uint32_t cid,
 		if (!r)
 			continue;
 		if (r == -EIO)
-			return gz_err(r, "the guard file cannot be read (cut "
-				      "short?): accesses in flight cannot be "
-				      "told");
+			return r;
 		pthread_mutex_lock(&ctx->stuck_lock);
-		stuck(ctx, cid, w->incarnation, i, v, 1);
+		stuck(ctx, cid, h->incarnation, i, v, 1);
 		pthread_mutex_unlock(&ctx->stuck_lock);
 		ret = gz_err(-ETIMEDOUT, "GCID %#x queue pair lane %u stays "
 			     "inside an access",
@@ -298,33 +303,24 @@ static int window_wait(struct gz_shm_ctx *ctx, uint32_t cid,
 	return ret;
 }
 
-/* Which requesters attached ("has attached" bytes of window 0). */
-static int attached_read(struct gz_shm_ctx *ctx, uint8_t *a)
-{
-	return guard_read(ctx, a, GZ_SHM_MAX_CID + 1, 0) ?
-		       gz_err(-EIO, "the guard file cannot be read (cut "
-			      "short?): accesses in flight cannot be told") :
-		       0;
-}
-
 int gz_shm_guard_wait(struct gz_shm_ctx *ctx, int best_effort)
 {
 	uint64_t deadline = gz_shm_now_ns() +
 			    (uint64_t)gz_sys_setup_timeout_ms() * 1000000u;
 	int all_expedited = ctx->mb_expedited, ret, failed = 0;
 	uint8_t attached[GZ_SHM_MAX_CID + 1];
-	struct gz_shm_guard_hdr *w = malloc(GZ_SHM_GUARD_WIN);
-	uint32_t n;
+	struct gz_shm_lane *lane = malloc(GZ_SHM_GUARD_LANES * sizeof(*lane));
+	struct gz_shm_guard_hdr h;
 
-	if (!w)
+	if (!lane)
 		return -ENOMEM;
 	/* The key is gone: a full fence orders that before what we read
 	 * of the windows (a requester attaching now runs a syscall before
 	 * its first access, so either we see it or it sees the key gone). */
 	atomic_thread_fence(memory_order_seq_cst);
-	ret = attached_read(ctx, attached);
+	ret = guard_read(ctx, attached, sizeof(attached), 0);
 	for (uint32_t c = 1; !ret && c <= GZ_SHM_MAX_CID && all_expedited; c++)
-		if (attached[c] && window(ctx, c, w, &n) == 1 && !w->expedited)
+		if (attached[c] && window(ctx, c, &h) == 1 && !h.expedited)
 			all_expedited = 0;
 	if (ret)
 		goto out;
@@ -334,14 +330,15 @@ int gz_shm_guard_wait(struct gz_shm_ctx *ctx, int best_effort)
 		goto out;
 	}
 	/* again after the barrier: a requester that attached meanwhile */
-	ret = attached_read(ctx, attached);
+	ret = guard_read(ctx, attached, sizeof(attached), 0);
 	for (uint32_t c = 1; !ret && c <= GZ_SHM_MAX_CID; c++) {
 		if (!attached[c])
 			continue;
-		ret = window(ctx, c, w, &n);
+		ret = window(ctx, c, &h);
 		if (ret < 0)
 			break;
-		ret = ret ? window_wait(ctx, c, w, n, deadline, best_effort) :
+		ret = ret ? window_wait(ctx, c, &h, lane, deadline,
+					best_effort) :
 			    0;
 		failed |= ret == -ETIMEDOUT;
 		if (ret == -ETIMEDOUT && best_effort)
@@ -350,6 +347,6 @@ int gz_shm_guard_wait(struct gz_shm_ctx *ctx, int best_effort)
 	if (!ret && failed)
 		ret = -ETIMEDOUT;
 out:
-	free(w);
+	free(lane);
 	return ret;
 }
