@@ -571,6 +571,9 @@ int gz_shm_channel_get_event(struct gz_channel *ch, int timeout_ms,
 int gz_shm_cq_req_notify(struct gz_cq *cq);
 void gz_shm_channel_arm_retry(struct gz_shm_ctx *ctx, uint32_t chan);
 void gz_shm_event_harvest(struct genzio_context *ctx);
+/* The tag of the watch's fds in an event set (a context's, a channel's):
+ * no cid. */
+#define GZ_SHM_EV_WATCH ((uint64_t)UINT32_MAX << 32)
 /* shm_watch.c: watch our component file (once the event set exists),
  * stop (at close); what the watch says, the file gone, the device is
  * (gz_device_fatal); @locked: the caller holds the ctx lock. */

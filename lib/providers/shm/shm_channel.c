@@ -19,6 +19,12 @@
 
 #include "providers/shm/shm.h"
 
+/* The tags of a channel's fds in its epoll set, besides the watch's
+ * (GZ_SHM_EV_WATCH): what woke a waiter is all it looks at. */
+#define CH_FIFO 1
+#define CH_TIMER 2
+#define CH_ANY UINT64_MAX	/* before any wait: look at everything */
+
 /* A FIFO is named by the channel's sequence number, which is never
  * reused: a peer's cached fd of a destroyed channel can never be taken
  * for the fd of its successor under the same id. */
@@ -35,7 +41,8 @@ int gz_shm_channel_create(struct genzio_context *base, struct gz_channel **out)
 {
 	struct gz_shm_ctx *ctx = to_shm_ctx(base);
 	int dfd = ctx->dirfd[GZ_SHM_DIR_SHM];
-	struct epoll_event e = { .events = EPOLLIN };
+	struct epoll_event fifo = { .events = EPOLLIN, .data.u64 = CH_FIFO };
+	struct epoll_event timer = { .events = EPOLLIN, .data.u64 = CH_TIMER };
 	struct gz_shm_channel *ch;
 	uint32_t id;
 	int ret;
@@ -64,8 +71,8 @@ int gz_shm_channel_create(struct genzio_context *base, struct gz_channel **out)
 				     TFD_NONBLOCK | TFD_CLOEXEC);
 	ch->base.pub.fd = epoll_create1(EPOLL_CLOEXEC);
 	if (ch->rfd < 0 || ch->timerfd < 0 || ch->base.pub.fd < 0 ||
-	    epoll_ctl(ch->base.pub.fd, EPOLL_CTL_ADD, ch->rfd, &e) ||
-	    epoll_ctl(ch->base.pub.fd, EPOLL_CTL_ADD, ch->timerfd, &e) ||
+	    epoll_ctl(ch->base.pub.fd, EPOLL_CTL_ADD, ch->rfd, &fifo) ||
+	    epoll_ctl(ch->base.pub.fd, EPOLL_CTL_ADD, ch->timerfd, &timer) ||
 	    /* a waiter hears of the device going away (shm_watch.c) */
 	    gz_shm_watch_chan_add(ctx, ch->base.pub.fd)) {
 		ret = gz_err(ch->rfd < 0 ? ch->rfd : -errno, "channel fds: %s",
@@ -149,6 +156,11 @@ int gz_shm_channel_get_event(struct gz_channel *base, int timeout_ms,
 	struct gz_shm_ctx *ctx = to_shm_ctx(base->pub.context);
 	uint64_t end = timeout_ms > 0 ? gz_shm_now_ns() +
 					(uint64_t)timeout_ms * 1000000u : 0;
+	/* Besides the FIFO, a wait looks only at the fd that woke it: the
+	 * set is level-triggered, so a timer or watch that is readable now
+	 * wakes the first wait at once. A caller that will not wait has no
+	 * wait to tell it: it looks at everything. */
+	uint64_t woke = timeout_ms ? 0 : CH_ANY;
 
 	for (;;) {
 		struct epoll_event e;
@@ -168,8 +180,10 @@ int gz_shm_channel_get_event(struct gz_channel *base, int timeout_ms,
 				return 0;
 			}
 		}
-		retry_parked(ch);
-		gz_shm_comp_check(ctx, 0);
+		if (woke == CH_TIMER || woke == CH_ANY)
+			retry_parked(ch);
+		if (woke == GZ_SHM_EV_WATCH || woke == CH_ANY)
+			gz_shm_comp_check(ctx, 0);
 		if (atomic_load_explicit(&ctx->base.fatal,
 					 memory_order_relaxed))
 			return -ENODEV;
@@ -186,6 +200,7 @@ int gz_shm_channel_get_event(struct gz_channel *base, int timeout_ms,
 		n = epoll_wait(base->pub.fd, &e, 1, wait);
 		if (n < 0)
 			return -errno;
+		woke = n ? e.data.u64 : 0;
 	}
 }
 

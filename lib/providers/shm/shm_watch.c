@@ -24,9 +24,6 @@
 
 #include "providers/shm/shm.h"
 
-/* The tags of the watch's fds in an event set: no cid. */
-#define EV_WATCH ((uint64_t)UINT32_MAX << 32)
-
 static pthread_mutex_t watch_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t watch_once = PTHREAD_ONCE_INIT;
 static int watch_fd = -1;		/* the instance, while anyone watches */
@@ -62,7 +59,7 @@ static void watch_init(void)
 /* @fd into @epfd, level-triggered, tagged as the watch's. */
 static int watch_add(int epfd, int fd)
 {
-	struct epoll_event e = { .events = EPOLLIN, .data.u64 = EV_WATCH };
+	struct epoll_event e = { .events = EPOLLIN, .data.u64 = GZ_SHM_EV_WATCH };
 
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &e) ? -errno : 0;
 }
