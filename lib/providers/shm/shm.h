@@ -259,6 +259,12 @@ struct gz_shm_qp {
 	uint64_t seen_inc;
 };
 
+/* Bytes of @qp's staging segment: a slot per staged receive in flight. */
+static inline uint64_t gz_shm_stage_len(const struct gz_shm_qp *qp)
+{
+	return (uint64_t)(qp->stage_mask + 1) * qp->stage_slot;
+}
+
 struct gz_shm_parked {
 	struct genzio_send_wr wr;
 	uint8_t done;			/* executed: only its completion waits */

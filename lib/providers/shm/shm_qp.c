@@ -200,7 +200,6 @@ void gz_shm_qp_destroy(struct genzio_qp *pub)
 	gz_shm_qseg_destroy(ctx, qp->rq_seg, qp->rq, qp->rq_seg_len);
 	if (qp->stage)
 		gz_shm_qseg_destroy(ctx, qp->stage_seg, qp->stage,
-				    (uint64_t)(qp->stage_mask + 1) *
-					    qp->stage_slot);
+				    gz_shm_stage_len(qp));
 	qp_free(qp);
 }

@@ -29,23 +29,20 @@ static inline struct gz_xdm_rqe *rqe_at(const struct gz_shm_qp *qp,
  * Return: how many buffers poll copies to, or -errno.
  */
 static int stage(struct gz_shm_qp *qp, struct gz_xdm_rqe *e,
-		 const struct genzio_recv_wr *wr, uint32_t p, uint64_t len)
+		 const struct genzio_recv_wr *wr, uint32_t p, uint32_t done,
+		 uint64_t len)
 {
 	uint32_t j = p & qp->stage_mask;
 	void *area;
 
 	if (GZ_UNLIKELY(len > qp->stage_slot))
 		return -EINVAL;
-	if (GZ_UNLIKELY(p - atomic_load_explicit(&qp->rq_done,
-						 memory_order_acquire) >
-			qp->stage_mask))
+	if (GZ_UNLIKELY(p - done > qp->stage_mask))
 		return -EAGAIN;
 	if (GZ_UNLIKELY(!qp->stage)) {
 		/* -ENOMEM (tmpfs full), -ENOSPC (segment ids used up): tried
 		 * again at the next such post, which may find room */
-		int ret = gz_shm_qseg_create(qp->ctx,
-					     (uint64_t)(qp->stage_mask + 1) *
-						     qp->stage_slot,
+		int ret = gz_shm_qseg_create(qp->ctx, gz_shm_stage_len(qp),
 					     &qp->stage_seg, &area);
 
 		if (ret)
@@ -62,11 +59,13 @@ static int stage(struct gz_shm_qp *qp, struct gz_xdm_rqe *e,
 	return wr->num_sge;
 }
 
-/* Fill receive @p's entry @e from @wr: 0, or -errno (nothing published).
- * *@len is what the buffers hold. Peers read the entry: it gets only what
- * a sender needs (never the address of memory outside data space). */
+/* Fill receive @p's entry @e from @wr (@done: rq_done as the caller read
+ * it): 0, or -errno (nothing published). *@len is what the buffers hold.
+ * Peers read the entry: it gets only what a sender needs (never the
+ * address of memory outside data space). */
 static int fill(struct gz_shm_qp *qp, struct gz_xdm_rqe *e,
-		const struct genzio_recv_wr *wr, uint32_t p, uint64_t *len)
+		const struct genzio_recv_wr *wr, uint32_t p, uint32_t done,
+		uint64_t *len)
 {
 	struct gz_lkey_snap k[GZ_SHM_MAX_SGE];
 	int staged = 0, n = 0;
@@ -86,7 +85,7 @@ static int fill(struct gz_shm_qp *qp, struct gz_xdm_rqe *e,
 	 * wr_id is often a pointer */
 	e->wr_id = 0;
 	if (GZ_UNLIKELY(staged)) {
-		n = stage(qp, e, wr, p, *len);
+		n = stage(qp, e, wr, p, done, *len);
 		if (n < 0)
 			return n;
 	} else {
@@ -112,6 +111,7 @@ int gz_shm_post_recv(struct genzio_qp *pub, struct genzio_recv_wr *wr,
 	int ret = 0;
 
 	for (; wr; wr = wr->next) {
+		uint32_t done;
 		uint64_t len;
 
 		if (GZ_UNLIKELY((uint32_t)wr->num_sge > qp->max_recv_sge ||
@@ -121,14 +121,12 @@ int gz_shm_post_recv(struct genzio_qp *pub, struct genzio_recv_wr *wr,
 		}
 		/* A slot is free once its completion has been polled: a
 		 * sender reads the entry until it writes that completion. */
-		if (GZ_UNLIKELY(prod - atomic_load_explicit(
-					       &qp->rq_done,
-					       memory_order_acquire) >=
-				qp->rq_cap)) {
+		done = atomic_load_explicit(&qp->rq_done, memory_order_acquire);
+		if (GZ_UNLIKELY(prod - done >= qp->rq_cap)) {
 			ret = -EAGAIN;
 			break;
 		}
-		ret = fill(qp, rqe_at(qp, prod), wr, prod, &len);
+		ret = fill(qp, rqe_at(qp, prod), wr, prod, done, &len);
 		if (GZ_UNLIKELY(ret))
 			break;
 		/* what the completion will report comes from here, not from
