@@ -6,7 +6,6 @@
  * destroyed queue pair never reaches its successor in that slot.
  */
 #include <errno.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -163,7 +162,6 @@ free_qp:
 	return ret;
 }
 
-/* Wait until no poll of @cq is inside its receive handling. */
 int gz_shm_qp_stop(struct genzio_qp *pub)
 {
 	struct gz_shm_qp *qp = container_of(pub, struct gz_shm_qp, base.pub);
