@@ -121,15 +121,11 @@ static int fdinfo_read(int dirfd, const char *name, struct fdinfo *o)
 int gz_sys_fd_id(int fd, uint64_t id[2])
 {
 	struct fdinfo o;
-	char name[16];
-	int dfd = open("/proc/self/fdinfo", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	char path[40];
 	int ret;
 
-	if (dfd < 0)
-		return -errno;
-	snprintf(name, sizeof(name), "%d", fd);
-	ret = fdinfo_read(dfd, name, &o);
-	close(dfd);
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	ret = fdinfo_read(AT_FDCWD, path, &o);
 	if (!ret) {
 		id[0] = o.mnt_id;
 		id[1] = o.ino;
