@@ -47,7 +47,8 @@ struct genzio_rmap {
  * its PEER_DEAD event says so.
  *
  * Return: 0, -EINVAL (bad argument, or pages the key does not cover),
- * -EACCES (key lacks REMOTE_READ, bounds, or another protection domain),
+ * -ENODEV (the device is gone), -EACCES (key lacks REMOTE_READ, bounds,
+ * another protection domain, or a region peers cannot map),
  * -ENOENT (no such key), -EHOSTUNREACH (peer or its queue pair gone),
  * -ENOMEM, or -errno of mmap.
  */

@@ -18,8 +18,8 @@ extern "C" {
  * R-Keys are honoured only on queue pairs of the same domain, lkeys only
  * in work requests posted to queue pairs of the same domain.
  *
- * Return: 0, -EINVAL, -ENOSPC (all 4095 key domains in use), -ENOMEM, or
- * the -errno of getrandom(2).
+ * Return: 0, -EINVAL, -ENODEV (the device is gone), -ENOSPC (all 4095 key
+ * domains in use), -ENOMEM, or the -errno of getrandom(2).
  */
 GENZIO_EXPORT int genzio_pd_alloc(struct genzio_context *ctx,
 				  struct genzio_pd **pd);
@@ -56,8 +56,9 @@ struct genzio_mem {
  * Huge pages are used when reserved and within the budget; otherwise normal
  * pages, reported once. The page size obtained is @mem->page_size.
  *
- * Return: 0, -EINVAL, -ENOMEM (no memory, or no huge pages with
- * GENZIO_MEM_REQUIRE_HUGE), or another -errno naming the cause.
+ * Return: 0, -EINVAL, -ENODEV (the device is gone), -ENOMEM (no memory, or
+ * no huge pages with GENZIO_MEM_REQUIRE_HUGE), or another -errno naming
+ * the cause.
  */
 GENZIO_EXPORT int genzio_mem_alloc(struct genzio_context *ctx, uint64_t len,
 				   uint32_t flags, struct genzio_mem **mem);
@@ -92,14 +93,17 @@ struct genzio_mr {
  *          LOCAL_WRITE, as in verbs
  * @mr:     out
  *
- * Remote access needs memory peers can reach: genzio_mem_alloc() memory, or
- * (shm) a page-aligned region of private anonymous read-write memory (heap
- * or anonymous mmap), whose pages are moved into a shared file in place
- * until the last registration inside it is deregistered; file mappings,
- * shared and read-only memory are refused (-EINVAL).
+ * Any byte range may be registered for remote access, as with ibv_reg_mr().
+ * Peers map genzio_mem_alloc() memory and (GENZIO_CAP_REG_CONVERT) a
+ * page-aligned region of private anonymous memory, whose pages shm moves
+ * into a shared file in place until the last registration inside it is
+ * deregistered; anything else (GENZIO_CAP_REG_ANY) they reach through the
+ * kernel: READ and WRITE only, so REMOTE_ATOMIC there is -EOPNOTSUPP.
  * Keys are the provider's: shm's layout is in genzio_shm(7).
  *
- * Return: 0, -EINVAL, -ENOSPC (registrations, key table or segment ids
+ * Return: 0, -EINVAL, -ENODEV (the device is gone), -EOPNOTSUPP (remote
+ * atomics, or any remote access without GENZIO_CAP_REG_ANY, on memory
+ * peers cannot map), -ENOSPC (registrations, key table or segment ids
  * used up), -ENOMEM, -EMFILE, or another -errno naming the cause.
  */
 GENZIO_EXPORT int genzio_mr_reg(struct genzio_pd *pd, void *addr, uint64_t len,
@@ -130,7 +134,8 @@ GENZIO_EXPORT int genzio_mr_dereg(struct genzio_mr *mr);
  * @gcid: 28-bit GCID of a live component of the same fabric
  * @ah:   out
  *
- * Return: 0, -EINVAL, -EHOSTUNREACH (no live component has @gcid),
+ * Return: 0, -EINVAL, -ENODEV (the device is gone), -EHOSTUNREACH (no
+ * live component has @gcid),
  * -EAGAIN (its registry slot stayed mid-update: try again), -ENOENT (it
  * is still being set up), -EMFILE, -ENFILE or -ENOMEM (it cannot be
  * mapped, or its liveness checked, for want of fds or memory: never

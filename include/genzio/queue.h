@@ -84,8 +84,8 @@ struct genzio_cq_attr {
 
 /**
  * genzio_cq_create - Create a completion queue
- * Return: 0, -EINVAL (bad depth or comp_mask), -ENOSPC (max_cq reached),
- * -ENOMEM.
+ * Return: 0, -EINVAL (bad depth or comp_mask), -ENODEV (the device is
+ * gone), -ENOSPC (max_cq reached), -ENOMEM.
  */
 GENZIO_EXPORT int genzio_cq_create(struct genzio_context *ctx,
 				   const struct genzio_cq_attr *attr,
@@ -129,7 +129,8 @@ struct genzio_comp_channel {
 
 /**
  * genzio_comp_channel_create - A file descriptor to block on for completions
- * Return: 0, -EINVAL, -ENOSPC (too many channels), -ENOMEM, or -errno.
+ * Return: 0, -EINVAL, -ENODEV (the device is gone), -ENOSPC (too many
+ * channels), -ENOMEM, or -errno.
  */
 GENZIO_EXPORT int genzio_comp_channel_create(struct genzio_context *ctx,
 					     struct genzio_comp_channel **ch);
@@ -158,7 +159,8 @@ GENZIO_EXPORT int genzio_cq_req_notify(struct genzio_cq *cq);
  * waiter sleeps at most until the next retry is due.
  *
  * Return: 0, -EINVAL, -EAGAIN (nothing yet; timeout 0), -ETIMEDOUT,
- * -EINTR, or another -errno.
+ * -EINTR, -ENODEV (the device is gone and no armed cq was woken), or
+ * another -errno.
  */
 GENZIO_EXPORT int genzio_comp_channel_get_event(struct genzio_comp_channel *ch,
 						int timeout_ms,
@@ -324,7 +326,8 @@ struct genzio_qp_attr {
 /**
  * genzio_qp_create - Create a queue pair
  * Return: 0, -EINVAL (bad type, depth, sge count, inline size, cq of another
- * context, comp_mask), -ENOSPC (no free queue pair number), -ENOMEM.
+ * context, comp_mask), -ENODEV (the device is gone), -ENOSPC (no free
+ * queue pair number), -ENOMEM.
  */
 GENZIO_EXPORT int genzio_qp_create(struct genzio_pd *pd,
 				   const struct genzio_qp_attr *attr,
@@ -382,7 +385,8 @@ GENZIO_EXPORT int genzio_qp_addr(struct genzio_qp *qp, void *addr,
  * with GENZIO_WC_RETRY_EXC; work to a remote queue pair connected to
  * another completes with GENZIO_WC_REM_QP.
  *
- * Return: 0, -EINVAL (not RC, or a malformed address), -EISCONN (@qp is
+ * Return: 0, -EINVAL (not RC, or a malformed address), -ENODEV (the device
+ * is gone), -EISCONN (@qp is
  * connected, or the remote queue pair is connected to another one),
  * -EAFNOSUPPORT (an address of another provider), -EHOSTUNREACH (no live
  * component has its GCID, or it is an earlier component's address),
@@ -438,7 +442,8 @@ static inline int genzio_qp_query(struct genzio_qp *qp,
  * (their completions go to the cqs, as on ERR); then @qp may connect
  * again, to the same peer or another one.
  *
- * Return: 0, -EINVAL (NULL or not RC).
+ * Return: 0, -EINVAL (NULL or not RC), -ENODEV (the device is gone: @qp
+ * stays in ERR).
  */
 GENZIO_EXPORT int genzio_qp_reset(struct genzio_qp *qp);
 
@@ -489,11 +494,16 @@ static inline int genzio_post_send(struct genzio_qp *qp,
 
 /**
  * genzio_post_recv - Post a list of receive buffers
- * Receive buffers must lie in data space: genzio_mem_alloc() memory, or
- * a region registered with remote access (a sender writes into them).
+ * A sender writes buffers in data space (genzio_mem_alloc() memory, or a
+ * region registered with remote access) itself. With
+ * GENZIO_CAP_RECV_STAGED any local-write registration will do: a message
+ * to other memory lands in the queue pair's staging buffer and poll copies
+ * it out, at most genzio_qp_query()'s max_recv_staged bytes a receive.
  *
- * Return: 0, -EINVAL (bad sge, lkey, or a buffer outside data space),
- * -EAGAIN (rq_depth receives outstanding).
+ * Return: 0, -EINVAL (bad sge or lkey, a buffer outside data space without
+ * GENZIO_CAP_RECV_STAGED, or a staged receive over max_recv_staged),
+ * -ENOMEM (no staging buffer), -EAGAIN (rq_depth receives outstanding,
+ * or every staging slot in use).
  */
 static inline int genzio_post_recv(struct genzio_qp *qp,
 				   struct genzio_recv_wr *wr,
