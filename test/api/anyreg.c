@@ -23,8 +23,7 @@ static void pair(struct gzt_ep *i, struct gzt_ep *r)
 {
 	cr_assert_eq(gzt_ep_open(i, 1u << 20, GZT_ACCESS_ALL), 0);
 	cr_assert_eq(gzt_ep_open(r, 1u << 20, GZT_ACCESS_ALL), 0);
-	cr_assert_eq(gzt_connect(i->qp, &r->info), 0);
-	cr_assert_eq(gzt_connect(r->qp, &i->info), 0);
+	cr_assert_eq(gzt_ep_pair(i, r), 0);
 }
 
 static void close_pair(struct gzt_ep *i, struct gzt_ep *r)

@@ -22,7 +22,7 @@ TestSuite(fatal, .init = gzt_fabric_init, .fini = gzt_fabric_fini,
 	  .timeout = 60);
 
 /* The open file of @ep's component (shm), by name in its directory. */
-static int comp_file(const struct gzt_ep *ep, char *path, size_t len)
+static void comp_file(const struct gzt_ep *ep, char *path, size_t len)
 {
 	struct genzio_device_attr a;
 	const char *base = getenv("GENZIO_SHM_DIR");
@@ -52,7 +52,6 @@ static int comp_file(const struct gzt_ep *ep, char *path, size_t len)
 	}
 	closedir(dp);
 	cr_assert_eq(found, 1, "the component file of %s", prefix);
-	return 0;
 }
 
 /* The next event of @ctx within 5 s, or type 0. */
@@ -82,6 +81,14 @@ static void *wait_channel(void *arg)
 
 	w->ret = genzio_comp_channel_get_event(w->ch, 20000, &cq);
 	return NULL;
+}
+
+/* Start @w's thread on its channel, and give it time to fall asleep there
+ * (asleep or not, it must hear of the removal, and not by timing out). */
+static void waiter_start(struct waiter *w)
+{
+	cr_assert_eq(pthread_create(&w->t, NULL, wait_channel, w), 0);
+	usleep(20000);
 }
 
 Test(fatal, a_touched_component_file_is_no_removal)
@@ -150,8 +157,7 @@ Test(fatal, a_removed_device_flushes_every_queue_pair_and_wakes_every_waiter)
 			      *sbad;
 	cr_assert_eq(genzio_post_send(a.qp, &sw, &sbad), 0);
 	cr_assert_eq(genzio_poll_cq(cq, 8, wc), 0, "the send waits");
-	cr_assert_eq(pthread_create(&w.t, NULL, wait_channel, &w), 0);
-	usleep(20000);		/* most likely asleep in the channel now */
+	waiter_start(&w);
 
 	comp_file(&a, path, sizeof(path));
 	cr_assert_eq(unlink(path), 0);
@@ -231,8 +237,7 @@ Test(fatal, a_channel_waiter_alone_hears_that_the_device_is_gone)
 	cr_assert_eq(gzt_ep_open(&a, 4096, GZT_ACCESS_ALL), 0);
 	cr_assert_eq(genzio_comp_channel_create(a.ctx, &w.ch), 0);
 	comp_file(&a, path, sizeof(path));
-	cr_assert_eq(pthread_create(&w.t, NULL, wait_channel, &w), 0);
-	usleep(20000);
+	waiter_start(&w);
 	cr_assert_eq(unlink(path), 0);
 	/* nobody reads the event fd: the waiter finds out itself, and not
 	 * by timing out after 20 s */
@@ -280,8 +285,7 @@ Test(fatal, a_channel_waiter_hears_it_when_another_context_read_the_event)
 	cr_assert_eq(gzt_ep_open(&b, 4096, GZT_ACCESS_ALL), 0);
 	cr_assert_eq(genzio_comp_channel_create(a.ctx, &w.ch), 0);
 	comp_file(&a, path, sizeof(path));
-	cr_assert_eq(pthread_create(&w.t, NULL, wait_channel, &w), 0);
-	usleep(20000);
+	waiter_start(&w);
 	cr_assert_eq(unlink(path), 0);
 	/* b reads the process's watch as fast as it can: whoever reads the
 	 * event, a's waiter must hear of it, and not by its 20 s timeout */

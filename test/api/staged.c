@@ -28,8 +28,7 @@ static void setup(struct gzt_ep *s, struct gzt_ep *r, struct heap *h,
 {
 	cr_assert_eq(gzt_ep_open(s, 1u << 20, GZT_ACCESS_ALL), 0);
 	cr_assert_eq(gzt_ep_open(r, 1u << 20, GZT_ACCESS_ALL), 0);
-	cr_assert_eq(gzt_connect(s->qp, &r->info), 0);
-	cr_assert_eq(gzt_connect(r->qp, &s->info), 0);
+	cr_assert_eq(gzt_ep_pair(s, r), 0);
 	h->len = len;
 	h->raw = malloc(len + 128);
 	cr_assert_not_null(h->raw);

@@ -299,7 +299,6 @@ int gzt_recv_token(int fd, char *t)
 	return n == 1 ? 0 : -EPIPE;
 }
 
-
 /* Remove this fabric's files from one genzio directory. */
 static void fini_dir(const char *base, const char *fabric)
 {
