@@ -301,12 +301,13 @@ void gzb_print_header(FILE *out, enum gzb_fmt f, int bw)
 	else
 		fprintf(out, "# latency: one-way (half round trip) or post-to-"
 		       "completion, ns per operation, each sample the mean of "
-		       "%u ops up to 4 KiB, 8 up to 64 KiB, 1 above (t_p99 and "
+		       "%u ops up to 4 KiB, %u up to 64 KiB, %u above (t_p99 and "
 		       "t_max are of those means); at least %u samples unless "
 		       "-n is given; line[ns]: a cache-line ping-pong between the "
 		       "same two cores right before the row; ratio = t_median / "
 		       "line (lower is better)\n"
-		       "%-10s %10s %10s %8s %9s %9s %9s %9s %10s %8s\n", 32u,
+		       "%-10s %10s %10s %8s %9s %9s %9s %9s %10s %8s\n",
+		       gzb_batch(4096), gzb_batch(65536), gzb_batch(65537),
 		       GZB_MIN_SAMPLES, "test", "bytes", "iters", "samples",
 		       "t_min", "t_median", "t_p99", "t_max", "line[ns]",
 		       "ratio");

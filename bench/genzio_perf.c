@@ -27,6 +27,24 @@
 #include "perf.h"
 #include "rendezvous.h"
 
+/* Give the peer @c and wait for its go-ahead. */
+static void command(int fd, const struct cmd *c)
+{
+	char ack;
+
+	if (gzb_write_full(fd, c, sizeof(*c)) || gzb_read_full(fd, &ack, 1))
+		die(-EPIPE, "peer");
+}
+
+/* Wait for the peer's word that it has done its part of a command. */
+static void command_done(int fd)
+{
+	char ack;
+
+	if (gzb_read_full(fd, &ack, 1))
+		die(-EPIPE, "peer");
+}
+
 static double oneway_ns(struct ep *e, enum test t, size_t size,
 			uint64_t iters, uint64_t warm, int p2c, int fd,
 			struct gzb_lat *lat)
@@ -38,13 +56,11 @@ static double oneway_ns(struct ep *e, enum test t, size_t size,
 			 t == T_READ || p2c ? 0 : nb * batch + warm };
 	double *s = calloc(nb ? nb : 1, sizeof(*s));
 	uint64_t seq = 0;
-	char ack;
 
 	memset(e->buf, 0, size + 128 < e->half ? size + 128 : e->half);
 	if (t == T_SEND)
 		recvs_once(e);
-	if (gzb_write_full(fd, &c, sizeof(c)) || gzb_read_full(fd, &ack, 1))
-		die(-EPIPE, "peer");
+	command(fd, &c);
 	prepare(e, t, size);
 	/* warm-up: the same loop, untimed (caches, TLB, the peer's key) */
 	for (uint64_t w = 0; w < warm && t != T_READ && !p2c; w++) {
@@ -57,9 +73,8 @@ static double oneway_ns(struct ep *e, enum test t, size_t size,
 			uint64_t t0 = gzb_now_ns();
 
 			for (uint32_t j = 0; j < batch; j++) {
-				struct genzio_wc wc;
-
 				uint64_t spins = 0, since = 0;
+				struct genzio_wc wc;
 
 				post(e, ++seq, 1);
 				while (!genzio_poll_cq(e->cq, 1, &wc))
@@ -80,8 +95,7 @@ static double oneway_ns(struct ep *e, enum test t, size_t size,
 			s[k] = (double)(gzb_now_ns() - t0) / (2.0 * batch);
 		}
 	}
-	if (gzb_read_full(fd, &ack, 1))
-		die(-EPIPE, "peer");
+	command_done(fd);
 	gzb_lat_stats(s, nb, lat);
 	free(s);
 	return lat->median;
@@ -93,11 +107,9 @@ static void bandwidth(struct ep *e, enum test t, size_t size, uint64_t n,
 	struct cmd c = { CMD_RECV, t, size, n };
 	struct genzio_wc wc[64];
 	uint64_t t0, ns;
-	char ack;
 
-	if (t == T_SEND &&
-	    (gzb_write_full(fd, &c, sizeof(c)) || gzb_read_full(fd, &ack, 1)))
-		die(-EPIPE, "peer");
+	if (t == T_SEND)
+		command(fd, &c);
 	prepare(e, t, size);
 	t0 = gzb_now_ns();
 	for (uint64_t i = 1; i <= n; i++) {
@@ -108,8 +120,8 @@ static void bandwidth(struct ep *e, enum test t, size_t size, uint64_t n,
 	}
 	while (genzio_poll_cq(e->cq, 64, wc) > 0)
 		;
-	if (t == T_SEND && gzb_read_full(fd, &ack, 1))
-		die(-EPIPE, "peer");
+	if (t == T_SEND)
+		command_done(fd);
 	ns = gzb_now_ns() - t0;
 	*gbps = gzb_gbps(n * size, ns);
 	*mpps = gzb_mmsgs(n, ns);

@@ -104,11 +104,11 @@ static inline void post(struct ep *e, uint64_t seq, int sig)
 /* Wait for the peer's request number @seq to land here. */
 static inline void wait_seq(struct ep *e, enum test t, size_t size, uint64_t seq)
 {
+	uint64_t spins = 0, since = 0;
+
 	if (t == T_SEND) {
 		struct genzio_wc wc;
 		int n;
-
-		uint64_t spins = 0, since = 0;
 
 		while (!(n = genzio_poll_cq(e->cq, 1, &wc)) ||
 		       wc.opcode != GENZIO_WC_RECV) {
@@ -121,7 +121,6 @@ static inline void wait_seq(struct ep *e, enum test t, size_t size, uint64_t seq
 	}
 	volatile uint64_t *p = (volatile uint64_t *)
 		(e->buf + (t == T_FENCE ? 64 : t == T_WRITE ? size - 8 : 0));
-	uint64_t spins = 0, since = 0;
 
 	while (*p != seq)
 		gzb_spin(&spins, &since);
