@@ -40,8 +40,8 @@ struct gz_fabric_watch {
 /*
  * Start watching the member whose life lock is @life, which says it left
  * in @closed, and which runs as @pid since @starttime (as the registry
- * or its provider's header says: checked here). Return: 0, -EHOSTUNREACH (it is not alive or closed), or
- * -errno when that cannot be told.
+ * or its provider's header says: checked here). Return: 0, -EHOSTUNREACH
+ * (it is not alive, or closed), or -errno when that cannot be told.
  */
 int gz_fabric_watch_init(struct gz_fabric_watch *w,
 			 const struct gz_lifelock *life,

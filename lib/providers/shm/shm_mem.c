@@ -160,10 +160,9 @@ int gz_shm_mem_alloc(struct genzio_context *base, uint64_t len, uint32_t flags,
 	}
 	if (ret) {
 		seg_name(ctx, name, sizeof(name), seg);
-		uint64_t plen = gz_align_up(len, GZ_PAGE_4K);
-
 		ret = gz_sys_shmfile_create(ctx->dirfd[GZ_SHM_DIR_SHM], name,
-					    plen, GZ_PAGE_4K, node,
+					    gz_align_up(len, GZ_PAGE_4K),
+					    GZ_PAGE_4K, node,
 					    flags & GENZIO_MEM_LOCK ?
 						    GZ_SHMFILE_LOCK : 0,
 					    &f);

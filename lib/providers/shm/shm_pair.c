@@ -18,7 +18,6 @@
 #include "provider.h"
 #include "providers/shm/shm.h"
 
-
 static void addr_put(uint8_t *buf, uint32_t qpn, uint64_t inc)
 {
 	gz_le32_put(buf, qpn);
@@ -84,7 +83,8 @@ static int names_us(const struct gz_shm_qp *qp, const struct gz_shm_qpsnap *q)
 static int entry_wait(struct gz_shm_peer *peer, uint32_t rqpn,
 		      struct gz_shm_qpsnap *q)
 {
-	uint64_t end = gz_shm_now_ns() + (uint64_t)gz_sys_setup_timeout_ms() * 1000000ull;
+	uint64_t end = gz_shm_now_ns() +
+		       (uint64_t)gz_sys_setup_timeout_ms() * 1000000ull;
 	uint8_t st;
 
 	while ((st = gz_shm_qpent_peek(peer, rqpn, q)) == GZ_SHM_CHANGING) {
@@ -204,18 +204,18 @@ static void err_entered(struct gz_shm_qp *qp, uint8_t status)
 
 void gz_shm_qp_fatal(struct gz_shm_qp *qp, uint8_t status)
 {
+	struct genzio_event e = { .type = GENZIO_EVENT_QP_ERR,
+				  .qp_num = qp->base.pub.qp_num,
+				  .status = status };
 	uint32_t rts = GENZIO_QPS_RTS;
 
 	/* once per connection: RTS to ERR (never from STOPPED) */
 	if (qp->base.pub.qp_type != GENZIO_QPT_RC ||
 	    !atomic_compare_exchange_strong(&qp->state, &rts, GENZIO_QPS_ERR))
 		return;
+	/* in RTS, so connected: it has a peer */
+	e.gcid = qp->peer->gcid;
 	err_entered(qp, status);
-	struct genzio_event e = { .type = GENZIO_EVENT_QP_ERR,
-				  .gcid = qp->peer->gcid,
-				  .qp_num = qp->base.pub.qp_num,
-				  .status = status };
-
 	gz_event_push(&qp->ctx->base, &e);
 }
 
