@@ -340,7 +340,6 @@ static void mlocked(int after_open)
 	struct gzt_child c;
 	int rc;
 
-
 	cr_assert_eq(gzt_fork(&c, mlocked_main, &after_open), 0);
 	rc = gzt_wait(&c);
 	if (rc == 77)
