@@ -502,8 +502,9 @@ static inline int genzio_post_send(struct genzio_qp *qp,
  *
  * Return: 0, -EINVAL (bad sge or lkey, a buffer outside data space without
  * GENZIO_CAP_RECV_STAGED, or a staged receive over max_recv_staged),
- * -ENOMEM (no staging buffer), -EAGAIN (rq_depth receives outstanding,
- * or every staging slot in use).
+ * -ENOMEM or -ENOSPC (no staging buffer: no memory, or the context's
+ * segment ids used up), -EAGAIN (rq_depth receives outstanding, or every
+ * staging slot in use).
  */
 static inline int genzio_post_recv(struct genzio_qp *qp,
 				   struct genzio_recv_wr *wr,
