@@ -309,7 +309,9 @@ int gz_shm_guard_wait(struct gz_shm_ctx *ctx, int best_effort)
 			    (uint64_t)gz_sys_setup_timeout_ms() * 1000000u;
 	int all_expedited = ctx->mb_expedited, ret, failed = 0;
 	uint8_t attached[GZ_SHM_MAX_CID + 1];
-	struct gz_shm_lane *lane = malloc(GZ_SHM_GUARD_LANES * sizeof(*lane));
+	/* its type's alignment (a cache line), which malloc() does not give */
+	struct gz_shm_lane *lane = aligned_alloc(
+		_Alignof(struct gz_shm_lane), GZ_SHM_GUARD_LANES * sizeof(*lane));
 	struct gz_shm_guard_hdr h;
 
 	if (!lane)
