@@ -16,6 +16,8 @@
 
 #include <genzio/genzio.h>
 
+#include "oob.h"
+
 static const char msg[] = "hello from genzio";
 
 /* Examples stop at the first error; a library never would. */
@@ -129,21 +131,14 @@ static int initiator(int fd)
 	return 0;
 }
 
-int main(void)
+/* 01_write_read: both here; -S [PORT]: the target; HOST [PORT]: the
+ * initiator, reaching that target (oob.h) */
+int main(int argc, char **argv)
 {
-	int sv[2], st, ret;
-	pid_t pid;
+	struct oob o;
 
-	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) || (pid = fork()) < 0)
+	if (oob_start(argc, argv, &o))
 		return 1;
-	if (!pid) {
-		ret = target(sv[1]);
-		fflush(stdout);	/* _exit() does not flush stdio */
-		_exit(ret);
-	}
-	ret = initiator(sv[0]);
-	if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st))
-		ret = 1;
-	printf("%s\n", ret ? "FAILED" : "ok");
-	return ret;
+	return oob_end(&o, o.role == OOB_FIRST ? target(o.fd) :
+					     initiator(o.fd));
 }

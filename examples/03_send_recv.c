@@ -12,6 +12,8 @@
 
 #include <genzio/genzio.h>
 
+#include "oob.h"
+
 #define ROUNDS 5
 
 static void ok(int ret, const char *what)
@@ -131,19 +133,14 @@ static void run(int fd, int first)
 	ok(genzio_device_close(ep.ctx), "device_close");
 }
 
-int main(void)
+/* 03_send_recv: both here; -S [PORT]: one side; HOST [PORT]: the other
+ * (oob.h) */
+int main(int argc, char **argv)
 {
-	int sv[2], st, pid;
+	struct oob o;
 
-	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) || (pid = fork()) < 0)
+	if (oob_start(argc, argv, &o))
 		return 1;
-	if (!pid) {
-		run(sv[1], 0);
-		_exit(0);
-	}
-	run(sv[0], 1);
-	if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st))
-		return 1;
-	printf("ok\n");
-	return 0;
+	run(o.fd, o.role == OOB_SECOND);
+	return oob_end(&o, 0);
 }

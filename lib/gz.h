@@ -66,6 +66,27 @@ int gz_debug_enabled(void);
  * READ_ONCE: the compiler may not load it again for a later use. */
 #define GZ_READ_ONCE(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 
+/*
+ * A free (NULL) slot of @tab, @n atomic pointers, searched round robin from
+ * *@next, which moves past it: the slot freed longest ago is reused first,
+ * so generations kept per slot wrap slowly. 0 and *@slot, or -ENOSPC.
+ * Under the lock that guards the stores into @tab.
+ */
+static inline int gz_slot_take(void *_Atomic const *tab, uint32_t n,
+			       uint32_t *next, uint32_t *slot)
+{
+	for (uint32_t k = 0; k < n; k++) {
+		uint32_t s = (*next + k) % n;
+
+		if (!__atomic_load_n(&tab[s], __ATOMIC_RELAXED)) {
+			*next = (s + 1) % n;
+			*slot = s;
+			return 0;
+		}
+	}
+	return -ENOSPC;
+}
+
 static inline uint32_t gz_roundup_pow2(uint32_t v)
 {
 	return v <= 1 ? 1 : 1u << (32 - __builtin_clz(v - 1));

@@ -14,6 +14,10 @@ struct gz_fabric;
 struct gz_provider {
 	const char *name;
 	uint8_t addr_id;	/* names it in addresses (core/addr.h) */
+	/* 1: mr_reg sets pub.lkey itself and the core keeps no lkey table
+	 * (verbs: the HCA's lkey goes straight into the sge); 0: the core
+	 * allocates lkeys (struct gz_lkey) */
+	uint8_t own_lkeys;
 	/* The devices this provider can open here: names (and details) of
 	 * up to @max in @devs, the number there are returned; with none,
 	 * why not in @why (for genzio-info and the error of an open). */
@@ -28,7 +32,10 @@ struct gz_provider {
 	int (*channel_create)(struct genzio_context *ctx,
 			      struct gz_channel **ch);
 	void (*channel_destroy)(struct gz_channel *ch);
-	/* Wait up to @timeout_ms; 0 and *cq, or -EAGAIN/-ETIMEDOUT/-errno. */
+	/* Wait up to @timeout_ms; 0 and *cq, or -EAGAIN/-ETIMEDOUT/-errno.
+	 * Counts the event in (*cq)->events before it lets go of whatever
+	 * keeps the cq alive: from then on the count does (cq_destroy
+	 * refuses while events are unacknowledged). */
 	int (*channel_get_event)(struct gz_channel *ch, int timeout_ms,
 				 struct gz_cq **cq);
 	int (*cq_create)(struct genzio_context *ctx,
@@ -59,6 +66,10 @@ struct gz_provider {
 	 * queue pair to ERR with @status (its work completes FLUSHED) and
 	 * wake every completion channel; no QP_ERR events. */
 	void (*device_fatal)(struct genzio_context *ctx, uint8_t status);
+	/* Optional, under the ctx lock: the provider's part of @pd
+	 * (pd->priv). */
+	int (*pd_alloc)(struct genzio_pd *pd);
+	void (*pd_free)(struct genzio_pd *pd);
 	int (*mem_alloc)(struct genzio_context *ctx, uint64_t len,
 			 uint32_t flags, struct genzio_mem **mem);
 	int (*mem_free)(struct genzio_mem *mem);
@@ -91,8 +102,9 @@ struct gz_provider {
 	int (*qp_stop)(struct genzio_qp *qp);
 	/* @qp's state into @info (zeroed by the core). */
 	void (*qp_query)(struct genzio_qp *qp, struct genzio_qp_info *info);
-	/* Under the ctx lock: flush everything of @qp, back to RESET. */
-	void (*qp_reset)(struct genzio_qp *qp);
+	/* Under the ctx lock: flush (or drop) everything of @qp, back to
+	 * RESET. 0, or -errno (then @qp is in ERR). */
+	int (*qp_reset)(struct genzio_qp *qp);
 	/* Under the ctx lock, after qp_stop and quiesce: free @qp. */
 	void (*qp_destroy)(struct genzio_qp *qp);
 	int (*rmap_map)(struct genzio_ah *ah, uint32_t remote_qpn,
@@ -102,5 +114,8 @@ struct gz_provider {
 };
 
 extern const struct gz_provider gz_shm_provider;
+#ifdef GZ_HAVE_VERBS
+extern const struct gz_provider gz_verbs_provider;
+#endif
 
 #endif /* GZ_PROVIDER_H */

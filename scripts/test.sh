@@ -60,6 +60,33 @@ suite "$top/build-san" "" --enable-sanitizers
 # threaded tests, which are plain TAP (TSan exits 66 on any report)
 suite "$top/build-tsan" test/threads/threads --enable-tsan
 
+# tap NAME CMD...: a TAP-producing check run once (not per build), its
+# tests counted one by one; a missing plan or a crash counts as a failure
+tap() {
+	name=$1; shift
+	out=$("$@" 2>&1); rc=$?
+	p=$(printf '%s\n' "$out" | grep -E '^ok ' | grep -vc '# SKIP')
+	s=$(printf '%s\n' "$out" | grep -E '^ok .*# SKIP' -c)
+	f=$(printf '%s\n' "$out" | grep -Ec '^not ok ')
+	all=$(printf '%s\n' "$out" | sed -n 's/^1\.\.\([0-9]*\).*/\1/p' | tail -n 1)
+	if [ "$all" = 0 ]; then	# skipped whole: "1..0 # SKIP why"
+		s=$((s + 1))
+	elif [ -z "$all" ] || [ $((p + s + f)) != "$all" ] || [ $rc != 0 ]; then
+		f=$((f + 1))
+	fi
+	pass=$((pass + p)) skip=$((skip + s)) fail=$((fail + f))
+	say "$name: $p passed, $f failed, $s skipped"
+	printf '%s\n' "$out" | grep -E '^not ok |^1\.\.0|# SKIP' | grep -v 'SKIP test was' |
+		sed 's/^/    /'
+	[ "$f" = 0 ] || printf '%s\n' "$out" | grep -E '^#' | tail -n 40
+}
+
+# QEMU guests (test/vm): the harness itself, then the verbs provider on
+# Soft-RoCE in a guest. TCG only; every QEMU runs under a timeout.
+tap "VM harness (test/vm/selftest.sh)" sh "$top/test/vm/selftest.sh"
+tap "verbs provider in a guest (test/vm/verbs.sh)" \
+	sh "$top/test/vm/verbs.sh" "$top/build"
+
 # An installed copy works with nothing but pkg-config (DESTDIR plus the
 # sysroot pkg-config applies to it, so nothing lands outside a temp dir).
 install_check() {

@@ -27,7 +27,8 @@ struct opts {
 static const char *const cap_names[] = {
 	"RMA", "ATOMIC", "MSG", "WRITE_IMM", "SYNC", "RD", "RMAP",
 	"FINE_STATUS", "ONE_SIDED_TARGET", "REG_CONVERT", "HUGE_PAGES",
-	"RECV_STAGED", "REG_ANY",
+	"RECV_STAGED", "REG_ANY", "QP_SURVIVES_FAULT", "PEER_WATCH",
+	"RECV_ANY", "RESET_FLUSHES", "CQ_BACKPRESSURE",
 };
 
 static const char *const atomic_names[] = {
@@ -350,6 +351,16 @@ int main(int argc, char **argv)
 		failed += show_device(&d[i], &o) != 0;
 	}
 	if (!shown) {
+		struct genzio_provider_desc p[16];
+		int np = genzio_provider_list(p, 16);
+
+		for (int i = 0; o.device && i < np && i < 16; i++)
+			if (!strcmp(o.device, p[i].name)) {
+				fprintf(stderr, "genzio-info: %s%s: this provider "
+					"has no device here: %s\n", o.from,
+					o.device, p[i].why);
+				return EXIT_NODEV;
+			}
 		fprintf(stderr, "genzio-info: %s%s: no such device or provider "
 			"here\n", o.from, o.device ? o.device : "(any)");
 		return EXIT_NODEV;

@@ -50,9 +50,12 @@ struct genzio_provider_desc {
 #define GENZIO_CAP_RD (1ull << 5)	/* GENZIO_QPT_RD queue pairs */
 #define GENZIO_CAP_RMAP (1ull << 6)	/* genzio_rmap_map(): load/store */
 #define GENZIO_CAP_FINE_STATUS (1ull << 7) /* remote faults come back as
-					 * BAD_RKEY, REM_BOUNDS or REM_ACCESS;
-					 * without it all are REM_ACCESS (as
-					 * verbs' IBV_WC_REM_ACCESS_ERR) */
+					 * BAD_RKEY, REM_BOUNDS, REM_ACCESS or
+					 * REM_QP, local ones as LOC_PROT;
+					 * without it (verbs) remote ones are
+					 * REM_ACCESS, a gone remote queue pair
+					 * RETRY_EXC, and local ones may be
+					 * LOC_QP_OP or LOC_ACCESS */
 #define GENZIO_CAP_ONE_SIDED_TARGET (1ull << 8) /* a target runs no library
 					 * code for a peer to reach it, even a
 					 * new one; without it, the target
@@ -71,6 +74,29 @@ struct genzio_provider_desc {
 					 * and WRITE on any byte range of any
 					 * memory, as ibv_reg_mr(); the
 					 * provider's page says what else */
+#define GENZIO_CAP_QP_SURVIVES_FAULT (1ull << 13) /* a request that fails
+					 * (a bad key, bounds) leaves both queue
+					 * pairs in RTS; without it, as in verbs,
+					 * the failure moves the queue pair (and
+					 * for a remote fault the remote one)
+					 * to ERR: reset and connect again */
+#define GENZIO_CAP_PEER_WATCH (1ull << 14) /* a peer's death raises
+					 * PEER_DEAD even with no traffic to it;
+					 * without it (verbs, which has no
+					 * liveness signal) the next request to
+					 * it fails RETRY_EXC and raises it */
+#define GENZIO_CAP_RECV_ANY (1ull << 15) /* genzio_post_recv() takes any
+					 * registration with local write (shm:
+					 * by staging, RECV_STAGED; verbs: the
+					 * device writes it directly) */
+#define GENZIO_CAP_RESET_FLUSHES (1ull << 16) /* genzio_qp_reset() completes
+					 * outstanding work FLUSHED; without it
+					 * (verbs) that work is dropped */
+#define GENZIO_CAP_CQ_BACKPRESSURE (1ull << 17) /* a post that a full cq could
+					 * not complete fails -EAGAIN; without
+					 * it (verbs) a cq overrun is fatal to
+					 * the cq (CQ_OVERRUN): size cqs for
+					 * every completion that may come */
 
 /* Bit of an atomic opcode in atomic_ops32 / atomic_ops64. */
 #define GENZIO_ATOMIC_OP(op) (1u << ((op) - GENZIO_WR_ATOMIC_SWAP))

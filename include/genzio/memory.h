@@ -134,7 +134,8 @@ GENZIO_EXPORT int genzio_mr_dereg(struct genzio_mr *mr);
  * @gcid: 28-bit GCID of a live component of the same fabric
  * @ah:   out
  *
- * Return: 0, -EINVAL, -ENODEV (the device is gone), -EHOSTUNREACH (no
+ * Return: 0, -EINVAL, -ENODEV (the device is gone), -EOPNOTSUPP (the device
+ * has no RD queue pairs: GENZIO_CAP_RD), -EHOSTUNREACH (no
  * live component has @gcid),
  * -EAGAIN (its registry slot stayed mid-update: try again), -ENOENT (it
  * is still being set up), -EMFILE, -ENFILE or -ENOMEM (it cannot be

@@ -26,7 +26,26 @@ enum genzio_wc_status {
 	GENZIO_WC_FLUSHED = 0xc6,	/* flushed: its queue pair was
 					 * destroyed (or is in error) */
 	GENZIO_WC_REM_INV_REQ = 0xc7,	/* receive buffer too small */
-	GENZIO_WC_REM_OP = 0xc8,	/* receiver's completion queue overran */
+	GENZIO_WC_REM_OP = 0xc8,	/* receiver's completion queue overran
+					 * (verbs: the responder failed it) */
+	/* Statuses only verbs reports (each one ibv_wc_status, so nothing
+	 * verbs tells apart is merged; wc.vendor_err has the device's own
+	 * code). RD/EE-only ones never arise on RC but keep their names. */
+	GENZIO_WC_LOC_QP_OP = 0xc9,	/* local queue pair inconsistency */
+	GENZIO_WC_LOC_EEC_OP = 0xca,
+	GENZIO_WC_MW_BIND = 0xcb,	/* memory window bind failed */
+	GENZIO_WC_BAD_RESP = 0xcc,	/* unexpected response from the peer */
+	GENZIO_WC_LOC_ACCESS = 0xcd,	/* local access error (e.g. an
+					 * atomic's result buffer) */
+	GENZIO_WC_LOC_RDD_VIOL = 0xce,
+	GENZIO_WC_REM_INV_RD_REQ = 0xcf,
+	GENZIO_WC_REM_ABORT = 0xd0,	/* the responder aborted the op */
+	GENZIO_WC_INV_EECN = 0xd1,
+	GENZIO_WC_INV_EEC_STATE = 0xd2,
+	GENZIO_WC_FATAL = 0xd3,		/* the device failed */
+	GENZIO_WC_RESP_TIMEOUT = 0xd4,	/* response timeout */
+	GENZIO_WC_TM = 0xd5,		/* tag matching error */
+	GENZIO_WC_TM_RNDV = 0xd6,	/* tag matching rendezvous incomplete */
 	GENZIO_WC_GENERAL_ERR = 0xff,
 };
 
@@ -54,7 +73,8 @@ struct genzio_wc {
 	uint32_t src_gcid;	/* receives: sender's GCID */
 	uint32_t imm_data;	/* with GENZIO_WC_WITH_IMM */
 	uint32_t wc_flags;	/* enum genzio_wc_flags */
-	uint32_t reserved;
+	uint32_t vendor_err;	/* on error, the device's own code (verbs'
+				 * ibv_wc.vendor_err); 0 where none */
 	uint64_t result;	/* atomics: value before the operation */
 };
 
@@ -312,7 +332,7 @@ struct genzio_qp_attr {
 	uint32_t rq_depth;	/* posted receives */
 	uint32_t max_send_sge;
 	uint32_t max_recv_sge;
-	uint32_t max_inline;	/* <= GENZIO_MAX_INLINE */
+	uint32_t max_inline;	/* <= the device's max_inline */
 	struct genzio_cq *send_cq;
 	struct genzio_cq *recv_cq;
 	void *user_context;
@@ -325,7 +345,8 @@ struct genzio_qp_attr {
 
 /**
  * genzio_qp_create - Create a queue pair
- * Return: 0, -EINVAL (bad type, depth, sge count, inline size, cq of another
+ * Return: 0, -EOPNOTSUPP (GENZIO_QPT_RD without GENZIO_CAP_RD),
+ * -EINVAL (bad type, depth, sge count, inline size, cq of another
  * context, comp_mask), -ENODEV (the device is gone), -ENOSPC (no free
  * queue pair number), -ENOMEM.
  */
@@ -383,7 +404,11 @@ GENZIO_EXPORT int genzio_qp_addr(struct genzio_qp *qp, void *addr,
  * has connected back waits for it (polls make it progress) up to 1 s or
  * the queue pair's rdm_timeout_us, whichever is longer, then completes
  * with GENZIO_WC_RETRY_EXC; work to a remote queue pair connected to
- * another completes with GENZIO_WC_REM_QP.
+ * another completes with GENZIO_WC_REM_QP. On a network (verbs) the remote
+ * side is not checked at connect: the remote -EISCONN, -EHOSTUNREACH and
+ * -ENOENT below are the host fabric's (shm); there, work to a peer that is
+ * not there, or paired with another, retries for the ACK timeout and
+ * completes GENZIO_WC_RETRY_EXC (genzio_verbs(7)).
  *
  * Return: 0, -EINVAL (not RC, or a malformed address), -ENODEV (the device
  * is gone), -EISCONN (@qp is
@@ -437,10 +462,12 @@ static inline int genzio_qp_query(struct genzio_qp *qp,
  * genzio_qp_reset - Take an RC queue pair back to GENZIO_QPS_RESET
  * @qp: RC queue pair; no post on it may run concurrently
  *
- * Unlike verbs' move to RESET, which drops outstanding work silently,
- * every outstanding send and receive completes with GENZIO_WC_FLUSHED
- * (their completions go to the cqs, as on ERR); then @qp may connect
- * again, to the same peer or another one.
+ * With GENZIO_CAP_RESET_FLUSHES, unlike verbs' move to RESET, which drops
+ * outstanding work silently, every outstanding send and receive completes
+ * with GENZIO_WC_FLUSHED (their completions go to the cqs, as on ERR);
+ * without it (verbs) that work is dropped, and completions of the old
+ * connection still in the cqs are dropped at poll. Then @qp may connect
+ * again, to the same peer or another one (its address changes).
  *
  * Return: 0, -EINVAL (NULL or not RC), -ENODEV (the device is gone: @qp
  * stays in ERR).
@@ -478,10 +505,12 @@ GENZIO_EXPORT int genzio_addr_parse(const char *str, void *addr, size_t *len);
  * post and channel waits); a parked request holds no cq slot but is
  * counted against the send cq's depth.
  *
- * Return: 0, -EINVAL (malformed request), -EAGAIN (no effect: the send cq
- * could not hold this completion besides those it holds and owes, or 256
- * requests already parked waiting for receive buffers: poll, then post
- * *bad_wr again), -ENOTCONN (RC not connected).
+ * Return: 0, -EINVAL (malformed request), -EOPNOTSUPP (an atomic opcode or
+ * size not in the device's atomic_ops32 / atomic_ops64), -EAGAIN (no
+ * effect: the send queue is full, or (GENZIO_CAP_CQ_BACKPRESSURE) the send
+ * cq could not hold this completion besides those it holds and owes, or
+ * 256 requests already parked waiting for receive buffers: poll, then
+ * post *bad_wr again), -ENOTCONN (RC not connected).
  */
 static inline int genzio_post_send(struct genzio_qp *qp,
 				   struct genzio_send_wr *wr,
@@ -500,8 +529,11 @@ static inline int genzio_post_send(struct genzio_qp *qp,
  * to other memory lands in the queue pair's staging buffer and poll copies
  * it out, at most genzio_qp_query()'s max_recv_staged bytes a receive.
  *
+ * verbs checks a receive's lkey when a message uses it (a LOC_PROT-class
+ * completion), not at post: GENZIO_CAP_FINE_STATUS is clear there.
+ *
  * Return: 0, -EINVAL (bad sge or lkey, a buffer outside data space without
- * GENZIO_CAP_RECV_STAGED, or a staged receive over max_recv_staged),
+ * GENZIO_CAP_RECV_ANY, or a staged receive over max_recv_staged),
  * -ENOMEM or -ENOSPC (no staging buffer: no memory, or the context's
  * segment ids used up), -EAGAIN (rq_depth receives outstanding, or every
  * staging slot in use).

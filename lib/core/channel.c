@@ -82,8 +82,7 @@ GENZIO_EXPORT int genzio_comp_channel_get_event(struct genzio_comp_channel *pub,
 		container_of(pub, struct gz_channel, pub), timeout_ms, &cq);
 	if (ret)
 		return ret;
-	__atomic_fetch_add(&cq->events, 1, __ATOMIC_RELAXED);
-	*out = &cq->pub;
+	*out = &cq->pub;	/* the provider counted the event */
 	return 0;
 }
 

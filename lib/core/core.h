@@ -78,6 +78,7 @@ struct genzio_pd {
 	struct genzio_context *ctx;
 	uint32_t key_domain;		/* 12 bits, random, nonzero */
 	uint32_t users;			/* mr + qp + ah */
+	void *priv;			/* the provider's (verbs: ibv_pd) */
 };
 
 struct genzio_ah {
@@ -105,6 +106,8 @@ struct gz_cq {
 	struct genzio_comp_channel *channel;	/* or NULL */
 	uint32_t events;	/* delivered by get_event */
 	uint32_t acked;
+	uint32_t users;		/* work queues completing into it (send and
+				 * receive count apart), under ctx lock */
 };
 
 /* The object behind struct genzio_comp_channel. */
@@ -127,6 +130,7 @@ void gz_rmap_noncoherent(int delta);
 struct gz_qp {
 	struct genzio_qp pub;
 	struct genzio_pd *pd;
+	struct gz_cq *scq, *rcq;	/* the core's books (cq users) */
 };
 
 /* Local-key check for the fast path: the region of @lkey covers
@@ -191,6 +195,19 @@ int gz_ctx_gone(struct genzio_context *ctx);
 int gz_events_init(struct gz_events *ev);
 void gz_events_fini(struct gz_events *ev);
 void gz_event_push(struct genzio_context *ctx, const struct genzio_event *e);
+
+/* What the open attributes and the environment ask for (openattr.c):
+ * fabric (GENZIO_FABRIC, default "default"), subnet (default 1;
+ * subnet_set: named), huge-page budget (GENZIO_HUGE_BUDGET, default
+ * unlimited). 0, or -EINVAL with a message. */
+struct gz_open_opts {
+	const char *fabric;
+	uint32_t subnet;
+	int subnet_set;
+	uint64_t budget;
+};
+int gz_open_opts_get(const struct genzio_open_attr *attr,
+		     struct gz_open_opts *o);
 
 /* Check and take/put a use of an object under ctx->lock. */
 void gz_ctx_lock(struct genzio_context *ctx);

@@ -65,6 +65,13 @@ GENZIO_EXPORT int genzio_cq_destroy(struct genzio_cq *pub)
 		return gz_err(-EBUSY, "channel events of this cq are not "
 			      "acknowledged (genzio_cq_ack_events)");
 	gz_ctx_lock(ctx);
+	if (container_of(pub, struct gz_cq, pub)->users) {
+		ret = gz_err(-EBUSY, "%u work queues still complete into this "
+			     "cq (a queue pair's send and receive queues count "
+			     "apart)", container_of(pub, struct gz_cq, pub)->users);
+		gz_ctx_unlock(ctx);
+		return ret;
+	}
 	ret = ctx->prov->cq_destroy(container_of(pub, struct gz_cq, pub));
 	if (!ret) {
 		if (ch)
@@ -102,6 +109,34 @@ GENZIO_EXPORT const char *genzio_wc_status_str(uint32_t status)
 		return "receive buffer too small";
 	case GENZIO_WC_REM_OP:
 		return "receiver's completion queue overran";
+	case GENZIO_WC_LOC_QP_OP:
+		return "local queue pair operation error";
+	case GENZIO_WC_LOC_EEC_OP:
+		return "local EE context operation error";
+	case GENZIO_WC_MW_BIND:
+		return "memory window bind error";
+	case GENZIO_WC_BAD_RESP:
+		return "bad response from the peer";
+	case GENZIO_WC_LOC_ACCESS:
+		return "local access error";
+	case GENZIO_WC_LOC_RDD_VIOL:
+		return "local RDD violation";
+	case GENZIO_WC_REM_INV_RD_REQ:
+		return "remote invalid RD request";
+	case GENZIO_WC_REM_ABORT:
+		return "remote operation aborted";
+	case GENZIO_WC_INV_EECN:
+		return "invalid EE context number";
+	case GENZIO_WC_INV_EEC_STATE:
+		return "invalid EE context state";
+	case GENZIO_WC_FATAL:
+		return "fatal device error";
+	case GENZIO_WC_RESP_TIMEOUT:
+		return "response timeout";
+	case GENZIO_WC_TM:
+		return "tag matching error";
+	case GENZIO_WC_TM_RNDV:
+		return "tag matching rendezvous incomplete";
 	case GENZIO_WC_GENERAL_ERR:
 		return "general error";
 	default:

@@ -206,8 +206,9 @@ GENZIO_EXPORT int genzio_device_open(const char *name,
 	if (ret)
 		return ret;
 	ctx->prov = p;
-	ctx->lkeys = calloc(ctx->attr.max_mr, sizeof(*ctx->lkeys));
-	ret = ctx->lkeys ? gz_events_init(&ctx->ev) : -ENOMEM;
+	ctx->lkeys = p->own_lkeys ? NULL :
+		     calloc(ctx->attr.max_mr, sizeof(*ctx->lkeys));
+	ret = ctx->lkeys || p->own_lkeys ? gz_events_init(&ctx->ev) : -ENOMEM;
 	if (ret) {
 		free(ctx->lkeys);
 		p->device_close(ctx);

@@ -93,8 +93,10 @@ GENZIO_EXPORT int genzio_mr_reg(struct genzio_pd *pd, void *addr, uint64_t len,
 	}
 	mr->pd = pd;
 	/* nmr < max_mr, so a free slot exists */
-	gz_lkey_alloc(ctx, mr, &lkey);
-	mr->pub.lkey = lkey;
+	if (!ctx->prov->own_lkeys) {
+		gz_lkey_alloc(ctx, mr, &lkey);
+		mr->pub.lkey = lkey;
+	}
 	pd->users++;
 	ctx->nmr++;
 	gz_ctx_unlock(ctx);
@@ -135,7 +137,8 @@ GENZIO_EXPORT int genzio_mr_dereg(struct genzio_mr *pub)
 				      "registered", strerror(-ret));
 	}
 	gz_ctx_lock(ctx);
-	gz_lkey_free(ctx, pub->lkey);
+	if (!ctx->prov->own_lkeys)
+		gz_lkey_free(ctx, pub->lkey);
 	mr->pd->users--;
 	ctx->nmr--;
 	ctx->prov->mr_dereg(mr);

@@ -7,7 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "core/core.h"
+#include "provider.h"
 #include "sys/sys.h"
 
 static int domain_used(const struct genzio_context *ctx, uint32_t d)
@@ -45,9 +45,14 @@ GENZIO_EXPORT int genzio_pd_alloc(struct genzio_context *ctx,
 		}
 		r &= 0xfff;
 	} while (!r || domain_used(ctx, r));
-	ctx->domains[r / 64] |= 1ull << (r % 64);
 	pd->ctx = ctx;
 	pd->key_domain = r;
+	if (ctx->prov->pd_alloc) {
+		ret = ctx->prov->pd_alloc(pd);
+		if (ret)
+			goto fail;
+	}
+	ctx->domains[r / 64] |= 1ull << (r % 64);
 	ctx->npd++;
 	gz_ctx_unlock(ctx);
 	*out = pd;
@@ -71,6 +76,8 @@ GENZIO_EXPORT int genzio_pd_free(struct genzio_pd *pd)
 		gz_ctx_unlock(ctx);
 		return gz_err(-EBUSY, "%u mr/qp/ah still use this pd", pd->users);
 	}
+	if (ctx->prov->pd_free)
+		ctx->prov->pd_free(pd);
 	ctx->domains[pd->key_domain / 64] &= ~(1ull << (pd->key_domain % 64));
 	ctx->npd--;
 	gz_ctx_unlock(ctx);

@@ -4,7 +4,10 @@
 #include "core/provider_table.h"
 
 static const struct gz_provider *const providers[] = {
-	&gz_shm_provider,
+	&gz_shm_provider,	/* first: the default needs no setup */
+#ifdef GZ_HAVE_VERBS
+	&gz_verbs_provider,
+#endif
 };
 
 _Static_assert(GZ_ARRAY_SIZE(providers) <= GZ_PROVIDERS_MAX, "providers");

@@ -55,7 +55,13 @@ GENZIO_EXPORT int genzio_qp_create(struct genzio_pd *pd,
 	if (!ret)
 		ret = ctx->prov->qp_create(pd, attr, out);
 	if (!ret) {
-		container_of(*out, struct gz_qp, pub)->pd = pd;
+		struct gz_qp *q = container_of(*out, struct gz_qp, pub);
+
+		q->pd = pd;
+		q->scq = container_of(attr->send_cq, struct gz_cq, pub);
+		q->rcq = container_of(attr->recv_cq, struct gz_cq, pub);
+		q->scq->users++;
+		q->rcq->users++;
 		pd->users++;
 		ctx->nqp++;
 	}
@@ -125,7 +131,7 @@ GENZIO_EXPORT int genzio_qp_reset(struct genzio_qp *qp)
 	 * under it too, and a reset must not undo that */
 	ret = gz_ctx_gone(ctx);
 	if (!ret)
-		ctx->prov->qp_reset(qp);
+		ret = ctx->prov->qp_reset(qp);
 	gz_ctx_unlock(ctx);
 	return ret;
 }
@@ -156,6 +162,8 @@ GENZIO_EXPORT int genzio_qp_destroy(struct genzio_qp *qp)
 	}
 	gz_ctx_lock(ctx);
 	container_of(qp, struct gz_qp, pub)->pd->users--;
+	container_of(qp, struct gz_qp, pub)->scq->users--;
+	container_of(qp, struct gz_qp, pub)->rcq->users--;
 	ctx->prov->qp_destroy(qp);
 	ctx->nqp--;
 	gz_ctx_unlock(ctx);

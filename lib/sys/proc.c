@@ -177,3 +177,15 @@ int gz_sys_membarrier(int expedited)
 		return 0;
 	return membarrier(MEMBARRIER_CMD_GLOBAL) ? -errno : 0;
 }
+
+int gz_sys_membarrier_private_register(void)
+{
+	return !membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED);
+}
+
+int gz_sys_membarrier_private(int registered)
+{
+	if (registered && !membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED))
+		return 0;
+	return gz_sys_membarrier(0);
+}

@@ -52,7 +52,7 @@ int gz_sys_open_owned(int dirfd, const char *name, int flags, mode_t type,
 
 /* Fault every page in now: with huge pages a missing page must be an
  * error here, not a SIGBUS on some later access. */
-static int populate(void *addr, uint64_t len, uint64_t page_size)
+int gz_sys_populate(void *addr, uint64_t len, uint64_t page_size)
 {
 	if (!madvise(addr, len, MADV_POPULATE_WRITE))
 		return 0;
@@ -104,7 +104,7 @@ int gz_sys_shmfile_create(int dirfd, const char *name, uint64_t len,
 	ret = gz_sys_numa_bind(addr, len, node);
 	if (ret && ret != -ENOSYS)
 		goto unmap;
-	ret = populate(addr, len, page_size);
+	ret = gz_sys_populate(addr, len, page_size);
 	if (ret)
 		goto unmap;
 	if ((flags & GZ_SHMFILE_LOCK) && mlock(addr, len)) {
@@ -255,7 +255,7 @@ int gz_sys_shmfile_convert(int dirfd, const char *name, void *addr,
 	fd = create_mapped(dirfd, name, len, &tmp);
 	if (fd < 0)
 		return fd;
-	ret = populate(tmp, len, GZ_PAGE_4K);
+	ret = gz_sys_populate(tmp, len, GZ_PAGE_4K);
 	if (ret)
 		goto unmap_tmp;
 	memcpy(tmp, addr, len);

@@ -70,6 +70,9 @@ int gz_sys_shmfile_create(int dirfd, const char *name, uint64_t len,
 int gz_sys_shmfile_map(int dirfd, const char *name, uint64_t min,
 		       uint64_t max, int writable, void **addr, uint64_t *len,
 		       uint64_t *id);
+/* Fault in [addr, addr + len) of @page_size pages for writing, after any
+ * NUMA binding: 0, or -ENOMEM (a page could not be had). */
+int gz_sys_populate(void *addr, uint64_t len, uint64_t page_size);
 /* Whether [addr, addr + len) is private anonymous read-write memory
  * (heap, or an anonymous mapping): 1, 0, or -errno. */
 int gz_sys_range_is_private_anon(const void *addr, uint64_t len);
@@ -188,5 +191,10 @@ int gz_sys_membarrier_register(void);
  * (@expedited: every process that matters registered), else of every
  * process on the machine (slow: a grace period). */
 int gz_sys_membarrier(int expedited);
+/* The same aimed at this process's own threads: register at setup (1 if
+ * the kernel takes it), then a barrier in each of its running threads
+ * (registered: cheap IPIs; not: the slow global barrier). */
+int gz_sys_membarrier_private_register(void);
+int gz_sys_membarrier_private(int registered);
 
 #endif /* GZ_SYS_SYS_H */

@@ -79,6 +79,27 @@ void gzt_require_caps(uint64_t caps, const char *names);
  * REM_ACCESS on a device without GENZIO_CAP_FINE_STATUS (verbs reports
  * all three as one remote access error). */
 int gzt_remote_fault_is(uint32_t got, uint32_t fine);
+/* Whether @got is a local protection fault: LOC_PROT, or on a device
+ * without GENZIO_CAP_FINE_STATUS verbs' own (Soft-RoCE reports a bad lkey
+ * as LOC_QP_OP). */
+int gzt_local_fault_is(uint32_t got);
+/* The default device's capabilities, less the hidden ones. */
+uint64_t gzt_caps(void);
+/* After a request failed: on a device without
+ * GENZIO_CAP_QP_SURVIVES_FAULT, reset @ep's queue pair and connect it
+ * afresh to @t (a new queue pair of it) or to itself; else nothing. */
+void gzt_recover(struct gzt_ep *ep, struct gzt_target *t);
+void gzt_recover_self(struct gzt_ep *ep);
+/* The same for two endpoints of this process connected to each other. */
+void gzt_recover_pair(struct gzt_ep *a, struct gzt_ep *b);
+/* What @ctx's device really has, for a test's behaviour (gzt_caps() and
+ * GZT_CAPS_HIDE are for skips: hiding a capability does not change what
+ * the device does). */
+uint64_t gzt_dev_caps(struct genzio_context *ctx);
+/* Whether the default device's components sit on a host fabric: a
+ * registry of members, files in the base directory (shm); without one
+ * (verbs: genzio_member_list() is -ENOTSUP) they are on a network. */
+int gzt_host_fabric(void);
 #define GZT_REQUIRE(cap) gzt_require_caps(GENZIO_CAP_##cap, #cap)
 #define GZT_REQUIRE2(a, b) \
 	gzt_require_caps(GENZIO_CAP_##a | GENZIO_CAP_##b, #a ", " #b)

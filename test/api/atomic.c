@@ -95,23 +95,45 @@ static const struct case64 cases64[] = {
 	{ GENZIO_WR_ATOMIC_UMAX, 3, (uint64_t)-4, 0, (uint64_t)-4 },
 };
 
+/* The atomic opcodes @ep's device has for @size-byte operands
+ * (atomic_ops32 / atomic_ops64): the others are refused at post. */
+static uint32_t ops_of(struct gzt_ep *ep, uint32_t size)
+{
+	struct genzio_device_attr a;
+
+	cr_assert_eq(genzio_device_query(ep->ctx, &a), 0);
+	return size == 4 ? a.atomic_ops32 : a.atomic_ops64;
+}
+
 Test(atomic, every_64bit_op_returns_old_value_and_applies)
 {
 	GZT_REQUIRE(ATOMIC);
 	struct gzt_ep ep;
 	struct genzio_wc wc;
 	uint64_t *word;
+	uint32_t ops;
 
 	cr_assert_eq(gzt_ep_open(&ep, 4096, GZT_ACCESS_ALL), 0);
 	cr_assert_eq(gzt_connect(ep.qp, &ep.info), 0);
+	ops = ops_of(&ep, 8);
+	cr_assert(ops & GENZIO_ATOMIC_OP(GENZIO_WR_ATOMIC_CAS) &&
+		  ops & GENZIO_ATOMIC_OP(GENZIO_WR_ATOMIC_FADD),
+		  "GENZIO_CAP_ATOMIC names at least CAS and FADD: %#x", ops);
 	word = (uint64_t *)ep.mem->addr + 1;
 	for (size_t i = 0; i < sizeof(cases64) / sizeof(cases64[0]); i++) {
 		const struct case64 *c = &cases64[i];
+		int ret;
 
 		*word = c->before;
-		cr_assert_eq(gzt_atomic(&ep, c->op, 8, (uintptr_t)word,
-					ep.info.rkey, c->operand, c->compare,
-					&wc), 0);
+		ret = gzt_atomic(&ep, c->op, 8, (uintptr_t)word, ep.info.rkey,
+				 c->operand, c->compare, &wc);
+		if (!(ops & GENZIO_ATOMIC_OP(c->op))) {
+			/* not in atomic_ops64: refused at post, untouched */
+			cr_assert_eq(ret, -EOPNOTSUPP, "case %zu", i);
+			cr_assert_eq(*word, c->before, "case %zu", i);
+			continue;
+		}
+		cr_assert_eq(ret, 0, "case %zu", i);
 		cr_assert_eq(wc.status, GENZIO_WC_SUCCESS, "case %zu", i);
 		cr_assert_eq(wc.opcode, GENZIO_WC_ATOMIC);
 		cr_assert_eq(wc.byte_len, 8);
@@ -127,22 +149,32 @@ Test(atomic, every_32bit_op_touches_only_its_four_bytes)
 	GZT_REQUIRE(ATOMIC);
 	struct gzt_ep ep;
 	struct genzio_wc wc;
-	uint32_t *w;
+	uint32_t *w, ops;
 
 	cr_assert_eq(gzt_ep_open(&ep, 4096, GZT_ACCESS_ALL), 0);
 	cr_assert_eq(gzt_connect(ep.qp, &ep.info), 0);
+	ops = ops_of(&ep, 4);
 	w = (uint32_t *)ep.mem->addr;
 	for (size_t i = 0; i < sizeof(cases64) / sizeof(cases64[0]); i++) {
 		const struct case64 *c = &cases64[i];
 		uint32_t before = (uint32_t)c->before;
 		uint32_t after = (uint32_t)c->after;
+		int ret;
 
 		w[0] = 0xa5a5a5a5;
 		w[1] = before;
 		w[2] = 0x5a5a5a5a;
-		cr_assert_eq(gzt_atomic(&ep, c->op, 4, (uintptr_t)&w[1],
-					ep.info.rkey, c->operand, c->compare,
-					&wc), 0);
+		ret = gzt_atomic(&ep, c->op, 4, (uintptr_t)&w[1], ep.info.rkey,
+				 c->operand, c->compare, &wc);
+		if (!(ops & GENZIO_ATOMIC_OP(c->op))) {
+			/* not in atomic_ops32: refused at post, untouched */
+			cr_assert_eq(ret, -EOPNOTSUPP, "case %zu", i);
+			cr_assert_eq(w[1], before, "case %zu", i);
+			cr_assert_eq(w[0], 0xa5a5a5a5);
+			cr_assert_eq(w[2], 0x5a5a5a5a);
+			continue;
+		}
+		cr_assert_eq(ret, 0, "case %zu", i);
 		cr_assert_eq(wc.status, GENZIO_WC_SUCCESS);
 		cr_assert_eq(wc.byte_len, 4);
 		cr_assert_eq(wc.result, before, "case %zu old", i);

@@ -119,18 +119,30 @@ Test(debug, an_unusable_base_directory_names_its_variable)
 	static const char *const env[] = {
 		"GENZIO_SHM_DIR=/nonexistent/gzt-debug", NULL };
 	struct said s;
+	int host;
 
 	run_case(open_close, env, 0, &s);
-	cr_assert_eq(s.ret, -ENODEV);
+	/* after the case: a call that fails here would set, before the
+	 * child is forked, whether diagnostics print (GENZIO_DEBUG is read
+	 * once) */
+	host = gzt_host_fabric();
+	/* shm has no device without it; verbs' device is there, but not
+	 * its registry of GCIDs (the errno of open(2)) */
+	if (host)
+		cr_assert_eq(s.ret, -ENODEV);
+	else
+		cr_assert_lt(s.ret, 0);
 	cr_assert_not_null(strstr(s.err, "/nonexistent/gzt-debug"), "%s",
 			   s.err);
-	cr_assert_not_null(strstr(s.err, "GENZIO_SHM_DIR must name"), "%s",
-			   s.err);
+	cr_assert_not_null(strstr(s.err, host ? "GENZIO_SHM_DIR must name" :
+					      "GENZIO_SHM_DIR"), "%s", s.err);
 }
 
 Test(debug, a_device_or_fabric_from_the_environment_names_its_variable)
 {
-	static const char *const prov[] = { "GENZIO_PROVIDER=nosuch", NULL };
+	/* GENZIO_DEVICE, when set, would win over GENZIO_PROVIDER */
+	static const char *const prov[] = { "GENZIO_DEVICE=",
+					    "GENZIO_PROVIDER=nosuch", NULL };
 	static const char *const fab[] = { "GENZIO_FABRIC=bad-name", NULL };
 	static const char *const tmo[] = { "GENZIO_SETUP_TIMEOUT_MS=abc",
 					   NULL };
@@ -140,15 +152,15 @@ Test(debug, a_device_or_fabric_from_the_environment_names_its_variable)
 	cr_assert_eq(s.ret, -ENODEV);
 	cr_assert_not_null(strstr(s.err, "GENZIO_PROVIDER=nosuch: "), "%s",
 			   s.err);
-	run_case(open_close, fab, 0, &s);
-	cr_assert_eq(s.ret, -EINVAL);
-	cr_assert_not_null(strstr(s.err, "GENZIO_FABRIC=bad-name: "), "%s",
-			   s.err);
 	/* a bad timeout is no reason to fail: a notice, and the default */
 	run_case(open_close, tmo, 0, &s);
 	cr_assert_eq(s.ret, 0);
 	cr_assert_not_null(strstr(s.err, "notice: GENZIO_SETUP_TIMEOUT_MS=abc"),
 			   "%s", s.err);
+	run_case(open_close, fab, 0, &s);
+	cr_assert_eq(s.ret, -EINVAL);
+	cr_assert_not_null(strstr(s.err, "GENZIO_FABRIC=bad-name: "), "%s",
+			   s.err);
 }
 
 static int busy_cq(void)

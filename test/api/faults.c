@@ -57,6 +57,7 @@ static void expect_write(struct fixture *f, uint64_t raddr, uint32_t len,
 		  "got %s", genzio_wc_status_str(wc.status));
 	cr_assert_eq(wc.byte_len, 0);
 	cr_assert(gzt_target_verify(&f->t, &all), "target memory changed");
+	gzt_recover(&f->ep, &f->t);
 }
 
 Test(faults, wrong_rkey_completes_bad_rkey_and_changes_nothing)
@@ -82,6 +83,7 @@ Test(faults, read_only_key_used_for_write_completes_rem_access)
 	cr_assert_eq(gzt_atomic(&f.ep, GENZIO_WR_ATOMIC_FADD, 8, f.t.info.addr,
 				f.t.info.rkey, 1, 0, &wc), 0);
 	cr_assert_eq(wc.status, GENZIO_WC_REM_ACCESS);
+	gzt_recover(&f.ep, &f.t);
 	/* reads are what the key grants */
 	cr_assert_eq(gzt_read(&f.ep, f.buf, 64, f.src->lkey, f.t.info.addr,
 			      f.t.info.rkey, &wc), 0);
@@ -135,18 +137,23 @@ Test(faults, bad_lkey_or_read_into_readonly_buffer_is_loc_prot)
 	/* an lkey that was never handed out */
 	cr_assert_eq(gzt_write(&f.ep, f.buf, 64, f.src->lkey ^ 0x10000,
 			       f.t.info.addr, f.t.info.rkey, &wc), 0);
-	cr_assert_eq(wc.status, GENZIO_WC_LOC_PROT);
+	cr_assert(gzt_local_fault_is(wc.status), "got %s",
+		  genzio_wc_status_str(wc.status));
+	gzt_recover(&f.ep, &f.t);
 	/* a valid lkey, but the buffer is outside its region */
 	cr_assert_eq(gzt_write(&f.ep, other, 64, f.src->lkey, f.t.info.addr,
 			       f.t.info.rkey, &wc), 0);
-	cr_assert_eq(wc.status, GENZIO_WC_LOC_PROT);
+	cr_assert(gzt_local_fault_is(wc.status), "got %s",
+		  genzio_wc_status_str(wc.status));
+	gzt_recover(&f.ep, &f.t);
 	cr_assert(gzt_target_verify(&f.t, &all));
 	/* READ needs LOCAL_WRITE on the destination */
 	cr_assert_eq(genzio_mr_reg(f.ep.pd, other, 64, 0, &ro), 0);
 	memset(other, 0x33, 64);
 	cr_assert_eq(gzt_read(&f.ep, other, 64, ro->lkey, f.t.info.addr,
 			      f.t.info.rkey, &wc), 0);
-	cr_assert_eq(wc.status, GENZIO_WC_LOC_PROT);
+	cr_assert(gzt_local_fault_is(wc.status), "got %s",
+		  genzio_wc_status_str(wc.status));
 	for (int i = 0; i < 64; i++)
 		cr_assert_eq(other[i], 0x33);
 	genzio_mr_dereg(ro);
@@ -172,9 +179,11 @@ Test(faults, unsignaled_failure_still_completes)
 	teardown(&f);
 }
 
+/* Without GENZIO_CAP_CQ_BACKPRESSURE (verbs) a post is never refused
+ * for a full cq: the cq overruns, fatally (CQ_OVERRUN). */
 Test(faults, full_cq_fails_the_post_before_any_effect)
 {
-	GZT_REQUIRE(ATOMIC);
+	GZT_REQUIRE2(ATOMIC, CQ_BACKPRESSURE);
 	struct fixture f;
 	struct genzio_wc wc[256];
 	struct genzio_mr *mr;
@@ -235,8 +244,9 @@ Test(faults, peer_killed_mid_stream_completes_retry_exceeded)
 	cr_assert_eq(genzio_qp_query(f.ep.qp, &qi), 0);
 	cr_assert_eq(qi.state, GENZIO_QPS_ERR);
 	cr_assert_eq(qi.err_status, GENZIO_WC_RETRY_EXC);
-	cr_assert_eq(genzio_ah_create(f.ep.pd, f.t.info.gcid, &ah),
-		     -EHOSTUNREACH);
+	if (gzt_caps() & GENZIO_CAP_RD)	/* an address of the dead one */
+		cr_assert_eq(genzio_ah_create(f.ep.pd, f.t.info.gcid, &ah),
+			     -EHOSTUNREACH);
 	genzio_mr_dereg(f.src);
 	cr_assert_eq(gzt_ep_close(&f.ep), 0);
 }
@@ -327,12 +337,14 @@ Test(faults, rkey_of_another_protection_domain_is_refused)
 		     0);
 	cr_assert_eq(wc.status, GENZIO_WC_REM_ACCESS);
 	cr_assert_eq(*(uint64_t *)mr2->addr, 0);
+	gzt_recover_self(&ep);
 	/* an lkey of pd2 in a request to a pd1 queue pair */
 	cr_assert_eq(genzio_mr_reg(pd2, &x, 8, GENZIO_ACCESS_LOCAL_WRITE, &l2),
 		     0);
 	cr_assert_eq(gzt_write(&ep, &x, 8, l2->lkey, ep.info.addr,
 			       ep.info.rkey, &wc), 0);
-	cr_assert_eq(wc.status, GENZIO_WC_LOC_PROT);
+	cr_assert(gzt_local_fault_is(wc.status), "got %s",
+		  genzio_wc_status_str(wc.status));
 	cr_assert_eq(*(uint64_t *)ep.mem->addr, 0);
 	genzio_mr_dereg(l2);
 	genzio_mr_dereg(mr2);

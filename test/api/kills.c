@@ -181,8 +181,12 @@ static int files_of(uint32_t cid)
 	return n;
 }
 
+/* A member's files are its queues and data space, which its peers map to
+ * reach it with no code of its own running: where a device reaches a
+ * target through the network instead, a member has none to sweep. */
 Test(kills, the_next_join_sweeps_every_dead_members_files)
 {
+	GZT_REQUIRE(ONE_SIDED_TARGET);
 	struct genzio_conn_info info[3];
 	struct gzt_child c[3];
 	struct gzt_ep us, next;

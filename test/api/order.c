@@ -10,6 +10,9 @@ TestSuite(order, .init = gzt_fabric_init, .fini = gzt_fabric_fini,
 	  .timeout = 120);
 
 #define ROUNDS 20000
+#define ROUNDS_S 40	/* or as many as this many seconds take (rxe under
+			 * an emulator is slow): bounded work, no latency */
+#define STOP (1ull << 63)	/* in an acknowledgement: the last round */
 #define PAYLOAD 256
 #define FLAG_OFF 4096
 
@@ -18,7 +21,7 @@ static int spin_until(volatile uint64_t *p, uint64_t v)
 	struct timespec t0, t;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while (*p != v) {
+	while ((*p & ~STOP) != v) {
 		clock_gettime(CLOCK_MONOTONIC, &t);
 		if (t.tv_sec - t0.tv_sec > 10)
 			return -1;
@@ -30,6 +33,7 @@ static int spin_until(volatile uint64_t *p, uint64_t v)
 static int writer_main(int fd, void *arg)
 {
 	struct genzio_conn_info peer;
+	struct genzio_wc wc;
 	struct gzt_ep ep;
 	uint8_t buf[PAYLOAD];
 	uint64_t flag;
@@ -40,8 +44,8 @@ static int writer_main(int fd, void *arg)
 	    genzio_conn_info_exchange(fd, &ep.info, &peer) ||
 	    gzt_connect(ep.qp, &peer) || gzt_recv_token(fd, &go))
 		return 80;
-	/* both ends connected ('g'): this writer never polls, and work
-	 * posted before the peer connected back waits for a poll */
+	/* both ends connected ('g'): this writer polls only after the
+	 * reader saw the flag, so nothing it posts waits for its poll */
 	for (uint64_t i = 1; i <= ROUNDS; i++) {
 		struct genzio_sge ps = { (uintptr_t)buf, PAYLOAD, 0 };
 		struct genzio_sge fs = { (uintptr_t)&flag, 8, 0 };
@@ -49,9 +53,10 @@ static int writer_main(int fd, void *arg)
 			{ .next = &wr[1], .sg_list = &ps, .num_sge = 1,
 			  .opcode = GENZIO_WR_WRITE,
 			  .rdma = { peer.addr, peer.rkey } },
-			{ .sg_list = &fs, .num_sge = 1,
+			{ .wr_id = i, .sg_list = &fs, .num_sge = 1,
 			  .opcode = GENZIO_WR_WRITE,
-			  .send_flags = GENZIO_SEND_FENCE | GENZIO_SEND_INLINE,
+			  .send_flags = GENZIO_SEND_FENCE | GENZIO_SEND_INLINE |
+					GENZIO_SEND_SIGNALED,
 			  .rdma = { peer.addr + FLAG_OFF, peer.rkey } },
 		}, *bad;
 		struct genzio_mr *mr;
@@ -63,10 +68,18 @@ static int writer_main(int fd, void *arg)
 		ps.lkey = mr->lkey;
 		if (genzio_post_send(ep.qp, wr, &bad))
 			return 82;
-		genzio_mr_dereg(mr);
 		/* lockstep: the reader acknowledges into our memory */
 		if (spin_until((volatile uint64_t *)ep.mem->addr, i))
 			return 83;
+		/* the flag's completion (RC: the payload's too) frees its
+		 * send queue slots and the payload's registration: a device
+		 * (verbs) may read the payload after the post returned */
+		if (gzt_poll_one(ep.cq, &wc, 10000) != 1 || wc.status ||
+		    wc.wr_id != i)
+			return 85;
+		genzio_mr_dereg(mr);
+		if (*(volatile uint64_t *)ep.mem->addr & STOP)
+			break;
 	}
 	return gzt_ep_close(&ep) ? 84 : 0;
 }
@@ -74,9 +87,12 @@ static int writer_main(int fd, void *arg)
 Test(order, fenced_flag_is_never_seen_before_its_payload)
 {
 	struct genzio_conn_info peer;
+	struct timespec t0, t;
+	struct genzio_wc wc;
 	struct gzt_child c;
 	struct gzt_ep ep;
 	volatile uint64_t *flag;
+	uint64_t rounds = 0;
 	int torn = 0;
 
 	cr_assert_eq(gzt_ep_open(&ep, 8192, GZT_ACCESS_ALL), 0);
@@ -85,23 +101,40 @@ Test(order, fenced_flag_is_never_seen_before_its_payload)
 	cr_assert_eq(gzt_connect(ep.qp, &peer), 0);
 	cr_assert_eq(gzt_send_token(c.fd, 'g'), 0);
 	flag = (volatile uint64_t *)((char *)ep.mem->addr + FLAG_OFF);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (uint64_t i = 1; i <= ROUNDS; i++) {
 		cr_assert_eq(spin_until(flag, i), 0, "round %llu hung",
 			     (unsigned long long)i);
 		/* the flag is visible: the whole payload must be too */
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);
 		torn += gzt_check(ep.mem->addr, PAYLOAD, (uint32_t)i) >= 0;
-		struct genzio_sge sge = { (uintptr_t)&i, 8, 0 };
+		rounds = i;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		uint64_t ack = i | (i == ROUNDS ||
+				    t.tv_sec - t0.tv_sec >= ROUNDS_S ?
+				    STOP : 0);
+		struct genzio_sge sge = { (uintptr_t)&ack, 8, 0 };
 		struct genzio_send_wr wr = {
-			.sg_list = &sge, .num_sge = 1,
+			.wr_id = i, .sg_list = &sge, .num_sge = 1,
 			.opcode = GENZIO_WR_WRITE,
-			.send_flags = GENZIO_SEND_INLINE,
+			.send_flags = GENZIO_SEND_INLINE |
+				      (i % 64 == 0 || ack & STOP ?
+				       GENZIO_SEND_SIGNALED : 0),
 			.rdma = { peer.addr, peer.rkey },
 		}, *bad;
 		cr_assert_eq(genzio_post_send(ep.qp, &wr, &bad), 0);
+		/* a signaled one now and then frees the send queue's slots
+		 * of the unsignaled ones before it (verbs) */
+		if (wr.send_flags & GENZIO_SEND_SIGNALED) {
+			cr_assert_eq(gzt_poll_one(ep.cq, &wc, 10000), 1);
+			cr_assert_eq(wc.status, GENZIO_WC_SUCCESS, "%s",
+				     genzio_wc_status_str(wc.status));
+		}
+		if (ack & STOP)
+			break;
 	}
-	cr_assert_eq(torn, 0, "%d of %d rounds saw a torn payload", torn,
-		     ROUNDS);
+	cr_assert_eq(torn, 0, "%d of %llu rounds saw a torn payload", torn,
+		     (unsigned long long)rounds);
 	cr_assert_eq(gzt_wait(&c), 0);
 	gzt_ep_close(&ep);
 }

@@ -32,9 +32,23 @@ Test(pairing, a_second_initiator_cannot_connect_to_a_paired_queue_pair)
 	cr_assert_eq(gzt_ep_open(&b, 0, 0), 0);
 	cr_assert_eq(gzt_ep_open(&c, 0, 0), 0);
 	cr_assert_eq(gzt_ep_pair(&a, &b), 0);
-	cr_assert_eq(gzt_connect(c.qp, &b.info), -EISCONN);
+	/* without GENZIO_CAP_FINE_STATUS a paired remote queue pair cannot
+	 * be told from a silent one (verbs: connect only sets our end, and
+	 * c's work would just time out; see
+	 * a_queue_pair_that_paired_with_another_is_not_reached) */
+	int ret = gzt_connect(c.qp, &b.info);
+
+	if (gzt_caps() & GENZIO_CAP_FINE_STATUS)
+		cr_assert_eq(ret, -EISCONN);
+	else
+		cr_assert(ret == -EISCONN || ret == 0, "%d", ret);
 	cr_assert_eq(gzt_connect(b.qp, &c.info), -EISCONN, "b is paired");
-	/* c stays usable: it may connect elsewhere */
+	/* c stays usable: it may connect elsewhere (after a reset, if it
+	 * did connect its end) */
+	if (!ret) {
+		cr_assert_eq(genzio_qp_reset(c.qp), 0);
+		cr_assert_eq(genzio_conn_info_init(&c.info, c.qp, NULL), 0);
+	}
 	cr_assert_eq(gzt_connect(c.qp, &c.info), 0);
 	gzt_ep_close(&c);
 	gzt_ep_close(&b);
@@ -109,7 +123,8 @@ Test(pairing, a_queue_pair_that_paired_with_another_is_not_reached)
 	struct genzio_send_wr wr = put(&b, &sge, &v);
 
 	cr_assert_eq(gzt_post_wait(&c, &wr, &wc), 0);
-	cr_assert_eq(wc.status, GENZIO_WC_REM_QP);
+	cr_assert(gzt_remote_fault_is(wc.status, GENZIO_WC_REM_QP), "%s",
+		  genzio_wc_status_str(wc.status));
 	cr_assert_eq(*(volatile uint64_t *)b.mem->addr, 0, "nothing landed");
 	cr_assert_eq(gzt_post_wait(&a, &wr, &wc), 0);
 	cr_assert_eq(wc.status, GENZIO_WC_SUCCESS);

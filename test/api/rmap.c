@@ -121,6 +121,7 @@ Test(rmap, mapping_outlives_its_owner_without_faults)
 
 Test(rmap, bad_arguments)
 {
+	GZT_REQUIRE(RMAP);
 	struct gzt_ep ep;
 	struct genzio_ah *ah;
 	struct genzio_rmap *m;
@@ -145,12 +146,22 @@ Test(rmap, bad_arguments)
 		     -EACCES);
 	cr_assert_eq(genzio_rmap_map(ah, q ^ 0x400, a, 8, rkey, 0, &m),
 		     -EHOSTUNREACH, "no such queue pair");
+	genzio_ah_destroy(ah);
+	gzt_ep_close(&ep);
+}
+
+/* What needs no mapping, and so no GENZIO_CAP_RMAP. */
+Test(rmap, bad_arguments_without_a_mapping)
+{
+	struct genzio_rmap *m = (void *)0x1;
+
+	cr_assert_eq(genzio_rmap_map(NULL, 1, 4096, 8, 1, GENZIO_RMAP_WB, &m),
+		     -EINVAL);
+	cr_assert_eq(m, (void *)0x1);
 	cr_assert_eq(genzio_rmap_unmap(NULL), -EINVAL);
 	cr_assert_eq(genzio_flush(NULL, 8), -EINVAL);
 	cr_assert_eq(genzio_flush(NULL, 0), 0);
 	cr_assert_eq(genzio_fence(), 0);
-	genzio_ah_destroy(ah);
-	gzt_ep_close(&ep);
 }
 
 Test(rmap, pages_the_key_does_not_cover_are_refused)

@@ -14,6 +14,7 @@ TestSuite(slots, .init = gzt_fabric_init, .fini = gzt_fabric_fini,
 
 #define ROUNDS 20
 #define STREAM 64	/* a quarter lands in the 16 receives of x */
+#define FILL_MAX 1024
 
 static struct genzio_qp *small_qp(struct gzt_ep *ep)
 {
@@ -42,18 +43,24 @@ static void post_recvs(struct gzt_ep *ep, struct genzio_qp *qp, uint64_t tag)
 Test(slots, a_message_to_a_destroyed_queue_pair_never_reaches_its_successor)
 {
 	GZT_REQUIRE(MSG);
-	struct genzio_qp *fill[1024], *x;
+	struct genzio_qp *fill[FILL_MAX], *x;
+	struct genzio_device_attr da;
 	struct gzt_ep r, s;
 	struct genzio_wc wc;
-	int nfill = 0;
+	int nfill = 0, shared;
 
 	cr_assert_eq(gzt_ep_open(&r, 8192, GZT_ACCESS_ALL), 0);
 	cr_assert_eq(gzt_ep_open(&s, 8192, GZT_ACCESS_ALL), 0);
-	/* take every slot but one, so x and its successors share it */
-	while ((fill[nfill] = small_qp(&r)))
+	/* take every slot but one, so x and its successors share it: where
+	 * there are few enough to take (shm: 1024; verbs has thousands,
+	 * and its numbers are the device's, which need not reuse one) */
+	cr_assert_eq(genzio_device_query(r.ctx, &da), 0);
+	shared = da.max_qp <= FILL_MAX;
+	while (shared && nfill < FILL_MAX && (fill[nfill] = small_qp(&r)))
 		nfill++;
-	cr_assert_gt(nfill, 2);
-	cr_assert_eq(genzio_qp_destroy(fill[--nfill]), 0);
+	cr_assert(!shared || nfill > 2, "%d queue pairs", nfill);
+	if (shared)
+		cr_assert_eq(genzio_qp_destroy(fill[--nfill]), 0);
 	x = small_qp(&r);
 	cr_assert_not_null(x);
 	post_recvs(&r, x, 1ull << 32);
@@ -71,22 +78,28 @@ Test(slots, a_message_to_a_destroyed_queue_pair_never_reaches_its_successor)
 				cr_assert_eq(genzio_qp_destroy(x), 0);
 				x = small_qp(&r);
 				cr_assert_not_null(x);
-				cr_assert_eq(x->qp_num & 1023, old & 1023,
-					     "the same slot");
+				if (shared)
+					cr_assert_eq(x->qp_num & 1023,
+						     old & 1023,
+						     "the same slot");
 				cr_assert_neq(x->qp_num, old);
 				/* its receives belong to the next round */
 				post_recvs(&r, x, (round + 1) << 32);
 			}
 			cr_assert_eq(gzt_post_wait(&s, &w, &wc), 0);
-			/* the first after: REM_QP, fatal; then FLUSHED */
-			if (i >= STREAM / 4)
-				cr_assert_eq(wc.status, i == STREAM / 4 ?
-						     GENZIO_WC_REM_QP :
-						     GENZIO_WC_FLUSHED,
+			/* the first after: REM_QP (without
+			 * GENZIO_CAP_FINE_STATUS: RETRY_EXC), fatal; then
+			 * FLUSHED */
+			if (i == STREAM / 4)
+				cr_assert(gzt_remote_fault_is(wc.status,
+							      GENZIO_WC_REM_QP),
+					  "send %d: %s", i,
+					  genzio_wc_status_str(wc.status));
+			else if (i > STREAM / 4)
+				cr_assert_eq(wc.status, GENZIO_WC_FLUSHED,
 					     "send %d: %s", i,
 					     genzio_wc_status_str(wc.status));
-			rem_qp += wc.status == GENZIO_WC_REM_QP ||
-				  wc.status == GENZIO_WC_FLUSHED;
+			rem_qp += i >= STREAM / 4 && wc.status;
 		}
 		/* what r sees: receives of the old x only, none of x' */
 		while (genzio_poll_cq(r.cq, 1, &wc) == 1)

@@ -226,6 +226,11 @@ static const struct {
 	{ "REG_CONVERT", GENZIO_CAP_REG_CONVERT },
 	{ "RECV_STAGED", GENZIO_CAP_RECV_STAGED },
 	{ "REG_ANY", GENZIO_CAP_REG_ANY },
+	{ "QP_SURVIVES_FAULT", GENZIO_CAP_QP_SURVIVES_FAULT },
+	{ "PEER_WATCH", GENZIO_CAP_PEER_WATCH },
+	{ "RECV_ANY", GENZIO_CAP_RECV_ANY },
+	{ "RESET_FLUSHES", GENZIO_CAP_RESET_FLUSHES },
+	{ "CQ_BACKPRESSURE", GENZIO_CAP_CQ_BACKPRESSURE },
 };
 
 static uint64_t caps_hidden(void)
@@ -258,7 +263,7 @@ static void default_attr(struct genzio_device_attr *a)
 	cr_assert_eq(genzio_device_close(ctx), 0);
 }
 
-int gzt_remote_fault_is(uint32_t got, uint32_t fine)
+uint64_t gzt_caps(void)
 {
 	static uint64_t caps;
 	struct genzio_device_attr a;
@@ -267,9 +272,73 @@ int gzt_remote_fault_is(uint32_t got, uint32_t fine)
 		default_attr(&a);
 		caps = (a.caps & ~caps_hidden()) | 1ull << 63;
 	}
+	return caps;
+}
+
+int gzt_remote_fault_is(uint32_t got, uint32_t fine)
+{
+	/* verbs: every remote fault is one REM_ACCESS, and a remote queue
+	 * pair that is gone is silence: RETRY_EXC */
 	return got == fine ||
-	       (!(caps & GENZIO_CAP_FINE_STATUS) &&
-		got == GENZIO_WC_REM_ACCESS);
+	       (!(gzt_caps() & GENZIO_CAP_FINE_STATUS) &&
+		got == (fine == GENZIO_WC_REM_QP ? GENZIO_WC_RETRY_EXC :
+			GENZIO_WC_REM_ACCESS));
+}
+
+int gzt_local_fault_is(uint32_t got)
+{
+	return got == GENZIO_WC_LOC_PROT ||
+	       (!(gzt_caps() & GENZIO_CAP_FINE_STATUS) &&
+		(got == GENZIO_WC_LOC_QP_OP || got == GENZIO_WC_LOC_ACCESS));
+}
+
+/* After a fault on a device where it kills the queue pair: a fresh
+ * connection (our address changes with it). */
+static int recover_needed(struct gzt_ep *ep)
+{
+	if (gzt_caps() & GENZIO_CAP_QP_SURVIVES_FAULT)
+		return 0;
+	cr_assert_eq(genzio_qp_reset(ep->qp), 0);
+	cr_assert_eq(genzio_conn_info_init(&ep->info, ep->qp, ep->mr), 0);
+	return 1;
+}
+
+void gzt_recover(struct gzt_ep *ep, struct gzt_target *t)
+{
+	if (!recover_needed(ep))
+		return;
+	t->paired = 0;		/* its queue pair is in ERR: ask for a new one */
+	gzt_connect_to(ep, t);
+}
+
+void gzt_recover_pair(struct gzt_ep *a, struct gzt_ep *b)
+{
+	if (gzt_caps() & GENZIO_CAP_QP_SURVIVES_FAULT)
+		return;
+	cr_assert_eq(genzio_qp_reset(a->qp), 0);
+	cr_assert_eq(genzio_qp_reset(b->qp), 0);
+	cr_assert_eq(genzio_conn_info_init(&a->info, a->qp, a->mr), 0);
+	cr_assert_eq(genzio_conn_info_init(&b->info, b->qp, b->mr), 0);
+	cr_assert_eq(gzt_ep_pair(a, b), 0);
+}
+
+uint64_t gzt_dev_caps(struct genzio_context *ctx)
+{
+	struct genzio_device_attr a;
+
+	cr_assert_eq(genzio_device_query(ctx, &a), 0);
+	return a.caps;
+}
+
+int gzt_host_fabric(void)
+{
+	return genzio_member_list(NULL, NULL, NULL, 0) != -ENOTSUP;
+}
+
+void gzt_recover_self(struct gzt_ep *ep)
+{
+	if (recover_needed(ep))
+		cr_assert_eq(gzt_connect(ep->qp, &ep->info), 0);
 }
 
 void gzt_require_caps(uint64_t caps, const char *names)
@@ -281,5 +350,6 @@ void gzt_require_caps(uint64_t caps, const char *names)
 	have = a.caps & ~caps_hidden();
 	if ((have & caps) != caps)
 		cr_skip_test("%s lacks GENZIO_CAP_%s%s", a.name, names,
-			     a.caps & caps ? " (hidden by GZT_CAPS_HIDE)" : "");
+			     caps_hidden() & caps & a.caps ?
+			     " (some hidden by GZT_CAPS_HIDE)" : "");
 }

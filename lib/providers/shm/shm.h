@@ -159,7 +159,6 @@ struct gz_shm_cq {
 	struct gz_cq base;
 	struct gz_ring ring;
 	uint32_t cons;			/* consumer's own index */
-	uint32_t users;			/* send and receive queues, ctx lock */
 	struct gz_shm_cqhdr *hdr;	/* in segment seg, shared */
 	uint32_t seg;
 	uint32_t id;			/* private copies of what hdr says */
@@ -349,7 +348,7 @@ void gz_shm_qp_fatal(struct gz_shm_qp *qp, uint8_t status);
 /* The device is gone: RESET or RTS to ERR, RC or RD, without an event. */
 void gz_shm_qp_down(struct gz_shm_qp *qp, uint8_t status);
 void gz_shm_qp_query(struct genzio_qp *qp, struct genzio_qp_info *info);
-void gz_shm_qp_reset(struct genzio_qp *qp);
+int gz_shm_qp_reset(struct genzio_qp *qp);
 /* Claim every posted receive no sender took and complete each with
  * GENZIO_WC_FLUSHED in the receive cq (shm_recv.c); what does not fit
  * the cq stays posted, for the next flush. */

@@ -176,6 +176,10 @@ int gz_shm_channel_get_event(struct gz_channel *base, int timeout_ms,
 			struct gz_shm_cq *cq = woken(ctx, base->id, id);
 
 			if (cq) {
+				/* counted at once: from here the count
+				 * keeps the cq (provider.h) */
+				__atomic_fetch_add(&cq->base.events, 1,
+						   __ATOMIC_RELAXED);
 				*out = &cq->base;
 				return 0;
 			}

@@ -111,7 +111,7 @@ static int shm_poll_cq(struct genzio_cq *pub, int n, struct genzio_wc *wc)
 		w->src_gcid = GZ_READ_ONCE(e->src_gcid);
 		w->imm_data = GZ_READ_ONCE(e->imm_data);
 		w->wc_flags = GZ_READ_ONCE(e->wc_flags);
-		w->reserved = 0;
+		w->vendor_err = 0;
 		memcpy(&w->result, e->result, sizeof(w->result));
 		rslot = GZ_READ_ONCE(e->cidx);
 		/* an old claim must never match a later lap of this slot */
@@ -269,10 +269,6 @@ int gz_shm_cq_destroy(struct gz_cq *base)
 {
 	struct gz_shm_cq *cq = container_of(base, struct gz_shm_cq, base);
 
-	if (cq->users)
-		return gz_err(-EBUSY, "%u work queues still complete into "
-			      "this cq (a queue pair's send and receive "
-			      "queues count apart)", cq->users);
 	atomic_store_explicit(&cq->ctx->cq[cq->id], NULL, memory_order_release);
 	/* a channel waiter may be looking at it: let it leave first */
 	gz_shm_progress_quiesce(cq->ctx);

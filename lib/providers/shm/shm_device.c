@@ -11,63 +11,16 @@
 
 #include "providers/shm/shm.h"
 
-/* "512M" and friends; 0 or -EINVAL. */
-static int parse_size(const char *s, uint64_t *out)
-{
-	unsigned long long v;
-	char *end;
-	int shift = 0;
-
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno || end == s || *s == '-')
-		return -EINVAL;
-	switch (*end) {
-	case 'k': case 'K':
-		shift = 10, end++;
-		break;
-	case 'm': case 'M':
-		shift = 20, end++;
-		break;
-	case 'g': case 'G':
-		shift = 30, end++;
-		break;
-	}
-	if (*end || (shift && v > (UINT64_MAX >> shift)))
-		return -EINVAL;
-	*out = (uint64_t)v << shift;
-	return 0;
-}
-
 static int parse_attr(const struct genzio_open_attr *attr, const char **fabric,
 		      uint32_t *subnet, uint64_t *budget)
 {
-	const char *env, *env_fabric = getenv("GENZIO_FABRIC");
+	struct gz_open_opts o;
+	int ret = gz_open_opts_get(attr, &o);
 
-	/* The directory is the user's own, so "default" is per user. */
-	*fabric = env_fabric;
-	if (!*fabric || !**fabric)
-		*fabric = "default";
-	*subnet = 1;
-	*budget = UINT64_MAX;
-	env = getenv("GENZIO_HUGE_BUDGET");
-	if (env && *env && parse_size(env, budget))
-		return gz_err(-EINVAL, "GENZIO_HUGE_BUDGET=%s: want bytes with "
-			      "an optional K, M or G", env);
-	if (attr && (attr->comp_mask & GENZIO_OPEN_ATTR_FABRIC))
-		*fabric = attr->fabric;
-	if (attr && (attr->comp_mask & GENZIO_OPEN_ATTR_SUBNET))
-		*subnet = attr->subnet;
-	if (attr && (attr->comp_mask & GENZIO_OPEN_ATTR_HUGE_BUDGET))
-		*budget = attr->huge_budget;
-	if (!*fabric || !gz_fabric_name_ok(*fabric))
-		return gz_err(-EINVAL, "%s%s: a fabric name is 1-%d of "
-			      "[A-Za-z0-9_]", *fabric == env_fabric ?
-			      "GENZIO_FABRIC=" : "fabric ",
-			      *fabric ? *fabric : "(null)", GZ_FABRIC_NAME_MAX);
-	if (*subnet > 0xffff)
-		return gz_err(-EINVAL, "subnet %u does not fit 16 bits", *subnet);
-	return 0;
+	*fabric = o.fabric;
+	*subnet = o.subnet;
+	*budget = o.budget;
+	return ret;
 }
 
 static const char *base_dir(void)
@@ -231,7 +184,9 @@ static void fill_attr(struct gz_shm_ctx *ctx)
 		  GENZIO_CAP_WRITE_IMM | GENZIO_CAP_SYNC | GENZIO_CAP_RD |
 		  GENZIO_CAP_RMAP | GENZIO_CAP_FINE_STATUS |
 		  GENZIO_CAP_ONE_SIDED_TARGET | GENZIO_CAP_REG_CONVERT |
-		  GENZIO_CAP_RECV_STAGED |
+		  GENZIO_CAP_RECV_STAGED | GENZIO_CAP_QP_SURVIVES_FAULT |
+		  GENZIO_CAP_PEER_WATCH | GENZIO_CAP_RECV_ANY |
+		  GENZIO_CAP_RESET_FLUSHES | GENZIO_CAP_CQ_BACKPRESSURE |
 		  (ctx->procmem_why[0] ? 0 : GENZIO_CAP_REG_ANY) |
 		  (huge ? GENZIO_CAP_HUGE_PAGES : 0);
 	a->max_qp = GZ_SHM_MAX_QP;

@@ -255,7 +255,7 @@ void gz_shm_qp_query(struct genzio_qp *pub, struct genzio_qp_info *info)
 		sizeof(a));
 }
 
-void gz_shm_qp_reset(struct genzio_qp *pub)
+int gz_shm_qp_reset(struct genzio_qp *pub)
 {
 	struct gz_shm_qp *qp = container_of(pub, struct gz_shm_qp, base.pub);
 
@@ -275,6 +275,7 @@ void gz_shm_qp_reset(struct genzio_qp *pub)
 	qp->rinc = 0;
 	atomic_store(&qp->err_status, 0);
 	atomic_store(&qp->state, GENZIO_QPS_RESET);
+	return 0;
 }
 
 uint8_t gz_shm_rd_check(struct gz_shm_peer *peer, uint32_t rqpn,

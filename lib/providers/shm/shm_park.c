@@ -84,7 +84,7 @@ int gz_shm_park(struct gz_shm_qp *qp, const struct genzio_send_wr *wr,
 	 * destination and stays the caller's */
 	if (wr->send_flags & GENZIO_SEND_INLINE && wr->num_sge &&
 	    wr->opcode != GENZIO_WR_READ) {
-		/* check_wr() bounded it by max_inline; never trust that
+		/* gz_wr_check() bounded it by max_inline; never trust that
 		 * here, where an overrun would corrupt the queue */
 		if (wr->sg_list[0].length > sizeof(p->data)) {
 			park_unlock(qp);

@@ -14,54 +14,12 @@
 #include <errno.h>
 #include <string.h>
 
+#include "core/wr.h"
 #include "providers/shm/shm.h"
-
-#define SEND_FLAGS_ALL (GENZIO_SEND_SIGNALED | GENZIO_SEND_FENCE | \
-			GENZIO_SEND_INLINE)
 
 static inline struct gz_shm_qp *to_shm_qp(struct genzio_qp *qp)
 {
 	return container_of(qp, struct gz_shm_qp, base.pub);
-}
-
-/* What needs no lookup: fails the post, not the transfer. */
-static inline int check_wr(const struct gz_shm_qp *qp,
-			   const struct genzio_send_wr *wr)
-{
-	if (GZ_UNLIKELY(wr->opcode >= GENZIO_WR_OPCODE_MAX ||
-			(uint32_t)wr->num_sge > qp->max_sge ||
-			(wr->num_sge && !wr->sg_list) ||
-			(wr->send_flags & ~SEND_FLAGS_ALL)))
-		return -EINVAL;
-	switch (wr->opcode) {
-	case GENZIO_WR_WRITE:
-	case GENZIO_WR_READ:
-	case GENZIO_WR_WRITE_IMM:
-	case GENZIO_WR_SEND:
-	case GENZIO_WR_SEND_IMM:
-		/* inline: PUTIMM/GETIMM, <= max_inline bytes in the entry */
-		if (GZ_UNLIKELY((wr->send_flags & GENZIO_SEND_INLINE) &&
-				(wr->num_sge > 1 ||
-				 (wr->num_sge &&
-				  wr->sg_list[0].length > qp->max_inline))))
-			return -EINVAL;
-		return 0;
-	case GENZIO_WR_SYNC:
-		/* it moves nothing: no data, nothing inline */
-		if (GZ_UNLIKELY(wr->num_sge ||
-				(wr->send_flags & GENZIO_SEND_INLINE)))
-			return -EINVAL;
-		return 0;
-	default: /* atomics */
-		if (GZ_UNLIKELY((wr->atomic.size != 4 && wr->atomic.size != 8) ||
-				(wr->atomic.remote_addr & (wr->atomic.size - 1)) ||
-				wr->num_sge > 1 ||
-				(wr->num_sge &&
-				 wr->sg_list[0].length != wr->atomic.size) ||
-				(wr->send_flags & GENZIO_SEND_INLINE)))
-			return -EINVAL;
-		return 0;
-	}
 }
 
 /* ---- the lean path ---- */
@@ -246,7 +204,7 @@ post_slow(struct gz_shm_qp *qp, struct genzio_send_wr *wr,
 		uint8_t done_st = 0;
 		int ret;
 
-		ret = check_wr(qp, wr);
+		ret = gz_wr_check(wr, qp->max_sge, qp->max_inline);
 		if (GZ_UNLIKELY(ret))
 			goto fail;
 		/* Acquire, as in is_fast(): a poller that ran our parked

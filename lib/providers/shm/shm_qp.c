@@ -11,20 +11,15 @@
 
 #include "providers/shm/shm.h"
 
-/* Round robin: the slot freed longest ago is reused first, so each slot's
- * 14-bit generation wraps only after 2^14 creates in that one slot. */
+/* Round robin: each slot's 14-bit generation wraps only after 2^14
+ * creates in that one slot. */
 static int slot_take(struct gz_shm_ctx *ctx, uint32_t *slot)
 {
-	for (uint32_t n = 0; n < GZ_SHM_MAX_QP; n++) {
-		uint32_t s = (ctx->next_qp_slot + n) % GZ_SHM_MAX_QP;
-
-		if (!atomic_load_explicit(&ctx->qp[s], memory_order_relaxed)) {
-			ctx->next_qp_slot = (s + 1) % GZ_SHM_MAX_QP;
-			*slot = s;
-			return 0;
-		}
-	}
-	return gz_err(-ENOSPC, "all %u queue pairs in use", GZ_SHM_MAX_QP);
+	if (gz_slot_take((void *_Atomic const *)ctx->qp, GZ_SHM_MAX_QP,
+			 &ctx->next_qp_slot, slot))
+		return gz_err(-ENOSPC, "all %u queue pairs in use",
+			      GZ_SHM_MAX_QP);
+	return 0;
 }
 
 static uint32_t qpn_next(struct gz_shm_ctx *ctx, uint32_t slot)
@@ -138,8 +133,6 @@ int gz_shm_qp_create(struct genzio_pd *pd, const struct genzio_qp_attr *attr,
 	qp->base.pub.qp_type = attr->qp_type;
 	qp->scq = container_of(attr->send_cq, struct gz_shm_cq, base.pub);
 	qp->rcq = container_of(attr->recv_cq, struct gz_shm_cq, base.pub);
-	qp->scq->users++;
-	qp->rcq->users++;
 	qp->max_sge = attr->max_send_sge;
 	qp->max_inline = attr->max_inline;
 	qp->lkeys = pd->ctx->lkeys;
@@ -192,8 +185,6 @@ void gz_shm_qp_destroy(struct genzio_qp *pub)
 	gz_shm_park_flush(qp);
 	if (qp->peer)
 		gz_shm_peer_put(qp->peer);
-	qp->scq->users--;
-	qp->rcq->users--;
 	gz_shm_lane_give(ctx, qp->lane);
 	gz_shm_qseg_destroy(ctx, qp->rq_seg, qp->rq, qp->rq_seg_len);
 	if (qp->stage)
