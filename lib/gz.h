@@ -67,13 +67,13 @@ int gz_debug_enabled(void);
 #define GZ_READ_ONCE(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 
 /*
- * A free (NULL) slot of @tab, @n atomic pointers, searched round robin from
- * *@next, which moves past it: the slot freed longest ago is reused first,
- * so generations kept per slot wrap slowly. 0 and *@slot, or -ENOSPC.
- * Under the lock that guards the stores into @tab.
+ * A free (NULL) slot of a queue-pair table @tab, @n atomic pointers,
+ * searched round robin from *@next, which moves past it: the slot freed
+ * longest ago is reused first, so generations kept per slot wrap slowly.
+ * 0 and *@slot, or -ENOSPC (said). Under the lock that guards @tab.
  */
-static inline int gz_slot_take(void *_Atomic const *tab, uint32_t n,
-			       uint32_t *next, uint32_t *slot)
+static inline int gz_qp_slot_take(void *_Atomic const *tab, uint32_t n,
+				  uint32_t *next, uint32_t *slot)
 {
 	for (uint32_t k = 0; k < n; k++) {
 		uint32_t s = (*next + k) % n;
@@ -84,7 +84,7 @@ static inline int gz_slot_take(void *_Atomic const *tab, uint32_t n,
 			return 0;
 		}
 	}
-	return -ENOSPC;
+	return gz_err(-ENOSPC, "all %u queue pairs in use", n);
 }
 
 static inline uint32_t gz_roundup_pow2(uint32_t v)

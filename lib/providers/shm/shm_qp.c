@@ -11,17 +11,6 @@
 
 #include "providers/shm/shm.h"
 
-/* Round robin: each slot's 14-bit generation wraps only after 2^14
- * creates in that one slot. */
-static int slot_take(struct gz_shm_ctx *ctx, uint32_t *slot)
-{
-	if (gz_slot_take((void *_Atomic const *)ctx->qp, GZ_SHM_MAX_QP,
-			 &ctx->next_qp_slot, slot))
-		return gz_err(-ENOSPC, "all %u queue pairs in use",
-			      GZ_SHM_MAX_QP);
-	return 0;
-}
-
 static uint32_t qpn_next(struct gz_shm_ctx *ctx, uint32_t slot)
 {
 	uint32_t gen = (ctx->qp_gen[slot] + 1u) & GZ_SHM_QP_GEN_MASK;
@@ -105,7 +94,8 @@ int gz_shm_qp_create(struct genzio_pd *pd, const struct genzio_qp_attr *attr,
 	uint32_t slot = 0;
 	int ret;
 
-	ret = slot_take(ctx, &slot);
+	ret = gz_qp_slot_take((void *_Atomic const *)ctx->qp, GZ_SHM_MAX_QP,
+			      &ctx->next_qp_slot, &slot);
 	if (ret)
 		return ret;
 	qp = calloc(1, sizeof(*qp));

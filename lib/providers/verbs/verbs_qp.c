@@ -105,15 +105,6 @@ static uint64_t tag_next(struct gz_vb_ctx *ctx, uint32_t slot)
 	       (uint64_t)ctx->qp_gen[slot] << GZ_VB_GEN_SHIFT;
 }
 
-static int slot_take(struct gz_vb_ctx *ctx, uint32_t *slot)
-{
-	if (gz_slot_take((void *_Atomic const *)ctx->qp, GZ_VB_MAX_QP,
-			 &ctx->next_slot, slot))
-		return gz_err(-ENOSPC, "all %u queue pairs in use",
-			      GZ_VB_MAX_QP);
-	return 0;
-}
-
 static void qp_free(struct gz_vb_qp *qp)
 {
 	if (qp->ib)
@@ -173,7 +164,8 @@ int gz_vb_qp_create(struct genzio_pd *pd, const struct genzio_qp_attr *a,
 	if (a->qp_type != GENZIO_QPT_RC)
 		return gz_err(-EOPNOTSUPP, "verbs: RC queue pairs only "
 			      "(GENZIO_CAP_RD is clear)");
-	ret = slot_take(ctx, &slot);
+	ret = gz_qp_slot_take((void *_Atomic const *)ctx->qp, GZ_VB_MAX_QP,
+			      &ctx->next_slot, &slot);
 	if (ret)
 		return ret;
 	qp = calloc(1, sizeof(*qp));
