@@ -41,7 +41,8 @@ struct gz_provider {
 	int (*cq_create)(struct genzio_context *ctx,
 			 const struct genzio_cq_attr *attr,
 			 struct gz_cq **cq);
-	/* -EBUSY while a queue pair uses it. */
+	/* -EBUSY while a queue pair uses it, saying how many work queues
+	 * (gz_cq_busy). */
 	int (*cq_destroy)(struct gz_cq *cq);
 	int (*cq_req_notify)(struct gz_cq *cq);
 	/* Releases everything of @ctx but its memory, which the core frees

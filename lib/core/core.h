@@ -106,8 +106,6 @@ struct gz_cq {
 	struct genzio_comp_channel *channel;	/* or NULL */
 	uint32_t events;	/* delivered by get_event */
 	uint32_t acked;
-	uint32_t users;		/* work queues completing into it (send and
-				 * receive count apart), under ctx lock */
 };
 
 /* The object behind struct genzio_comp_channel. */
@@ -130,7 +128,6 @@ void gz_rmap_noncoherent(int delta);
 struct gz_qp {
 	struct genzio_qp pub;
 	struct genzio_pd *pd;
-	struct gz_cq *scq, *rcq;	/* the core's books (cq users) */
 };
 
 /* Local-key check for the fast path: the region of @lkey covers
@@ -181,6 +178,9 @@ GZ_INLINE int gz_lkey_ok(const struct gz_lkey *tab, uint32_t max_mr,
 int gz_lkey_alloc(struct genzio_context *ctx, const struct gz_mr *mr,
 		  uint32_t *lkey);
 void gz_lkey_free(struct genzio_context *ctx, uint32_t lkey);
+
+/* A cq's destroy refused (cq.c): -EBUSY, and the line that says why. */
+int gz_cq_busy(uint32_t users);
 
 /* The device is gone (fatal.c), with the ctx lock held: once, every
  * queue pair to ERR with @status, every waiter woken, DEVICE_FATAL

@@ -49,6 +49,13 @@ GENZIO_EXPORT int genzio_cq_create(struct genzio_context *ctx,
 	return ret;
 }
 
+int gz_cq_busy(uint32_t users)
+{
+	return gz_err(-EBUSY, "%u work queues still complete into this cq (a "
+		      "queue pair's send and receive queues count apart)",
+		      users);
+}
+
 GENZIO_EXPORT int genzio_cq_destroy(struct genzio_cq *pub)
 {
 	GZ_API();
@@ -65,13 +72,6 @@ GENZIO_EXPORT int genzio_cq_destroy(struct genzio_cq *pub)
 		return gz_err(-EBUSY, "channel events of this cq are not "
 			      "acknowledged (genzio_cq_ack_events)");
 	gz_ctx_lock(ctx);
-	if (container_of(pub, struct gz_cq, pub)->users) {
-		ret = gz_err(-EBUSY, "%u work queues still complete into this "
-			     "cq (a queue pair's send and receive queues count "
-			     "apart)", container_of(pub, struct gz_cq, pub)->users);
-		gz_ctx_unlock(ctx);
-		return ret;
-	}
 	ret = ctx->prov->cq_destroy(container_of(pub, struct gz_cq, pub));
 	if (!ret) {
 		if (ch)

@@ -55,13 +55,7 @@ GENZIO_EXPORT int genzio_qp_create(struct genzio_pd *pd,
 	if (!ret)
 		ret = ctx->prov->qp_create(pd, attr, out);
 	if (!ret) {
-		struct gz_qp *q = container_of(*out, struct gz_qp, pub);
-
-		q->pd = pd;
-		q->scq = container_of(attr->send_cq, struct gz_cq, pub);
-		q->rcq = container_of(attr->recv_cq, struct gz_cq, pub);
-		q->scq->users++;
-		q->rcq->users++;
+		container_of(*out, struct gz_qp, pub)->pd = pd;
 		pd->users++;
 		ctx->nqp++;
 	}
@@ -162,8 +156,6 @@ GENZIO_EXPORT int genzio_qp_destroy(struct genzio_qp *qp)
 	}
 	gz_ctx_lock(ctx);
 	container_of(qp, struct gz_qp, pub)->pd->users--;
-	container_of(qp, struct gz_qp, pub)->scq->users--;
-	container_of(qp, struct gz_qp, pub)->rcq->users--;
 	ctx->prov->qp_destroy(qp);
 	ctx->nqp--;
 	gz_ctx_unlock(ctx);

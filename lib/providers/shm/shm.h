@@ -159,6 +159,7 @@ struct gz_shm_cq {
 	struct gz_cq base;
 	struct gz_ring ring;
 	uint32_t cons;			/* consumer's own index */
+	uint32_t users;			/* send and receive queues, ctx lock */
 	struct gz_shm_cqhdr *hdr;	/* in segment seg, shared */
 	uint32_t seg;
 	uint32_t id;			/* private copies of what hdr says */

@@ -269,6 +269,8 @@ int gz_shm_cq_destroy(struct gz_cq *base)
 {
 	struct gz_shm_cq *cq = container_of(base, struct gz_shm_cq, base);
 
+	if (cq->users)
+		return gz_cq_busy(cq->users);
 	atomic_store_explicit(&cq->ctx->cq[cq->id], NULL, memory_order_release);
 	/* a channel waiter may be looking at it: let it leave first */
 	gz_shm_progress_quiesce(cq->ctx);

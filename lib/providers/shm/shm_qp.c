@@ -123,6 +123,8 @@ int gz_shm_qp_create(struct genzio_pd *pd, const struct genzio_qp_attr *attr,
 	qp->base.pub.qp_type = attr->qp_type;
 	qp->scq = container_of(attr->send_cq, struct gz_shm_cq, base.pub);
 	qp->rcq = container_of(attr->recv_cq, struct gz_shm_cq, base.pub);
+	qp->scq->users++;
+	qp->rcq->users++;
 	qp->max_sge = attr->max_send_sge;
 	qp->max_inline = attr->max_inline;
 	qp->lkeys = pd->ctx->lkeys;
@@ -175,6 +177,8 @@ void gz_shm_qp_destroy(struct genzio_qp *pub)
 	gz_shm_park_flush(qp);
 	if (qp->peer)
 		gz_shm_peer_put(qp->peer);
+	qp->scq->users--;
+	qp->rcq->users--;
 	gz_shm_lane_give(ctx, qp->lane);
 	gz_shm_qseg_destroy(ctx, qp->rq_seg, qp->rq, qp->rq_seg_len);
 	if (qp->stage)

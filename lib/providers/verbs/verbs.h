@@ -119,6 +119,7 @@ struct gz_vb_cq {
 	 * pollers of its cqs to leave its ring (gz_vb_cq_drain) */
 	_Atomic uint32_t in_poll;
 	_Atomic uint32_t overrun;	/* verbs' CQ error came: said once */
+	uint32_t users;			/* send and receive queues, ctx lock */
 	struct gz_vb_cq *next;		/* ctx->cqs */
 	/* the stall watchdog, the poller's own (verbs_cq.c) */
 	uint32_t idle;			/* empty polls since a completion */

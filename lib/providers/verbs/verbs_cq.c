@@ -302,8 +302,11 @@ int gz_vb_cq_create(struct genzio_context *base,
 int gz_vb_cq_destroy(struct gz_cq *base)
 {
 	struct gz_vb_cq *cq = container_of(base, struct gz_vb_cq, base);
-	int ret = ibv_destroy_cq(cq->ib);
+	int ret;
 
+	if (cq->users)
+		return gz_cq_busy(cq->users);
+	ret = ibv_destroy_cq(cq->ib);
 	if (ret)
 		return gz_err(-ret, "ibv_destroy_cq: %s%s", strerror(ret),
 			      ret == EBUSY ? " (a queue pair uses it)" : "");

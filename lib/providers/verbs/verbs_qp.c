@@ -221,6 +221,8 @@ int gz_vb_qp_create(struct genzio_pd *pd, const struct genzio_qp_attr *a,
 	qp->base.pub.context = pd->ctx;
 	qp->base.pub.qp_num = qp->ib->qp_num;
 	qp->base.pub.qp_type = GENZIO_QPT_RC;
+	qp->scq->users++;
+	qp->rcq->users++;
 	atomic_store_explicit(&ctx->qp[slot], qp, memory_order_release);
 	*out = &qp->base.pub;
 	return 0;
@@ -469,5 +471,7 @@ void gz_vb_qp_destroy(struct genzio_qp *pub)
 	atomic_store_explicit(&qp->ctx->qp[qp->slot], NULL,
 			      memory_order_release);
 	gz_vb_cq_drain(qp);
+	qp->scq->users--;
+	qp->rcq->users--;
 	qp_free(qp);
 }
