@@ -3,7 +3,7 @@
  * oob.h: how the examples' two processes meet, out of band. A real job
  * gets its peers' addresses from its launcher (an MPI_Allgather of
  * genzio_conn_info, a PMIx put/get: see 07_job_allgather.c); the examples
- * that reach another host (01, 03) use one stream socket, as perftest
+ * that reach another host (01, 02, 03) use one stream socket, as perftest
  * does:
  *   prog            fork the peer (both on this host, over a socketpair)
  *   prog -S [PORT]  serve: wait for one peer on TCP PORT (default 18516)
@@ -127,15 +127,35 @@ static inline int oob_dial(const char *host, const char *port)
 	return -1;
 }
 
-/* Meet the peer as argv says; 0, or -1 with a message. */
+/* A port of 1..65535 in decimal, or NULL. */
+static inline const char *oob_port(const char *s)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+
+	return *s && !*end && v > 0 && v < 65536 ? s : NULL;
+}
+
+/* Meet the peer as argv says; 0, or -1 with a message. Bad usage exits
+ * 2 (1 is a failed run). */
 static inline int oob_start(int argc, char **argv, struct oob *o)
 {
-	const char *port = argc > 2 ? argv[2] : OOB_PORT;
+	const char *port = argc > 2 ? oob_port(argv[2]) : OOB_PORT;
 	int sv[2];
 
+	if (argc > 3 || !port || (argc > 1 && argv[1][0] == '-' &&
+				  strcmp(argv[1], "-S"))) {
+		fprintf(stderr, "usage: %s [-S [PORT] | HOST [PORT]]\n"
+			"  no argument: both sides here (fork); -S: serve one "
+			"peer on TCP PORT\n  (default %s); HOST: reach that "
+			"server\n", argv[0], OOB_PORT);
+		exit(2);
+	}
 	memset(o, 0, sizeof(*o));
 	if (argc > 1 && !strcmp(argv[1], "-S")) {
 		o->role = OOB_FIRST;
+		printf("waiting for the peer on TCP port %s\n", port);
+		fflush(stdout);
 		o->fd = oob_listen(port);
 	} else if (argc > 1) {
 		o->role = OOB_SECOND;
@@ -150,8 +170,9 @@ static inline int oob_start(int argc, char **argv, struct oob *o)
 		close(sv[o->child ? 1 : 0]);
 	}
 	if (o->fd < 0)
-		fprintf(stderr, "%s: cannot reach the peer (usage: %s [-S [PORT] "
-			"| HOST [PORT]])\n", argv[0], argv[0]);
+		fprintf(stderr, "%s: cannot reach the peer (%s)\n", argv[0],
+			argc > 1 && strcmp(argv[1], "-S") ?
+			"no server there within 30 s" : strerror(errno));
 	return o->fd < 0 ? -1 : 0;
 }
 

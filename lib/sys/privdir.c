@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -86,4 +87,11 @@ int gz_sys_privdir_open(const char *base, int *out, char *why, size_t len)
 	}
 	*out = fd;
 	return 0;
+}
+
+const char *gz_sys_base_dir(void)
+{
+	const char *d = getenv("GENZIO_SHM_DIR");
+
+	return d && *d ? d : "/dev/shm";
 }

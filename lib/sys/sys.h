@@ -30,6 +30,8 @@ uint64_t gz_sys_huge_free(uint64_t page_size);
  * (nothing logged: for a hugetlbfs mount, failing is no error).
  */
 int gz_sys_privdir_open(const char *base, int *dirfd, char *why, size_t len);
+/* The base of the private directories: $GENZIO_SHM_DIR, else /dev/shm. */
+const char *gz_sys_base_dir(void);
 
 /* ---- shmfile.c: named files peers open and map by themselves ---- */
 struct gz_shmfile {

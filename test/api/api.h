@@ -78,6 +78,14 @@ void gzt_require_caps(uint64_t caps, const char *names);
 /* Whether remote-fault status @got is @fine (BAD_RKEY, REM_BOUNDS), or
  * REM_ACCESS on a device without GENZIO_CAP_FINE_STATUS (verbs reports
  * all three as one remote access error). */
+/* RD targets in this process make the progress a target must where it
+ * is not one-sided (verbs: RD connections on first use), as a program's
+ * loop would: through their event fds' work (their events dropped). */
+void gzt_progress(struct genzio_context *ctx);
+/* One completion on @cq within 5 s, @t1 and @t2 (either NULL) making
+ * progress meanwhile: 1, or 0. */
+int gzt_poll_progress(struct genzio_cq *cq, struct genzio_wc *wc,
+		      struct genzio_context *t1, struct genzio_context *t2);
 int gzt_remote_fault_is(uint32_t got, uint32_t fine);
 /* Whether @got is a local protection fault: LOC_PROT, or on a device
  * without GENZIO_CAP_FINE_STATUS verbs' own (Soft-RoCE reports a bad lkey

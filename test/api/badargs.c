@@ -267,8 +267,11 @@ Test(badargs, ah_create_and_destroy)
 		return;
 	}
 	memcpy(a, ep.info.qp_addr, n);
-	a[12] ^= 0x40;	/* an earlier incarnation's (shm's layout) */
-	cr_assert_eq(genzio_ah_create_addr(ep.pd, a, n, &ah), -EHOSTUNREACH);
+	if (!strcmp(da.provider, "shm")) {
+		a[12] ^= 0x40;	/* an earlier incarnation's (its layout) */
+		cr_assert_eq(genzio_ah_create_addr(ep.pd, a, n, &ah),
+			     -EHOSTUNREACH);
+	}
 	cr_assert_eq(genzio_ah_create_addr(ep.pd, ep.info.qp_addr, n, &ah), 0);
 	cr_assert_eq(genzio_ah_destroy(ah), 0);
 	gzt_ep_close(&ep);

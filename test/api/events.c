@@ -146,7 +146,8 @@ static int report_gcid_main(int fd, void *arg)
  * names a peer by GCID without a connection. */
 Test(events, a_peer_replaced_by_a_new_incarnation_is_dead_once_and_quiet)
 {
-	GZT_REQUIRE(RD);
+	gzt_require_caps(GENZIO_CAP_RD | GENZIO_CAP_PEER_WATCH,
+			 "RD, PEER_WATCH");
 	struct genzio_conn_info x, x2;
 	struct genzio_ah *ah, *ah2;
 	struct gzt_child c, c2;

@@ -5,6 +5,7 @@
  * before waits for it, a third queue pair cannot join the pair, and RD
  * talks only to RD.
  */
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -138,6 +139,7 @@ Test(pairing, rd_talks_to_rd_only)
 {
 	GZT_REQUIRE(RD);
 	struct gzt_ep rd, rc, rd2;
+	struct genzio_send_wr *bad;
 	struct genzio_sge sge;
 	struct genzio_wc wc;
 	struct genzio_ah *ah;
@@ -153,7 +155,8 @@ Test(pairing, rd_talks_to_rd_only)
 	wr.ah = ah;
 	wr.remote_qpn = rc.info.qpn;
 	cr_assert_eq(gzt_post_wait(&rd, &wr, &wc), 0);
-	cr_assert_eq(wc.status, GENZIO_WC_REM_QP, "an RC queue pair");
+	cr_assert(gzt_remote_fault_is(wc.status, GENZIO_WC_REM_QP),
+		  "an RC queue pair: %s", genzio_wc_status_str(wc.status));
 	cr_assert_eq(*(volatile uint64_t *)rc.mem->addr, 0);
 	cr_assert_eq(genzio_ah_destroy(ah), 0);
 	/* by the destination's address, as a network provider needs */
@@ -162,13 +165,114 @@ Test(pairing, rd_talks_to_rd_only)
 	wr = put(&rd2, &sge, &v);
 	wr.ah = ah;
 	wr.remote_qpn = rd2.info.qpn;
-	cr_assert_eq(gzt_post_wait(&rd, &wr, &wc), 0);
+	wr.send_flags |= GENZIO_SEND_SIGNALED;
+	cr_assert_eq(genzio_post_send(rd.qp, &wr, &bad), 0);
+	cr_assert_eq(gzt_poll_progress(rd.cq, &wc, rd2.ctx, NULL), 1);
 	cr_assert_eq(wc.status, GENZIO_WC_SUCCESS);
 	cr_assert_eq(*(volatile uint64_t *)rd2.mem->addr, v);
 	cr_assert_eq(genzio_ah_destroy(ah), 0);
 	gzt_ep_close(&rd2);
 	gzt_ep_close(&rc);
 	gzt_ep_close(&rd);
+}
+
+/* Two RD queue pairs whose first requests are to each other, posted
+ * before either polls: on verbs both ask for the one connection at once
+ * (the lower address's request wins); both land. */
+Test(pairing, rd_first_requests_crossing_both_land)
+{
+	GZT_REQUIRE(RD);
+	struct gzt_ep a, b;
+	struct genzio_ah *to_b, *to_a;
+	struct genzio_send_wr *bad;
+	struct genzio_sge sa, sb;
+	struct genzio_wc wc;
+	uint64_t va = 0x1111, vb = 0x2222;
+
+	cr_assert_eq(gzt_ep_open_type(&a, 4096, GZT_ACCESS_ALL, GENZIO_QPT_RD),
+		     0);
+	cr_assert_eq(gzt_ep_open_type(&b, 4096, GZT_ACCESS_ALL, GENZIO_QPT_RD),
+		     0);
+	cr_assert_eq(genzio_ah_create_addr(a.pd, b.info.qp_addr,
+					   b.info.qp_addr_len, &to_b), 0);
+	cr_assert_eq(genzio_ah_create_addr(b.pd, a.info.qp_addr,
+					   a.info.qp_addr_len, &to_a), 0);
+	struct genzio_send_wr wa = put(&b, &sa, &va), wb = put(&a, &sb, &vb);
+
+	wa.ah = to_b;
+	wa.remote_qpn = b.info.qpn;
+	wb.ah = to_a;
+	wb.remote_qpn = a.info.qpn;
+	cr_assert_eq(genzio_post_send(a.qp, &wa, &bad), 0);
+	cr_assert_eq(genzio_post_send(b.qp, &wb, &bad), 0);
+	/* each one's poll is the other's progress */
+	cr_assert_eq(gzt_poll_progress(a.cq, &wc, b.ctx, NULL), 1);
+	cr_assert_eq(wc.status, GENZIO_WC_SUCCESS, "%s",
+		     genzio_wc_status_str(wc.status));
+	cr_assert_eq(gzt_poll_progress(b.cq, &wc, a.ctx, NULL), 1);
+	cr_assert_eq(wc.status, GENZIO_WC_SUCCESS, "%s",
+		     genzio_wc_status_str(wc.status));
+	cr_assert_eq(*(volatile uint64_t *)b.mem->addr, va);
+	cr_assert_eq(*(volatile uint64_t *)a.mem->addr, vb);
+	/* and the one connection serves both ways from now on */
+	va = 0x3333;
+	cr_assert_eq(gzt_post_wait(&a, &wa, &wc), 0);
+	cr_assert_eq(wc.status, GENZIO_WC_SUCCESS);
+	cr_assert_eq(*(volatile uint64_t *)b.mem->addr, va);
+	cr_assert_eq(genzio_ah_destroy(to_a), 0);
+	cr_assert_eq(genzio_ah_destroy(to_b), 0);
+	gzt_ep_close(&b);
+	gzt_ep_close(&a);
+}
+
+/* verbs: an RD queue pair talks to at most GENZIO_VERBS_RD_PEERS others;
+ * one more is refused at post, and the ones it has keep working. */
+Test(pairing, rd_peers_beyond_the_bound_are_refused)
+{
+	GZT_REQUIRE(RD);
+	struct gzt_ep s, t1, t2;
+	struct genzio_device_attr da;
+	struct genzio_send_wr *bad;
+	struct genzio_ah *ah1, *ah2;
+	struct genzio_sge sge;
+	struct genzio_wc wc;
+	uint64_t v = 7;
+
+	cr_assert_eq(setenv("GENZIO_VERBS_RD_PEERS", "1", 1), 0);
+	cr_assert_eq(gzt_ep_open_type(&s, 0, 0, GENZIO_QPT_RD), 0);
+	unsetenv("GENZIO_VERBS_RD_PEERS");
+	cr_assert_eq(genzio_device_query(s.ctx, &da), 0);
+	if (strcmp(da.provider, "verbs")) {
+		gzt_ep_close(&s);
+		cr_skip_test("a verbs bound (provider %s)", da.provider);
+	}
+	cr_assert_eq(gzt_ep_open_type(&t1, 4096, GZT_ACCESS_ALL,
+				      GENZIO_QPT_RD), 0);
+	cr_assert_eq(gzt_ep_open_type(&t2, 4096, GZT_ACCESS_ALL,
+				      GENZIO_QPT_RD), 0);
+	cr_assert_eq(genzio_ah_create_addr(s.pd, t1.info.qp_addr,
+					   t1.info.qp_addr_len, &ah1), 0);
+	cr_assert_eq(genzio_ah_create_addr(s.pd, t2.info.qp_addr,
+					   t2.info.qp_addr_len, &ah2), 0);
+	struct genzio_send_wr w1 = put(&t1, &sge, &v), w2 = put(&t2, &sge, &v);
+
+	w1.ah = ah1;
+	w1.remote_qpn = t1.info.qpn;
+	w2.ah = ah2;
+	w2.remote_qpn = t2.info.qpn;
+	cr_assert_eq(genzio_post_send(s.qp, &w1, &bad), 0);
+	cr_assert_eq(gzt_poll_progress(s.cq, &wc, t1.ctx, NULL), 1);
+	cr_assert_eq(wc.status, GENZIO_WC_SUCCESS);
+	cr_assert_eq(genzio_post_send(s.qp, &w2, &bad), -ENOSPC);
+	cr_assert_eq(bad, &w2);
+	cr_assert_eq(*(volatile uint64_t *)t2.mem->addr, 0, "nothing landed");
+	cr_assert_eq(gzt_post_wait(&s, &w1, &wc), 0);
+	cr_assert_eq(wc.status, GENZIO_WC_SUCCESS);
+	cr_assert_eq(genzio_ah_destroy(ah1), 0);
+	cr_assert_eq(genzio_ah_destroy(ah2), 0);
+	gzt_ep_close(&t2);
+	gzt_ep_close(&t1);
+	gzt_ep_close(&s);
 }
 
 Test(pairing, waiting_for_the_peer_does_not_use_up_the_receive_timeout)

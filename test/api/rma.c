@@ -263,7 +263,8 @@ Test(rma, rd_queue_pair_addresses_each_request_by_ah)
 	/* the RD destination is checked like an RC one */
 	wr.remote_qpn = t.info.qpn ^ 1;
 	cr_assert_eq(gzt_post_wait(&ep, &wr, &wc), 0);
-	cr_assert_eq(wc.status, GENZIO_WC_REM_QP);
+	cr_assert(gzt_remote_fault_is(wc.status, GENZIO_WC_REM_QP), "%s",
+		  genzio_wc_status_str(wc.status));
 	cr_assert_eq(genzio_ah_destroy(ah), 0);
 	gzt_target_stop(&t);
 	gzt_ep_close(&ep);

@@ -1,10 +1,12 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # The verbs provider in QEMU guests (TAP). One guest, rxe0 on a dummy
-# netdev: the build's genzio-info and examples over it, and the whole
-# conformance suite, each test relayed as one TAP line. Two guests joined by a network (two machines): the examples across
-# them, a job of two processes per guest, genzio_perf beside perftest. The
-# guests get the build's real binaries (libtool's .libs) and libgenzio.
+# netdev: the build's genzio-info and examples over it, a hostile peer of
+# RD's wire-up (rdfuzz), and the whole conformance suite, each test
+# relayed as one TAP line. Two guests joined by a network (two machines):
+# the examples across them, a job of two processes per guest,
+# genzio_perf beside perftest; then faults between them. The guests get
+# the build's real binaries (libtool's .libs) and libgenzio.
 #   sh test/vm/verbs.sh BUILDDIR
 # Kernel cache: GZ_VM_CACHE; each QEMU is killed after GZ_VM_TIMEOUT
 # seconds (default 600). Skips, with the reason, where QEMU or a kernel
@@ -38,7 +40,8 @@ done
 lib=$(ls "$b"/lib/.libs/libgenzio.so.1 2>/dev/null) &&
 	set -- "$@" "$lib=/usr/lib/x86_64-linux-gnu/libgenzio.so.1"
 LD_LIBRARY_PATH=$b/lib/.libs "$here/run.sh" --timeout "$secs" --cache "$cache" \
-	--out "$tmp" "$here/verbs-one.guest" "$@" 2>"$tmp/run.err"
+	--out "$tmp" "$here/verbs-one.guest" "$@" \
+	"$(real test/vm rdfuzz)=/gz/rdfuzz" 2>"$tmp/run.err"
 rc=$?
 LD_LIBRARY_PATH=$b/lib/.libs "$here/run.sh" --two --timeout "$secs" \
 	--cache "$cache" --out "$tmp/two" "$here/verbs-two.guest" "$@" \
@@ -48,12 +51,14 @@ LD_LIBRARY_PATH=$b/lib/.libs "$here/run.sh" --two --timeout "$secs" \
 	"$(real test/vm stream)=/gz/stream" 2>>"$tmp/run.err" || rc=1
 
 gz_vm_tap "$tmp/guest1.log" verbs: rxe0_up genzio_info_rxe0 \
-	01_write_read 02_atomic_counter 03_send_recv 04_loadstore
+	01_write_read 02_atomic_counter 03_send_recv 04_loadstore \
+	rd_wireup_survives_hostile_datagrams
 gz_vm_tap "$tmp/two/guest1.log" "verbs, two guests:" rxe0_eth0_1 \
-	01_write_read_server 03_send_recv_server 02_atomic_counter \
+	01_write_read_server 02_atomic_counter_server 03_send_recv_server \
 	04_loadstore job_2x2_ranks_0_1 perftest_server
 gz_vm_tap "$tmp/two/guest2.log" "verbs, two guests:" rxe0_eth0_2 \
-	01_write_read_client 03_send_recv_client job_2x2_ranks_2_3 \
+	01_write_read_client 02_atomic_counter_client 03_send_recv_client \
+	job_2x2_ranks_2_3 \
 	perftest_table
 gz_vm_tap "$tmp/faults/guest2.log" "verbs, faults:" \
 	link_down_reconnects_and_verifies peer_killed_flushes_and_tells

@@ -23,13 +23,6 @@ static int parse_attr(const struct genzio_open_attr *attr, const char **fabric,
 	return ret;
 }
 
-static const char *base_dir(void)
-{
-	const char *d = getenv("GENZIO_SHM_DIR");
-
-	return d && *d ? d : GZ_SHM_DEFAULT_DIR;
-}
-
 /* What to do about a base directory we cannot use. */
 static const char *base_hint(void)
 {
@@ -73,7 +66,7 @@ static int dirs_open(struct gz_shm_ctx *ctx)
 
 	for (int i = 0; i < GZ_SHM_NDIRS; i++)
 		ctx->dirfd[i] = -1;
-	ret = gz_sys_privdir_open(base_dir(), &ctx->dirfd[GZ_SHM_DIR_SHM], why,
+	ret = gz_sys_privdir_open(gz_sys_base_dir(), &ctx->dirfd[GZ_SHM_DIR_SHM], why,
 				  sizeof(why));
 	if (ret)
 		return gz_err(ret, "%s%s", why, base_hint());
@@ -298,7 +291,7 @@ static int shm_fabric_open(const char *dev,
 	if (ret)
 		return ret;
 	(void)subnet;	/* a view shows whatever subnet the fabric has */
-	ret = gz_sys_privdir_open(base_dir(), &dirfd, why, sizeof(why));
+	ret = gz_sys_privdir_open(gz_sys_base_dir(), &dirfd, why, sizeof(why));
 	if (ret)
 		return gz_err(ret, "%s%s", why, base_hint());
 	ret = gz_fabric_view(dirfd, fabric, f);
@@ -309,16 +302,16 @@ static int shm_fabric_open(const char *dev,
 static int shm_probe(struct genzio_device_desc *devs, int max, char *why,
 		     size_t len)
 {
-	if (!access(base_dir(), W_OK)) {
+	if (!access(gz_sys_base_dir(), W_OK)) {
 		if (max > 0) {
 			snprintf(devs[0].name, sizeof(devs[0].name), "shm0");
 			snprintf(devs[0].detail, sizeof(devs[0].detail),
-				 "%.50s/genzio-%u", base_dir(),
+				 "%.50s/genzio-%u", gz_sys_base_dir(),
 				 (unsigned)geteuid());
 		}
 		return 1;
 	}
-	snprintf(why, len, "%.200s: %s%s", base_dir(), strerror(errno),
+	snprintf(why, len, "%.200s: %s%s", gz_sys_base_dir(), strerror(errno),
 		 base_hint());
 	return 0;
 }

@@ -16,7 +16,6 @@
 #include "xdm/ring.h"
 #include "xdm/xdm.h"
 
-#define GZ_SHM_DEFAULT_DIR "/dev/shm"
 #define GZ_SHM_MAX_CID GZ_FABRIC_MAX_CID
 #define GZ_SHM_QP_BITS 10
 #define GZ_SHM_MAX_QP (1u << GZ_SHM_QP_BITS)

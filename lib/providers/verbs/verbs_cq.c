@@ -91,8 +91,31 @@ static int send_done(struct gz_vb_qp *qp, const struct ibv_wc *w,
 		memcpy(e->dst, qp->scratch + (seq & qp->sq_mask) *
 		       qp->scratch_stride, e->len);
 	/* RC completes in order: everything up to it is done */
+	if (GZ_UNLIKELY(qp->rd))	/* an RD child: its qp's budget too */
+		atomic_fetch_add_explicit(&qp->rd->sq_freed, seq + 1 -
+					  atomic_load_explicit(&qp->sq_tail,
+							       memory_order_relaxed),
+					  memory_order_release);
 	atomic_store_explicit(&qp->sq_tail, seq + 1, memory_order_release);
 	return w->status || !e->hidden;
+}
+
+/* What a failed completion on @qp says: that queue pair failed, or for an
+ * RD one's receive, the child @qpn that took it. */
+static void fail(struct gz_vb_qp *qp, uint32_t qpn, uint32_t status)
+{
+	if (qp->role == GZ_VB_RD) {
+		struct gz_vb_child *c = gz_vb_rd_child_by_qpn(qp->rd, qpn);
+
+		/* a connection that is up: one wiring or failed already is
+		 * progress's (a late receive of an old round is not news) */
+		if (c && atomic_load_explicit(&c->q.state,
+					      memory_order_relaxed) ==
+		    GENZIO_QPS_RTS)
+			gz_vb_qp_failed(&c->q, status);
+		return;
+	}
+	gz_vb_qp_failed(qp, status);
 }
 
 /* @w into @o: 1, or 0 if it makes no user completion (a hidden one, or
@@ -117,7 +140,9 @@ static int wc_convert(struct gz_vb_ctx *ctx, const struct ibv_wc *w,
 	o->imm_data = 0;
 	o->wc_flags = 0;
 	o->result = 0;
-	if (id & GZ_VB_RECV)
+	if (GZ_UNLIKELY(qp->role == GZ_VB_RD))
+		gz_vb_rd_recv_done(qp->rd, w, seq, o);
+	else if (id & GZ_VB_RECV)
 		recv_done(qp, w, seq, o);
 	else if (!send_done(qp, w, seq, o))
 		return 0;
@@ -128,17 +153,14 @@ static int wc_convert(struct gz_vb_ctx *ctx, const struct ibv_wc *w,
 		    atomic_exchange(&qp->stalled, 0))
 			o->status = GENZIO_WC_RETRY_EXC;
 		if (o->status != GENZIO_WC_FLUSHED)
-			gz_vb_qp_failed(qp, o->status);
+			fail(qp, w->qp_num, o->status);
 	}
 	return 1;
 }
 
-static uint64_t now_ns(void)
+static uint64_t now_ms(void)
 {
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+	return gz_vb_now_ns() / 1000000u;
 }
 
 /*
@@ -154,7 +176,7 @@ static uint64_t now_ns(void)
 static __attribute__((noinline)) void stall_check(struct gz_vb_cq *cq)
 {
 	struct gz_vb_ctx *ctx = cq->ctx;
-	uint64_t now = now_ns();
+	uint64_t now = gz_vb_now_ns();
 
 	if (!ctx->stall_ns)
 		return;
@@ -218,6 +240,12 @@ GZ_INLINE int poll_cq(struct genzio_cq *pub, int n, struct genzio_wc *out,
 	else if (GZ_UNLIKELY(!(++cq->idle & 0xffff)))
 		stall_check(cq);	/* still inside: qps stay alive */
 	atomic_store_explicit(&cq->in_poll, in + 2, memory_order_release);
+	/* RD connections made on first use progress in the target's poll
+	 * (out of the window above: progress may wait for pollers) */
+	if (GZ_UNLIKELY(atomic_load_explicit(&cq->rd_users,
+					     memory_order_relaxed)) &&
+	    !(++cq->polls & 15))
+		gz_vb_rd_progress(cq->ctx, 0);
 	if (GZ_UNLIKELY(!got && !ret && n &&
 			atomic_load_explicit(&cq->overrun, memory_order_relaxed)))
 		return -EOVERFLOW;
@@ -377,6 +405,8 @@ int gz_vb_channel_create(struct genzio_context *base, struct gz_channel **out)
 	ret = epoll_add(ch->base.pub.fd, ch->ib->fd);
 	if (!ret)
 		ret = epoll_add(ch->base.pub.fd, ch->efd);
+	if (!ret && ctx->wire_ch)
+		ret = epoll_add(ch->base.pub.fd, ctx->wire_ch->fd);
 	if (ret) {
 		gz_err(ret, "epoll_ctl: %s", strerror(-ret));
 		goto fail;
@@ -416,12 +446,13 @@ int gz_vb_channel_get_event(struct gz_channel *base, int timeout_ms,
 	struct gz_vb_channel *ch = container_of(base, struct gz_vb_channel,
 						base);
 	struct genzio_context *ctx = base->pub.context;
-	struct epoll_event e[2];
+	int64_t end = (int64_t)now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	struct epoll_event e[3];
 
 	for (;;) {
 		struct ibv_cq *icq;
 		void *cq_ctx;
-		int n;
+		int n, due, left;
 
 		/* an event already queued is taken before we sleep */
 		if (!ibv_get_cq_event(ch->ib, &icq, &cq_ctx)) {
@@ -440,12 +471,19 @@ int gz_vb_channel_get_event(struct gz_channel *base, int timeout_ms,
 				      strerror(errno));
 		if (atomic_load(&ctx->fatal))
 			return gz_ctx_gone(ctx);
+		/* RD connections progress in waits too; the wait ends
+		 * in time for the next resend */
+		due = gz_vb_rd_progress(gz_vb_ctx_of(ctx), 1);
 		if (!timeout_ms)
 			return -EAGAIN;
-		n = epoll_wait(base->pub.fd, e, 2, timeout_ms);
+		left = timeout_ms < 0 ? -1 : (int)(end - (int64_t)now_ms());
+		if (timeout_ms > 0 && left <= 0)
+			return -ETIMEDOUT;
+		n = epoll_wait(base->pub.fd, e, 3, due < 0 ? left :
+			       left < 0 || due < left ? due : left);
 		if (n < 0)
 			return errno == EINTR ? -EINTR : -errno;
-		if (!n)
+		if (!n && (timeout_ms > 0 && (int64_t)now_ms() >= end))
 			return -ETIMEDOUT;
 		/* woken: look again (a fatal wake stays readable) */
 	}

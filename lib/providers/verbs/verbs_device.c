@@ -23,13 +23,6 @@
 #define DEFAULT_TIMEOUT_MS 2000
 #define RETRY_CNT 6		/* not 7: Soft-RoCE reads 7 as "for ever" */
 
-static const char *base_dir(void)
-{
-	const char *d = getenv("GENZIO_SHM_DIR");
-
-	return d && *d ? d : "/dev/shm";
-}
-
 static int env_uint(const char *name, uint32_t max, uint32_t *out)
 {
 	const char *s = getenv(name);
@@ -180,12 +173,15 @@ static void fill_attr(struct gz_vb_ctx *ctx, const char *name)
 
 	snprintf(a->name, sizeof(a->name), "%s", name);
 	snprintf(a->provider, sizeof(a->provider), "verbs");
-	/* No RD (yet), no load/store, no fine remote status (verbs has
-	 * one remote access error), no staging (receives need none); and
-	 * verbs' own rules: an error kills the queue pair, no liveness, a
-	 * reset drops, a cq overrun is fatal. */
+	/* RD made of RC children (verbs_rd.c), no load/store, no fine
+	 * remote status (verbs has one remote access error), no staging
+	 * (receives need none); and verbs' own rules: an error kills the
+	 * queue pair, no liveness, a reset drops, a cq overrun is fatal,
+	 * and a target makes progress for RD connections (no
+	 * ONE_SIDED_TARGET). */
 	a->caps = GENZIO_CAP_RMA | GENZIO_CAP_MSG | GENZIO_CAP_WRITE_IMM |
 		  GENZIO_CAP_SYNC | GENZIO_CAP_REG_ANY | GENZIO_CAP_RECV_ANY |
+		  GENZIO_CAP_RD |
 		  (atomics ? GENZIO_CAP_ATOMIC : 0) |
 		  (huge ? GENZIO_CAP_HUGE_PAGES : 0);
 	/* verbs' atomics: 64-bit CAS and FADD; the rest of Gen-Z's set is
@@ -230,7 +226,7 @@ static int gcid_take(struct gz_vb_ctx *ctx, const struct gz_open_opts *o)
 
 	/* a checked fabric name ([A-Za-z0-9_]), its first 21 characters */
 	snprintf(name, sizeof(name), "vb_%.21s", o->fabric);
-	ret = gz_sys_privdir_open(base_dir(), &dirfd, why, sizeof(why));
+	ret = gz_sys_privdir_open(gz_sys_base_dir(), &dirfd, why, sizeof(why));
 	if (ret)
 		return gz_err(ret, "%s (the host registry of GCIDs lives there: "
 			      "set GENZIO_SHM_DIR to a tmpfs directory you may "
@@ -277,7 +273,7 @@ static struct ibv_context *open_by_name(const char *dev, int *err)
 static int vb_device_open(const char *dev, const struct genzio_open_attr *attr,
 			  struct genzio_context **out)
 {
-	uint32_t ms = DEFAULT_TIMEOUT_MS;
+	uint32_t ms = DEFAULT_TIMEOUT_MS, peers = GZ_VB_RD_PEERS;
 	struct gz_open_opts o;
 	struct gz_vb_ctx *ctx;
 	int ret;
@@ -287,8 +283,12 @@ static int vb_device_open(const char *dev, const struct genzio_open_attr *attr,
 	ret = gz_open_opts_get(attr, &o);
 	if (ret)
 		return ret;
-	if (env_uint("GENZIO_VERBS_TIMEOUT_MS", 600000, &ms))
+	if (env_uint("GENZIO_VERBS_TIMEOUT_MS", 600000, &ms) ||
+	    env_uint("GENZIO_VERBS_RD_PEERS", GZ_VB_RD_PEERS_MAX, &peers))
 		return -EINVAL;
+	if (!peers)
+		return gz_err(-EINVAL, "GENZIO_VERBS_RD_PEERS=0: want 1..%u",
+			      GZ_VB_RD_PEERS_MAX);
 	ctx = calloc(1, sizeof(*ctx));
 	if (!ctx)
 		return -ENOMEM;
@@ -318,6 +318,7 @@ static int vb_device_open(const char *dev, const struct genzio_open_attr *attr,
 	if (ret)
 		goto close;
 	ctx->peer_timeout_ms = ms;
+	ctx->rd_peers = peers;
 	/* past the ACK budget (devices stretch it 2-4x) and the longest RNR
 	 * wait (6 x 655 ms): a device that says nothing by then stalled */
 	ctx->stall_ns = ms ? ((uint64_t)ms * 4 + 5000) * 1000000u : 0;
@@ -342,6 +343,8 @@ static void vb_device_close(struct genzio_context *base)
 
 	gz_fabric_leave(&ctx->fabric, ctx->cid, ctx->incarnation);
 	gz_fabric_close(&ctx->fabric);
+	if (ctx->wire_ch)
+		ibv_destroy_comp_channel(ctx->wire_ch);
 	ibv_close_device(ctx->ib);
 	/* the core frees ctx, after its event queue */
 }
@@ -407,19 +410,6 @@ static int vb_fabric_open(const char *dev, const struct genzio_open_attr *attr,
 				  "network, not on a host fabric", dev);
 }
 
-static int vb_ah_create(struct genzio_pd *pd, uint32_t gcid, const uint8_t *a,
-			size_t len, struct genzio_ah **ah)
-{
-	(void)pd, (void)gcid, (void)a, (void)len, (void)ah;
-	return gz_err(-EOPNOTSUPP, "verbs: no RD queue pairs, so no address "
-		      "handles (GENZIO_CAP_RD is clear)");
-}
-
-static void vb_ah_destroy(struct genzio_ah *ah)
-{
-	(void)ah;
-}
-
 static int vb_rmap_map(struct genzio_ah *ah, uint32_t remote_qpn,
 		       uint64_t raddr, uint64_t len, uint32_t rkey,
 		       uint32_t mode, struct genzio_rmap **rmap)
@@ -440,8 +430,8 @@ const struct gz_provider gz_verbs_provider = {
 	.addr_id = 2,
 	.own_lkeys = 1,
 	.probe = vb_probe,
-	.ah_create = vb_ah_create,
-	.ah_destroy = vb_ah_destroy,
+	.ah_create = gz_vb_ah_create,
+	.ah_destroy = gz_vb_ah_destroy,
 	.channel_create = gz_vb_channel_create,
 	.channel_destroy = gz_vb_channel_destroy,
 	.channel_get_event = gz_vb_channel_get_event,

@@ -98,7 +98,10 @@ static void one_event(struct gz_vb_ctx *ctx, const struct ibv_async_event *ev,
 	case IBV_EVENT_QP_ACCESS_ERR:
 		gz_ctx_lock(&ctx->base);
 		qp = qp_live(ctx, n);
-		if (qp)
+		/* an RD queue pair's UD one: progress restarts it */
+		if (qp && qp->role == GZ_VB_RD)
+			atomic_store(&qp->rd->wire_broken, 1);
+		else if (qp)
 			gz_vb_qp_failed(qp, qp_event_status(ev->event_type));
 		gz_ctx_unlock(&ctx->base);
 		return;
@@ -156,6 +159,8 @@ void gz_vb_event_harvest(struct genzio_context *base)
 		ibv_ack_async_event(&ev);
 		one_event(ctx, &ev, &n);
 	}
+	/* the event fd wakes for RD wire-up too: that is progress */
+	gz_vb_rd_progress(ctx, 1);
 }
 
 void gz_vb_device_fatal(struct genzio_context *base, uint8_t status)

@@ -9,7 +9,9 @@
  */
 #include <endian.h>
 #include <errno.h>
+#include <limits.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "core/wr.h"
 #include "providers/verbs/verbs.h"
@@ -176,26 +178,61 @@ static int convert(struct gz_vb_qp *qp, const struct genzio_send_wr *wr,
 	}
 }
 
-int gz_vb_post_send(struct genzio_qp *pub, struct genzio_send_wr *wr,
-		    struct genzio_send_wr **bad_wr)
+/* Parked: @n requests of @iw, the first at sequence @seq, copied into
+ * @c's park until its connection is up (gz_vb_wire.c posts them). Their
+ * sges are copied, and inline data too: the caller may reuse it. */
+static void park(struct gz_vb_child *c, const struct ibv_send_wr *iw, int n,
+		 uint64_t seq)
 {
-	struct gz_vb_qp *qp = gz_vb_qp_of(pub);
+	struct gz_vb_qp *qp = &c->q;
+
+	for (int i = 0; i < n; i++, seq++) {
+		uint32_t at = (uint32_t)(seq & qp->sq_mask);
+		struct ibv_send_wr *p = &c->park[at];
+		struct ibv_sge *sg = &c->park_sge[(size_t)at * c->park_nsge];
+
+		*p = iw[i];
+		p->next = NULL;
+		p->sg_list = sg;
+		if (iw[i].send_flags & IBV_SEND_INLINE) {
+			uint8_t *d = qp->scratch + at * qp->scratch_stride;
+			uint32_t len = 0;
+
+			for (int k = 0; k < iw[i].num_sge; k++) {
+				memcpy(d + len, (void *)(uintptr_t)
+				       iw[i].sg_list[k].addr,
+				       iw[i].sg_list[k].length);
+				len += iw[i].sg_list[k].length;
+			}
+			sg->addr = (uintptr_t)d;
+			sg->length = len;
+			sg->lkey = qp->scratch_mr->lkey;
+			p->num_sge = iw[i].num_sge ? 1 : 0;
+		} else {
+			memcpy(sg, iw[i].sg_list,
+			       (size_t)iw[i].num_sge * sizeof(*sg));
+		}
+	}
+}
+
+/* Up to @max requests from *@wrp; *@wrp moves past those taken, *@taken
+ * counts them. @c: park them there instead (a child not yet up). */
+GZ_INLINE int post_some(struct gz_vb_qp *qp, struct genzio_send_wr **wrp,
+			int max, struct gz_vb_child *c, int *taken,
+			struct genzio_send_wr **bad_wr)
+{
+	struct genzio_send_wr *wr = *wrp;
 	struct ibv_send_wr iw[CHAIN], *ibad = NULL;
 	struct genzio_send_wr *gw[CHAIN];
 	struct ibv_sge sg[CHAIN];
+	int done = 0;
 
-	if (GZ_UNLIKELY(atomic_load_explicit(&qp->state,
-					     memory_order_relaxed) ==
-			GENZIO_QPS_RESET)) {
-		*bad_wr = wr;
-		return -ENOTCONN;
-	}
-	while (wr) {
+	while (wr && done < max) {
 		uint64_t tail = atomic_load_explicit(&qp->sq_tail,
 						     memory_order_acquire);
 		int n = 0, ret = 0;
 
-		for (; wr && n < CHAIN; wr = wr->next, n++) {
+		for (; wr && n < CHAIN && done + n < max; wr = wr->next, n++) {
 			uint64_t seq = qp->sq_head + (uint64_t)n;
 
 			/* a ring entry is reused only once polled */
@@ -211,24 +248,58 @@ int gz_vb_post_send(struct genzio_qp *pub, struct genzio_send_wr *wr,
 				iw[n - 1].next = &iw[n];
 			gw[n] = wr;
 		}
-		if (n) {
+		if (n && c) {
+			park(c, iw, n, qp->sq_head);
+		} else if (n) {
 			int err = ibv_post_send(qp->ib, iw, &ibad);
 
 			if (GZ_UNLIKELY(err)) {
 				int k = CHAIN_INDEX(ibad, iw, n);
 
 				qp->sq_head += (uint64_t)k;
+				*taken = done + k;
+				*wrp = gw[k];
 				*bad_wr = gw[k];
 				return err == ENOMEM ? -EAGAIN : -err;
 			}
-			qp->sq_head += (uint64_t)n;
 		}
+		qp->sq_head += (uint64_t)n;
+		done += n;
 		if (GZ_UNLIKELY(ret)) {
+			*taken = done;
+			*wrp = wr;
 			*bad_wr = wr;
 			return ret;
 		}
 	}
+	*taken = done;
+	*wrp = wr;
 	return 0;
+}
+
+int gz_vb_post_send(struct genzio_qp *pub, struct genzio_send_wr *wr,
+		    struct genzio_send_wr **bad_wr)
+{
+	struct gz_vb_qp *qp = gz_vb_qp_of(pub);
+	int n;
+
+	if (GZ_UNLIKELY(atomic_load_explicit(&qp->state,
+					     memory_order_relaxed) ==
+			GENZIO_QPS_RESET)) {
+		*bad_wr = wr;
+		return -ENOTCONN;
+	}
+	return post_some(qp, &wr, INT_MAX, NULL, &n, bad_wr);
+}
+
+int gz_vb_post_some(struct gz_vb_qp *qp, struct genzio_send_wr **wr,
+		    int max, int parking, int *n)
+{
+	struct genzio_send_wr *bad;
+
+	return post_some(qp, wr, max, parking ?
+			 container_of(qp, struct gz_vb_child, q) : NULL, n,
+			 &bad);
 }
 
 int gz_vb_post_recv(struct genzio_qp *pub, struct genzio_recv_wr *wr,
@@ -246,24 +317,18 @@ int gz_vb_post_recv(struct genzio_qp *pub, struct genzio_recv_wr *wr,
 		for (; wr && n < CHAIN; wr = wr->next, n++) {
 			uint64_t seq = qp->rq_head + (uint64_t)n;
 
-			if (GZ_UNLIKELY(wr->num_sge < 0 ||
-					(uint32_t)wr->num_sge > qp->max_recv_sge ||
-					(wr->num_sge && !wr->sg_list))) {
-				ret = -EINVAL;
+			ret = gz_vb_recv_check(qp, wr);
+			if (GZ_UNLIKELY(ret))
 				break;
-			}
 			if (GZ_UNLIKELY(seq - tail >= qp->rq_depth)) {
 				ret = -EAGAIN;
 				break;
 			}
 			qp->rq[seq & qp->rq_mask] = wr->wr_id;
-			iw[n].wr_id = GZ_VB_RECV |
-				      atomic_load_explicit(&qp->tag,
-							   memory_order_relaxed) |
-				      (seq & GZ_VB_SEQ_MASK);
-			iw[n].next = NULL;
-			iw[n].sg_list = (struct ibv_sge *)wr->sg_list;
-			iw[n].num_sge = wr->num_sge;
+			gz_vb_recv_fill(&iw[n], GZ_VB_RECV |
+					atomic_load_explicit(&qp->tag,
+							     memory_order_relaxed) |
+					(seq & GZ_VB_SEQ_MASK), wr);
 			if (n)
 				iw[n - 1].next = &iw[n];
 			gw[n] = wr;

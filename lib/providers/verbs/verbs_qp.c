@@ -59,7 +59,10 @@ void gz_vb_qp_failed(struct gz_vb_qp *qp, uint32_t status)
 		return;
 	atomic_store(&qp->err_status, status);
 	atomic_store(&qp->state, GENZIO_QPS_ERR);
-	gz_event_push(&qp->ctx->base, &e);
+	/* an RD queue pair stays RTS when one of its connections fails:
+	 * that is no QP_ERR of the user's */
+	if (qp->role != GZ_VB_CHILD)
+		gz_event_push(&qp->ctx->base, &e);
 	/* no answer for the whole retry budget: the peer is gone as far as
 	 * this queue pair can tell (a process killed, a link down) */
 	if (status == GENZIO_WC_RETRY_EXC) {
@@ -75,7 +78,7 @@ void gz_vb_qp_reflush(struct gz_vb_qp *qp)
 	ibv_modify_qp(qp->ib, &a, IBV_QP_STATE);
 }
 
-static uint8_t rd_atomic(int dev_max)
+uint8_t gz_vb_rd_atomic(int dev_max)
 {
 	return dev_max < RD_ATOMIC_MAX ? (uint8_t)(dev_max > 0 ? dev_max : 1) :
 					 RD_ATOMIC_MAX;
@@ -97,15 +100,14 @@ static int to_init(struct gz_vb_qp *qp)
 	return ret ? gz_err(-ret, "to INIT: %s", strerror(ret)) : 0;
 }
 
-/* The next generation of @slot, in wr_id form. */
-static uint64_t tag_next(struct gz_vb_ctx *ctx, uint32_t slot)
+uint64_t gz_vb_tag_next(struct gz_vb_ctx *ctx, uint32_t slot)
 {
 	ctx->qp_gen[slot] = (uint16_t)((ctx->qp_gen[slot] + 1) & GZ_VB_GEN_MASK);
 	return (uint64_t)slot << GZ_VB_SLOT_SHIFT |
 	       (uint64_t)ctx->qp_gen[slot] << GZ_VB_GEN_SHIFT;
 }
 
-static void qp_free(struct gz_vb_qp *qp)
+void gz_vb_qp_free(struct gz_vb_qp *qp)
 {
 	if (qp->ib)
 		ibv_destroy_qp(qp->ib);
@@ -153,29 +155,19 @@ static uint32_t at_least1(uint32_t v)
 	return v ? v : 1;
 }
 
-int gz_vb_qp_create(struct genzio_pd *pd, const struct genzio_qp_attr *a,
-		    struct genzio_qp **out)
+int gz_vb_qp_init(struct gz_vb_qp *qp, struct genzio_pd *pd,
+		  const struct genzio_qp_attr *a, struct ibv_srq *srq,
+		  uint32_t slot)
 {
 	struct gz_vb_ctx *ctx = gz_vb_ctx_of(pd->ctx);
-	struct gz_vb_qp *qp;
-	uint32_t slot = 0, psn;
+	uint32_t psn;
 	int ret;
 
-	if (a->qp_type != GENZIO_QPT_RC)
-		return gz_err(-EOPNOTSUPP, "verbs: RC queue pairs only "
-			      "(GENZIO_CAP_RD is clear)");
-	ret = gz_qp_slot_take((void *_Atomic const *)ctx->qp, GZ_VB_MAX_QP,
-			      &ctx->next_slot, &slot);
-	if (ret)
-		return ret;
-	qp = calloc(1, sizeof(*qp));
-	if (!qp)
-		return -ENOMEM;
 	qp->ctx = ctx;
 	qp->pd = gz_vb_pd_of(pd);
 	ret = rings_alloc(qp, pd, a);
 	if (ret)
-		goto fail;
+		return ret;
 	qp->scq = container_of(a->send_cq, struct gz_vb_cq, base.pub);
 	qp->rcq = container_of(a->recv_cq, struct gz_vb_cq, base.pub);
 	{
@@ -183,27 +175,26 @@ int gz_vb_qp_create(struct genzio_pd *pd, const struct genzio_qp_attr *a,
 			.qp_context = qp,
 			.send_cq = qp->scq->ib,
 			.recv_cq = qp->rcq->ib,
+			.srq = srq,
 			.qp_type = IBV_QPT_RC,
 			.cap = { .max_send_wr = a->sq_depth,
-				 .max_recv_wr = at_least1(a->rq_depth),
+				 .max_recv_wr = srq ? 0 : at_least1(a->rq_depth),
 				 .max_send_sge = at_least1(a->max_send_sge),
-				 .max_recv_sge = at_least1(a->max_recv_sge),
+				 .max_recv_sge = srq ? 0 :
+						 at_least1(a->max_recv_sge),
 				 .max_inline_data = a->max_inline },
 		};
 
-		qp->ib = ibv_create_qp(gz_vb_pd_of(pd)->ib, &ia);
-		if (!qp->ib) {
-			ret = gz_err(errno ? -errno : -ENOMEM,
-				     "ibv_create_qp: %s", strerror(errno));
-			goto fail;
-		}
+		qp->ib = ibv_create_qp(qp->pd->ib, &ia);
+		if (!qp->ib)
+			return gz_err(errno ? -errno : -ENOMEM,
+				      "ibv_create_qp: %s", strerror(errno));
 	}
 	ret = to_init(qp);
+	if (!ret)
+		ret = gz_sys_random(&psn, sizeof(psn));
 	if (ret)
-		goto fail;
-	ret = gz_sys_random(&psn, sizeof(psn));
-	if (ret)
-		goto fail;
+		return ret;
 	qp->psn = psn & 0xffffff;
 	qp->max_sge = a->max_send_sge;
 	qp->max_recv_sge = a->max_recv_sge;
@@ -213,8 +204,33 @@ int gz_vb_qp_create(struct genzio_pd *pd, const struct genzio_qp_attr *a,
 			     a->rdm_timeout_us : RDM_TIMEOUT_DEFAULT_US;
 	rnr_for(qp->rdm_timeout_us, &qp->rnr_code, &qp->rnr_retry);
 	qp->slot = slot;
-	atomic_init(&qp->tag, tag_next(ctx, slot));
+	atomic_init(&qp->tag, gz_vb_tag_next(ctx, slot));
 	atomic_init(&qp->state, GENZIO_QPS_RESET);
+	return 0;
+}
+
+int gz_vb_qp_create(struct genzio_pd *pd, const struct genzio_qp_attr *a,
+		    struct genzio_qp **out)
+{
+	struct gz_vb_ctx *ctx = gz_vb_ctx_of(pd->ctx);
+	struct gz_vb_qp *qp;
+	uint32_t slot = 0;
+	int ret;
+
+	if (a->qp_type == GENZIO_QPT_RD)
+		return gz_vb_rd_create(pd, a, out);
+	ret = gz_qp_slot_take((void *_Atomic const *)ctx->qp, GZ_VB_MAX_QP,
+			      &ctx->next_slot, &slot);
+	if (ret)
+		return ret;
+	qp = calloc(1, sizeof(*qp));
+	if (!qp)
+		return -ENOMEM;
+	ret = gz_vb_qp_init(qp, pd, a, NULL, slot);
+	if (ret) {
+		gz_vb_qp_free(qp);
+		return ret;
+	}
 	qp->base.pub.post_send = gz_vb_post_send;
 	qp->base.pub.post_recv = gz_vb_post_recv;
 	qp->base.pub.user_context = a->user_context;
@@ -226,16 +242,14 @@ int gz_vb_qp_create(struct genzio_pd *pd, const struct genzio_qp_attr *a,
 	atomic_store_explicit(&ctx->qp[slot], qp, memory_order_release);
 	*out = &qp->base.pub;
 	return 0;
-fail:
-	qp_free(qp);
-	return ret;
 }
 
 /*
  * Our part of an address (little-endian, GZ_VB_ADDR_LEN bytes):
  *   0 port  1 MTU (enum ibv_mtu)  2 RNR timer wanted  3 link layer
  *   4-7 QPN  8-11 PSN  12-13 LID  14 READs and atomics we take in flight
- *   15 zero  16-31 GID  32-39 sync word  40-43 its rkey  44-47 zero
+ *   15 1: an RD queue pair's (QPN: its wire-up UD one), else 0
+ *   16-31 GID  32-39 sync word  40-43 its rkey  44-47 zero
  */
 int gz_vb_qp_addr(struct genzio_qp *pub, uint8_t *b, size_t len)
 {
@@ -253,21 +267,13 @@ int gz_vb_qp_addr(struct genzio_qp *pub, uint8_t *b, size_t len)
 	gz_le32_put(b + 8, qp->psn);
 	b[12] = (uint8_t)ctx->lid;
 	b[13] = (uint8_t)(ctx->lid >> 8);
-	b[14] = rd_atomic(ctx->dev.max_qp_rd_atom);
+	b[14] = gz_vb_rd_atomic(ctx->dev.max_qp_rd_atom);
+	b[15] = qp->role == GZ_VB_RD;
 	memcpy(b + 16, ctx->gid.raw, 16);
 	gz_le64_put(b + 32, (uintptr_t)&qp->pd->sync_word);
 	gz_le32_put(b + 40, qp->pd->sync_mr->rkey);
 	return GZ_VB_ADDR_LEN;
 }
-
-struct peer {
-	uint8_t mtu, rnr_code, link_layer, rd_atomic;
-	uint32_t qpn, psn;
-	uint16_t lid;
-	union ibv_gid gid;
-	uint64_t sync_addr;
-	uint32_t sync_rkey;
-};
 
 static int zero(const uint8_t *b, size_t n)
 {
@@ -278,8 +284,8 @@ static int zero(const uint8_t *b, size_t n)
 }
 
 /* A peer's address is input: every field checked before it is used. */
-static int peer_parse(const struct gz_vb_ctx *ctx, const uint8_t *b,
-		      size_t len, struct peer *p)
+int gz_vb_peer_parse(const struct gz_vb_ctx *ctx, const uint8_t *b,
+		     size_t len, struct gz_vb_peer *p)
 {
 	if (len != GZ_VB_ADDR_LEN)
 		return gz_err(-EINVAL, "a verbs address has %d bytes after its "
@@ -294,10 +300,18 @@ static int peer_parse(const struct gz_vb_ctx *ctx, const uint8_t *b,
 	memcpy(p->gid.raw, b + 16, 16);
 	p->sync_addr = gz_le64_get(b + 32);
 	p->sync_rkey = gz_le32_get(b + 40);
+	p->rd = b[15];
+	if (b[15] > 1 || !zero(b + 44, 4))
+		return gz_err(-EINVAL, "malformed verbs address (byte 15 is "
+			      "0 or 1, 44-47 are zero)");
+	return gz_vb_peer_check(ctx, p);
+}
+
+int gz_vb_peer_check(const struct gz_vb_ctx *ctx, const struct gz_vb_peer *p)
+{
 	if (p->mtu < IBV_MTU_256 || p->mtu > IBV_MTU_4096 ||
 	    p->rnr_code > 31 || p->qpn > 0xffffff || !p->qpn ||
-	    p->psn > 0xffffff || !p->rd_atomic || p->rd_atomic > RD_ATOMIC_MAX ||
-	    b[15] || !zero(b + 44, 4))
+	    p->psn > 0xffffff || !p->rd_atomic || p->rd_atomic > RD_ATOMIC_MAX)
 		return gz_err(-EINVAL, "malformed verbs address (mtu %u, rnr "
 			      "%u, qpn %#x, psn %#x, rd_atomic %u)", p->mtu,
 			      p->rnr_code, p->qpn, p->psn, p->rd_atomic);
@@ -316,7 +330,7 @@ static int peer_parse(const struct gz_vb_ctx *ctx, const uint8_t *b,
 	return 0;
 }
 
-static int to_rtr(struct gz_vb_qp *qp, const struct peer *p)
+static int to_rtr(struct gz_vb_qp *qp, const struct gz_vb_peer *p)
 {
 	struct gz_vb_ctx *ctx = qp->ctx;
 	struct ibv_qp_attr a = {
@@ -324,7 +338,7 @@ static int to_rtr(struct gz_vb_qp *qp, const struct peer *p)
 		.path_mtu = p->mtu < ctx->mtu ? p->mtu : ctx->mtu,
 		.dest_qp_num = p->qpn,
 		.rq_psn = p->psn,
-		.max_dest_rd_atomic = rd_atomic(ctx->dev.max_qp_rd_atom),
+		.max_dest_rd_atomic = gz_vb_rd_atomic(ctx->dev.max_qp_rd_atom),
 		.min_rnr_timer = p->rnr_code,
 		.ah_attr = { .dlid = p->lid, .port_num = ctx->port },
 	};
@@ -347,10 +361,10 @@ static int to_rtr(struct gz_vb_qp *qp, const struct peer *p)
 }
 
 /* In flight: what we may issue, bounded by what the peer takes. */
-static int to_rts(struct gz_vb_qp *qp, const struct peer *p)
+static int to_rts(struct gz_vb_qp *qp, const struct gz_vb_peer *p)
 {
 	struct gz_vb_ctx *ctx = qp->ctx;
-	uint8_t mine = rd_atomic(ctx->dev.max_qp_init_rd_atom);
+	uint8_t mine = gz_vb_rd_atomic(ctx->dev.max_qp_init_rd_atom);
 	struct ibv_qp_attr a = {
 		.qp_state = IBV_QPS_RTS,
 		.timeout = ctx->ack_timeout,
@@ -375,34 +389,46 @@ static int recycle(struct gz_vb_qp *qp)
 	return ret ? gz_err(-ret, "to RESET: %s", strerror(ret)) : to_init(qp);
 }
 
-int gz_vb_qp_connect(struct genzio_qp *pub, uint32_t gcid, const uint8_t *b,
-		     size_t len)
+int gz_vb_qp_join(struct gz_vb_qp *qp, const struct gz_vb_peer *p,
+		  uint32_t gcid)
 {
-	struct gz_vb_qp *qp = gz_vb_qp_of(pub);
-	struct peer p = { 0 };
-	int ret;
+	int ret = to_rtr(qp, p);
 
-	if (atomic_load(&qp->state) != GENZIO_QPS_RESET)
-		return gz_err(-EISCONN, "queue pair %#x is connected (or in "
-			      "ERR): genzio_qp_reset() first", pub->qp_num);
-	ret = peer_parse(qp->ctx, b, len, &p);
-	if (ret)
-		return ret;
-	ret = to_rtr(qp, &p);
 	if (!ret) {
-		ret = to_rts(qp, &p);
+		ret = to_rts(qp, p);
 		if (ret)
 			recycle(qp);
 	}
 	if (ret)
 		return ret;
-	qp->sync_addr = p.sync_addr;
-	qp->sync_rkey = p.sync_rkey;
+	qp->sync_addr = p->sync_addr;
+	qp->sync_rkey = p->sync_rkey;
 	qp->peer_gcid = gcid;
-	qp->peer_len = (uint32_t)gz_addr_build(qp->peer, pub->context->prov->addr_id,
-					       gcid, b, len);
 	atomic_store(&qp->told, 0);
 	atomic_store(&qp->err_status, 0);
+	return 0;
+}
+
+int gz_vb_qp_connect(struct genzio_qp *pub, uint32_t gcid, const uint8_t *b,
+		     size_t len)
+{
+	struct gz_vb_qp *qp = gz_vb_qp_of(pub);
+	struct gz_vb_peer p = { 0 };
+	int ret;
+
+	if (atomic_load(&qp->state) != GENZIO_QPS_RESET)
+		return gz_err(-EISCONN, "queue pair %#x is connected (or in "
+			      "ERR): genzio_qp_reset() first", pub->qp_num);
+	ret = gz_vb_peer_parse(qp->ctx, b, len, &p);
+	if (!ret && p.rd)
+		ret = gz_err(-EINVAL, "an RD queue pair's address: an RC "
+			     "queue pair connects to an RC one");
+	if (!ret)
+		ret = gz_vb_qp_join(qp, &p, gcid);
+	if (ret)
+		return ret;
+	qp->peer_len = (uint32_t)gz_addr_build(qp->peer, pub->context->prov->addr_id,
+					       gcid, b, len);
 	atomic_store_explicit(&qp->state, GENZIO_QPS_RTS, memory_order_release);
 	return 0;
 }
@@ -449,7 +475,7 @@ int gz_vb_qp_reset(struct genzio_qp *pub)
 	/* pollers may hold the old tag: out of the slot, wait, back in */
 	atomic_store_explicit(&ctx->qp[qp->slot], NULL, memory_order_release);
 	gz_vb_cq_drain(qp);
-	atomic_store(&qp->tag, tag_next(ctx, qp->slot));
+	atomic_store(&qp->tag, gz_vb_tag_next(ctx, qp->slot));
 	atomic_store(&qp->sq_tail, qp->sq_head);
 	atomic_store(&qp->rq_tail, qp->rq_head);
 	atomic_store(&qp->sig_head, qp->sq_head);
@@ -468,10 +494,14 @@ void gz_vb_qp_destroy(struct genzio_qp *pub)
 {
 	struct gz_vb_qp *qp = gz_vb_qp_of(pub);
 
+	if (qp->role == GZ_VB_RD) {
+		gz_vb_rd_destroy(qp->rd);
+		return;
+	}
 	atomic_store_explicit(&qp->ctx->qp[qp->slot], NULL,
 			      memory_order_release);
 	gz_vb_cq_drain(qp);
 	qp->scq->users--;
 	qp->rcq->users--;
-	qp_free(qp);
+	gz_vb_qp_free(qp);
 }
