@@ -3,8 +3,10 @@
  * A hostile peer of the verbs provider's RD wire-up, for test/vm (one
  * guest, rxe): raw UD datagrams to an RD queue pair's wire-up queue pair,
  * written from the message format documented in verbs_wire.c:
- *   - random bytes, short and long datagrams (up to 1000 bytes), a REQ whose claimed sender
- *     is another queue pair, one whose GID is not where it came from,
+ *   - random bytes, short and long datagrams (up to 1000 bytes), a REQ
+ *     whose claimed sender is another queue pair (which listens: no REP
+ *     reaches it), one whose GID is not where it came from (or another
+ *     GID of this port, whose REP would reach us),
  *     a REP nobody asked for, fields out of range: no answer, no crash;
  *   - a well-formed REQ, twice: answered twice (one REP each: a REQ
  *     again is a lost REP), and its connection costs one child;
@@ -43,6 +45,9 @@ static void die(const char *what)
 
 struct raw {
 	struct ibv_context *ib;
+	int gi;				/* our GID's index */
+	uint8_t rep[2][MSG];		/* the first two REPs that came */
+	int nrep;
 	struct ibv_pd *pd;
 	struct ibv_cq *scq, *rcq;
 	struct ibv_qp *qp;
@@ -66,6 +71,7 @@ static void raw_open(struct raw *r)
 		ibv_free_device_list(l);
 	if (!r->ib || ibv_query_gid(r->ib, 1, gi, &r->gid))
 		die("raw: open the device and its GID");
+	r->gi = gi;
 	r->pd = ibv_alloc_pd(r->ib);
 	r->scq = r->pd ? ibv_create_cq(r->ib, 64, NULL, NULL, 0) : NULL;
 	r->rcq = r->pd ? ibv_create_cq(r->ib, 64, NULL, NULL, 0) : NULL;
@@ -145,8 +151,13 @@ static int raw_replies(struct raw *r)
 					 .num_sge = 1 }, *bad;
 
 		if (!wc.status && (wc.opcode & IBV_WC_RECV) && wc.byte_len ==
-		    40 + MSG && r->buf[wc.wr_id][40 + 4] == 2)
+		    40 + MSG && r->buf[wc.wr_id][40 + 4] == 2) {
+			if (r->nrep < 2)
+				memcpy(r->rep[r->nrep], r->buf[wc.wr_id] + 40,
+				       MSG);
+			r->nrep++;
 			got++;
+		}
 		if (ibv_post_recv(r->qp, &w, &bad))
 			die("raw: receive again");
 	}
@@ -157,6 +168,14 @@ static void le32(uint8_t *p, uint32_t v)
 {
 	v = htole32(v);
 	memcpy(p, &v, 4);
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return le32toh(v);
 }
 
 /* A well-formed REQ from @r's queue pair: a child 0x12345 of PSN 0x100. */
@@ -212,7 +231,7 @@ static void progress(struct ep *t)
 
 int main(void)
 {
-	static struct raw r;
+	static struct raw r, r2;
 	struct ep t, i;
 	struct genzio_mem *mem;
 	struct genzio_mr *mr;
@@ -228,6 +247,7 @@ int main(void)
 		die("genzio: target memory");
 	q = ti.qpn;
 	raw_open(&r);
+	raw_open(&r2);
 
 	srandom(1);
 	for (int k = 0; k < 20; k++) {	/* garbage, of every length */
@@ -240,12 +260,26 @@ int main(void)
 	req(&r, m);
 	raw_send(&r, q, m, 10);		/* a REQ cut short */
 	raw_send(&r, q, m, MSG + 8);	/* a REQ with a tail */
+	/* claims to be another queue pair, one that listens: r2 */
 	req(&r, m);
-	le32(m + 8, r.qp->qp_num + 1);	/* claims another sender */
+	le32(m + 8, r2.qp->qp_num);
 	raw_send(&r, q, m, MSG);
 	req(&r, m);
 	m[32 + 15] ^= 1;		/* a GID it did not come from */
 	raw_send(&r, q, m, MSG);
+	/* another GID of this port, so an answer would reach us */
+	union ibv_gid alt;
+	int have_alt = !ibv_query_gid(r.ib, 1, r.gi ? 0 : 1, &alt) &&
+		       memcmp(alt.raw, r.gid.raw, 16) &&
+		       memcmp(alt.raw, (uint8_t[16]){ 0 }, 16);
+	if (have_alt) {
+		req(&r, m);
+		memcpy(m + 32, alt.raw, 16);
+		raw_send(&r, q, m, MSG);
+	} else {
+		printf("# this port has one GID: the other-GID claim is not "
+		       "tried\n");
+	}
 	req(&r, m);
 	m[4] = 2;			/* a REP nobody asked for */
 	le32(m + 20, 0x777);
@@ -261,6 +295,7 @@ int main(void)
 	raw_send(&r, q, m, MSG);
 	progress(&t);
 	check(raw_replies(&r) == 0, "malformed and forged messages: no answer");
+	check(raw_replies(&r2) == 0, "none to the queue pair it claimed");
 
 	req(&r, m);
 	raw_send(&r, q, m, MSG);
@@ -268,6 +303,10 @@ int main(void)
 	raw_send(&r, q, m, MSG);	/* again: as if the REP were lost */
 	progress(&t);
 	check(raw_replies(&r) == 2, "a well-formed REQ, twice: two REPs");
+	check(!memcmp(r.rep[0] + 12, r.rep[1] + 12, 8),
+	      "the same child both times (a REQ again is a lost REP)");
+	check(get32(r.rep[0] + 20) == 0x12345 && get32(r.rep[0] + 60) == 0x100,
+	      "the REP names the child and PSN it answers");
 
 	/* the target still serves a real initiator */
 	struct genzio_send_wr wr = {

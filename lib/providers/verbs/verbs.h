@@ -362,7 +362,7 @@ struct gz_vb_where {
 
 struct gz_vb_ah {
 	struct genzio_ah base;
-	union ibv_gid gid;
+	union ibv_gid gid;		/* zero on InfiniBand: a LID says */
 	uint16_t lid;
 };
 
@@ -396,6 +396,8 @@ struct gz_vb_rd {
 	uint8_t *wbuf;			/* GZ_VB_WIRE_RECVS receives */
 	uint32_t wstride;		/* bytes each: GRH and an MTU */
 	_Atomic int wire_broken;	/* the UD qp is in ERR: revive */
+	uint64_t revive_ns;		/* not before, after a failed one */
+	uint32_t wsends;		/* wire-up sends in flight */
 	struct ibv_mr *wmr;
 	_Atomic uint8_t *rq_busy;	/* by receive index */
 	uint32_t rq_next;		/* the poster's: where to look */

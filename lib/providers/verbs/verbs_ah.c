@@ -46,7 +46,9 @@ int gz_vb_ah_create(struct genzio_pd *pd, uint32_t gcid, const uint8_t *a,
 	ah = calloc(1, sizeof(*ah));
 	if (!ah)
 		return -ENOMEM;
-	ah->gid = p.gid;
+	/* on InfiniBand a peer is its LID (wire-up cannot check a GID) */
+	if (ctx->link_layer == IBV_LINK_LAYER_ETHERNET)
+		ah->gid = p.gid;
 	ah->lid = p.lid;
 	*out = &ah->base;
 	return 0;

@@ -100,6 +100,15 @@ static int send_done(struct gz_vb_qp *qp, const struct ibv_wc *w,
 	return w->status || !e->hidden;
 }
 
+static int child_broken(struct gz_vb_child *c)
+{
+	struct ibv_qp_init_attr ia;
+	struct ibv_qp_attr a;
+
+	return ibv_query_qp(c->q.ib, &a, IBV_QP_STATE, &ia) ||
+	       a.qp_state == IBV_QPS_ERR || a.qp_state == IBV_QPS_SQE;
+}
+
 /* What a failed completion on @qp says: that queue pair failed, or for an
  * RD one's receive, the child @qpn that took it. */
 static void fail(struct gz_vb_qp *qp, uint32_t qpn, uint32_t status)
@@ -107,11 +116,12 @@ static void fail(struct gz_vb_qp *qp, uint32_t qpn, uint32_t status)
 	if (qp->role == GZ_VB_RD) {
 		struct gz_vb_child *c = gz_vb_rd_child_by_qpn(qp->rd, qpn);
 
-		/* a connection that is up: one wiring or failed already is
-		 * progress's (a late receive of an old round is not news) */
+		/* a connection that is up, and that verbs failed: one
+		 * wiring or failed already is progress's, and a late receive
+		 * of an old round (same qpn) is no news of this one */
 		if (c && atomic_load_explicit(&c->q.state,
 					      memory_order_relaxed) ==
-		    GENZIO_QPS_RTS)
+		    GENZIO_QPS_RTS && child_broken(c))
 			gz_vb_qp_failed(&c->q, status);
 		return;
 	}

@@ -41,6 +41,8 @@
 #define FIRST_TRY_NS 20000000ull	/* 20 ms */
 #define MAX_TRY_NS 1000000000ull	/* 1 s */
 #define RECV_LEN (GZ_VB_GRH + GZ_VB_WIRE_MSG)	/* of a message */
+#define SEND_ID UINT64_MAX	/* a send's wr_id: receives' are < RECVS */
+#define REVIVE_NS 100000000ull	/* 100 ms between restarts */
 
 static const uint8_t magic[4] = { 'G', 'Z', 'W', '1' };
 
@@ -132,6 +134,10 @@ static const char *msg_parse(const struct gz_vb_ctx *ctx,
 	    !(w->wc_flags & IBV_WC_GRH) || !grh_from(b, &c->gid) || c->lid :
 	    w->slid != c->lid)
 		return "not from the port it names";
+	/* InfiniBand within a subnet: the LID is checked, the GID cannot
+	 * be, so a peer is its LID (and queue pair) alone */
+	if (ctx->link_layer != IBV_LINK_LAYER_ETHERNET)
+		memset(m->from.gid.raw, 0, sizeof(m->from.gid.raw));
 	return gz_vb_peer_check(ctx, c) ? "bad connection fields" : NULL;
 }
 
@@ -142,6 +148,7 @@ static void msg_send(struct gz_vb_child *c, uint8_t type, uint32_t answers,
 	uint8_t m[GZ_VB_WIRE_MSG];
 	struct ibv_sge sg = { .addr = (uintptr_t)m, .length = sizeof(m) };
 	struct ibv_send_wr wr = {
+		.wr_id = SEND_ID,
 		.sg_list = &sg, .num_sge = 1, .opcode = IBV_WR_SEND,
 		.send_flags = IBV_SEND_INLINE | IBV_SEND_SIGNALED,
 		.wr.ud = { .ah = c->ah, .remote_qpn = c->to.qpn,
@@ -149,11 +156,17 @@ static void msg_send(struct gz_vb_child *c, uint8_t type, uint32_t answers,
 	}, *bad;
 	int ret;
 
+	/* in flight at most what the queue and cq hold: the rest is a
+	 * lost datagram, which the REQ's timer covers */
+	if (rd->wsends >= GZ_VB_WIRE_SENDS)
+		return;
 	msg_build(c, type, answers, answers_psn, m);
 	ret = ibv_post_send(rd->q.ib, &wr, &bad);
-	if (ret)	/* a lost datagram: the REQ's timer covers it */
+	if (ret)
 		gz_err(0, "RD queue pair %#x: wire-up send to %#x: %s",
 		       rd->q.base.pub.qp_num, c->to.qpn, strerror(ret));
+	else
+		rd->wsends++;
 }
 
 static void next_try(struct gz_vb_child *c, uint64_t now)
@@ -176,6 +189,37 @@ void gz_vb_wire_ask(struct gz_vb_child *c)
 			 now + (uint64_t)ctx->peer_timeout_ms * 1000000u : 0;
 	next_try(c, now);
 	msg_send(c, MSG_REQ, 0, 0);
+}
+
+/* Verbs refused the parked chain @first at @bad: ERR, and each from @bad
+ * on posted alone to be flushed; one refused even so is replaced by an
+ * empty SEND of its wr_id, so its completion still comes (FLUSHED). */
+static void park_flush(struct gz_vb_child *c, struct ibv_send_wr *first,
+		       struct ibv_send_wr *bad)
+{
+	struct gz_vb_qp *q = &c->q;
+	struct ibv_qp_attr a = { .qp_state = IBV_QPS_ERR };
+	struct ibv_send_wr *w = bad, *next, *b2;
+
+	ibv_modify_qp(q->ib, &a, IBV_QP_STATE);
+	gz_vb_qp_failed(q, GENZIO_WC_GENERAL_ERR);
+	for (struct ibv_send_wr *x = first; x; x = x->next)
+		if (x == bad)
+			break;
+		else if (!x->next)
+			w = first;	/* @bad not in the chain: all of it */
+	for (; w; w = next) {
+		struct ibv_send_wr e = { .wr_id = w->wr_id,
+					 .opcode = IBV_WR_SEND,
+					 .send_flags = IBV_SEND_SIGNALED };
+
+		next = w->next;
+		w->next = NULL;
+		if (ibv_post_send(q->ib, w, &b2) && ibv_post_send(q->ib, &e, &b2))
+			gz_err(0, "RD queue pair %#x: a parked request the "
+			       "device refused even to flush",
+			       q->base.pub.qp_num);
+	}
 }
 
 /* Hand the park to verbs, in order, under @c's lock, once connected (or
@@ -201,15 +245,8 @@ static int park_post(struct gz_vb_child *c)
 	}
 	c->park_tail = q->sq_head;
 	ret = first ? ibv_post_send(q->ib, first, &bad) : 0;
-	if (ret) {
-		struct ibv_qp_attr a = { .qp_state = IBV_QPS_ERR };
-
-		ibv_modify_qp(q->ib, &a, IBV_QP_STATE);
-		gz_vb_qp_failed(q, GENZIO_WC_GENERAL_ERR);
-		if (bad && ibv_post_send(q->ib, bad, &bad))
-			gz_err(0, "RD queue pair %#x: parked requests the "
-			       "device refused even to flush", q->base.pub.qp_num);
-	}
+	if (ret)
+		park_flush(c, first, bad);
 	return ret;
 }
 
@@ -250,12 +287,13 @@ static void accept(struct gz_vb_child *c, const struct msg *m, int reply)
 	c->peer_psn = m->child.psn;
 	wiring_done(c);
 	ret = park_post(c);
-	if (ret)
+	if (ret) {	/* failed: no REP; the peer's next REQ wires anew */
 		gz_err(-ret, "RD queue pair %#x: parked requests: %s",
 		       c->q.base.pub.qp_num, strerror(ret));
-	else
-		atomic_store_explicit(&c->q.state, GENZIO_QPS_RTS,
-				      memory_order_release);
+		return;
+	}
+	atomic_store_explicit(&c->q.state, GENZIO_QPS_RTS,
+			      memory_order_release);
 	if (reply)
 		msg_send(c, MSG_REP, m->child.qpn, m->child.psn);
 }
@@ -351,11 +389,14 @@ static void wire_poll(struct gz_vb_rd *rd)
 			const char *why;
 			struct msg m;
 
-			if (!(w->opcode & IBV_WC_RECV) || w->wr_id >=
-			    GZ_VB_WIRE_RECVS)
-				continue;	/* a send done */
+			/* by wr_id: an error's opcode is undefined */
+			if (w->wr_id >= GZ_VB_WIRE_RECVS) {
+				if (rd->wsends)
+					rd->wsends--;	/* a send done */
+				continue;
+			}
 			if (w->status == IBV_WC_WR_FLUSH_ERR) {
-				rd->wire_broken = 1;	/* in ERR */
+				atomic_store(&rd->wire_broken, 1);	/* ERR */
 				continue;
 			}
 			why = w->status ? ibv_wc_status_str(w->status) :
@@ -415,13 +456,24 @@ static int ud_up(struct gz_vb_rd *rd);
 static void wire_revive(struct gz_vb_rd *rd)
 {
 	struct ibv_qp_attr a = { .qp_state = IBV_QPS_RESET };
+	struct ibv_qp_init_attr ia;
+	uint64_t now = gz_vb_now_ns();
 
+	if (now < rd->revive_ns)
+		return;		/* a restart failed: not again so soon */
+	wire_poll(rd);		/* what the old one flushed, out of the cq */
 	atomic_store(&rd->wire_broken, 0);
-	wire_poll(rd);	/* the flushed ones out of the cq */
+	/* only what is in ERR now (flushes of before come late) */
+	if (!ibv_query_qp(rd->q.ib, &a, IBV_QP_STATE, &ia) &&
+	    a.qp_state != IBV_QPS_ERR && a.qp_state != IBV_QPS_SQE)
+		return;
+	a.qp_state = IBV_QPS_RESET;
+	rd->wsends = 0;		/* RESET drops them, and no completions */
 	if (ibv_modify_qp(rd->q.ib, &a, IBV_QP_STATE) || ud_up(rd)) {
-		gz_err(0, "RD queue pair %#x: its wire-up queue pair cannot "
-		       "be restarted: no new connections",
-		       rd->q.base.pub.qp_num);
+		gz_err(0, "RD queue pair %#x: its wire-up queue pair did not "
+		       "restart (again in 100 ms)", rd->q.base.pub.qp_num);
+		rd->revive_ns = now + REVIVE_NS;
+		atomic_store(&rd->wire_broken, 1);
 		return;
 	}
 	gz_err(0, "RD queue pair %#x: wire-up queue pair restarted",
