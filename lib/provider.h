@@ -108,10 +108,23 @@ struct gz_provider {
 	int (*qp_reset)(struct genzio_qp *qp);
 	/* Under the ctx lock, after qp_stop and quiesce: free @qp. */
 	void (*qp_destroy)(struct genzio_qp *qp);
+	/* Optional, under the ctx lock: @qp's own first PSN from its next
+	 * connect on (verbs); -EISCONN when it is not in RESET. */
+	int (*qp_psn_set)(struct genzio_qp *qp, uint32_t psn);
 	int (*rmap_map)(struct genzio_ah *ah, uint32_t remote_qpn,
 			uint64_t raddr, uint64_t len, uint32_t rkey,
 			uint32_t mode, struct genzio_rmap **rmap);
 	void (*rmap_unmap)(struct genzio_rmap *rmap);
+	/* Optional, both: verbs-style names for ports of verbs code
+	 * (genzio_verbs_port, genzio_qp_connect_verbs). @d's fields are in
+	 * range (checked); verbs_addr writes the provider part of the address
+	 * @d names into @buf of @len bytes and its GCID: its length, or
+	 * -errno. */
+	void (*verbs_port)(struct genzio_context *ctx, uint8_t gid[16],
+			   uint16_t *lid);
+	int (*verbs_addr)(struct genzio_context *ctx,
+			  const struct genzio_verbs_dest *d, uint8_t *buf,
+			  size_t len, uint32_t *gcid);
 };
 
 extern const struct gz_provider gz_shm_provider;

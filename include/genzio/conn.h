@@ -66,6 +66,50 @@ GENZIO_EXPORT int genzio_conn_info_exchange(int fd,
 					    const struct genzio_conn_info *mine,
 					    struct genzio_conn_info *peer);
 
+/**
+ * struct genzio_verbs_dest - A queue pair named the way verbs programs
+ * name one (rc_pingpong's LID:QPN:PSN:GID), for ports of verbs code
+ * (<genzio/ibverbs_compat.h>) that exchange these instead of an address.
+ * @gid and @lid are genzio_verbs_port()'s of the queue pair's context,
+ * @qpn its qp_num, @psn the first packet sequence number its side chose
+ * (verbs: its send PSN; shm has none and ignores it).
+ */
+struct genzio_verbs_dest {
+	uint8_t gid[16];
+	uint32_t lid;		/* 16 bits */
+	uint32_t qpn;		/* 24 bits */
+	uint32_t psn;		/* 24 bits */
+};
+
+/**
+ * genzio_verbs_port - This context's port, as verbs names one
+ * @ctx: a device context
+ * @gid: out, 16 bytes. verbs: the port's GID (GENZIO_VERBS_GID_INDEX's
+ *       choice); shm: the component (its GCID and incarnation), in a form
+ *       that is no routable GID
+ * @lid: out. verbs on InfiniBand: the port's LID; verbs on RoCE (which has
+ *       no LID) and shm: the context's component ID
+ *
+ * Return: 0, -EINVAL, -ENODEV (the device is gone), -EOPNOTSUPP (a
+ * provider that cannot name its queue pairs so).
+ */
+GENZIO_EXPORT int genzio_verbs_port(struct genzio_context *ctx, uint8_t *gid,
+				    uint16_t *lid);
+/**
+ * genzio_qp_connect_verbs - genzio_qp_connect() to a verbs-style name
+ * @qp:     an RC queue pair in RESET
+ * @peer:   the remote queue pair, as its side's genzio_verbs_port() and
+ *          qp_num (and PSN) name it
+ * @my_psn: @qp's own first PSN (24 bits), the one the peer was told
+ *
+ * Return: as genzio_qp_connect(); -EINVAL also for a field out of range,
+ * or a @peer no component of this provider can have (shm: a GID that
+ * genzio_verbs_port() did not give); -EOPNOTSUPP as genzio_verbs_port().
+ */
+GENZIO_EXPORT int genzio_qp_connect_verbs(struct genzio_qp *qp,
+					  const struct genzio_verbs_dest *peer,
+					  uint32_t my_psn);
+
 #ifdef __cplusplus
 }
 #endif

@@ -7,7 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "core/core.h"
+#include "provider.h"
 
 #define CONN_FMT "gz2:%" PRIx32 ":%" PRIx32 ":%" PRIx32 ":%" PRIx64 ":%" PRIx64 ":"
 #define LINE_MAX_LEN 4096	/* a peer's line: longer is not ours */
@@ -169,4 +169,60 @@ GENZIO_EXPORT int genzio_conn_info_exchange(int fd,
 		return gz_err(-EPROTO, "exchange on fd %d: the peer's line is "
 			      "not connection info", fd);
 	return 0;
+}
+
+GENZIO_EXPORT int genzio_verbs_port(struct genzio_context *ctx, uint8_t *gid,
+				    uint16_t *lid)
+{
+	GZ_API();
+	int ret;
+
+	if (!ctx || !gid || !lid)
+		return gz_err(-EINVAL, "ctx %p, gid %p, lid %p", (void *)ctx,
+			      (void *)gid, (void *)lid);
+	ret = gz_ctx_gone(ctx);
+	if (ret)
+		return ret;
+	if (!ctx->prov->verbs_port)
+		return gz_err(-EOPNOTSUPP, "%s names no queue pair by GID and "
+			      "LID", ctx->prov->name);
+	ctx->prov->verbs_port(ctx, gid, lid);
+	return 0;
+}
+
+GENZIO_EXPORT int genzio_qp_connect_verbs(struct genzio_qp *qp,
+					  const struct genzio_verbs_dest *d,
+					  uint32_t my_psn)
+{
+	GZ_API();
+	uint8_t payload[GENZIO_ADDR_MAX];
+	struct genzio_context *ctx;
+	uint32_t gcid = 0;
+	int n, ret;
+
+	if (!qp || !d)
+		return gz_err(-EINVAL, "qp %p, peer %p", (void *)qp,
+			      (const void *)d);
+	if (qp->qp_type != GENZIO_QPT_RC)
+		return gz_err(-EINVAL, "only RC queue pairs connect");
+	if (!d->qpn || d->qpn >> 24 || d->psn >> 24 || d->lid >> 16 ||
+	    my_psn >> 24)
+		return gz_err(-EINVAL, "peer qpn %#x, psn %#x, lid %#x, my psn "
+			      "%#x: out of range", d->qpn, d->psn, d->lid,
+			      my_psn);
+	ctx = qp->context;
+	if (!ctx->prov->verbs_addr)
+		return gz_err(-EOPNOTSUPP, "%s names no queue pair by GID and "
+			      "LID", ctx->prov->name);
+	gz_ctx_lock(ctx);
+	ret = gz_ctx_gone(ctx);
+	n = ret ? ret : ctx->prov->verbs_addr(ctx, d, payload, sizeof(payload),
+					      &gcid);
+	ret = n < 0 ? n : 0;
+	if (!ret && ctx->prov->qp_psn_set)
+		ret = ctx->prov->qp_psn_set(qp, my_psn);
+	if (!ret)
+		ret = ctx->prov->qp_connect(qp, gcid, payload, (size_t)n);
+	gz_ctx_unlock(ctx);
+	return ret;
 }

@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "core/addr.h"
 #include "providers/shm/shm.h"
 
 static int parse_attr(const struct genzio_open_attr *attr, const char **fabric,
@@ -316,6 +317,73 @@ static int shm_probe(struct genzio_device_desc *devs, int max, char *why,
 	return 0;
 }
 
+/*
+ * Verbs-style names (genzio_verbs_port): a GID that says "genzio shm"
+ * ('g' 'z' 's' 1), then the component's GCID and incarnation (nonzero, so
+ * a verbs program that takes a zero interface ID for "no GID" passes it
+ * on); the LID is the component ID, enough alone within our subnet. Read
+ * back as input: checked.
+ */
+static const uint8_t verbs_magic[4] = { 'g', 'z', 's', 1 };
+
+static void shm_verbs_port(struct genzio_context *base, uint8_t gid[16],
+			   uint16_t *lid)
+{
+	struct gz_shm_ctx *ctx = to_shm_ctx(base);
+
+	memcpy(gid, verbs_magic, 4);
+	gz_le32_put(gid + 4, base->attr.gcid);
+	gz_le64_put(gid + 8, ctx->incarnation);
+	*lid = (uint16_t)GENZIO_GCID_CID(base->attr.gcid);
+}
+
+/* No GID (a verbs program that sends a LID only, as rc_pingpong does by
+ * default): the LID is a component ID of our subnet, its incarnation the
+ * one the registry has now. */
+static int by_lid(struct gz_shm_ctx *ctx, uint32_t lid, uint32_t *g,
+		  uint64_t *inc)
+{
+	struct gz_fabric_member m;
+	int ret;
+
+	if (!lid || lid > GZ_FABRIC_MAX_CID)
+		return gz_err(-EINVAL, "LID %#x is no component ID, and no GID "
+			      "was given", lid);
+	ret = gz_fabric_lookup(&ctx->fabric, lid, &m);
+	if (ret)
+		return ret;
+	*g = GENZIO_GCID(GENZIO_GCID_SID(ctx->base.attr.gcid), lid);
+	*inc = m.incarnation;
+	return 0;
+}
+
+static int shm_verbs_addr(struct genzio_context *base,
+			  const struct genzio_verbs_dest *d, uint8_t *buf,
+			  size_t len, uint32_t *gcid)
+{
+	static const uint8_t none[16];
+	uint32_t g = gz_le32_get(d->gid + 4);
+	uint64_t inc = gz_le64_get(d->gid + 8);
+
+	if (!memcmp(d->gid, none, 16)) {
+		int ret = by_lid(to_shm_ctx(base), d->lid, &g, &inc);
+
+		if (ret)
+			return ret;
+	} else if (memcmp(d->gid, verbs_magic, 4) || g >> 28 ||
+		   !GENZIO_GCID_CID(g) || !inc ||
+		   (d->lid && d->lid != GENZIO_GCID_CID(g))) {
+		return gz_err(-EINVAL, "not an shm queue pair's GID and LID "
+			      "(genzio_verbs_port() of its context gives them)");
+	}
+	if (len < GZ_SHM_ADDR_LEN)
+		return -ENOSPC;
+	gz_le32_put(buf, d->qpn);
+	gz_le64_put(buf + 4, inc);
+	*gcid = g;
+	return GZ_SHM_ADDR_LEN;
+}
+
 const struct gz_provider gz_shm_provider = {
 	.name = "shm",
 	.addr_id = 1,
@@ -349,4 +417,6 @@ const struct gz_provider gz_shm_provider = {
 	.qp_stop = gz_shm_qp_stop,
 	.rmap_map = gz_shm_rmap_map,
 	.rmap_unmap = gz_shm_rmap_unmap,
+	.verbs_addr = shm_verbs_addr,
+	.verbs_port = shm_verbs_port,
 };

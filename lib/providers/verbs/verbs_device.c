@@ -455,7 +455,10 @@ const struct gz_provider gz_verbs_provider = {
 	.qp_create = gz_vb_qp_create,
 	.qp_destroy = gz_vb_qp_destroy,
 	.qp_query = gz_vb_qp_query,
+	.qp_psn_set = gz_vb_qp_psn_set,
 	.qp_reset = gz_vb_qp_reset,
 	.rmap_map = vb_rmap_map,
 	.rmap_unmap = vb_rmap_unmap,
+	.verbs_addr = gz_vb_verbs_addr,
+	.verbs_port = gz_vb_verbs_port,
 };

@@ -505,3 +505,64 @@ void gz_vb_qp_destroy(struct genzio_qp *pub)
 	qp->rcq->users--;
 	gz_vb_qp_free(qp);
 }
+
+/* Verbs-style names (genzio_verbs_port): the port's GID, and its LID on
+ * InfiniBand or, on RoCE where verbs has none, our component ID. */
+void gz_vb_verbs_port(struct genzio_context *base, uint8_t gid[16],
+		      uint16_t *lid)
+{
+	struct gz_vb_ctx *ctx = gz_vb_ctx_of(base);
+
+	memcpy(gid, ctx->gid.raw, 16);
+	*lid = ctx->link_layer == IBV_LINK_LAYER_ETHERNET ?
+	       (uint16_t)ctx->cid : ctx->lid;
+}
+
+/* The address of the peer @d names, as if it had sent its own: the path
+ * facts verbs programs do not exchange are ours (port, MTU, RNR timer,
+ * in-flight READs), its sync word unknown (SYNC is no verbs op). Its
+ * GCID: subnet and CID as gcid_take() makes them, but for a job that set
+ * its subnet, and the CID on InfiniBand (unknown: 0). */
+int gz_vb_verbs_addr(struct genzio_context *base,
+		     const struct genzio_verbs_dest *d, uint8_t *b,
+		     size_t len, uint32_t *gcid)
+{
+	struct gz_vb_ctx *ctx = gz_vb_ctx_of(base);
+	int roce = ctx->link_layer == IBV_LINK_LAYER_ETHERNET;
+	uint8_t rnr, retry;
+	struct gz_vb_peer p;
+
+	if (len < GZ_VB_ADDR_LEN)
+		return -ENOSPC;
+	rnr_for(RDM_TIMEOUT_DEFAULT_US, &rnr, &retry);
+	memset(b, 0, GZ_VB_ADDR_LEN);
+	b[0] = ctx->port;
+	b[1] = (uint8_t)ctx->mtu;
+	b[2] = rnr;
+	b[3] = ctx->link_layer;
+	gz_le32_put(b + 4, d->qpn);
+	gz_le32_put(b + 8, d->psn);
+	if (!roce) {
+		b[12] = (uint8_t)d->lid;
+		b[13] = (uint8_t)(d->lid >> 8);
+	}
+	b[14] = gz_vb_rd_atomic(ctx->dev.max_qp_rd_atom);
+	memcpy(b + 16, d->gid, 16);
+	if (gz_vb_peer_parse(ctx, b, GZ_VB_ADDR_LEN, &p))
+		return -EINVAL;	/* said */
+	*gcid = roce ? GENZIO_GCID((uint32_t)d->gid[14] << 8 | d->gid[15],
+				   d->lid) :
+		       GENZIO_GCID(d->lid, 0);
+	return GZ_VB_ADDR_LEN;
+}
+
+int gz_vb_qp_psn_set(struct genzio_qp *pub, uint32_t psn)
+{
+	struct gz_vb_qp *qp = gz_vb_qp_of(pub);
+
+	if (atomic_load(&qp->state) != GENZIO_QPS_RESET)
+		return gz_err(-EISCONN, "queue pair %#x is connected (or in "
+			      "ERR): genzio_qp_reset() first", pub->qp_num);
+	qp->psn = psn & 0xffffff;
+	return 0;
+}
