@@ -120,8 +120,8 @@ struct gz_provider {
 	 * range (checked); verbs_addr writes the provider part of the address
 	 * @d names into @buf of @len bytes and its GCID: its length, or
 	 * -errno. */
-	void (*verbs_port)(struct genzio_context *ctx, uint8_t gid[16],
-			   uint16_t *lid);
+	void (*verbs_port)(struct genzio_context *ctx,
+			   struct genzio_verbs_port *port);
 	int (*verbs_addr)(struct genzio_context *ctx,
 			  const struct genzio_verbs_dest *d, uint8_t *buf,
 			  size_t len, uint32_t *gcid);

@@ -5,7 +5,7 @@
 # in bench/. Bounded by iterations: on cores shared with another heavy job
 # a busy-poll round trip can cost a scheduler slice, so few of them.
 . "$GZT_SRCDIR/test/lib/tap.sh"
-tap_plan 7
+tap_plan 8
 perf="$GZT_BUILDDIR/bench/genzio_perf"
 # --yield: a wait gives the core away, so the two sides progress even
 # where another job holds the cores (a busy wait would cost a slice each)
@@ -21,6 +21,9 @@ tap_run "genzio_perf --json parses" sh -c "'$perf' -t write -s 4096 -n 64 -w 8 -
 tap_run "genzio_perf --csv: a header and rows of as many fields" sh -c "'$perf' -t write -s 4096 -n 64 -w 8 --yield --csv |
 	awk -F, 'NR == 1 { n = NF } NF != n { exit 1 } END { exit NR < 3 }'"
 tap_run "genzio_perf --rt pins and reports" "$perf" -t fadd -s 8 -n 64 -w 8 --lat --rt
+tap_run "compat_lat: native and compat rounds, tiny" sh -c \
+	"'$GZT_BUILDDIR/bench/compat_lat' -n 200 -r 2 --yield | grep -q '^write lat 8 B '"
+
 # client/server on one host, over TCP as perftest: the server waits for
 # one client and exits with it
 # below the kernel's ephemeral ports (32768 on), where a connection of

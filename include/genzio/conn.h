@@ -72,29 +72,42 @@ GENZIO_EXPORT int genzio_conn_info_exchange(int fd,
  * (<genzio/ibverbs_compat.h>) that exchange these instead of an address.
  * @gid and @lid are genzio_verbs_port()'s of the queue pair's context,
  * @qpn its qp_num, @psn the first packet sequence number its side chose
- * (verbs: its send PSN; shm has none and ignores it).
+ * (verbs: its send PSN; shm has none and ignores it). @mtu and @rd_atomic
+ * are what this side's program chose for the path (verbs' path_mtu and
+ * max_rd_atomic; 0: the port's MTU, 1); shm ignores them.
  */
 struct genzio_verbs_dest {
 	uint8_t gid[16];
 	uint32_t lid;		/* 16 bits */
 	uint32_t qpn;		/* 24 bits */
 	uint32_t psn;		/* 24 bits */
+	uint8_t mtu;		/* as verbs' enum ibv_mtu: 1 (256) .. 5 (4096) */
+	uint8_t rd_atomic;	/* READs and atomics in flight (1..16) */
+	uint8_t reserved[2];
+};
+
+/** What genzio_verbs_port() says of a context's port. */
+struct genzio_verbs_port {
+	uint8_t gid[16];	/* verbs: the port's GID (GENZIO_VERBS_GID_INDEX's
+				 * choice); shm: the component (GCID,
+				 * incarnation, host), no routable GID */
+	uint16_t lid;		/* InfiniBand: the port's LID; RoCE (which has
+				 * none) and shm: the component ID */
+	uint8_t link_layer;	/* verbs' values: 1 InfiniBand, 2 Ethernet
+				 * (RoCE); 0 shm */
+	uint8_t mtu;		/* the port's MTU, as verbs' enum ibv_mtu */
 };
 
 /**
  * genzio_verbs_port - This context's port, as verbs names one
- * @ctx: a device context
- * @gid: out, 16 bytes. verbs: the port's GID (GENZIO_VERBS_GID_INDEX's
- *       choice); shm: the component (its GCID and incarnation), in a form
- *       that is no routable GID
- * @lid: out. verbs on InfiniBand: the port's LID; verbs on RoCE (which has
- *       no LID) and shm: the context's component ID
+ * @ctx:  a device context
+ * @port: out
  *
  * Return: 0, -EINVAL, -ENODEV (the device is gone), -EOPNOTSUPP (a
  * provider that cannot name its queue pairs so).
  */
-GENZIO_EXPORT int genzio_verbs_port(struct genzio_context *ctx, uint8_t *gid,
-				    uint16_t *lid);
+GENZIO_EXPORT int genzio_verbs_port(struct genzio_context *ctx,
+				    struct genzio_verbs_port *port);
 /**
  * genzio_qp_connect_verbs - genzio_qp_connect() to a verbs-style name
  * @qp:     an RC queue pair in RESET
@@ -104,7 +117,8 @@ GENZIO_EXPORT int genzio_verbs_port(struct genzio_context *ctx, uint8_t *gid,
  *
  * Return: as genzio_qp_connect(); -EINVAL also for a field out of range,
  * or a @peer no component of this provider can have (shm: a GID that
- * genzio_verbs_port() did not give); -EOPNOTSUPP as genzio_verbs_port().
+ * genzio_verbs_port() did not give); -EHOSTUNREACH for one of another
+ * host (shm) or none that lives; -EOPNOTSUPP as genzio_verbs_port().
  */
 GENZIO_EXPORT int genzio_qp_connect_verbs(struct genzio_qp *qp,
 					  const struct genzio_verbs_dest *peer,

@@ -171,22 +171,23 @@ GENZIO_EXPORT int genzio_conn_info_exchange(int fd,
 	return 0;
 }
 
-GENZIO_EXPORT int genzio_verbs_port(struct genzio_context *ctx, uint8_t *gid,
-				    uint16_t *lid)
+GENZIO_EXPORT int genzio_verbs_port(struct genzio_context *ctx,
+				    struct genzio_verbs_port *port)
 {
 	GZ_API();
 	int ret;
 
-	if (!ctx || !gid || !lid)
-		return gz_err(-EINVAL, "ctx %p, gid %p, lid %p", (void *)ctx,
-			      (void *)gid, (void *)lid);
+	if (!ctx || !port)
+		return gz_err(-EINVAL, "ctx %p, port %p", (void *)ctx,
+			      (void *)port);
 	ret = gz_ctx_gone(ctx);
 	if (ret)
 		return ret;
 	if (!ctx->prov->verbs_port)
 		return gz_err(-EOPNOTSUPP, "%s names no queue pair by GID and "
 			      "LID", ctx->prov->name);
-	ctx->prov->verbs_port(ctx, gid, lid);
+	memset(port, 0, sizeof(*port));
+	ctx->prov->verbs_port(ctx, port);
 	return 0;
 }
 
@@ -206,10 +207,11 @@ GENZIO_EXPORT int genzio_qp_connect_verbs(struct genzio_qp *qp,
 	if (qp->qp_type != GENZIO_QPT_RC)
 		return gz_err(-EINVAL, "only RC queue pairs connect");
 	if (!d->qpn || d->qpn >> 24 || d->psn >> 24 || d->lid >> 16 ||
-	    my_psn >> 24)
-		return gz_err(-EINVAL, "peer qpn %#x, psn %#x, lid %#x, my psn "
-			      "%#x: out of range", d->qpn, d->psn, d->lid,
-			      my_psn);
+	    my_psn >> 24 || d->mtu > 5 || d->rd_atomic > 16 ||
+	    d->reserved[0] || d->reserved[1])
+		return gz_err(-EINVAL, "peer qpn %#x, psn %#x, lid %#x, mtu %u, "
+			      "rd_atomic %u, my psn %#x: out of range", d->qpn,
+			      d->psn, d->lid, d->mtu, d->rd_atomic, my_psn);
 	ctx = qp->context;
 	if (!ctx->prov->verbs_addr)
 		return gz_err(-EOPNOTSUPP, "%s names no queue pair by GID and "

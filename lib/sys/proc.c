@@ -189,3 +189,18 @@ int gz_sys_membarrier_private(int registered)
 		return 0;
 	return gz_sys_membarrier(0);
 }
+
+int gz_sys_host_id(uint32_t *id)
+{
+	char b[64];
+	uint32_t h = 2166136261u;	/* FNV-1a */
+	int ret = gz_sys_read_small(AT_FDCWD, "/proc/sys/kernel/random/boot_id",
+				    b, sizeof(b));
+
+	if (ret)
+		return ret;
+	for (const char *c = b; *c && *c != '\n'; c++)
+		h = (h ^ (uint8_t)*c) * 16777619u;
+	*id = h ? h : 1;
+	return 0;
+}

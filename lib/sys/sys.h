@@ -133,6 +133,9 @@ int gz_sys_proc_alive(pid_t pid, uint64_t starttime);
 /* Identity of this process's PID namespace (device and inode of
  * /proc/self/ns/pid): pids mean something only inside one. */
 int gz_sys_pidns_id(uint64_t *id);
+/* 32 nonzero bits that differ between hosts (and boots): of the kernel's
+ * boot_id. 0 or -errno. */
+int gz_sys_host_id(uint32_t *id);
 int gz_sys_random(void *buf, size_t len);
 pid_t gz_sys_gettid(void);
 /* Read 8 bytes at @addr without faulting: 0, or -EFAULT if unmapped. */

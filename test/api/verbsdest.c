@@ -14,10 +14,11 @@
 static struct genzio_verbs_dest dest_of(struct gzt_ep *ep, uint32_t psn)
 {
 	struct genzio_verbs_dest d = { .qpn = ep->qp->qp_num, .psn = psn };
-	uint16_t lid;
+	struct genzio_verbs_port p;
 
-	cr_assert_eq(genzio_verbs_port(ep->ctx, d.gid, &lid), 0);
-	d.lid = lid;
+	cr_assert_eq(genzio_verbs_port(ep->ctx, &p), 0);
+	memcpy(d.gid, p.gid, 16);
+	d.lid = p.lid;
 	return d;
 }
 
@@ -97,15 +98,14 @@ Test(verbsdest, shm_peers_are_found_by_lid_alone)
 Test(verbsdest, bad_arguments)
 {
 	struct genzio_device_attr da;
+	struct genzio_verbs_port port;
 	struct gzt_ep a, b;
-	uint8_t gid[16];
-	uint16_t lid;
 
 	cr_assert_eq(gzt_ep_open(&a, 0, 0), 0);
 	cr_assert_eq(gzt_ep_open(&b, 0, 0), 0);
-	cr_assert_eq(genzio_verbs_port(NULL, gid, &lid), -EINVAL);
-	cr_assert_eq(genzio_verbs_port(a.ctx, NULL, &lid), -EINVAL);
-	cr_assert_eq(genzio_verbs_port(a.ctx, gid, NULL), -EINVAL);
+	cr_assert_eq(genzio_verbs_port(NULL, &port), -EINVAL);
+	cr_assert_eq(genzio_verbs_port(a.ctx, NULL), -EINVAL);
+	cr_assert_eq(genzio_verbs_port(a.ctx, &port), 0);
 	struct genzio_verbs_dest d = dest_of(&b, 1), x;
 
 	cr_assert_eq(genzio_qp_connect_verbs(NULL, &d, 1), -EINVAL);
@@ -119,6 +119,12 @@ Test(verbsdest, bad_arguments)
 	x = d, x.lid = 1u << 16;
 	cr_assert_eq(genzio_qp_connect_verbs(a.qp, &x, 1), -EINVAL);
 	cr_assert_eq(genzio_qp_connect_verbs(a.qp, &d, 1u << 24), -EINVAL);
+	x = d, x.mtu = 6;
+	cr_assert_eq(genzio_qp_connect_verbs(a.qp, &x, 1), -EINVAL);
+	x = d, x.rd_atomic = 17;
+	cr_assert_eq(genzio_qp_connect_verbs(a.qp, &x, 1), -EINVAL);
+	x = d, x.reserved[1] = 1;
+	cr_assert_eq(genzio_qp_connect_verbs(a.qp, &x, 1), -EINVAL);
 	cr_assert_eq(genzio_device_query(a.ctx, &da), 0);
 	if (!strcmp(da.provider, "shm")) {
 		/* no GID: a LID of a component ID nobody holds, or none */
@@ -135,7 +141,15 @@ Test(verbsdest, bad_arguments)
 		x = d;
 		x.lid = x.lid % 4095 + 1;	/* another component than its GID */
 		cr_assert_eq(genzio_qp_connect_verbs(a.qp, &x, 1), -EINVAL);
-	} else {
+		x = d;
+		x.gid[12] ^= 1;	/* a component of another host */
+		cr_assert_eq(genzio_qp_connect_verbs(a.qp, &x, 1),
+			     -EHOSTUNREACH);
+		x = d;
+		x.gid[6] ^= 1;	/* an incarnation that is gone */
+		cr_assert_eq(genzio_qp_connect_verbs(a.qp, &x, 1),
+			     -EHOSTUNREACH);
+	} else if (port.link_layer == 2) {
 		x = d;	/* verbs on RoCE: a GID it needs */
 		memset(x.gid, 0, sizeof(x.gid));
 		cr_assert_eq(genzio_qp_connect_verbs(a.qp, &x, 1), -EINVAL);

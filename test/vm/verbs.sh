@@ -29,7 +29,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/gzvm.XXXXXX")
 real() { [ -x "$b/$1/.libs/$2" ] && echo "$b/$1/.libs/$2" || echo "$b/$1/$2"; }
 set -- "$(real test/api api)=/gz/api" "$(real tools genzio-info)=/gz/genzio-info"
 for ex in 01_write_read 02_atomic_counter 03_send_recv 04_loadstore \
-	07_job_allgather; do
+	05_rc_pingpong 06_rc_pingpong_compat 07_job_allgather; do
 	set -- "$@" "$(real examples $ex)=/gz/$ex"
 done
 set -- "$@" "$(real bench genzio_perf)=/gz/genzio_perf" \
@@ -41,7 +41,8 @@ lib=$(ls "$b"/lib/.libs/libgenzio.so.1 2>/dev/null) &&
 	set -- "$@" "$lib=/usr/lib/x86_64-linux-gnu/libgenzio.so.1"
 LD_LIBRARY_PATH=$b/lib/.libs "$here/run.sh" --timeout "$secs" --cache "$cache" \
 	--out "$tmp" "$here/verbs-one.guest" "$@" \
-	"$(real test/vm rdfuzz)=/gz/rdfuzz" 2>"$tmp/run.err"
+	"$(real test/vm rdfuzz)=/gz/rdfuzz" \
+	"$(real test/compat compat)=/gz/compat" 2>"$tmp/run.err"
 rc=$?
 LD_LIBRARY_PATH=$b/lib/.libs "$here/run.sh" --two --timeout "$secs" \
 	--cache "$cache" --out "$tmp/two" "$here/verbs-two.guest" "$@" \
@@ -52,13 +53,14 @@ LD_LIBRARY_PATH=$b/lib/.libs "$here/run.sh" --two --timeout "$secs" \
 
 gz_vm_tap "$tmp/guest1.log" verbs: rxe0_up genzio_info_rxe0 \
 	01_write_read 02_atomic_counter 03_send_recv 04_loadstore \
-	rd_wireup_survives_hostile_datagrams
+	compat_suite_on_verbs rd_wireup_survives_hostile_datagrams
 gz_vm_tap "$tmp/two/guest1.log" "verbs, two guests:" rxe0_eth0_1 \
 	01_write_read_server 02_atomic_counter_server 03_send_recv_server \
-	04_loadstore job_2x2_ranks_0_1 perftest_server
+	04_loadstore 05_rc_pingpong_server 06_rc_pingpong_compat_server \
+	job_2x2_ranks_0_1 perftest_server
 gz_vm_tap "$tmp/two/guest2.log" "verbs, two guests:" rxe0_eth0_2 \
 	01_write_read_client 02_atomic_counter_client 03_send_recv_client \
-	job_2x2_ranks_2_3 \
+	05_rc_pingpong_client 06_rc_pingpong_compat_client job_2x2_ranks_2_3 \
 	perftest_table
 gz_vm_tap "$tmp/faults/guest2.log" "verbs, faults:" \
 	link_down_reconnects_and_verifies peer_killed_flushes_and_tells

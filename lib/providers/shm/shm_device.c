@@ -318,43 +318,32 @@ static int shm_probe(struct genzio_device_desc *devs, int max, char *why,
 }
 
 /*
- * Verbs-style names (genzio_verbs_port): a GID that says "genzio shm"
- * ('g' 'z' 's' 1), then the component's GCID and incarnation (nonzero, so
- * a verbs program that takes a zero interface ID for "no GID" passes it
- * on); the LID is the component ID, enough alone within our subnet. Read
- * back as input: checked.
+ * Verbs-style names (genzio_verbs_port). The GID: 'g' 's', the GCID, the
+ * low 48 bits of the incarnation, and this host's ID (so one of another
+ * host is told, not taken for a local component of the same GCID); the
+ * interface-ID half is nonzero, so a verbs program that takes a zero one
+ * for "no GID" passes it on. The LID is the component ID, enough alone
+ * within our subnet. Read back as input: every field checked, and the
+ * component looked up in the registry as any address's is.
  */
-static const uint8_t verbs_magic[4] = { 'g', 'z', 's', 1 };
+static const uint8_t verbs_magic[2] = { 'g', 's' };
 
-static void shm_verbs_port(struct genzio_context *base, uint8_t gid[16],
-			   uint16_t *lid)
+static void shm_verbs_port(struct genzio_context *base,
+			   struct genzio_verbs_port *p)
 {
 	struct gz_shm_ctx *ctx = to_shm_ctx(base);
+	uint32_t host = 0;
 
-	memcpy(gid, verbs_magic, 4);
-	gz_le32_put(gid + 4, base->attr.gcid);
-	gz_le64_put(gid + 8, ctx->incarnation);
-	*lid = (uint16_t)GENZIO_GCID_CID(base->attr.gcid);
-}
-
-/* No GID (a verbs program that sends a LID only, as rc_pingpong does by
- * default): the LID is a component ID of our subnet, its incarnation the
- * one the registry has now. */
-static int by_lid(struct gz_shm_ctx *ctx, uint32_t lid, uint32_t *g,
-		  uint64_t *inc)
-{
-	struct gz_fabric_member m;
-	int ret;
-
-	if (!lid || lid > GZ_FABRIC_MAX_CID)
-		return gz_err(-EINVAL, "LID %#x is no component ID, and no GID "
-			      "was given", lid);
-	ret = gz_fabric_lookup(&ctx->fabric, lid, &m);
-	if (ret)
-		return ret;
-	*g = GENZIO_GCID(GENZIO_GCID_SID(ctx->base.attr.gcid), lid);
-	*inc = m.incarnation;
-	return 0;
+	gz_sys_host_id(&host);	/* 0 if unknown: matches no peer's */
+	memcpy(p->gid, verbs_magic, 2);
+	gz_le32_put(p->gid + 2, base->attr.gcid);
+	gz_le32_put(p->gid + 6, (uint32_t)ctx->incarnation);
+	p->gid[10] = (uint8_t)(ctx->incarnation >> 32);
+	p->gid[11] = (uint8_t)(ctx->incarnation >> 40);
+	gz_le32_put(p->gid + 12, host);
+	p->lid = (uint16_t)GENZIO_GCID_CID(base->attr.gcid);
+	p->link_layer = 0;
+	p->mtu = 5;	/* 4096: no path limits a message */
 }
 
 static int shm_verbs_addr(struct genzio_context *base,
@@ -362,24 +351,45 @@ static int shm_verbs_addr(struct genzio_context *base,
 			  size_t len, uint32_t *gcid)
 {
 	static const uint8_t none[16];
-	uint32_t g = gz_le32_get(d->gid + 4);
-	uint64_t inc = gz_le64_get(d->gid + 8);
+	struct gz_shm_ctx *ctx = to_shm_ctx(base);
+	uint32_t sid = GENZIO_GCID_SID(base->attr.gcid), g, host = 0;
+	uint64_t inc48 = 0;
+	struct gz_fabric_member m;
+	int ret;
 
-	if (!memcmp(d->gid, none, 16)) {
-		int ret = by_lid(to_shm_ctx(base), d->lid, &g, &inc);
-
-		if (ret)
-			return ret;
-	} else if (memcmp(d->gid, verbs_magic, 4) || g >> 28 ||
-		   !GENZIO_GCID_CID(g) || !inc ||
-		   (d->lid && d->lid != GENZIO_GCID_CID(g))) {
-		return gz_err(-EINVAL, "not an shm queue pair's GID and LID "
-			      "(genzio_verbs_port() of its context gives them)");
+	if (!memcmp(d->gid, none, 16)) {	/* a LID alone: of our subnet */
+		g = GENZIO_GCID(sid, d->lid);
+		if (!d->lid || d->lid > GZ_FABRIC_MAX_CID)
+			return gz_err(-EINVAL, "LID %#x is no component ID, "
+				      "and no GID was given", d->lid);
+	} else {
+		g = gz_le32_get(d->gid + 2);
+		inc48 = gz_le32_get(d->gid + 6) |
+			(uint64_t)d->gid[10] << 32 | (uint64_t)d->gid[11] << 40;
+		if (memcmp(d->gid, verbs_magic, 2) || g >> 28 ||
+		    !GENZIO_GCID_CID(g) || !inc48 ||
+		    (d->lid && d->lid != GENZIO_GCID_CID(g)))
+			return gz_err(-EINVAL, "not an shm queue pair's GID and "
+				      "LID (genzio_verbs_port() of its context "
+				      "gives them)");
+		if (gz_sys_host_id(&host) || host != gz_le32_get(d->gid + 12))
+			return gz_err(-EHOSTUNREACH, "GCID %#x is a component "
+				      "of another host (shm reaches this one "
+				      "only)", g);
 	}
+	if (GENZIO_GCID_SID(g) != sid)
+		return gz_err(-EHOSTUNREACH, "GCID %#x is not of this fabric's "
+			      "subnet %#x", g, sid);
+	ret = gz_fabric_lookup(&ctx->fabric, GENZIO_GCID_CID(g), &m);
+	if (ret)
+		return ret;
+	if (inc48 && (m.incarnation & 0xffffffffffffull) != inc48)
+		return gz_err(-EHOSTUNREACH, "GCID %#x is another incarnation "
+			      "now: the one named left", g);
 	if (len < GZ_SHM_ADDR_LEN)
 		return -ENOSPC;
 	gz_le32_put(buf, d->qpn);
-	gz_le64_put(buf + 4, inc);
+	gz_le64_put(buf + 4, m.incarnation);
 	*gcid = g;
 	return GZ_SHM_ADDR_LEN;
 }

@@ -343,8 +343,8 @@ void gz_vb_qp_query(struct genzio_qp *qp, struct genzio_qp_info *info);
 int gz_vb_qp_reset(struct genzio_qp *qp);
 void gz_vb_qp_destroy(struct genzio_qp *qp);
 int gz_vb_qp_psn_set(struct genzio_qp *qp, uint32_t psn);
-void gz_vb_verbs_port(struct genzio_context *ctx, uint8_t gid[16],
-		      uint16_t *lid);
+void gz_vb_verbs_port(struct genzio_context *ctx,
+		      struct genzio_verbs_port *port);
 int gz_vb_verbs_addr(struct genzio_context *ctx,
 		     const struct genzio_verbs_dest *d, uint8_t *buf,
 		     size_t len, uint32_t *gcid);

@@ -508,28 +508,30 @@ void gz_vb_qp_destroy(struct genzio_qp *pub)
 
 /* Verbs-style names (genzio_verbs_port): the port's GID, and its LID on
  * InfiniBand or, on RoCE where verbs has none, our component ID. */
-void gz_vb_verbs_port(struct genzio_context *base, uint8_t gid[16],
-		      uint16_t *lid)
+void gz_vb_verbs_port(struct genzio_context *base, struct genzio_verbs_port *p)
 {
 	struct gz_vb_ctx *ctx = gz_vb_ctx_of(base);
 
-	memcpy(gid, ctx->gid.raw, 16);
-	*lid = ctx->link_layer == IBV_LINK_LAYER_ETHERNET ?
-	       (uint16_t)ctx->cid : ctx->lid;
+	memcpy(p->gid, ctx->gid.raw, 16);
+	p->lid = ctx->link_layer == IBV_LINK_LAYER_ETHERNET ?
+		 (uint16_t)ctx->cid : ctx->lid;
+	p->link_layer = ctx->link_layer;
+	p->mtu = (uint8_t)ctx->mtu;
 }
 
-/* The address of the peer @d names, as if it had sent its own: the path
- * facts verbs programs do not exchange are ours (port, MTU, RNR timer,
- * in-flight READs), its sync word unknown (SYNC is no verbs op). Its
- * GCID: subnet and CID as gcid_take() makes them, but for a job that set
- * its subnet, and the CID on InfiniBand (unknown: 0). */
+/* The address of the peer @d names, as if it had sent its own: its path
+ * MTU and READs in flight are what the program chose for this connection
+ * (within ours), its RNR timer our default, its sync word unknown (SYNC
+ * is no verbs op). Its GCID: the subnet as gcid_take() makes it when the
+ * job set none (low 16 bits of the GID, or the LID), the CID on RoCE from
+ * the LID field (genzio_verbs_port), on InfiniBand unknown: 0. */
 int gz_vb_verbs_addr(struct genzio_context *base,
 		     const struct genzio_verbs_dest *d, uint8_t *b,
 		     size_t len, uint32_t *gcid)
 {
 	struct gz_vb_ctx *ctx = gz_vb_ctx_of(base);
 	int roce = ctx->link_layer == IBV_LINK_LAYER_ETHERNET;
-	uint8_t rnr, retry;
+	uint8_t rnr, retry, mine = gz_vb_rd_atomic(ctx->dev.max_qp_rd_atom);
 	struct gz_vb_peer p;
 
 	if (len < GZ_VB_ADDR_LEN)
@@ -537,7 +539,7 @@ int gz_vb_verbs_addr(struct genzio_context *base,
 	rnr_for(RDM_TIMEOUT_DEFAULT_US, &rnr, &retry);
 	memset(b, 0, GZ_VB_ADDR_LEN);
 	b[0] = ctx->port;
-	b[1] = (uint8_t)ctx->mtu;
+	b[1] = d->mtu && d->mtu < (uint8_t)ctx->mtu ? d->mtu : (uint8_t)ctx->mtu;
 	b[2] = rnr;
 	b[3] = ctx->link_layer;
 	gz_le32_put(b + 4, d->qpn);
@@ -546,10 +548,13 @@ int gz_vb_verbs_addr(struct genzio_context *base,
 		b[12] = (uint8_t)d->lid;
 		b[13] = (uint8_t)(d->lid >> 8);
 	}
-	b[14] = gz_vb_rd_atomic(ctx->dev.max_qp_rd_atom);
+	b[14] = d->rd_atomic && d->rd_atomic < mine ? d->rd_atomic : mine;
 	memcpy(b + 16, d->gid, 16);
 	if (gz_vb_peer_parse(ctx, b, GZ_VB_ADDR_LEN, &p))
 		return -EINVAL;	/* said */
+	if (roce && (d->lid >> 12))
+		return gz_err(-EINVAL, "RoCE: LID %#x is no component ID "
+			      "(genzio_verbs_port)", d->lid);
 	*gcid = roce ? GENZIO_GCID((uint32_t)d->gid[14] << 8 | d->gid[15],
 				   d->lid) :
 		       GENZIO_GCID(d->lid, 0);
