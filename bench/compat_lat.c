@@ -133,7 +133,7 @@ static double run_compat(int side, int fd, int iters)
 	struct ibv_context *ctx = list && list[0] ? ibv_open_device(list[0]) :
 				  NULL;
 	struct ibv_pd *pd = ctx ? ibv_alloc_pd(ctx) : NULL;
-	struct ibv_buf *buf;
+	struct ibv_buf *buf = NULL;
 	void *p = pd ? ibv_alloc_buf(pd, 4096, &buf) : NULL;
 	struct ibv_mr *mr = p ? ibv_reg_buf_mr(pd, buf, p, 4096,
 					       IBV_ACCESS_LOCAL_WRITE |

@@ -355,7 +355,7 @@ int main(int argc, char **argv)
 		int ne;
 
 		if (events) {
-			struct ibv_cq *ev_cq;
+			struct ibv_cq *ev_cq = NULL;
 			void *ev_ctx;
 
 			if (ibv_get_cq_event(p.ch, &ev_cq, &ev_ctx)) {

@@ -74,7 +74,7 @@ GENZIO_EXPORT int genzio_conn_info_exchange(int fd,
  * @qpn its qp_num, @psn the first packet sequence number its side chose
  * (verbs: its send PSN; shm has none and ignores it). @mtu and @rd_atomic
  * are what this side's program chose for the path (verbs' path_mtu and
- * max_rd_atomic; 0: the port's MTU, 1); shm ignores them.
+ * max_rd_atomic; 0: the device's own); shm ignores them.
  */
 struct genzio_verbs_dest {
 	uint8_t gid[16];

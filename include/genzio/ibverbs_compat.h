@@ -584,6 +584,24 @@ static inline int ibv_mtu_to_num(enum ibv_mtu mtu)
 	return mtu >= IBV_MTU_256 && mtu <= IBV_MTU_4096 ? 128 << mtu : -1;
 }
 
+/* A wrapper object, zeroed: NULL and ENOMEM without memory. */
+static inline void *gz_ibv_alloc(size_t size)
+{
+	void *p = calloc(1, size);
+
+	if (!p)
+		errno = ENOMEM;
+	return p;
+}
+
+/* The native call behind @obj failed with @ret: NULL and verbs' errno. */
+static inline void *gz_ibv_undo(void *obj, int ret)
+{
+	free(obj);
+	errno = gz_ibv_err(ret);
+	return NULL;
+}
+
 /* ---------------------------------------------------------- devices */
 
 /* Whether @d is the device genzio_device_open(NULL) takes first. */
@@ -628,9 +646,15 @@ static inline struct ibv_device **ibv_get_device_list(int *num_devices)
 	}
 	dev = (struct ibv_device *)(list + n + 1);
 	for (int i = 0; i < n; i++) {
-		snprintf(dev[i].name, sizeof(dev[i].name), "%s", d[i].name);
-		snprintf(dev[i].dev_name, sizeof(dev[i].dev_name), "%s",
-			 d[i].name);
+		/* genzio's names are short ("shm0", "rxe0"): verbs' 64 hold
+		 * them; a longer one is cut, and then opens nothing */
+		size_t len = 0;
+
+		while (len < sizeof(dev[i].name) - 1 && d[i].name[len])
+			len++;
+
+		memcpy(dev[i].name, d[i].name, len);
+		memcpy(dev[i].dev_name, d[i].name, len);
 		dev[i].node_type = IBV_NODE_CA;
 		dev[i].transport_type = IBV_TRANSPORT_IB;
 		list[i] = &dev[i];
@@ -670,17 +694,12 @@ static inline struct ibv_context *ibv_open_device(struct ibv_device *device)
 		errno = EINVAL;
 		return NULL;
 	}
-	c = (struct ibv_context *)calloc(1, sizeof(*c));
-	if (!c) {
-		errno = ENOMEM;
+	c = (struct ibv_context *)gz_ibv_alloc(sizeof(*c));
+	if (!c)
 		return NULL;
-	}
 	ret = genzio_device_open(device->name, NULL, &c->gz);
-	if (ret) {
-		free(c);
-		errno = -ret;
-		return NULL;
-	}
+	if (ret)
+		return (struct ibv_context *)gz_ibv_undo(c, ret);
 	c->gz_dev = *device;
 	c->device = &c->gz_dev;
 	pthread_mutex_init(&c->gz_lock, NULL);
@@ -808,17 +827,12 @@ static inline struct ibv_pd *ibv_alloc_pd(struct ibv_context *context)
 		errno = EINVAL;
 		return NULL;
 	}
-	pd = (struct ibv_pd *)calloc(1, sizeof(*pd));
-	if (!pd) {
-		errno = ENOMEM;
+	pd = (struct ibv_pd *)gz_ibv_alloc(sizeof(*pd));
+	if (!pd)
 		return NULL;
-	}
 	ret = genzio_pd_alloc(context->gz, &pd->gz);
-	if (ret) {
-		free(pd);
-		errno = -ret;
-		return NULL;
-	}
+	if (ret)
+		return (struct ibv_pd *)gz_ibv_undo(pd, ret);
 	pd->context = context;
 	return pd;
 }
@@ -851,22 +865,17 @@ static inline struct ibv_mr *ibv_reg_mr(struct ibv_pd *pd, void *addr,
 		errno = EINVAL;
 		return NULL;
 	}
-	mr = (struct ibv_mr *)calloc(1, sizeof(*mr));
-	if (!mr) {
-		errno = ENOMEM;
+	mr = (struct ibv_mr *)gz_ibv_alloc(sizeof(*mr));
+	if (!mr)
 		return NULL;
-	}
 	/* the access bits are genzio's; the optional ones (relaxed
 	 * ordering among them: genzio is unordered anyway) a device may
 	 * ignore, as verbs says */
 	ret = genzio_mr_reg(pd->gz, addr, length,
 			    (uint32_t)(access & ~IBV_ACCESS_OPTIONAL_RANGE),
 			    &mr->gz);
-	if (ret) {
-		free(mr);
-		errno = -ret;
-		return NULL;
-	}
+	if (ret)
+		return (struct ibv_mr *)gz_ibv_undo(mr, ret);
 	mr->context = pd->context;
 	mr->pd = pd;
 	mr->addr = mr->gz->addr;
@@ -901,17 +910,12 @@ ibv_create_comp_channel(struct ibv_context *context)
 		errno = EINVAL;
 		return NULL;
 	}
-	ch = (struct ibv_comp_channel *)calloc(1, sizeof(*ch));
-	if (!ch) {
-		errno = ENOMEM;
+	ch = (struct ibv_comp_channel *)gz_ibv_alloc(sizeof(*ch));
+	if (!ch)
 		return NULL;
-	}
 	ret = genzio_comp_channel_create(context->gz, &ch->gz);
-	if (ret) {
-		free(ch);
-		errno = -ret;
-		return NULL;
-	}
+	if (ret)
+		return (struct ibv_comp_channel *)gz_ibv_undo(ch, ret);
 	ch->context = context;
 	ch->fd = ch->gz->fd;
 	return ch;
@@ -951,22 +955,17 @@ static inline struct ibv_cq *ibv_create_cq(struct ibv_context *context,
 		errno = EINVAL;
 		return NULL;
 	}
-	cq = (struct ibv_cq *)calloc(1, sizeof(*cq));
-	if (!cq) {
-		errno = ENOMEM;
+	cq = (struct ibv_cq *)gz_ibv_alloc(sizeof(*cq));
+	if (!cq)
 		return NULL;
-	}
 	a.user_context = cq;
 	if (channel) {
 		a.comp_mask = GENZIO_CQ_ATTR_CHANNEL;
 		a.channel = channel->gz;
 	}
 	ret = genzio_cq_create(context->gz, &a, &cq->gz);
-	if (ret) {
-		free(cq);
-		errno = -ret;
-		return NULL;
-	}
+	if (ret)
+		return (struct ibv_cq *)gz_ibv_undo(cq, ret);
 	cq->context = context;
 	cq->channel = channel;
 	cq->cq_context = cq_context;
@@ -987,18 +986,31 @@ static inline int ibv_destroy_cq(struct ibv_cq *cq)
 	if (!cq)
 		return EINVAL;
 	/* verbs waits for its async events to be acked; one that is not
-	 * would name freed memory: refused until it is */
+	 * would name freed memory: refused until it is. Out of the list
+	 * under the lock, destroyed outside it (a destroy may wait). */
 	pthread_mutex_lock(&cq->context->gz_lock);
-	ret = cq->gz_async_out ? -EBUSY : genzio_cq_destroy(cq->gz);
-	if (!ret) {
-		if (cq->channel)
-			cq->channel->refcnt--;
-		for (struct ibv_cq **pp = &cq->context->gz_cqs; *pp;
-		     pp = &(*pp)->gz_next)
-			if (*pp == cq) {
-				*pp = cq->gz_next;
-				break;
-			}
+	ret = cq->gz_async_out ? -EBUSY : 0;
+	for (struct ibv_cq **pp = &cq->context->gz_cqs; !ret && *pp;
+	     pp = &(*pp)->gz_next)
+		if (*pp == cq) {
+			*pp = cq->gz_next;
+			break;
+		}
+	pthread_mutex_unlock(&cq->context->gz_lock);
+	if (!ret)
+		ret = genzio_cq_destroy(cq->gz);
+	pthread_mutex_lock(&cq->context->gz_lock);
+	if (ret) {	/* it stays: back in the list (if it left it) */
+		struct ibv_cq *x = cq->context->gz_cqs;
+
+		while (x && x != cq)
+			x = x->gz_next;
+		if (!x) {
+			cq->gz_next = cq->context->gz_cqs;
+			cq->context->gz_cqs = cq;
+		}
+	} else if (cq->channel) {
+		cq->channel->refcnt--;
 	}
 	pthread_mutex_unlock(&cq->context->gz_lock);
 	if (ret)
@@ -1020,17 +1032,20 @@ static inline int ibv_get_cq_event(struct ibv_comp_channel *channel,
 				   struct ibv_cq **cq, void **cq_context)
 {
 	struct genzio_cq *g;
-	int ret;
+	int ret, fl;
 
 	if (!channel || !cq || !cq_context) {
 		errno = EINVAL;
 		return -1;
 	}
-	/* verbs blocks, unless the fd is non-blocking (EAGAIN); a signal
-	 * ends the wait (EINTR) */
-	ret = fcntl(channel->fd, F_GETFL);
-	ret = genzio_comp_channel_get_event(channel->gz, ret >= 0 &&
-					    (ret & O_NONBLOCK) ? 0 : -1, &g);
+	/* verbs blocks, unless the fd is non-blocking (EAGAIN); its read
+	 * restarts after a signal handler, so the wait does too */
+	fl = fcntl(channel->fd, F_GETFL);
+	do
+		ret = genzio_comp_channel_get_event(channel->gz, fl >= 0 &&
+						    (fl & O_NONBLOCK) ? 0 : -1,
+						    &g);
+	while (ret == -EINTR);
 	if (ret) {
 		errno = -ret;
 		return -1;
@@ -1042,11 +1057,16 @@ static inline int ibv_get_cq_event(struct ibv_comp_channel *channel,
 
 static inline void ibv_ack_cq_events(struct ibv_cq *cq, unsigned int nevents)
 {
-	if (cq && !genzio_cq_ack_events(cq->gz, nevents)) {
-		pthread_mutex_lock(&cq->context->gz_lock);
+	pthread_mutex_t *lock;
+
+	if (!cq)
+		return;
+	/* under the lock: once acked, a destroy may free @cq */
+	lock = &cq->context->gz_lock;
+	pthread_mutex_lock(lock);
+	if (!genzio_cq_ack_events(cq->gz, nevents))
 		cq->comp_events_completed += nevents;
-		pthread_mutex_unlock(&cq->context->gz_lock);
-	}
+	pthread_mutex_unlock(lock);
 }
 
 /* A completion as verbs tells it (src_qp and slid are UD's: 0). An
@@ -1127,11 +1147,9 @@ static inline struct ibv_qp *ibv_create_qp(struct ibv_pd *pd,
 		errno = EINVAL;	/* verbs: more inline than the device has */
 		return NULL;
 	}
-	qp = (struct ibv_qp *)calloc(1, sizeof(*qp));
-	if (!qp) {
-		errno = ENOMEM;
+	qp = (struct ibv_qp *)gz_ibv_alloc(sizeof(*qp));
+	if (!qp)
 		return NULL;
-	}
 	memset(&q, 0, sizeof(q));
 	q.qp_type = GENZIO_QPT_RC;
 	q.sq_depth = a->cap.max_send_wr ? a->cap.max_send_wr : 1;
@@ -1139,18 +1157,16 @@ static inline struct ibv_qp *ibv_create_qp(struct ibv_pd *pd,
 	q.max_send_sge = a->cap.max_send_sge;
 	q.max_recv_sge = a->cap.max_recv_sge;
 	/* verbs gives at least what is asked, and says what it gave: a 0
-	 * gets the device's whole inline size, as most devices give */
+	 * gets what devices commonly give (up to 64 bytes), not the most a
+	 * device can, which costs per-request room */
 	q.max_inline = a->cap.max_inline_data ? a->cap.max_inline_data :
-		       d.max_inline;
+		       d.max_inline < 64 ? d.max_inline : 64;
 	q.send_cq = a->send_cq->gz;
 	q.recv_cq = a->recv_cq->gz;
 	q.user_context = qp;
 	ret = genzio_qp_create(pd->gz, &q, &qp->gz);
-	if (ret) {
-		free(qp);
-		errno = -ret;
-		return NULL;
-	}
+	if (ret)
+		return (struct ibv_qp *)gz_ibv_undo(qp, ret);
 	qp->context = pd->context;
 	qp->qp_context = a->qp_context;
 	qp->pd = pd;
@@ -1163,6 +1179,7 @@ static inline struct ibv_qp *ibv_create_qp(struct ibv_pd *pd,
 	qp->gz_cap.max_send_wr = q.sq_depth;
 	qp->gz_cap.max_inline_data = q.max_inline;
 	qp->gz_sig_all = a->sq_sig_all;
+	a->cap = qp->gz_cap;	/* verbs: what it gave */
 	pthread_mutex_lock(&pd->context->gz_lock);
 	qp->gz_next = pd->context->gz_qps;
 	pd->context->gz_qps = qp;
@@ -1176,16 +1193,25 @@ static inline int ibv_destroy_qp(struct ibv_qp *qp)
 
 	if (!qp)
 		return EINVAL;
+	/* as ibv_destroy_cq: refused while an async event names it; out of
+	 * the list under the lock, destroyed outside it */
 	pthread_mutex_lock(&qp->context->gz_lock);
-	ret = qp->gz_async_out ? -EBUSY : genzio_qp_destroy(qp->gz);
-	if (!ret)
-		for (struct ibv_qp **pp = &qp->context->gz_qps; *pp;
-		     pp = &(*pp)->gz_next)
-			if (*pp == qp) {
-				*pp = qp->gz_next;
-				break;
-			}
+	ret = qp->gz_async_out ? -EBUSY : 0;
+	for (struct ibv_qp **pp = &qp->context->gz_qps; !ret && *pp;
+	     pp = &(*pp)->gz_next)
+		if (*pp == qp) {
+			*pp = qp->gz_next;
+			break;
+		}
 	pthread_mutex_unlock(&qp->context->gz_lock);
+	if (!ret)
+		ret = genzio_qp_destroy(qp->gz);
+	if (ret && !qp->gz_async_out) {	/* it stays: back in the list */
+		pthread_mutex_lock(&qp->context->gz_lock);
+		qp->gz_next = qp->context->gz_qps;
+		qp->context->gz_qps = qp;
+		pthread_mutex_unlock(&qp->context->gz_lock);
+	}
 	if (ret)
 		return gz_ibv_err(ret);
 	free(qp);
@@ -1296,7 +1322,8 @@ static inline int ibv_query_qp(struct ibv_qp *qp, struct ibv_qp_attr *a,
 	if (i.state == GENZIO_QPS_ERR)
 		qp->state = IBV_QPS_ERR;
 	a->qp_state = a->cur_qp_state = qp->state;
-	a->path_mtu = IBV_MTU_4096;
+	a->path_mtu = qp->gz_peer.mtu ? (enum ibv_mtu)qp->gz_peer.mtu :
+				      IBV_MTU_4096;
 	a->dest_qp_num = qp->gz_peer.qpn;
 	a->rq_psn = qp->gz_peer.psn;
 	a->cap = qp->gz_cap;
@@ -1501,8 +1528,9 @@ static inline int ibv_get_async_event(struct ibv_context *context,
 				errno = EAGAIN;
 				return -1;
 			}
-			if (poll(&p, 1, -1) < 0 && errno == EINTR)
-				return -1;	/* as verbs: EINTR */
+			/* verbs' read restarts after a handler: so here */
+			if (poll(&p, 1, -1) < 0 && errno != EINTR)
+				return -1;
 			continue;
 		}
 		if (ret) {
@@ -1811,17 +1839,12 @@ static inline void *ibv_alloc_buf(struct ibv_pd *pd, size_t size,
 		errno = EINVAL;
 		return NULL;
 	}
-	b = (struct ibv_buf *)calloc(1, sizeof(*b));
-	if (!b) {
-		errno = ENOMEM;
+	b = (struct ibv_buf *)gz_ibv_alloc(sizeof(*b));
+	if (!b)
 		return NULL;
-	}
 	ret = genzio_mem_alloc(pd->context->gz, size, 0, &b->gz);
-	if (ret) {
-		free(b);
-		errno = -ret;
-		return NULL;
-	}
+	if (ret)
+		return (struct ibv_buf *)gz_ibv_undo(b, ret);
 	*buf = b;
 	return b->gz->addr;
 }
@@ -2000,7 +2023,11 @@ ibv_create_qp_ex(struct ibv_context *context, struct ibv_qp_init_attr_ex *a)
 	ia.cap = a->cap;
 	ia.qp_type = a->qp_type;
 	ia.sq_sig_all = a->sq_sig_all;
-	return ibv_create_qp(a->pd, &ia);
+	struct ibv_qp *qp = ibv_create_qp(a->pd, &ia);
+
+	if (qp)
+		a->cap = ia.cap;
+	return qp;
 }
 
 struct ibv_qp_ex {

@@ -253,7 +253,7 @@ Test(compat, a_channel_wakes_for_a_completion)
 {
 	struct side a, b;
 	struct ibv_comp_channel *ch;
-	struct ibv_cq *cq, *ev_cq;
+	struct ibv_cq *cq, *ev_cq = NULL;
 	void *ev_ctx;
 	struct ibv_wc wc;
 
@@ -452,7 +452,7 @@ Test(compat, extensions_absent_as_on_a_device_without_them)
 	struct ibv_qp_init_attr_ex qx = { 0 };
 	struct ibv_parent_domain_init_attr pd = { 0 };
 	struct ibv_sge sge = { 0, 0, 0 };
-	struct ibv_buf *buf;
+	struct ibv_buf *buf = NULL;
 	void *p;
 
 	side_open(&s, 4);

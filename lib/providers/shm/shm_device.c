@@ -319,8 +319,9 @@ static int shm_probe(struct genzio_device_desc *devs, int max, char *why,
 
 /*
  * Verbs-style names (genzio_verbs_port). The GID: 'g' 's', the GCID, the
- * low 48 bits of the incarnation, and this host's ID (so one of another
- * host is told, not taken for a local component of the same GCID); the
+ * low 48 bits of the incarnation, and where it lives (verbs_home: one of
+ * another host or registry is told, not taken for a local component of
+ * the same GCID); the
  * interface-ID half is nonzero, so a verbs program that takes a zero one
  * for "no GID" passes it on. The LID is the component ID, enough alone
  * within our subnet. Read back as input: every field checked, and the
@@ -328,13 +329,28 @@ static int shm_probe(struct genzio_device_desc *devs, int max, char *why,
  */
 static const uint8_t verbs_magic[2] = { 'g', 's' };
 
+/* Where the component lives: this boot of this host, and the registry
+ * file its GCID is of (one per user and GENZIO_SHM_DIR, each counting
+ * incarnations from 1): 0 if unknown, which matches no peer. */
+static uint32_t verbs_home(const struct gz_shm_ctx *ctx)
+{
+	uint32_t h = 0;
+	struct stat st;
+
+	if (gz_sys_host_id(&h) || fstat(ctx->fabric.fd, &st))
+		return 0;
+	h = (h ^ (uint32_t)st.st_dev) * 16777619u;
+	h = (h ^ (uint32_t)st.st_ino) * 16777619u;
+	h = (h ^ (uint32_t)(st.st_ino >> 32)) * 16777619u;
+	return h ? h : 1;
+}
+
 static void shm_verbs_port(struct genzio_context *base,
 			   struct genzio_verbs_port *p)
 {
 	struct gz_shm_ctx *ctx = to_shm_ctx(base);
-	uint32_t host = 0;
+	uint32_t host = verbs_home(ctx);
 
-	gz_sys_host_id(&host);	/* 0 if unknown: matches no peer's */
 	memcpy(p->gid, verbs_magic, 2);
 	gz_le32_put(p->gid + 2, base->attr.gcid);
 	gz_le32_put(p->gid + 6, (uint32_t)ctx->incarnation);
@@ -372,10 +388,11 @@ static int shm_verbs_addr(struct genzio_context *base,
 			return gz_err(-EINVAL, "not an shm queue pair's GID and "
 				      "LID (genzio_verbs_port() of its context "
 				      "gives them)");
-		if (gz_sys_host_id(&host) || host != gz_le32_get(d->gid + 12))
+		host = verbs_home(ctx);
+		if (!host || host != gz_le32_get(d->gid + 12))
 			return gz_err(-EHOSTUNREACH, "GCID %#x is a component "
-				      "of another host (shm reaches this one "
-				      "only)", g);
+				      "of another host or registry (shm reaches "
+				      "its own only)", g);
 	}
 	if (GENZIO_GCID_SID(g) != sid)
 		return gz_err(-EHOSTUNREACH, "GCID %#x is not of this fabric's "
