@@ -96,12 +96,14 @@ install_check() {
 	flags=$(PKG_CONFIG_PATH=$pc PKG_CONFIG_SYSROOT_DIR=$d \
 		pkg-config --cflags --libs genzio) &&
 	cc -o "$d/app" "$top/examples/01_write_read.c" $flags &&
-	LD_LIBRARY_PATH=$(dirname "$pc") GENZIO_FABRIC=inst$$ "$d/app"
+	LD_LIBRARY_PATH=$(dirname "$pc") GENZIO_FABRIC=inst$$ "$d/app" &&
+	# and verbs code through the installed compat header and its parts
+	cc -Wall -Werror -o "$d/pp" "$top/examples/06_rc_pingpong_compat.c" $flags
 	rc=$?
 	rm -rf "$d"
 	return $rc
 }
-check "install into a prefix, build an app with pkg-config, run it" install_check
+check "install into a prefix, build an app (and a verbs one through the compat header) with pkg-config, run it" install_check
 
 # The installed genzio-info, run as a user would (test/info.sh's checks).
 info_check() {
