@@ -450,9 +450,13 @@ struct gz_vb_child *gz_vb_rd_child_get(struct gz_vb_rd *rd,
  * got no answer. @wait: take the ctx lock (else give up if it is held).
  * Return: ms until a timer is due, or -1 for none. */
 int gz_vb_rd_progress(struct gz_vb_ctx *ctx, int wait);
-/* Under the ctx lock: the wire-up of a new RD qp, and its end. */
+/* verbs_ud.c, under the ctx lock: the wire-up UD queue pair of a new RD
+ * qp, and its end; receive buffer @i posted (again); RESET to RTS with
+ * every receive posted (0 or -errno). */
 int gz_vb_wire_open(struct gz_vb_rd *rd);
 void gz_vb_wire_close(struct gz_vb_rd *rd);
+void gz_vb_wire_recv_post(struct gz_vb_rd *rd, uint32_t i);
+int gz_vb_wire_restart(struct gz_vb_rd *rd);
 /* Under the ctx lock and @c's lock: ask @c's peer to connect. */
 void gz_vb_wire_ask(struct gz_vb_child *c);
 /* Under @c's lock: @c failed with @status before it was up; what is
