@@ -10,6 +10,8 @@
 #include "core/core.h"
 
 struct gz_fabric;
+struct gz_fm;
+struct genzio_component;
 
 struct gz_provider {
 	const char *name;
@@ -38,6 +40,10 @@ struct gz_provider {
 	 * refuses while events are unacknowledged). */
 	int (*channel_get_event)(struct gz_channel *ch, int timeout_ms,
 				 struct gz_cq **cq);
+	/* Read component @gcid's control space (gz_fm_ctl_read). Optional:
+	 * without it genzio_component_query() is -ENOTSUP. */
+	int (*component_query)(struct genzio_context *ctx, uint32_t gcid,
+			       struct genzio_component *c);
 	int (*cq_create)(struct genzio_context *ctx,
 			 const struct genzio_cq_attr *attr,
 			 struct gz_cq **cq);
@@ -59,6 +65,10 @@ struct gz_provider {
 	 * joined it; -ENOTSUP: no host fabric (a network). */
 	int (*fabric_open)(const char *dev, const struct genzio_open_attr *attr,
 			   struct gz_fabric *f);
+	/* Open the host fabric's manager file without creating it, for
+	 * genzio_fabric_open(): -ENOENT when nobody ever joined. Optional. */
+	int (*fm_open)(const char *dev, const struct genzio_open_attr *attr,
+		       struct gz_fm *fm);
 	/* After the core set up ctx->ev: add the provider's fds to it. */
 	void (*event_watch)(struct genzio_context *ctx);
 	/* Turn what provider fds in ctx->ev.epfd say into events. */

@@ -21,5 +21,6 @@
 #include <genzio/queue.h>
 #include <genzio/loadstore.h>
 #include <genzio/conn.h>
+#include <genzio/fm.h>
 
 #endif /* GENZIO_GENZIO_H */

@@ -214,7 +214,9 @@ struct genzio_event {
 	uint32_t status;	/* QP_ERR: the completion status that did it;
 				 * DEVICE_FATAL: the status work flushed by
 				 * it reports in err_status */
-	uint64_t reserved;
+	uint32_t link;		/* LINK_*: the switch link's id, or
+				 * GENZIO_LINK_COMPONENT for @gcid's own */
+	uint32_t reserved;
 };
 
 /**

@@ -210,6 +210,9 @@ int gz_open_opts_get(const struct genzio_open_attr *attr,
 		     struct gz_open_opts *o);
 
 /* Check and take/put a use of an object under ctx->lock. */
+/* The device to open: by @name or the environment; @attr checked. */
+int gz_device_choose(const char *name, const struct genzio_open_attr *attr,
+		     const struct gz_provider **p, char dev[GENZIO_NAME_MAX]);
 void gz_ctx_lock(struct genzio_context *ctx);
 void gz_ctx_unlock(struct genzio_context *ctx);
 

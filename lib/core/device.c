@@ -165,10 +165,8 @@ static int device_default(const struct gz_provider **out,
 	return gz_err(-ENODEV, "no provider of this build has a device here");
 }
 
-/* The device to open: by @name or the environment; @attr checked. */
-static int device_choose(const char *name, const struct genzio_open_attr *attr,
-			 const struct gz_provider **p,
-			 char dev[GENZIO_NAME_MAX])
+int gz_device_choose(const char *name, const struct genzio_open_attr *attr,
+		     const struct gz_provider **p, char dev[GENZIO_NAME_MAX])
 {
 	const char *env;
 
@@ -199,7 +197,7 @@ GENZIO_EXPORT int genzio_device_open(const char *name,
 
 	if (!out)
 		return gz_err(-EINVAL, "ctx is NULL");
-	ret = device_choose(name, attr, &p, dev);
+	ret = gz_device_choose(name, attr, &p, dev);
 	if (ret)
 		return ret;
 	ret = p->device_open(dev, attr, &ctx);
@@ -279,7 +277,7 @@ GENZIO_EXPORT int genzio_member_list_sz(const char *name,
 
 	if (gz_out_list_ok(m, max, size, MEMBER_MIN, "genzio_member"))
 		return -EINVAL;
-	ret = device_choose(name, attr, &p, dev);
+	ret = gz_device_choose(name, attr, &p, dev);
 	if (ret)
 		return ret;
 	if (!p->fabric_open)

@@ -82,12 +82,14 @@ void gz_fabric_close(struct gz_fabric *f);
 typedef void (*gz_fabric_sweep_fn)(void *arg, uint32_t cid, uint64_t inc);
 
 /*
- * Take the lowest free CID for this process, reclaiming (and sweeping)
- * the slots of dead members on the way. Waits at most the setup timeout
- * for another process's join or leave. Return: 0, -ENOSPC, -ETIMEDOUT.
+ * Take the lowest free CID for this process (of those set in @allow, a
+ * bitmap of 64 words, bit i for CID i + 1; NULL: any), reclaiming (and
+ * sweeping) the slots of dead members on the way. Waits at most the
+ * setup timeout for another process's join or leave. Return: 0,
+ * -ENOSPC, -ETIMEDOUT.
  */
 int gz_fabric_join(struct gz_fabric *f, gz_fabric_sweep_fn sweep, void *arg,
-		   uint32_t *cid, uint64_t *incarnation);
+		   const uint64_t *allow, uint32_t *cid, uint64_t *incarnation);
 void gz_fabric_leave(struct gz_fabric *f, uint32_t cid, uint64_t incarnation);
 /*
  * The live member holding @cid, without a lock (never blocks).

@@ -283,7 +283,7 @@ static int slot_read(const struct gz_fabric_slot *s, uint32_t *used,
 }
 
 int gz_fabric_join(struct gz_fabric *f, gz_fabric_sweep_fn sweep, void *arg,
-		   uint32_t *cid, uint64_t *incarnation)
+		   const uint64_t *allow, uint32_t *cid, uint64_t *incarnation)
 {
 	uint64_t me_start, inc;
 	int ret, found = -1;
@@ -310,7 +310,8 @@ int gz_fabric_join(struct gz_fabric *f, gz_fabric_sweep_fn sweep, void *arg,
 			slot_write(s, 0, 0, 0, 0);
 			used = 0;
 		}
-		if (!used && found < 0)
+		if (!used && found < 0 &&
+		    (!allow || (allow[i / 64] >> (i % 64) & 1)))
 			found = (int)i;
 	}
 	if (found >= 0) {
@@ -325,6 +326,10 @@ int gz_fabric_join(struct gz_fabric *f, gz_fabric_sweep_fn sweep, void *arg,
 		*incarnation = inc;
 	}
 	unlock(f);
+	if (found < 0 && allow)
+		return gz_err(-ENOSPC, "fabric %s: every component its "
+			      "description lets this process take is in use",
+			      f->name);
 	if (found < 0)
 		return gz_err(-ENOSPC, "fabric %s has all %u GCIDs in use",
 			      f->name, GZ_FABRIC_MAX_CID);

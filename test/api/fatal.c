@@ -61,7 +61,7 @@ static struct genzio_event next_event(struct genzio_context *ctx)
 	struct genzio_event e = { 0 };
 
 	for (int i = 0; i < 50; i++) {
-		if (!genzio_event_get(ctx, &e))
+		if (!gzt_event_get(ctx, &e))
 			return e;
 		poll(&p, 1, 100);
 	}
@@ -103,7 +103,7 @@ Test(fatal, a_touched_component_file_is_no_removal)
 	cr_assert_eq(chmod(path, 0600), 0);
 	cr_assert_eq(utimensat(AT_FDCWD, path, NULL, 0), 0);
 	usleep(10000);
-	cr_assert_eq(genzio_event_get(a.ctx, &e), -EAGAIN, "event %u", e.type);
+	cr_assert_eq(gzt_event_get(a.ctx, &e), -EAGAIN, "event %u", e.type);
 	cr_assert_eq(genzio_qp_query(a.qp, &qi), 0);
 	cr_assert_neq(qi.state, GENZIO_QPS_ERR);
 	cr_assert_eq(gzt_ep_close(&a), 0);
@@ -269,10 +269,10 @@ Test(fatal, only_the_context_whose_file_went_is_gone)
 	cr_assert_eq(unlink(path), 0);
 	/* b's event fd may wake too (one watch serves the process), and
 	 * its events are read first: it must stay well */
-	cr_assert_eq(genzio_event_get(b.ctx, &e), -EAGAIN, "event %u", e.type);
+	cr_assert_eq(gzt_event_get(b.ctx, &e), -EAGAIN, "event %u", e.type);
 	e = next_event(a.ctx);
 	cr_assert_eq(e.type, GENZIO_EVENT_DEVICE_FATAL);
-	cr_assert_eq(genzio_event_get(b.ctx, &e), -EAGAIN, "event %u", e.type);
+	cr_assert_eq(gzt_event_get(b.ctx, &e), -EAGAIN, "event %u", e.type);
 	cr_assert_eq(genzio_qp_query(b.qp, &qi), 0);
 	cr_assert_neq(qi.state, GENZIO_QPS_ERR);
 	cr_assert_eq(genzio_qp_query(a.qp, &qi), 0);
@@ -297,7 +297,7 @@ Test(fatal, a_channel_waiter_hears_it_when_another_context_read_the_event)
 	/* b reads the process's watch as fast as it can: whoever reads the
 	 * event, a's waiter must hear of it, and not by its 20 s timeout */
 	for (int i = 0; i < 2000; i++)
-		cr_assert_eq(genzio_event_get(b.ctx, &e), -EAGAIN);
+		cr_assert_eq(gzt_event_get(b.ctx, &e), -EAGAIN);
 	cr_assert_eq(pthread_join(w.t, NULL), 0);
 	cr_assert_eq(w.ret, -ENODEV);
 	cr_assert_eq(genzio_comp_channel_destroy(w.ch), 0);
@@ -319,7 +319,7 @@ static int forked_main(int fd, void *arg)
 		return 10;
 	/* the parent's file is gone now: read the watch a while */
 	for (int i = 0; i < 200; i++)
-		if (genzio_event_get(c.ctx, &e) != -EAGAIN)
+		if (gzt_event_get(c.ctx, &e) != -EAGAIN)
 			return 11;
 	return gzt_ep_close(&c) ? 12 : 0;
 }

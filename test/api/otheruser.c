@@ -502,7 +502,7 @@ Test(otheruser, forked_fd_holder_while_peer_restarts_leaves_parent_sound)
 	/* likely takes the number X's pidfd had: a library that closes it
 	 * again through a stale entry closes this instead */
 	cr_assert_eq(pipe(late), 0);
-	for (int i = 0; i < 64 && !(ret = genzio_event_get(ctx, &ev)); i++) {
+	for (int i = 0; i < 64 && !(ret = gzt_event_get(ctx, &ev)); i++) {
 		cr_assert_eq(ev.type, GENZIO_EVENT_PEER_DEAD);
 		cr_assert_eq(ev.gcid, gx);
 	}

@@ -88,7 +88,7 @@ Test(states, a_fatal_error_flushes_receives_and_all_later_work)
 	struct genzio_event ev;
 	int qp_err = 0, dead = 0, ret;
 
-	while (!(ret = genzio_event_get(a.ctx, &ev))) {
+	while (!(ret = gzt_event_get(a.ctx, &ev))) {
 		cr_assert_eq(ev.gcid, b.info.gcid);
 		if (ev.type == GENZIO_EVENT_PEER_DEAD &&
 		    fault == GENZIO_WC_RETRY_EXC) {
@@ -260,14 +260,14 @@ Test(states, receives_a_full_cq_cannot_take_are_flushed_as_it_drains)
 		 * poll that sees it says so) */
 		cr_assert(ret == 0 || ret == -EOVERFLOW, "%d", ret);
 		for (int n = 0; n < 2000 && !overrun; n++) {
-			if (genzio_event_get(a.ctx, &ev)) {
+			if (gzt_event_get(a.ctx, &ev)) {
 				usleep(1000);
 				continue;
 			}
 			overrun += ev.type == GENZIO_EVENT_CQ_OVERRUN &&
 				   ev.cq == rcq;
 		}
-		while (!genzio_event_get(a.ctx, &ev))
+		while (!gzt_event_get(a.ctx, &ev))
 			overrun += ev.type == GENZIO_EVENT_CQ_OVERRUN &&
 				   ev.cq == rcq;
 		cr_assert_eq(overrun, 1, "CQ_OVERRUN, once (%llu seen)",

@@ -66,7 +66,7 @@ Test(stopped, a_stopped_target_blocks_no_post_poll_or_setup_of_ours)
 	/* setup to it needs no lock of its */
 	cr_assert_eq(genzio_ah_create(ep.pd, t.info.gcid, &ah), 0);
 	cr_assert_eq(genzio_ah_destroy(ah), 0);
-	cr_assert_eq(genzio_event_get(ep.ctx, &ev), -EAGAIN);
+	cr_assert_eq(gzt_event_get(ep.ctx, &ev), -EAGAIN);
 	cr_assert_eq(kill(t.child.pid, SIGCONT), 0);
 	gzt_target_stop(&t);
 	cr_assert_eq(gzt_ep_close(&ep), 0);

@@ -17,7 +17,7 @@ static int all_zero(const char *p, uint64_t len)
 
 /* Until @fd is readable: a target that must make progress (RD over
  * verbs: connections on first use) waits on its event fd too, and
- * genzio_event_get() makes the progress, as an application's loop would. */
+ * gzt_event_get() makes the progress, as an application's loop would. */
 static void wait_making_progress(struct genzio_context *ctx, int fd)
 {
 	struct pollfd p[2] = { { .fd = fd, .events = POLLIN },
@@ -33,7 +33,7 @@ void gzt_progress(struct genzio_context *ctx)
 {
 	struct genzio_event ev;
 
-	while (ctx && !genzio_event_get(ctx, &ev))
+	while (ctx && !gzt_event_get(ctx, &ev))
 		;	/* a target's own events: nobody asks */
 }
 

@@ -391,3 +391,16 @@ int64_t gzt_check(const void *buf, uint64_t len, uint32_t seed)
 			return (int64_t)i;
 	return -1;
 }
+
+int gzt_event_get(struct genzio_context *ctx, struct genzio_event *ev)
+{
+	int ret;
+
+	while (!(ret = genzio_event_get(ctx, ev)) &&
+	       (ev->type == GENZIO_EVENT_COMPONENT_ADD ||
+		ev->type == GENZIO_EVENT_COMPONENT_REMOVE ||
+		ev->type == GENZIO_EVENT_LINK_UP ||
+		ev->type == GENZIO_EVENT_LINK_DOWN))
+		;
+	return ret;
+}

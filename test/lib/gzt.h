@@ -29,6 +29,10 @@ struct gzt_ep {
 			GENZIO_ACCESS_REMOTE_WRITE | \
 			GENZIO_ACCESS_REMOTE_READ | GENZIO_ACCESS_REMOTE_ATOMIC)
 
+/* genzio_event_get(), past the fabric's topology news (COMPONENT_*,
+ * LINK_*) that the tests' own joins and leaves raise; the tests of those
+ * events (fabric.c) read them with genzio_event_get(). */
+int gzt_event_get(struct genzio_context *ctx, struct genzio_event *ev);
 int gzt_ep_open(struct gzt_ep *ep, uint64_t mem_len, uint32_t access);
 int gzt_ep_open_type(struct gzt_ep *ep, uint64_t mem_len, uint32_t access,
 		     uint32_t qp_type);

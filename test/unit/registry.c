@@ -57,13 +57,13 @@ Test(registry, joins_take_lowest_free_cid_with_rising_incarnations)
 	uint64_t ia, ib, ic;
 
 	reg_open(&f);
-	cr_assert_eq(gz_fabric_join(&f, NULL, NULL, &a, &ia), 0);
-	cr_assert_eq(gz_fabric_join(&f, NULL, NULL, &b, &ib), 0);
+	cr_assert_eq(gz_fabric_join(&f, NULL, NULL, NULL, &a, &ia), 0);
+	cr_assert_eq(gz_fabric_join(&f, NULL, NULL, NULL, &b, &ib), 0);
 	cr_assert_eq(a, 1);
 	cr_assert_eq(b, 2);
 	cr_assert_gt(ib, ia);
 	gz_fabric_leave(&f, a, ia);
-	cr_assert_eq(gz_fabric_join(&f, NULL, NULL, &c, &ic), 0);
+	cr_assert_eq(gz_fabric_join(&f, NULL, NULL, NULL, &c, &ic), 0);
 	cr_assert_eq(c, 1, "freed CID reused");
 	cr_assert_gt(ic, ib, "but never its incarnation");
 	gz_fabric_close(&f);
@@ -77,7 +77,7 @@ Test(registry, lookup_finds_live_members_only)
 	uint64_t ia;
 
 	reg_open(&f);
-	cr_assert_eq(gz_fabric_join(&f, NULL, NULL, &a, &ia), 0);
+	cr_assert_eq(gz_fabric_join(&f, NULL, NULL, NULL, &a, &ia), 0);
 	cr_assert_eq(gz_fabric_lookup(&f, a, &m), 0);
 	cr_assert_eq(m.incarnation, ia);
 	cr_assert_eq(m.pid, getpid());
@@ -121,7 +121,7 @@ Test(registry, killed_member_is_reclaimed_and_swept)
 		uint32_t c;
 		uint64_t i;
 
-		if (gz_fabric_join(&f, NULL, NULL, &c, &i) ||
+		if (gz_fabric_join(&f, NULL, NULL, NULL, &c, &i) ||
 		    write(pfd[1], &c, sizeof(c)) != sizeof(c) ||
 		    write(pfd[1], &i, sizeof(i)) != sizeof(i))
 			_exit(2);
@@ -134,7 +134,7 @@ Test(registry, killed_member_is_reclaimed_and_swept)
 	kill(pid, SIGKILL);
 	cr_assert_eq(waitpid(pid, &st, 0), pid);
 	cr_assert_eq(gz_fabric_lookup(&f, cid, &m), -EHOSTUNREACH);
-	cr_assert_eq(gz_fabric_join(&f, sweep, &s, &again, &inc2), 0);
+	cr_assert_eq(gz_fabric_join(&f, sweep, &s, NULL, &again, &inc2), 0);
 	cr_assert_eq(again, cid, "the dead member's CID is reused");
 	cr_assert_eq(s.n, 1, "its files were swept once");
 	cr_assert_eq(s.cid, cid);
@@ -197,7 +197,7 @@ Test(registry, a_stopped_lock_holder_bounds_joins_and_never_lookups)
 	char c;
 
 	reg_open(&f);
-	cr_assert_eq(gz_fabric_join(&f, NULL, NULL, &cid, &inc), 0);
+	cr_assert_eq(gz_fabric_join(&f, NULL, NULL, NULL, &cid, &inc), 0);
 	cr_assert_eq(pipe(pfd), 0);
 	pid = fork();
 	if (!pid) {
@@ -214,7 +214,7 @@ Test(registry, a_stopped_lock_holder_bounds_joins_and_never_lookups)
 	cr_assert_eq(read(pfd[0], &c, 1), 1);
 	setenv("GENZIO_SETUP_TIMEOUT_MS", "300", 1);
 	t0 = now_ms();
-	cr_assert_eq(gz_fabric_join(&f, NULL, NULL, &cid, &inc), -ETIMEDOUT);
+	cr_assert_eq(gz_fabric_join(&f, NULL, NULL, NULL, &cid, &inc), -ETIMEDOUT);
 	cr_assert_lt(now_ms() - t0, 5000, "bounded by the setup timeout");
 	/* lookups take no lock: the poll and post paths never wait */
 	t0 = now_ms();
@@ -223,7 +223,7 @@ Test(registry, a_stopped_lock_holder_bounds_joins_and_never_lookups)
 	/* its death gives the lock back, whatever it held */
 	kill(pid, SIGKILL);
 	cr_assert_eq(waitpid(pid, &st, 0), pid);
-	cr_assert_eq(gz_fabric_join(&f, NULL, NULL, &cid, &inc), 0);
+	cr_assert_eq(gz_fabric_join(&f, NULL, NULL, NULL, &cid, &inc), 0);
 	unsetenv("GENZIO_SETUP_TIMEOUT_MS");
 	gz_fabric_close(&f);
 }
@@ -248,7 +248,7 @@ Test(registry, garbage_in_every_slot_neither_hangs_nor_crashes)
 			  "cid %u: %d", c, r);
 	}
 	/* a join reclaims what no live process holds */
-	cr_assert_eq(gz_fabric_join(&f, NULL, NULL, &cid, &inc), 0);
+	cr_assert_eq(gz_fabric_join(&f, NULL, NULL, NULL, &cid, &inc), 0);
 	cr_assert_geq(cid, 1);
 	cr_assert_eq(gz_fabric_lookup(&f, cid, &m), 0);
 	cr_assert_eq(m.incarnation, inc);

@@ -38,6 +38,7 @@
 #include <stdint.h>
 
 #include "fabric/fabric.h"
+#include "fabric/fm.h"
 #include "fabric/liveness.h"
 #include "provider.h"
 #include "sys/sys.h"
@@ -51,6 +52,9 @@ struct gz_shm_ctx;
 struct gz_shm_peer {
 	struct gz_xdm_target tgt;	/* first: the fast path starts here */
 	const struct gz_shm_comp *comp;	/* read-only mapping */
+	const _Atomic uint8_t *path;	/* our path word to it (the fabric
+					 * manager's file; only its DOWN bit
+					 * is ever used) */
 	struct gz_fabric_watch live;	/* its liveness (lib/fabric) */
 	_Atomic uint32_t told;		/* PEER_DEAD raised */
 	struct gz_shm_lane *lanes;	/* our window of its guard file */
@@ -76,9 +80,19 @@ struct gz_shm_peer {
 };
 
 /* ---- private: our context ---- */
+struct gz_shm_fmseen;
+
 struct gz_shm_ctx {
 	struct genzio_context base;
 	struct gz_fabric fabric;
+	struct gz_fm fm;		/* the fabric's manager (shm_fm.c) */
+	int fm_locked;			/* between fm_enter and fm_attach */
+	int fm_wd, fm_efd;		/* its file's watch (shm_fmwatch.c) */
+	pid_t fm_pid;			/* the process that watches */
+	struct gz_shm_ctx *fm_next;
+	uint64_t route_timeout_ns;	/* work waits this long for a path */
+	struct gz_fm_snap *fm_snap;	/* scratch of the event harvest */
+	struct gz_shm_fmseen *fm_seen;	/* the fabric as events told it */
 	int dirfd[GZ_SHM_NDIRS];	/* our private dirs, or -1 */
 	char huge_why[2][400];		/* why a hugetlbfs dir is -1 */
 	char procmem_why[160];		/* why peers cannot reach our private
@@ -184,98 +198,7 @@ struct gz_shm_cq {
 	_Atomic uint32_t in_poll;
 };
 
-/*
- * A peer's queue-pair entry, as one consistent snapshot, checked: masks
- * are 2^k - 1 within GZ_SHM_MAX_DEPTH, the stride fits a receive entry.
- */
-struct gz_shm_qpsnap {
-	uint64_t id;
-	uint32_t qpn, domain, type;
-	uint32_t rq_seg, rq_mask, rq_stride;
-	uint32_t rcq_seg, rcq_mask;
-	uint32_t peer_gcid, peer_qpn;
-	uint64_t peer_inc;
-};
-
-struct gz_shm_qp {
-	struct gz_qp base;
-	struct gz_shm_ctx *ctx;
-	struct gz_shm_cq *scq;
-	struct gz_shm_cq *rcq;
-	struct gz_shm_peer *peer;	/* RC: connected peer */
-	uint32_t rqpn;			/* RC: remote queue pair */
-	uint32_t rdomain;		/* RC: its protection domain */
-	uint64_t rinc;			/* RC: its component's incarnation */
-	/* RC: the remote entry's id when it was last seen connected to us
-	 * (GZ_SHM_RID_NONE: not yet); the fast path compares it (shm_pair.c) */
-	_Atomic uint64_t rid;
-	uint32_t seq;			/* our entry's sequence (even) */
-	_Atomic uint32_t state;		/* enum genzio_qp_state, or
-					 * GZ_SHM_QPS_STOPPED */
-	_Atomic uint32_t err_status;	/* ERR: what caused it */
-	uint32_t max_sge;
-	uint32_t max_inline;
-	uint32_t slot;
-	uint32_t lane;			/* our lane in every peer's guard */
-	struct gz_shm_lane *rc_lane;	/* RC: that lane at our peer */
-	const struct gz_lkey *lkeys;
-	uint32_t max_mr;
-	uint32_t domain;		/* key domain of our pd */
-	uint64_t lane_seq;		/* our lanes' next even state */
-	struct gz_xdm_kcache kc;	/* RC: the last key at the peer */
-	/* receive queue, in segment rq_seg */
-	struct gz_shm_rqhdr *rq;
-	uint8_t *rqe;
-	uint32_t rq_seg, rq_mask, rq_stride, max_recv_sge;
-	uint64_t rq_seg_len;
-	_Atomic uint32_t rq_posted;	/* owner's producer index */
-	uint32_t rq_cap;		/* rq_depth asked for */
-	_Atomic uint32_t rq_done;	/* slots free again, in order */
-	uint8_t *rq_fin;		/* per slot: completion polled */
-	struct gz_shm_rqpriv {		/* per slot, what we posted */
-		uint64_t wr_id;
-		uint32_t len;		/* bytes it holds (at most 2^32 - 1) */
-		uint32_t nstaged;	/* staged: buffers in stage_sge */
-	} *rq_priv;
-	/* Receives into memory outside data space land in a slot of a
-	 * staging segment, made at the first such post, and are copied out
-	 * at poll (shm_recv.c). */
-	uint8_t *stage;			/* slot j at j * stage_slot, or NULL */
-	uint32_t stage_seg;
-	uint32_t stage_slot;		/* bytes a staged receive may hold */
-	uint32_t stage_mask;		/* slots - 1: receive p takes p & it */
-	struct genzio_sge *stage_sge;	/* per slot, max_recv_sge buffers */
-	_Atomic uint64_t staged, staged_bytes;
-	/* requests parked while the receiver had no buffer (shm_park.c) */
-	_Atomic uint32_t npark;		/* read without the lock */
-	atomic_flag park_lock;
-	uint32_t park_head;
-	struct gz_shm_parked *park;	/* GZ_SHM_PARKED entries */
-	uint64_t rdm_timeout_ns;
-	/* sender side: the receiver's producer index as last read */
-	uint32_t prod_seen, prod_seen_qpn;
-	uint32_t rcons_seen;		/* and its receive cq's cons */
-	const struct gz_shm_peer *seen_peer;	/* whose views they are */
-	uint64_t seen_inc;
-};
-
-/* Bytes of @qp's staging segment: a slot per staged receive in flight. */
-static inline uint64_t gz_shm_stage_len(const struct gz_shm_qp *qp)
-{
-	return (uint64_t)(qp->stage_mask + 1) * qp->stage_slot;
-}
-
-struct gz_shm_parked {
-	struct genzio_send_wr wr;
-	uint8_t done;			/* executed: only its completion waits */
-	uint8_t status;			/* ... with this status */
-	uint8_t owes;			/* counted in scq->owed */
-	uint8_t paired;			/* RC peer seen connected back since
-					 * deadline_ns was set */
-	struct genzio_sge sge[GZ_SHM_MAX_SGE];
-	uint8_t data[GENZIO_MAX_INLINE];	/* inline payload, copied */
-	uint64_t deadline_ns;
-};
+#include "shm_qp.h"
 
 /* ---- shm_device.c / shm_files.c: names and directories ---- */
 /* "<fabric>-<cid>-<inc><suffix>" */
@@ -363,6 +286,13 @@ int gz_shm_qp_connect(struct genzio_qp *qp, uint32_t gcid, const uint8_t *a,
 const struct gz_xdm_seg *gz_shm_peer_seg(struct gz_shm_peer *p, uint32_t seg);
 
 /* One load in the common case: the peer's life word is unchanged. */
+/* The fabric manager's path word to @p: one load, while routes are up. */
+static inline int gz_shm_path_up(const struct gz_shm_peer *p)
+{
+	return GZ_LIKELY(!(atomic_load_explicit(p->path, memory_order_relaxed) &
+			   GZ_FM_PATH_DOWN));
+}
+
 static inline int gz_shm_peer_alive(struct gz_shm_peer *p)
 {
 	if (GZ_LIKELY(gz_fabric_alive(&p->live)))
@@ -565,6 +495,31 @@ int gz_shm_msg_begin(struct gz_shm_qp *qp, struct gz_shm_peer *peer,
 int gz_shm_msg_deliver(struct gz_shm_qp *qp, struct gz_shm_peer *peer,
 		       uint32_t rqpn, const struct genzio_send_wr *wr,
 		       uint32_t *byte_len, int *claimed);
+
+/* ---- shm_fm.c: the fabric manager ---- */
+/* Open and lock the manager, build the fabric if nobody runs it; say
+ * which subnet and which CIDs (@allow, 64 words; *@any: all) to join. */
+int gz_shm_fm_enter(struct gz_shm_ctx *ctx, const char *fabric,
+		    uint32_t *subnet, uint64_t *allow, int *any);
+/* Attach our component (once joined and described), publish, unlock. */
+int gz_shm_fm_attach(struct gz_shm_ctx *ctx);
+/* Undo fm_enter (setup failed before the attach). */
+void gz_shm_fm_exit(struct gz_shm_ctx *ctx);
+void gz_shm_fm_leave(struct gz_shm_ctx *ctx);
+/* Under the ctx lock: events for what the manager changed. */
+void gz_shm_fm_harvest(struct gz_shm_ctx *ctx);
+int gz_shm_component_query(struct genzio_context *ctx, uint32_t gcid,
+			   struct genzio_component *c);
+int gz_shm_fm_open(const char *dev, const struct genzio_open_attr *attr,
+		   struct gz_fm *fm);
+/* shm_fmwatch.c: the event fd wakes when the manager changes the
+ * fabric; drain before gz_shm_fm_harvest(). */
+void gz_shm_fm_watch_start(struct gz_shm_ctx *ctx);
+void gz_shm_fm_watch_stop(struct gz_shm_ctx *ctx);
+void gz_shm_fm_watch_drain(struct gz_shm_ctx *ctx);
+/* Where a request to @p is while its path is down: GZ_SHM_NO_RECV
+ * (waits) until @since + the route timeout, then RETRY_EXC. */
+int gz_shm_path_wait(struct gz_shm_ctx *ctx, uint64_t since);
 
 /* ---- shm_channel.c, shm_event.c, shm_rmap.c, shm_ah.c ---- */
 /* The fd of channel @seq of @p, to write a wake-up to; -1 if it cannot be

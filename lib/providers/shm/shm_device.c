@@ -203,11 +203,12 @@ static int shm_device_open(const char *dev,
 			   const struct genzio_open_attr *attr,
 			   struct genzio_context **out)
 {
+	uint64_t allow[64];
 	const char *fabric;
 	struct gz_shm_ctx *ctx;
 	uint32_t subnet;
 	uint64_t budget;
-	int ret;
+	int ret, any;
 
 	ret = parse_attr(attr, &fabric, &subnet, &budget);
 	if (ret)
@@ -216,15 +217,21 @@ static int shm_device_open(const char *dev,
 	if (!ctx)
 		return -ENOMEM;
 	ctx->huge_budget = budget;
+	ctx->fm.fd = -1;
 	ret = dirs_open(ctx);
 	if (ret)
 		goto close_dirs;
+	/* the manager's lock is held until our component is attached: a
+	 * joiner never meets a fabric half built or a CID half taken */
+	ret = gz_shm_fm_enter(ctx, fabric, &subnet, allow, &any);
+	if (ret)
+		goto fm_exit;
 	ret = gz_fabric_open(ctx->dirfd[GZ_SHM_DIR_SHM], fabric, subnet,
 			     &ctx->fabric);
 	if (ret)
-		goto close_dirs;
-	ret = gz_fabric_join(&ctx->fabric, gz_shm_sweep, ctx, &ctx->cid,
-			     &ctx->incarnation);
+		goto fm_exit;
+	ret = gz_fabric_join(&ctx->fabric, gz_shm_sweep, ctx, any ? NULL : allow,
+			     &ctx->cid, &ctx->incarnation);
 	if (ret)
 		goto close_fabric;
 	ctx->base.attr.gcid = GENZIO_GCID(subnet, ctx->cid);
@@ -239,17 +246,25 @@ static int shm_device_open(const char *dev,
 	gz_sys_procmem_why(ctx->procmem_why, sizeof(ctx->procmem_why));
 	ctx->inofd = -1;		/* gz_shm_watch_start() sets them */
 	ctx->watch_efd = -1;
+	ctx->fm_efd = -1;
 	fill_attr(ctx);
+	ret = gz_shm_fm_attach(ctx);
+	if (ret)
+		goto destroy_guard;
 	(void)dev;	/* one device: shm0 */
 	*out = &ctx->base;
 	return 0;
 
+destroy_guard:
+	gz_shm_guard_destroy(ctx);
 destroy_comp:
 	comp_destroy(ctx);
 leave:
 	gz_fabric_leave(&ctx->fabric, ctx->cid, ctx->incarnation);
 close_fabric:
 	gz_fabric_close(&ctx->fabric);
+fm_exit:
+	gz_shm_fm_exit(ctx);
 close_dirs:
 	dirs_close(ctx);
 	free(ctx);
@@ -259,6 +274,7 @@ close_dirs:
 static void shm_event_watch(struct genzio_context *base)
 {
 	gz_shm_watch_start(to_shm_ctx(base));
+	gz_shm_fm_watch_start(to_shm_ctx(base));
 }
 
 static void shm_device_close(struct genzio_context *base)
@@ -269,6 +285,9 @@ static void shm_device_close(struct genzio_context *base)
 		if (ctx->peer[i])
 			gz_shm_peer_put(ctx->peer[i]);
 	gz_shm_watch_stop(ctx);
+	gz_shm_fm_watch_stop(ctx);
+	/* the others hear COMPONENT_REMOVE before our files go */
+	gz_shm_fm_leave(ctx);
 	comp_destroy(ctx);
 	gz_shm_guard_destroy(ctx);
 	gz_fabric_leave(&ctx->fabric, ctx->cid, ctx->incarnation);
@@ -420,6 +439,7 @@ const struct gz_provider gz_shm_provider = {
 	.channel_create = gz_shm_channel_create,
 	.channel_destroy = gz_shm_channel_destroy,
 	.channel_get_event = gz_shm_channel_get_event,
+	.component_query = gz_shm_component_query,
 	.cq_create = gz_shm_cq_create,
 	.cq_destroy = gz_shm_cq_destroy,
 	.cq_req_notify = gz_shm_cq_req_notify,
@@ -429,6 +449,7 @@ const struct gz_provider gz_shm_provider = {
 	.event_harvest = gz_shm_event_harvest,
 	.device_fatal = gz_shm_device_fatal,
 	.fabric_open = shm_fabric_open,
+	.fm_open = gz_shm_fm_open,
 	.mem_alloc = gz_shm_mem_alloc,
 	.mem_free = gz_shm_mem_free,
 	.mr_dereg = gz_shm_mr_dereg,

@@ -48,6 +48,8 @@ void gz_shm_event_harvest(struct genzio_context *base)
 	gz_ctx_lock(base);
 	/* whether or not its fd woke us: another context may have read it */
 	gz_shm_comp_check(ctx, 1);
+	gz_shm_fm_watch_drain(ctx);
+	gz_shm_fm_harvest(ctx);
 	n = epoll_wait(base->ev.epfd, ev, 16, 0);
 	for (int i = 0; i < n; i++) {
 		uint32_t cid = (uint32_t)(ev[i].data.u64 >> 32);

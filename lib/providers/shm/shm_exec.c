@@ -224,6 +224,11 @@ static int reach(struct gz_shm_qp *qp, struct gz_shm_peer *peer,
 	/* a peer that left tells us so first, whatever its entries say */
 	if (GZ_UNLIKELY(!gz_shm_peer_alive(peer)))
 		return GENZIO_WC_RETRY_EXC;
+	/* no route to it: wait for one (from when it was parked) */
+	if (GZ_UNLIKELY(!gz_shm_path_up(peer)))
+		return gz_shm_path_wait(qp->ctx, deadline == UINT64_MAX ?
+						     UINT64_MAX :
+						     deadline - qp->rdm_timeout_ns);
 	if (qp->base.pub.qp_type == GENZIO_QPT_RD)
 		return gz_shm_rd_check(peer, rqpn, domain);
 	/* fixed while the paired queue pair's number is */

@@ -167,7 +167,7 @@ GZ_INLINE int is_fast_atomic(const struct gz_shm_qp *qp,
 {
 	return wr->opcode >= GENZIO_WR_ATOMIC_SWAP &&
 	       wr->opcode <= GENZIO_WR_ATOMIC_UMAX && !wr->num_sge &&
-	       qp->peer &&
+	       qp->peer && gz_shm_path_up(qp->peer) &&
 	       (wr->atomic.size == 8 || wr->atomic.size == 4) &&
 	       !(wr->atomic.remote_addr & (wr->atomic.size - 1)) &&
 	       !(wr->send_flags & ~(GENZIO_SEND_SIGNALED | GENZIO_SEND_FENCE)) &&
@@ -187,6 +187,7 @@ GZ_INLINE int is_fast(const struct gz_shm_qp *qp,
 	return (wr->opcode == GENZIO_WR_WRITE ||
 		wr->opcode == GENZIO_WR_READ) &&
 	       wr->num_sge == 1 && wr->sg_list && qp->peer && qp->max_sge &&
+	       gz_shm_path_up(qp->peer) &&
 	       !(flags & ~(GENZIO_SEND_SIGNALED | GENZIO_SEND_INLINE |
 			   GENZIO_SEND_FENCE)) &&
 	       (!(flags & GENZIO_SEND_INLINE) ||

@@ -235,7 +235,7 @@ static int gcid_take(struct gz_vb_ctx *ctx, const struct gz_open_opts *o)
 	close(dirfd);
 	if (ret)
 		return ret;
-	ret = gz_fabric_join(&ctx->fabric, NULL, NULL, &ctx->cid,
+	ret = gz_fabric_join(&ctx->fabric, NULL, NULL, NULL, &ctx->cid,
 			     &ctx->incarnation);
 	if (ret) {
 		gz_fabric_close(&ctx->fabric);

@@ -1,0 +1,185 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The fabric manager of a host fabric, inside the library: no daemon.
+ * What it manages lives in one file beside the registry, <fabric>.fm:
+ * the topology (switches, links, components and their states), each
+ * component's control space, and the path words (one byte per pair of
+ * components) that posters load on their fast path.
+ *
+ * Whoever changes the fabric (a join, a leave, a fault injected) is its
+ * manager for that change: under the file's OFD lock it rewrites the
+ * topology inside a seqlock, recomputes every path word from the routes
+ * (route.c: primary, then the alternate, then any path left), and
+ * pwrite()s the wake word, which every context's inotify watch sees.
+ * Contexts then read a snapshot and raise the events it implies.
+ *
+ * Everything in the file is input from other processes (same user, any
+ * bug): a snapshot is checked in full before use, path words are only
+ * tested for their DOWN bit, and control space is walked with bounds.
+ */
+#ifndef GZ_FABRIC_FM_H
+#define GZ_FABRIC_FM_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fabric/topo.h"
+
+#define GZ_FM_MAX_SW 256u		/* a host fabric; topo.h is bigger */
+#define GZ_FM_MAX_LINK 1024u		/* between switches */
+#define GZ_FM_MAX_CID 4095u
+#define GZ_FM_CTL_SIZE 512u		/* control space per component */
+#define GZ_FM_SOURCE_MAX 200u
+#define GZ_FM_NAME 32u
+
+/* A path word: how @a reaches @b now. Posters test GZ_FM_PATH_DOWN. */
+enum {
+	GZ_FM_PATH_PRIMARY = 0,		/* zero: a file's unwritten pages */
+	GZ_FM_PATH_ALTERNATE = 1,	/* the primary broke */
+	GZ_FM_PATH_REROUTED = 2,	/* both broke; another path is left */
+	GZ_FM_PATH_DOWN = 0x80,
+};
+
+/* Component flags. */
+enum {
+	GZ_FM_DECLARED = 1u << 0,	/* in the description file */
+	GZ_FM_ATTACHED = 1u << 1,	/* a context holds it (pid, inc) */
+	GZ_FM_REMOVED = 1u << 2,	/* "remove" fault */
+	GZ_FM_LINK_DOWN = 1u << 3,	/* its link: "link down" fault */
+	GZ_FM_FLAGS = 0xf,
+};
+
+struct gz_fm_sw {
+	char name[GZ_FM_NAME];
+	uint32_t up;
+	uint32_t pad[7];
+};
+
+struct gz_fm_link {
+	uint32_t a, b;			/* switch indexes */
+	uint32_t up;
+	uint32_t pad;
+};
+
+struct gz_fm_comp {
+	char name[GZ_FM_NAME];
+	uint32_t sw;			/* the switch it attaches to */
+	uint32_t flags;
+	int32_t pid;			/* ATTACHED: its holder */
+	uint32_t pad;
+	uint64_t starttime;
+	uint64_t incarnation;
+};
+
+struct gz_fm_hdr {
+	uint32_t magic, version;
+	_Atomic uint32_t seq;		/* odd while a manager writes */
+	uint32_t subnet;
+	uint32_t nsw, nlink;
+	uint32_t described;		/* components come from a file */
+	_Atomic int32_t holder;		/* pid holding the lock: messages */
+	uint32_t wake;			/* pwrite()n after each change */
+	char source[GZ_FM_SOURCE_MAX];	/* the description, or "" */
+};
+
+struct gz_fm_file {
+	union {
+		struct gz_fm_hdr h;
+		char page[4096];
+	} hdr;
+	struct gz_fm_sw sw[GZ_FM_MAX_SW];
+	struct gz_fm_link link[GZ_FM_MAX_LINK];
+	struct gz_fm_comp comp[GZ_FM_MAX_CID + 1];	/* by CID; 0 unused */
+	uint8_t ctl[GZ_FM_MAX_CID + 1][GZ_FM_CTL_SIZE];
+	_Atomic uint8_t path[GZ_FM_MAX_CID + 1][GZ_FM_MAX_CID + 1];
+};
+
+/* A manager or reader of one host fabric (private). */
+struct gz_fm {
+	int fd;
+	struct gz_fm_file *map;		/* writable: any opener may manage */
+	char name[32];
+};
+
+/* A checked copy of the topology part (private). */
+struct gz_fm_snap {
+	uint32_t seq, subnet, nsw, nlink, described;
+	char source[GZ_FM_SOURCE_MAX];
+	struct gz_fm_sw sw[GZ_FM_MAX_SW];
+	struct gz_fm_link link[GZ_FM_MAX_LINK];
+	struct gz_fm_comp comp[GZ_FM_MAX_CID + 1];
+};
+
+/* What a component says of itself in its control space. */
+struct gz_fm_self {
+	uint64_t caps;
+	uint64_t data_size;
+	uint32_t max_qp, max_cq;
+};
+
+/* ---- fm_file.c ---- */
+/* Open the manager file of fabric @name in @dirfd (@create: an empty
+ * one when missing, else -ENOENT). 0 or -errno (named). */
+int gz_fm_open(int dirfd, const char *name, int create, struct gz_fm *fm);
+void gz_fm_close(struct gz_fm *fm);
+/* The file's lock, waiting at most the setup timeout (named: who holds
+ * it). 0, -ETIMEDOUT, -errno. */
+int gz_fm_lock(struct gz_fm *fm);
+void gz_fm_unlock(struct gz_fm *fm);
+/* A consistent, checked copy. 0, -EAGAIN (a manager stopped mid-write),
+ * -ENOENT (never built), -EPROTO (garbage: named). */
+int gz_fm_snapshot(const struct gz_fm *fm, struct gz_fm_snap *s);
+/* @s as a topology to route (@live: with the states; else all up). */
+int gz_fm_topo(const struct gz_fm_snap *s, int live, struct gz_topo *t);
+/* Component @cid of @s is on the fabric: attached, its holder alive,
+ * not removed. */
+int gz_fm_present(const struct gz_fm_snap *s, uint32_t cid);
+/* Whether component @cid's link carries traffic (switch up too). */
+int gz_fm_comp_link_up(const struct gz_fm_snap *s, uint32_t cid);
+/* Whether switch link @i carries traffic (both switches up). */
+int gz_fm_link_up(const struct gz_fm_snap *s, uint32_t i);
+
+/* ---- fm_manage.c: all under gz_fm_lock() ---- */
+/*
+ * Make the file describe @t (from a description file named @source, or
+ * the default fabric of subnet @subnet when @t has no components) unless
+ * live components are attached already. *@built says which. 0 or -E2BIG
+ * (beyond a host fabric's limits: named), -errno.
+ */
+int gz_fm_build(struct gz_fm *fm, const struct gz_topo *t, const char *source,
+		uint32_t subnet, int *built);
+/* The CIDs a joiner may take: declared, not attached to a live holder
+ * (@allow: 64 words). 0, or -ENOENT for "any" (the default fabric). */
+int gz_fm_allowed(struct gz_fm *fm, uint64_t *allow);
+/* Attach CID @cid as this process's context (@inc) and publish. */
+int gz_fm_attach(struct gz_fm *fm, uint32_t cid, uint64_t inc,
+		 const struct gz_fm_self *self);
+/* Detach @cid (if @inc still holds it) and publish. */
+void gz_fm_detach(struct gz_fm *fm, uint32_t cid, uint64_t inc);
+/* ---- fm_fault.c ---- */
+/* A fault or its repair (genzio_fabric_inject): takes the lock. */
+int gz_fm_inject(struct gz_fm *fm, uint32_t type, const char *a,
+		 const char *b);
+/* Component @name (or GCID "0x1002") of @s: its CID, or 0. */
+uint32_t gz_fm_comp_find(const struct gz_fm_snap *s, const char *name);
+uint32_t gz_fm_sw_find(const struct gz_fm_snap *s, const char *name);
+
+/* The parts of a change (fm_fault.c's too): a topology rewrite inside
+ * begin/end, dead holders reaped inside it, then publish. */
+void gz_fm_begin(struct gz_fm *fm);
+void gz_fm_end(struct gz_fm *fm);
+void gz_fm_reap(struct gz_fm *fm, const struct gz_fm_snap *s);
+int gz_fm_publish(struct gz_fm *fm);
+
+/* ---- fm_ctl.c ---- */
+struct genzio_component;
+/* Write @cid's control space from @s (and @self when attaching). */
+void gz_fm_ctl_write(struct gz_fm *fm, const struct gz_fm_snap *s,
+		     uint32_t cid, const struct gz_fm_self *self);
+/* Read it back as input into @out. 0, -EHOSTUNREACH (nobody holds it),
+ * -EPROTO (malformed: named), -EAGAIN. */
+int gz_fm_ctl_read(const struct gz_fm *fm, uint32_t gcid,
+		   struct genzio_component *out);
+
+#endif /* GZ_FABRIC_FM_H */

@@ -1,0 +1,224 @@
+// SPDX-License-Identifier: MIT
+/* The fabric manager's file: open, lock, and read back as input. */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fabric/fm.h"
+#include "gz.h"
+#include "sys/sys.h"
+
+#define FM_MAGIC 0x475a464du	/* "GZFM" */
+#define FM_VERSION 1u
+#define SEQ_TRIES 20000
+
+int gz_fm_open(int dirfd, const char *name, int create, struct gz_fm *fm)
+{
+	char path[64];
+	struct stat st;
+	int ret;
+
+	memset(fm, 0, sizeof(*fm));
+	fm->fd = -1;
+	snprintf(fm->name, sizeof(fm->name), "%s", name);
+	snprintf(path, sizeof(path), "%s.fm", name);
+	fm->fd = openat(dirfd, path, O_RDWR | O_CLOEXEC | O_NOFOLLOW |
+				     (create ? O_CREAT : 0), 0600);
+	if (fm->fd < 0 && errno == ENOENT && !create)
+		return -ENOENT;
+	if (fm->fd < 0)
+		return gz_err(-errno, "fabric %s: cannot open its manager file "
+			      "%s: %s", name, path, strerror(errno));
+	if (fstat(fm->fd, &st) || !S_ISREG(st.st_mode) ||
+	    st.st_size > (off_t)sizeof(*fm->map)) {
+		ret = gz_err(-EPROTO, "fabric %s: %s is not a manager file of "
+			     "this version: remove it (no process of the "
+			     "fabric may run)", name, path);
+		goto fail;
+	}
+	/* sparse: the control spaces and path rows nobody writes cost
+	 * nothing; concurrent openers grow it to the same size */
+	if (st.st_size < (off_t)sizeof(*fm->map) &&
+	    ftruncate(fm->fd, sizeof(*fm->map))) {
+		ret = gz_err(-errno, "fabric %s: %s: %s", name, path,
+			     strerror(errno));
+		goto fail;
+	}
+	fm->map = mmap(NULL, sizeof(*fm->map), PROT_READ | PROT_WRITE,
+		       MAP_SHARED, fm->fd, 0);
+	if (fm->map == MAP_FAILED) {
+		fm->map = NULL;
+		ret = gz_err(-errno, "fabric %s: mmap of %s: %s", name, path,
+			     strerror(errno));
+		goto fail;
+	}
+	return 0;
+fail:
+	close(fm->fd);
+	fm->fd = -1;
+	return ret;
+}
+
+void gz_fm_close(struct gz_fm *fm)
+{
+	if (fm->map)
+		munmap(fm->map, sizeof(*fm->map));
+	if (fm->fd >= 0)
+		close(fm->fd);
+	fm->map = NULL;
+	fm->fd = -1;
+}
+
+int gz_fm_lock(struct gz_fm *fm)
+{
+	int ret = gz_sys_filelock(fm->fd, gz_sys_setup_timeout_ms());
+
+	if (ret == -ETIMEDOUT)
+		return gz_err(ret, "fabric %s: its manager has been busy for "
+			      "%d ms in pid %d (stopped, or in a debugger?): "
+			      "resume or kill it, or raise "
+			      "GENZIO_SETUP_TIMEOUT_MS", fm->name,
+			      gz_sys_setup_timeout_ms(),
+			      (int)atomic_load(&fm->map->hdr.h.holder));
+	if (ret)
+		return gz_err(ret, "fabric %s: manager lock: %s", fm->name,
+			      strerror(-ret));
+	atomic_store(&fm->map->hdr.h.holder, (int32_t)getpid());
+	return 0;
+}
+
+void gz_fm_unlock(struct gz_fm *fm)
+{
+	atomic_store(&fm->map->hdr.h.holder, 0);
+	gz_sys_fileunlock(fm->fd);
+}
+
+static void terminate(char *s, size_t n)
+{
+	s[n - 1] = 0;
+}
+
+/* Check the copy: every index in range, every name a string. */
+static int check(const struct gz_fm *fm, struct gz_fm_snap *s)
+{
+	if (!s->nsw || s->nsw > GZ_FM_MAX_SW || s->nlink > GZ_FM_MAX_LINK ||
+	    !s->subnet || s->subnet > 0xffff)
+		return gz_err(-EPROTO, "fabric %s: its manager file says %u "
+			      "switches, %u links, subnet %#x", fm->name,
+			      s->nsw, s->nlink, s->subnet);
+	terminate(s->source, sizeof(s->source));
+	for (uint32_t i = 0; i < s->nsw; i++)
+		terminate(s->sw[i].name, sizeof(s->sw[i].name));
+	for (uint32_t i = 0; i < s->nlink; i++)
+		if (s->link[i].a >= s->nsw || s->link[i].b >= s->nsw ||
+		    s->link[i].a == s->link[i].b)
+			return gz_err(-EPROTO, "fabric %s: link %u joins %u and "
+				      "%u of %u switches", fm->name, i,
+				      s->link[i].a, s->link[i].b, s->nsw);
+	for (uint32_t c = 0; c <= GZ_FM_MAX_CID; c++) {
+		struct gz_fm_comp *e = &s->comp[c];
+
+		e->flags &= GZ_FM_FLAGS;
+		terminate(e->name, sizeof(e->name));
+		if (!c)
+			e->flags = 0;
+		if ((e->flags & (GZ_FM_DECLARED | GZ_FM_ATTACHED)) &&
+		    e->sw >= s->nsw)
+			return gz_err(-EPROTO, "fabric %s: component %u on "
+				      "switch %u of %u", fm->name, c, e->sw,
+				      s->nsw);
+	}
+	return 0;
+}
+
+int gz_fm_snapshot(const struct gz_fm *fm, struct gz_fm_snap *s)
+{
+	const struct gz_fm_file *f = fm->map;
+
+	for (int tries = 0; tries < SEQ_TRIES; tries++) {
+		uint32_t q = atomic_load_explicit(
+			(_Atomic uint32_t *)&f->hdr.h.seq, memory_order_acquire);
+		uint32_t nsw, nlink;
+
+		if (q & 1) {
+			sched_yield();	/* a manager computes routes */
+			continue;
+		}
+		if (f->hdr.h.magic != FM_MAGIC || f->hdr.h.version != FM_VERSION)
+			return f->hdr.h.magic ? gz_err(-EPROTO, "fabric %s: its "
+				       "manager file is of another version: "
+				       "remove it (no process of the fabric "
+				       "may run)", fm->name) : -ENOENT;
+		s->seq = q;
+		s->subnet = f->hdr.h.subnet;
+		/* the counts bound the copies: load them once */
+		nsw = s->nsw = GZ_READ_ONCE(f->hdr.h.nsw);
+		nlink = s->nlink = GZ_READ_ONCE(f->hdr.h.nlink);
+		s->described = f->hdr.h.described;
+		memcpy(s->source, f->hdr.h.source, sizeof(s->source));
+		memcpy(s->sw, f->sw, sizeof(s->sw[0]) *
+				     (nsw < GZ_FM_MAX_SW ? nsw : GZ_FM_MAX_SW));
+		memcpy(s->link, f->link, sizeof(s->link[0]) *
+			(nlink < GZ_FM_MAX_LINK ? nlink : GZ_FM_MAX_LINK));
+		memcpy(s->comp, f->comp, sizeof(s->comp));
+		atomic_thread_fence(memory_order_acquire);
+		if (atomic_load_explicit((_Atomic uint32_t *)&f->hdr.h.seq,
+					 memory_order_relaxed) == q)
+			return check(fm, s);
+	}
+	return gz_err(-EAGAIN, "fabric %s: its manager stayed mid-change "
+		      "(pid %d stopped?)", fm->name,
+		      (int)atomic_load((_Atomic int32_t *)&f->hdr.h.holder));
+}
+
+int gz_fm_present(const struct gz_fm_snap *s, uint32_t cid)
+{
+	const struct gz_fm_comp *c = &s->comp[cid];
+
+	return cid && cid <= GZ_FM_MAX_CID &&
+	       (c->flags & (GZ_FM_ATTACHED | GZ_FM_REMOVED)) == GZ_FM_ATTACHED &&
+	       gz_sys_proc_alive(c->pid, c->starttime) == 1;
+}
+
+int gz_fm_link_up(const struct gz_fm_snap *s, uint32_t i)
+{
+	const struct gz_fm_link *l = &s->link[i];
+
+	return l->up && s->sw[l->a].up && s->sw[l->b].up;
+}
+
+int gz_fm_comp_link_up(const struct gz_fm_snap *s, uint32_t cid)
+{
+	const struct gz_fm_comp *c = &s->comp[cid];
+
+	return (c->flags & (GZ_FM_DECLARED | GZ_FM_ATTACHED)) &&
+	       !(c->flags & (GZ_FM_LINK_DOWN | GZ_FM_REMOVED)) &&
+	       s->sw[c->sw].up;
+}
+
+int gz_fm_topo(const struct gz_fm_snap *s, int live, struct gz_topo *t)
+{
+	int ret = 0;
+
+	gz_topo_init(t);
+	for (uint32_t i = 0; i < s->nsw && !ret; i++) {
+		ret = gz_topo_add_switch(t, s->sw[i].name, s->subnet);
+		if (!ret)
+			t->sw[i].up = !live || s->sw[i].up;
+	}
+	for (uint32_t i = 0; i < s->nlink && !ret; i++) {
+		ret = gz_topo_add_link(t, s->link[i].a, s->link[i].b);
+		if (!ret)
+			t->link[i].up = !live || s->link[i].up;
+	}
+	if (!ret)
+		ret = gz_topo_index(t);
+	if (ret)
+		gz_topo_free(t);
+	return ret;
+}

@@ -1,0 +1,358 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The manager's changes, each under the file's lock: build the fabric,
+ * attach and detach components, inject faults; then publish, which
+ * recomputes every path word and control space and wakes the watchers.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fabric/fm.h"
+#include "fabric/route.h"
+#include "gz.h"
+#include "sys/sys.h"
+
+#define FM_MAGIC 0x475a464du
+#define FM_VERSION 1u
+
+/* The topology rewrite, seen by readers as one change. */
+void gz_fm_begin(struct gz_fm *fm)
+{
+	_Atomic uint32_t *seq = &fm->map->hdr.h.seq;
+
+	atomic_store_explicit(seq, atomic_load(seq) | 1, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+}
+
+void gz_fm_end(struct gz_fm *fm)
+{
+	_Atomic uint32_t *seq = &fm->map->hdr.h.seq;
+
+	atomic_store_explicit(seq, (atomic_load(seq) | 1) + 1,
+			      memory_order_release);
+}
+
+
+/* Whether the links and switches of @hops (in @t's numbering) are up. */
+static int path_up(const struct gz_topo *t, const struct gz_fm_snap *s,
+		   const uint32_t *hops, int len)
+{
+	for (int i = 0; i < len; i++) {
+		int found = 0;
+
+		if (!s->sw[hops[i]].up)
+			return 0;
+		for (uint32_t j = 0; i + 1 < len && j < t->sw[hops[i]].nadj; j++) {
+			const struct gz_topo_adj *a = &t->adj[t->sw[hops[i]].adj + j];
+
+			found |= a->peer == hops[i + 1] && s->link[a->link].up;
+		}
+		if (i + 1 < len && !found)
+			return 0;
+	}
+	return 1;
+}
+
+/* How switch @x reaches @y now: routes @r0 of the fabric as described,
+ * @r1 of what is up. */
+static uint8_t sw_state(const struct gz_topo *t, const struct gz_fm_snap *s,
+			const struct gz_routes *r0, const struct gz_routes *r1,
+			uint32_t x, uint32_t y)
+{
+	uint32_t hops[GZ_ROUTE_INF + 1];
+	int n;
+
+	if (x == y)
+		return s->sw[x].up ? GZ_FM_PATH_PRIMARY : GZ_FM_PATH_DOWN;
+	n = gz_route_path(r0, x, y, 0, hops, GZ_ROUTE_INF + 1);
+	if (n > 0 && path_up(t, s, hops, n))
+		return GZ_FM_PATH_PRIMARY;
+	n = gz_route_path(r0, x, y, 1, hops, GZ_ROUTE_INF + 1);
+	if (n > 0 && path_up(t, s, hops, n))
+		return GZ_FM_PATH_ALTERNATE;
+	return gz_route_hops(r1, x, y) != GZ_ROUTE_INF ? GZ_FM_PATH_REROUTED :
+							 GZ_FM_PATH_DOWN;
+}
+
+/* Every path word between components the fabric has, from @s. */
+static int paths_write(struct gz_fm *fm, const struct gz_fm_snap *s)
+{
+	struct gz_topo full, live;
+	struct gz_routes r0, r1;
+	uint8_t *st = NULL;
+	uint32_t *cids = NULL, n = 0;
+	int ret;
+
+	if ((ret = gz_fm_topo(s, 0, &full)))
+		return ret;
+	if ((ret = gz_fm_topo(s, 1, &live))) {
+		gz_topo_free(&full);
+		return ret;
+	}
+	ret = gz_route_build(&full, &r0);
+	if (!ret && (ret = gz_route_build(&live, &r1)))
+		gz_route_free(&r0);
+	if (ret)
+		goto topo;
+	st = malloc((size_t)s->nsw * s->nsw);
+	cids = malloc((GZ_FM_MAX_CID + 1) * sizeof(*cids));
+	ret = -ENOMEM;
+	if (!st || !cids)
+		goto out;
+	for (uint32_t x = 0; x < s->nsw; x++)
+		for (uint32_t y = 0; y < s->nsw; y++)
+			st[x * s->nsw + y] = sw_state(&full, s, &r0, &r1, x, y);
+	for (uint32_t c = 1; c <= GZ_FM_MAX_CID; c++)
+		if (s->comp[c].flags & (GZ_FM_DECLARED | GZ_FM_ATTACHED))
+			cids[n++] = c;
+	for (uint32_t i = 0; i < n; i++)
+		for (uint32_t j = 0; j < n; j++) {
+			uint32_t a = cids[i], b = cids[j];
+			uint8_t v = GZ_FM_PATH_PRIMARY;
+			_Atomic uint8_t *w = &fm->map->path[a][b];
+
+			if (a != b && (!gz_fm_comp_link_up(s, a) ||
+				       !gz_fm_comp_link_up(s, b)))
+				v = GZ_FM_PATH_DOWN;
+			else if (a != b)
+				v = st[s->comp[a].sw * s->nsw + s->comp[b].sw];
+			/* unchanged words are not written: an untouched page
+			 * of the file stays unallocated */
+			if (atomic_load_explicit(w, memory_order_relaxed) != v)
+				atomic_store_explicit(w, v, memory_order_release);
+		}
+	ret = 0;
+out:
+	free(st);
+	free(cids);
+	gz_route_free(&r0);
+	gz_route_free(&r1);
+topo:
+	gz_topo_free(&full);
+	gz_topo_free(&live);
+	return ret;
+}
+
+/* Tell every watcher: a write() is what inotify reports. */
+static void wake(struct gz_fm *fm)
+{
+	uint32_t w = fm->map->hdr.h.wake + 1;
+
+	if (pwrite(fm->fd, &w, sizeof(w),
+		   offsetof(struct gz_fm_file, hdr.h.wake)) != sizeof(w)) {
+		/* nothing else can tell them; they see it at their next
+		 * snapshot, and the path words are written already */
+	}
+}
+
+/* After a change: path words, control spaces, then the wake-up. */
+int gz_fm_publish(struct gz_fm *fm)
+{
+	struct gz_fm_snap *s = malloc(sizeof(struct gz_fm_snap));
+	int ret;
+
+	if (!s)
+		return -ENOMEM;
+	ret = gz_fm_snapshot(fm, s);
+	if (!ret)
+		ret = paths_write(fm, s);
+	for (uint32_t c = 1; !ret && c <= GZ_FM_MAX_CID; c++)
+		if (s->comp[c].flags & GZ_FM_ATTACHED)
+			gz_fm_ctl_write(fm, s, c, NULL);
+	free(s);
+	wake(fm);
+	return ret;
+}
+
+/* Forget components whose holder died without detaching (kill -9): at
+ * the next change, the others hear COMPONENT_REMOVE. Inside begin(). */
+void gz_fm_reap(struct gz_fm *fm, const struct gz_fm_snap *s)
+{
+	for (uint32_t c = 1; c <= GZ_FM_MAX_CID; c++) {
+		struct gz_fm_comp *e = &fm->map->comp[c];
+
+		if (!(s->comp[c].flags & GZ_FM_ATTACHED) ||
+		    gz_sys_proc_alive(s->comp[c].pid, s->comp[c].starttime))
+			continue;
+		if (s->comp[c].flags & GZ_FM_DECLARED)
+			e->flags = s->comp[c].flags & ~GZ_FM_ATTACHED;
+		else
+			memset(e, 0, sizeof(*e));
+	}
+}
+
+static int any_present(const struct gz_fm_snap *s)
+{
+	for (uint32_t c = 1; c <= GZ_FM_MAX_CID; c++)
+		if ((s->comp[c].flags & GZ_FM_ATTACHED) &&
+		    gz_sys_proc_alive(s->comp[c].pid, s->comp[c].starttime))
+			return 1;
+	return 0;
+}
+
+static int fits(struct gz_fm *fm, const struct gz_topo *t, uint32_t *subnet)
+{
+	if (t->nsw > GZ_FM_MAX_SW || t->nlink > GZ_FM_MAX_LINK)
+		return gz_err(-E2BIG, "fabric %s: a host fabric has at most %u "
+			      "switches and %u links between them, not %u and "
+			      "%u", fm->name, GZ_FM_MAX_SW, GZ_FM_MAX_LINK,
+			      t->nsw, t->nlink);
+	for (uint32_t i = 0; i < t->ncomp; i++) {
+		if (!i)
+			*subnet = t->comp[0].gcid >> 12;
+		if (t->comp[i].gcid >> 12 != *subnet)
+			return gz_err(-EINVAL, "fabric %s: a host fabric is one "
+				      "subnet; its description has components "
+				      "in subnets %#x and %#x", fm->name,
+				      *subnet, t->comp[i].gcid >> 12);
+	}
+	return 0;
+}
+
+int gz_fm_build(struct gz_fm *fm, const struct gz_topo *t, const char *source,
+		uint32_t subnet, int *built)
+{
+	struct gz_fm_snap *s = malloc(sizeof(struct gz_fm_snap));
+	struct gz_fm_hdr *h = &fm->map->hdr.h;
+	int ret;
+
+	*built = 0;
+	if (!s)
+		return -ENOMEM;
+	ret = gz_fm_snapshot(fm, s);
+	if (!ret && any_present(s)) {
+		free(s);
+		return 0;	/* it runs: joiners take what it describes */
+	}
+	free(s);
+	if (ret && ret != -ENOENT && ret != -EPROTO)
+		return ret;
+	if ((ret = fits(fm, t, &subnet)))
+		return ret;
+	gz_fm_begin(fm);
+	h->magic = FM_MAGIC;
+	h->version = FM_VERSION;
+	h->subnet = subnet;
+	h->nsw = t->nsw;
+	h->nlink = t->nlink;
+	h->described = t->ncomp > 0;
+	snprintf(h->source, sizeof(h->source), "%s", source ? source : "");
+	memset(fm->map->sw, 0, sizeof(fm->map->sw));
+	memset(fm->map->link, 0, sizeof(fm->map->link));
+	memset(fm->map->comp, 0, sizeof(fm->map->comp));
+	for (uint32_t i = 0; i < t->nsw; i++) {
+		snprintf(fm->map->sw[i].name, GZ_FM_NAME, "%s", t->sw[i].name);
+		fm->map->sw[i].up = 1;
+	}
+	for (uint32_t i = 0; i < t->nlink; i++)
+		fm->map->link[i] = (struct gz_fm_link){ .a = t->link[i].a,
+							.b = t->link[i].b,
+							.up = 1 };
+	for (uint32_t i = 0; i < t->ncomp; i++) {
+		struct gz_fm_comp *e = &fm->map->comp[t->comp[i].gcid & 0xfff];
+
+		snprintf(e->name, GZ_FM_NAME, "%s", t->comp[i].name);
+		e->sw = t->comp[i].sw;
+		e->flags = GZ_FM_DECLARED;
+	}
+	gz_fm_end(fm);
+	/* the last fabric's control spaces and path words: zero again
+	 * without touching a page (tmpfs frees what it punches) */
+	if (fallocate(fm->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+		      offsetof(struct gz_fm_file, ctl),
+		      sizeof(*fm->map) - offsetof(struct gz_fm_file, ctl)))
+		memset((char *)fm->map + offsetof(struct gz_fm_file, ctl), 0,
+		       sizeof(*fm->map) - offsetof(struct gz_fm_file, ctl));
+	*built = 1;
+	return 0;
+}
+
+int gz_fm_allowed(struct gz_fm *fm, uint64_t *allow)
+{
+	struct gz_fm_snap *s = malloc(sizeof(struct gz_fm_snap));
+	int ret;
+
+	if (!s)
+		return -ENOMEM;
+	ret = gz_fm_snapshot(fm, s);
+	if (!ret && !s->described)
+		ret = -ENOENT;
+	memset(allow, 0, 64 * sizeof(*allow));
+	for (uint32_t c = 1; !ret && c <= GZ_FM_MAX_CID; c++)
+		if ((s->comp[c].flags & GZ_FM_DECLARED) && !gz_fm_present(s, c) &&
+		    !(s->comp[c].flags & GZ_FM_REMOVED))
+			allow[(c - 1) / 64] |= 1ull << ((c - 1) % 64);
+	free(s);
+	return ret;
+}
+
+int gz_fm_attach(struct gz_fm *fm, uint32_t cid, uint64_t inc,
+		 const struct gz_fm_self *self)
+{
+	struct gz_fm_snap *s = malloc(sizeof(struct gz_fm_snap));
+	struct gz_fm_comp *e;
+	uint64_t start;
+	int ret;
+
+	if (!s)
+		return -ENOMEM;
+	ret = gz_fm_snapshot(fm, s);
+	if (!ret && (!cid || cid > GZ_FM_MAX_CID ||
+		     (s->described && !(s->comp[cid].flags & GZ_FM_DECLARED))))
+		ret = gz_err(-ENOSPC, "fabric %s: its description (%s) has no "
+			     "component of CID %u", fm->name, s->source, cid);
+	if (!ret)
+		ret = gz_sys_proc_starttime(getpid(), &start);
+	if (ret) {
+		free(s);
+		return ret;
+	}
+	gz_fm_begin(fm);
+	gz_fm_reap(fm, s);
+	e = &fm->map->comp[cid];
+	if (!s->described) {
+		memset(e, 0, sizeof(*e));
+		snprintf(e->name, sizeof(e->name), "c%u", cid);
+	}
+	e->flags = (s->comp[cid].flags & (GZ_FM_DECLARED | GZ_FM_LINK_DOWN)) |
+		   GZ_FM_ATTACHED;
+	e->pid = (int32_t)getpid();
+	e->starttime = start;
+	e->incarnation = inc;
+	gz_fm_end(fm);
+	if (!gz_fm_snapshot(fm, s))
+		gz_fm_ctl_write(fm, s, cid, self);
+	free(s);
+	return gz_fm_publish(fm);
+}
+
+void gz_fm_detach(struct gz_fm *fm, uint32_t cid, uint64_t inc)
+{
+	struct gz_fm_comp *e;
+	struct gz_fm_snap *s;
+
+	if (!cid || cid > GZ_FM_MAX_CID || gz_fm_lock(fm))
+		return;
+	s = malloc(sizeof(struct gz_fm_snap));
+	if (s && !gz_fm_snapshot(fm, s) &&
+	    (s->comp[cid].flags & GZ_FM_ATTACHED) &&
+	    s->comp[cid].incarnation == inc) {
+		gz_fm_begin(fm);
+		e = &fm->map->comp[cid];
+		if (s->described)
+			e->flags = s->comp[cid].flags &
+				   ~(GZ_FM_ATTACHED | GZ_FM_REMOVED);
+		else
+			memset(e, 0, sizeof(*e));
+		gz_fm_reap(fm, s);
+		gz_fm_end(fm);
+		memset(fm->map->ctl[cid], 0, GZ_FM_CTL_SIZE);
+		gz_fm_publish(fm);
+	}
+	free(s);
+	gz_fm_unlock(fm);
+}
