@@ -22,6 +22,7 @@ struct opts {
 	const char *from;	/* where device came from, for messages */
 	int verbose;		/* -v */
 	int members;		/* -l */
+	uint32_t gcid;		/* -g: whose control space */
 };
 
 static const char *const cap_names[] = {
@@ -30,6 +31,7 @@ static const char *const cap_names[] = {
 	"RECV_STAGED", "REG_ANY", "QP_SURVIVES_FAULT", "PEER_WATCH",
 	"RECV_ANY", "RESET_FLUSHES", "CQ_BACKPRESSURE",
 };
+#define GZ_CAP_NAMES (sizeof(cap_names) / sizeof(cap_names[0]))
 
 static const char *const atomic_names[] = {
 	"SWAP", "CAS", "FADD", "AND", "OR", "XOR", "SMIN", "SMAX", "UMIN",
@@ -199,6 +201,35 @@ static int print_members(const struct genzio_device_desc *d,
 	return n < 0 ? n : 0;
 }
 
+/* Component @gcid's control space: its core structure, its interfaces. */
+static int print_control(struct genzio_context *ctx, uint32_t gcid)
+{
+	struct genzio_component c;
+	int ret = genzio_component_query(ctx, gcid, &c);
+
+	if (ret == -ENOTSUP) {
+		printf("\t%-18s none (the provider's fabric is a network)\n",
+		       "control space");
+		return 0;
+	}
+	if (ret) {
+		fprintf(stderr, "genzio-info: control space of %#x: %s\n", gcid,
+			strerror(-ret));
+		return ret;
+	}
+	printf("\t%-18s GCID %#x (%s), class %s\n", "control space", c.gcid,
+	       c.name, c.cclass == GENZIO_CCLASS_BRIDGE ? "bridge" : "?");
+	print_bits("  caps", c.caps, cap_names, GZ_CAP_NAMES);
+	print_size("  data_size", c.data_size);
+	printf("\t%-18s %u\n\t%-18s %u\n", "  max_qp", c.max_qp, "  max_cq",
+	       c.max_cq);
+	for (uint32_t i = 0; i < c.niface; i++)
+		printf("\t  interface %-7u %s, to switch %s\n", c.iface[i].id,
+		       c.iface[i].state == GENZIO_STATE_UP ? "up" : "down",
+		       c.iface[i].peer);
+	return 0;
+}
+
 static int show_device(const struct genzio_device_desc *d,
 		       const struct opts *o)
 {
@@ -235,6 +266,8 @@ static int show_device(const struct genzio_device_desc *d,
 		print_attr(&a, o->verbose);
 		print_huge(o->verbose);
 	}
+	if (!ret && (o->verbose || o->gcid))
+		ret = print_control(ctx, o->gcid ? o->gcid : a.gcid);
 	genzio_device_close(ctx);
 	if (ret)
 		fprintf(stderr, "genzio-info: %s: %s\n", d->name,
@@ -267,12 +300,16 @@ static int show_providers(int verbose)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: genzio-info [-v] [-l] [-d DEVICE] [-f FABRIC]\n"
-		"  -v         detail: every limit, atomic operations, mounts\n"
+	fprintf(f, "usage: genzio-info [-v] [-l] [-d DEVICE] [-f FABRIC] "
+		"[-g GCID]\n"
+		"  -v         detail: every limit, atomic operations, mounts, "
+		"control space\n"
 		"  -l         list the live and stale components of the fabric\n"
 		"  -d DEVICE  only this device (a name or a provider name)\n"
 		"  -f FABRIC  host fabric to join (default $GENZIO_FABRIC, "
 		"else default)\n"
+		"  -g GCID    the control space of this component (default: "
+		"its own)\n"
 		"exit: 0, 1 no device, 2 usage, 3 a device failed to open\n");
 }
 
@@ -287,7 +324,7 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
-	while ((c = getopt(argc, argv, "vld:f:h")) != -1) {
+	while ((c = getopt(argc, argv, "vld:f:g:h")) != -1) {
 		switch (c) {
 		case 'v':
 			o.verbose = 1;
@@ -301,6 +338,18 @@ int main(int argc, char **argv)
 		case 'f':
 			o.fabric = optarg;
 			break;
+		case 'g': {
+			char *end;
+			unsigned long g = strtoul(optarg, &end, 0);
+
+			if (*end || !g || g > 0xfffffff) {
+				fprintf(stderr, "genzio-info: -g %s: not a "
+					"GCID (0x1002)\n", optarg);
+				return EXIT_USAGE;
+			}
+			o.gcid = (uint32_t)g;
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -310,7 +359,7 @@ int main(int argc, char **argv)
 					"are not taken\n");
 			else
 				fprintf(stderr, "genzio-info: -%c: %s\n", optopt,
-					strchr("df", optopt) ?
+					strchr("dfg", optopt) ?
 						"needs an argument" :
 						"unknown option");
 			usage(stderr);

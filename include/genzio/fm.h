@@ -44,9 +44,9 @@ enum genzio_fabric_node_kind {
 
 enum genzio_fabric_state {
 	GENZIO_STATE_UP = 1,
-	GENZIO_STATE_DOWN,	/* a fault took it (or its switch) down */
-	GENZIO_STATE_ABSENT,	/* a component declared, nobody holds it */
-	GENZIO_STATE_REMOVED,	/* a component taken out by a fault */
+	GENZIO_STATE_DOWN,    /* a fault took it (or its switch) down */
+	GENZIO_STATE_ABSENT,  /* a component declared, nobody holds it */
+	GENZIO_STATE_REMOVED, /* a component taken out by a fault */
 };
 
 #define GENZIO_FABRIC_NAME_MAX 32
@@ -54,21 +54,21 @@ enum genzio_fabric_state {
 /** One switch or component (genzio_fabric_node_list). */
 struct genzio_fabric_node {
 	char name[GENZIO_FABRIC_NAME_MAX];
-	uint32_t kind;		/* enum genzio_fabric_node_kind */
-	uint32_t state;		/* enum genzio_fabric_state */
-	uint32_t gcid;		/* a component's; 0 for a switch */
-	uint32_t attach;	/* a component's switch: its node index */
-	int32_t pid;		/* a present component's process, or 0 */
+	uint32_t kind;	 /* enum genzio_fabric_node_kind */
+	uint32_t state;	 /* enum genzio_fabric_state */
+	uint32_t gcid;	 /* a component's; 0 for a switch */
+	uint32_t attach; /* a component's switch: its node index */
+	int32_t pid;	 /* a present component's process, or 0 */
 	uint32_t reserved;
 };
 
 /** One link (genzio_fabric_link_list): switch to switch, or a
  *  component to its switch. */
 struct genzio_fabric_link {
-	uint32_t a, b;		/* node indexes of its ends */
-	uint32_t state;		/* GENZIO_STATE_UP or _DOWN */
-	uint32_t id;		/* switch links 0 .. n - 1; a component's
-				 * link is GENZIO_LINK_COMPONENT */
+	uint32_t a, b;	/* node indexes of its ends */
+	uint32_t state; /* GENZIO_STATE_UP or _DOWN */
+	uint32_t id;	/* switch links 0 .. n - 1; a component's
+			 * link is GENZIO_LINK_COMPONENT */
 };
 
 #define GENZIO_LINK_COMPONENT 0xffffffffu
@@ -98,22 +98,22 @@ static inline int genzio_fabric_link_list(struct genzio_fabric *fab,
 }
 
 enum genzio_route_state {
-	GENZIO_ROUTE_PRIMARY = 1,	/* the shortest path is up */
-	GENZIO_ROUTE_ALTERNATE,		/* it broke: the disjoint alternate */
-	GENZIO_ROUTE_REROUTED,		/* both broke; another path is left */
-	GENZIO_ROUTE_DOWN,		/* no path: work completes
-					 * GENZIO_WC_RETRY_EXC */
+	GENZIO_ROUTE_PRIMARY = 1, /* the shortest path is up */
+	GENZIO_ROUTE_ALTERNATE,	  /* it broke: the disjoint alternate */
+	GENZIO_ROUTE_REROUTED,	  /* both broke; another path is left */
+	GENZIO_ROUTE_DOWN,	  /* no path: work completes
+				   * GENZIO_WC_RETRY_EXC */
 };
 
 #define GENZIO_ROUTE_MAX_HOPS 32
 
 /** How one component reaches another (genzio_fabric_route). */
 struct genzio_fabric_route {
-	uint32_t state;		/* enum genzio_route_state */
-	uint32_t nprimary;	/* switches on each path, 0: none */
+	uint32_t state;	   /* enum genzio_route_state */
+	uint32_t nprimary; /* switches on each path, 0: none */
 	uint32_t nalternate;
 	uint32_t reserved;
-	uint32_t primary[GENZIO_ROUTE_MAX_HOPS];	/* node indexes */
+	uint32_t primary[GENZIO_ROUTE_MAX_HOPS]; /* node indexes */
 	uint32_t alternate[GENZIO_ROUTE_MAX_HOPS];
 };
 
@@ -135,11 +135,11 @@ static inline int genzio_fabric_route(struct genzio_fabric *fab, uint32_t src,
 }
 
 enum genzio_fault_type {
-	GENZIO_FAULT_LINK_DOWN = 1,	/* a, b: the link's ends */
+	GENZIO_FAULT_LINK_DOWN = 1, /* a, b: the link's ends */
 	GENZIO_FAULT_LINK_UP,
-	GENZIO_FAULT_SWITCH_DOWN,	/* a: the switch */
+	GENZIO_FAULT_SWITCH_DOWN, /* a: the switch */
 	GENZIO_FAULT_SWITCH_UP,
-	GENZIO_FAULT_COMPONENT_REMOVE,	/* a: the component */
+	GENZIO_FAULT_COMPONENT_REMOVE, /* a: the component */
 	GENZIO_FAULT_COMPONENT_ADD,
 };
 
@@ -155,21 +155,20 @@ enum genzio_fault_type {
  * -ENOENT (no such link, switch or component), -EALREADY (it is in that
  * state), -ETIMEDOUT (another manager holds the fabric: named).
  */
-GENZIO_EXPORT int genzio_fabric_inject(struct genzio_fabric *fab,
-				       uint32_t type, const char *a,
-				       const char *b);
+GENZIO_EXPORT int genzio_fabric_inject(struct genzio_fabric *fab, uint32_t type,
+				       const char *a, const char *b);
 
 /* ------------------------------------------------------ control space */
 
 enum genzio_component_class {
-	GENZIO_CCLASS_BRIDGE = 1,	/* a host's bridge: a context */
+	GENZIO_CCLASS_BRIDGE = 1, /* a host's bridge: a context */
 };
 
 /** One interface structure of a control space. */
 struct genzio_component_iface {
 	uint32_t id;
-	uint32_t state;		/* GENZIO_STATE_UP or _DOWN */
-	char peer[GENZIO_FABRIC_NAME_MAX];	/* the switch at the far end */
+	uint32_t state;			   /* GENZIO_STATE_UP or _DOWN */
+	char peer[GENZIO_FABRIC_NAME_MAX]; /* the switch at the far end */
 };
 
 #define GENZIO_COMPONENT_IFACES 4
@@ -177,11 +176,11 @@ struct genzio_component_iface {
 /** What a component's control space says (genzio_component_query). */
 struct genzio_component {
 	uint32_t gcid;
-	uint32_t cclass;	/* enum genzio_component_class */
-	uint64_t caps;		/* its GENZIO_CAP_* bits */
-	uint64_t data_size;	/* bytes of data space it offers */
+	uint32_t cclass;    /* enum genzio_component_class */
+	uint64_t caps;	    /* its GENZIO_CAP_* bits */
+	uint64_t data_size; /* bytes of data space it offers */
 	uint32_t max_qp, max_cq;
-	uint32_t niface;	/* interface structures read */
+	uint32_t niface; /* interface structures read */
 	uint32_t reserved;
 	struct genzio_component_iface iface[GENZIO_COMPONENT_IFACES];
 	char name[GENZIO_FABRIC_NAME_MAX];

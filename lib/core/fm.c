@@ -53,7 +53,8 @@ GENZIO_EXPORT int genzio_fabric_open(const char *name,
 	if (ret) {
 		free(f);
 		return ret == -ENOENT ? gz_err(ret, "nobody ever joined that "
-					       "fabric") : ret;
+						    "fabric")
+				      : ret;
 	}
 	*out = f;
 	return 0;
@@ -110,8 +111,8 @@ GENZIO_EXPORT int genzio_fabric_node_list_sz(struct genzio_fabric *f,
 		return ret;
 	for (uint32_t i = 0; i < s->nsw; i++, k++) {
 		struct genzio_fabric_node e = {
-			.kind = GENZIO_NODE_SWITCH,
-			.state = s->sw[i].up ? GENZIO_STATE_UP : GENZIO_STATE_DOWN,
+		    .kind = GENZIO_NODE_SWITCH,
+		    .state = s->sw[i].up ? GENZIO_STATE_UP : GENZIO_STATE_DOWN,
 		};
 
 		memcpy(e.name, s->sw[i].name, sizeof(e.name));
@@ -120,9 +121,9 @@ GENZIO_EXPORT int genzio_fabric_node_list_sz(struct genzio_fabric *f,
 	}
 	for (uint32_t c = 1; c <= GZ_FM_MAX_CID; c++) {
 		struct genzio_fabric_node e = {
-			.kind = GENZIO_NODE_COMPONENT,
-			.gcid = s->subnet << 12 | c,
-			.attach = s->comp[c].sw,
+		    .kind = GENZIO_NODE_COMPONENT,
+		    .gcid = s->subnet << 12 | c,
+		    .attach = s->comp[c].sw,
 		};
 
 		if (!has(s, c))
@@ -156,9 +157,11 @@ GENZIO_EXPORT int genzio_fabric_link_list_sz(struct genzio_fabric *f,
 		return ret;
 	for (uint32_t i = 0; i < s->nlink; i++, k++) {
 		struct genzio_fabric_link e = {
-			.a = s->link[i].a, .b = s->link[i].b, .id = i,
-			.state = gz_fm_link_up(s, i) ? GENZIO_STATE_UP :
-						       GENZIO_STATE_DOWN,
+		    .a = s->link[i].a,
+		    .b = s->link[i].b,
+		    .id = i,
+		    .state = gz_fm_link_up(s, i) ? GENZIO_STATE_UP
+						 : GENZIO_STATE_DOWN,
 		};
 
 		if (k < max)
@@ -167,13 +170,15 @@ GENZIO_EXPORT int genzio_fabric_link_list_sz(struct genzio_fabric *f,
 	node = s->nsw;
 	for (uint32_t c = 1; c <= GZ_FM_MAX_CID; c++) {
 		struct genzio_fabric_link e = {
-			.a = node, .b = s->comp[c].sw, .id = GENZIO_LINK_COMPONENT,
+		    .a = node,
+		    .b = s->comp[c].sw,
+		    .id = GENZIO_LINK_COMPONENT,
 		};
 
 		if (!has(s, c))
 			continue;
-		e.state = gz_fm_comp_link_up(s, c) ? GENZIO_STATE_UP :
-						     GENZIO_STATE_DOWN;
+		e.state = gz_fm_comp_link_up(s, c) ? GENZIO_STATE_UP
+						   : GENZIO_STATE_DOWN;
 		if (k < max)
 			gz_out_list_put(l, k, size, &e, sizeof(e));
 		k++;
@@ -195,12 +200,12 @@ static uint32_t route_state(uint8_t word)
 	case GZ_FM_PATH_REROUTED:
 		return GENZIO_ROUTE_REROUTED;
 	}
-	return GENZIO_ROUTE_DOWN;	/* garbage: say what traffic would */
+	return GENZIO_ROUTE_DOWN; /* garbage: say what traffic would */
 }
 
 /* The switches of @alt (0 primary) between @x and @y into @out. */
-static uint32_t hops(const struct gz_routes *r, uint32_t x, uint32_t y,
-		     int alt, uint32_t *out)
+static uint32_t hops(const struct gz_routes *r, uint32_t x, uint32_t y, int alt,
+		     uint32_t *out)
 {
 	uint32_t h[GZ_ROUTE_INF + 1];
 	int n = gz_route_path(r, x, y, alt, h, GZ_ROUTE_INF + 1);
@@ -211,13 +216,13 @@ static uint32_t hops(const struct gz_routes *r, uint32_t x, uint32_t y,
 	return (uint32_t)n;
 }
 
-GENZIO_EXPORT int genzio_fabric_route_sz(struct genzio_fabric *f,
-					 uint32_t src, uint32_t dst,
+GENZIO_EXPORT int genzio_fabric_route_sz(struct genzio_fabric *f, uint32_t src,
+					 uint32_t dst,
 					 struct genzio_fabric_route *r,
 					 size_t size)
 {
 	GZ_API_AS("genzio_fabric_route");
-	struct genzio_fabric_route out = { 0 };
+	struct genzio_fabric_route out = {0};
 	struct gz_fm_snap *s;
 	struct gz_routes routes;
 	struct gz_topo t;
@@ -233,19 +238,21 @@ GENZIO_EXPORT int genzio_fabric_route_sz(struct genzio_fabric *f,
 		uint32_t sid = s->subnet;
 
 		free(s);
-		return gz_err(-EHOSTUNREACH, "GCID %#x or %#x is no component "
-			      "of this fabric (subnet %#x)", src, dst, sid);
+		return gz_err(-EHOSTUNREACH,
+			      "GCID %#x or %#x is no component "
+			      "of this fabric (subnet %#x)",
+			      src, dst, sid);
 	}
 	ret = gz_fm_topo(s, 0, &t);
 	if (!ret && !(ret = gz_route_build(&t, &routes))) {
-		out.nprimary = hops(&routes, s->comp[a].sw, s->comp[b].sw, 0,
-				    out.primary);
+		out.nprimary =
+		    hops(&routes, s->comp[a].sw, s->comp[b].sw, 0, out.primary);
 		out.nalternate = hops(&routes, s->comp[a].sw, s->comp[b].sw, 1,
 				      out.alternate);
 		gz_route_free(&routes);
 		gz_topo_free(&t);
 		out.state = route_state(atomic_load_explicit(
-			&f->fm.map->path[a][b], memory_order_relaxed));
+		    &f->fm.map->path[a][b], memory_order_relaxed));
 		gz_out_copy(r, size, &out, sizeof(out));
 	}
 	free(s);
@@ -271,8 +278,7 @@ GENZIO_EXPORT int genzio_component_query_sz(struct genzio_context *ctx,
 	struct genzio_component out;
 	int ret;
 
-	if (!ctx || !c || gz_out_size_ok(size, sizeof(*c),
-					 "genzio_component"))
+	if (!ctx || !c || gz_out_size_ok(size, sizeof(*c), "genzio_component"))
 		return gz_err(-EINVAL, "ctx %p, c %p", (void *)ctx, (void *)c);
 	if (!ctx->prov->component_query)
 		return gz_err(-ENOTSUP, "provider %s has no control space",

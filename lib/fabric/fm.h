@@ -26,27 +26,27 @@
 
 #include "fabric/topo.h"
 
-#define GZ_FM_MAX_SW 256u		/* a host fabric; topo.h is bigger */
-#define GZ_FM_MAX_LINK 1024u		/* between switches */
+#define GZ_FM_MAX_SW 256u    /* a host fabric; topo.h is bigger */
+#define GZ_FM_MAX_LINK 1024u /* between switches */
 #define GZ_FM_MAX_CID 4095u
-#define GZ_FM_CTL_SIZE 512u		/* control space per component */
+#define GZ_FM_CTL_SIZE 512u /* control space per component */
 #define GZ_FM_SOURCE_MAX 200u
 #define GZ_FM_NAME 32u
 
 /* A path word: how @a reaches @b now. Posters test GZ_FM_PATH_DOWN. */
 enum {
-	GZ_FM_PATH_PRIMARY = 0,		/* zero: a file's unwritten pages */
-	GZ_FM_PATH_ALTERNATE = 1,	/* the primary broke */
-	GZ_FM_PATH_REROUTED = 2,	/* both broke; another path is left */
+	GZ_FM_PATH_PRIMARY = 0,	  /* zero: a file's unwritten pages */
+	GZ_FM_PATH_ALTERNATE = 1, /* the primary broke */
+	GZ_FM_PATH_REROUTED = 2,  /* both broke; another path is left */
 	GZ_FM_PATH_DOWN = 0x80,
 };
 
 /* Component flags. */
 enum {
-	GZ_FM_DECLARED = 1u << 0,	/* in the description file */
-	GZ_FM_ATTACHED = 1u << 1,	/* a context holds it (pid, inc) */
-	GZ_FM_REMOVED = 1u << 2,	/* "remove" fault */
-	GZ_FM_LINK_DOWN = 1u << 3,	/* its link: "link down" fault */
+	GZ_FM_DECLARED = 1u << 0,  /* in the description file */
+	GZ_FM_ATTACHED = 1u << 1,  /* a context holds it (pid, inc) */
+	GZ_FM_REMOVED = 1u << 2,   /* "remove" fault */
+	GZ_FM_LINK_DOWN = 1u << 3, /* its link: "link down" fault */
 	GZ_FM_FLAGS = 0xf,
 };
 
@@ -57,30 +57,43 @@ struct gz_fm_sw {
 };
 
 struct gz_fm_link {
-	uint32_t a, b;			/* switch indexes */
+	uint32_t a, b; /* switch indexes */
 	uint32_t up;
 	uint32_t pad;
 };
 
 struct gz_fm_comp {
 	char name[GZ_FM_NAME];
-	uint32_t sw;			/* the switch it attaches to */
+	uint32_t sw; /* the switch it attaches to */
 	uint32_t flags;
-	int32_t pid;			/* ATTACHED: its holder */
+	int32_t pid; /* ATTACHED: its holder */
 	uint32_t pad;
 	uint64_t starttime;
 	uint64_t incarnation;
 };
 
+/* One unsolicited event in the log every component reads (its seq is
+ * its index: a reader takes only the entry it expects). */
+struct gz_fm_uep {
+	uint64_t seq;
+	uint32_t type; /* GENZIO_EVENT_LINK_* or COMPONENT_* */
+	uint32_t gcid;
+	uint32_t link;
+	uint32_t pad;
+};
+
+#define GZ_FM_LOG 1024u /* events a reader may lag behind */
+
 struct gz_fm_hdr {
 	uint32_t magic, version;
-	_Atomic uint32_t seq;		/* odd while a manager writes */
+	_Atomic uint32_t seq; /* odd while a manager writes */
 	uint32_t subnet;
 	uint32_t nsw, nlink;
-	uint32_t described;		/* components come from a file */
-	_Atomic int32_t holder;		/* pid holding the lock: messages */
-	uint32_t wake;			/* pwrite()n after each change */
-	char source[GZ_FM_SOURCE_MAX];	/* the description, or "" */
+	uint32_t described;	       /* components come from a file */
+	_Atomic int32_t holder;	       /* pid holding the lock: messages */
+	uint32_t wake;		       /* pwrite()n after each change */
+	_Atomic uint64_t log_head;     /* events ever logged */
+	char source[GZ_FM_SOURCE_MAX]; /* the description, or "" */
 };
 
 struct gz_fm_file {
@@ -90,7 +103,8 @@ struct gz_fm_file {
 	} hdr;
 	struct gz_fm_sw sw[GZ_FM_MAX_SW];
 	struct gz_fm_link link[GZ_FM_MAX_LINK];
-	struct gz_fm_comp comp[GZ_FM_MAX_CID + 1];	/* by CID; 0 unused */
+	struct gz_fm_comp comp[GZ_FM_MAX_CID + 1]; /* by CID; 0 unused */
+	struct gz_fm_uep log[GZ_FM_LOG];	   /* by seq % GZ_FM_LOG */
 	uint8_t ctl[GZ_FM_MAX_CID + 1][GZ_FM_CTL_SIZE];
 	_Atomic uint8_t path[GZ_FM_MAX_CID + 1][GZ_FM_MAX_CID + 1];
 };
@@ -98,7 +112,7 @@ struct gz_fm_file {
 /* A manager or reader of one host fabric (private). */
 struct gz_fm {
 	int fd;
-	struct gz_fm_file *map;		/* writable: any opener may manage */
+	struct gz_fm_file *map; /* writable: any opener may manage */
 	char name[32];
 };
 
@@ -159,24 +173,34 @@ int gz_fm_attach(struct gz_fm *fm, uint32_t cid, uint64_t inc,
 void gz_fm_detach(struct gz_fm *fm, uint32_t cid, uint64_t inc);
 /* ---- fm_fault.c ---- */
 /* A fault or its repair (genzio_fabric_inject): takes the lock. */
-int gz_fm_inject(struct gz_fm *fm, uint32_t type, const char *a,
-		 const char *b);
+int gz_fm_inject(struct gz_fm *fm, uint32_t type, const char *a, const char *b);
 /* Component @name (or GCID "0x1002") of @s: its CID, or 0. */
 uint32_t gz_fm_comp_find(const struct gz_fm_snap *s, const char *name);
 uint32_t gz_fm_sw_find(const struct gz_fm_snap *s, const char *name);
 
 /* The parts of a change (fm_fault.c's too): a topology rewrite inside
- * begin/end, dead holders reaped inside it, then publish. */
+ * begin/end, dead holders reaped inside it, then publish, which logs
+ * the events between @before and now. */
 void gz_fm_begin(struct gz_fm *fm);
 void gz_fm_end(struct gz_fm *fm);
 void gz_fm_reap(struct gz_fm *fm, const struct gz_fm_snap *s);
-int gz_fm_publish(struct gz_fm *fm);
+int gz_fm_publish(struct gz_fm *fm, const struct gz_fm_snap *before);
+/* Events logged from @*next on, into @push (at most GZ_FM_LOG; *@lost
+ * counts those overwritten before we read them). Lock-free. */
+typedef void (*gz_fm_event_fn)(void *arg, const struct gz_fm_uep *e);
+void gz_fm_events(const struct gz_fm *fm, uint64_t *next, gz_fm_event_fn push,
+		  void *arg, uint64_t *lost);
+/* Under the lock: the events of a change from @b to @a (fm_log.c). */
+void gz_fm_log_diff(struct gz_fm *fm, const struct gz_fm_snap *b,
+		    const struct gz_fm_snap *a);
+/* The log's head now: where a new reader starts. */
+uint64_t gz_fm_log_head(const struct gz_fm *fm);
 
 /* ---- fm_ctl.c ---- */
 struct genzio_component;
 /* Write @cid's control space from @s (and @self when attaching). */
-void gz_fm_ctl_write(struct gz_fm *fm, const struct gz_fm_snap *s,
-		     uint32_t cid, const struct gz_fm_self *self);
+void gz_fm_ctl_write(struct gz_fm *fm, const struct gz_fm_snap *s, uint32_t cid,
+		     const struct gz_fm_self *self);
 /* Read it back as input into @out. 0, -EHOSTUNREACH (nobody holds it),
  * -EPROTO (malformed: named), -EAGAIN. */
 int gz_fm_ctl_read(const struct gz_fm *fm, uint32_t gcid,

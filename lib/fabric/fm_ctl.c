@@ -14,10 +14,10 @@
 #include "fabric/fm.h"
 #include "gz.h"
 
-#define CTL_MAGIC 0x53435a47u	/* "GZCS" */
+#define CTL_MAGIC 0x53435a47u /* "GZCS" */
 #define CTL_CORE 1u
 #define CTL_IFACE 2u
-#define IFACE_AT 128u		/* where the manager puts the first one */
+#define IFACE_AT 128u /* where the manager puts the first one */
 #define SEQ_TRIES 20000
 
 struct ctl_core {
@@ -26,24 +26,24 @@ struct ctl_core {
 	uint32_t cclass, gcid;
 	uint64_t caps, data_size;
 	uint32_t max_qp, max_cq;
-	uint32_t first;			/* first interface structure, or 0 */
+	uint32_t first; /* first interface structure, or 0 */
 	uint32_t pad;
 	char name[GZ_FM_NAME];
 };
 
 struct ctl_iface {
 	uint16_t type, size;
-	uint32_t next;			/* the next one, or 0 */
+	uint32_t next; /* the next one, or 0 */
 	uint32_t id, state;
 	char peer[GZ_FM_NAME];
 };
 
-void gz_fm_ctl_write(struct gz_fm *fm, const struct gz_fm_snap *s,
-		     uint32_t cid, const struct gz_fm_self *self)
+void gz_fm_ctl_write(struct gz_fm *fm, const struct gz_fm_snap *s, uint32_t cid,
+		     const struct gz_fm_self *self)
 {
 	uint8_t *blk = fm->map->ctl[cid];
 	struct ctl_core core;
-	struct ctl_iface ifc = { .type = CTL_IFACE, .size = sizeof(ifc) };
+	struct ctl_iface ifc = {.type = CTL_IFACE, .size = sizeof(ifc)};
 
 	/* what the component said of itself stays, unless it says again */
 	memcpy(&core, blk, sizeof(core));
@@ -63,8 +63,8 @@ void gz_fm_ctl_write(struct gz_fm *fm, const struct gz_fm_snap *s,
 	core.gcid = s->subnet << 12 | cid;
 	core.first = IFACE_AT;
 	snprintf(core.name, sizeof(core.name), "%s", s->comp[cid].name);
-	ifc.state = gz_fm_comp_link_up(s, cid) ? GENZIO_STATE_UP :
-						 GENZIO_STATE_DOWN;
+	ifc.state =
+	    gz_fm_comp_link_up(s, cid) ? GENZIO_STATE_UP : GENZIO_STATE_DOWN;
 	snprintf(ifc.peer, sizeof(ifc.peer), "%s", s->sw[s->comp[cid].sw].name);
 	gz_fm_begin(fm);
 	memcpy(blk, &core, sizeof(core));
@@ -102,12 +102,13 @@ int gz_fm_ctl_read(const struct gz_fm *fm, uint32_t gcid,
 		return cid ? ret : -EHOSTUNREACH;
 	memcpy(&core, blk, sizeof(core));
 	if (core.magic != CTL_MAGIC)
-		return -EHOSTUNREACH;	/* nobody holds it */
+		return -EHOSTUNREACH; /* nobody holds it */
 	if (core.type != CTL_CORE || core.size != sizeof(core) ||
 	    core.gcid != gcid)
-		return gz_err(-EPROTO, "component %#x: its core structure says "
-			      "type %u, size %u, GCID %#x", gcid, core.type,
-			      core.size, core.gcid);
+		return gz_err(-EPROTO,
+			      "component %#x: its core structure says "
+			      "type %u, size %u, GCID %#x",
+			      gcid, core.type, core.size, core.gcid);
 	memset(out, 0, sizeof(*out));
 	out->gcid = core.gcid;
 	out->cclass = core.cclass;
@@ -124,18 +125,21 @@ int gz_fm_ctl_read(const struct gz_fm *fm, uint32_t gcid,
 		if (off <= prev || off < sizeof(core) || off % 8 ||
 		    off > GZ_FM_CTL_SIZE - sizeof(ifc) ||
 		    out->niface >= GENZIO_COMPONENT_IFACES)
-			return gz_err(-EPROTO, "component %#x: an interface "
-				      "structure at offset %u (after %u)", gcid,
-				      off, prev);
+			return gz_err(-EPROTO,
+				      "component %#x: an interface "
+				      "structure at offset %u (after %u)",
+				      gcid, off, prev);
 		memcpy(&ifc, blk + off, sizeof(ifc));
 		if (ifc.type != CTL_IFACE || ifc.size != sizeof(ifc))
-			return gz_err(-EPROTO, "component %#x: structure at %u "
-				      "is of type %u, size %u", gcid, off,
-				      ifc.type, ifc.size);
+			return gz_err(-EPROTO,
+				      "component %#x: structure at %u "
+				      "is of type %u, size %u",
+				      gcid, off, ifc.type, ifc.size);
 		ifc.peer[sizeof(ifc.peer) - 1] = 0;
 		out->iface[out->niface].id = out->niface;
-		out->iface[out->niface].state = ifc.state == GENZIO_STATE_UP ?
-			GENZIO_STATE_UP : GENZIO_STATE_DOWN;
+		out->iface[out->niface].state = ifc.state == GENZIO_STATE_UP
+						    ? GENZIO_STATE_UP
+						    : GENZIO_STATE_DOWN;
 		snprintf(out->iface[out->niface].peer,
 			 sizeof(out->iface[0].peer), "%s", ifc.peer);
 		out->niface++;

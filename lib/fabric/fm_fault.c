@@ -73,8 +73,10 @@ static int link_find(const struct gz_fm *fm, const struct gz_fm_snap *s,
 				*link = i;
 				return 0;
 			}
-		return gz_err(-ENOENT, "fabric %s: no link between switches %s "
-			      "and %s", fm->name, a, b);
+		return gz_err(-ENOENT,
+			      "fabric %s: no link between switches %s "
+			      "and %s",
+			      fm->name, a, b);
 	}
 	/* a component and its switch, either way round */
 	c = gz_fm_comp_find(s, sa == UINT32_MAX ? a : b);
@@ -82,16 +84,18 @@ static int link_find(const struct gz_fm *fm, const struct gz_fm_snap *s,
 		*cid = c;
 		return 0;
 	}
-	return gz_err(-ENOENT, "fabric %s: no link %s - %s (a link joins two "
-		      "switches, or a component and its switch)", fm->name,
-		      a, b);
+	return gz_err(-ENOENT,
+		      "fabric %s: no link %s - %s (a link joins two "
+		      "switches, or a component and its switch)",
+		      fm->name, a, b);
 }
 
 static int apply(struct gz_fm *fm, const struct gz_fm_snap *s, uint32_t type,
 		 const char *a, const char *b)
 {
 	struct gz_fm_file *f = fm->map;
-	int up = type == GENZIO_FAULT_LINK_UP || type == GENZIO_FAULT_SWITCH_UP ||
+	int up = type == GENZIO_FAULT_LINK_UP ||
+		 type == GENZIO_FAULT_SWITCH_UP ||
 		 type == GENZIO_FAULT_COMPONENT_ADD;
 	uint32_t link, cid, sw;
 	int ret;
@@ -118,17 +122,18 @@ static int apply(struct gz_fm *fm, const struct gz_fm_snap *s, uint32_t type,
 	}
 }
 
-int gz_fm_inject(struct gz_fm *fm, uint32_t type, const char *a,
-		 const char *b)
+int gz_fm_inject(struct gz_fm *fm, uint32_t type, const char *a, const char *b)
 {
 	struct gz_fm_snap *s;
 	int ret;
 
-	if (type < GENZIO_FAULT_LINK_DOWN || type > GENZIO_FAULT_COMPONENT_ADD ||
-	    !a || (type <= GENZIO_FAULT_LINK_UP) != !!b)
-		return gz_err(-EINVAL, "fault %u on %s, %s: links name both "
-			      "ends, switches and components one", type,
-			      a ? a : "(null)", b ? b : "(null)");
+	if (type < GENZIO_FAULT_LINK_DOWN ||
+	    type > GENZIO_FAULT_COMPONENT_ADD || !a ||
+	    (type <= GENZIO_FAULT_LINK_UP) != !!b)
+		return gz_err(-EINVAL,
+			      "fault %u on %s, %s: links name both "
+			      "ends, switches and components one",
+			      type, a ? a : "(null)", b ? b : "(null)");
 	s = malloc(sizeof(*s));
 	if (!s)
 		return -ENOMEM;
@@ -145,7 +150,7 @@ int gz_fm_inject(struct gz_fm *fm, uint32_t type, const char *a,
 		gz_fm_end(fm);
 	}
 	if (!ret)
-		ret = gz_fm_publish(fm);
+		ret = gz_fm_publish(fm, s);
 	gz_fm_unlock(fm);
 	free(s);
 	return ret;

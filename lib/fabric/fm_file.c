@@ -13,7 +13,7 @@
 #include "gz.h"
 #include "sys/sys.h"
 
-#define FM_MAGIC 0x475a464du	/* "GZFM" */
+#define FM_MAGIC 0x475a464du /* "GZFM" */
 #define FM_VERSION 1u
 #define SEQ_TRIES 20000
 
@@ -27,18 +27,23 @@ int gz_fm_open(int dirfd, const char *name, int create, struct gz_fm *fm)
 	fm->fd = -1;
 	snprintf(fm->name, sizeof(fm->name), "%s", name);
 	snprintf(path, sizeof(path), "%s.fm", name);
-	fm->fd = openat(dirfd, path, O_RDWR | O_CLOEXEC | O_NOFOLLOW |
-				     (create ? O_CREAT : 0), 0600);
+	fm->fd = openat(
+	    dirfd, path,
+	    O_RDWR | O_CLOEXEC | O_NOFOLLOW | (create ? O_CREAT : 0), 0600);
 	if (fm->fd < 0 && errno == ENOENT && !create)
 		return -ENOENT;
 	if (fm->fd < 0)
-		return gz_err(-errno, "fabric %s: cannot open its manager file "
-			      "%s: %s", name, path, strerror(errno));
+		return gz_err(-errno,
+			      "fabric %s: cannot open its manager file "
+			      "%s: %s",
+			      name, path, strerror(errno));
 	if (fstat(fm->fd, &st) || !S_ISREG(st.st_mode) ||
 	    st.st_size > (off_t)sizeof(*fm->map)) {
-		ret = gz_err(-EPROTO, "fabric %s: %s is not a manager file of "
+		ret = gz_err(-EPROTO,
+			     "fabric %s: %s is not a manager file of "
 			     "this version: remove it (no process of the "
-			     "fabric may run)", name, path);
+			     "fabric may run)",
+			     name, path);
 		goto fail;
 	}
 	/* sparse: the control spaces and path rows nobody writes cost
@@ -79,11 +84,12 @@ int gz_fm_lock(struct gz_fm *fm)
 	int ret = gz_sys_filelock(fm->fd, gz_sys_setup_timeout_ms());
 
 	if (ret == -ETIMEDOUT)
-		return gz_err(ret, "fabric %s: its manager has been busy for "
+		return gz_err(ret,
+			      "fabric %s: its manager has been busy for "
 			      "%d ms in pid %d (stopped, or in a debugger?): "
 			      "resume or kill it, or raise "
-			      "GENZIO_SETUP_TIMEOUT_MS", fm->name,
-			      gz_sys_setup_timeout_ms(),
+			      "GENZIO_SETUP_TIMEOUT_MS",
+			      fm->name, gz_sys_setup_timeout_ms(),
 			      (int)atomic_load(&fm->map->hdr.h.holder));
 	if (ret)
 		return gz_err(ret, "fabric %s: manager lock: %s", fm->name,
@@ -108,18 +114,21 @@ static int check(const struct gz_fm *fm, struct gz_fm_snap *s)
 {
 	if (!s->nsw || s->nsw > GZ_FM_MAX_SW || s->nlink > GZ_FM_MAX_LINK ||
 	    !s->subnet || s->subnet > 0xffff)
-		return gz_err(-EPROTO, "fabric %s: its manager file says %u "
-			      "switches, %u links, subnet %#x", fm->name,
-			      s->nsw, s->nlink, s->subnet);
+		return gz_err(-EPROTO,
+			      "fabric %s: its manager file says %u "
+			      "switches, %u links, subnet %#x",
+			      fm->name, s->nsw, s->nlink, s->subnet);
 	terminate(s->source, sizeof(s->source));
 	for (uint32_t i = 0; i < s->nsw; i++)
 		terminate(s->sw[i].name, sizeof(s->sw[i].name));
 	for (uint32_t i = 0; i < s->nlink; i++)
 		if (s->link[i].a >= s->nsw || s->link[i].b >= s->nsw ||
 		    s->link[i].a == s->link[i].b)
-			return gz_err(-EPROTO, "fabric %s: link %u joins %u and "
-				      "%u of %u switches", fm->name, i,
-				      s->link[i].a, s->link[i].b, s->nsw);
+			return gz_err(-EPROTO,
+				      "fabric %s: link %u joins %u and "
+				      "%u of %u switches",
+				      fm->name, i, s->link[i].a, s->link[i].b,
+				      s->nsw);
 	for (uint32_t c = 0; c <= GZ_FM_MAX_CID; c++) {
 		struct gz_fm_comp *e = &s->comp[c];
 
@@ -129,9 +138,10 @@ static int check(const struct gz_fm *fm, struct gz_fm_snap *s)
 			e->flags = 0;
 		if ((e->flags & (GZ_FM_DECLARED | GZ_FM_ATTACHED)) &&
 		    e->sw >= s->nsw)
-			return gz_err(-EPROTO, "fabric %s: component %u on "
-				      "switch %u of %u", fm->name, c, e->sw,
-				      s->nsw);
+			return gz_err(-EPROTO,
+				      "fabric %s: component %u on "
+				      "switch %u of %u",
+				      fm->name, c, e->sw, s->nsw);
 	}
 	return 0;
 }
@@ -142,18 +152,24 @@ int gz_fm_snapshot(const struct gz_fm *fm, struct gz_fm_snap *s)
 
 	for (int tries = 0; tries < SEQ_TRIES; tries++) {
 		uint32_t q = atomic_load_explicit(
-			(_Atomic uint32_t *)&f->hdr.h.seq, memory_order_acquire);
+		    (_Atomic uint32_t *)&f->hdr.h.seq, memory_order_acquire);
 		uint32_t nsw, nlink;
 
 		if (q & 1) {
-			sched_yield();	/* a manager computes routes */
+			sched_yield(); /* a manager computes routes */
 			continue;
 		}
-		if (f->hdr.h.magic != FM_MAGIC || f->hdr.h.version != FM_VERSION)
-			return f->hdr.h.magic ? gz_err(-EPROTO, "fabric %s: its "
-				       "manager file is of another version: "
-				       "remove it (no process of the fabric "
-				       "may run)", fm->name) : -ENOENT;
+		if (f->hdr.h.magic != FM_MAGIC ||
+		    f->hdr.h.version != FM_VERSION)
+			return f->hdr.h.magic
+				   ? gz_err(
+					 -EPROTO,
+					 "fabric %s: its "
+					 "manager file is of another version: "
+					 "remove it (no process of the fabric "
+					 "may run)",
+					 fm->name)
+				   : -ENOENT;
 		s->seq = q;
 		s->subnet = f->hdr.h.subnet;
 		/* the counts bound the copies: load them once */
@@ -161,18 +177,22 @@ int gz_fm_snapshot(const struct gz_fm *fm, struct gz_fm_snap *s)
 		nlink = s->nlink = GZ_READ_ONCE(f->hdr.h.nlink);
 		s->described = f->hdr.h.described;
 		memcpy(s->source, f->hdr.h.source, sizeof(s->source));
-		memcpy(s->sw, f->sw, sizeof(s->sw[0]) *
-				     (nsw < GZ_FM_MAX_SW ? nsw : GZ_FM_MAX_SW));
-		memcpy(s->link, f->link, sizeof(s->link[0]) *
-			(nlink < GZ_FM_MAX_LINK ? nlink : GZ_FM_MAX_LINK));
+		memcpy(s->sw, f->sw,
+		       sizeof(s->sw[0]) *
+			   (nsw < GZ_FM_MAX_SW ? nsw : GZ_FM_MAX_SW));
+		memcpy(s->link, f->link,
+		       sizeof(s->link[0]) *
+			   (nlink < GZ_FM_MAX_LINK ? nlink : GZ_FM_MAX_LINK));
 		memcpy(s->comp, f->comp, sizeof(s->comp));
 		atomic_thread_fence(memory_order_acquire);
 		if (atomic_load_explicit((_Atomic uint32_t *)&f->hdr.h.seq,
 					 memory_order_relaxed) == q)
 			return check(fm, s);
 	}
-	return gz_err(-EAGAIN, "fabric %s: its manager stayed mid-change "
-		      "(pid %d stopped?)", fm->name,
+	return gz_err(-EAGAIN,
+		      "fabric %s: its manager stayed mid-change "
+		      "(pid %d stopped?)",
+		      fm->name,
 		      (int)atomic_load((_Atomic int32_t *)&f->hdr.h.holder));
 }
 
@@ -181,7 +201,8 @@ int gz_fm_present(const struct gz_fm_snap *s, uint32_t cid)
 	const struct gz_fm_comp *c = &s->comp[cid];
 
 	return cid && cid <= GZ_FM_MAX_CID &&
-	       (c->flags & (GZ_FM_ATTACHED | GZ_FM_REMOVED)) == GZ_FM_ATTACHED &&
+	       (c->flags & (GZ_FM_ATTACHED | GZ_FM_REMOVED)) ==
+		   GZ_FM_ATTACHED &&
 	       gz_sys_proc_alive(c->pid, c->starttime) == 1;
 }
 

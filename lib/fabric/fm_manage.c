@@ -36,7 +36,6 @@ void gz_fm_end(struct gz_fm *fm)
 			      memory_order_release);
 }
 
-
 /* Whether the links and switches of @hops (in @t's numbering) are up. */
 static int path_up(const struct gz_topo *t, const struct gz_fm_snap *s,
 		   const uint32_t *hops, int len)
@@ -46,8 +45,10 @@ static int path_up(const struct gz_topo *t, const struct gz_fm_snap *s,
 
 		if (!s->sw[hops[i]].up)
 			return 0;
-		for (uint32_t j = 0; i + 1 < len && j < t->sw[hops[i]].nadj; j++) {
-			const struct gz_topo_adj *a = &t->adj[t->sw[hops[i]].adj + j];
+		for (uint32_t j = 0; i + 1 < len && j < t->sw[hops[i]].nadj;
+		     j++) {
+			const struct gz_topo_adj *a =
+			    &t->adj[t->sw[hops[i]].adj + j];
 
 			found |= a->peer == hops[i + 1] && s->link[a->link].up;
 		}
@@ -74,8 +75,8 @@ static uint8_t sw_state(const struct gz_topo *t, const struct gz_fm_snap *s,
 	n = gz_route_path(r0, x, y, 1, hops, GZ_ROUTE_INF + 1);
 	if (n > 0 && path_up(t, s, hops, n))
 		return GZ_FM_PATH_ALTERNATE;
-	return gz_route_hops(r1, x, y) != GZ_ROUTE_INF ? GZ_FM_PATH_REROUTED :
-							 GZ_FM_PATH_DOWN;
+	return gz_route_hops(r1, x, y) != GZ_ROUTE_INF ? GZ_FM_PATH_REROUTED
+						       : GZ_FM_PATH_DOWN;
 }
 
 /* Every path word between components the fabric has, from @s. */
@@ -123,7 +124,8 @@ static int paths_write(struct gz_fm *fm, const struct gz_fm_snap *s)
 			/* unchanged words are not written: an untouched page
 			 * of the file stays unallocated */
 			if (atomic_load_explicit(w, memory_order_relaxed) != v)
-				atomic_store_explicit(w, v, memory_order_release);
+				atomic_store_explicit(w, v,
+						      memory_order_release);
 		}
 	ret = 0;
 out:
@@ -150,7 +152,7 @@ static void wake(struct gz_fm *fm)
 }
 
 /* After a change: path words, control spaces, then the wake-up. */
-int gz_fm_publish(struct gz_fm *fm)
+int gz_fm_publish(struct gz_fm *fm, const struct gz_fm_snap *before)
 {
 	struct gz_fm_snap *s = malloc(sizeof(struct gz_fm_snap));
 	int ret;
@@ -163,6 +165,8 @@ int gz_fm_publish(struct gz_fm *fm)
 	for (uint32_t c = 1; !ret && c <= GZ_FM_MAX_CID; c++)
 		if (s->comp[c].flags & GZ_FM_ATTACHED)
 			gz_fm_ctl_write(fm, s, c, NULL);
+	if (!ret && before)
+		gz_fm_log_diff(fm, before, s);
 	free(s);
 	wake(fm);
 	return ret;
@@ -197,18 +201,21 @@ static int any_present(const struct gz_fm_snap *s)
 static int fits(struct gz_fm *fm, const struct gz_topo *t, uint32_t *subnet)
 {
 	if (t->nsw > GZ_FM_MAX_SW || t->nlink > GZ_FM_MAX_LINK)
-		return gz_err(-E2BIG, "fabric %s: a host fabric has at most %u "
+		return gz_err(-E2BIG,
+			      "fabric %s: a host fabric has at most %u "
 			      "switches and %u links between them, not %u and "
-			      "%u", fm->name, GZ_FM_MAX_SW, GZ_FM_MAX_LINK,
-			      t->nsw, t->nlink);
+			      "%u",
+			      fm->name, GZ_FM_MAX_SW, GZ_FM_MAX_LINK, t->nsw,
+			      t->nlink);
 	for (uint32_t i = 0; i < t->ncomp; i++) {
 		if (!i)
 			*subnet = t->comp[0].gcid >> 12;
 		if (t->comp[i].gcid >> 12 != *subnet)
-			return gz_err(-EINVAL, "fabric %s: a host fabric is one "
+			return gz_err(-EINVAL,
+				      "fabric %s: a host fabric is one "
 				      "subnet; its description has components "
-				      "in subnets %#x and %#x", fm->name,
-				      *subnet, t->comp[i].gcid >> 12);
+				      "in subnets %#x and %#x",
+				      fm->name, *subnet, t->comp[i].gcid >> 12);
 	}
 	return 0;
 }
@@ -226,7 +233,7 @@ int gz_fm_build(struct gz_fm *fm, const struct gz_topo *t, const char *source,
 	ret = gz_fm_snapshot(fm, s);
 	if (!ret && any_present(s)) {
 		free(s);
-		return 0;	/* it runs: joiners take what it describes */
+		return 0; /* it runs: joiners take what it describes */
 	}
 	free(s);
 	if (ret && ret != -ENOENT && ret != -EPROTO)
@@ -249,9 +256,8 @@ int gz_fm_build(struct gz_fm *fm, const struct gz_topo *t, const char *source,
 		fm->map->sw[i].up = 1;
 	}
 	for (uint32_t i = 0; i < t->nlink; i++)
-		fm->map->link[i] = (struct gz_fm_link){ .a = t->link[i].a,
-							.b = t->link[i].b,
-							.up = 1 };
+		fm->map->link[i] = (struct gz_fm_link){
+		    .a = t->link[i].a, .b = t->link[i].b, .up = 1};
 	for (uint32_t i = 0; i < t->ncomp; i++) {
 		struct gz_fm_comp *e = &fm->map->comp[t->comp[i].gcid & 0xfff];
 
@@ -283,8 +289,8 @@ int gz_fm_allowed(struct gz_fm *fm, uint64_t *allow)
 		ret = -ENOENT;
 	memset(allow, 0, 64 * sizeof(*allow));
 	for (uint32_t c = 1; !ret && c <= GZ_FM_MAX_CID; c++)
-		if ((s->comp[c].flags & GZ_FM_DECLARED) && !gz_fm_present(s, c) &&
-		    !(s->comp[c].flags & GZ_FM_REMOVED))
+		if ((s->comp[c].flags & GZ_FM_DECLARED) &&
+		    !gz_fm_present(s, c) && !(s->comp[c].flags & GZ_FM_REMOVED))
 			allow[(c - 1) / 64] |= 1ull << ((c - 1) % 64);
 	free(s);
 	return ret;
@@ -293,7 +299,7 @@ int gz_fm_allowed(struct gz_fm *fm, uint64_t *allow)
 int gz_fm_attach(struct gz_fm *fm, uint32_t cid, uint64_t inc,
 		 const struct gz_fm_self *self)
 {
-	struct gz_fm_snap *s = malloc(sizeof(struct gz_fm_snap));
+	struct gz_fm_snap *s = malloc(sizeof(struct gz_fm_snap)), *after;
 	struct gz_fm_comp *e;
 	uint64_t start;
 	int ret;
@@ -303,8 +309,10 @@ int gz_fm_attach(struct gz_fm *fm, uint32_t cid, uint64_t inc,
 	ret = gz_fm_snapshot(fm, s);
 	if (!ret && (!cid || cid > GZ_FM_MAX_CID ||
 		     (s->described && !(s->comp[cid].flags & GZ_FM_DECLARED))))
-		ret = gz_err(-ENOSPC, "fabric %s: its description (%s) has no "
-			     "component of CID %u", fm->name, s->source, cid);
+		ret = gz_err(-ENOSPC,
+			     "fabric %s: its description (%s) has no "
+			     "component of CID %u",
+			     fm->name, s->source, cid);
 	if (!ret)
 		ret = gz_sys_proc_starttime(getpid(), &start);
 	if (ret) {
@@ -324,10 +332,13 @@ int gz_fm_attach(struct gz_fm *fm, uint32_t cid, uint64_t inc,
 	e->starttime = start;
 	e->incarnation = inc;
 	gz_fm_end(fm);
-	if (!gz_fm_snapshot(fm, s))
-		gz_fm_ctl_write(fm, s, cid, self);
+	after = malloc(sizeof(*after));
+	if (after && !gz_fm_snapshot(fm, after))
+		gz_fm_ctl_write(fm, after, cid, self);
+	free(after);
+	ret = gz_fm_publish(fm, s);
 	free(s);
-	return gz_fm_publish(fm);
+	return ret;
 }
 
 void gz_fm_detach(struct gz_fm *fm, uint32_t cid, uint64_t inc)
@@ -351,7 +362,7 @@ void gz_fm_detach(struct gz_fm *fm, uint32_t cid, uint64_t inc)
 		gz_fm_reap(fm, s);
 		gz_fm_end(fm);
 		memset(fm->map->ctl[cid], 0, GZ_FM_CTL_SIZE);
-		gz_fm_publish(fm);
+		gz_fm_publish(fm, s);
 	}
 	free(s);
 	gz_fm_unlock(fm);

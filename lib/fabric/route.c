@@ -11,10 +11,10 @@ struct work {
 	const struct gz_topo *t;
 	struct gz_routes *r;
 	uint32_t *queue, *parent, *mark, stamp;
-	uint32_t *loff, *lpeer;		/* live_lists() */
-	uint32_t *path, *best;		/* walks of alternates */
-	uint32_t *g, *gseen;		/* alt_search(): hops from s */
-	uint32_t *ent_node, *ent_next, nent;	/* its buckets' entries */
+	uint32_t *loff, *lpeer;		     /* live_lists() */
+	uint32_t *path, *best;		     /* walks of alternates */
+	uint32_t *g, *gseen;		     /* alt_search(): hops from s */
+	uint32_t *ent_node, *ent_next, nent; /* its buckets' entries */
 	/* blocks: each switch's, as ranges of blk[] (CSR), and their sizes */
 	uint32_t *blk_off, *blk, *blk_size;
 };
@@ -60,7 +60,8 @@ static int bfs(struct work *w, uint32_t d)
 
 			if (dist[u] != GZ_ROUTE_INF) {
 				/* another way down, of equal cost */
-				if (dist[u] == dist[v] + 1 && next2[u] == next[u])
+				if (dist[u] == dist[v] + 1 &&
+				    next2[u] == next[u])
 					next2[u] = (uint16_t)v;
 				continue;
 			}
@@ -111,8 +112,7 @@ static int blocks(struct work *w)
 	uint64_t *memb = malloc(((size_t)t->nlink * 2 + 1) * 8);
 	int ret = -ENOMEM;
 
-	if (!disc || !low || !it || !plink || !frame || !mv || !edges ||
-	    !memb)
+	if (!disc || !low || !it || !plink || !frame || !mv || !edges || !memb)
 		goto out;
 	w->blk_size = calloc((size_t)t->nlink + 1, sizeof(uint32_t));
 	if (!w->blk_size)
@@ -130,7 +130,8 @@ static int blocks(struct work *w)
 			uint32_t v = frame[top - 1];
 
 			if (it[v] < t->sw[v].nadj) {
-				const struct gz_topo_adj *a = &adj_of(t, v)[it[v]++];
+				const struct gz_topo_adj *a =
+				    &adj_of(t, v)[it[v]++];
 				uint32_t u = a->peer;
 
 				if (!live(t, a) || a->link == plink[v])
@@ -160,12 +161,14 @@ static int blocks(struct work *w)
 			 * are one block */
 			for (;;) {
 				uint64_t e = edges[--ne];
-				uint32_t x[2] = { (uint32_t)(e >> 32), (uint32_t)e };
+				uint32_t x[2] = {(uint32_t)(e >> 32),
+						 (uint32_t)e};
 
 				for (int k = 0; k < 2; k++)
 					if (mv[x[k]] != nb) {
 						mv[x[k]] = nb;
-						memb[nm++] = (uint64_t)x[k] << 32 | nb;
+						memb[nm++] =
+						    (uint64_t)x[k] << 32 | nb;
 						w->blk_size[nb]++;
 					}
 				if (x[0] == p && x[1] == v)
@@ -238,8 +241,8 @@ static int blocked(const struct work *w, uint32_t s, uint32_t d, uint32_t v,
  * Appends to w->path at *@len; 1 found (*@bent set unless it followed
  * the table alone), 0 not.
  */
-static int walk(struct work *w, uint32_t s, uint32_t d, uint32_t u,
-		uint32_t v, uint32_t *len, int *bent, int detour)
+static int walk(struct work *w, uint32_t s, uint32_t d, uint32_t u, uint32_t v,
+		uint32_t *len, int *bent, int detour)
 {
 	const struct gz_topo *t = w->t;
 	uint32_t n = t->nsw;
@@ -270,7 +273,8 @@ static int walk(struct work *w, uint32_t s, uint32_t d, uint32_t u,
 			uint32_t y = w->lpeer[i];
 
 			if ((here > 1 && y == w->path[here - 2]) ||
-			    w->r->dist[at(n, y, v)] > w->r->dist[at(n, x, v)] + 1u)
+			    w->r->dist[at(n, y, v)] >
+				w->r->dist[at(n, x, v)] + 1u)
 				continue;
 			if (walk(w, s, d, y, v, len, bent, 0))
 				return 1;
@@ -330,7 +334,7 @@ static int alt_search(struct work *w, uint32_t s, uint32_t d, uint32_t *alt)
 
 			head[f] = w->ent_next[e];
 			if (w->g[x] + h[x] != f)
-				continue;	/* taken already, cheaper */
+				continue; /* taken already, cheaper */
 			if (x == d) {
 				for (uint32_t y = d; y != s; y = w->parent[y])
 					w->queue[len++] = y;
@@ -346,7 +350,8 @@ static int alt_search(struct work *w, uint32_t s, uint32_t d, uint32_t *alt)
 				uint32_t y = w->lpeer[i], gy = w->g[x] + 1, fy;
 
 				if (w->mark[y] == inner ||
-				    h[y] == GZ_ROUTE_INF || (x == s && y == d) ||
+				    h[y] == GZ_ROUTE_INF ||
+				    (x == s && y == d) ||
 				    (w->gseen[y] == seen && w->g[y] <= gy))
 					continue;
 				fy = gy + h[y];
@@ -446,7 +451,7 @@ void gz_route_free(struct gz_routes *r)
 int gz_route_build(const struct gz_topo *t, struct gz_routes *r)
 {
 	size_t nn = (size_t)t->nsw * t->nsw;
-	struct work w = { .t = t, .r = r };
+	struct work w = {.t = t, .r = r};
 	int ret = -ENOMEM;
 
 	memset(r, 0, sizeof(*r));

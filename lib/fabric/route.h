@@ -28,24 +28,24 @@
 
 #include "fabric/topo.h"
 
-#define GZ_ROUTE_INF 255u		/* no path; paths are < 255 hops */
+#define GZ_ROUTE_INF 255u /* no path; paths are < 255 hops */
 #define GZ_ROUTE_NOALT UINT32_MAX
-#define GZ_ROUTE_EXPLICIT (1u << 31)	/* alt: an offset into pool */
+#define GZ_ROUTE_EXPLICIT (1u << 31) /* alt: an offset into pool */
 
 struct gz_routes {
 	/* tables by destination, as switches hold them: [t * n + s] */
-	uint32_t n;			/* switches */
-	uint8_t *dist;			/* hops from s to t, or INF */
-	uint16_t *next;			/* s's next switch toward t */
-	uint16_t *next2;		/* another of equal cost, or next */
-	uint32_t *alt;			/* s's alternate toward t: its first
-					 * hop (then the primary from it),
-					 * EXPLICIT | offset, or NOALT */
-	uint16_t *pool;			/* explicit alternates: a count, then
-					 * the switches after s */
+	uint32_t n;	 /* switches */
+	uint8_t *dist;	 /* hops from s to t, or INF */
+	uint16_t *next;	 /* s's next switch toward t */
+	uint16_t *next2; /* another of equal cost, or next */
+	uint32_t *alt;	 /* s's alternate toward t: its first
+			  * hop (then the primary from it),
+			  * EXPLICIT | offset, or NOALT */
+	uint16_t *pool;	 /* explicit alternates: a count, then
+			  * the switches after s */
 	uint32_t npool, cappool;
-	uint32_t explicit_alts;		/* how many needed a BFS */
-	size_t bytes;			/* memory held */
+	uint32_t explicit_alts; /* how many needed a BFS */
+	size_t bytes;		/* memory held */
 };
 
 /*

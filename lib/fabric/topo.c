@@ -27,7 +27,7 @@ void gz_topo_free(struct gz_topo *t)
 
 static uint32_t hash_str(const char *s)
 {
-	uint32_t h = 2166136261u;	/* FNV-1a */
+	uint32_t h = 2166136261u; /* FNV-1a */
 
 	while (*s)
 		h = (h ^ (uint8_t)*s++) * 16777619u;
@@ -207,14 +207,14 @@ int gz_topo_add_link(struct gz_topo *t, uint32_t a, uint32_t b)
 
 	if (ret)
 		return ret;
-	t->link[t->nlink++] = (struct gz_topo_link){ .a = a, .b = b, .up = 1 };
+	t->link[t->nlink++] = (struct gz_topo_link){.a = a, .b = b, .up = 1};
 	return 0;
 }
 
 int gz_topo_index(struct gz_topo *t)
 {
-	struct gz_topo_adj *adj = malloc(((size_t)t->nlink * 2 + 1) *
-					 sizeof(*adj));
+	struct gz_topo_adj *adj =
+	    malloc(((size_t)t->nlink * 2 + 1) * sizeof(*adj));
 
 	if (!adj)
 		return -ENOMEM;
@@ -233,8 +233,8 @@ int gz_topo_index(struct gz_topo *t)
 		struct gz_topo_switch *a = &t->sw[t->link[i].a];
 		struct gz_topo_switch *b = &t->sw[t->link[i].b];
 
-		adj[a->adj + a->nadj++] = (struct gz_topo_adj){ t->link[i].b, i };
-		adj[b->adj + b->nadj++] = (struct gz_topo_adj){ t->link[i].a, i };
+		adj[a->adj + a->nadj++] = (struct gz_topo_adj){t->link[i].b, i};
+		adj[b->adj + b->nadj++] = (struct gz_topo_adj){t->link[i].a, i};
 	}
 	free(t->adj);
 	t->adj = adj;

@@ -13,47 +13,47 @@
 #include <stdint.h>
 
 #define GZ_TOPO_NAME_MAX 24
-#define GZ_TOPO_MAX_SWITCHES 4096	/* route tables are switches^2 */
+#define GZ_TOPO_MAX_SWITCHES 4096 /* route tables are switches^2 */
 #define GZ_TOPO_MAX_COMPS (1u << 20)
 #define GZ_TOPO_NONE UINT32_MAX
 
 struct gz_topo_switch {
 	char name[GZ_TOPO_NAME_MAX + 1];
-	uint32_t sid;			/* its subnet */
-	uint32_t up;			/* a "switch down" fault clears it */
-	uint32_t adj, nadj;		/* its links: adj[adj .. adj + nadj) */
+	uint32_t sid;	    /* its subnet */
+	uint32_t up;	    /* a "switch down" fault clears it */
+	uint32_t adj, nadj; /* its links: adj[adj .. adj + nadj) */
 };
 
 struct gz_topo_comp {
 	char name[GZ_TOPO_NAME_MAX + 1];
-	uint32_t gcid;			/* SID << 12 | CID */
-	uint32_t sw;			/* the switch it attaches to */
-	uint32_t up;			/* its link to the switch */
+	uint32_t gcid; /* SID << 12 | CID */
+	uint32_t sw;   /* the switch it attaches to */
+	uint32_t up;   /* its link to the switch */
 };
 
 /* A link between two switches; components' links are their own. */
 struct gz_topo_link {
-	uint32_t a, b;			/* switch indexes, a != b */
+	uint32_t a, b; /* switch indexes, a != b */
 	uint32_t up;
 };
 
 /* One end of a switch's link, for walks (built by gz_topo_index). */
 struct gz_topo_adj {
-	uint32_t peer;			/* the switch at the other end */
-	uint32_t link;			/* which link */
+	uint32_t peer; /* the switch at the other end */
+	uint32_t link; /* which link */
 };
 
 struct gz_topo {
 	struct gz_topo_switch *sw;
 	struct gz_topo_comp *comp;
 	struct gz_topo_link *link;
-	struct gz_topo_adj *adj;	/* 2 * nlink entries, by switch */
+	struct gz_topo_adj *adj; /* 2 * nlink entries, by switch */
 	uint32_t nsw, ncomp, nlink;
 	uint32_t capsw, capcomp, caplink;
 	/* open hashing, so a file of 65,536 components parses in linear
 	 * time: names (switch i as i, component i as i | 1 << 31), GCIDs */
 	uint32_t *by_name, *by_gcid;
-	uint32_t hmask;			/* both have hmask + 1 slots */
+	uint32_t hmask; /* both have hmask + 1 slots */
 };
 
 void gz_topo_init(struct gz_topo *t);
@@ -81,8 +81,7 @@ int gz_topo_index(struct gz_topo *t);
 int gz_topo_parse(const char *text, size_t len, const char *file,
 		  struct gz_topo *t, char *err, size_t errlen);
 /* gz_topo_parse() of the file at @path (at most 16 MiB). */
-int gz_topo_load(const char *path, struct gz_topo *t, char *err,
-		 size_t errlen);
+int gz_topo_load(const char *path, struct gz_topo *t, char *err, size_t errlen);
 /* The default fabric: one switch "sw0" in subnet @sid, no components. */
 int gz_topo_default(struct gz_topo *t, uint32_t sid);
 

@@ -31,7 +31,7 @@ static int build(struct gz_topo *t, uint32_t ncomp, uint32_t subnets)
 	c = pow2_at_least(edges / 16 > 16 ? edges / 16 : 16);
 	while ((1u << lg) < c)
 		lg++;
-	x = 1u << ((lg + 1) / 2);	/* the torus is x by c / x */
+	x = 1u << ((lg + 1) / 2); /* the torus is x by c / x */
 	for (uint32_t i = 0; i < c && !ret; i++) {
 		snprintf(name, sizeof(name), "core%u", i);
 		ret = gz_topo_add_switch(t, name, 1);

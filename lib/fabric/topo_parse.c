@@ -32,9 +32,9 @@ struct parse {
 	char *err;
 	size_t errlen;
 	uint32_t sid;
-	uint8_t *auto_cid;		/* per component: cid was not given */
+	uint8_t *auto_cid; /* per component: cid was not given */
 	uint32_t capauto;
-	uint64_t *links;		/* open hashing: a << 32 | b, a < b */
+	uint64_t *links; /* open hashing: a << 32 | b, a < b */
 	uint32_t lmask;
 };
 
@@ -77,8 +77,8 @@ static int link_seen(struct parse *p, uint32_t a, uint32_t b)
 	return 0;
 }
 
-__attribute__((format(printf, 2, 3)))
-static int fail(struct parse *p, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static int fail(struct parse *p,
+						      const char *fmt, ...)
 {
 	int n = snprintf(p->err, p->errlen, "%s:%u: ", p->file, p->line);
 	va_list ap;
@@ -126,9 +126,10 @@ static int number(const char *s, uint32_t lo, uint32_t hi, uint32_t *v)
 static int new_name(struct parse *p, const char *what, const char *name)
 {
 	if (!name_ok(name))
-		return fail(p, "bad %s name '%.40s' (a letter, then letters, "
-			    "digits, '_', '.', '-'; at most %d)", what, name,
-			    GZ_TOPO_NAME_MAX);
+		return fail(p,
+			    "bad %s name '%.40s' (a letter, then letters, "
+			    "digits, '_', '.', '-'; at most %d)",
+			    what, name, GZ_TOPO_NAME_MAX);
 	if (gz_topo_find_switch(p->t, name) != GZ_TOPO_NONE ||
 	    gz_topo_find_comp(p->t, name) != GZ_TOPO_NONE)
 		return fail(p, "duplicate name '%s'", name);
@@ -150,8 +151,10 @@ static uint32_t switch_named(struct parse *p, const char *name)
 	if (s != GZ_TOPO_NONE)
 		return s;
 	if (gz_topo_find_comp(p->t, name) != GZ_TOPO_NONE)
-		fail(p, "'%s' is a component, not a switch (a component names "
-		     "its switch; links join switches)", name);
+		fail(p,
+		     "'%s' is a component, not a switch (a component names "
+		     "its switch; links join switches)",
+		     name);
 	else
 		fail(p, "no switch '%.40s' declared before this line", name);
 	return GZ_TOPO_NONE;
@@ -170,7 +173,8 @@ static int decl_component(struct parse *p, char **tok, int n)
 		return -EINVAL;
 	if (n == 5) {
 		if (strcmp(tok[3], "cid"))
-			return fail(p, "unknown option '%.40s' (cid CID)", tok[3]);
+			return fail(p, "unknown option '%.40s' (cid CID)",
+				    tok[3]);
 		if (number(tok[4], 1, CID_MAX, &cid))
 			return fail(p, "CID '%.40s' out of range (1 to %u)",
 				    tok[4], CID_MAX);
@@ -189,7 +193,8 @@ static int decl_component(struct parse *p, char **tok, int n)
 	}
 	p->auto_cid[p->t->ncomp] = !cid;
 	/* an unset CID is 0 until the end: no GCID lookup meets it */
-	return limits(p, gz_topo_add_comp(p->t, tok[1], p->sid << 12 | cid, sw));
+	return limits(p,
+		      gz_topo_add_comp(p->t, tok[1], p->sid << 12 | cid, sw));
 }
 
 static int decl_link(struct parse *p, char **tok, int n)
@@ -244,8 +249,10 @@ static int line(struct parse *p, char *s)
 		return decl_component(p, tok, n);
 	if (!strcmp(tok[0], "link"))
 		return decl_link(p, tok, n);
-	return fail(p, "unknown keyword '%.40s' (subnet, switch, component, "
-		    "link)", tok[0]);
+	return fail(p,
+		    "unknown keyword '%.40s' (subnet, switch, component, "
+		    "link)",
+		    tok[0]);
 }
 
 /* Components without a CID get the lowest free one of their subnet. */
@@ -282,8 +289,8 @@ static int assign_cids(struct parse *p)
 int gz_topo_parse(const char *text, size_t len, const char *file,
 		  struct gz_topo *t, char *err, size_t errlen)
 {
-	struct parse p = { .t = t, .file = file, .err = err, .errlen = errlen,
-			   .sid = 1 };
+	struct parse p = {
+	    .t = t, .file = file, .err = err, .errlen = errlen, .sid = 1};
 	char buf[LINE_MAX_LEN + 1];
 	size_t at = 0;
 	int ret = 0;
@@ -297,7 +304,8 @@ int gz_topo_parse(const char *text, size_t len, const char *file,
 
 		p.line++;
 		if (n > LINE_MAX_LEN)
-			ret = fail(&p, "line longer than %d bytes", LINE_MAX_LEN);
+			ret =
+			    fail(&p, "line longer than %d bytes", LINE_MAX_LEN);
 		else if (memchr(text + at, 0, n))
 			ret = fail(&p, "a NUL byte: not a text file");
 		else {
@@ -318,8 +326,7 @@ int gz_topo_parse(const char *text, size_t len, const char *file,
 	return ret;
 }
 
-int gz_topo_load(const char *path, struct gz_topo *t, char *err,
-		 size_t errlen)
+int gz_topo_load(const char *path, struct gz_topo *t, char *err, size_t errlen)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
@@ -335,8 +342,10 @@ int gz_topo_load(const char *path, struct gz_topo *t, char *err,
 	}
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size > FILE_MAX) {
 		close(fd);
-		snprintf(err, errlen, "%s: not a regular file of at most %u "
-			 "MiB", path, FILE_MAX >> 20);
+		snprintf(err, errlen,
+			 "%s: not a regular file of at most %u "
+			 "MiB",
+			 path, FILE_MAX >> 20);
 		return -EINVAL;
 	}
 	text = malloc((size_t)st.st_size + 1);

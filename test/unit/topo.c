@@ -40,7 +40,8 @@ Test(topo, a_ring_with_comments_parses_and_cids_fill_the_gaps)
 			   "link s0 s1\nlink s1 s2\nlink s2 s3\nlink s3 s0\n"
 			   "component a s0 cid 1\ncomponent b s1\n"
 			   "component c s2 cid 3\ncomponent d s3\n",
-			   &t, err), 0, "%s", err);
+			   &t, err),
+		     0, "%s", err);
 	cr_assert_eq(t.nsw, 4);
 	cr_assert_eq(t.nlink, 4);
 	cr_assert_eq(t.ncomp, 4);
@@ -76,8 +77,7 @@ Test(topo, bad_files_name_their_line_and_the_reason)
 		"f.fab:2: CID '0' out of range (1 to 4095)");
 	rejects("switch a\ncomponent c a cid 7\ncomponent d a cid 7\n",
 		"f.fab:3: GCID 0x1007 (subnet 0x1, CID 7) is taken");
-	rejects("subnet 0x10000\n",
-		"f.fab:1: usage: subnet SID (1 to 0xffff)");
+	rejects("subnet 0x10000\n", "f.fab:1: usage: subnet SID (1 to 0xffff)");
 	rejects("subnet 0\n", "f.fab:1: usage: subnet SID (1 to 0xffff)");
 	rejects("switch a b\n", "f.fab:1: usage: switch NAME");
 	rejects("switch 9a\n",
@@ -96,7 +96,8 @@ Test(topo, a_subnet_beyond_4095_components_is_refused)
 	size_t n = (size_t)snprintf(text, cap, "switch s\n");
 
 	for (int i = 0; i < 4096; i++)
-		n += (size_t)snprintf(text + n, cap - n, "component c%d s\n", i);
+		n +=
+		    (size_t)snprintf(text + n, cap - n, "component c%d s\n", i);
 	cr_assert_eq(gz_topo_parse(text, n, "big", &t, err, sizeof(err)),
 		     -EINVAL);
 	cr_assert_str_eq(err, "big:0: subnet 0x1 has more than 4095 "
@@ -177,7 +178,8 @@ static int walkable(const struct gz_topo *t, const uint32_t *p, int len)
 		int ok = 0;
 
 		for (uint32_t j = 0; j < t->sw[p[i]].nadj; j++) {
-			const struct gz_topo_adj *a = &t->adj[t->sw[p[i]].adj + j];
+			const struct gz_topo_adj *a =
+			    &t->adj[t->sw[p[i]].adj + j];
 
 			ok |= a->peer == p[i + 1] && t->link[a->link].up;
 		}
@@ -226,8 +228,8 @@ static void check_pair(const struct gz_topo *t, const struct gz_routes *r,
 		cr_assert(na > 2 || np > 2, "%u -> %u: both direct", s, d);
 	} else if (np && s != d) {
 		cr_assert(!reachable(t, s, d, inner, np == 2),
-			  "%u -> %u: an alternate exists but none was given",
-			  s, d);
+			  "%u -> %u: an alternate exists but none was given", s,
+			  d);
 	}
 	free(inner);
 }
@@ -252,7 +254,8 @@ Test(topo, ring_routes_have_disjoint_alternates_until_a_cut)
 
 	cr_assert_eq(parse("switch s0\nswitch s1\nswitch s2\nswitch s3\n"
 			   "link s0 s1\nlink s1 s2\nlink s2 s3\nlink s3 s0\n",
-			   &t, err), 0, "%s", err);
+			   &t, err),
+		     0, "%s", err);
 	cr_assert_eq(gz_route_build(&t, &r), 0);
 	/* s0 -> s1 is direct; its alternate goes the other way round */
 	cr_assert_eq(gz_route_path(&r, 0, 1, 1, a, 8), 4);
@@ -260,13 +263,13 @@ Test(topo, ring_routes_have_disjoint_alternates_until_a_cut)
 	cr_assert_eq(a[2], 2);
 	gz_route_free(&r);
 	check_all(&t);
-	t.link[0].up = 0;		/* s0 - s1 down: a chain, no alternates */
+	t.link[0].up = 0; /* s0 - s1 down: a chain, no alternates */
 	cr_assert_eq(gz_route_build(&t, &r), 0);
 	cr_assert_eq(gz_route_path(&r, 0, 1, 0, a, 8), 4, "the long way");
 	cr_assert_eq(gz_route_path(&r, 0, 1, 1, a, 8), 0);
 	gz_route_free(&r);
 	check_all(&t);
-	t.sw[3].up = 0;			/* and s3: s0 is cut off */
+	t.sw[3].up = 0; /* and s3: s0 is cut off */
 	cr_assert_eq(gz_route_build(&t, &r), 0);
 	cr_assert_eq(gz_route_path(&r, 0, 1, 0, a, 8), 0);
 	cr_assert_eq(gz_route_path(&r, 1, 2, 0, a, 8), 2);
@@ -290,7 +293,8 @@ Test(topo, random_meshes_agree_with_an_independent_search)
 		}
 		/* a sparse mesh: bridges, cut switches, cycles, islands */
 		for (uint32_t i = 0; i < n * (1 + round % 3) / 2 + 1; i++) {
-			uint32_t a = (uint32_t)rand() % n, b = (uint32_t)rand() % n;
+			uint32_t a = (uint32_t)rand() % n,
+				 b = (uint32_t)rand() % n;
 
 			if (a != b)
 				cr_assert_eq(gz_topo_add_link(&t, a, b), 0);

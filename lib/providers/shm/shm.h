@@ -80,8 +80,6 @@ struct gz_shm_peer {
 };
 
 /* ---- private: our context ---- */
-struct gz_shm_fmseen;
-
 struct gz_shm_ctx {
 	struct genzio_context base;
 	struct gz_fabric fabric;
@@ -91,8 +89,8 @@ struct gz_shm_ctx {
 	pid_t fm_pid;			/* the process that watches */
 	struct gz_shm_ctx *fm_next;
 	uint64_t route_timeout_ns;	/* work waits this long for a path */
-	struct gz_fm_snap *fm_snap;	/* scratch of the event harvest */
-	struct gz_shm_fmseen *fm_seen;	/* the fabric as events told it */
+	struct gz_fm_snap *fm_snap;	/* scratch of fm_enter */
+	uint64_t fm_log_next;		/* the next event of its log to read */
 	int dirfd[GZ_SHM_NDIRS];	/* our private dirs, or -1 */
 	char huge_why[2][400];		/* why a hugetlbfs dir is -1 */
 	char procmem_why[160];		/* why peers cannot reach our private
@@ -432,6 +430,7 @@ void gz_shm_complete(struct gz_shm_qp *qp, uint32_t idx,
  * *@done_st, found no room). */
 #define GZ_SHM_NO_RECV 0x100
 #define GZ_SHM_DONE 0x200
+#define GZ_SHM_NO_ROUTE 0x400	/* reach(): RETRY_EXC, the qp stays RTS */
 int gz_shm_run_one(struct gz_shm_qp *qp, const struct genzio_send_wr *wr,
 		   uint64_t deadline, int parked, uint8_t *done_st);
 extern const uint8_t gz_shm_wc_opcode[GENZIO_WR_OPCODE_MAX];
@@ -518,7 +517,7 @@ void gz_shm_fm_watch_start(struct gz_shm_ctx *ctx);
 void gz_shm_fm_watch_stop(struct gz_shm_ctx *ctx);
 void gz_shm_fm_watch_drain(struct gz_shm_ctx *ctx);
 /* Where a request to @p is while its path is down: GZ_SHM_NO_RECV
- * (waits) until @since + the route timeout, then RETRY_EXC. */
+ * (waits) until @since + the route timeout, then GZ_SHM_NO_ROUTE. */
 int gz_shm_path_wait(struct gz_shm_ctx *ctx, uint64_t since);
 
 /* ---- shm_channel.c, shm_event.c, shm_rmap.c, shm_ah.c ---- */

@@ -170,9 +170,11 @@ static inline int exec_wr(struct gz_shm_qp *qp, struct gz_shm_peer *peer,
 	return exec_rma(qp, peer, domain, wr, res);
 }
 
-void gz_shm_complete(struct gz_shm_qp *qp, uint32_t idx,
+/* gz_shm_complete(), but a RETRY_EXC (@fatal 0: a route that is down,
+ * not a peer that is gone) leaves the queue pair in RTS. */
+static void complete(struct gz_shm_qp *qp, uint32_t idx,
 		     const struct genzio_send_wr *wr,
-		     const struct gz_xdm_cqe *res, uint8_t status)
+		     const struct gz_xdm_cqe *res, uint8_t status, int fatal)
 {
 	struct gz_shm_cq *cq = qp->scq;
 	struct gz_xdm_cqe *cqe = gz_ring_slot(&cq->ring, idx);
@@ -193,8 +195,15 @@ void gz_shm_complete(struct gz_shm_qp *qp, uint32_t idx,
 		gz_shm_cq_notify(cq->hdr, NULL, cq->notify_fd);
 	/* RC: the peer is gone for good (a REM_QP is fatal only where
 	 * reach() decides it: a message's REM_QP may be transient) */
-	if (GZ_UNLIKELY(status == GENZIO_WC_RETRY_EXC))
+	if (GZ_UNLIKELY(status == GENZIO_WC_RETRY_EXC) && fatal)
 		gz_shm_qp_fatal(qp, status);
+}
+
+void gz_shm_complete(struct gz_shm_qp *qp, uint32_t idx,
+		     const struct genzio_send_wr *wr,
+		     const struct gz_xdm_cqe *res, uint8_t status)
+{
+	complete(qp, idx, wr, res, status, 1);
 }
 
 /* A slot for a completion: a parked request is counted in cq->owed
@@ -224,7 +233,8 @@ static int reach(struct gz_shm_qp *qp, struct gz_shm_peer *peer,
 	/* a peer that left tells us so first, whatever its entries say */
 	if (GZ_UNLIKELY(!gz_shm_peer_alive(peer)))
 		return GENZIO_WC_RETRY_EXC;
-	/* no route to it: wait for one (from when it was parked) */
+	/* no route to it: wait for one (from when it was parked), then
+	 * GZ_SHM_NO_ROUTE */
 	if (GZ_UNLIKELY(!gz_shm_path_up(peer)))
 		return gz_shm_path_wait(qp->ctx, deadline == UINT64_MAX ?
 						     UINT64_MAX :
@@ -243,16 +253,20 @@ static int reach(struct gz_shm_qp *qp, struct gz_shm_peer *peer,
 	return GENZIO_WC_RETRY_EXC;
 }
 
-/* Complete @wr with @st, unexecuted. 0 or -EAGAIN (no room: no effect). */
+/* Complete @wr with @st, unexecuted (GZ_SHM_NO_ROUTE: RETRY_EXC that
+ * leaves the queue pair in RTS). 0 or -EAGAIN (no room: no effect). */
 static int fail_unrun(struct gz_shm_qp *qp, const struct genzio_send_wr *wr,
-		      int parked, uint8_t st)
+		      int parked, int st)
 {
 	struct gz_xdm_cqe res = { .opcode = gz_shm_wc_opcode[wr->opcode] };
 	uint32_t idx;
 
 	if (slot_for(qp, parked, &idx))
 		return -EAGAIN;
-	gz_shm_complete(qp, idx, wr, &res, st);
+	if (st == GZ_SHM_NO_ROUTE)
+		complete(qp, idx, wr, &res, GENZIO_WC_RETRY_EXC, 0);
+	else
+		gz_shm_complete(qp, idx, wr, &res, (uint8_t)st);
 	return 0;
 }
 
@@ -282,7 +296,7 @@ int gz_shm_run_one(struct gz_shm_qp *qp, const struct genzio_send_wr *wr,
 		return st;
 	}
 	if (GZ_UNLIKELY(st)) {
-		int ret = fail_unrun(qp, wr, parked, (uint8_t)st);
+		int ret = fail_unrun(qp, wr, parked, st);
 
 		/* the remote queue pair is gone, or not ours: fatal, after
 		 * the completion that says so (the flushes come after it) */

@@ -20,8 +20,8 @@
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
-static int ino = -1;			/* the instance, while anyone watches */
-static struct gz_shm_ctx *watching;	/* through ->fm_next */
+static int ino = -1;		    /* the instance, while anyone watches */
+static struct gz_shm_ctx *watching; /* through ->fm_next */
 static int noticed;
 
 static void fork_prepare(void)
@@ -52,7 +52,7 @@ static void init(void)
 
 static int add(int epfd, int fd)
 {
-	struct epoll_event e = { .events = EPOLLIN, .data.u64 = GZ_SHM_EV_WATCH };
+	struct epoll_event e = {.events = EPOLLIN, .data.u64 = GZ_SHM_EV_WATCH};
 
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &e) ? -errno : 0;
 }
@@ -88,8 +88,8 @@ void gz_shm_fm_watch_start(struct gz_shm_ctx *ctx)
 		close(ctx->fm_efd);
 	ctx->fm_efd = -1;
 	gz_log_notice_once(&noticed, "cannot watch the fabric manager's "
-			   "file: fabric events wait for the next "
-			   "genzio_event_get()");
+				     "file: fabric events wait for the next "
+				     "genzio_event_get()");
 }
 
 void gz_shm_fm_watch_stop(struct gz_shm_ctx *ctx)
@@ -132,7 +132,8 @@ void gz_shm_fm_watch_drain(struct gz_shm_ctx *ctx)
 	pthread_mutex_lock(&lock);
 	while (ino >= 0 && (got = read(ino, buf, sizeof(buf))) > 0)
 		for (ssize_t off = 0; off < got;) {
-			const struct inotify_event *e = (const void *)(buf + off);
+			const struct inotify_event *e =
+			    (const void *)(buf + off);
 			const uint64_t one = 1;
 
 			for (struct gz_shm_ctx *c = watching; c; c = c->fm_next)
