@@ -119,6 +119,21 @@ info_check() {
 	[ $rc = 0 ] && ! printf '%s\n' "$out" | grep -q '^not ok'
 }
 check "installed genzio-info: devices, caps, -v, -l, no device" info_check
+# The installed genzio-fabric (and genzio-info -v -g), as test/fabric.sh.
+fabric_check() {
+	d=$(mktemp -d)
+	make -s -C "$top/build" install DESTDIR="$d" >/dev/null &&
+	fab=$(find "$d" -type f -name genzio-fabric) &&
+	lib=$(dirname "$(find "$d" -name 'libgenzio.so.1' | head -n 1)") &&
+	out=$(LD_LIBRARY_PATH=$lib GZT_SRCDIR=$top GZT_BUILDDIR=$top/build \
+		sh "$top/test/fabric.sh" "$fab")
+	rc=$?
+	printf '%s\n' "$out"
+	rm -rf "$d"
+	[ $rc = 0 ] && ! printf '%s\n' "$out" | grep -q '^not ok'
+}
+check "installed genzio-fabric: show, routes, faults, errors; genzio-info -g" \
+	fabric_check
 check "make distcheck" make -s -C "$top/build" -j"$jobs" distcheck \
 	DISTCHECK_CONFIGURE_FLAGS=--enable-werror
 

@@ -5,7 +5,7 @@
 # in bench/. Bounded by iterations: on cores shared with another heavy job
 # a busy-poll round trip can cost a scheduler slice, so few of them.
 . "$GZT_SRCDIR/test/lib/tap.sh"
-tap_plan 8
+tap_plan 9
 perf="$GZT_BUILDDIR/bench/genzio_perf"
 # --yield: a wait gives the core away, so the two sides progress even
 # where another job holds the cores (a busy wait would cost a slice each)
@@ -21,6 +21,9 @@ tap_run "genzio_perf --json parses" sh -c "'$perf' -t write -s 4096 -n 64 -w 8 -
 tap_run "genzio_perf --csv: a header and rows of as many fields" sh -c "'$perf' -t write -s 4096 -n 64 -w 8 --yield --csv |
 	awk -F, 'NR == 1 { n = NF } NF != n { exit 1 } END { exit NR < 3 }'"
 tap_run "genzio_perf --rt pins and reports" "$perf" -t fadd -s 8 -n 64 -w 8 --lat --rt
+tap_run "fabric_scale: 256 and 4096 components route, a row each" sh -c \
+	"'$GZT_BUILDDIR/bench/fabric_scale' -n 256,4096 -r 1 -o 0 |
+	awk '\$1 == 256 || \$1 == 4096 { n++ } END { exit n != 2 }'"
 tap_run "compat_lat: native and compat rounds, tiny" sh -c \
 	"'$GZT_BUILDDIR/bench/compat_lat' -n 200 -r 2 --yield | grep -q '^write lat 8 B '"
 

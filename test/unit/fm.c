@@ -1,0 +1,264 @@
+// SPDX-License-Identifier: MIT
+/*
+ * lib/fabric/fm*.c against a manager file that other processes wrote
+ * wrong: every count, index, offset and log entry is input. A bad file is
+ * an error (-EPROTO, -EAGAIN, events counted lost), never a crash or a
+ * read out of bounds (run under ASan by the test command).
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <genzio/genzio.h>
+
+#include "fabric/fm.h"
+#include "fabric/topo.h"
+#include "sys/sys.h"
+
+static int dirfd_;
+static char name[32];
+static struct gz_fm fm;
+static struct gz_fm_snap snap;
+
+static const char ring[] = "switch a\nswitch b\nswitch c\n"
+			   "link a b\nlink b c\nlink c a\n"
+			   "component x a\ncomponent y b\ncomponent z c\n";
+
+/* A fabric of three switches with x attached (this process). */
+static void setup(void)
+{
+	struct gz_fm_self self = { .caps = 3, .data_size = 1 << 20 };
+	struct gz_topo t;
+	char err[256], why[256];
+	int built;
+
+	cr_assert_eq(gz_sys_privdir_open("/dev/shm", &dirfd_, why,
+					 sizeof(why)), 0, "%s", why);
+	snprintf(name, sizeof(name), "fmunit%d", (int)getpid());
+	cr_assert_eq(gz_fm_open(dirfd_, name, 1, &fm), 0);
+	cr_assert_eq(gz_topo_parse(ring, strlen(ring), "r", &t, err, 256), 0);
+	cr_assert_eq(gz_fm_lock(&fm), 0);
+	cr_assert_eq(gz_fm_build(&fm, &t, "r", 1, &built), 0);
+	cr_assert_eq(built, 1);
+	cr_assert_eq(gz_fm_attach(&fm, 1, 7, &self), 0);
+	gz_fm_unlock(&fm);
+	gz_topo_free(&t);
+	cr_assert_eq(gz_fm_snapshot(&fm, &snap), 0);
+}
+
+static void teardown(void)
+{
+	char path[64];
+
+	gz_fm_close(&fm);
+	snprintf(path, sizeof(path), "%s.fm", name);
+	unlinkat(dirfd_, path, 0);
+	close(dirfd_);
+}
+
+TestSuite(fm, .init = setup, .fini = teardown, .timeout = 60);
+
+Test(fm, a_sound_file_reads_back_as_built)
+{
+	struct genzio_component c;
+
+	cr_assert_eq(snap.nsw, 3);
+	cr_assert_eq(snap.nlink, 3);
+	cr_assert(gz_fm_present(&snap, 1));
+	cr_assert(!gz_fm_present(&snap, 2), "declared, not attached");
+	cr_assert_eq(gz_fm_ctl_read(&fm, 0x1001, &c), 0);
+	cr_assert_eq(c.caps, 3);
+	cr_assert_str_eq(c.iface[0].peer, "a");
+	cr_assert_eq(gz_fm_ctl_read(&fm, 0x1002, &c), -EHOSTUNREACH);
+}
+
+Test(fm, counts_and_indexes_out_of_range_are_eproto)
+{
+	struct gz_fm_hdr *h = &fm.map->hdr.h;
+
+	h->nsw = GZ_FM_MAX_SW + 1;
+	cr_assert_eq(gz_fm_snapshot(&fm, &snap), -EPROTO);
+	h->nsw = 0;
+	cr_assert_eq(gz_fm_snapshot(&fm, &snap), -EPROTO);
+	h->nsw = 3;
+	h->nlink = UINT32_MAX;
+	cr_assert_eq(gz_fm_snapshot(&fm, &snap), -EPROTO);
+	h->nlink = 3;
+	fm.map->link[1].b = 3;
+	cr_assert_eq(gz_fm_snapshot(&fm, &snap), -EPROTO, "a link to nothing");
+	fm.map->link[1].b = 1;
+	cr_assert_eq(gz_fm_snapshot(&fm, &snap), -EPROTO, "a link to itself");
+	fm.map->link[1].b = 2;
+	fm.map->comp[2].sw = 99;
+	cr_assert_eq(gz_fm_snapshot(&fm, &snap), -EPROTO);
+	fm.map->comp[2].sw = 1;
+	h->subnet = 0x10000;
+	cr_assert_eq(gz_fm_snapshot(&fm, &snap), -EPROTO);
+	h->subnet = 1;
+	/* unterminated names are cut, not read past */
+	memset(fm.map->sw[0].name, 'A', sizeof(fm.map->sw[0].name));
+	memset(fm.map->comp[3].name, 'B', sizeof(fm.map->comp[3].name));
+	cr_assert_eq(gz_fm_snapshot(&fm, &snap), 0);
+	cr_assert_eq(strlen(snap.sw[0].name), GZ_FM_NAME - 1);
+	cr_assert_eq(strlen(snap.comp[3].name), GZ_FM_NAME - 1);
+	h->magic ^= 1;
+	cr_assert_eq(gz_fm_snapshot(&fm, &snap), -EPROTO);
+}
+
+Test(fm, a_manager_stopped_mid_change_is_eagain_not_a_hang)
+{
+	atomic_fetch_add(&fm.map->hdr.h.seq, 1);	/* odd, for ever */
+	cr_assert_eq(gz_fm_snapshot(&fm, &snap), -EAGAIN);
+	cr_assert_eq(gz_fm_ctl_read(&fm, 0x1001,
+				    &(struct genzio_component){ 0 }),
+		     -EAGAIN);
+}
+
+/* The core structure's "first" and each interface's "next": offsets
+ * into the block the reader must check before following. */
+Test(fm, control_space_offsets_are_checked_before_use)
+{
+	uint8_t *blk = fm.map->ctl[1];
+	struct genzio_component c;
+	uint32_t first, next;
+
+	memcpy(&first, blk + 40, 4);	/* struct ctl_core.first */
+	cr_assert_eq(first, 128, "the layout this test knows");
+	memcpy(&next, blk + first + 4, 4);
+	cr_assert_eq(next, 0);
+	next = first;			/* a loop */
+	memcpy(blk + first + 4, &next, 4);
+	cr_assert_eq(gz_fm_ctl_read(&fm, 0x1001, &c), -EPROTO);
+	next = GZ_FM_CTL_SIZE - 8;	/* past the end */
+	memcpy(blk + first + 4, &next, 4);
+	cr_assert_eq(gz_fm_ctl_read(&fm, 0x1001, &c), -EPROTO);
+	next = 0;
+	memcpy(blk + first + 4, &next, 4);
+	first = 3;			/* misaligned, inside the core */
+	memcpy(blk + 40, &first, 4);
+	cr_assert_eq(gz_fm_ctl_read(&fm, 0x1001, &c), -EPROTO);
+	first = 128;
+	memcpy(blk + 40, &first, 4);
+	cr_assert_eq(gz_fm_ctl_read(&fm, 0x1001, &c), 0);
+	cr_assert_eq(gz_fm_ctl_read(&fm, 0x1000, &c), -EHOSTUNREACH, "CID 0");
+	blk[128] = 9;			/* not an interface structure */
+	cr_assert_eq(gz_fm_ctl_read(&fm, 0x1001, &c), -EPROTO);
+	srand(3);
+	for (int i = 0; i < 20000; i++) {
+		blk[rand() % GZ_FM_CTL_SIZE] = (uint8_t)rand();
+		gz_fm_ctl_read(&fm, 0x1001, &c);
+	}
+}
+
+struct got {
+	int n;
+	uint32_t type[8];
+};
+
+static void take(void *arg, const struct gz_fm_uep *e)
+{
+	struct got *g = arg;
+
+	if (g->n < 8)
+		g->type[g->n] = e->type;
+	g->n++;
+}
+
+Test(fm, the_event_log_refuses_garbage_and_counts_what_it_lost)
+{
+	uint64_t next = gz_fm_log_head(&fm), lost = 0, h;
+	struct got g = { 0 };
+
+	cr_assert_eq(gz_fm_inject(&fm, GENZIO_FAULT_LINK_DOWN, "a", "b"), 0);
+	cr_assert_eq(gz_fm_inject(&fm, GENZIO_FAULT_LINK_UP, "a", "b"), 0);
+	gz_fm_events(&fm, &next, take, &g, &lost);
+	cr_assert_eq(g.n, 2, "down and up: a log keeps both");
+	cr_assert_eq(g.type[0], GENZIO_EVENT_LINK_DOWN);
+	cr_assert_eq(g.type[1], GENZIO_EVENT_LINK_UP);
+	cr_assert_eq(lost, 0);
+	/* an entry whose seq is not its index, one of no known type */
+	cr_assert_eq(gz_fm_inject(&fm, GENZIO_FAULT_LINK_DOWN, "a", "b"), 0);
+	cr_assert_eq(gz_fm_inject(&fm, GENZIO_FAULT_LINK_UP, "a", "b"), 0);
+	h = gz_fm_log_head(&fm);
+	fm.map->log[(h - 2) % GZ_FM_LOG].seq = 12345;
+	fm.map->log[(h - 1) % GZ_FM_LOG].type = 0;
+	g.n = 0;
+	gz_fm_events(&fm, &next, take, &g, &lost);
+	cr_assert_eq(g.n, 0);
+	cr_assert_eq(lost, 2);
+	/* a head far ahead (a writer a lap ahead, or garbage) */
+	atomic_store(&fm.map->hdr.h.log_head, h + 10 * GZ_FM_LOG);
+	lost = 0;
+	gz_fm_events(&fm, &next, take, &g, &lost);
+	cr_assert_eq(next, h + 10 * GZ_FM_LOG);
+	cr_assert_geq(lost, 9 * GZ_FM_LOG);
+	/* and one gone backwards */
+	atomic_store(&fm.map->hdr.h.log_head, 5);
+	gz_fm_events(&fm, &next, take, &g, &lost);
+	cr_assert_leq(next, 5);
+}
+
+Test(fm, faults_set_path_words_and_a_rebuild_waits_for_the_empty_fabric)
+{
+	struct gz_fm_self self = { 0 };
+	struct gz_topo t;
+	int built;
+
+	/* y attached too: x -> y is direct over a-b, else round by c */
+	cr_assert_eq(gz_fm_lock(&fm), 0);
+	cr_assert_eq(gz_fm_attach(&fm, 2, 8, &self), 0);
+	gz_fm_unlock(&fm);
+	cr_assert_eq(fm.map->path[1][2], GZ_FM_PATH_PRIMARY);
+	cr_assert_eq(gz_fm_inject(&fm, GENZIO_FAULT_LINK_DOWN, "a", "b"), 0);
+	cr_assert_eq(fm.map->path[1][2], GZ_FM_PATH_ALTERNATE);
+	cr_assert_eq(fm.map->path[2][1], GZ_FM_PATH_ALTERNATE);
+	cr_assert_eq(gz_fm_inject(&fm, GENZIO_FAULT_SWITCH_DOWN, "c", NULL), 0);
+	cr_assert_eq(fm.map->path[1][2], GZ_FM_PATH_DOWN);
+	cr_assert_eq(gz_fm_inject(&fm, GENZIO_FAULT_LINK_UP, "a", "b"), 0);
+	cr_assert_eq(fm.map->path[1][2], GZ_FM_PATH_PRIMARY);
+	cr_assert_eq(gz_fm_inject(&fm, GENZIO_FAULT_COMPONENT_REMOVE, "y",
+				  NULL), 0);
+	cr_assert_eq(fm.map->path[1][2], GZ_FM_PATH_DOWN);
+	cr_assert_eq(gz_fm_inject(&fm, GENZIO_FAULT_COMPONENT_REMOVE, "0x1002",
+				  NULL), -EALREADY);
+	/* x and y live (this process): a new description is not taken */
+	cr_assert_eq(gz_topo_default(&t, 1), 0);
+	cr_assert_eq(gz_fm_lock(&fm), 0);
+	cr_assert_eq(gz_fm_build(&fm, &t, NULL, 1, &built), 0);
+	cr_assert_eq(built, 0);
+	gz_fm_unlock(&fm);
+	gz_fm_detach(&fm, 1, 999);	/* not its incarnation: stays */
+	cr_assert_eq(gz_fm_snapshot(&fm, &snap), 0);
+	cr_assert(gz_fm_present(&snap, 1));
+	gz_fm_detach(&fm, 1, 7);
+	gz_fm_detach(&fm, 2, 8);
+	cr_assert_eq(gz_fm_lock(&fm), 0);
+	cr_assert_eq(gz_fm_build(&fm, &t, NULL, 1, &built), 0);
+	cr_assert_eq(built, 1, "empty now: rebuilt");
+	gz_fm_unlock(&fm);
+	cr_assert_eq(gz_fm_snapshot(&fm, &snap), 0);
+	cr_assert_eq(snap.nsw, 1);
+	cr_assert_eq(fm.map->path[1][2], 0, "old path words punched out");
+	gz_topo_free(&t);
+}
+
+Test(fm, random_bytes_anywhere_in_the_topology_never_crash_a_reader)
+{
+	uint8_t *base = (uint8_t *)fm.map;
+	size_t len = offsetof(struct gz_fm_file, log);
+	struct genzio_component c;
+	struct gz_topo t;
+
+	srand(17);
+	for (int i = 0; i < 3000; i++) {
+		for (int k = 0; k < 16; k++)
+			base[(size_t)rand() % len] = (uint8_t)rand();
+		fm.map->hdr.h.seq &= ~1u;
+		if (!gz_fm_snapshot(&fm, &snap) && !gz_fm_topo(&snap, 1, &t))
+			gz_topo_free(&t);
+		gz_fm_ctl_read(&fm, 0x1001, &c);
+	}
+}
