@@ -105,35 +105,24 @@ install_check() {
 }
 check "install into a prefix, build an app (and a verbs one through the compat header) with pkg-config, run it" install_check
 
-# The installed genzio-info, run as a user would (test/info.sh's checks).
-info_check() {
+# installed_check NAME SCRIPT: the installed NAME, run as a user would, by
+# test/SCRIPT's checks (plain TAP).
+installed_check() {
 	d=$(mktemp -d)
 	make -s -C "$top/build" install DESTDIR="$d" >/dev/null &&
-	info=$(find "$d" -type f -name genzio-info) &&
+	bin=$(find "$d" -type f -name "$1") &&
 	lib=$(dirname "$(find "$d" -name 'libgenzio.so.1' | head -n 1)") &&
 	out=$(LD_LIBRARY_PATH=$lib GZT_SRCDIR=$top GZT_BUILDDIR=$top/build \
-		sh "$top/test/info.sh" "$info")
+		sh "$top/test/$2" "$bin")
 	rc=$?
 	printf '%s\n' "$out"
 	rm -rf "$d"
 	[ $rc = 0 ] && ! printf '%s\n' "$out" | grep -q '^not ok'
 }
-check "installed genzio-info: devices, caps, -v, -l, no device" info_check
-# The installed genzio-fabric (and genzio-info -v -g), as test/fabric.sh.
-fabric_check() {
-	d=$(mktemp -d)
-	make -s -C "$top/build" install DESTDIR="$d" >/dev/null &&
-	fab=$(find "$d" -type f -name genzio-fabric) &&
-	lib=$(dirname "$(find "$d" -name 'libgenzio.so.1' | head -n 1)") &&
-	out=$(LD_LIBRARY_PATH=$lib GZT_SRCDIR=$top GZT_BUILDDIR=$top/build \
-		sh "$top/test/fabric.sh" "$fab")
-	rc=$?
-	printf '%s\n' "$out"
-	rm -rf "$d"
-	[ $rc = 0 ] && ! printf '%s\n' "$out" | grep -q '^not ok'
-}
+check "installed genzio-info: devices, caps, -v, -l, no device" \
+	installed_check genzio-info info.sh
 check "installed genzio-fabric: show, routes, faults, errors; genzio-info -g" \
-	fabric_check
+	installed_check genzio-fabric fabric.sh
 check "make distcheck" make -s -C "$top/build" -j"$jobs" distcheck \
 	DISTCHECK_CONFIGURE_FLAGS=--enable-werror
 

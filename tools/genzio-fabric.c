@@ -142,7 +142,7 @@ static int routes(struct genzio_fabric *f, const char *from)
 {
 	struct genzio_fabric_node *n = NULL;
 	struct genzio_fabric_link *l = NULL;
-	int nn, nl, src, ret = load(f, &n, &l, &nn, &nl);
+	int nn, nl, src = -1, ret = load(f, &n, &l, &nn, &nl);
 
 	if (!ret && (src = component(n, nn, from)) < 0) {
 		fprintf(stderr,

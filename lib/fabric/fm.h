@@ -144,6 +144,9 @@ void gz_fm_unlock(struct gz_fm *fm);
 /* A consistent, checked copy. 0, -EAGAIN (a manager stopped mid-write),
  * -ENOENT (never built), -EPROTO (garbage: named). */
 int gz_fm_snapshot(const struct gz_fm *fm, struct gz_fm_snap *s);
+/* In a seqlock reader's loop: 1 once a manager stayed mid-change past
+ * the bound (200 ms from the 64th try, *@since keeps the start). */
+int gz_fm_seq_wait(uint32_t tries, uint64_t *since);
 /* @s as a topology to route (@live: with the states; else all up). */
 int gz_fm_topo(const struct gz_fm_snap *s, int live, struct gz_topo *t);
 /* Component @cid of @s is on the fabric: attached, its holder alive,

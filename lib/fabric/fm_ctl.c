@@ -18,7 +18,6 @@
 #define CTL_CORE 1u
 #define CTL_IFACE 2u
 #define IFACE_AT 128u /* where the manager puts the first one */
-#define SEQ_TRIES 20000
 
 struct ctl_core {
 	uint32_t magic;
@@ -77,7 +76,9 @@ static int ctl_copy(const struct gz_fm *fm, uint32_t cid, uint8_t *blk)
 {
 	const _Atomic uint32_t *seq = &fm->map->hdr.h.seq;
 
-	for (int tries = 0; tries < SEQ_TRIES; tries++) {
+	uint64_t since = 0;
+
+	for (uint32_t tries = 0; !gz_fm_seq_wait(tries, &since); tries++) {
 		uint32_t q = atomic_load_explicit(seq, memory_order_acquire);
 
 		if (q & 1)

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fabric/fm.h"
@@ -15,7 +16,7 @@
 
 #define FM_MAGIC 0x475a464du /* "GZFM" */
 #define FM_VERSION 1u
-#define SEQ_TRIES 20000
+#define SEQ_WAIT_NS 200000000ull	/* a manager mid-change: 200 ms */
 
 int gz_fm_open(int dirfd, const char *name, int create, struct gz_fm *fm)
 {
@@ -146,11 +147,32 @@ static int check(const struct gz_fm *fm, struct gz_fm_snap *s)
 	return 0;
 }
 
+static uint64_t mono_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+
+int gz_fm_seq_wait(uint32_t tries, uint64_t *since)
+{
+	/* a bound in time, not in tries: a yield on a loaded core may cost
+	 * a scheduler slice */
+	if (tries < 64)
+		return 0;
+	if (!*since)
+		*since = mono_ns();
+	sched_yield();
+	return mono_ns() - *since > SEQ_WAIT_NS;
+}
+
 int gz_fm_snapshot(const struct gz_fm *fm, struct gz_fm_snap *s)
 {
 	const struct gz_fm_file *f = fm->map;
+	uint64_t since = 0;
 
-	for (int tries = 0; tries < SEQ_TRIES; tries++) {
+	for (uint32_t tries = 0; !gz_fm_seq_wait(tries, &since); tries++) {
 		uint32_t q = atomic_load_explicit(
 		    (_Atomic uint32_t *)&f->hdr.h.seq, memory_order_acquire);
 		uint32_t nsw, nlink;

@@ -107,8 +107,10 @@ static int paths_write(struct gz_fm *fm, const struct gz_fm_snap *s)
 	for (uint32_t x = 0; x < s->nsw; x++)
 		for (uint32_t y = 0; y < s->nsw; y++)
 			st[x * s->nsw + y] = sw_state(&full, s, &r0, &r1, x, y);
+	/* only attached components post: a declared one gets its words
+	 * when it attaches */
 	for (uint32_t c = 1; c <= GZ_FM_MAX_CID; c++)
-		if (s->comp[c].flags & (GZ_FM_DECLARED | GZ_FM_ATTACHED))
+		if (s->comp[c].flags & GZ_FM_ATTACHED)
 			cids[n++] = c;
 	for (uint32_t i = 0; i < n; i++)
 		for (uint32_t j = 0; j < n; j++) {

@@ -539,6 +539,8 @@ void gz_shm_event_harvest(struct genzio_context *ctx);
  * (gz_device_fatal); @locked: the caller holds the ctx lock. */
 void gz_shm_watch_start(struct gz_shm_ctx *ctx);
 void gz_shm_watch_stop(struct gz_shm_ctx *ctx);
+/* @fd into @epfd, level-triggered, tagged as the watch's. 0 or -errno. */
+int gz_shm_watch_add(int epfd, int fd);
 /* Into channel epoll set @epfd: what wakes its waiter for the watch. */
 int gz_shm_watch_chan_add(struct gz_shm_ctx *ctx, int epfd);
 void gz_shm_comp_check(struct gz_shm_ctx *ctx, int locked);

@@ -50,13 +50,6 @@ static void init(void)
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
-static int add(int epfd, int fd)
-{
-	struct epoll_event e = {.events = EPOLLIN, .data.u64 = GZ_SHM_EV_WATCH};
-
-	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &e) ? -errno : 0;
-}
-
 void gz_shm_fm_watch_start(struct gz_shm_ctx *ctx)
 {
 	char path[32];
@@ -70,8 +63,8 @@ void gz_shm_fm_watch_start(struct gz_shm_ctx *ctx)
 		ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (ino >= 0 && ctx->fm_efd >= 0)
 		wd = inotify_add_watch(ino, path, IN_MODIFY);
-	if (wd >= 0 && !add(ctx->base.ev.epfd, ino) &&
-	    !add(ctx->base.ev.epfd, ctx->fm_efd)) {
+	if (wd >= 0 && !gz_shm_watch_add(ctx->base.ev.epfd, ino) &&
+	    !gz_shm_watch_add(ctx->base.ev.epfd, ctx->fm_efd)) {
 		ctx->fm_wd = wd;
 		ctx->fm_pid = getpid();
 		ctx->fm_next = watching;

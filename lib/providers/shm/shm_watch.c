@@ -56,8 +56,7 @@ static void watch_init(void)
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
-/* @fd into @epfd, level-triggered, tagged as the watch's. */
-static int watch_add(int epfd, int fd)
+int gz_shm_watch_add(int epfd, int fd)
 {
 	struct epoll_event e = { .events = EPOLLIN, .data.u64 = GZ_SHM_EV_WATCH };
 
@@ -91,8 +90,8 @@ void gz_shm_watch_start(struct gz_shm_ctx *ctx)
 		watch_fd = -1;
 	}
 	pthread_mutex_unlock(&watch_lock);
-	if (wd >= 0 && !watch_add(ctx->base.ev.epfd, ctx->inofd) &&
-	    !watch_add(ctx->base.ev.epfd, ctx->watch_efd))
+	if (wd >= 0 && !gz_shm_watch_add(ctx->base.ev.epfd, ctx->inofd) &&
+	    !gz_shm_watch_add(ctx->base.ev.epfd, ctx->watch_efd))
 		return;
 	gz_log_notice_once(&noticed, "cannot watch genzio's files (%s): their "
 			   "removal will not be noticed",
@@ -111,8 +110,8 @@ int gz_shm_watch_chan_add(struct gz_shm_ctx *ctx, int epfd)
 		return 0;
 	/* the instance, to wake a waiter to read it; our eventfd, which
 	 * whoever read it writes when an event names us */
-	ret = watch_add(epfd, ctx->inofd);
-	return ret ? ret : watch_add(epfd, ctx->watch_efd);
+	ret = gz_shm_watch_add(epfd, ctx->inofd);
+	return ret ? ret : gz_shm_watch_add(epfd, ctx->watch_efd);
 }
 
 void gz_shm_watch_stop(struct gz_shm_ctx *ctx)
