@@ -251,9 +251,12 @@ GENZIO_EXPORT int genzio_fabric_route_sz(struct genzio_fabric *f, uint32_t src,
 				      out.alternate);
 		gz_route_free(&routes);
 		gz_topo_free(&t);
-		out.state = route_state(atomic_load_explicit(
-		    &f->fm.map->path[a][b], memory_order_relaxed));
-		gz_out_copy(r, size, &out, sizeof(out));
+		uint8_t row[GZ_FM_MAX_CID + 1];
+
+		ret = gz_fm_row_read(&f->fm, a, row);
+		out.state = route_state(row[b]);
+		if (!ret)
+			gz_out_copy(r, size, &out, sizeof(out));
 	}
 	free(s);
 	return ret;

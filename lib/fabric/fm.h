@@ -20,6 +20,7 @@
 #ifndef GZ_FABRIC_FM_H
 #define GZ_FABRIC_FM_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -109,10 +110,20 @@ struct gz_fm_file {
 	_Atomic uint8_t path[GZ_FM_MAX_CID + 1][GZ_FM_MAX_CID + 1];
 };
 
-/* A manager or reader of one host fabric (private). */
+/*
+ * A manager or reader of one host fabric (private). The mapping ends
+ * where the path words begin: a context maps only its own row of them
+ * (4 KiB, not 16 MiB, under mlockall), a manager reads and writes the
+ * others' with pread/pwrite.
+ */
+#define GZ_FM_MAP_LEN offsetof(struct gz_fm_file, path)
 struct gz_fm {
 	int fd;
-	struct gz_fm_file *map; /* writable: any opener may manage */
+	struct gz_fm_file *map;	/* writable, up to the path words */
+	_Atomic uint8_t *row;	/* a context's row, or NULL */
+	/* one manager per open file too: an OFD lock does not exclude
+	 * the threads of its own description */
+	pthread_mutex_t lock;
 	char name[32];
 };
 
@@ -137,6 +148,13 @@ struct gz_fm_self {
  * one when missing, else -ENOENT). 0 or -errno (named). */
 int gz_fm_open(int dirfd, const char *name, int create, struct gz_fm *fm);
 void gz_fm_close(struct gz_fm *fm);
+/* Map component @cid's row of path words into fm->row. 0 or -errno. */
+int gz_fm_row_map(struct gz_fm *fm, uint32_t cid);
+/* Row @cid of path words, whole: 0 or -errno. */
+int gz_fm_row_read(const struct gz_fm *fm, uint32_t cid, uint8_t *row);
+int gz_fm_row_write(struct gz_fm *fm, uint32_t cid, const uint8_t *row);
+/* Zero the control spaces and every path word (a rebuild). */
+void gz_fm_zero_tail(struct gz_fm *fm);
 /* The file's lock, waiting at most the setup timeout (named: who holds
  * it). 0, -ETIMEDOUT, -errno. */
 int gz_fm_lock(struct gz_fm *fm);

@@ -13,6 +13,7 @@
 
 #include "fabric/fm.h"
 #include "gz.h"
+#include "sys/sys.h"
 
 #define CTL_MAGIC 0x53435a47u /* "GZCS" */
 #define CTL_CORE 1u
@@ -71,11 +72,12 @@ void gz_fm_ctl_write(struct gz_fm *fm, const struct gz_fm_snap *s, uint32_t cid,
 	gz_fm_end(fm);
 }
 
-/* One consistent copy of @cid's block. 0 or -EAGAIN. */
-static int ctl_copy(const struct gz_fm *fm, uint32_t cid, uint8_t *blk)
+/* One consistent copy of @cid's block and its component entry. 0 or
+ * -EAGAIN. */
+static int ctl_copy(const struct gz_fm *fm, uint32_t cid, uint8_t *blk,
+		    struct gz_fm_comp *e)
 {
 	const _Atomic uint32_t *seq = &fm->map->hdr.h.seq;
-
 	uint64_t since = 0;
 
 	for (uint32_t tries = 0; !gz_fm_seq_wait(tries, &since); tries++) {
@@ -84,6 +86,7 @@ static int ctl_copy(const struct gz_fm *fm, uint32_t cid, uint8_t *blk)
 		if (q & 1)
 			continue;
 		memcpy(blk, fm->map->ctl[cid], GZ_FM_CTL_SIZE);
+		memcpy(e, &fm->map->comp[cid], sizeof(*e));
 		atomic_thread_fence(memory_order_acquire);
 		if (atomic_load_explicit(seq, memory_order_relaxed) == q)
 			return 0;
@@ -96,14 +99,19 @@ int gz_fm_ctl_read(const struct gz_fm *fm, uint32_t gcid,
 {
 	uint8_t blk[GZ_FM_CTL_SIZE] __attribute__((aligned(8)));
 	uint32_t cid = gcid & 0xfff, off, prev;
+	struct gz_fm_comp e;
 	struct ctl_core core;
 	int ret;
 
-	if (!cid || (ret = ctl_copy(fm, cid, blk)))
+	if (!cid || (ret = ctl_copy(fm, cid, blk, &e)))
 		return cid ? ret : -EHOSTUNREACH;
 	memcpy(&core, blk, sizeof(core));
-	if (core.magic != CTL_MAGIC)
-		return -EHOSTUNREACH; /* nobody holds it */
+	/* nobody holds it: never did, left, removed, or killed (its block
+	 * stays until the next change reaps it) */
+	if (core.magic != CTL_MAGIC ||
+	    (e.flags & (GZ_FM_ATTACHED | GZ_FM_REMOVED)) != GZ_FM_ATTACHED ||
+	    gz_sys_proc_alive(e.pid, e.starttime) != 1)
+		return -EHOSTUNREACH;
 	if (core.type != CTL_CORE || core.size != sizeof(core) ||
 	    core.gcid != gcid)
 		return gz_err(-EPROTO,

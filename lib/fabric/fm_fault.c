@@ -144,13 +144,18 @@ int gz_fm_inject(struct gz_fm *fm, uint32_t type, const char *a, const char *b)
 	}
 	ret = gz_fm_snapshot(fm, s);
 	if (!ret) {
+		int pub;
+
 		gz_fm_begin(fm);
 		gz_fm_reap(fm, s);
 		ret = apply(fm, s, type, a, b);
 		gz_fm_end(fm);
+		/* even when the fault is refused: the dead it reaped are
+		 * news (COMPONENT_REMOVE) */
+		pub = gz_fm_publish(fm, s);
+		if (!ret)
+			ret = pub;
 	}
-	if (!ret)
-		ret = gz_fm_publish(fm, s);
 	gz_fm_unlock(fm);
 	free(s);
 	return ret;

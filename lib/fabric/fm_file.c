@@ -25,6 +25,7 @@ int gz_fm_open(int dirfd, const char *name, int create, struct gz_fm *fm)
 	int ret;
 
 	memset(fm, 0, sizeof(*fm));
+	pthread_mutex_init(&fm->lock, NULL);
 	fm->fd = -1;
 	snprintf(fm->name, sizeof(fm->name), "%s", name);
 	snprintf(path, sizeof(path), "%s.fm", name);
@@ -55,8 +56,8 @@ int gz_fm_open(int dirfd, const char *name, int create, struct gz_fm *fm)
 			     strerror(errno));
 		goto fail;
 	}
-	fm->map = mmap(NULL, sizeof(*fm->map), PROT_READ | PROT_WRITE,
-		       MAP_SHARED, fm->fd, 0);
+	fm->map = mmap(NULL, GZ_FM_MAP_LEN, PROT_READ | PROT_WRITE, MAP_SHARED,
+		       fm->fd, 0);
 	if (fm->map == MAP_FAILED) {
 		fm->map = NULL;
 		ret = gz_err(-errno, "fabric %s: mmap of %s: %s", name, path,
@@ -73,16 +74,69 @@ fail:
 void gz_fm_close(struct gz_fm *fm)
 {
 	if (fm->map)
-		munmap(fm->map, sizeof(*fm->map));
+		munmap(fm->map, GZ_FM_MAP_LEN);
+	if (fm->row)
+		munmap((void *)fm->row, GZ_FM_MAX_CID + 1);
+	fm->row = NULL;
 	if (fm->fd >= 0)
 		close(fm->fd);
 	fm->map = NULL;
 	fm->fd = -1;
 }
 
+static off_t row_off(uint32_t cid)
+{
+	return (off_t)offsetof(struct gz_fm_file, path) +
+	       (off_t)cid * (GZ_FM_MAX_CID + 1);
+}
+
+int gz_fm_row_map(struct gz_fm *fm, uint32_t cid)
+{
+	void *p;
+
+	if (!cid || cid > GZ_FM_MAX_CID)
+		return -EINVAL;
+	/* a row is 4096 bytes at a page-aligned offset */
+	p = mmap(NULL, GZ_FM_MAX_CID + 1, PROT_READ, MAP_SHARED, fm->fd,
+		 row_off(cid));
+	if (p == MAP_FAILED)
+		return gz_err(-errno, "fabric %s: mmap of its path words: %s",
+			      fm->name, strerror(errno));
+	fm->row = p;
+	return 0;
+}
+
+int gz_fm_row_read(const struct gz_fm *fm, uint32_t cid, uint8_t *row)
+{
+	ssize_t n = pread(fm->fd, row, GZ_FM_MAX_CID + 1, row_off(cid));
+
+	return n == GZ_FM_MAX_CID + 1 ? 0 : n < 0 ? -errno : -EIO;
+}
+
+int gz_fm_row_write(struct gz_fm *fm, uint32_t cid, const uint8_t *row)
+{
+	ssize_t n = pwrite(fm->fd, row, GZ_FM_MAX_CID + 1, row_off(cid));
+
+	return n == GZ_FM_MAX_CID + 1 ? 0 : n < 0 ? -errno : -EIO;
+}
+
+void gz_fm_zero_tail(struct gz_fm *fm)
+{
+	static const uint8_t zero[GZ_FM_MAX_CID + 1];
+
+	memset(fm->map->ctl, 0, sizeof(fm->map->ctl));
+	for (uint32_t c = 0; c <= GZ_FM_MAX_CID; c++)
+		gz_fm_row_write(fm, c, zero);
+}
+
 int gz_fm_lock(struct gz_fm *fm)
 {
-	int ret = gz_sys_filelock(fm->fd, gz_sys_setup_timeout_ms());
+	int ret;
+
+	pthread_mutex_lock(&fm->lock);
+	ret = gz_sys_filelock(fm->fd, gz_sys_setup_timeout_ms());
+	if (ret)
+		pthread_mutex_unlock(&fm->lock);
 
 	if (ret == -ETIMEDOUT)
 		return gz_err(ret,
@@ -103,6 +157,7 @@ void gz_fm_unlock(struct gz_fm *fm)
 {
 	atomic_store(&fm->map->hdr.h.holder, 0);
 	gz_sys_fileunlock(fm->fd);
+	pthread_mutex_unlock(&fm->lock);
 }
 
 static void terminate(char *s, size_t n)

@@ -112,23 +112,30 @@ static int paths_write(struct gz_fm *fm, const struct gz_fm_snap *s)
 	for (uint32_t c = 1; c <= GZ_FM_MAX_CID; c++)
 		if (s->comp[c].flags & GZ_FM_ATTACHED)
 			cids[n++] = c;
-	for (uint32_t i = 0; i < n; i++)
-		for (uint32_t j = 0; j < n; j++) {
-			uint32_t a = cids[i], b = cids[j];
-			uint8_t v = GZ_FM_PATH_PRIMARY;
-			_Atomic uint8_t *w = &fm->map->path[a][b];
+	for (uint32_t i = 0; i < n; i++) {
+		uint8_t row[GZ_FM_MAX_CID + 1], was[GZ_FM_MAX_CID + 1];
+		uint32_t a = cids[i];
 
-			if (a != b && (!gz_fm_comp_link_up(s, a) ||
-				       !gz_fm_comp_link_up(s, b)))
-				v = GZ_FM_PATH_DOWN;
-			else if (a != b)
-				v = st[s->comp[a].sw * s->nsw + s->comp[b].sw];
-			/* unchanged words are not written: an untouched page
-			 * of the file stays unallocated */
-			if (atomic_load_explicit(w, memory_order_relaxed) != v)
-				atomic_store_explicit(w, v,
-						      memory_order_release);
+		if (gz_fm_row_read(fm, a, was))
+			continue;	/* its poster sees the next change */
+		memcpy(row, was, sizeof(row));
+		for (uint32_t j = 0; j < n; j++) {
+			uint32_t b = cids[j];
+
+			if (a == b)
+				row[b] = GZ_FM_PATH_PRIMARY;
+			else if (!gz_fm_comp_link_up(s, a) ||
+				 !gz_fm_comp_link_up(s, b))
+				row[b] = GZ_FM_PATH_DOWN;
+			else
+				row[b] = st[s->comp[a].sw * s->nsw +
+					    s->comp[b].sw];
 		}
+		/* an unchanged row is not written: an untouched page of
+		 * the file stays unallocated */
+		if (memcmp(row, was, sizeof(row)))
+			gz_fm_row_write(fm, a, row);
+	}
 	ret = 0;
 out:
 	free(st);
@@ -188,6 +195,7 @@ void gz_fm_reap(struct gz_fm *fm, const struct gz_fm_snap *s)
 			e->flags = s->comp[c].flags & ~GZ_FM_ATTACHED;
 		else
 			memset(e, 0, sizeof(*e));
+		memset(fm->map->ctl[c], 0, GZ_FM_CTL_SIZE);
 	}
 }
 
@@ -272,9 +280,8 @@ int gz_fm_build(struct gz_fm *fm, const struct gz_topo *t, const char *source,
 	 * without touching a page (tmpfs frees what it punches) */
 	if (fallocate(fm->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 		      offsetof(struct gz_fm_file, ctl),
-		      sizeof(*fm->map) - offsetof(struct gz_fm_file, ctl)))
-		memset((char *)fm->map + offsetof(struct gz_fm_file, ctl), 0,
-		       sizeof(*fm->map) - offsetof(struct gz_fm_file, ctl));
+		      sizeof(struct gz_fm_file) - offsetof(struct gz_fm_file, ctl)))
+		gz_fm_zero_tail(fm);
 	*built = 1;
 	return 0;
 }

@@ -136,7 +136,10 @@ int gz_shm_fm_attach(struct gz_shm_ctx *ctx)
 				  .data_size = a->max_mr_size,
 				  .max_qp = a->max_qp,
 				  .max_cq = a->max_cq};
-	int ret = gz_fm_attach(&ctx->fm, ctx->cid, ctx->incarnation, &self);
+	int ret = gz_fm_row_map(&ctx->fm, ctx->cid);
+
+	if (!ret)
+		ret = gz_fm_attach(&ctx->fm, ctx->cid, ctx->incarnation, &self);
 
 	/* events from now on: what our own join did is no news to us */
 	ctx->fm_log_next = gz_fm_log_head(&ctx->fm);

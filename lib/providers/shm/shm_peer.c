@@ -293,7 +293,7 @@ static int peer_open(struct gz_shm_ctx *ctx, uint32_t gcid, uint64_t inc,
 	p->tgt.proc_copy = peer_proc_copy;
 	p->gcid = gcid;
 	/* a CID of this fabric (checked by the caller): a word of our row */
-	p->path = &ctx->fm.map->path[ctx->cid][GENZIO_GCID_CID(gcid)];
+	p->path = &ctx->fm.row[GENZIO_GCID_CID(gcid)];
 	p->incarnation = inc;
 	p->ctx = ctx;
 	p->users = 1;
