@@ -237,8 +237,17 @@ int main(int argc, char **argv)
 	if (argc < 1 || (!(argc == 1 && !strcmp(argv[0], "show")) &&
 			 !(argc == 2 && !strcmp(argv[0], "routes")) &&
 			 !(fault = fault_of(argc, argv, &a, &b)))) {
-		fprintf(stderr, "genzio-fabric: %s: not a command\n",
-			argc ? argv[0] : "(none)");
+		static const char *const cmds[] = { "show", "routes", "link",
+						    "switch", "remove", "add" };
+		int known = 0;
+
+		for (int i = 0; argc && i < 6; i++)
+			known |= !strcmp(argv[0], cmds[i]);
+
+		fprintf(stderr, "genzio-fabric: %s: %s\n",
+			argc ? argv[0] : "(none)",
+			known ? "not a command with these arguments" :
+				"not a command");
 		usage(stderr);
 		return EXIT_USAGE;
 	}
@@ -259,10 +268,15 @@ int main(int argc, char **argv)
 		ret = routes(f, argv[1]);
 	genzio_fabric_close(f);
 	if (ret && fault && (ret == -ENOENT || ret == -EALREADY))
-		fprintf(stderr, "genzio-fabric: %s: %s\n", argv[0],
-			ret == -EALREADY ? "it is in that state already"
-					 : "no such link, switch or component "
-					   "(see genzio-fabric show)");
+		fprintf(stderr, "genzio-fabric: %s %s%s%s: %s\n", argv[0], a,
+			b ? " " : "", b ? b : "",
+			ret == -EALREADY ? "it is in that state already" :
+			fault <= GENZIO_FAULT_LINK_UP ?
+				"no such link (two switches, or a component "
+				"and its own switch: see genzio-fabric show)" :
+			fault <= GENZIO_FAULT_SWITCH_UP ?
+				"no such switch (see genzio-fabric show)" :
+				"no such component (see genzio-fabric show)");
 	else if (ret && ret != -ENOENT)
 		fprintf(stderr, "genzio-fabric: %s: %s%s\n", argv[0],
 			strerror(-ret),

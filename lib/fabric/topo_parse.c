@@ -315,6 +315,9 @@ int gz_topo_parse(const char *text, size_t len, const char *file,
 		}
 		at += n + 1;
 	}
+	if (!ret && !t->nsw)
+		ret = fail(&p, "declares no switch (a fabric needs one, at "
+			   "least: \"switch sw0\")");
 	if (!ret)
 		ret = assign_cids(&p);
 	if (!ret)

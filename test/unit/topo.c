@@ -86,6 +86,8 @@ Test(topo, bad_files_name_their_line_and_the_reason)
 	rejects("switch a\ncomponent c a cod 1\n",
 		"f.fab:2: unknown option 'cod' (cid CID)");
 	rejects("switch a\n\n\nlink a\n", "f.fab:4: usage: link SWITCH SWITCH");
+	rejects("# nothing\n", "f.fab:1: declares no switch (a fabric needs "
+				"one, at least: \"switch sw0\")");
 }
 
 Test(topo, a_subnet_beyond_4095_components_is_refused)
