@@ -60,21 +60,33 @@ static void usage(FILE *f)
 		"exit: 0, 1 failure (said on stderr), 2 usage\n");
 }
 
-/* Every node and link of @f, or NULL (with a message). */
+/* Every node and link of @f. The lists are counted, then filled; a
+ * component that joins in between makes a list longer than its buffer
+ * (the calls return how many there are): read both again, bigger. */
 static int load(struct genzio_fabric *f, struct genzio_fabric_node **n,
 		struct genzio_fabric_link **l, int *nn, int *nl)
 {
-	*nn = genzio_fabric_node_list(f, NULL, 0);
-	*nl = genzio_fabric_link_list(f, NULL, 0);
-	if (*nn < 0 || *nl < 0)
-		return *nn < 0 ? *nn : *nl;
-	*n = calloc((size_t)*nn + 1, sizeof(**n));
-	*l = calloc((size_t)*nl + 1, sizeof(**l));
-	if (!*n || !*l)
-		return -ENOMEM;
-	*nn = genzio_fabric_node_list(f, *n, *nn);
-	*nl = genzio_fabric_link_list(f, *l, *nl);
-	return *nn < 0 ? *nn : *nl < 0 ? *nl : 0;
+	int an = 0, al = 0;
+
+	*n = NULL;
+	*l = NULL;
+	for (int round = 0; round < 16; round++) {
+		*nn = genzio_fabric_node_list(f, *n, an);
+		*nl = genzio_fabric_link_list(f, *l, al);
+		if (*nn < 0 || *nl < 0)
+			return *nn < 0 ? *nn : *nl;
+		if (*n && *l && *nn <= an && *nl <= al)
+			return 0;
+		free(*n);
+		free(*l);
+		an = *nn + 16;
+		al = *nl + 16;
+		*n = calloc((size_t)an, sizeof(**n));
+		*l = calloc((size_t)al, sizeof(**l));
+		if (!*n || !*l)
+			return -ENOMEM;
+	}
+	return -EAGAIN; /* the fabric changes faster than it is read */
 }
 
 static int show(struct genzio_fabric *f)

@@ -81,11 +81,6 @@ static struct gz_fm_snap *snap(struct genzio_fabric *f, int *ret)
 	return s;
 }
 
-static int has(const struct gz_fm_snap *s, uint32_t cid)
-{
-	return !!(s->comp[cid].flags & (GZ_FM_DECLARED | GZ_FM_ATTACHED));
-}
-
 static uint32_t comp_state(const struct gz_fm_snap *s, uint32_t cid)
 {
 	if (s->comp[cid].flags & GZ_FM_REMOVED)
@@ -126,7 +121,7 @@ GENZIO_EXPORT int genzio_fabric_node_list_sz(struct genzio_fabric *f,
 		    .attach = s->comp[c].sw,
 		};
 
-		if (!has(s, c))
+		if (!gz_fm_has(s, c))
 			continue;
 		memcpy(e.name, s->comp[c].name, sizeof(e.name));
 		e.state = comp_state(s, c);
@@ -175,7 +170,7 @@ GENZIO_EXPORT int genzio_fabric_link_list_sz(struct genzio_fabric *f,
 		    .id = GENZIO_LINK_COMPONENT,
 		};
 
-		if (!has(s, c))
+		if (!gz_fm_has(s, c))
 			continue;
 		e.state = gz_fm_comp_link_up(s, c) ? GENZIO_STATE_UP
 						   : GENZIO_STATE_DOWN;
@@ -223,6 +218,7 @@ GENZIO_EXPORT int genzio_fabric_route_sz(struct genzio_fabric *f, uint32_t src,
 {
 	GZ_API_AS("genzio_fabric_route");
 	struct genzio_fabric_route out = {0};
+	uint8_t row[GZ_FM_MAX_CID + 1];
 	struct gz_fm_snap *s;
 	struct gz_routes routes;
 	struct gz_topo t;
@@ -234,7 +230,7 @@ GENZIO_EXPORT int genzio_fabric_route_sz(struct genzio_fabric *f, uint32_t src,
 	if (!(s = snap(f, &ret)))
 		return ret;
 	if (src >> 12 != s->subnet || dst >> 12 != s->subnet || !a || !b ||
-	    !has(s, a) || !has(s, b)) {
+	    !gz_fm_has(s, a) || !gz_fm_has(s, b)) {
 		uint32_t sid = s->subnet;
 
 		free(s);
@@ -243,21 +239,23 @@ GENZIO_EXPORT int genzio_fabric_route_sz(struct genzio_fabric *f, uint32_t src,
 			      "of this fabric (subnet %#x)",
 			      src, dst, sid);
 	}
-	ret = gz_fm_topo(s, 0, &t);
-	if (!ret && !(ret = gz_route_build(&t, &routes))) {
+	if ((ret = gz_fm_topo(s, 0, &t)))
+		goto out;
+	if (!(ret = gz_route_build(&t, &routes))) {
 		out.nprimary =
 		    hops(&routes, s->comp[a].sw, s->comp[b].sw, 0, out.primary);
 		out.nalternate = hops(&routes, s->comp[a].sw, s->comp[b].sw, 1,
 				      out.alternate);
 		gz_route_free(&routes);
-		gz_topo_free(&t);
-		uint8_t row[GZ_FM_MAX_CID + 1];
-
-		ret = gz_fm_row_read(&f->fm, a, row);
-		out.state = route_state(row[b]);
-		if (!ret)
-			gz_out_copy(r, size, &out, sizeof(out));
 	}
+	gz_topo_free(&t);
+	if (!ret)
+		ret = gz_fm_row_read(&f->fm, a, row);
+	if (!ret) {
+		out.state = route_state(row[b]);
+		gz_out_copy(r, size, &out, sizeof(out));
+	}
+out:
 	free(s);
 	return ret;
 }

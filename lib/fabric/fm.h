@@ -27,12 +27,17 @@
 
 #include "fabric/topo.h"
 
-#define GZ_FM_MAX_SW 256u    /* a host fabric; topo.h is bigger */
+/* A host fabric's switches: 255, so a chain's longest route (254 hops)
+ * stays below route.h's u8 GZ_ROUTE_INF; the file keeps 256 slots. */
+#define GZ_FM_MAX_SW 255u
+#define GZ_FM_SW_SLOTS 256u
 #define GZ_FM_MAX_LINK 1024u /* between switches */
 #define GZ_FM_MAX_CID 4095u
 #define GZ_FM_CTL_SIZE 512u /* control space per component */
 #define GZ_FM_SOURCE_MAX 200u
 #define GZ_FM_NAME 32u
+#define GZ_FM_MAGIC 0x475a464du /* "GZFM" */
+#define GZ_FM_VERSION 1u
 
 /* A path word: how @a reaches @b now. Posters test GZ_FM_PATH_DOWN. */
 enum {
@@ -102,7 +107,7 @@ struct gz_fm_file {
 		struct gz_fm_hdr h;
 		char page[4096];
 	} hdr;
-	struct gz_fm_sw sw[GZ_FM_MAX_SW];
+	struct gz_fm_sw sw[GZ_FM_SW_SLOTS];
 	struct gz_fm_link link[GZ_FM_MAX_LINK];
 	struct gz_fm_comp comp[GZ_FM_MAX_CID + 1]; /* by CID; 0 unused */
 	struct gz_fm_uep log[GZ_FM_LOG];	   /* by seq % GZ_FM_LOG */
@@ -117,9 +122,12 @@ struct gz_fm_file {
  * others' with pread/pwrite.
  */
 #define GZ_FM_MAP_LEN offsetof(struct gz_fm_file, path)
+/* rows are mapped one by one: each must start a page */
+_Static_assert(GZ_FM_MAP_LEN % 4096 == 0 && (GZ_FM_MAX_CID + 1) % 4096 == 0,
+	       "path rows must be page-aligned");
 struct gz_fm {
 	int fd;
-	struct gz_fm_file *map;	/* writable, up to the path words */
+	struct gz_fm_file *map; /* writable, up to the path words */
 	_Atomic uint8_t *row;	/* a context's row, or NULL */
 	/* one manager per open file too: an OFD lock does not exclude
 	 * the threads of its own description */
@@ -131,10 +139,17 @@ struct gz_fm {
 struct gz_fm_snap {
 	uint32_t seq, subnet, nsw, nlink, described;
 	char source[GZ_FM_SOURCE_MAX];
-	struct gz_fm_sw sw[GZ_FM_MAX_SW];
+	struct gz_fm_sw sw[GZ_FM_SW_SLOTS];
 	struct gz_fm_link link[GZ_FM_MAX_LINK];
 	struct gz_fm_comp comp[GZ_FM_MAX_CID + 1];
 };
+
+/* Component @cid is one of the fabric's: declared, or attached to the
+ * default fabric. */
+static inline int gz_fm_has(const struct gz_fm_snap *s, uint32_t cid)
+{
+	return !!(s->comp[cid].flags & (GZ_FM_DECLARED | GZ_FM_ATTACHED));
+}
 
 /* What a component says of itself in its control space. */
 struct gz_fm_self {
@@ -156,10 +171,12 @@ int gz_fm_row_write(struct gz_fm *fm, uint32_t cid, const uint8_t *row);
 /* Zero the control spaces and every path word (a rebuild). */
 void gz_fm_zero_tail(struct gz_fm *fm);
 /* The file's lock, waiting at most the setup timeout (named: who holds
- * it). 0, -ETIMEDOUT, -errno. */
+ * it); it repairs the seqlock of a manager killed mid-change. 0,
+ * -ETIMEDOUT, -errno. */
 int gz_fm_lock(struct gz_fm *fm);
 void gz_fm_unlock(struct gz_fm *fm);
-/* A consistent, checked copy. 0, -EAGAIN (a manager stopped mid-write),
+/* A consistent, checked copy. 0, -EAGAIN (a manager stopped mid-write;
+ * one killed mid-write is repaired by the next gz_fm_lock()),
  * -ENOENT (never built), -EPROTO (garbage: named). */
 int gz_fm_snapshot(const struct gz_fm *fm, struct gz_fm_snap *s);
 /* In a seqlock reader's loop: 1 once a manager stayed mid-change past
@@ -199,13 +216,20 @@ int gz_fm_inject(struct gz_fm *fm, uint32_t type, const char *a, const char *b);
 uint32_t gz_fm_comp_find(const struct gz_fm_snap *s, const char *name);
 uint32_t gz_fm_sw_find(const struct gz_fm_snap *s, const char *name);
 
-/* The parts of a change (fm_fault.c's too): a topology rewrite inside
- * begin/end, dead holders reaped inside it, then publish, which logs
- * the events between @before and now. */
+/* The parts of a change (fm_fault.c's too): the dead holders of @s
+ * found (their /proc read before the seqlock opens: a reader spins while
+ * it is), a topology rewrite inside begin/end with the dead reaped in
+ * it, then publish, which logs the events between @before and now. */
+struct gz_fm_dead {
+	uint64_t cid[64];
+};
+void gz_fm_dead_find(const struct gz_fm_snap *s, struct gz_fm_dead *d);
 void gz_fm_begin(struct gz_fm *fm);
 void gz_fm_end(struct gz_fm *fm);
-void gz_fm_reap(struct gz_fm *fm, const struct gz_fm_snap *s);
-int gz_fm_publish(struct gz_fm *fm, const struct gz_fm_snap *before);
+void gz_fm_reap(struct gz_fm *fm, const struct gz_fm_snap *s,
+		const struct gz_fm_dead *d);
+int gz_fm_publish(struct gz_fm *fm, const struct gz_fm_snap *before,
+		  uint32_t cid, const struct gz_fm_self *self);
 /* Events logged from @*next on, into @push (at most GZ_FM_LOG; *@lost
  * counts those overwritten before we read them). Lock-free. */
 typedef void (*gz_fm_event_fn)(void *arg, const struct gz_fm_uep *e);
@@ -214,6 +238,8 @@ void gz_fm_events(const struct gz_fm *fm, uint64_t *next, gz_fm_event_fn push,
 /* Under the lock: the events of a change from @b to @a (fm_log.c). */
 void gz_fm_log_diff(struct gz_fm *fm, const struct gz_fm_snap *b,
 		    const struct gz_fm_snap *a);
+/* Whether a live holder is attached: the fabric runs. */
+int gz_fm_runs(struct gz_fm *fm);
 /* The log's head now: where a new reader starts. */
 uint64_t gz_fm_log_head(const struct gz_fm *fm);
 

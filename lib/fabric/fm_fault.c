@@ -27,14 +27,12 @@ uint32_t gz_fm_comp_find(const struct gz_fm_snap *s, const char *name)
 	if (name[0] >= '0' && name[0] <= '9') {
 		g = strtoul(name, &end, 0);
 		if (*end || g >> 12 != s->subnet || !(g & 0xfff) ||
-		    !(s->comp[g & 0xfff].flags &
-		      (GZ_FM_DECLARED | GZ_FM_ATTACHED)))
+		    !gz_fm_has(s, (uint32_t)(g & 0xfff)))
 			return 0;
 		return (uint32_t)(g & 0xfff);
 	}
 	for (uint32_t c = 1; c <= GZ_FM_MAX_CID; c++)
-		if ((s->comp[c].flags & (GZ_FM_DECLARED | GZ_FM_ATTACHED)) &&
-		    !strcmp(s->comp[c].name, name))
+		if (gz_fm_has(s, c) && !strcmp(s->comp[c].name, name))
 			return c;
 	return 0;
 }
@@ -122,8 +120,28 @@ static int apply(struct gz_fm *fm, const struct gz_fm_snap *s, uint32_t type,
 	}
 }
 
+/* A fault whose routes could not be published, taken back: the states
+ * of @s again, but not the dead reaped with it. */
+static void restore(struct gz_fm *fm, const struct gz_fm_snap *s)
+{
+	struct gz_fm_file *f = fm->map;
+	const uint32_t bits = GZ_FM_LINK_DOWN | GZ_FM_REMOVED;
+
+	gz_fm_begin(fm);
+	for (uint32_t i = 0; i < s->nsw; i++)
+		f->sw[i].up = s->sw[i].up;
+	for (uint32_t i = 0; i < s->nlink; i++)
+		f->link[i].up = s->link[i].up;
+	for (uint32_t c = 1; c <= GZ_FM_MAX_CID; c++)
+		if (f->comp[c].flags & GZ_FM_ATTACHED)
+			f->comp[c].flags = (f->comp[c].flags & ~bits) |
+					   (s->comp[c].flags & bits);
+	gz_fm_end(fm);
+}
+
 int gz_fm_inject(struct gz_fm *fm, uint32_t type, const char *a, const char *b)
 {
+	struct gz_fm_dead dead;
 	struct gz_fm_snap *s;
 	int ret;
 
@@ -146,15 +164,23 @@ int gz_fm_inject(struct gz_fm *fm, uint32_t type, const char *a, const char *b)
 	if (!ret) {
 		int pub;
 
+		gz_fm_dead_find(s, &dead);
 		gz_fm_begin(fm);
-		gz_fm_reap(fm, s);
+		gz_fm_reap(fm, s, &dead);
 		ret = apply(fm, s, type, a, b);
 		gz_fm_end(fm);
 		/* even when the fault is refused: the dead it reaped are
 		 * news (COMPONENT_REMOVE) */
-		pub = gz_fm_publish(fm, s);
-		if (!ret)
-			ret = pub;
+		pub = gz_fm_publish(fm, s, 0, NULL);
+		if (!ret && pub) {
+			/* a fault nobody's path words show is not made */
+			restore(fm, s);
+			gz_fm_publish(fm, s, 0, NULL);
+			ret = gz_err(pub,
+				     "fabric %s: the routes after that fault "
+				     "could not be computed; it is not made",
+				     fm->name);
+		}
 	}
 	gz_fm_unlock(fm);
 	free(s);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -14,9 +15,7 @@
 #include "gz.h"
 #include "sys/sys.h"
 
-#define FM_MAGIC 0x475a464du /* "GZFM" */
-#define FM_VERSION 1u
-#define SEQ_WAIT_NS 200000000ull	/* a manager mid-change: 200 ms */
+#define SEQ_WAIT_NS 200000000ull /* a manager mid-change: 200 ms */
 
 int gz_fm_open(int dirfd, const char *name, int create, struct gz_fm *fm)
 {
@@ -54,6 +53,13 @@ int gz_fm_open(int dirfd, const char *name, int create, struct gz_fm *fm)
 	    ftruncate(fm->fd, sizeof(*fm->map))) {
 		ret = gz_err(-errno, "fabric %s: %s: %s", name, path,
 			     strerror(errno));
+		goto fail;
+	}
+	/* what is mapped is allocated now: a full tmpfs is -ENOSPC here,
+	 * not SIGBUS at a later store into a hole */
+	if ((ret = posix_fallocate(fm->fd, 0, GZ_FM_MAP_LEN))) {
+		ret = gz_err(-ret, "fabric %s: %s: %s", name, path,
+			     strerror(ret));
 		goto fail;
 	}
 	fm->map = mmap(NULL, GZ_FM_MAP_LEN, PROT_READ | PROT_WRITE, MAP_SHARED,
@@ -94,8 +100,14 @@ int gz_fm_row_map(struct gz_fm *fm, uint32_t cid)
 {
 	void *p;
 
+	int ret;
+
 	if (!cid || cid > GZ_FM_MAX_CID)
 		return -EINVAL;
+	/* a hole would be SIGBUS at a post's load on a full tmpfs */
+	if ((ret = posix_fallocate(fm->fd, row_off(cid), GZ_FM_MAX_CID + 1)))
+		return gz_err(-ret, "fabric %s: its path words: %s", fm->name,
+			      strerror(ret));
 	/* a row is 4096 bytes at a page-aligned offset */
 	p = mmap(NULL, GZ_FM_MAX_CID + 1, PROT_READ, MAP_SHARED, fm->fd,
 		 row_off(cid));
@@ -129,6 +141,30 @@ void gz_fm_zero_tail(struct gz_fm *fm)
 		gz_fm_row_write(fm, c, zero);
 }
 
+/* The seqlock left odd (@q) by a killed manager, made even. 0 if
+ * another process repaired or changed it first. */
+static int seq_repair(const struct gz_fm *fm, uint32_t q)
+{
+	_Atomic uint32_t *seq = (_Atomic uint32_t *)&fm->map->hdr.h.seq;
+
+	if (!(q & 1) || !atomic_compare_exchange_strong(seq, &q, q + 1))
+		return 0;
+	(void)gz_err(0,
+		     "fabric %s: its manager was killed mid-change; "
+		     "the next change rewrites what it left",
+		     fm->name);
+	return 1;
+}
+
+/* A reader's way out of a seqlock odd for good: its holder is dead (a
+ * stopped one is waited for, and named). */
+static int seq_dead(const struct gz_fm *fm, uint32_t q)
+{
+	int32_t pid = atomic_load(&fm->map->hdr.h.holder);
+
+	return pid > 0 && kill(pid, 0) && errno == ESRCH && seq_repair(fm, q);
+}
+
 int gz_fm_lock(struct gz_fm *fm)
 {
 	int ret;
@@ -149,6 +185,10 @@ int gz_fm_lock(struct gz_fm *fm)
 	if (ret)
 		return gz_err(ret, "fabric %s: manager lock: %s", fm->name,
 			      strerror(-ret));
+	/* odd under the lock: only a manager killed mid-change leaves it
+	 * so. Even again, its half-written topology goes through check()
+	 * like any other input, and this change rewrites it. */
+	seq_repair(fm, atomic_load(&fm->map->hdr.h.seq));
 	atomic_store(&fm->map->hdr.h.holder, (int32_t)getpid());
 	return 0;
 }
@@ -192,8 +232,7 @@ static int check(const struct gz_fm *fm, struct gz_fm_snap *s)
 		terminate(e->name, sizeof(e->name));
 		if (!c)
 			e->flags = 0;
-		if ((e->flags & (GZ_FM_DECLARED | GZ_FM_ATTACHED)) &&
-		    e->sw >= s->nsw)
+		if (gz_fm_has(s, c) && e->sw >= s->nsw)
 			return gz_err(-EPROTO,
 				      "fabric %s: component %u on "
 				      "switch %u of %u",
@@ -226,18 +265,25 @@ int gz_fm_snapshot(const struct gz_fm *fm, struct gz_fm_snap *s)
 {
 	const struct gz_fm_file *f = fm->map;
 	uint64_t since = 0;
+	uint32_t q = 0;
 
-	for (uint32_t tries = 0; !gz_fm_seq_wait(tries, &since); tries++) {
-		uint32_t q = atomic_load_explicit(
-		    (_Atomic uint32_t *)&f->hdr.h.seq, memory_order_acquire);
+	for (uint32_t tries = 0;; tries++) {
 		uint32_t nsw, nlink;
 
+		if (gz_fm_seq_wait(tries, &since)) {
+			if (!seq_dead(fm, q))
+				break;
+			tries = 0; /* repaired: read it again */
+			since = 0;
+		}
+		q = atomic_load_explicit((_Atomic uint32_t *)&f->hdr.h.seq,
+					 memory_order_acquire);
 		if (q & 1) {
 			sched_yield(); /* a manager computes routes */
 			continue;
 		}
-		if (f->hdr.h.magic != FM_MAGIC ||
-		    f->hdr.h.version != FM_VERSION)
+		if (f->hdr.h.magic != GZ_FM_MAGIC ||
+		    f->hdr.h.version != GZ_FM_VERSION)
 			return f->hdr.h.magic
 				   ? gz_err(
 					 -EPROTO,
@@ -267,8 +313,8 @@ int gz_fm_snapshot(const struct gz_fm *fm, struct gz_fm_snap *s)
 			return check(fm, s);
 	}
 	return gz_err(-EAGAIN,
-		      "fabric %s: its manager stayed mid-change "
-		      "(pid %d stopped?)",
+		      "fabric %s: its manager, pid %d, stayed mid-change "
+		      "(stopped, or in a debugger?)",
 		      fm->name,
 		      (int)atomic_load((_Atomic int32_t *)&f->hdr.h.holder));
 }
@@ -294,7 +340,7 @@ int gz_fm_comp_link_up(const struct gz_fm_snap *s, uint32_t cid)
 {
 	const struct gz_fm_comp *c = &s->comp[cid];
 
-	return (c->flags & (GZ_FM_DECLARED | GZ_FM_ATTACHED)) &&
+	return gz_fm_has(s, cid) &&
 	       !(c->flags & (GZ_FM_LINK_DOWN | GZ_FM_REMOVED)) &&
 	       s->sw[c->sw].up;
 }

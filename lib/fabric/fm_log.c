@@ -25,6 +25,11 @@ static void append(struct gz_fm *fm, uint32_t type, uint32_t gcid,
 					  memory_order_relaxed);
 	struct gz_fm_uep *e = &fm->map->log[h % GZ_FM_LOG];
 
+	/* seq out of every reader's reach first: one a lap behind that
+	 * reads these fields while they change, or after this writer died
+	 * among them, finds no seq of its own when it checks again */
+	__atomic_store_n(&e->seq, UINT64_MAX, __ATOMIC_RELAXED);
+	atomic_thread_fence(memory_order_release);
 	e->type = type;
 	e->gcid = gcid;
 	e->link = link;

@@ -16,9 +16,6 @@
 #include "gz.h"
 #include "sys/sys.h"
 
-#define FM_MAGIC 0x475a464du
-#define FM_VERSION 1u
-
 /* The topology rewrite, seen by readers as one change. */
 void gz_fm_begin(struct gz_fm *fm)
 {
@@ -117,7 +114,7 @@ static int paths_write(struct gz_fm *fm, const struct gz_fm_snap *s)
 		uint32_t a = cids[i];
 
 		if (gz_fm_row_read(fm, a, was))
-			continue;	/* its poster sees the next change */
+			continue; /* its poster sees the next change */
 		memcpy(row, was, sizeof(row));
 		for (uint32_t j = 0; j < n; j++) {
 			uint32_t b = cids[j];
@@ -128,8 +125,8 @@ static int paths_write(struct gz_fm *fm, const struct gz_fm_snap *s)
 				 !gz_fm_comp_link_up(s, b))
 				row[b] = GZ_FM_PATH_DOWN;
 			else
-				row[b] = st[s->comp[a].sw * s->nsw +
-					    s->comp[b].sw];
+				row[b] =
+				    st[s->comp[a].sw * s->nsw + s->comp[b].sw];
 		}
 		/* an unchanged row is not written: an untouched page of
 		 * the file stays unallocated */
@@ -160,8 +157,10 @@ static void wake(struct gz_fm *fm)
 	}
 }
 
-/* After a change: path words, control spaces, then the wake-up. */
-int gz_fm_publish(struct gz_fm *fm, const struct gz_fm_snap *before)
+/* After a change: path words, control spaces (@cid's with @self, when
+ * it attaches), then the wake-up. */
+int gz_fm_publish(struct gz_fm *fm, const struct gz_fm_snap *before,
+		  uint32_t cid, const struct gz_fm_self *self)
 {
 	struct gz_fm_snap *s = malloc(sizeof(struct gz_fm_snap));
 	int ret;
@@ -173,7 +172,7 @@ int gz_fm_publish(struct gz_fm *fm, const struct gz_fm_snap *before)
 		ret = paths_write(fm, s);
 	for (uint32_t c = 1; !ret && c <= GZ_FM_MAX_CID; c++)
 		if (s->comp[c].flags & GZ_FM_ATTACHED)
-			gz_fm_ctl_write(fm, s, c, NULL);
+			gz_fm_ctl_write(fm, s, c, c == cid ? self : NULL);
 	if (!ret && before)
 		gz_fm_log_diff(fm, before, s);
 	free(s);
@@ -181,22 +180,37 @@ int gz_fm_publish(struct gz_fm *fm, const struct gz_fm_snap *before)
 	return ret;
 }
 
+/* @cid's entry once its holder is gone: a declared component stays,
+ * free for the next joiner, with its link's state. */
+static void forget(struct gz_fm *fm, const struct gz_fm_snap *s, uint32_t cid)
+{
+	struct gz_fm_comp *e = &fm->map->comp[cid];
+
+	if (s->comp[cid].flags & GZ_FM_DECLARED)
+		e->flags =
+		    s->comp[cid].flags & ~(GZ_FM_ATTACHED | GZ_FM_REMOVED);
+	else
+		memset(e, 0, sizeof(*e));
+	memset(fm->map->ctl[cid], 0, GZ_FM_CTL_SIZE);
+}
+
+void gz_fm_dead_find(const struct gz_fm_snap *s, struct gz_fm_dead *d)
+{
+	memset(d, 0, sizeof(*d));
+	for (uint32_t c = 1; c <= GZ_FM_MAX_CID; c++)
+		if ((s->comp[c].flags & GZ_FM_ATTACHED) &&
+		    !gz_sys_proc_alive(s->comp[c].pid, s->comp[c].starttime))
+			d->cid[c / 64] |= 1ull << (c % 64);
+}
+
 /* Forget components whose holder died without detaching (kill -9): at
  * the next change, the others hear COMPONENT_REMOVE. Inside begin(). */
-void gz_fm_reap(struct gz_fm *fm, const struct gz_fm_snap *s)
+void gz_fm_reap(struct gz_fm *fm, const struct gz_fm_snap *s,
+		const struct gz_fm_dead *d)
 {
-	for (uint32_t c = 1; c <= GZ_FM_MAX_CID; c++) {
-		struct gz_fm_comp *e = &fm->map->comp[c];
-
-		if (!(s->comp[c].flags & GZ_FM_ATTACHED) ||
-		    gz_sys_proc_alive(s->comp[c].pid, s->comp[c].starttime))
-			continue;
-		if (s->comp[c].flags & GZ_FM_DECLARED)
-			e->flags = s->comp[c].flags & ~GZ_FM_ATTACHED;
-		else
-			memset(e, 0, sizeof(*e));
-		memset(fm->map->ctl[c], 0, GZ_FM_CTL_SIZE);
-	}
+	for (uint32_t c = 1; c <= GZ_FM_MAX_CID; c++)
+		if (d->cid[c / 64] >> (c % 64) & 1)
+			forget(fm, s, c);
 }
 
 static int any_present(const struct gz_fm_snap *s)
@@ -208,8 +222,19 @@ static int any_present(const struct gz_fm_snap *s)
 	return 0;
 }
 
+int gz_fm_runs(struct gz_fm *fm)
+{
+	struct gz_fm_snap *s = malloc(sizeof(struct gz_fm_snap));
+	int runs = s && !gz_fm_snapshot(fm, s) && any_present(s);
+
+	free(s);
+	return runs;
+}
+
 static int fits(struct gz_fm *fm, const struct gz_topo *t, uint32_t *subnet)
 {
+	/* 255 switches: a chain of them is 254 hops, inside the u8
+	 * distances of route.h */
 	if (t->nsw > GZ_FM_MAX_SW || t->nlink > GZ_FM_MAX_LINK)
 		return gz_err(-E2BIG,
 			      "fabric %s: a host fabric has at most %u "
@@ -251,8 +276,8 @@ int gz_fm_build(struct gz_fm *fm, const struct gz_topo *t, const char *source,
 	if ((ret = fits(fm, t, &subnet)))
 		return ret;
 	gz_fm_begin(fm);
-	h->magic = FM_MAGIC;
-	h->version = FM_VERSION;
+	h->magic = GZ_FM_MAGIC;
+	h->version = GZ_FM_VERSION;
 	h->subnet = subnet;
 	h->nsw = t->nsw;
 	h->nlink = t->nlink;
@@ -275,12 +300,15 @@ int gz_fm_build(struct gz_fm *fm, const struct gz_topo *t, const char *source,
 		e->sw = t->comp[i].sw;
 		e->flags = GZ_FM_DECLARED;
 	}
+	/* the last fabric's control spaces, in the mapped part, which
+	 * stays allocated (no hole to SIGBUS on a full tmpfs) */
+	memset(fm->map->ctl, 0, sizeof(fm->map->ctl));
 	gz_fm_end(fm);
-	/* the last fabric's control spaces and path words: zero again
-	 * without touching a page (tmpfs frees what it punches) */
+	/* and its path words, zero again without touching a page (tmpfs
+	 * frees what it punches); a row is allocated again when it is
+	 * mapped */
 	if (fallocate(fm->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-		      offsetof(struct gz_fm_file, ctl),
-		      sizeof(struct gz_fm_file) - offsetof(struct gz_fm_file, ctl)))
+		      GZ_FM_MAP_LEN, sizeof(struct gz_fm_file) - GZ_FM_MAP_LEN))
 		gz_fm_zero_tail(fm);
 	*built = 1;
 	return 0;
@@ -308,7 +336,8 @@ int gz_fm_allowed(struct gz_fm *fm, uint64_t *allow)
 int gz_fm_attach(struct gz_fm *fm, uint32_t cid, uint64_t inc,
 		 const struct gz_fm_self *self)
 {
-	struct gz_fm_snap *s = malloc(sizeof(struct gz_fm_snap)), *after;
+	struct gz_fm_snap *s = malloc(sizeof(struct gz_fm_snap));
+	struct gz_fm_dead dead;
 	struct gz_fm_comp *e;
 	uint64_t start;
 	int ret;
@@ -328,8 +357,9 @@ int gz_fm_attach(struct gz_fm *fm, uint32_t cid, uint64_t inc,
 		free(s);
 		return ret;
 	}
+	gz_fm_dead_find(s, &dead);
 	gz_fm_begin(fm);
-	gz_fm_reap(fm, s);
+	gz_fm_reap(fm, s, &dead);
 	e = &fm->map->comp[cid];
 	if (!s->described) {
 		memset(e, 0, sizeof(*e));
@@ -341,37 +371,44 @@ int gz_fm_attach(struct gz_fm *fm, uint32_t cid, uint64_t inc,
 	e->starttime = start;
 	e->incarnation = inc;
 	gz_fm_end(fm);
-	after = malloc(sizeof(*after));
-	if (after && !gz_fm_snapshot(fm, after))
-		gz_fm_ctl_write(fm, after, cid, self);
-	free(after);
-	ret = gz_fm_publish(fm, s);
+	ret = gz_fm_publish(fm, s, cid, self);
+	if (ret) {
+		/* nobody may see a component that failed to join as one
+		 * that runs: undo it, in the same lock */
+		gz_fm_begin(fm);
+		forget(fm, s, cid);
+		gz_fm_end(fm);
+		gz_fm_publish(fm, s, 0, NULL);
+	}
 	free(s);
 	return ret;
 }
 
 void gz_fm_detach(struct gz_fm *fm, uint32_t cid, uint64_t inc)
 {
-	struct gz_fm_comp *e;
+	struct gz_fm_dead dead;
 	struct gz_fm_snap *s;
+	int ret;
 
-	if (!cid || cid > GZ_FM_MAX_CID || gz_fm_lock(fm))
+	if (!cid || cid > GZ_FM_MAX_CID)
 		return;
+	if ((ret = gz_fm_lock(fm))) {
+		(void)gz_err(ret,
+			     "fabric %s: component %u leaves unannounced: "
+			     "the others hear of it at the next change",
+			     fm->name, cid);
+		return;
+	}
 	s = malloc(sizeof(struct gz_fm_snap));
 	if (s && !gz_fm_snapshot(fm, s) &&
 	    (s->comp[cid].flags & GZ_FM_ATTACHED) &&
 	    s->comp[cid].incarnation == inc) {
+		gz_fm_dead_find(s, &dead);
 		gz_fm_begin(fm);
-		e = &fm->map->comp[cid];
-		if (s->described)
-			e->flags = s->comp[cid].flags &
-				   ~(GZ_FM_ATTACHED | GZ_FM_REMOVED);
-		else
-			memset(e, 0, sizeof(*e));
-		gz_fm_reap(fm, s);
+		forget(fm, s, cid);
+		gz_fm_reap(fm, s, &dead);
 		gz_fm_end(fm);
-		memset(fm->map->ctl[cid], 0, GZ_FM_CTL_SIZE);
-		gz_fm_publish(fm, s);
+		gz_fm_publish(fm, s, 0, NULL);
 	}
 	free(s);
 	gz_fm_unlock(fm);

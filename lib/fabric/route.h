@@ -50,7 +50,7 @@ struct gz_routes {
 
 /*
  * Compute every route over what is up in @t (switches, links). Return: 0,
- * -ENOMEM, or -E2BIG (a shortest path of 255 switches or more).
+ * -ENOMEM, or -E2BIG (a shortest path of 255 hops or more).
  */
 int gz_route_build(const struct gz_topo *t, struct gz_routes *r);
 void gz_route_free(struct gz_routes *r);

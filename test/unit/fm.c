@@ -10,13 +10,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <genzio/genzio.h>
 
 #include "fabric/fm.h"
+#include "fabric/route.h"
 #include "fabric/topo.h"
 #include "sys/sys.h"
+
+/* Linked with -Wl,--wrap=gz_route_build: a manager whose routes cannot
+ * be computed (out of memory), on demand. */
+static int route_fail;
+int __real_gz_route_build(const struct gz_topo *t, struct gz_routes *r);
+int __wrap_gz_route_build(const struct gz_topo *t, struct gz_routes *r);
+int __wrap_gz_route_build(const struct gz_topo *t, struct gz_routes *r)
+{
+	return route_fail ? -ENOMEM : __real_gz_route_build(t, r);
+}
 
 static int dirfd_;
 static char name[32];
@@ -270,4 +282,137 @@ Test(fm, random_bytes_anywhere_in_the_topology_never_crash_a_reader)
 			gz_topo_free(&t);
 		gz_fm_ctl_read(&fm, 0x1001, &c);
 	}
+}
+
+Test(fm, a_manager_killed_mid_change_is_repaired_by_the_next)
+{
+	_Atomic uint32_t *seq = &fm.map->hdr.h.seq;
+	pid_t dead = fork();
+
+	cr_assert_geq(dead, 0);
+	if (!dead)
+		_exit(0);
+	cr_assert_eq(waitpid(dead, NULL, 0), dead);
+	/* killed between begin and end: seq odd, its pid in holder */
+	atomic_fetch_add(seq, 1);
+	atomic_store(&fm.map->hdr.h.holder, (int32_t)dead);
+	cr_assert_eq(gz_fm_snapshot(&fm, &snap), 0,
+		     "a reader repairs a dead holder's seqlock");
+	cr_assert_eq(atomic_load(seq) & 1, 0);
+	/* a live holder's (stopped, say) is waited for, not touched ... */
+	atomic_fetch_add(seq, 1);
+	atomic_store(&fm.map->hdr.h.holder, (int32_t)getpid());
+	cr_assert_eq(gz_fm_snapshot(&fm, &snap), -EAGAIN);
+	/* ... but the lock proves it gone (here: a recycled pid) */
+	cr_assert_eq(gz_fm_lock(&fm), 0);
+	gz_fm_unlock(&fm);
+	cr_assert_eq(gz_fm_snapshot(&fm, &snap), 0);
+	cr_assert(gz_fm_present(&snap, 1), "what it left is read again");
+	cr_assert_eq(gz_fm_inject(&fm, GENZIO_FAULT_LINK_DOWN, "a", "b"), 0,
+		     "and the next change goes through");
+}
+
+Test(fm, a_log_entry_mid_write_is_counted_lost_not_read)
+{
+	uint64_t next = gz_fm_log_head(&fm), lost = 0, h;
+	struct got g = { 0 };
+
+	cr_assert_eq(gz_fm_inject(&fm, GENZIO_FAULT_LINK_DOWN, "a", "b"), 0);
+	h = gz_fm_log_head(&fm);
+	/* what append() leaves when its writer dies among the fields */
+	fm.map->log[(h - 1) % GZ_FM_LOG].seq = UINT64_MAX;
+	gz_fm_events(&fm, &next, take, &g, &lost);
+	cr_assert_eq(g.n, 0);
+	cr_assert_eq(lost, 1);
+	/* the next writer rewrites that slot only a lap later; the log
+	 * goes on */
+	cr_assert_eq(gz_fm_inject(&fm, GENZIO_FAULT_LINK_UP, "a", "b"), 0);
+	gz_fm_events(&fm, &next, take, &g, &lost);
+	cr_assert_eq(g.n, 1);
+	cr_assert_eq(g.type[0], GENZIO_EVENT_LINK_UP);
+}
+
+Test(fm, a_join_whose_routes_fail_is_undone)
+{
+	struct genzio_component c;
+	struct gz_fm_self self = { 0 };
+	uint64_t next = gz_fm_log_head(&fm), lost = 0;
+	struct got g = { 0 };
+
+	route_fail = 1;
+	cr_assert_eq(gz_fm_lock(&fm), 0);
+	cr_assert_eq(gz_fm_attach(&fm, 2, 8, &self), -ENOMEM);
+	gz_fm_unlock(&fm);
+	route_fail = 0;
+	cr_assert_eq(gz_fm_snapshot(&fm, &snap), 0);
+	cr_assert(!(snap.comp[2].flags & GZ_FM_ATTACHED), "not left joined");
+	cr_assert(snap.comp[2].flags & GZ_FM_DECLARED, "free for the next");
+	cr_assert_eq(gz_fm_ctl_read(&fm, 0x1002, &c), -EHOSTUNREACH);
+	gz_fm_events(&fm, &next, take, &g, &lost);
+	cr_assert_eq(g.n, 0, "nobody heard it join");
+	cr_assert_eq(gz_fm_lock(&fm), 0);
+	cr_assert_eq(gz_fm_attach(&fm, 2, 8, &self), 0);
+	gz_fm_unlock(&fm);
+	cr_assert_eq(word(1, 2), GZ_FM_PATH_PRIMARY);
+}
+
+Test(fm, a_fault_whose_routes_fail_is_not_made)
+{
+	uint64_t next = gz_fm_log_head(&fm), lost = 0;
+	struct got g = { 0 };
+
+	route_fail = 1;
+	cr_assert_eq(gz_fm_inject(&fm, GENZIO_FAULT_LINK_DOWN, "a", "b"),
+		     -ENOMEM);
+	route_fail = 0;
+	cr_assert_eq(gz_fm_snapshot(&fm, &snap), 0);
+	cr_assert(gz_fm_link_up(&snap, 0), "the link stays up");
+	gz_fm_events(&fm, &next, take, &g, &lost);
+	cr_assert_eq(g.n, 0, "and no event says otherwise");
+	cr_assert_eq(gz_fm_inject(&fm, GENZIO_FAULT_LINK_DOWN, "a", "b"), 0);
+	gz_fm_events(&fm, &next, take, &g, &lost);
+	cr_assert_eq(g.n, 1);
+}
+
+/* A chain of @n switches, a component at each end. */
+static void chain(uint32_t n, struct gz_topo *t)
+{
+	char sw[16];
+
+	gz_topo_init(t);
+	for (uint32_t i = 0; i < n; i++) {
+		snprintf(sw, sizeof(sw), "s%u", i);
+		cr_assert_eq(gz_topo_add_switch(t, sw, 1), 0);
+		if (i)
+			cr_assert_eq(gz_topo_add_link(t, i - 1, i), 0);
+	}
+	cr_assert_eq(gz_topo_add_comp(t, "head", 0x1001, 0), 0);
+	cr_assert_eq(gz_topo_add_comp(t, "tail", 0x1002, n - 1), 0);
+	cr_assert_eq(gz_topo_index(t), 0);
+}
+
+Test(fm, a_host_fabric_takes_255_switches_in_a_chain_not_256)
+{
+	struct gz_fm_self self = { 0 };
+	struct gz_topo t;
+	int built;
+
+	gz_fm_detach(&fm, 1, 7);
+	chain(256, &t);
+	cr_assert_eq(gz_fm_lock(&fm), 0);
+	cr_assert_eq(gz_fm_build(&fm, &t, "chain", 1, &built), -E2BIG,
+		     "refused at build, named; not every join");
+	gz_fm_unlock(&fm);
+	gz_topo_free(&t);
+	chain(255, &t);
+	cr_assert_eq(gz_fm_lock(&fm), 0);
+	cr_assert_eq(gz_fm_build(&fm, &t, "chain", 1, &built), 0);
+	cr_assert_eq(built, 1);
+	cr_assert_eq(gz_fm_attach(&fm, 1, 7, &self), 0);
+	cr_assert_eq(gz_fm_attach(&fm, 2, 8, &self), 0, "254 hops route");
+	gz_fm_unlock(&fm);
+	gz_topo_free(&t);
+	cr_assert_eq(word(1, 2), GZ_FM_PATH_PRIMARY);
+	cr_assert_eq(gz_fm_inject(&fm, GENZIO_FAULT_LINK_DOWN, "s0", "s1"), 0);
+	cr_assert_eq(word(1, 2), GZ_FM_PATH_DOWN, "a chain has no alternate");
 }

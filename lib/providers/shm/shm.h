@@ -17,6 +17,8 @@
  * Files, all in the user's private directory <dir>/genzio-<uid>/ (dir is
  * $GENZIO_SHM_DIR or /dev/shm, and the same under a hugetlbfs mount):
  *   <fabric>.reg                 registry (lib/fabric)
+ *   <fabric>.fm                  its manager: topology, control space,
+ *                                events, path words (lib/fabric/fm*.c)
  *   <fabric>-<cid>-<inc>.comp    a component: life lock, queue pair,
  *                                segment and key tables (peers map it
  *                                read-only)

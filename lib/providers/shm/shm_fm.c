@@ -44,6 +44,11 @@ static int describe(struct gz_shm_ctx *ctx, const char *file, uint32_t subnet,
 	struct gz_topo t;
 	int ret;
 
+	*built = 0;
+	/* a running fabric keeps its description: a file given now is
+	 * not read, so a bad one fails nothing */
+	if (gz_fm_runs(&ctx->fm))
+		return 0;
 	if (file)
 		ret = gz_topo_load(file, &t, err, sizeof(err));
 	else

@@ -63,14 +63,17 @@ void gz_shm_fm_watch_start(struct gz_shm_ctx *ctx)
 		ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (ino >= 0 && ctx->fm_efd >= 0)
 		wd = inotify_add_watch(ino, path, IN_MODIFY);
-	if (wd >= 0 && !gz_shm_watch_add(ctx->base.ev.epfd, ino) &&
-	    !gz_shm_watch_add(ctx->base.ev.epfd, ctx->fm_efd)) {
-		ctx->fm_wd = wd;
-		ctx->fm_pid = getpid();
-		ctx->fm_next = watching;
-		watching = ctx;
-		pthread_mutex_unlock(&lock);
-		return;
+	if (wd >= 0 && !gz_shm_watch_add(ctx->base.ev.epfd, ino)) {
+		if (!gz_shm_watch_add(ctx->base.ev.epfd, ctx->fm_efd)) {
+			ctx->fm_wd = wd;
+			ctx->fm_pid = getpid();
+			ctx->fm_next = watching;
+			watching = ctx;
+			pthread_mutex_unlock(&lock);
+			return;
+		}
+		/* half in the set: every change would wake its waits */
+		epoll_ctl(ctx->base.ev.epfd, EPOLL_CTL_DEL, ino, NULL);
 	}
 	if (ino >= 0 && !watching) {
 		close(ino);
