@@ -132,6 +132,9 @@ struct gz_fm {
 	/* one manager per open file too: an OFD lock does not exclude
 	 * the threads of its own description */
 	pthread_mutex_t lock;
+	/* its opener: a forked child shares the OFD lock and may inherit
+	 * the mutex held, so it manages nothing through this handle */
+	int32_t pid;
 	char name[32];
 };
 
@@ -172,7 +175,7 @@ int gz_fm_row_write(struct gz_fm *fm, uint32_t cid, const uint8_t *row);
 void gz_fm_zero_tail(struct gz_fm *fm);
 /* The file's lock, waiting at most the setup timeout (named: who holds
  * it); it repairs the seqlock of a manager killed mid-change. 0,
- * -ETIMEDOUT, -errno. */
+ * -ETIMEDOUT, -EPERM (a forked child: named), -errno. */
 int gz_fm_lock(struct gz_fm *fm);
 void gz_fm_unlock(struct gz_fm *fm);
 /* A consistent, checked copy. 0, -EAGAIN (a manager stopped mid-write;

@@ -26,6 +26,7 @@ int gz_fm_open(int dirfd, const char *name, int create, struct gz_fm *fm)
 	memset(fm, 0, sizeof(*fm));
 	pthread_mutex_init(&fm->lock, NULL);
 	fm->fd = -1;
+	fm->pid = (int32_t)getpid();
 	snprintf(fm->name, sizeof(fm->name), "%s", name);
 	snprintf(path, sizeof(path), "%s.fm", name);
 	fm->fd = openat(
@@ -169,6 +170,11 @@ int gz_fm_lock(struct gz_fm *fm)
 {
 	int ret;
 
+	if (fm->pid != (int32_t)getpid())
+		return gz_err(-EPERM,
+			      "fabric %s: this handle was opened by pid %d; "
+			      "a forked child opens its own",
+			      fm->name, (int)fm->pid);
 	pthread_mutex_lock(&fm->lock);
 	ret = gz_sys_filelock(fm->fd, gz_sys_setup_timeout_ms());
 	if (ret)

@@ -390,7 +390,8 @@ void gz_fm_detach(struct gz_fm *fm, uint32_t cid, uint64_t inc)
 	struct gz_fm_snap *s;
 	int ret;
 
-	if (!cid || cid > GZ_FM_MAX_CID)
+	/* a forked child's inherited context: the parent holds it */
+	if (!cid || cid > GZ_FM_MAX_CID || fm->pid != (int32_t)getpid())
 		return;
 	if ((ret = gz_fm_lock(fm))) {
 		(void)gz_err(ret,

@@ -8,6 +8,7 @@
  */
 #include <poll.h>
 #include <stdio.h>
+#include <sys/wait.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -464,6 +465,37 @@ Test(fabric, control_space_says_what_the_manager_assigned)
 	genzio_fabric_close(f);
 	gzt_ep_close(&ep);
 	ring_gone();
+}
+
+Test(fabric, a_forked_child_manages_nothing_through_its_parents_handle)
+{
+	struct genzio_fabric *f;
+	struct gzt_ep ep;
+	int status;
+	pid_t pid;
+
+	cr_assert_eq(gzt_ep_open(&ep, 0, 0), 0);
+	f = fab_open();
+	/* it shares the OFD lock and may inherit the mutex held: it
+	 * would be a second manager, or hang */
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (!pid)
+		_exit(genzio_fabric_inject(f, GENZIO_FAULT_SWITCH_DOWN, "sw0",
+					   NULL) == -EPERM
+			  ? 0
+			  : 1);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		  "the child's inject was not -EPERM");
+	cr_assert_eq(genzio_fabric_inject(f, GENZIO_FAULT_SWITCH_DOWN, "sw0",
+					  NULL),
+		     0, "the parent's still works");
+	cr_assert_eq(genzio_fabric_inject(f, GENZIO_FAULT_SWITCH_UP, "sw0",
+					  NULL),
+		     0);
+	genzio_fabric_close(f);
+	gzt_ep_close(&ep);
 }
 
 Test(fabric, bad_arguments_are_errors)
