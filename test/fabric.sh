@@ -9,7 +9,7 @@
 fab=${1:-$GZT_BUILDDIR/tools/genzio-fabric}
 info=$(dirname "$fab")/genzio-info
 fixture=$GZT_BUILDDIR/test/fabric-fixture
-tap_plan 26
+tap_plan 27
 tmp=$(mktemp -d)
 dir=${GENZIO_SHM_DIR:-/dev/shm}/genzio-$(id -u)
 export GENZIO_FABRIC=fab$$ GENZIO_FABRIC_FILE=$tmp/ring.fab
@@ -105,9 +105,17 @@ t "a missing one" 3 'GENZIO_FABRIC_FILE: /nonexistent.fab' \
 	env GENZIO_FABRIC=fabbad$$ GENZIO_FABRIC_FILE=/nonexistent.fab \
 	GENZIO_DEBUG=1 "$info" -d shm
 rm -f "$dir/fabbad$$".*
+printf 'subnet 2\nswitch s\ncomponent x s\n' >"$tmp/sub2.fab"
+t "a join refused after it built the fabric takes the build back" 1 \
+	'nobody ever joined' sh -c "
+	export GENZIO_FABRIC=fabsub$$
+	GENZIO_FABRIC_FILE= '$info' -d shm >/dev/null 2>&1
+	GENZIO_FABRIC_FILE='$tmp/sub2.fab' '$info' -d shm >/dev/null 2>&1
+	GENZIO_DEBUG=1 '$fab' show"
+rm -f "$dir/fabsub$$".*
 # a full tmpfs: the manager file's mapped part is allocated at open, so
 # no store or post meets a hole (SIGBUS); sizes that fail at the manager
-# file and, with it in, at the component file
+# file and, with it in, at a later file
 small() {
 	name="a full tmpfs ($1): an error, no signal"
 	if [ "$(id -u)" != 0 ]; then
@@ -123,5 +131,5 @@ small() {
 		GENZIO_FABRIC_FILE= "$info" -d shm
 	umount "$tmp/small"
 }
-small 1m '\.fm: No space left'
-small 4m 'cannot create .*\.comp'
+small 200k '\.fm: No space left'
+small 1m 'genzio_device_open: .*(No space left|Cannot allocate)'

@@ -117,17 +117,20 @@ struct gz_fm_file {
 
 /*
  * A manager or reader of one host fabric (private). The mapping ends
- * where the path words begin: a context maps only its own row of them
- * (4 KiB, not 16 MiB, under mlockall), a manager reads and writes the
- * others' with pread/pwrite.
+ * where the control spaces begin: they and the path words are read and
+ * written with pread/pwrite (a hole so read allocates nothing, and a full
+ * tmpfs is an error, not SIGBUS), except a context's own row of path
+ * words, which its posters load: it maps that 4 KiB, allocated first.
+ * What is mapped, about 320 KiB, is allocated at open.
  */
-#define GZ_FM_MAP_LEN offsetof(struct gz_fm_file, path)
+#define GZ_FM_MAP_LEN offsetof(struct gz_fm_file, ctl)
 /* rows are mapped one by one: each must start a page */
-_Static_assert(GZ_FM_MAP_LEN % 4096 == 0 && (GZ_FM_MAX_CID + 1) % 4096 == 0,
+_Static_assert(offsetof(struct gz_fm_file, path) % 4096 == 0 &&
+		   (GZ_FM_MAX_CID + 1) % 4096 == 0,
 	       "path rows must be page-aligned");
 struct gz_fm {
 	int fd;
-	struct gz_fm_file *map; /* writable, up to the path words */
+	struct gz_fm_file *map; /* writable, up to the control spaces */
 	_Atomic uint8_t *row;	/* a context's row, or NULL */
 	/* one manager per open file too: an OFD lock does not exclude
 	 * the threads of its own description */
@@ -173,6 +176,11 @@ int gz_fm_row_read(const struct gz_fm *fm, uint32_t cid, uint8_t *row);
 int gz_fm_row_write(struct gz_fm *fm, uint32_t cid, const uint8_t *row);
 /* Zero the control spaces and every path word (a rebuild). */
 void gz_fm_zero_tail(struct gz_fm *fm);
+/* Component @cid's control space, whole, into @blk; put: from @blk, or
+ * zeros when @blk is NULL (a block that is a hole stays one). 0 or
+ * -errno (-ENOSPC: a full tmpfs). Readers copy inside the seqlock. */
+int gz_fm_ctl_get(const struct gz_fm *fm, uint32_t cid, uint8_t *blk);
+int gz_fm_ctl_put(struct gz_fm *fm, uint32_t cid, const uint8_t *blk);
 /* The file's lock, waiting at most the setup timeout (named: who holds
  * it); it repairs the seqlock of a manager killed mid-change. 0,
  * -ETIMEDOUT, -EPERM (a forked child: named), -errno. */
@@ -204,6 +212,9 @@ int gz_fm_link_up(const struct gz_fm_snap *s, uint32_t i);
  */
 int gz_fm_build(struct gz_fm *fm, const struct gz_topo *t, const char *source,
 		uint32_t subnet, int *built);
+/* A build taken back (its joiner failed): no fabric, unless a live
+ * component is attached. */
+void gz_fm_unbuild(struct gz_fm *fm);
 /* The CIDs a joiner may take: declared, not attached to a live holder
  * (@allow: 64 words). 0, or -ENOENT for "any" (the default fabric). */
 int gz_fm_allowed(struct gz_fm *fm, uint64_t *allow);
@@ -248,9 +259,10 @@ uint64_t gz_fm_log_head(const struct gz_fm *fm);
 
 /* ---- fm_ctl.c ---- */
 struct genzio_component;
-/* Write @cid's control space from @s (and @self when attaching). */
-void gz_fm_ctl_write(struct gz_fm *fm, const struct gz_fm_snap *s, uint32_t cid,
-		     const struct gz_fm_self *self);
+/* Write @cid's control space from @s (and @self when attaching). 0 or
+ * -errno. */
+int gz_fm_ctl_write(struct gz_fm *fm, const struct gz_fm_snap *s, uint32_t cid,
+		    const struct gz_fm_self *self);
 /* Read it back as input into @out. 0, -EHOSTUNREACH (nobody holds it),
  * -EPROTO (malformed: named), -EAGAIN. */
 int gz_fm_ctl_read(const struct gz_fm *fm, uint32_t gcid,

@@ -38,14 +38,17 @@ struct ctl_iface {
 	char peer[GZ_FM_NAME];
 };
 
-void gz_fm_ctl_write(struct gz_fm *fm, const struct gz_fm_snap *s, uint32_t cid,
-		     const struct gz_fm_self *self)
+int gz_fm_ctl_write(struct gz_fm *fm, const struct gz_fm_snap *s, uint32_t cid,
+		    const struct gz_fm_self *self)
 {
-	uint8_t *blk = fm->map->ctl[cid];
+	uint8_t blk[GZ_FM_CTL_SIZE] __attribute__((aligned(8))) = {0};
 	struct ctl_core core;
 	struct ctl_iface ifc = {.type = CTL_IFACE, .size = sizeof(ifc)};
+	int ret;
 
 	/* what the component said of itself stays, unless it says again */
+	if (gz_fm_ctl_get(fm, cid, blk))
+		memset(blk, 0, sizeof(blk));
 	memcpy(&core, blk, sizeof(core));
 	if (self || core.magic != CTL_MAGIC) {
 		memset(&core, 0, sizeof(core));
@@ -66,10 +69,15 @@ void gz_fm_ctl_write(struct gz_fm *fm, const struct gz_fm_snap *s, uint32_t cid,
 	ifc.state =
 	    gz_fm_comp_link_up(s, cid) ? GENZIO_STATE_UP : GENZIO_STATE_DOWN;
 	snprintf(ifc.peer, sizeof(ifc.peer), "%s", s->sw[s->comp[cid].sw].name);
-	gz_fm_begin(fm);
+	memset(blk, 0, sizeof(blk));
 	memcpy(blk, &core, sizeof(core));
 	memcpy(blk + IFACE_AT, &ifc, sizeof(ifc));
+	gz_fm_begin(fm);
+	ret = gz_fm_ctl_put(fm, cid, blk);
 	gz_fm_end(fm);
+	return ret ? gz_err(ret, "fabric %s: control space of component %u: %s",
+			    fm->name, cid, strerror(-ret))
+		   : 0;
 }
 
 /* One consistent copy of @cid's block and its component entry. 0 or
@@ -85,7 +93,8 @@ static int ctl_copy(const struct gz_fm *fm, uint32_t cid, uint8_t *blk,
 
 		if (q & 1)
 			continue;
-		memcpy(blk, fm->map->ctl[cid], GZ_FM_CTL_SIZE);
+		if (gz_fm_ctl_get(fm, cid, blk))
+			return -EIO;
 		memcpy(e, &fm->map->comp[cid], sizeof(*e));
 		atomic_thread_fence(memory_order_acquire);
 		if (atomic_load_explicit(seq, memory_order_relaxed) == q)

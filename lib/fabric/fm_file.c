@@ -133,13 +133,41 @@ int gz_fm_row_write(struct gz_fm *fm, uint32_t cid, const uint8_t *row)
 	return n == GZ_FM_MAX_CID + 1 ? 0 : n < 0 ? -errno : -EIO;
 }
 
+static off_t ctl_off(uint32_t cid)
+{
+	return (off_t)offsetof(struct gz_fm_file, ctl) +
+	       (off_t)cid * GZ_FM_CTL_SIZE;
+}
+
+int gz_fm_ctl_get(const struct gz_fm *fm, uint32_t cid, uint8_t *blk)
+{
+	ssize_t n = pread(fm->fd, blk, GZ_FM_CTL_SIZE, ctl_off(cid));
+
+	return n == GZ_FM_CTL_SIZE ? 0 : n < 0 ? -errno : -EIO;
+}
+
+int gz_fm_ctl_put(struct gz_fm *fm, uint32_t cid, const uint8_t *blk)
+{
+	static const uint8_t zero[GZ_FM_CTL_SIZE];
+	uint8_t was[GZ_FM_CTL_SIZE];
+	ssize_t n;
+
+	/* zeros over zeros (a hole) would allocate its page */
+	if (!blk && !gz_fm_ctl_get(fm, cid, was) &&
+	    !memcmp(was, zero, sizeof(was)))
+		return 0;
+	n = pwrite(fm->fd, blk ? blk : zero, GZ_FM_CTL_SIZE, ctl_off(cid));
+	return n == GZ_FM_CTL_SIZE ? 0 : n < 0 ? -errno : -EIO;
+}
+
 void gz_fm_zero_tail(struct gz_fm *fm)
 {
 	static const uint8_t zero[GZ_FM_MAX_CID + 1];
 
-	memset(fm->map->ctl, 0, sizeof(fm->map->ctl));
-	for (uint32_t c = 0; c <= GZ_FM_MAX_CID; c++)
+	for (uint32_t c = 0; c <= GZ_FM_MAX_CID; c++) {
+		gz_fm_ctl_put(fm, c, NULL);
 		gz_fm_row_write(fm, c, zero);
+	}
 }
 
 /* The seqlock left odd (@q) by a killed manager, made even. 0 if

@@ -172,7 +172,7 @@ int gz_fm_publish(struct gz_fm *fm, const struct gz_fm_snap *before,
 		ret = paths_write(fm, s);
 	for (uint32_t c = 1; !ret && c <= GZ_FM_MAX_CID; c++)
 		if (s->comp[c].flags & GZ_FM_ATTACHED)
-			gz_fm_ctl_write(fm, s, c, c == cid ? self : NULL);
+			ret = gz_fm_ctl_write(fm, s, c, c == cid ? self : NULL);
 	if (!ret && before)
 		gz_fm_log_diff(fm, before, s);
 	free(s);
@@ -191,7 +191,7 @@ static void forget(struct gz_fm *fm, const struct gz_fm_snap *s, uint32_t cid)
 		    s->comp[cid].flags & ~(GZ_FM_ATTACHED | GZ_FM_REMOVED);
 	else
 		memset(e, 0, sizeof(*e));
-	memset(fm->map->ctl[cid], 0, GZ_FM_CTL_SIZE);
+	gz_fm_ctl_put(fm, cid, NULL);
 }
 
 void gz_fm_dead_find(const struct gz_fm_snap *s, struct gz_fm_dead *d)
@@ -300,18 +300,24 @@ int gz_fm_build(struct gz_fm *fm, const struct gz_topo *t, const char *source,
 		e->sw = t->comp[i].sw;
 		e->flags = GZ_FM_DECLARED;
 	}
-	/* the last fabric's control spaces, in the mapped part, which
-	 * stays allocated (no hole to SIGBUS on a full tmpfs) */
-	memset(fm->map->ctl, 0, sizeof(fm->map->ctl));
 	gz_fm_end(fm);
-	/* and its path words, zero again without touching a page (tmpfs
-	 * frees what it punches); a row is allocated again when it is
-	 * mapped */
+	/* the last fabric's control spaces and path words: zero again
+	 * without touching a page (tmpfs frees what it punches); none of
+	 * it is mapped but a context's row, allocated when it is */
 	if (fallocate(fm->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 		      GZ_FM_MAP_LEN, sizeof(struct gz_fm_file) - GZ_FM_MAP_LEN))
 		gz_fm_zero_tail(fm);
 	*built = 1;
 	return 0;
+}
+
+void gz_fm_unbuild(struct gz_fm *fm)
+{
+	if (gz_fm_runs(fm))
+		return;
+	gz_fm_begin(fm);
+	fm->map->hdr.h.magic = 0; /* "nobody ever joined" again */
+	gz_fm_end(fm);
 }
 
 int gz_fm_allowed(struct gz_fm *fm, uint64_t *allow)

@@ -87,6 +87,7 @@ struct gz_shm_ctx {
 	struct gz_fabric fabric;
 	struct gz_fm fm;		/* the fabric's manager (shm_fm.c) */
 	int fm_locked;			/* between fm_enter and fm_attach */
+	int fm_built;			/* and this join built the fabric */
 	int fm_wd, fm_efd;		/* its file's watch (shm_fmwatch.c) */
 	pid_t fm_pid;			/* the process that watches */
 	struct gz_shm_ctx *fm_next;

@@ -78,11 +78,16 @@ static int choose(struct gz_shm_ctx *ctx, const struct gz_fm_snap *s,
 			      "declares no such component",
 			      want, ctx->fm.name, s->source);
 	if (!(allow[(cid - 1) / 64] >> ((cid - 1) % 64) & 1))
-		return gz_err(-EADDRINUSE,
-			      "GENZIO_COMPONENT=%s: component "
-			      "%#x is held by pid %d, or removed",
-			      want, s->subnet << 12 | cid,
-			      (int)s->comp[cid].pid);
+		return s->comp[cid].flags & GZ_FM_REMOVED
+			   ? gz_err(-EADDRINUSE,
+				    "GENZIO_COMPONENT=%s: component %#x is "
+				    "removed (genzio-fabric add %s)",
+				    want, s->subnet << 12 | cid, want)
+			   : gz_err(-EADDRINUSE,
+				    "GENZIO_COMPONENT=%s: component %#x is "
+				    "held by pid %d",
+				    want, s->subnet << 12 | cid,
+				    (int)s->comp[cid].pid);
 	memset(allow, 0, 64 * sizeof(*allow));
 	allow[(cid - 1) / 64] = 1ull << ((cid - 1) % 64);
 	return 0;
@@ -108,6 +113,7 @@ int gz_shm_fm_enter(struct gz_shm_ctx *ctx, const char *fabric,
 		return ret;
 	ctx->fm_locked = 1;
 	ret = describe(ctx, file && *file ? file : NULL, *subnet, &built);
+	ctx->fm_built = !ret && built;
 	if (!ret)
 		ret = gz_fm_snapshot(&ctx->fm, ctx->fm_snap);
 	if (ret)
@@ -145,6 +151,8 @@ int gz_shm_fm_attach(struct gz_shm_ctx *ctx)
 
 	if (!ret)
 		ret = gz_fm_attach(&ctx->fm, ctx->cid, ctx->incarnation, &self);
+	if (ret && ctx->fm_built)
+		gz_fm_unbuild(&ctx->fm);
 
 	/* events from now on: what our own join did is no news to us */
 	ctx->fm_log_next = gz_fm_log_head(&ctx->fm);
@@ -155,6 +163,9 @@ int gz_shm_fm_attach(struct gz_shm_ctx *ctx)
 
 void gz_shm_fm_exit(struct gz_shm_ctx *ctx)
 {
+	/* a join that failed after it built the fabric takes it back */
+	if (ctx->fm_locked && ctx->fm_built)
+		gz_fm_unbuild(&ctx->fm);
 	if (ctx->fm_locked)
 		gz_fm_unlock(&ctx->fm);
 	ctx->fm_locked = 0;
