@@ -62,7 +62,8 @@ static void usage(FILE *f)
 
 /* Every node and link of @f. The lists are counted, then filled; a
  * component that joins in between makes a list longer than its buffer
- * (the calls return how many there are): read both again, bigger. */
+ * (the calls return how many there are), or the links of another list
+ * of nodes: read both again, bigger. */
 static int load(struct genzio_fabric *f, struct genzio_fabric_node **n,
 		struct genzio_fabric_link **l, int *nn, int *nl)
 {
@@ -71,11 +72,15 @@ static int load(struct genzio_fabric *f, struct genzio_fabric_node **n,
 	*n = NULL;
 	*l = NULL;
 	for (int round = 0; round < 16; round++) {
+		int again;
+
 		*nn = genzio_fabric_node_list(f, *n, an);
 		*nl = genzio_fabric_link_list(f, *l, al);
-		if (*nn < 0 || *nl < 0)
-			return *nn < 0 ? *nn : *nl;
-		if (*n && *l && *nn <= an && *nl <= al)
+		/* links name nodes by index: both lists of one fabric */
+		again = genzio_fabric_node_list(f, NULL, 0);
+		if (*nn < 0 || *nl < 0 || again < 0)
+			return *nn < 0 ? *nn : *nl < 0 ? *nl : again;
+		if (*n && *l && *nn <= an && *nl <= al && again == *nn)
 			return 0;
 		free(*n);
 		free(*l);

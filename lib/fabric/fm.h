@@ -37,7 +37,7 @@
 #define GZ_FM_SOURCE_MAX 200u
 #define GZ_FM_NAME 32u
 #define GZ_FM_MAGIC 0x475a464du /* "GZFM" */
-#define GZ_FM_VERSION 1u
+#define GZ_FM_VERSION 2u	/* 2: 255 switches */
 
 /* A path word: how @a reaches @b now. Posters test GZ_FM_PATH_DOWN. */
 enum {
@@ -132,6 +132,8 @@ struct gz_fm {
 	int fd;
 	struct gz_fm_file *map; /* writable, up to the control spaces */
 	_Atomic uint8_t *row;	/* a context's row, or NULL */
+	void *row_base;		/* its mapping: the pages that hold it */
+	size_t row_len;
 	/* one manager per open file too: an OFD lock does not exclude
 	 * the threads of its own description */
 	pthread_mutex_t lock;
@@ -190,9 +192,16 @@ void gz_fm_unlock(struct gz_fm *fm);
  * one killed mid-write is repaired by the next gz_fm_lock()),
  * -ENOENT (never built), -EPROTO (garbage: named). */
 int gz_fm_snapshot(const struct gz_fm *fm, struct gz_fm_snap *s);
-/* In a seqlock reader's loop: 1 once a manager stayed mid-change past
- * the bound (200 ms from the 64th try, *@since keeps the start). */
-int gz_fm_seq_wait(uint32_t tries, uint64_t *since);
+/* In a seqlock reader's loop, before each try (@q: the seq it last
+ * read): 1 once a manager stayed mid-change past the bound (200 ms from
+ * the 64th try). One that was killed mid-change (seq odd, nobody holding
+ * the lock) is repaired once, and the bound starts again. */
+struct gz_fm_wait {
+	uint32_t tries;
+	int repaired;
+	uint64_t since;
+};
+int gz_fm_seq_wait(const struct gz_fm *fm, struct gz_fm_wait *w, uint32_t q);
 /* @s as a topology to route (@live: with the states; else all up). */
 int gz_fm_topo(const struct gz_fm_snap *s, int live, struct gz_topo *t);
 /* Component @cid of @s is on the fabric: attached, its holder alive,

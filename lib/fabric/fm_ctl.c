@@ -86,11 +86,11 @@ static int ctl_copy(const struct gz_fm *fm, uint32_t cid, uint8_t *blk,
 		    struct gz_fm_comp *e)
 {
 	const _Atomic uint32_t *seq = &fm->map->hdr.h.seq;
-	uint64_t since = 0;
+	struct gz_fm_wait w = {0};
+	uint32_t q = 0;
 
-	for (uint32_t tries = 0; !gz_fm_seq_wait(tries, &since); tries++) {
-		uint32_t q = atomic_load_explicit(seq, memory_order_acquire);
-
+	while (!gz_fm_seq_wait(fm, &w, q)) {
+		q = atomic_load_explicit(seq, memory_order_acquire);
 		if (q & 1)
 			continue;
 		if (gz_fm_ctl_get(fm, cid, blk))

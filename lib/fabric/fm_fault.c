@@ -37,19 +37,27 @@ uint32_t gz_fm_comp_find(const struct gz_fm_snap *s, const char *name)
 	return 0;
 }
 
+/* The one word a fault changed, and what it held: to take it back. */
+struct undo {
+	uint32_t *word;
+	uint32_t was;
+};
+
 /* Set *@word to @on (0 or 1): -EALREADY if it is so. */
-static int flip(uint32_t *word, uint32_t on)
+static int flip(uint32_t *word, uint32_t on, struct undo *u)
 {
 	if (*word == on)
 		return -EALREADY;
+	*u = (struct undo){word, *word};
 	*word = on;
 	return 0;
 }
 
-static int flag(uint32_t *flags, uint32_t bit, int set)
+static int flag(uint32_t *flags, uint32_t bit, int set, struct undo *u)
 {
 	if (!!(*flags & bit) == !!set)
 		return -EALREADY;
+	*u = (struct undo){flags, *flags};
 	*flags = set ? *flags | bit : *flags & ~bit;
 	return 0;
 }
@@ -89,7 +97,7 @@ static int link_find(const struct gz_fm *fm, const struct gz_fm_snap *s,
 }
 
 static int apply(struct gz_fm *fm, const struct gz_fm_snap *s, uint32_t type,
-		 const char *a, const char *b)
+		 const char *a, const char *b, struct undo *u)
 {
 	struct gz_fm_file *f = fm->map;
 	int up = type == GENZIO_FAULT_LINK_UP ||
@@ -104,45 +112,27 @@ static int apply(struct gz_fm *fm, const struct gz_fm_snap *s, uint32_t type,
 		if ((ret = link_find(fm, s, a, b, &link, &cid)))
 			return ret;
 		if (link != UINT32_MAX)
-			return flip(&f->link[link].up, (uint32_t)up);
-		return flag(&f->comp[cid].flags, GZ_FM_LINK_DOWN, !up);
+			return flip(&f->link[link].up, (uint32_t)up, u);
+		return flag(&f->comp[cid].flags, GZ_FM_LINK_DOWN, !up, u);
 	case GENZIO_FAULT_SWITCH_DOWN:
 	case GENZIO_FAULT_SWITCH_UP:
 		if ((sw = gz_fm_sw_find(s, a)) == UINT32_MAX)
 			return gz_err(-ENOENT, "fabric %s has no switch %s",
 				      fm->name, a);
-		return flip(&f->sw[sw].up, (uint32_t)up);
+		return flip(&f->sw[sw].up, (uint32_t)up, u);
 	default:
 		if (!(cid = gz_fm_comp_find(s, a)))
 			return gz_err(-ENOENT, "fabric %s has no component %s",
 				      fm->name, a);
-		return flag(&f->comp[cid].flags, GZ_FM_REMOVED, !up);
+		return flag(&f->comp[cid].flags, GZ_FM_REMOVED, !up, u);
 	}
-}
-
-/* A fault whose routes could not be published, taken back: the states
- * of @s again, but not the dead reaped with it. */
-static void restore(struct gz_fm *fm, const struct gz_fm_snap *s)
-{
-	struct gz_fm_file *f = fm->map;
-	const uint32_t bits = GZ_FM_LINK_DOWN | GZ_FM_REMOVED;
-
-	gz_fm_begin(fm);
-	for (uint32_t i = 0; i < s->nsw; i++)
-		f->sw[i].up = s->sw[i].up;
-	for (uint32_t i = 0; i < s->nlink; i++)
-		f->link[i].up = s->link[i].up;
-	for (uint32_t c = 1; c <= GZ_FM_MAX_CID; c++)
-		if (f->comp[c].flags & GZ_FM_ATTACHED)
-			f->comp[c].flags = (f->comp[c].flags & ~bits) |
-					   (s->comp[c].flags & bits);
-	gz_fm_end(fm);
 }
 
 int gz_fm_inject(struct gz_fm *fm, uint32_t type, const char *a, const char *b)
 {
 	struct gz_fm_dead dead;
 	struct gz_fm_snap *s;
+	struct undo u = {0};
 	int ret;
 
 	if (type < GENZIO_FAULT_LINK_DOWN ||
@@ -167,14 +157,17 @@ int gz_fm_inject(struct gz_fm *fm, uint32_t type, const char *a, const char *b)
 		gz_fm_dead_find(s, &dead);
 		gz_fm_begin(fm);
 		gz_fm_reap(fm, s, &dead);
-		ret = apply(fm, s, type, a, b);
+		ret = apply(fm, s, type, a, b, &u);
 		gz_fm_end(fm);
 		/* even when the fault is refused: the dead it reaped are
 		 * news (COMPONENT_REMOVE) */
 		pub = gz_fm_publish(fm, s, 0, NULL);
 		if (!ret && pub) {
-			/* a fault nobody's path words show is not made */
-			restore(fm, s);
+			/* a fault nobody's path words show is not made: that
+			 * word back (a reap done with it stays done) */
+			gz_fm_begin(fm);
+			*u.word = u.was;
+			gz_fm_end(fm);
 			gz_fm_publish(fm, s, 0, NULL);
 			ret = gz_err(pub,
 				     "fabric %s: the routes after that fault "

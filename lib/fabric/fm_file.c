@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -16,6 +15,20 @@
 #include "sys/sys.h"
 
 #define SEQ_WAIT_NS 200000000ull /* a manager mid-change: 200 ms */
+
+/* Allocate the pages of [@off, +@len) of @fd (a hole mapped is SIGBUS on
+ * a full tmpfs). fallocate(2) itself: posix_fallocate's emulation writes
+ * zeros where it reads them, over a live manager's stores. A file system
+ * without it keeps its holes. 0 or -errno. */
+static int allocate(int fd, off_t off, off_t len)
+{
+	int ret;
+
+	do
+		ret = fallocate(fd, 0, off, len) ? -errno : 0;
+	while (ret == -EINTR);
+	return ret == -EOPNOTSUPP ? 0 : ret;
+}
 
 int gz_fm_open(int dirfd, const char *name, int create, struct gz_fm *fm)
 {
@@ -58,9 +71,9 @@ int gz_fm_open(int dirfd, const char *name, int create, struct gz_fm *fm)
 	}
 	/* what is mapped is allocated now: a full tmpfs is -ENOSPC here,
 	 * not SIGBUS at a later store into a hole */
-	if ((ret = posix_fallocate(fm->fd, 0, GZ_FM_MAP_LEN))) {
-		ret = gz_err(-ret, "fabric %s: %s: %s", name, path,
-			     strerror(ret));
+	if ((ret = allocate(fm->fd, 0, GZ_FM_MAP_LEN))) {
+		ret = gz_err(ret, "fabric %s: %s: %s", name, path,
+			     strerror(-ret));
 		goto fail;
 	}
 	fm->map = mmap(NULL, GZ_FM_MAP_LEN, PROT_READ | PROT_WRITE, MAP_SHARED,
@@ -82,8 +95,9 @@ void gz_fm_close(struct gz_fm *fm)
 {
 	if (fm->map)
 		munmap(fm->map, GZ_FM_MAP_LEN);
-	if (fm->row)
-		munmap((void *)fm->row, GZ_FM_MAX_CID + 1);
+	if (fm->row_base)
+		munmap(fm->row_base, fm->row_len);
+	fm->row_base = NULL;
 	fm->row = NULL;
 	if (fm->fd >= 0)
 		close(fm->fd);
@@ -99,23 +113,29 @@ static off_t row_off(uint32_t cid)
 
 int gz_fm_row_map(struct gz_fm *fm, uint32_t cid)
 {
+	long page = sysconf(_SC_PAGESIZE);
+	off_t at, base;
 	void *p;
-
 	int ret;
 
 	if (!cid || cid > GZ_FM_MAX_CID)
 		return -EINVAL;
 	/* a hole would be SIGBUS at a post's load on a full tmpfs */
-	if ((ret = posix_fallocate(fm->fd, row_off(cid), GZ_FM_MAX_CID + 1)))
-		return gz_err(-ret, "fabric %s: its path words: %s", fm->name,
-			      strerror(ret));
-	/* a row is 4096 bytes at a page-aligned offset */
-	p = mmap(NULL, GZ_FM_MAX_CID + 1, PROT_READ, MAP_SHARED, fm->fd,
-		 row_off(cid));
+	if ((ret = allocate(fm->fd, row_off(cid), GZ_FM_MAX_CID + 1)))
+		return gz_err(ret, "fabric %s: its path words: %s", fm->name,
+			      strerror(-ret));
+	/* a row is 4096 bytes at a 4096-aligned offset: the page that
+	 * holds it, whatever the page size */
+	at = row_off(cid);
+	base = at & ~(off_t)(page - 1);
+	fm->row_len = (size_t)(at - base) + GZ_FM_MAX_CID + 1;
+	fm->row_len = (fm->row_len + (size_t)page - 1) & ~(size_t)(page - 1);
+	p = mmap(NULL, fm->row_len, PROT_READ, MAP_SHARED, fm->fd, base);
 	if (p == MAP_FAILED)
 		return gz_err(-errno, "fabric %s: mmap of its path words: %s",
 			      fm->name, strerror(errno));
-	fm->row = p;
+	fm->row_base = p;
+	fm->row = (_Atomic uint8_t *)((uint8_t *)p + (at - base));
 	return 0;
 }
 
@@ -183,15 +203,6 @@ static int seq_repair(const struct gz_fm *fm, uint32_t q)
 		     "the next change rewrites what it left",
 		     fm->name);
 	return 1;
-}
-
-/* A reader's way out of a seqlock odd for good: its holder is dead (a
- * stopped one is waited for, and named). */
-static int seq_dead(const struct gz_fm *fm, uint32_t q)
-{
-	int32_t pid = atomic_load(&fm->map->hdr.h.holder);
-
-	return pid > 0 && kill(pid, 0) && errno == ESRCH && seq_repair(fm, q);
 }
 
 int gz_fm_lock(struct gz_fm *fm)
@@ -283,33 +294,40 @@ static uint64_t mono_ns(void)
 	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
 }
 
-int gz_fm_seq_wait(uint32_t tries, uint64_t *since)
+int gz_fm_seq_wait(const struct gz_fm *fm, struct gz_fm_wait *w, uint32_t q)
 {
 	/* a bound in time, not in tries: a yield on a loaded core may cost
 	 * a scheduler slice */
-	if (tries < 64)
+	if (w->tries++ < 64)
 		return 0;
-	if (!*since)
-		*since = mono_ns();
+	if (!w->since)
+		w->since = mono_ns();
 	sched_yield();
-	return mono_ns() - *since > SEQ_WAIT_NS;
+	if (mono_ns() - w->since <= SEQ_WAIT_NS)
+		return 0;
+	/* odd with nobody holding the lock: its manager was killed, and
+	 * only the next change would repair it. The lock, not a pid in
+	 * the file: it cannot be stale, recycled or of another pid
+	 * namespace. Once per read, so the bound stays one. */
+	if ((q & 1) && !w->repaired && !gz_sys_filelock_held(fm->fd) &&
+	    seq_repair(fm, q)) {
+		w->repaired = 1;
+		w->tries = 0;
+		w->since = 0;
+		return 0;
+	}
+	return 1;
 }
 
 int gz_fm_snapshot(const struct gz_fm *fm, struct gz_fm_snap *s)
 {
 	const struct gz_fm_file *f = fm->map;
-	uint64_t since = 0;
+	struct gz_fm_wait w = {0};
 	uint32_t q = 0;
 
-	for (uint32_t tries = 0;; tries++) {
+	while (!gz_fm_seq_wait(fm, &w, q)) {
 		uint32_t nsw, nlink;
 
-		if (gz_fm_seq_wait(tries, &since)) {
-			if (!seq_dead(fm, q))
-				break;
-			tries = 0; /* repaired: read it again */
-			since = 0;
-		}
 		q = atomic_load_explicit((_Atomic uint32_t *)&f->hdr.h.seq,
 					 memory_order_acquire);
 		if (q & 1) {

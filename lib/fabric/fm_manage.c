@@ -255,11 +255,28 @@ static int fits(struct gz_fm *fm, const struct gz_topo *t, uint32_t *subnet)
 	return 0;
 }
 
+/* A live holder in a file that does not check (garbage, or another
+ * version with the same component table): its pid, or 0. The entries
+ * are only tested, each loaded once. */
+static int32_t raw_holder(const struct gz_fm *fm)
+{
+	for (uint32_t c = 1; c <= GZ_FM_MAX_CID; c++) {
+		struct gz_fm_comp e;
+
+		memcpy(&e, &fm->map->comp[c], sizeof(e));
+		if ((e.flags & GZ_FM_ATTACHED) &&
+		    gz_sys_proc_alive(e.pid, e.starttime) == 1)
+			return e.pid;
+	}
+	return 0;
+}
+
 int gz_fm_build(struct gz_fm *fm, const struct gz_topo *t, const char *source,
 		uint32_t subnet, int *built)
 {
 	struct gz_fm_snap *s = malloc(sizeof(struct gz_fm_snap));
 	struct gz_fm_hdr *h = &fm->map->hdr.h;
+	int32_t pid;
 	int ret;
 
 	*built = 0;
@@ -273,6 +290,13 @@ int gz_fm_build(struct gz_fm *fm, const struct gz_topo *t, const char *source,
 	free(s);
 	if (ret && ret != -ENOENT && ret != -EPROTO)
 		return ret;
+	if (ret == -EPROTO && (pid = raw_holder(fm)))
+		return gz_err(-EPROTO,
+			      "fabric %s: its manager file is garbage, or of "
+			      "another version, while pid %d holds a component "
+			      "of it: stop the fabric's processes, then remove "
+			      "%s.fm",
+			      fm->name, (int)pid, fm->name);
 	if ((ret = fits(fm, t, &subnet)))
 		return ret;
 	gz_fm_begin(fm);
@@ -379,8 +403,9 @@ int gz_fm_attach(struct gz_fm *fm, uint32_t cid, uint64_t inc,
 	gz_fm_end(fm);
 	ret = gz_fm_publish(fm, s, cid, self);
 	if (ret) {
-		/* nobody may see a component that failed to join as one
-		 * that runs: undo it, in the same lock */
+		/* no manager may take a component that failed to join for
+		 * one that runs (a lock-free reader may, until this undo):
+		 * undo it, in the same lock */
 		gz_fm_begin(fm);
 		forget(fm, s, cid);
 		gz_fm_end(fm);
@@ -402,7 +427,7 @@ void gz_fm_detach(struct gz_fm *fm, uint32_t cid, uint64_t inc)
 	if ((ret = gz_fm_lock(fm))) {
 		(void)gz_err(ret,
 			     "fabric %s: component %u leaves unannounced: "
-			     "the others hear of it at the next change",
+			     "it stays attached until this process exits",
 			     fm->name, cid);
 		return;
 	}

@@ -2,6 +2,7 @@
 /* Open-file-description locks with a bounded wait. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -42,4 +43,21 @@ void gz_sys_fileunlock(int fd)
 			    .l_start = 0, .l_len = 1 };
 
 	fcntl(fd, F_OFD_SETLK, &fl);
+}
+
+int gz_sys_filelock_held(int fd)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
+			    .l_start = 0, .l_len = 1 };
+	char path[32];
+	int own, ret;
+
+	/* F_OFD_GETLK through @fd would not see a lock @fd itself holds */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	own = open(path, O_RDWR | O_CLOEXEC);
+	if (own < 0)
+		return -errno;
+	ret = fcntl(own, F_OFD_GETLK, &fl) ? -errno : fl.l_type != F_UNLCK;
+	close(own);
+	return ret;
 }

@@ -154,6 +154,10 @@ int gz_sys_setup_timeout_ms(void);
  */
 int gz_sys_filelock(int fd, int timeout_ms);
 void gz_sys_fileunlock(int fd);
+/* Whether any open file description holds that lock on @fd's file (ours
+ * included: the test goes through a description of its own). 1, 0, or
+ * -errno. */
+int gz_sys_filelock_held(int fd);
 
 /* ---- lifelock.c: death notice without a syscall ---- */
 /*

@@ -50,6 +50,15 @@ static void init(void)
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
+/* Under the lock: whether a watching context uses watch @wd. */
+static int shares(int wd)
+{
+	for (struct gz_shm_ctx *c = watching; c; c = c->fm_next)
+		if (c->fm_wd == wd)
+			return 1;
+	return 0;
+}
+
 void gz_shm_fm_watch_start(struct gz_shm_ctx *ctx)
 {
 	char path[32];
@@ -75,6 +84,8 @@ void gz_shm_fm_watch_start(struct gz_shm_ctx *ctx)
 		/* half in the set: every change would wake its waits */
 		epoll_ctl(ctx->base.ev.epfd, EPOLL_CTL_DEL, ino, NULL);
 	}
+	if (wd >= 0 && !shares(wd))
+		inotify_rm_watch(ino, wd);
 	if (ino >= 0 && !watching) {
 		close(ino);
 		ino = -1;
@@ -90,8 +101,6 @@ void gz_shm_fm_watch_start(struct gz_shm_ctx *ctx)
 
 void gz_shm_fm_watch_stop(struct gz_shm_ctx *ctx)
 {
-	int shared = 0;
-
 	if (ctx->fm_efd < 0)
 		return;
 	pthread_mutex_lock(&lock);
@@ -103,9 +112,7 @@ void gz_shm_fm_watch_stop(struct gz_shm_ctx *ctx)
 				*pp = ctx->fm_next;
 				break;
 			}
-		for (struct gz_shm_ctx *c = watching; c; c = c->fm_next)
-			shared |= c->fm_wd == ctx->fm_wd;
-		if (!shared)
+		if (!shares(ctx->fm_wd))
 			inotify_rm_watch(ino, ctx->fm_wd);
 		if (!watching) {
 			close(ino);
