@@ -81,11 +81,14 @@ tap() {
 	[ "$f" = 0 ] || printf '%s\n' "$out" | grep -E '^#' | tail -n 40
 }
 
-# QEMU guests (test/vm): the harness itself, then the verbs provider on
-# Soft-RoCE in a guest. TCG only; every QEMU runs under a timeout.
+# QEMU guests (test/vm): the harness itself, the verbs provider on
+# Soft-RoCE in a guest, the vfio provider's VFIO plumbing against QEMU's
+# edu device. TCG only; every QEMU runs under a timeout.
 tap "VM harness (test/vm/selftest.sh)" sh "$top/test/vm/selftest.sh"
 tap "verbs provider in a guest (test/vm/verbs.sh)" \
 	sh "$top/test/vm/verbs.sh" "$top/build"
+tap "vfio plumbing in a guest (test/vm/vfio.sh)" \
+	sh "$top/test/vm/vfio.sh" "$top/build"
 
 # An installed copy works with nothing but pkg-config (DESTDIR plus the
 # sysroot pkg-config applies to it, so nothing lands outside a temp dir).
