@@ -67,31 +67,35 @@ static void usage(FILE *f)
 static int load(struct genzio_fabric *f, struct genzio_fabric_node **n,
 		struct genzio_fabric_link **l, int *nn, int *nl)
 {
-	int an = 0, al = 0;
+	struct genzio_fabric_node *again = NULL;
+	int an = 0, al = 0, ret = -EAGAIN;
 
 	*n = NULL;
 	*l = NULL;
-	for (int round = 0; round < 16; round++) {
-		int again;
-
+	for (int round = 0; round < 16 && ret == -EAGAIN; round++) {
 		*nn = genzio_fabric_node_list(f, *n, an);
 		*nl = genzio_fabric_link_list(f, *l, al);
-		/* links name nodes by index: both lists of one fabric */
-		again = genzio_fabric_node_list(f, NULL, 0);
-		if (*nn < 0 || *nl < 0 || again < 0)
-			return *nn < 0 ? *nn : *nl < 0 ? *nl : again;
-		if (*n && *l && *nn <= an && *nl <= al && again == *nn)
-			return 0;
-		free(*n);
-		free(*l);
-		an = *nn + 16;
-		al = *nl + 16;
-		*n = calloc((size_t)an, sizeof(**n));
-		*l = calloc((size_t)al, sizeof(**l));
-		if (!*n || !*l)
-			return -ENOMEM;
+		if (*nn < 0 || *nl < 0)
+			ret = *nn < 0 ? *nn : *nl;
+		else if (*n && *l && *nn <= an && *nl <= al &&
+			 genzio_fabric_node_list(f, again, an) == *nn &&
+			 !memcmp(again, *n, (size_t)*nn * sizeof(**n)))
+			ret = 0; /* links name nodes by index: one fabric */
+		else {
+			free(*n);
+			free(*l);
+			free(again);
+			an = *nn + 16;
+			al = *nl + 16;
+			*n = calloc((size_t)an, sizeof(**n));
+			*l = calloc((size_t)al, sizeof(**l));
+			again = calloc((size_t)an, sizeof(*again));
+			if (!*n || !*l || !again)
+				ret = -ENOMEM;
+		}
 	}
-	return -EAGAIN; /* the fabric changes faster than it is read */
+	free(again);
+	return ret; /* -EAGAIN: the fabric changes faster than it is read */
 }
 
 static int show(struct genzio_fabric *f)

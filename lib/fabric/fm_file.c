@@ -184,9 +184,14 @@ void gz_fm_zero_tail(struct gz_fm *fm)
 {
 	static const uint8_t zero[GZ_FM_MAX_CID + 1];
 
+	uint8_t row[GZ_FM_MAX_CID + 1];
+
+	/* zeros over zeros (a hole) would allocate its page */
 	for (uint32_t c = 0; c <= GZ_FM_MAX_CID; c++) {
 		gz_fm_ctl_put(fm, c, NULL);
-		gz_fm_row_write(fm, c, zero);
+		if (gz_fm_row_read(fm, c, row) ||
+		    memcmp(row, zero, sizeof(row)))
+			gz_fm_row_write(fm, c, zero);
 	}
 }
 
@@ -309,8 +314,11 @@ int gz_fm_seq_wait(const struct gz_fm *fm, struct gz_fm_wait *w, uint32_t q)
 	 * only the next change would repair it. The lock, not a pid in
 	 * the file: it cannot be stale, recycled or of another pid
 	 * namespace. Once per read, so the bound stays one. */
+	/* (a CAS lost to another reader's repair, or to a manager that
+	 * moved on, is progress too: read again) */
 	if ((q & 1) && !w->repaired && !gz_sys_filelock_held(fm->fd) &&
-	    seq_repair(fm, q)) {
+	    (seq_repair(fm, q) ||
+	     atomic_load((_Atomic uint32_t *)&fm->map->hdr.h.seq) != q)) {
 		w->repaired = 1;
 		w->tries = 0;
 		w->since = 0;

@@ -264,8 +264,10 @@ static int32_t raw_holder(const struct gz_fm *fm)
 		struct gz_fm_comp e;
 
 		memcpy(&e, &fm->map->comp[c], sizeof(e));
+		/* "cannot tell" is alive: a live holder never taken for
+		 * dead */
 		if ((e.flags & GZ_FM_ATTACHED) &&
-		    gz_sys_proc_alive(e.pid, e.starttime) == 1)
+		    gz_sys_proc_alive(e.pid, e.starttime) != 0)
 			return e.pid;
 	}
 	return 0;
@@ -290,7 +292,7 @@ int gz_fm_build(struct gz_fm *fm, const struct gz_topo *t, const char *source,
 	free(s);
 	if (ret && ret != -ENOENT && ret != -EPROTO)
 		return ret;
-	if (ret == -EPROTO && (pid = raw_holder(fm)))
+	if (ret && (pid = raw_holder(fm)))
 		return gz_err(-EPROTO,
 			      "fabric %s: its manager file is garbage, or of "
 			      "another version, while pid %d holds a component "
@@ -395,7 +397,11 @@ int gz_fm_attach(struct gz_fm *fm, uint32_t cid, uint64_t inc,
 		memset(e, 0, sizeof(*e));
 		snprintf(e->name, sizeof(e->name), "c%u", cid);
 	}
-	e->flags = (s->comp[cid].flags & (GZ_FM_DECLARED | GZ_FM_LINK_DOWN)) |
+	/* a declared component keeps its link's state; the default
+	 * fabric's entry is new, whatever a dead holder left in it */
+	e->flags = (s->described ? s->comp[cid].flags &
+				       (GZ_FM_DECLARED | GZ_FM_LINK_DOWN)
+				 : 0) |
 		   GZ_FM_ATTACHED;
 	e->pid = (int32_t)getpid();
 	e->starttime = start;

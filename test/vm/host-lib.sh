@@ -9,6 +9,18 @@
 GZ_VM_PKGS="qemu-system-x86 busybox-static ibverbs-utils ibverbs-providers \
 perftest iproute2 xz-utils"
 
+# gz_vm_ready: what every VM test does first. QEMU and the rest installed
+# (gz_vm_install) and a guest kernel in $cache (GZ_VM_CACHE, default
+# ~/.cache/genzio-vm), or the whole TAP run skipped with the reason; then
+# $tmp, a directory of its own. Needs $here (test/vm).
+gz_vm_ready() {
+	cache=${GZ_VM_CACHE:-$HOME/.cache/genzio-vm}
+	_why=$(gz_vm_install) || tap_skip_all "$_why"
+	_why=$("$here/kernel.sh" "$cache" 2>&1 >/dev/null) ||
+		tap_skip_all "no guest kernel: $(printf '%s' "$_why" | tail -n 1)"
+	tmp=$(mktemp -d "${TMPDIR:-/tmp}/gzvm.XXXXXX")
+}
+
 # gz_vm_install: install whichever of GZ_VM_PKGS is missing (as root);
 # 1 with the reason on stdout when something is missing and cannot be had
 gz_vm_install() {

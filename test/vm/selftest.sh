@@ -13,13 +13,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/tap.sh"
 . "$here/host-lib.sh"
 start=$(date +%s)
-cache=${GZ_VM_CACHE:-$HOME/.cache/genzio-vm}
 secs=${GZ_VM_TIMEOUT:-120}
 
-why=$(gz_vm_install) || tap_skip_all "$why"
-why=$("$here/kernel.sh" "$cache" 2>&1 >/dev/null) ||
-	tap_skip_all "no guest kernel: $(printf '%s' "$why" | tail -n 1)"
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/gzvm.XXXXXX")
+gz_vm_ready
 tap_plan 11
 
 cat >"$tmp/one.sh" <<'EOF'

@@ -15,15 +15,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/tap.sh"
 . "$here/host-lib.sh"
 b=$(cd "${1:?usage: verbs.sh BUILDDIR}" && pwd)
-cache=${GZ_VM_CACHE:-$HOME/.cache/genzio-vm}
 secs=${GZ_VM_TIMEOUT:-600}
 
 grep -q 'GZ_HAVE_VERBS' "$b/Makefile" ||
 	tap_skip_all "this build has no verbs provider (no libibverbs-dev)"
-why=$(gz_vm_install) || tap_skip_all "$why"
-why=$("$here/kernel.sh" "$cache" 2>&1 >/dev/null) ||
-	tap_skip_all "no guest kernel: $(printf '%s' "$why" | tail -n 1)"
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/gzvm.XXXXXX")
+gz_vm_ready
 
 # real binaries, not libtool's wrapper scripts
 real() { [ -x "$b/$1/.libs/$2" ] && echo "$b/$1/.libs/$2" || echo "$b/$1/$2"; }

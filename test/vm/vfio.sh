@@ -13,13 +13,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/tap.sh"
 . "$here/host-lib.sh"
 b=$(cd "${1:?usage: vfio.sh BUILDDIR}" && pwd)
-cache=${GZ_VM_CACHE:-$HOME/.cache/genzio-vm}
 secs=${GZ_VM_TIMEOUT:-300}
 
-why=$(gz_vm_install) || tap_skip_all "$why"
-why=$("$here/kernel.sh" "$cache" 2>&1 >/dev/null) ||
-	tap_skip_all "no guest kernel: $(printf '%s' "$why" | tail -n 1)"
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/gzvm.XXXXXX")
+gz_vm_ready
 real() { [ -x "$b/$1/.libs/$2" ] && echo "$b/$1/.libs/$2" || echo "$b/$1/$2"; }
 
 # edu at 00:05.0, alone in its group; a PCIe-to-PCI bridge at 00:06.0
