@@ -52,6 +52,24 @@ Test(iova, ranges_are_whole_pages_never_zero_and_disjoint)
 		     "no 64-page-aligned page in either");
 }
 
+Test(iova, ranges_at_the_top_of_the_space_never_wrap)
+{
+	uint64_t v;
+
+	cr_assert_eq(gz_iova_add(&a, UINT64_MAX - 4, UINT64_MAX - 1), 0);
+	cr_assert_eq(a.nusable, 0, "no whole page up there: nothing added");
+	cr_assert_eq(gz_iova_add(&a, UINT64_MAX - 2 * PAGE + 1, UINT64_MAX),
+		     0);
+	cr_assert_eq(a.nusable, 1);
+	cr_assert_eq(gz_iova_alloc(&a, PAGE, PAGE, &v), 0);
+	cr_assert_eq(gz_iova_alloc(&a, PAGE, PAGE, &v), 0);
+	cr_assert_eq(v, UINT64_MAX - PAGE + 1, "the very last page");
+	cr_assert_eq(gz_iova_alloc(&a, PAGE, PAGE, &v), -ENOSPC);
+	cr_assert(gz_iova_has(&a, v, PAGE));
+	cr_assert_eq(gz_iova_free(&a, v, PAGE), 0);
+	cr_assert(!gz_iova_has(&a, v, PAGE));
+}
+
 Test(iova, a_full_space_is_enospc_and_comes_back_whole)
 {
 	uint64_t v[64], w;

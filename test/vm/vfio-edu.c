@@ -71,17 +71,18 @@ static int dma(void *bar, uint64_t src, uint64_t dst, uint32_t cmd)
 			return -ETIMEDOUT;
 		usleep(1000);
 	}
+	gz_mmio_rmb(); /* what it wrote, after the status that says so */
 	return 0;
 }
 
 static int dma_checks(const char *bdf)
 {
 	struct gz_vfio_dev d;
-	uint8_t *buf;
+	uint8_t *buf = MAP_FAILED;
 	uint64_t iova, junk;
 	void *bar;
 	char why[128];
-	int ret, efd, same;
+	int ret, efd = -1, same, landed;
 
 	ret = gz_vfio_open(bdf, EDU_DMA_MASK, &d);
 	report("vfio_open_edu", !ret, "gz_vfio_open failed (GENZIO_DEBUG=1)");
@@ -141,20 +142,40 @@ static int dma_checks(const char *bdf)
 	       gz_vfio_dma_map(&d, buf + 1, LEN, &junk) == -EINVAL &&
 		   gz_vfio_dma_unmap(&d, iova + LEN, LEN) == -EINVAL,
 	       "a misaligned map or a partial unmap was taken");
-	/* unmapped: the device's write is an IOMMU fault, RAM untouched */
-	ret = gz_vfio_dma_unmap(&d, iova, 2 * LEN);
+	/* unmapped: the device's write is an IOMMU fault, RAM untouched.
+	 * The same write lands right before, so a device that stopped
+	 * doing DMA cannot pass for one the IOMMU stops. */
+	memset(buf, 0x3c, XFER);
+	memset(buf + LEN, 0, XFER);
+	ret = dma(bar, iova, EDU_BUF, 0)
+		  ?: dma(bar, EDU_BUF, iova + LEN, DMA_TO_RAM);
+	landed = !ret && buf[LEN] == 0x3c && buf[LEN + XFER - 1] == 0x3c;
+	ret = ret ?: gz_vfio_dma_unmap(&d, iova, 2 * LEN);
 	memset(buf + LEN, 0xa5, LEN);
 	ret = ret ?: dma(bar, EDU_BUF, iova + LEN, DMA_TO_RAM);
 	same = 1;
 	for (unsigned int i = 0; i < XFER; i++)
 		same &= buf[LEN + i] == 0xa5;
-	report("vfio_dma_after_unmap_is_refused", !ret && same,
-	       ret ? "unmap failed, or the DMA never ended"
-		   : "the device wrote RAM after the unmap");
+	report("vfio_dma_after_unmap_is_refused", !ret && landed && same,
+	       ret	? "unmap failed, or the DMA never ended"
+	       : landed ? "the device wrote RAM after the unmap"
+			: "the write before the unmap did not land");
 	report("vfio_unmap_twice_is_einval",
 	       gz_vfio_dma_unmap(&d, iova, 2 * LEN) == -EINVAL,
 	       "a second unmap was taken");
+	gz_vfio_close(&d);
+	/* a device that addresses 16 KiB: pages 1 to 3, one 8 KiB map */
+	ret = gz_vfio_open(bdf, 0x3fff, &d);
+	report("vfio_dma_limit_bounds_the_iovas",
+	       !ret && !gz_vfio_dma_map(&d, buf, 2 * LEN, &iova) &&
+		   iova + 2 * LEN - 1 <= 0x3fff &&
+		   gz_vfio_dma_map(&d, buf, 2 * LEN, &junk) == -ENOSPC,
+	       "a map beyond the device's DMA limit was given");
 out:
+	if (efd >= 0)
+		close(efd);
+	if (buf != MAP_FAILED)
+		munmap(buf, 2 * LEN);
 	gz_vfio_close(&d);
 	return failed;
 }

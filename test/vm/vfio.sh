@@ -33,7 +33,8 @@ vfio_absent_device_is_enodev vfio_bind_edu \
 vfio_group_not_viable_names_its_members vfio_open_edu vfio_bar0_mmio \
 vfio_dma_map_below_the_dma_mask vfio_dma_to_the_device_and_back \
 vfio_dma_completion_interrupts_an_eventfd vfio_dma_bad_arguments \
-vfio_dma_after_unmap_is_refused vfio_unmap_twice_is_einval"
+vfio_dma_after_unmap_is_refused vfio_unmap_twice_is_einval \
+vfio_dma_limit_bounds_the_iovas"
 # shellcheck disable=SC2086
 tap_plan $(echo $names | wc -w)
 # shellcheck disable=SC2086

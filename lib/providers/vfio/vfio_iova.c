@@ -58,6 +58,8 @@ int gz_iova_add(struct gz_iova *a, uint64_t start, uint64_t end)
 	/* whole pages only, and never IOVA 0 (a null DMA address) */
 	if (start < a->page)
 		start = a->page;
+	if (start > UINT64_MAX - (a->page - 1))
+		return 0; /* no whole page left up there */
 	start = (start + a->page - 1) & ~(a->page - 1);
 	if (end < start || end - start + 1 < a->page)
 		return 0;
@@ -114,13 +116,11 @@ int gz_iova_alloc(struct gz_iova *a, uint64_t len, uint64_t align,
 	return ret;
 }
 
-int gz_iova_free(struct gz_iova *a, uint64_t iova, uint64_t len)
+/* Under the lock: the index of allocation [@iova, +@len), or nused. */
+static uint32_t lookup(const struct gz_iova *a, uint64_t iova, uint64_t len)
 {
-	uint32_t lo = 0, hi;
-	int ret = -EINVAL;
+	uint32_t lo = 0, hi = a->nused;
 
-	pthread_mutex_lock(&a->lock);
-	hi = a->nused;
 	while (lo < hi) {
 		uint32_t mid = lo + (hi - lo) / 2;
 
@@ -129,8 +129,30 @@ int gz_iova_free(struct gz_iova *a, uint64_t iova, uint64_t len)
 		else
 			hi = mid;
 	}
-	if (lo < a->nused && a->used[lo].start == iova && len &&
-	    a->used[lo].end == iova + len - 1) {
+	return lo < a->nused && a->used[lo].start == iova && len &&
+		       a->used[lo].end == iova + len - 1
+		   ? lo
+		   : a->nused;
+}
+
+int gz_iova_has(struct gz_iova *a, uint64_t iova, uint64_t len)
+{
+	int has;
+
+	pthread_mutex_lock(&a->lock);
+	has = lookup(a, iova, len) < a->nused;
+	pthread_mutex_unlock(&a->lock);
+	return has;
+}
+
+int gz_iova_free(struct gz_iova *a, uint64_t iova, uint64_t len)
+{
+	uint32_t lo;
+	int ret = -EINVAL;
+
+	pthread_mutex_lock(&a->lock);
+	lo = lookup(a, iova, len);
+	if (lo < a->nused) {
 		memmove(a->used + lo, a->used + lo + 1,
 			(a->nused - lo - 1) * sizeof(*a->used));
 		a->nused--;

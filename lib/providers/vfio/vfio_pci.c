@@ -29,9 +29,11 @@ static int link_base(const char *dir, const char *name, char *out, size_t len)
 	const char *b;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	n = readlink(path, to, sizeof(to) - 1);
+	n = readlink(path, to, sizeof(to));
 	if (n < 0)
 		return -errno;
+	if ((size_t)n >= sizeof(to))
+		return -ENAMETOOLONG;
 	to[n] = 0;
 	b = strrchr(to, '/');
 	b = b ? b + 1 : to;
@@ -66,6 +68,8 @@ int gz_vfio_find(uint16_t vendor, uint16_t device, int nth, char *bdf,
 	struct dirent **names;
 	int n = scandir(SYS_PCI, &names, NULL, alphasort), ret = -ENODEV;
 
+	if (n < 0)
+		return -ENODEV; /* no PCI bus here */
 	for (int i = 0; i < n; i++) {
 		char dir[300];
 		unsigned long v, d;
@@ -167,8 +171,9 @@ static int open_group(struct gz_vfio_dev *d, const char *dir)
 	ret = d->group < 0 ? -errno : 0;
 	if (ret == -EBUSY)
 		return gz_err(ret,
-			      "%s: IOMMU group %u is open in another process "
-			      "(VFIO lets one process have a group)",
+			      "%s: IOMMU group %u is open already, in this "
+			      "or another process (VFIO lets one open of a "
+			      "group at a time)",
 			      d->bdf, d->group_id);
 	if (ret == -EACCES)
 		return gz_err(ret,
@@ -311,10 +316,12 @@ static int device_setup(struct gz_vfio_dev *d)
 		d->bar[i].offset = r.offset;
 		d->bar[i].flags = r.flags;
 	}
+	/* vfio-pci reset it when it was opened already: a device that
+	 * cannot be reset again now is not unusable */
 	if ((d->flags & VFIO_DEVICE_FLAGS_RESET) &&
 	    ioctl(d->device, VFIO_DEVICE_RESET))
-		return gz_err(-errno, "%s: VFIO_DEVICE_RESET: %s", d->bdf,
-			      strerror(errno));
+		(void)gz_err(-errno, "%s: VFIO_DEVICE_RESET: %s (went on)",
+			     d->bdf, strerror(errno));
 	if (ioctl(d->device, VFIO_DEVICE_GET_REGION_INFO, &cfg))
 		return gz_err(-errno, "%s: its config space: %s", d->bdf,
 			      strerror(errno));
@@ -389,14 +396,18 @@ int gz_vfio_bar_map(struct gz_vfio_dev *d, unsigned int bar, uint64_t min)
 		return -EINVAL;
 	if (b->map)
 		return 0;
-	if (!b->size || b->size < min)
+	if (!b->size)
+		return gz_err(-ENODEV, "%s has no BAR%u", d->bdf, bar);
+	if (b->size < min)
 		return gz_err(-ENOSPC,
 			      "%s: BAR%u has %llu bytes, not the %llu needed",
 			      d->bdf, bar, (unsigned long long)b->size,
 			      (unsigned long long)min);
 	if (!(b->flags & VFIO_REGION_INFO_FLAG_MMAP))
-		return gz_err(-ENOTSUP, "%s: BAR%u cannot be mapped", d->bdf,
-			      bar);
+		return gz_err(-ENOTSUP,
+			      "%s: BAR%u cannot be mapped (an I/O port BAR, "
+			      "or one VFIO will not map)",
+			      d->bdf, bar);
 	p = mmap(NULL, b->size, PROT_READ | PROT_WRITE, MAP_SHARED, d->device,
 		 (off_t)b->offset);
 	if (p == MAP_FAILED)
@@ -409,18 +420,31 @@ int gz_vfio_bar_map(struct gz_vfio_dev *d, unsigned int bar, uint64_t min)
 int gz_vfio_irq_set(struct gz_vfio_dev *d, uint32_t index, int efd)
 {
 	struct vfio_irq_info info = {.argsz = sizeof(info), .index = index};
-	char buf[sizeof(struct vfio_irq_set) + sizeof(int32_t)];
-	struct vfio_irq_set *set = (void *)buf;
+	union {
+		struct vfio_irq_set set;
+		char buf[sizeof(struct vfio_irq_set) + sizeof(int32_t)];
+	} u;
+	struct vfio_irq_set *set = &u.set;
 
+	/* INTx is masked after each interrupt until unmasked: one would
+	 * ever arrive. MSI and MSI-X only. */
+	if (index != VFIO_PCI_MSI_IRQ_INDEX && index != VFIO_PCI_MSIX_IRQ_INDEX)
+		return gz_err(-EINVAL,
+			      "%s: interrupt index %u: MSI (%u) or MSI-X (%u) "
+			      "only",
+			      d->bdf, index, VFIO_PCI_MSI_IRQ_INDEX,
+			      VFIO_PCI_MSIX_IRQ_INDEX);
 	if (index >= d->num_irqs ||
 	    ioctl(d->device, VFIO_DEVICE_GET_IRQ_INFO, &info) || !info.count ||
 	    !(info.flags & VFIO_IRQ_INFO_EVENTFD))
-		return gz_err(-ENOTSUP,
-			      "%s: no interrupt %u to signal an "
-			      "eventfd",
-			      d->bdf, index);
-	memset(buf, 0, sizeof(buf));
-	set->argsz = sizeof(buf);
+		return gz_err(
+		    -ENOTSUP,
+		    "%s: its %s has no vector to signal an eventfd "
+		    "(try %s)",
+		    d->bdf, index == VFIO_PCI_MSI_IRQ_INDEX ? "MSI" : "MSI-X",
+		    index == VFIO_PCI_MSI_IRQ_INDEX ? "MSI-X" : "MSI");
+	memset(&u, 0, sizeof(u));
+	set->argsz = sizeof(u);
 	set->index = index;
 	set->start = 0;
 	if (efd >= 0) {

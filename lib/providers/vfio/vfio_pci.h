@@ -66,7 +66,9 @@ int gz_vfio_bar_map(struct gz_vfio_dev *d, unsigned int bar, uint64_t min);
 /* Interrupt @index (VFIO_PCI_MSI_IRQ_INDEX...) vector 0 to eventfd @efd,
  * or off with @efd -1. 0, -ENOTSUP (the device has none), -errno. */
 int gz_vfio_irq_set(struct gz_vfio_dev *d, uint32_t index, int efd);
-/* Let the device reach [@vaddr, +@len) (page-aligned) at *@iova. 0,
+/* Let the device reach [@vaddr, +@len) at *@iova; both aligned to the
+ * IOMMU's smallest page (d->iova.page: 4 KiB on x86, 64 KiB on some arm64
+ * and ppc64 hosts). 0,
  * -EINVAL, -ENOSPC (no IOVA left below the limit), -errno (named:
  * RLIMIT_MEMLOCK counts what type1 pins). */
 int gz_vfio_dma_map(struct gz_vfio_dev *d, void *vaddr, uint64_t len,
@@ -85,15 +87,35 @@ int gz_iova_alloc(struct gz_iova *a, uint64_t len, uint64_t align,
 		  uint64_t *iova);
 /* What gz_iova_alloc() gave, exactly: 0, or -EINVAL. */
 int gz_iova_free(struct gz_iova *a, uint64_t iova, uint64_t len);
+/* Whether [@iova, +@len) is exactly one allocation. */
+int gz_iova_has(struct gz_iova *a, uint64_t iova, uint64_t len);
 
-/* MMIO: one access each, in program order with the device. A store that
- * must follow stores to memory the device reads (a doorbell after ring
- * entries) comes after gz_mmio_wmb(). */
+/*
+ * MMIO: one access each (64-bit targets), in program order with the
+ * device. gz_mmio_wmb() before a store that must follow stores to memory
+ * the device reads (a doorbell after ring entries); gz_mmio_rmb() after a
+ * load that says the device wrote memory (a status register) and before
+ * reading that memory. The barriers of rdma-core's udma_barrier.h, with a
+ * full barrier where an architecture is not named.
+ */
 static inline void gz_mmio_wmb(void)
 {
-	__atomic_thread_fence(__ATOMIC_RELEASE);
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(__x86_64__)
 	__asm__ volatile("sfence" ::: "memory");
+#elif defined(__aarch64__)
+	__asm__ volatile("dmb oshst" ::: "memory");
+#else
+	__sync_synchronize();
+#endif
+}
+static inline void gz_mmio_rmb(void)
+{
+#if defined(__x86_64__)
+	__asm__ volatile("lfence" ::: "memory");
+#elif defined(__aarch64__)
+	__asm__ volatile("dmb oshld" ::: "memory");
+#else
+	__sync_synchronize();
 #endif
 }
 static inline uint32_t gz_mmio_read32(const void *bar, uint64_t off)

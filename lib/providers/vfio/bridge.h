@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The genzio bridge's memory, as its engine (genzio-bridged, or silicon)
+ * and the vfio provider share it: one BAR (ivshmem's BAR2, a host file,
+ * in the emulator) holding a header, then one slot per component. See
+ * docs/vfio-bridge.md and genzio_vfio(7).
+ *
+ * Little-endian; every offset from the start of the BAR or the slot;
+ * index words that one side writes and the other reads each sit on a
+ * cache line of their own. What the other side wrote is input: snapshot
+ * once, check, use the copy.
+ */
+#ifndef GZ_VFIO_BRIDGE_H
+#define GZ_VFIO_BRIDGE_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gz.h"
+#include "xdm/keytab.h"
+#include "xdm/xdm_abi.h"
+
+#define GZ_BRIDGE_MAGIC 0x5242475au /* "ZGBR" */
+#define GZ_BRIDGE_VERSION 1u
+#define GZ_BRIDGE_SLOT_ALIGN (2ull << 20) /* a huge page on the host */
+#define GZ_BRIDGE_MAX_SLOTS 64u
+#define GZ_BRIDGE_MAX_QP 32u /* per slot */
+#define GZ_BRIDGE_MAX_CQ 32u
+#define GZ_BRIDGE_MAX_RING 4096u /* entries */
+
+/* Capabilities of the bridge (the header's caps). */
+enum {
+	GZ_BRIDGE_CAP_DMA = 1u << 0, /* reaches memory outside its BAR */
+	GZ_BRIDGE_CAP_IRQ = 1u << 1, /* raises an interrupt per completion */
+};
+
+/* Page 0. */
+struct gz_bridge_hdr {
+	uint32_t magic, version;
+	uint32_t nslots;
+	uint32_t subnet;
+	uint64_t slot0;	    /* offset of slot 0 */
+	uint64_t slot_size; /* a multiple of GZ_BRIDGE_SLOT_ALIGN */
+	uint64_t caps;
+	uint64_t incarnation; /* random, new at every engine start */
+	/* bumped at least every millisecond while the engine runs */
+	_Atomic uint64_t heartbeat GZ_ALIGNED;
+};
+
+/* A slot's state: FREE -> CLAIMED (a component's CAS) -> ATTACHED (the
+ * engine) -> CLOSING (the component) -> FREE (the engine, drained). */
+enum {
+	GZ_BRIDGE_FREE = 0,
+	GZ_BRIDGE_CLAIMED = 1,
+	GZ_BRIDGE_ATTACHED = 2,
+	GZ_BRIDGE_CLOSING = 3,
+};
+
+/* Queue pair states, as the component asks and the engine has them. */
+enum {
+	GZ_BRIDGE_QP_RESET = 0,
+	GZ_BRIDGE_QP_RTS = 1,
+	GZ_BRIDGE_QP_ERR = 2,
+};
+
+/*
+ * A queue pair. The component fills the description while it asks for
+ * RESET, then asks for RTS; the engine takes a copy of the description
+ * when it moves the queue pair to RTS and never reads it again.
+ */
+struct gz_bridge_qp {
+	/* the component's line */
+	_Atomic uint32_t want; /* GZ_BRIDGE_QP_* */
+	uint32_t pd;	       /* protection domain: keys must match it */
+	uint32_t scq, rcq;     /* completion queue numbers in this slot */
+	uint64_t cmd_off;      /* command ring: offset in the slot */
+	uint32_t cmd_ent;      /* entries, a power of two */
+	uint32_t peer_gcid;    /* RC: the component it is paired with */
+	uint32_t peer_qpn;     /* and that component's queue pair */
+	uint32_t pad0;
+	uint64_t pad1[3];
+	/* the doorbell: the component's tail of the command ring */
+	_Atomic uint32_t cmd_tail GZ_ALIGNED;
+	/* the engine's line: state, status of an ERR, the head written
+	 * back (entries the component may reuse) */
+	_Atomic uint32_t state GZ_ALIGNED;
+	uint32_t status;
+	_Atomic uint32_t cmd_head;
+};
+
+/* A completion queue: a ring of gz_xdm_cqe with a phase bit. The engine
+ * writes entries and prod; the component reads them and writes cons. */
+struct gz_bridge_cq {
+	uint64_t ring_off; /* offset in the slot */
+	uint32_t ent;	   /* a power of two */
+	uint32_t pad;
+	_Atomic uint32_t prod GZ_ALIGNED;
+	_Atomic uint32_t cons GZ_ALIGNED;
+};
+
+/* A slot's control area, at its offset 0. */
+struct gz_bridge_slot {
+	_Atomic uint32_t state; /* GZ_BRIDGE_FREE... */
+	uint32_t gcid;		/* the engine's, at ATTACHED */
+	uint64_t owner;		/* the claimer's random token */
+	uint64_t caps;		/* what the component says of itself */
+	/* where the rest is (the engine's, at ATTACHED) */
+	uint64_t keys_off;
+	uint32_t nkeys; /* a power of two */
+	uint32_t pad0;
+	uint64_t queues_off, queues_len; /* for rings, the component's */
+	uint64_t window_off, window_len; /* data space */
+	/* bumped by the component at least every 100 ms while it lives */
+	_Atomic uint64_t heartbeat GZ_ALIGNED;
+	struct gz_bridge_qp qp[GZ_BRIDGE_MAX_QP];
+	struct gz_bridge_cq cq[GZ_BRIDGE_MAX_CQ];
+};
+
+_Static_assert(sizeof(struct gz_bridge_hdr) <= 4096, "header in page 0");
+_Static_assert(offsetof(struct gz_bridge_qp, cmd_tail) == 64 &&
+		   offsetof(struct gz_bridge_qp, state) == 128,
+	       "each side's words on a line of its own");
+_Static_assert(sizeof(struct gz_bridge_qp) == 192, "queue pair record");
+_Static_assert(sizeof(struct gz_bridge_slot) <= 64 * 1024,
+	       "control area in 64 KiB");
+
+/* The fixed parts of a slot, by the engine at start: control area, key
+ * table, queue area; the rest of the slot is its data window. */
+#define GZ_BRIDGE_CTL_LEN (64u * 1024)
+#define GZ_BRIDGE_KEYS 1024u
+#define GZ_BRIDGE_QUEUES_LEN                                                   \
+	(GZ_BRIDGE_SLOT_ALIGN - GZ_BRIDGE_CTL_LEN -                            \
+	 GZ_BRIDGE_KEYS * sizeof(struct gz_key_entry))
+
+#endif /* GZ_VFIO_BRIDGE_H */

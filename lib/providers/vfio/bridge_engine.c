@@ -1,0 +1,461 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The bridge's engine in software: slots, queue pair states, and the
+ * execution of commands with lib/xdm's data mover. A slot's words are
+ * the component's: each is loaded once where it is used, and what is
+ * kept (a queue pair's rings, its peer, a completion queue's ring) is a
+ * checked copy taken when the queue pair goes to RTS.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include <genzio/genzio.h>
+
+#include "providers/vfio/bridge_engine.h"
+
+#define SLOT_MIN                                                               \
+	(2 * GZ_BRIDGE_SLOT_ALIGN) /* control, keys, queues; window            \
+				    */
+#define KEYS_LEN ((uint64_t)GZ_BRIDGE_KEYS * sizeof(struct gz_key_entry))
+#define TIMEOUT_NS 1000000000ull
+
+static struct gz_bridge_slot *ctl(const struct gz_bridge_eslot *es)
+{
+	return (struct gz_bridge_slot *)(void *)es->base;
+}
+
+/* A data window has no segment to map on first use: it is mapped. */
+static int no_map(struct gz_xdm_target *t, uint32_t idx)
+{
+	(void)t;
+	(void)idx;
+	return -ENXIO;
+}
+
+int gz_bridge_engine_init(struct gz_bridge_engine *e, void *base, uint64_t len,
+			  uint32_t nslots, uint32_t subnet)
+{
+	const uint64_t slot0 = GZ_BRIDGE_SLOT_ALIGN; /* page 0 and padding */
+	uint64_t fit, inc = 0;
+
+	memset(e, 0, sizeof(*e));
+	if (!subnet || subnet > 0xffff)
+		return gz_err(-EINVAL, "bridge: subnet %#x is not 1 to 0xffff",
+			      subnet);
+	fit = len > slot0 ? (len - slot0) / SLOT_MIN : 0;
+	if (fit > GZ_BRIDGE_MAX_SLOTS)
+		fit = GZ_BRIDGE_MAX_SLOTS;
+	if (!nslots)
+		nslots = (uint32_t)fit;
+	if (!nslots || nslots > fit)
+		return gz_err(-EINVAL,
+			      "bridge: %llu bytes hold %llu slots of at least "
+			      "%llu MiB, not %u",
+			      (unsigned long long)len, (unsigned long long)fit,
+			      (unsigned long long)(SLOT_MIN >> 20), nslots);
+	e->base = base;
+	e->len = len;
+	e->hdr = base;
+	e->nslots = nslots;
+	e->subnet = subnet;
+	e->slot_size = ((len - slot0) / nslots) & ~(GZ_BRIDGE_SLOT_ALIGN - 1);
+	e->timeout_ns = TIMEOUT_NS;
+	if (getrandom(&inc, sizeof(inc), 0) != sizeof(inc))
+		inc ^= (uint64_t)(uintptr_t)e; /* any value differs enough */
+	/* a component that sees the magic sees the rest */
+	atomic_store_explicit((_Atomic uint32_t *)&e->hdr->magic, 0,
+			      memory_order_relaxed);
+	e->hdr->version = GZ_BRIDGE_VERSION;
+	e->hdr->nslots = nslots;
+	e->hdr->subnet = subnet;
+	e->hdr->slot0 = slot0;
+	e->hdr->slot_size = e->slot_size;
+	e->hdr->caps = 0; /* a host process: no DMA, no interrupt */
+	e->hdr->incarnation = inc;
+	atomic_store(&e->hdr->heartbeat, 0);
+	for (uint32_t i = 0; i < nslots; i++) {
+		struct gz_bridge_eslot *es = &e->slot[i];
+
+		es->base = e->base + slot0 + (uint64_t)i * e->slot_size;
+		es->window = es->base + GZ_BRIDGE_SLOT_ALIGN;
+		es->window_len = e->slot_size - GZ_BRIDGE_SLOT_ALIGN;
+		memset(es->base, 0, GZ_BRIDGE_CTL_LEN);
+	}
+	atomic_store_explicit((_Atomic uint32_t *)&e->hdr->magic,
+			      GZ_BRIDGE_MAGIC, memory_order_release);
+	return 0;
+}
+
+/* Give slot @es its GCID and layout; its component may set up once it
+ * sees ATTACHED. */
+static void attach(struct gz_bridge_engine *e, struct gz_bridge_eslot *es,
+		   uint32_t i, uint64_t now)
+{
+	struct gz_bridge_slot *s = ctl(es);
+
+	es->gcid = e->subnet << 12 | (i + 1);
+	memset(s->qp, 0, sizeof(s->qp));
+	memset(s->cq, 0, sizeof(s->cq));
+	memset(es->base + GZ_BRIDGE_CTL_LEN, 0, KEYS_LEN); /* no key yet */
+	s->gcid = es->gcid;
+	s->keys_off = GZ_BRIDGE_CTL_LEN;
+	s->nkeys = GZ_BRIDGE_KEYS;
+	s->queues_off = GZ_BRIDGE_CTL_LEN + KEYS_LEN;
+	s->queues_len = GZ_BRIDGE_QUEUES_LEN;
+	s->window_off = GZ_BRIDGE_SLOT_ALIGN;
+	s->window_len = es->window_len;
+	memset(es->qp, 0, sizeof(es->qp));
+	memset(es->cq, 0, sizeof(es->cq));
+	es->seg = (struct gz_xdm_seg){es->window, es->window_len};
+	es->target = (struct gz_xdm_target){
+	    .keys =
+		(const struct gz_key_entry *)(const void *)(es->base +
+							    GZ_BRIDGE_CTL_LEN),
+	    .key_mask = GZ_BRIDGE_KEYS - 1,
+	    .nseg = 1,
+	    .seg = &es->seg,
+	    .map_seg = no_map,
+	};
+	es->hb = atomic_load(&s->heartbeat);
+	es->hb_ns = now;
+	es->state = GZ_BRIDGE_ATTACHED;
+	atomic_store_explicit(&s->state, GZ_BRIDGE_ATTACHED,
+			      memory_order_release);
+}
+
+/* The slot is free again: closed, dead, or garbage in its state. Work
+ * of its peers to it completes RETRY_EXC from now on. */
+static void detach(struct gz_bridge_eslot *es)
+{
+	struct gz_bridge_slot *s = ctl(es);
+
+	es->state = GZ_BRIDGE_FREE;
+	es->gcid = 0;
+	memset(es->qp, 0, sizeof(es->qp));
+	memset(es->cq, 0, sizeof(es->cq));
+	memset((uint8_t *)s + sizeof(s->state), 0,
+	       GZ_BRIDGE_CTL_LEN - sizeof(s->state));
+	atomic_store_explicit(&s->state, GZ_BRIDGE_FREE, memory_order_release);
+}
+
+/* Whether [@off, +@len) is inside the slot's queue area, 64-aligned. */
+static int in_queues(uint64_t off, uint64_t len)
+{
+	const uint64_t q0 = GZ_BRIDGE_CTL_LEN + KEYS_LEN;
+
+	return !(off % 64) && off >= q0 && len <= GZ_BRIDGE_QUEUES_LEN &&
+	       off - q0 <= GZ_BRIDGE_QUEUES_LEN - len;
+}
+
+static int ring_ok(uint64_t off, uint32_t ent)
+{
+	return ent && !(ent & (ent - 1)) && ent <= GZ_BRIDGE_MAX_RING &&
+	       in_queues(off, (uint64_t)ent * 64);
+}
+
+/* Completion queue @n of @es for a queue pair going to RTS: adopted from
+ * a copy of its record when it has no user yet. 0 or -EINVAL. */
+static int cq_use(struct gz_bridge_eslot *es, uint32_t n)
+{
+	struct gz_bridge_ecq *c = &es->cq[n];
+	struct gz_bridge_cq *r = &ctl(es)->cq[n];
+	uint64_t off;
+	uint32_t ent;
+
+	if (c->users) {
+		c->users++;
+		return 0;
+	}
+	off = GZ_READ_ONCE(r->ring_off);
+	ent = GZ_READ_ONCE(r->ent);
+	if (!ring_ok(off, ent))
+		return -EINVAL;
+	*c = (struct gz_bridge_ecq){
+	    .users = 1,
+	    .mask = ent - 1,
+	    .shift = (uint32_t)__builtin_ctz(ent),
+	    .ent = (struct gz_xdm_cqe *)(void *)(es->base + off),
+	};
+	atomic_store_explicit(&r->prod, 0, memory_order_release);
+	return 0;
+}
+
+static void cq_put(struct gz_bridge_eslot *es, uint32_t n)
+{
+	if (es->cq[n].users)
+		es->cq[n].users--;
+}
+
+static void qp_state(struct gz_bridge_qp *r, uint32_t state, uint32_t st)
+{
+	r->status = st;
+	atomic_store_explicit(&r->state, state, memory_order_release);
+}
+
+static void to_reset(struct gz_bridge_eslot *es, uint32_t n)
+{
+	struct gz_bridge_eqp *q = &es->qp[n];
+
+	/* an ERR queue pair that got to RTS still holds its cqs */
+	if (q->rts || (q->state == GZ_BRIDGE_QP_ERR && q->q.ent)) {
+		cq_put(es, q->scq);
+		cq_put(es, q->rcq);
+	}
+	memset(q, 0, sizeof(*q));
+	qp_state(&ctl(es)->qp[n], GZ_BRIDGE_QP_RESET, 0);
+}
+
+/* From a copy of the record, checked: its rings and queues. */
+static void to_rts(struct gz_bridge_eslot *es, uint32_t n)
+{
+	struct gz_bridge_qp *r = &ctl(es)->qp[n];
+	struct gz_bridge_eqp *q = &es->qp[n];
+	uint64_t off = GZ_READ_ONCE(r->cmd_off);
+	uint32_t ent = GZ_READ_ONCE(r->cmd_ent);
+
+	*q = (struct gz_bridge_eqp){
+	    .pd = GZ_READ_ONCE(r->pd),
+	    .scq = GZ_READ_ONCE(r->scq),
+	    .rcq = GZ_READ_ONCE(r->rcq),
+	    .peer_gcid = GZ_READ_ONCE(r->peer_gcid),
+	    .peer_qpn = GZ_READ_ONCE(r->peer_qpn),
+	};
+	if (!ring_ok(off, ent) || q->scq >= GZ_BRIDGE_MAX_CQ ||
+	    q->rcq >= GZ_BRIDGE_MAX_CQ || q->peer_qpn >= GZ_BRIDGE_MAX_QP ||
+	    cq_use(es, q->scq)) {
+		memset(q, 0, sizeof(*q));
+		q->state = GZ_BRIDGE_QP_ERR;
+		qp_state(r, GZ_BRIDGE_QP_ERR, GZ_XDM_ST_GENERAL_ERR);
+		return;
+	}
+	if (cq_use(es, q->rcq)) {
+		cq_put(es, q->scq);
+		memset(q, 0, sizeof(*q));
+		q->state = GZ_BRIDGE_QP_ERR;
+		qp_state(r, GZ_BRIDGE_QP_ERR, GZ_XDM_ST_GENERAL_ERR);
+		return;
+	}
+	gz_cmdq_engine_init(&q->q, es->base + off, ent, &r->cmd_tail,
+			    &r->cmd_head);
+	atomic_store_explicit(&r->cmd_head, 0, memory_order_relaxed);
+	q->rts = 1;
+	q->state = GZ_BRIDGE_QP_RTS;
+	qp_state(r, GZ_BRIDGE_QP_RTS, 0);
+}
+
+/* A queue pair the engine stops serving (a broken producer), with its
+ * cqs kept until the component asks for RESET. */
+static void to_err(struct gz_bridge_eslot *es, uint32_t n, uint8_t st)
+{
+	es->qp[n].rts = 0;
+	es->qp[n].state = GZ_BRIDGE_QP_ERR;
+	qp_state(&ctl(es)->qp[n], GZ_BRIDGE_QP_ERR, st);
+}
+
+static void qp_states(struct gz_bridge_eslot *es)
+{
+	struct gz_bridge_slot *s = ctl(es);
+
+	for (uint32_t n = 0; n < GZ_BRIDGE_MAX_QP; n++) {
+		uint32_t want =
+		    atomic_load_explicit(&s->qp[n].want, memory_order_acquire);
+		uint32_t now = es->qp[n].state;
+
+		if (want == GZ_BRIDGE_QP_RTS && now == GZ_BRIDGE_QP_RESET)
+			to_rts(es, n);
+		else if (want != GZ_BRIDGE_QP_RTS && now != GZ_BRIDGE_QP_RESET)
+			to_reset(es, n);
+	}
+}
+
+static void slot_states(struct gz_bridge_engine *e, uint32_t i, uint64_t now)
+{
+	struct gz_bridge_eslot *es = &e->slot[i];
+	struct gz_bridge_slot *s = ctl(es);
+	uint32_t st = atomic_load_explicit(&s->state, memory_order_acquire);
+	uint64_t hb;
+
+	if (es->state == GZ_BRIDGE_FREE) {
+		if (st == GZ_BRIDGE_CLAIMED)
+			attach(e, es, i, now);
+		else if (st != GZ_BRIDGE_FREE)
+			detach(es); /* a state only we may write */
+		return;
+	}
+	hb = atomic_load_explicit(&s->heartbeat, memory_order_relaxed);
+	if (hb != es->hb) {
+		es->hb = hb;
+		es->hb_ns = now;
+	}
+	if (st != GZ_BRIDGE_ATTACHED || now - es->hb_ns > e->timeout_ns)
+		detach(es); /* closed, killed, or garbage */
+	else
+		qp_states(es);
+}
+
+/* The attached slot of component @gcid, or NULL. */
+static struct gz_bridge_eslot *find(struct gz_bridge_engine *e, uint32_t gcid)
+{
+	for (uint32_t i = 0; gcid && i < e->nslots; i++)
+		if (e->slot[i].state == GZ_BRIDGE_ATTACHED &&
+		    e->slot[i].gcid == gcid)
+			return &e->slot[i];
+	return NULL;
+}
+
+/* A command's local address: an offset in its initiator's window. */
+static void *xlate(void *arg, uint64_t laddr, uint64_t len)
+{
+	struct gz_bridge_eslot *es = arg;
+
+	if (laddr > es->window_len || len > es->window_len - laddr)
+		return NULL;
+	return es->window + laddr;
+}
+
+static int cq_full(const struct gz_bridge_ecq *c, const struct gz_bridge_cq *r)
+{
+	uint32_t cons = atomic_load_explicit(&r->cons, memory_order_acquire);
+
+	/* a cons the component wrote past prod looks full: it stalls its
+	 * own queue, nobody else's */
+	return c->prod - cons > c->mask;
+}
+
+static void cq_write(struct gz_bridge_ecq *c, struct gz_bridge_cq *r,
+		     const struct gz_xdm_cqe *cqe)
+{
+	struct gz_xdm_cqe *slot = &c->ent[c->prod & c->mask];
+
+	memcpy(slot, cqe, offsetof(struct gz_xdm_cqe, phase));
+	memcpy(slot->result, cqe->result, sizeof(slot->result));
+	/* phase last (release): the component that sees it sees all */
+	__atomic_store_n(&slot->phase,
+			 (uint8_t)(((c->prod >> c->shift) & 1u) ^ 1u),
+			 __ATOMIC_RELEASE);
+	c->prod++;
+	atomic_store_explicit(&r->prod, c->prod, memory_order_release);
+}
+
+/* Whether the target's queue pair @q->peer_qpn is paired back with ours
+ * (@gcid, @n): RC work waits until it is. */
+static int paired(const struct gz_bridge_eslot *t,
+		  const struct gz_bridge_eqp *q, uint32_t gcid, uint32_t n)
+{
+	const struct gz_bridge_eqp *p = &t->qp[q->peer_qpn];
+
+	return p->rts && p->peer_gcid == gcid && p->peer_qpn == n;
+}
+
+/* The opcode a completion of @op names. */
+static uint8_t wc_op(uint8_t op)
+{
+	if (op == GZ_XDM_GET || op == GZ_XDM_GETIMM)
+		return GENZIO_WC_READ;
+	if (op >= GZ_XDM_SWAP)
+		return GENZIO_WC_ATOMIC;
+	return op == GZ_XDM_SYNC || op == GZ_XDM_NOP ? GENZIO_WC_SYNC
+						     : GENZIO_WC_WRITE;
+}
+
+/* Where command @c of queue pair @q of @es goes: its target slot in *@t,
+ * 0 to execute, a status to complete with, or -EAGAIN to wait (its RC
+ * peer has not connected back, and the timeout has not passed). */
+static int route(struct gz_bridge_engine *e, struct gz_bridge_eslot *es,
+		 struct gz_bridge_eqp *q, uint32_t n,
+		 const struct gz_xdm_cmd *c, uint64_t now,
+		 struct gz_bridge_eslot **t)
+{
+	uint8_t op = c->opflags & GZ_XDM_OPCODE_MASK;
+
+	*t = es;
+	if (op == GZ_XDM_NOP || op == GZ_XDM_SYNC)
+		return 0; /* nothing leaves the slot */
+	if (c->gcid != q->peer_gcid)
+		return GZ_XDM_ST_REM_INV_REQ; /* RC: to its peer only */
+	*t = find(e, c->gcid);
+	if (!*t)
+		return GZ_XDM_ST_RETRY_EXC; /* gone, or never there */
+	if (paired(*t, q, es->gcid, n))
+		return 0;
+	if (!q->blocked_since)
+		q->blocked_since = now;
+	return now - q->blocked_since < e->timeout_ns ? -EAGAIN
+						      : GZ_XDM_ST_RETRY_EXC;
+}
+
+/* One command at the head of queue pair @n: 1 when executed (and its
+ * completion written), 0 when it must wait (a full cq, a peer not yet
+ * paired). */
+static int run_one(struct gz_bridge_engine *e, struct gz_bridge_eslot *es,
+		   uint32_t n, uint64_t now)
+{
+	struct gz_bridge_eqp *q = &es->qp[n];
+	struct gz_bridge_cq *rcq = &ctl(es)->cq[q->scq];
+	struct gz_xdm_initiator in = {xlate, es};
+	struct gz_bridge_eslot *t;
+	struct gz_xdm_cqe cqe;
+	struct gz_xdm_cmd c;
+	int st;
+
+	/* room for its completion first: an executed command's completion
+	 * is never lost */
+	if (cq_full(&es->cq[q->scq], rcq))
+		return 0;
+	memcpy(&c, gz_cmdq_head(&q->q), sizeof(c)); /* the one copy */
+	st = route(e, es, q, n, &c, now, &t);
+	if (st == -EAGAIN)
+		return 0;
+	if (!st)
+		st = gz_xdm_cmd_exec(&c, &in, &t->target,
+				     t == es ? q->pd : t->qp[q->peer_qpn].pd,
+				     &cqe);
+	else {
+		memset(&cqe, 0, sizeof(cqe));
+		cqe.cidx = c.cidx;
+		cqe.context = c.context;
+		cqe.opcode = wc_op(c.opflags & GZ_XDM_OPCODE_MASK);
+		cqe.status = (uint8_t)st;
+	}
+	q->blocked_since = 0;
+	cqe.qp_num = n;
+	if (st || (c.opflags & GZ_XDM_FLAG_SIGNAL))
+		cq_write(&es->cq[q->scq], rcq, &cqe);
+	gz_cmdq_done(&q->q, 1);
+	e->executed++;
+	return 1;
+}
+
+static uint32_t run_qp(struct gz_bridge_engine *e, struct gz_bridge_eslot *es,
+		       uint32_t n, uint64_t now, uint32_t budget)
+{
+	uint32_t avail = gz_cmdq_avail(&es->qp[n].q), done = 0;
+
+	if (avail == UINT32_MAX) {
+		/* a tail past the ring: the producer is broken */
+		to_err(es, n, GZ_XDM_ST_GENERAL_ERR);
+		return 0;
+	}
+	while (done < avail && done < budget && run_one(e, es, n, now))
+		done++;
+	return done;
+}
+
+uint32_t gz_bridge_engine_step(struct gz_bridge_engine *e, uint64_t now_ns,
+			       uint32_t budget)
+{
+	uint32_t done = 0;
+
+	atomic_fetch_add_explicit(&e->hdr->heartbeat, 1, memory_order_release);
+	for (uint32_t i = 0; i < e->nslots; i++)
+		slot_states(e, i, now_ns);
+	for (uint32_t i = 0; i < e->nslots; i++)
+		for (uint32_t n = 0; e->slot[i].state == GZ_BRIDGE_ATTACHED &&
+				     n < GZ_BRIDGE_MAX_QP;
+		     n++)
+			if (e->slot[i].qp[n].rts)
+				done +=
+				    run_qp(e, &e->slot[i], n, now_ns, budget);
+	return done;
+}

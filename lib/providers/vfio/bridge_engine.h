@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The bridge's engine (bridge_engine.c): what a genzio bridge does with
+ * its memory, in software. genzio-bridged runs it over a host file that
+ * QEMU guests see as ivshmem's BAR2; tests run it in-process. It owns the
+ * header and each slot's state, GCID and layout; it moves a component's
+ * queue pairs to RTS from a copy of their description; it executes their
+ * commands with lib/xdm against the target slot's key table and data
+ * window, and writes completions. Everything a component wrote is input.
+ * All its state that matters is private: a slot's words are read once
+ * per use, never trusted as an index or a length before they are checked.
+ */
+#ifndef GZ_VFIO_BRIDGE_ENGINE_H
+#define GZ_VFIO_BRIDGE_ENGINE_H
+
+#include "providers/vfio/bridge.h"
+#include "xdm/cmdq.h"
+#include "xdm/xdm.h"
+
+/* A completion queue the engine writes (its prod is private). */
+struct gz_bridge_ecq {
+	uint32_t users; /* RTS queue pairs completing into it */
+	uint32_t mask, shift;
+	uint32_t prod;
+	struct gz_xdm_cqe *ent;
+};
+
+struct gz_bridge_eqp {
+	uint32_t state; /* ours: GZ_BRIDGE_QP_*; the record's is a copy */
+	int rts;
+	uint32_t pd, scq, rcq, peer_gcid, peer_qpn;
+	uint64_t blocked_since; /* its head waits for its peer (ns) */
+	struct gz_cmdq_engine q;
+};
+
+struct gz_bridge_eslot {
+	uint32_t state; /* ours: GZ_BRIDGE_FREE or _ATTACHED */
+	uint32_t gcid;
+	uint8_t *base; /* the slot */
+	uint8_t *window;
+	uint64_t window_len;
+	uint64_t hb, hb_ns; /* its heartbeat as last seen, and when */
+	struct gz_xdm_seg seg;
+	struct gz_xdm_target target;
+	struct gz_bridge_eqp qp[GZ_BRIDGE_MAX_QP];
+	struct gz_bridge_ecq cq[GZ_BRIDGE_MAX_CQ];
+};
+
+struct gz_bridge_engine {
+	uint8_t *base;
+	uint64_t len;
+	struct gz_bridge_hdr *hdr;
+	uint32_t nslots, subnet;
+	uint64_t slot_size;
+	uint64_t timeout_ns; /* a component's heartbeat, a peer's pairing */
+	uint64_t executed;   /* commands, ever */
+	struct gz_bridge_eslot slot[GZ_BRIDGE_MAX_SLOTS];
+};
+
+/*
+ * Format @len bytes at @base as a bridge of @nslots slots (as many as
+ * fit when 0) in subnet @subnet: the header, then free slots. 0, or
+ * -EINVAL (too small for one slot of 4 MiB, a bad subnet: named).
+ */
+int gz_bridge_engine_init(struct gz_bridge_engine *e, void *base, uint64_t len,
+			  uint32_t nslots, uint32_t subnet);
+/*
+ * One round at time @now_ns (CLOCK_MONOTONIC): the heartbeat, claims,
+ * closes and dead components, queue pair states, then at most @budget
+ * commands of each queue pair. Return: the commands executed.
+ */
+uint32_t gz_bridge_engine_step(struct gz_bridge_engine *e, uint64_t now_ns,
+			       uint32_t budget);
+
+#endif /* GZ_VFIO_BRIDGE_ENGINE_H */

@@ -1,0 +1,424 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The bridge's engine (lib/providers/vfio/bridge_engine.c) driven as a
+ * device is, by components writing its memory: slots claimed and
+ * attached, queue pairs moved to RTS, commands executed between two
+ * components' windows, every fault completed with its status and nothing
+ * touched, and a slot of garbage survived. Time is passed in, so no test
+ * waits for a clock.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include <genzio/genzio.h>
+
+#include "providers/vfio/bridge_engine.h"
+
+#define MIB (1ull << 20)
+#define LEN (2 * MIB + 2 * 4 * MIB) /* page 0, two slots of 4 MiB */
+#define VA 0x7f0000000000ull	    /* where a component says its window is */
+#define SEC 1000000000ull
+
+static struct gz_bridge_engine e;
+static uint8_t *mem;
+static uint64_t now = 1;
+
+/* A component as the test plays it. */
+struct comp {
+	struct gz_bridge_slot *s;
+	uint8_t *base, *window;
+	uint32_t tail[GZ_BRIDGE_MAX_QP];
+	uint32_t cq_head[GZ_BRIDGE_MAX_CQ];
+};
+
+static struct comp a, b;
+
+static int beat_b = 1; /* b lives */
+
+/* One engine round; both components' heartbeats go on (b's while it
+ * lives), as their processes' would. */
+static void step(void)
+{
+	if (a.s)
+		atomic_fetch_add(&a.s->heartbeat, 1);
+	if (b.s && beat_b)
+		atomic_fetch_add(&b.s->heartbeat, 1);
+	gz_bridge_engine_step(&e, now, 64);
+}
+
+static void claim(struct comp *c, uint32_t i)
+{
+	struct gz_bridge_hdr *h = (void *)mem;
+	uint32_t free_ = GZ_BRIDGE_FREE;
+
+	c->base = mem + h->slot0 + i * h->slot_size;
+	c->s = (void *)c->base;
+	cr_assert(atomic_compare_exchange_strong(&c->s->state, &free_,
+						 GZ_BRIDGE_CLAIMED));
+	c->s->owner = 0x1234 + i;
+	step();
+	cr_assert_eq(atomic_load(&c->s->state), GZ_BRIDGE_ATTACHED);
+	c->window = c->base + c->s->window_off;
+	memset(c->tail, 0, sizeof(c->tail));
+	memset(c->cq_head, 0, sizeof(c->cq_head));
+}
+
+/* Ring offsets in the queue area: queue pair n's commands, cq n's ring. */
+static uint64_t cmd_off(const struct comp *c, uint32_t n)
+{
+	return c->s->queues_off + n * 64 * 64;
+}
+
+static uint64_t cq_off(const struct comp *c, uint32_t n)
+{
+	return c->s->queues_off + (GZ_BRIDGE_MAX_QP + n) * 64 * 64;
+}
+
+/* Queue pair @n (64 entries, cq @n for both queues) paired with @peer's
+ * queue pair @pn, of protection domain @pd; then RTS. */
+static void qp_up(struct comp *c, uint32_t n, const struct comp *peer,
+		  uint32_t pn, uint32_t pd)
+{
+	struct gz_bridge_qp *r = &c->s->qp[n];
+	struct gz_bridge_cq *q = &c->s->cq[n];
+
+	memset(c->base + cq_off(c, n), 0, 64 * 64);
+	q->ring_off = cq_off(c, n);
+	q->ent = 64;
+	atomic_store(&q->cons, 0);
+	r->cmd_off = cmd_off(c, n);
+	r->cmd_ent = 64;
+	r->scq = r->rcq = n;
+	r->pd = pd;
+	r->peer_gcid = peer->s->gcid;
+	r->peer_qpn = pn;
+	atomic_store(&r->want, GZ_BRIDGE_QP_RTS);
+	step();
+}
+
+static void key(struct comp *c, uint32_t rkey, uint32_t pd, uint64_t off,
+		uint64_t len, uint32_t access)
+{
+	struct gz_key_desc d = {.access = access,
+				.domain = pd,
+				.seg = 0,
+				.base = VA + off,
+				.length = len,
+				.seg_off = off};
+
+	cr_assert_eq(gz_keytab_insert((void *)(c->base + c->s->keys_off),
+				      c->s->nkeys - 1, rkey, &d),
+		     0);
+}
+
+/* Post one command on queue pair @n of @c (the doorbell rung). */
+static void post(struct comp *c, uint32_t n, const struct gz_xdm_cmd *cmd)
+{
+	struct gz_bridge_qp *r = &c->s->qp[n];
+	uint8_t *ring = c->base + r->cmd_off;
+
+	memcpy(ring + (c->tail[n] & 63) * 64, cmd, 64);
+	c->tail[n]++;
+	atomic_store_explicit(&r->cmd_tail, c->tail[n], memory_order_release);
+}
+
+/* The next completion of cq @n, or 0 with none. */
+static int poll_cq(struct comp *c, uint32_t n, struct gz_xdm_cqe *out)
+{
+	struct gz_xdm_cqe *ring = (void *)(c->base + cq_off(c, n));
+	uint32_t h = c->cq_head[n];
+	struct gz_xdm_cqe *x = &ring[h & 63];
+
+	if (__atomic_load_n(&x->phase, __ATOMIC_ACQUIRE) !=
+	    (uint8_t)(((h >> 6) & 1) ^ 1))
+		return 0;
+	memcpy(out, x, sizeof(*out));
+	c->cq_head[n] = h + 1;
+	atomic_store(&c->s->cq[n].cons, h + 1);
+	return 1;
+}
+
+/* Post, run the engine, and return the one completion's status. */
+static uint8_t run(struct comp *c, uint32_t n, struct gz_xdm_cmd cmd,
+		   struct gz_xdm_cqe *out)
+{
+	struct gz_xdm_cqe x;
+
+	cmd.opflags |= GZ_XDM_FLAG_SIGNAL;
+	post(c, n, &cmd);
+	step();
+	cr_assert(poll_cq(c, n, out ? out : &x), "no completion");
+	return (out ? out : &x)->status;
+}
+
+static void setup(void)
+{
+	mem = mmap(NULL, LEN, PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	cr_assert_neq(mem, MAP_FAILED);
+	cr_assert_eq(gz_bridge_engine_init(&e, mem, LEN, 0, 1), 0);
+	cr_assert_eq(e.nslots, 2);
+	now = 1;
+	beat_b = 1;
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	claim(&a, 0);
+	claim(&b, 1);
+	cr_assert_eq(a.s->gcid, 0x1001);
+	cr_assert_eq(b.s->gcid, 0x1002);
+	qp_up(&a, 0, &b, 0, 7);
+	qp_up(&b, 0, &a, 0, 9);
+	cr_assert_eq(atomic_load(&a.s->qp[0].state), GZ_BRIDGE_QP_RTS);
+	key(&b, 0xabc, 9, 0, 65536,
+	    GENZIO_ACCESS_REMOTE_WRITE | GENZIO_ACCESS_REMOTE_READ |
+		GENZIO_ACCESS_REMOTE_ATOMIC);
+	key(&b, 0xdef, 9, 65536, 4096, GENZIO_ACCESS_REMOTE_READ);
+	key(&b, 0x777, 8, 0, 4096, GENZIO_ACCESS_REMOTE_WRITE); /* other pd */
+}
+
+static void teardown(void)
+{
+	munmap(mem, LEN);
+}
+
+TestSuite(bridge, .init = setup, .fini = teardown, .timeout = 60);
+
+static struct gz_xdm_cmd put(uint64_t laddr, uint32_t len, uint32_t rkey,
+			     uint64_t raddr)
+{
+	return (struct gz_xdm_cmd){.opflags = GZ_XDM_PUT,
+				   .gcid = 0x1002,
+				   .rkey = rkey,
+				   .length = len,
+				   .raddr = raddr,
+				   .context = 42,
+				   .op.laddr = laddr};
+}
+
+Test(bridge, put_get_and_atomics_between_two_windows)
+{
+	struct gz_xdm_cmd c;
+	struct gz_xdm_cqe x;
+	uint64_t old, *word = (uint64_t *)(void *)(b.window + 1024);
+
+	for (int i = 0; i < 4096; i++)
+		a.window[i] = (uint8_t)(i * 13 + 1);
+	cr_assert_eq(run(&a, 0, put(0, 4096, 0xabc, VA + 8192), &x), 0);
+	cr_assert_eq(x.context, 42);
+	cr_assert_eq(x.byte_len, 4096);
+	cr_assert_eq(x.opcode, GENZIO_WC_WRITE);
+	cr_assert_eq(memcmp(b.window + 8192, a.window, 4096), 0, "landed");
+	c = put(65536, 4096, 0xabc, VA + 8192);
+	c.opflags = GZ_XDM_GET;
+	cr_assert_eq(run(&a, 0, c, &x), 0);
+	cr_assert_eq(memcmp(a.window + 65536, a.window, 4096), 0, "read back");
+	*word = 40;
+	c = (struct gz_xdm_cmd){.opflags = GZ_XDM_ADD,
+				.gcid = 0x1002,
+				.rkey = 0xabc,
+				.raddr = VA + 1024,
+				.op.operand = 2};
+	cr_assert_eq(run(&a, 0, c, &x), 0);
+	memcpy(&old, x.result, 8);
+	cr_assert_eq(old, 40);
+	cr_assert_eq(*word, 42);
+	c.opflags = GZ_XDM_CAS;
+	c.op.compare = 42;
+	c.op.operand = 7;
+	cr_assert_eq(run(&a, 0, c, &x), 0);
+	cr_assert_eq(*word, 7);
+	/* unsignaled success: no completion, still done */
+	c = put(0, 8, 0xabc, VA + 4096);
+	post(&a, 0, &c);
+	step();
+	cr_assert_eq(poll_cq(&a, 0, &x), 0);
+	cr_assert_eq(memcmp(b.window + 4096, a.window, 8), 0);
+	cr_assert_eq(atomic_load(&a.s->qp[0].cmd_head), a.tail[0],
+		     "every entry given back");
+}
+
+Test(bridge, faults_complete_with_their_status_and_touch_nothing)
+{
+	uint8_t before[65536];
+	struct gz_xdm_cmd c;
+
+	memset(a.window, 0x5a, 4096);
+	memcpy(before, b.window, sizeof(before));
+	cr_assert_eq(run(&a, 0, put(0, 64, 0x999, VA), NULL),
+		     GZ_XDM_ST_BAD_RKEY);
+	cr_assert_eq(run(&a, 0, put(0, 64, 0xabc, VA + 65536 - 32), NULL),
+		     GZ_XDM_ST_REM_BOUNDS);
+	cr_assert_eq(run(&a, 0, put(0, 64, 0xabc, VA - 64), NULL),
+		     GZ_XDM_ST_REM_BOUNDS);
+	cr_assert_eq(run(&a, 0, put(0, 64, 0xdef, VA + 65536), NULL),
+		     GZ_XDM_ST_REM_ACCESS, "a read-only key written");
+	cr_assert_eq(run(&a, 0, put(0, 64, 0x777, VA), NULL),
+		     GZ_XDM_ST_REM_ACCESS, "a key of another pd");
+	cr_assert_eq(run(&a, 0, put(a.s->window_len - 8, 64, 0xabc, VA), NULL),
+		     GZ_XDM_ST_LOC_PROT, "a local buffer past the window");
+	cr_assert_eq(run(&a, 0, put(UINT64_MAX - 8, 64, 0xabc, VA), NULL),
+		     GZ_XDM_ST_LOC_PROT, "an offset that wraps");
+	c = put(0, 64, 0xabc, VA);
+	c.gcid = 0x1001; /* RC: to its peer only */
+	cr_assert_eq(run(&a, 0, c, NULL), GZ_XDM_ST_REM_INV_REQ);
+	c = put(0, 64, 0xabc, VA);
+	c.opflags = 0x77; /* no such opcode */
+	cr_assert_eq(run(&a, 0, c, NULL), GZ_XDM_ST_GENERAL_ERR);
+	c = put(0, 64, 0xabc, VA + 3);
+	c.opflags = GZ_XDM_ADD;
+	cr_assert_eq(run(&a, 0, c, NULL), GZ_XDM_ST_REM_BOUNDS, "misaligned");
+	cr_assert_eq(memcmp(before, b.window, sizeof(before)), 0,
+		     "no fault wrote a byte");
+}
+
+Test(bridge, an_unpaired_peer_waits_its_timeout_then_retry_exceeded)
+{
+	struct gz_xdm_cmd c = put(0, 8, 0xabc, VA);
+	struct gz_xdm_cqe x;
+
+	qp_up(&a, 1, &b, 1, 7); /* b's queue pair 1 never connects back */
+	c.opflags |= GZ_XDM_FLAG_SIGNAL;
+	post(&a, 1, &c);
+	step();
+	now += SEC / 2;
+	step();
+	cr_assert_eq(poll_cq(&a, 1, &x), 0, "waits for its peer");
+	now += SEC;
+	step();
+	cr_assert(poll_cq(&a, 1, &x));
+	cr_assert_eq(x.status, GZ_XDM_ST_RETRY_EXC);
+	/* paired late, the next one goes through */
+	qp_up(&b, 1, &a, 1, 9);
+	cr_assert_eq(run(&a, 1, c, &x), 0);
+}
+
+Test(bridge, a_dead_or_closed_component_is_detached_and_unreachable)
+{
+	struct gz_xdm_cqe x;
+
+	/* b stops its heartbeat (killed): a's work to it fails after the
+	 * timeout, and b's slot is free for the next claimer */
+	beat_b = 0;
+	for (int i = 0; i < 3; i++) {
+		now += SEC / 2;
+		step();
+	}
+	cr_assert_eq(atomic_load(&b.s->state), GZ_BRIDGE_FREE);
+	cr_assert_eq(atomic_load(&a.s->state), GZ_BRIDGE_ATTACHED,
+		     "a's heartbeat went on");
+	cr_assert_eq(run(&a, 0, put(0, 8, 0xabc, VA), &x), GZ_XDM_ST_RETRY_EXC);
+	beat_b = 1;
+	claim(&b, 1);
+	cr_assert_eq(b.s->gcid, 0x1002);
+	/* a closes */
+	atomic_store(&a.s->state, GZ_BRIDGE_CLOSING);
+	step();
+	cr_assert_eq(atomic_load(&a.s->state), GZ_BRIDGE_FREE);
+}
+
+Test(bridge, a_broken_producer_or_bad_rings_stop_only_their_queue_pair)
+{
+	struct gz_bridge_qp *r = &a.s->qp[2];
+	struct gz_xdm_cqe x;
+
+	/* a tail a lap and more ahead */
+	qp_up(&a, 2, &b, 0, 7);
+	atomic_store(&r->cmd_tail, 1000);
+	step();
+	cr_assert_eq(atomic_load(&r->state), GZ_BRIDGE_QP_ERR);
+	cr_assert_eq(run(&a, 0, put(0, 8, 0xabc, VA), &x), 0,
+		     "queue pair 0 still served");
+	/* reset, then rings outside the queue area: refused at RTS */
+	atomic_store(&r->want, GZ_BRIDGE_QP_RESET);
+	step();
+	cr_assert_eq(atomic_load(&r->state), GZ_BRIDGE_QP_RESET);
+	r->cmd_off = a.s->window_off; /* the window, not the queue area */
+	atomic_store(&r->want, GZ_BRIDGE_QP_RTS);
+	step();
+	cr_assert_eq(atomic_load(&r->state), GZ_BRIDGE_QP_ERR);
+	atomic_store(&r->want, GZ_BRIDGE_QP_RESET);
+	step();
+	r->cmd_off = cmd_off(&a, 2);
+	r->cmd_ent = 100; /* not a power of two */
+	atomic_store(&r->want, GZ_BRIDGE_QP_RTS);
+	step();
+	cr_assert_eq(atomic_load(&r->state), GZ_BRIDGE_QP_ERR);
+	atomic_store(&r->want, GZ_BRIDGE_QP_RESET);
+	step();
+	r->cmd_ent = 64;
+	r->scq = 999;
+	atomic_store(&r->want, GZ_BRIDGE_QP_RTS);
+	step();
+	cr_assert_eq(atomic_load(&r->state), GZ_BRIDGE_QP_ERR, "a cq of none");
+	/* a state word only the engine may write, written: it is ignored */
+	atomic_store(&r->state, GZ_BRIDGE_QP_RTS);
+	step();
+	cr_assert_eq(run(&a, 0, put(0, 8, 0xabc, VA), &x), 0);
+}
+
+Test(bridge, a_full_cq_holds_the_command_until_there_is_room)
+{
+	struct gz_xdm_cmd c = put(0, 8, 0xabc, VA);
+	struct gz_xdm_cqe x;
+	int n = 0;
+
+	c.opflags |= GZ_XDM_FLAG_SIGNAL;
+	for (int i = 0; i < 64; i++)
+		post(&a, 0, &c);
+	step();
+	post(&a, 0, &c); /* the 65th: the cq of 64 is full */
+	step();
+	cr_assert_eq(atomic_load(&a.s->qp[0].cmd_head), 64, "held, not lost");
+	while (poll_cq(&a, 0, &x))
+		n++;
+	cr_assert_eq(n, 64);
+	step();
+	cr_assert(poll_cq(&a, 0, &x), "then executed");
+	cr_assert_eq(x.status, 0);
+	/* a cons beyond prod (garbage) stalls that cq alone */
+	atomic_store(&a.s->cq[0].cons, 5000);
+	post(&a, 0, &c);
+	step();
+	cr_assert_eq(poll_cq(&a, 0, &x), 0);
+}
+
+Test(bridge, random_bytes_in_a_component_slot_never_crash_the_engine)
+{
+	struct gz_xdm_cqe x;
+	uint8_t *ctl = a.base;
+
+	srand(11);
+	for (int i = 0; i < 2000; i++) {
+		for (int k = 0; k < 32; k++)
+			ctl[(size_t)rand() % GZ_BRIDGE_CTL_LEN] =
+			    (uint8_t)rand();
+		/* and in its rings and keys */
+		for (int k = 0; k < 32; k++)
+			ctl[GZ_BRIDGE_CTL_LEN +
+			    (size_t)rand() % (2 * MIB - GZ_BRIDGE_CTL_LEN)] =
+			    (uint8_t)rand();
+		step();
+	}
+	/* b is intact: a fresh a can still reach it */
+	atomic_store(&a.s->state, GZ_BRIDGE_CLOSING);
+	step();
+	step();
+	memset(a.base, 0, GZ_BRIDGE_CTL_LEN);
+	claim(&a, 0);
+	qp_up(&a, 0, &b, 3, 7);
+	qp_up(&b, 3, &a, 0, 9);
+	cr_assert_eq(run(&a, 0, put(0, 8, 0xabc, VA), &x), 0);
+}
+
+Test(bridge, init_refuses_what_does_not_fit)
+{
+	struct gz_bridge_engine f;
+
+	cr_assert_eq(gz_bridge_engine_init(&f, mem, 4 * MIB, 0, 1), -EINVAL);
+	cr_assert_eq(gz_bridge_engine_init(&f, mem, LEN, 3, 1), -EINVAL);
+	cr_assert_eq(gz_bridge_engine_init(&f, mem, LEN, 1, 0), -EINVAL);
+	cr_assert_eq(gz_bridge_engine_init(&f, mem, LEN, 1, 0x10000), -EINVAL);
+}
