@@ -16,6 +16,7 @@
 #include <genzio/genzio.h>
 
 #include "providers/vfio/bridge_engine.h"
+#include "providers/vfio/vfio_slot.h"
 
 #define MIB (1ull << 20)
 #define LEN (2 * MIB + 2 * 4 * MIB) /* page 0, two slots of 4 MiB */
@@ -23,19 +24,10 @@
 #define SEC 1000000000ull
 
 static struct gz_bridge_engine e;
+static struct gz_bridge_map m;
 static uint8_t *mem;
 static uint64_t now = 1;
-
-/* A component as the test plays it. */
-struct comp {
-	struct gz_bridge_slot *s;
-	uint8_t *base, *window;
-	uint32_t tail[GZ_BRIDGE_MAX_QP];
-	uint32_t cq_head[GZ_BRIDGE_MAX_CQ];
-};
-
-static struct comp a, b;
-
+static struct gz_vslot a, b;
 static int beat_b = 1; /* b lives */
 
 /* One engine round; both components' heartbeats go on (b's while it
@@ -43,114 +35,53 @@ static int beat_b = 1; /* b lives */
 static void step(void)
 {
 	if (a.s)
-		atomic_fetch_add(&a.s->heartbeat, 1);
+		gz_vslot_beat(&a);
 	if (b.s && beat_b)
-		atomic_fetch_add(&b.s->heartbeat, 1);
+		gz_vslot_beat(&b);
 	gz_bridge_engine_step(&e, now, 64);
 }
 
-static void claim(struct comp *c, uint32_t i)
+/* One thread plays both sides: the clock a claim waits on steps the
+ * engine, and a millisecond passes each time. */
+static uint64_t clock_stepping(void)
 {
-	struct gz_bridge_hdr *h = (void *)mem;
-	uint32_t free_ = GZ_BRIDGE_FREE;
-
-	c->base = mem + h->slot0 + i * h->slot_size;
-	c->s = (void *)c->base;
-	cr_assert(atomic_compare_exchange_strong(&c->s->state, &free_,
-						 GZ_BRIDGE_CLAIMED));
-	c->s->owner = 0x1234 + i;
-	step();
-	cr_assert_eq(atomic_load(&c->s->state), GZ_BRIDGE_ATTACHED);
-	c->window = c->base + c->s->window_off;
-	memset(c->tail, 0, sizeof(c->tail));
-	memset(c->cq_head, 0, sizeof(c->cq_head));
+	gz_bridge_engine_step(&e, now, 64);
+	return now += 1000000;
 }
 
-/* Ring offsets in the queue area: queue pair n's commands, cq n's ring. */
-static uint64_t cmd_off(const struct comp *c, uint32_t n)
+static void claim(struct gz_vslot *v)
 {
-	return c->s->queues_off + n * 64 * 64;
-}
-
-static uint64_t cq_off(const struct comp *c, uint32_t n)
-{
-	return c->s->queues_off + (GZ_BRIDGE_MAX_QP + n) * 64 * 64;
+	cr_assert_eq(gz_vslot_claim(&m, v, clock_stepping, SEC), 0);
+	cr_assert_eq(atomic_load(&v->s->state), GZ_BRIDGE_ATTACHED);
 }
 
 /* Queue pair @n (64 entries, cq @n for both queues) paired with @peer's
  * queue pair @pn, of protection domain @pd; then RTS. */
-static void qp_up(struct comp *c, uint32_t n, const struct comp *peer,
+static void qp_up(struct gz_vslot *v, uint32_t n, const struct gz_vslot *peer,
 		  uint32_t pn, uint32_t pd)
 {
-	struct gz_bridge_qp *r = &c->s->qp[n];
-	struct gz_bridge_cq *q = &c->s->cq[n];
-
-	memset(c->base + cq_off(c, n), 0, 64 * 64);
-	q->ring_off = cq_off(c, n);
-	q->ent = 64;
-	atomic_store(&q->cons, 0);
-	r->cmd_off = cmd_off(c, n);
-	r->cmd_ent = 64;
-	r->scq = r->rcq = n;
-	r->pd = pd;
-	r->peer_gcid = peer->s->gcid;
-	r->peer_qpn = pn;
-	atomic_store(&r->want, GZ_BRIDGE_QP_RTS);
+	cr_assert_eq(gz_vslot_cq_create(v, n, 64), 0);
+	cr_assert_eq(gz_vslot_qp_create(v, n, 64, n, n, pd, peer->gcid, pn), 0);
 	step();
 }
 
-static void key(struct comp *c, uint32_t rkey, uint32_t pd, uint64_t off,
+static void key(struct gz_vslot *v, uint32_t rkey, uint32_t pd, uint64_t off,
 		uint64_t len, uint32_t access)
 {
-	struct gz_key_desc d = {.access = access,
-				.domain = pd,
-				.seg = 0,
-				.base = VA + off,
-				.length = len,
-				.seg_off = off};
-
-	cr_assert_eq(gz_keytab_insert((void *)(c->base + c->s->keys_off),
-				      c->s->nkeys - 1, rkey, &d),
+	cr_assert_eq(gz_vslot_key_add(v, rkey, pd, off, len, VA + off, access),
 		     0);
 }
 
-/* Post one command on queue pair @n of @c (the doorbell rung). */
-static void post(struct comp *c, uint32_t n, const struct gz_xdm_cmd *cmd)
-{
-	struct gz_bridge_qp *r = &c->s->qp[n];
-	uint8_t *ring = c->base + r->cmd_off;
-
-	memcpy(ring + (c->tail[n] & 63) * 64, cmd, 64);
-	c->tail[n]++;
-	atomic_store_explicit(&r->cmd_tail, c->tail[n], memory_order_release);
-}
-
-/* The next completion of cq @n, or 0 with none. */
-static int poll_cq(struct comp *c, uint32_t n, struct gz_xdm_cqe *out)
-{
-	struct gz_xdm_cqe *ring = (void *)(c->base + cq_off(c, n));
-	uint32_t h = c->cq_head[n];
-	struct gz_xdm_cqe *x = &ring[h & 63];
-
-	if (__atomic_load_n(&x->phase, __ATOMIC_ACQUIRE) !=
-	    (uint8_t)(((h >> 6) & 1) ^ 1))
-		return 0;
-	memcpy(out, x, sizeof(*out));
-	c->cq_head[n] = h + 1;
-	atomic_store(&c->s->cq[n].cons, h + 1);
-	return 1;
-}
-
 /* Post, run the engine, and return the one completion's status. */
-static uint8_t run(struct comp *c, uint32_t n, struct gz_xdm_cmd cmd,
+static uint8_t run(struct gz_vslot *v, uint32_t n, struct gz_xdm_cmd cmd,
 		   struct gz_xdm_cqe *out)
 {
 	struct gz_xdm_cqe x;
 
 	cmd.opflags |= GZ_XDM_FLAG_SIGNAL;
-	post(c, n, &cmd);
+	cr_assert_eq(gz_vslot_post(v, n, &cmd), 0);
 	step();
-	cr_assert(poll_cq(c, n, out ? out : &x), "no completion");
+	cr_assert(gz_vslot_poll(v, n, out ? out : &x), "no completion");
 	return (out ? out : &x)->status;
 }
 
@@ -161,17 +92,18 @@ static void setup(void)
 	cr_assert_neq(mem, MAP_FAILED);
 	cr_assert_eq(gz_bridge_engine_init(&e, mem, LEN, 0, 1), 0);
 	cr_assert_eq(e.nslots, 2);
+	cr_assert_eq(gz_bridge_map_check(mem, LEN, &m), 0);
 	now = 1;
 	beat_b = 1;
 	memset(&a, 0, sizeof(a));
 	memset(&b, 0, sizeof(b));
-	claim(&a, 0);
-	claim(&b, 1);
-	cr_assert_eq(a.s->gcid, 0x1001);
-	cr_assert_eq(b.s->gcid, 0x1002);
+	claim(&a);
+	claim(&b);
+	cr_assert_eq(a.gcid, 0x1001);
+	cr_assert_eq(b.gcid, 0x1002);
 	qp_up(&a, 0, &b, 0, 7);
 	qp_up(&b, 0, &a, 0, 9);
-	cr_assert_eq(atomic_load(&a.s->qp[0].state), GZ_BRIDGE_QP_RTS);
+	cr_assert_eq(gz_vslot_qp_state(&a, 0), GZ_BRIDGE_QP_RTS);
 	key(&b, 0xabc, 9, 0, 65536,
 	    GENZIO_ACCESS_REMOTE_WRITE | GENZIO_ACCESS_REMOTE_READ |
 		GENZIO_ACCESS_REMOTE_ATOMIC);
@@ -232,11 +164,11 @@ Test(bridge, put_get_and_atomics_between_two_windows)
 	cr_assert_eq(*word, 7);
 	/* unsignaled success: no completion, still done */
 	c = put(0, 8, 0xabc, VA + 4096);
-	post(&a, 0, &c);
+	gz_vslot_post(&a, 0, &c);
 	step();
-	cr_assert_eq(poll_cq(&a, 0, &x), 0);
+	cr_assert_eq(gz_vslot_poll(&a, 0, &x), 0);
 	cr_assert_eq(memcmp(b.window + 4096, a.window, 8), 0);
-	cr_assert_eq(atomic_load(&a.s->qp[0].cmd_head), a.tail[0],
+	cr_assert_eq(atomic_load(&a.s->qp[0].cmd_head), a.sq[0].tail,
 		     "every entry given back");
 }
 
@@ -257,7 +189,7 @@ Test(bridge, faults_complete_with_their_status_and_touch_nothing)
 		     GZ_XDM_ST_REM_ACCESS, "a read-only key written");
 	cr_assert_eq(run(&a, 0, put(0, 64, 0x777, VA), NULL),
 		     GZ_XDM_ST_REM_ACCESS, "a key of another pd");
-	cr_assert_eq(run(&a, 0, put(a.s->window_len - 8, 64, 0xabc, VA), NULL),
+	cr_assert_eq(run(&a, 0, put(a.window_len - 8, 64, 0xabc, VA), NULL),
 		     GZ_XDM_ST_LOC_PROT, "a local buffer past the window");
 	cr_assert_eq(run(&a, 0, put(UINT64_MAX - 8, 64, 0xabc, VA), NULL),
 		     GZ_XDM_ST_LOC_PROT, "an offset that wraps");
@@ -281,14 +213,14 @@ Test(bridge, an_unpaired_peer_waits_its_timeout_then_retry_exceeded)
 
 	qp_up(&a, 1, &b, 1, 7); /* b's queue pair 1 never connects back */
 	c.opflags |= GZ_XDM_FLAG_SIGNAL;
-	post(&a, 1, &c);
+	gz_vslot_post(&a, 1, &c);
 	step();
 	now += SEC / 2;
 	step();
-	cr_assert_eq(poll_cq(&a, 1, &x), 0, "waits for its peer");
+	cr_assert_eq(gz_vslot_poll(&a, 1, &x), 0, "waits for its peer");
 	now += SEC;
 	step();
-	cr_assert(poll_cq(&a, 1, &x));
+	cr_assert(gz_vslot_poll(&a, 1, &x));
 	cr_assert_eq(x.status, GZ_XDM_ST_RETRY_EXC);
 	/* paired late, the next one goes through */
 	qp_up(&b, 1, &a, 1, 9);
@@ -311,8 +243,8 @@ Test(bridge, a_dead_or_closed_component_is_detached_and_unreachable)
 		     "a's heartbeat went on");
 	cr_assert_eq(run(&a, 0, put(0, 8, 0xabc, VA), &x), GZ_XDM_ST_RETRY_EXC);
 	beat_b = 1;
-	claim(&b, 1);
-	cr_assert_eq(b.s->gcid, 0x1002);
+	claim(&b);
+	cr_assert_eq(b.gcid, 0x1002, "the freed slot, taken again");
 	/* a closes */
 	atomic_store(&a.s->state, GZ_BRIDGE_CLOSING);
 	step();
@@ -324,8 +256,11 @@ Test(bridge, a_broken_producer_or_bad_rings_stop_only_their_queue_pair)
 	struct gz_bridge_qp *r = &a.s->qp[2];
 	struct gz_xdm_cqe x;
 
+	uint64_t off;
+
 	/* a tail a lap and more ahead */
 	qp_up(&a, 2, &b, 0, 7);
+	off = r->cmd_off;
 	atomic_store(&r->cmd_tail, 1000);
 	step();
 	cr_assert_eq(atomic_load(&r->state), GZ_BRIDGE_QP_ERR);
@@ -341,7 +276,7 @@ Test(bridge, a_broken_producer_or_bad_rings_stop_only_their_queue_pair)
 	cr_assert_eq(atomic_load(&r->state), GZ_BRIDGE_QP_ERR);
 	atomic_store(&r->want, GZ_BRIDGE_QP_RESET);
 	step();
-	r->cmd_off = cmd_off(&a, 2);
+	r->cmd_off = off;
 	r->cmd_ent = 100; /* not a power of two */
 	atomic_store(&r->want, GZ_BRIDGE_QP_RTS);
 	step();
@@ -367,22 +302,22 @@ Test(bridge, a_full_cq_holds_the_command_until_there_is_room)
 
 	c.opflags |= GZ_XDM_FLAG_SIGNAL;
 	for (int i = 0; i < 64; i++)
-		post(&a, 0, &c);
+		gz_vslot_post(&a, 0, &c);
 	step();
-	post(&a, 0, &c); /* the 65th: the cq of 64 is full */
+	cr_assert_eq(gz_vslot_post(&a, 0, &c), 0); /* the 65th: cq full */
 	step();
 	cr_assert_eq(atomic_load(&a.s->qp[0].cmd_head), 64, "held, not lost");
-	while (poll_cq(&a, 0, &x))
+	while (gz_vslot_poll(&a, 0, &x))
 		n++;
 	cr_assert_eq(n, 64);
 	step();
-	cr_assert(poll_cq(&a, 0, &x), "then executed");
+	cr_assert(gz_vslot_poll(&a, 0, &x), "then executed");
 	cr_assert_eq(x.status, 0);
 	/* a cons beyond prod (garbage) stalls that cq alone */
 	atomic_store(&a.s->cq[0].cons, 5000);
-	post(&a, 0, &c);
+	gz_vslot_post(&a, 0, &c);
 	step();
-	cr_assert_eq(poll_cq(&a, 0, &x), 0);
+	cr_assert_eq(gz_vslot_poll(&a, 0, &x), 0);
 }
 
 Test(bridge, random_bytes_in_a_component_slot_never_crash_the_engine)
@@ -403,11 +338,11 @@ Test(bridge, random_bytes_in_a_component_slot_never_crash_the_engine)
 		step();
 	}
 	/* b is intact: a fresh a can still reach it */
-	atomic_store(&a.s->state, GZ_BRIDGE_CLOSING);
+	gz_vslot_release(&a);
 	step();
 	step();
-	memset(a.base, 0, GZ_BRIDGE_CTL_LEN);
-	claim(&a, 0);
+	memset(ctl, 0, GZ_BRIDGE_CTL_LEN);
+	claim(&a);
 	qp_up(&a, 0, &b, 3, 7);
 	qp_up(&b, 3, &a, 0, 9);
 	cr_assert_eq(run(&a, 0, put(0, 8, 0xabc, VA), &x), 0);
@@ -421,4 +356,70 @@ Test(bridge, init_refuses_what_does_not_fit)
 	cr_assert_eq(gz_bridge_engine_init(&f, mem, LEN, 3, 1), -EINVAL);
 	cr_assert_eq(gz_bridge_engine_init(&f, mem, LEN, 1, 0), -EINVAL);
 	cr_assert_eq(gz_bridge_engine_init(&f, mem, LEN, 1, 0x10000), -EINVAL);
+}
+
+/* A clock that only passes time: no engine answers. */
+static uint64_t clock_idle(void)
+{
+	return now += 10000000;
+}
+
+Test(bridge, a_component_checks_what_the_bridge_wrote)
+{
+	struct gz_bridge_hdr *h = (void *)mem;
+	struct gz_bridge_map bad;
+	struct gz_vslot c;
+	uint64_t seen = 0, since = 0;
+
+	cr_assert_eq(gz_vslot_claim(&m, &c, clock_stepping, SEC), -EBUSY,
+		     "both slots are taken");
+	h->version = 2;
+	cr_assert_eq(gz_bridge_map_check(mem, LEN, &bad), -EPROTO);
+	h->version = GZ_BRIDGE_VERSION;
+	h->nslots = 3; /* three of 4 MiB do not fit after 2 MiB */
+	cr_assert_eq(gz_bridge_map_check(mem, LEN, &bad), -EPROTO);
+	h->nslots = 2;
+	h->slot_size = UINT64_MAX & ~(GZ_BRIDGE_SLOT_ALIGN - 1);
+	cr_assert_eq(gz_bridge_map_check(mem, LEN, &bad), -EPROTO);
+	h->slot_size = 4 * MIB;
+	h->slot0 = LEN + GZ_BRIDGE_SLOT_ALIGN;
+	cr_assert_eq(gz_bridge_map_check(mem, LEN, &bad), -EPROTO);
+	h->slot0 = 2 * MIB;
+	cr_assert_eq(gz_bridge_map_check(mem, LEN, &bad), 0);
+	/* the engine's heartbeat: alive while it beats, gone when not */
+	cr_assert_eq(gz_bridge_alive(&m, &seen, &since, now, SEC), 0);
+	now += SEC / 2;
+	step();
+	cr_assert_eq(gz_bridge_alive(&m, &seen, &since, now, SEC), 0);
+	now += 2 * SEC;
+	cr_assert_eq(gz_bridge_alive(&m, &seen, &since, now, SEC), -ENODEV,
+		     "no beat for 2 s");
+	step();
+	cr_assert_eq(gz_bridge_alive(&m, &seen, &since, now, SEC), 0);
+	atomic_store((_Atomic uint32_t *)&h->magic, 0); /* a clean stop */
+	cr_assert_eq(gz_bridge_alive(&m, &seen, &since, now, SEC), -ENODEV);
+	cr_assert_eq(gz_bridge_map_check(mem, LEN, &bad), -ENODEV);
+}
+
+Test(bridge, a_claim_without_an_engine_times_out_and_frees_its_slot)
+{
+	struct gz_bridge_engine f;
+	struct gz_bridge_map fm;
+	struct gz_vslot c;
+	uint8_t *other = mmap(NULL, LEN, PROT_READ | PROT_WRITE,
+			      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	cr_assert_neq(other, MAP_FAILED);
+	cr_assert_eq(gz_bridge_engine_init(&f, other, LEN, 1, 1), 0);
+	cr_assert_eq(gz_bridge_map_check(other, LEN, &fm), 0);
+	cr_assert_eq(gz_vslot_claim(&fm, &c, clock_idle, SEC), -ETIMEDOUT);
+	/* the engine starts late: it sees a slot closing, not one claimed */
+	gz_bridge_engine_step(&f, now, 64);
+	cr_assert_eq(
+	    atomic_load(
+		&((struct gz_bridge_slot *)(void *)(other + fm.slot0))->state),
+	    GZ_BRIDGE_FREE, "a slot left CLOSING is freed");
+	cr_assert_eq(gz_vslot_claim(&fm, &c, clock_idle, SEC), -ETIMEDOUT,
+		     "claimable again");
+	munmap(other, LEN);
 }

@@ -1,0 +1,268 @@
+// SPDX-License-Identifier: MIT
+/*
+ * A component's side of a genzio bridge: the device's words (header,
+ * layout, states, completions) are checked where they are read; ours are
+ * written in the order the engine reads them (a description, then the
+ * state that says it is complete).
+ */
+#include <errno.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "gz.h"
+#include "providers/vfio/vfio_slot.h"
+#include "xdm/keytab.h"
+
+int gz_bridge_map_check(void *base, uint64_t len, struct gz_bridge_map *m)
+{
+	struct gz_bridge_hdr *h = base;
+
+	memset(m, 0, sizeof(*m));
+	if (len < GZ_BRIDGE_SLOT_ALIGN ||
+	    atomic_load_explicit((_Atomic uint32_t *)&h->magic,
+				 memory_order_acquire) != GZ_BRIDGE_MAGIC)
+		return -ENODEV;
+	m->base = base;
+	m->len = len;
+	m->hdr = h;
+	m->nslots = GZ_READ_ONCE(h->nslots);
+	m->subnet = GZ_READ_ONCE(h->subnet);
+	m->slot0 = GZ_READ_ONCE(h->slot0);
+	m->slot_size = GZ_READ_ONCE(h->slot_size);
+	m->caps = GZ_READ_ONCE(h->caps);
+	m->incarnation = GZ_READ_ONCE(h->incarnation);
+	if (GZ_READ_ONCE(h->version) != GZ_BRIDGE_VERSION)
+		return gz_err(-EPROTO, "bridge: layout version %u, not %u",
+			      GZ_READ_ONCE(h->version), GZ_BRIDGE_VERSION);
+	/* every slot inside what we mapped, each big enough for its
+	 * fixed parts and a window */
+	if (!m->nslots || m->nslots > GZ_BRIDGE_MAX_SLOTS ||
+	    m->slot_size < 2 * GZ_BRIDGE_SLOT_ALIGN ||
+	    m->slot_size % GZ_BRIDGE_SLOT_ALIGN ||
+	    m->slot0 % GZ_BRIDGE_SLOT_ALIGN || m->slot0 < 4096 ||
+	    m->slot0 > len || m->slot_size > (len - m->slot0) / m->nslots ||
+	    !m->subnet || m->subnet > 0xffff)
+		return gz_err(-EPROTO,
+			      "bridge: %u slots of %llu bytes from %llu do not "
+			      "fit its %llu bytes (subnet %#x)",
+			      m->nslots, (unsigned long long)m->slot_size,
+			      (unsigned long long)m->slot0,
+			      (unsigned long long)len, m->subnet);
+	return 0;
+}
+
+int gz_bridge_alive(const struct gz_bridge_map *m, uint64_t *seen,
+		    uint64_t *since_ns, uint64_t now_ns, uint64_t timeout_ns)
+{
+	uint64_t hb =
+	    atomic_load_explicit(&m->hdr->heartbeat, memory_order_acquire);
+
+	if (atomic_load_explicit((_Atomic uint32_t *)&m->hdr->magic,
+				 memory_order_relaxed) != GZ_BRIDGE_MAGIC)
+		return -ENODEV;
+	if (hb != *seen || !*since_ns) {
+		*seen = hb;
+		*since_ns = now_ns;
+	}
+	return now_ns - *since_ns > timeout_ns ? -ENODEV : 0;
+}
+
+/* The layout the engine gave slot @v at attach, as our copy. */
+static int layout(struct gz_vslot *v)
+{
+	struct gz_bridge_slot *s = v->s;
+	const uint64_t size = v->m->slot_size;
+	uint64_t koff = GZ_READ_ONCE(s->keys_off);
+	uint32_t nkeys = GZ_READ_ONCE(s->nkeys);
+	uint64_t woff = GZ_READ_ONCE(s->window_off);
+
+	v->gcid = GZ_READ_ONCE(s->gcid);
+	v->queues_off = GZ_READ_ONCE(s->queues_off);
+	v->queues_len = GZ_READ_ONCE(s->queues_len);
+	v->window_len = GZ_READ_ONCE(s->window_len);
+	if (v->gcid >> 12 != v->m->subnet || !(v->gcid & 0xfff) || !nkeys ||
+	    (nkeys & (nkeys - 1)) || koff % 64 || koff < sizeof(*s) ||
+	    koff > size ||
+	    nkeys > (size - koff) / sizeof(struct gz_key_entry) ||
+	    v->queues_off % 64 || v->queues_off > size ||
+	    v->queues_len > size - v->queues_off || woff % 4096 ||
+	    woff > size || v->window_len > size - woff || !v->window_len)
+		return gz_err(-EPROTO,
+			      "bridge: slot at %p has a layout that does not "
+			      "fit it (GCID %#x)",
+			      (void *)v->base, v->gcid);
+	v->keys = (struct gz_key_entry *)(void *)(v->base + koff);
+	v->key_mask = nkeys - 1;
+	v->window = v->base + woff;
+	v->queues_used = 0;
+	return 0;
+}
+
+int gz_vslot_claim(const struct gz_bridge_map *m, struct gz_vslot *v,
+		   uint64_t (*clock)(void), uint64_t timeout_ns)
+{
+	uint64_t start;
+
+	memset(v, 0, sizeof(*v));
+	v->m = m;
+	if (getrandom(&v->owner, sizeof(v->owner), 0) != sizeof(v->owner))
+		v->owner = (uint64_t)(uintptr_t)v ^ clock();
+	for (uint32_t i = 0; i < m->nslots && !v->s; i++) {
+		struct gz_bridge_slot *s =
+		    (void *)(m->base + m->slot0 + (uint64_t)i * m->slot_size);
+		uint32_t free_ = GZ_BRIDGE_FREE;
+
+		if (atomic_compare_exchange_strong(&s->state, &free_,
+						   GZ_BRIDGE_CLAIMED)) {
+			v->s = s;
+			v->base = (uint8_t *)s;
+		}
+	}
+	if (!v->s)
+		return gz_err(-EBUSY, "bridge: all %u slots are taken",
+			      m->nslots);
+	v->s->owner = v->owner;
+	gz_vslot_beat(v);
+	for (start = clock();
+	     atomic_load_explicit(&v->s->state, memory_order_acquire) !=
+	     GZ_BRIDGE_ATTACHED;
+	     sched_yield())
+		if (clock() - start > timeout_ns) {
+			gz_vslot_release(v);
+			return gz_err(
+			    -ETIMEDOUT,
+			    "bridge: no engine attached our slot in "
+			    "%llu ms (is genzio-bridged running?)",
+			    (unsigned long long)(timeout_ns / 1000000));
+		}
+	return layout(v);
+}
+
+void gz_vslot_release(struct gz_vslot *v)
+{
+	if (v->s)
+		atomic_store_explicit(&v->s->state, GZ_BRIDGE_CLOSING,
+				      memory_order_release);
+	v->s = NULL;
+}
+
+void gz_vslot_beat(struct gz_vslot *v)
+{
+	atomic_fetch_add_explicit(&v->s->heartbeat, 1, memory_order_relaxed);
+}
+
+/* @ent entries of 64 bytes from the queue area: their offset, or 0. */
+static uint64_t carve(struct gz_vslot *v, uint32_t ent)
+{
+	uint64_t len = (uint64_t)ent * 64, at = v->queues_off + v->queues_used;
+
+	if (!ent || (ent & (ent - 1)) || ent > GZ_BRIDGE_MAX_RING ||
+	    len > v->queues_len - v->queues_used)
+		return 0;
+	v->queues_used += len;
+	memset(v->base + at, 0, len);
+	return at;
+}
+
+int gz_vslot_cq_create(struct gz_vslot *v, uint32_t n, uint32_t ent)
+{
+	struct gz_bridge_cq *r;
+	uint64_t off;
+
+	if (n >= GZ_BRIDGE_MAX_CQ)
+		return -EINVAL;
+	if (!(off = carve(v, ent)))
+		return -ENOSPC;
+	r = &v->s->cq[n];
+	r->ring_off = off;
+	r->ent = ent;
+	atomic_store(&r->cons, 0);
+	v->cq[n] = (struct gz_vslot_cq){
+	    .ent = (struct gz_xdm_cqe *)(void *)(v->base + off),
+	    .mask = ent - 1,
+	    .shift = (uint32_t)__builtin_ctz(ent),
+	};
+	return 0;
+}
+
+int gz_vslot_qp_create(struct gz_vslot *v, uint32_t n, uint32_t ent,
+		       uint32_t scq, uint32_t rcq, uint32_t pd,
+		       uint32_t peer_gcid, uint32_t peer_qpn)
+{
+	struct gz_bridge_qp *r;
+	uint64_t off;
+
+	if (n >= GZ_BRIDGE_MAX_QP || scq >= GZ_BRIDGE_MAX_CQ ||
+	    rcq >= GZ_BRIDGE_MAX_CQ || !v->cq[scq].ent || !v->cq[rcq].ent)
+		return -EINVAL;
+	if (!(off = carve(v, ent)))
+		return -ENOSPC;
+	r = &v->s->qp[n];
+	r->cmd_off = off;
+	r->cmd_ent = ent;
+	r->scq = scq;
+	r->rcq = rcq;
+	r->pd = pd;
+	r->peer_gcid = peer_gcid;
+	r->peer_qpn = peer_qpn;
+	atomic_store_explicit(&r->cmd_tail, 0, memory_order_relaxed);
+	gz_cmdq_init(&v->sq[n], v->base + off, ent, &r->cmd_head,
+		     gz_cmdq_ring_mem, &r->cmd_tail);
+	/* the description before the request that says it is complete */
+	atomic_store_explicit(&r->want, GZ_BRIDGE_QP_RTS, memory_order_release);
+	return 0;
+}
+
+uint32_t gz_vslot_qp_state(const struct gz_vslot *v, uint32_t n)
+{
+	return n < GZ_BRIDGE_MAX_QP ? atomic_load_explicit(&v->s->qp[n].state,
+							   memory_order_acquire)
+				    : GZ_BRIDGE_QP_ERR;
+}
+
+int gz_vslot_key_add(struct gz_vslot *v, uint32_t rkey, uint32_t pd,
+		     uint64_t off, uint64_t len, uint64_t va, uint32_t access)
+{
+	struct gz_key_desc d = {.access = access,
+				.domain = pd,
+				.seg = 0,
+				.base = va,
+				.length = len,
+				.seg_off = off};
+
+	if (off > v->window_len || len > v->window_len - off)
+		return -EINVAL;
+	return gz_keytab_insert(v->keys, v->key_mask, rkey, &d);
+}
+
+int gz_vslot_post(struct gz_vslot *v, uint32_t n, const struct gz_xdm_cmd *cmd)
+{
+	struct gz_cmdq *q;
+
+	if (n >= GZ_BRIDGE_MAX_QP || !(q = &v->sq[n])->ent)
+		return -EINVAL;
+	if (!gz_cmdq_space(q))
+		return -EAGAIN;
+	memcpy(gz_cmdq_next(q), cmd, sizeof(*cmd));
+	gz_cmdq_ring(q);
+	return 0;
+}
+
+int gz_vslot_poll(struct gz_vslot *v, uint32_t n, struct gz_xdm_cqe *out)
+{
+	struct gz_vslot_cq *c;
+	struct gz_xdm_cqe *x;
+
+	if (n >= GZ_BRIDGE_MAX_CQ || !(c = &v->cq[n])->ent)
+		return 0;
+	x = &c->ent[c->head & c->mask];
+	if (__atomic_load_n(&x->phase, __ATOMIC_ACQUIRE) !=
+	    (uint8_t)(((c->head >> c->shift) & 1u) ^ 1u))
+		return 0;
+	memcpy(out, x, sizeof(*out));
+	c->head++;
+	/* the entry read before the engine may write it again */
+	atomic_store_explicit(&v->s->cq[n].cons, c->head, memory_order_release);
+	return 1;
+}

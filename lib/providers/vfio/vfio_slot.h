@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A component's side of a genzio bridge (vfio_slot.c): the bridge's
+ * memory checked, a slot claimed and attached, completion queues and
+ * queue pairs set up in it, keys registered, commands posted and
+ * completions polled. The vfio provider is built on it; so are the tests
+ * of the engine. What the engine wrote (the header, a slot's layout and
+ * GCID, a queue pair's state, completions) is input: checked before use.
+ */
+#ifndef GZ_VFIO_SLOT_H
+#define GZ_VFIO_SLOT_H
+
+#include "providers/vfio/bridge.h"
+#include "xdm/cmdq.h"
+
+/* The bridge's memory, its header checked. */
+struct gz_bridge_map {
+	uint8_t *base;
+	uint64_t len;
+	struct gz_bridge_hdr *hdr;
+	uint32_t nslots, subnet;
+	uint64_t slot0, slot_size, caps, incarnation;
+};
+
+struct gz_vslot_cq {
+	struct gz_xdm_cqe *ent;
+	uint32_t mask, shift, head;
+};
+
+struct gz_vslot {
+	const struct gz_bridge_map *m;
+	struct gz_bridge_slot *s;
+	uint8_t *base;
+	uint8_t *window;
+	uint64_t window_len;
+	uint32_t gcid;
+	uint64_t owner;
+	struct gz_key_entry *keys;
+	uint32_t key_mask;
+	uint64_t queues_off, queues_len, queues_used;
+	struct gz_cmdq sq[GZ_BRIDGE_MAX_QP];
+	struct gz_vslot_cq cq[GZ_BRIDGE_MAX_CQ];
+};
+
+/* @len bytes at @base as a bridge: 0, -ENODEV (no magic: no engine
+ * formatted it, or it stopped), -EPROTO (another version, a layout that
+ * does not fit: named). */
+int gz_bridge_map_check(void *base, uint64_t len, struct gz_bridge_map *m);
+/* Whether the engine has bumped its heartbeat since *@seen (updated),
+ * judged at @now_ns against *@since_ns: 0 alive, -ENODEV gone (the
+ * magic cleared, or no beat for @timeout_ns). */
+int gz_bridge_alive(const struct gz_bridge_map *m, uint64_t *seen,
+		    uint64_t *since_ns, uint64_t now_ns, uint64_t timeout_ns);
+
+/* Claim a free slot and wait (a @timeout_ns bound, clock read by
+ * @clock) for the engine to attach it. 0, -EBUSY (no free slot),
+ * -ETIMEDOUT (no engine answers), -EPROTO (a layout that does not fit
+ * the slot). */
+int gz_vslot_claim(const struct gz_bridge_map *m, struct gz_vslot *v,
+		   uint64_t (*clock)(void), uint64_t timeout_ns);
+/* Let the slot go (the engine frees it). */
+void gz_vslot_release(struct gz_vslot *v);
+/* The heartbeat the engine watches: at least every 100 ms. */
+void gz_vslot_beat(struct gz_vslot *v);
+
+/* Completion queue @n of @ent entries (a power of two), carved from the
+ * queue area: 0, -EINVAL, -ENOSPC. */
+int gz_vslot_cq_create(struct gz_vslot *v, uint32_t n, uint32_t ent);
+/* Queue pair @n: @ent command entries, completing into @scq and @rcq,
+ * paired with queue pair @peer_qpn of @peer_gcid, protection domain @pd;
+ * asked for RTS. 0, -EINVAL, -ENOSPC. */
+int gz_vslot_qp_create(struct gz_vslot *v, uint32_t n, uint32_t ent,
+		       uint32_t scq, uint32_t rcq, uint32_t pd,
+		       uint32_t peer_gcid, uint32_t peer_qpn);
+/* The state the engine gives queue pair @n (GZ_BRIDGE_QP_*). */
+uint32_t gz_vslot_qp_state(const struct gz_vslot *v, uint32_t n);
+/* Key @rkey over [@off, +@len) of the window, for @pd, at the address
+ * @va the component names it by. 0 or -errno. */
+int gz_vslot_key_add(struct gz_vslot *v, uint32_t rkey, uint32_t pd,
+		     uint64_t off, uint64_t len, uint64_t va, uint32_t access);
+/* Post @cmd on queue pair @n and ring: 0, or -EAGAIN (ring full). */
+int gz_vslot_post(struct gz_vslot *v, uint32_t n, const struct gz_xdm_cmd *cmd);
+/* The next completion of cq @n into @out: 1, or 0 with none. */
+int gz_vslot_poll(struct gz_vslot *v, uint32_t n, struct gz_xdm_cqe *out);
+
+#endif /* GZ_VFIO_SLOT_H */

@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: MIT
+/*
+ * genzio-bridged: the genzio bridge, emulated. It formats a file as the
+ * bridge's memory (lib/providers/vfio/bridge.h) and runs the bridge's
+ * engine over it until it is told to stop: QEMU guests see the file as
+ * ivshmem's BAR2, host processes map it directly. The engine's work is
+ * bridge_engine.c's; this is the process around it: the file, the clock,
+ * idling without burning a core, a clean stop.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "providers/vfio/bridge_engine.h"
+
+enum { EXIT_FAIL = 1, EXIT_USAGE = 2 };
+
+#define MIB (1ull << 20)
+#define IDLE_MAX_NS 1000000u /* the heartbeat's period at most */
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: genzio-bridged [-n SLOTS] [-s SUBNET] [-S MIB] [-q] "
+		"FILE\n"
+		"  FILE       the bridge's memory (made, or resized, to -S): "
+		"give it to\n"
+		"             QEMU as -object memory-backend-file,mem-path="
+		"FILE,share=on\n"
+		"  -n SLOTS   components it serves (default: as many as fit, "
+		"4 MiB each at least)\n"
+		"  -s SUBNET  the fabric's subnet, 1 to 0xffff (default 1)\n"
+		"  -S MIB     its size in MiB, a multiple of 2 (default 64)\n"
+		"  -q         no line at start\n"
+		"runs until SIGTERM or SIGINT; exit: 0 stopped, 1 failure "
+		"(said), 2 usage\n");
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+
+/* A number of @what, or -1 with a message. */
+static long long number(const char *s, const char *what, long long lo,
+			long long hi)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 0);
+	if (errno || end == s || *end || v < lo || v > hi) {
+		fprintf(stderr, "genzio-bridged: %s '%s': want %lld to %lld\n",
+			what, s, lo, hi);
+		return -1;
+	}
+	return v;
+}
+
+/* Map @path, @len bytes, made or resized to it. NULL with a message. */
+static void *map(const char *path, uint64_t len)
+{
+	const char *why = NULL;
+	struct stat st;
+	void *p;
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+	if (fd < 0 || fstat(fd, &st))
+		why = strerror(errno);
+	else if (!S_ISREG(st.st_mode))
+		why = "not a regular file";
+	else if ((uint64_t)st.st_size != len && ftruncate(fd, (off_t)len))
+		why = strerror(errno);
+	if (why) {
+		fprintf(stderr, "genzio-bridged: %s: %s\n", path, why);
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED) {
+		fprintf(stderr, "genzio-bridged: mmap of %s: %s\n", path,
+			strerror(errno));
+		return NULL;
+	}
+	return p;
+}
+
+int main(int argc, char **argv)
+{
+	static struct gz_bridge_engine e;
+	long long slots = 0, subnet = 1, mib = 64;
+	struct sigaction sa = {.sa_handler = on_signal};
+	uint32_t idle = 1000;
+	int opt, quiet = 0;
+	void *mem;
+
+	while ((opt = getopt(argc, argv, "n:s:S:qh")) != -1)
+		switch (opt) {
+		case 'n':
+			slots = number(optarg, "slots", 1, GZ_BRIDGE_MAX_SLOTS);
+			break;
+		case 's':
+			subnet = number(optarg, "subnet", 1, 0xffff);
+			break;
+		case 'S':
+			mib = number(optarg, "size in MiB", 6, 1 << 20);
+			if (mib > 0 && mib % 2) {
+				fprintf(stderr,
+					"genzio-bridged: size %lld MiB: "
+					"not a multiple of 2\n",
+					mib);
+				mib = -1;
+			}
+			break;
+		case 'q':
+			quiet = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	if (slots < 0 || subnet < 0 || mib < 0)
+		return EXIT_USAGE;
+	if (optind != argc - 1) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (!(mem = map(argv[optind], (uint64_t)mib * MIB)))
+		return EXIT_FAIL;
+	if (gz_bridge_engine_init(&e, mem, (uint64_t)mib * MIB, (uint32_t)slots,
+				  (uint32_t)subnet)) {
+		fprintf(stderr,
+			"genzio-bridged: %lld MiB cannot hold %lld slots of "
+			"4 MiB at least after the header's 2 MiB\n",
+			mib, slots);
+		return EXIT_FAIL;
+	}
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	if (!quiet)
+		fprintf(
+		    stderr,
+		    "genzio-bridged: %s: %u slots of %llu MiB, subnet %#x\n",
+		    argv[optind], e.nslots,
+		    (unsigned long long)(e.slot_size / MIB), e.subnet);
+	while (!stop) {
+		/* spin while there is work; when idle, sleep in growing
+		 * steps up to the heartbeat's period */
+		if (gz_bridge_engine_step(&e, now_ns(), 64)) {
+			idle = 1000;
+			continue;
+		}
+		nanosleep(&(struct timespec){0, idle}, NULL);
+		idle = idle * 2 < IDLE_MAX_NS ? idle * 2 : IDLE_MAX_NS;
+	}
+	/* components see the magic go at once, not the heartbeat stop a
+	 * second later */
+	atomic_store_explicit((_Atomic uint32_t *)&e.hdr->magic, 0,
+			      memory_order_release);
+	munmap(mem, (size_t)mib * MIB);
+	return 0;
+}
