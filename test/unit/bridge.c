@@ -423,3 +423,14 @@ Test(bridge, a_claim_without_an_engine_times_out_and_frees_its_slot)
 		     "claimable again");
 	munmap(other, LEN);
 }
+
+Test(bridge, an_engine_restarted_under_a_component_is_a_bridge_gone)
+{
+	struct gz_bridge_engine f;
+	uint64_t seen = 0, since = 0;
+
+	cr_assert_eq(gz_bridge_alive(&m, &seen, &since, now, SEC), 0);
+	cr_assert_eq(gz_bridge_engine_init(&f, mem, LEN, 0, 1), 0);
+	cr_assert_eq(gz_bridge_alive(&m, &seen, &since, now, SEC), -ENODEV,
+		     "a new incarnation");
+}

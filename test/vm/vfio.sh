@@ -1,10 +1,12 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# The vfio provider in a QEMU guest (TAP): its VFIO type1 plumbing
+# The vfio provider in QEMU guests (TAP): its VFIO type1 plumbing
 # against QEMU's edu device behind an emulated IOMMU (intel-iommu): the
 # errors of a device bound to no driver or to another, of a group that
 # is not viable, of bad addresses; then DMA through a mapping both ways,
-# its interrupt on an eventfd, and DMA refused after the unmap.
+# its interrupt on an eventfd, and DMA refused after the unmap. Then a
+# guest component of genzio-bridged (ivshmem's BAR2 through VFIO) and a
+# host process on the same bridge write each other's windows.
 #   sh test/vm/vfio.sh BUILDDIR
 # Kernel cache: GZ_VM_CACHE; the QEMU is killed after GZ_VM_TIMEOUT
 # seconds (default 300). Skips, with the reason, where QEMU or a kernel
@@ -35,10 +37,43 @@ vfio_dma_map_below_the_dma_mask vfio_dma_to_the_device_and_back \
 vfio_dma_completion_interrupts_an_eventfd vfio_dma_bad_arguments \
 vfio_dma_after_unmap_is_refused vfio_unmap_twice_is_einval \
 vfio_dma_limit_bounds_the_iovas"
+
+# a guest component of genzio-bridged through ivshmem and VFIO, paired
+# with a host process on the same bridge file
+file=${GENZIO_SHM_DIR:-/dev/shm}/gzvmbridge$$
+rm -f "$file"
+"$b/tools/genzio-bridged" -q -S 64 "$file" 2>"$tmp/bridged.err" &
+bpid=$!
+"$(real test bridge-client)" peer "$file" 1 >"$tmp/host.out" 2>&1 &
+hpid=$!
+for i in $(seq 1 100); do grep -q '^ok paired' "$tmp/host.out" && break; sleep 0.1; done
+"$here/run.sh" --timeout "$secs" --cache "$cache" --out "$tmp/bridge" \
+	--qemu "-device intel-iommu,intremap=on" \
+	--qemu "-object memory-backend-file,id=br,mem-path=$file,size=64M,share=on" \
+	--qemu "-device ivshmem-plain,memdev=br,addr=0x7" \
+	"$here/bridge.guest" "$(real test bridge-client)=/gz/bridge-client" \
+	2>>"$tmp/run.err" || rc=1
+wait $hpid; hrc=$?
+kill -TERM $bpid 2>/dev/null; wait $bpid
+rm -f "$file"
+guest="bridge_guest_ivshmem bridge_guest_bridge_found \
+bridge_guest_second_claims_cid_2 bridge_guest_paired \
+bridge_guest_writes_and_raises_the_first \
+bridge_guest_its_flag_raised_and_every_byte_landed"
+
 # shellcheck disable=SC2086
-tap_plan $(echo $names | wc -w)
+tap_plan $(($(echo $names $guest | wc -w) + 1))
 # shellcheck disable=SC2086
 gz_vm_tap "$tmp/guest1.log" "vfio, edu:" $names
+# shellcheck disable=SC2086
+gz_vm_tap "$tmp/bridge/guest1.log" "vfio, bridge:" $guest
+if [ $hrc = 0 ] && grep -q '^ok writes_and_raises_the_second$' "$tmp/host.out"; then
+	tap_ok "vfio, bridge: the host component saw its window written, and wrote back"
+else
+	tap_not_ok "vfio, bridge: the host component saw its window written, and wrote back (exit $hrc)"
+	sed 's/^/# /' "$tmp/host.out"
+	rc=1
+fi
 if [ "$rc" = 0 ]; then
 	rm -rf "$tmp"
 else

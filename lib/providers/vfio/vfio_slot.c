@@ -58,8 +58,11 @@ int gz_bridge_alive(const struct gz_bridge_map *m, uint64_t *seen,
 	uint64_t hb =
 	    atomic_load_explicit(&m->hdr->heartbeat, memory_order_acquire);
 
+	/* a cleared magic (a clean stop) or another incarnation (a new
+	 * engine formatted it under us): this bridge is gone */
 	if (atomic_load_explicit((_Atomic uint32_t *)&m->hdr->magic,
-				 memory_order_relaxed) != GZ_BRIDGE_MAGIC)
+				 memory_order_relaxed) != GZ_BRIDGE_MAGIC ||
+	    GZ_READ_ONCE(m->hdr->incarnation) != m->incarnation)
 		return -ENODEV;
 	if (hb != *seen || !*since_ns) {
 		*seen = hb;

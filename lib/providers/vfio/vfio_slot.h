@@ -48,7 +48,8 @@ struct gz_vslot {
 int gz_bridge_map_check(void *base, uint64_t len, struct gz_bridge_map *m);
 /* Whether the engine has bumped its heartbeat since *@seen (updated),
  * judged at @now_ns against *@since_ns: 0 alive, -ENODEV gone (the
- * magic cleared, or no beat for @timeout_ns). */
+ * magic cleared, another engine's incarnation, or no beat for
+ * @timeout_ns). */
 int gz_bridge_alive(const struct gz_bridge_map *m, uint64_t *seen,
 		    uint64_t *since_ns, uint64_t now_ns, uint64_t timeout_ns);
 

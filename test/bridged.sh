@@ -1,0 +1,81 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# genzio-bridged as a process (TAP): its arguments and errors; components
+# in other processes served through it (test/bridge-client: writes, reads
+# and atomics between two slots; two processes writing each other's
+# window); a component that sees it killed, and one that sees it stop.
+. "$GZT_SRCDIR/test/lib/tap.sh"
+bridged=$GZT_BUILDDIR/tools/genzio-bridged
+client=$GZT_BUILDDIR/test/bridge-client
+tap_plan 9
+tmp=$(mktemp -d)
+file=${GENZIO_SHM_DIR:-/dev/shm}/gzbridge$$
+pids=
+trap 'for p in $pids; do kill -9 "$p" 2>/dev/null; done; wait; rm -rf "$tmp" "$file"' EXIT
+
+# t NAME EXIT PATTERN CMD...: CMD's exit status, and a line matching
+t() {
+	name=$1 want=$2 pat=$3; shift 3
+	timeout 120 "$@" >"$tmp/out" 2>&1; rc=$?
+	if [ "$rc" = "$want" ] && { [ -z "$pat" ] || grep -Eq -- "$pat" "$tmp/out"; }; then
+		tap_ok "$name"
+	else
+		tap_not_ok "$name (exit $rc, want $want; no line like '$pat')"
+		sed 's/^/# /' "$tmp/out"
+	fi
+}
+start() {
+	rm -f "$file" # a killed engine's magic would fool a component
+	"$bridged" -q -S 16 "$file" 2>"$tmp/bridged.err" &
+	bpid=$!
+	pids="$pids $bpid"
+}
+
+t "no file: usage, exit 2" 2 '^usage: genzio-bridged' "$bridged"
+t "an odd size: exit 2, said" 2 'not a multiple of 2' "$bridged" -S 7 "$file"
+t "more slots than fit: exit 1, said" 1 'cannot hold 4 slots' \
+	"$bridged" -S 16 -n 4 "$file"
+start
+t "two slots of one process: writes, reads, atomics, a bad key" 0 \
+	'^ok bad_rkey_is_its_status$' "$client" rma "$file"
+"$client" peer "$file" 1 >"$tmp/p1" 2>&1 &
+p1=$!
+pids="$pids $p1"
+t "two processes write each other's window" 0 \
+	'^ok its_flag_raised_and_every_byte_landed$' "$client" peer "$file" 2
+wait $p1; rc=$?
+if [ $rc = 0 ] && grep -q '^ok its_flag_raised_and_every_byte_landed$' "$tmp/p1"; then
+	tap_ok "and the first saw its window written"
+else
+	tap_not_ok "and the first saw its window written (exit $rc)"
+	sed 's/^/# /' "$tmp/p1"
+fi
+# killed: the component sees the heartbeat stop
+"$client" gone "$file" >"$tmp/g" 2>&1 &
+g=$!
+pids="$pids $g"
+for i in $(seq 1 100); do grep -q ready "$tmp/g" && break; sleep 0.1; done
+kill -9 $bpid
+wait $g; rc=$?
+if [ $rc = 0 ] && grep -q '^ok sees_the_bridge_gone$' "$tmp/g"; then
+	tap_ok "a killed bridge is seen gone (its heartbeat stopped)"
+else
+	tap_not_ok "a killed bridge is seen gone (exit $rc)"
+	sed 's/^/# /' "$tmp/g"
+fi
+# stopped: exit 0, and the component sees it at once
+start
+"$client" gone "$file" >"$tmp/g" 2>&1 &
+g=$!
+pids="$pids $g"
+for i in $(seq 1 100); do grep -q ready "$tmp/g" && break; sleep 0.1; done
+kill -TERM $bpid
+wait $bpid; rc=$?
+[ $rc = 0 ] && tap_ok "SIGTERM: exit 0" || tap_not_ok "SIGTERM: exit 0 (exit $rc)"
+wait $g; rc=$?
+if [ $rc = 0 ] && grep -q '^ok sees_the_bridge_gone$' "$tmp/g"; then
+	tap_ok "a stopped bridge is seen gone"
+else
+	tap_not_ok "a stopped bridge is seen gone (exit $rc)"
+	sed 's/^/# /' "$tmp/g"
+fi
