@@ -24,6 +24,24 @@ t() {
 		sed 's/^/# /' "$tmp/out"
 	fi
 }
+# waited NAME PID OUT PATTERN: background PID exited 0 with a line of
+# OUT matching
+waited() {
+	wait "$2"; rc=$?
+	if [ $rc = 0 ] && grep -Eq -- "$4" "$3"; then
+		tap_ok "$1"
+	else
+		tap_not_ok "$1 (exit $rc)"
+		sed 's/^/# /' "$3"
+	fi
+}
+# watcher: a component in the background that waits for the bridge to go
+watcher() {
+	"$client" gone "$file" >"$tmp/g" 2>&1 &
+	g=$!
+	pids="$pids $g"
+	for i in $(seq 1 100); do grep -q ready "$tmp/g" && break; sleep 0.1; done
+}
 start() {
 	rm -f "$file" # a killed engine's magic would fool a component
 	"$bridged" -q -S 16 "$file" 2>"$tmp/bridged.err" &
@@ -43,39 +61,17 @@ p1=$!
 pids="$pids $p1"
 t "two processes write each other's window" 0 \
 	'^ok its_flag_raised_and_every_byte_landed$' "$client" peer "$file" 2
-wait $p1; rc=$?
-if [ $rc = 0 ] && grep -q '^ok its_flag_raised_and_every_byte_landed$' "$tmp/p1"; then
-	tap_ok "and the first saw its window written"
-else
-	tap_not_ok "and the first saw its window written (exit $rc)"
-	sed 's/^/# /' "$tmp/p1"
-fi
+waited "and the first saw its window written" $p1 "$tmp/p1" \
+	'^ok its_flag_raised_and_every_byte_landed$'
 # killed: the component sees the heartbeat stop
-"$client" gone "$file" >"$tmp/g" 2>&1 &
-g=$!
-pids="$pids $g"
-for i in $(seq 1 100); do grep -q ready "$tmp/g" && break; sleep 0.1; done
+watcher
 kill -9 $bpid
-wait $g; rc=$?
-if [ $rc = 0 ] && grep -q '^ok sees_the_bridge_gone$' "$tmp/g"; then
-	tap_ok "a killed bridge is seen gone (its heartbeat stopped)"
-else
-	tap_not_ok "a killed bridge is seen gone (exit $rc)"
-	sed 's/^/# /' "$tmp/g"
-fi
+waited "a killed bridge is seen gone (its heartbeat stopped)" $g "$tmp/g" \
+	'^ok sees_the_bridge_gone$'
 # stopped: exit 0, and the component sees it at once
 start
-"$client" gone "$file" >"$tmp/g" 2>&1 &
-g=$!
-pids="$pids $g"
-for i in $(seq 1 100); do grep -q ready "$tmp/g" && break; sleep 0.1; done
+watcher
 kill -TERM $bpid
 wait $bpid; rc=$?
 [ $rc = 0 ] && tap_ok "SIGTERM: exit 0" || tap_not_ok "SIGTERM: exit 0 (exit $rc)"
-wait $g; rc=$?
-if [ $rc = 0 ] && grep -q '^ok sees_the_bridge_gone$' "$tmp/g"; then
-	tap_ok "a stopped bridge is seen gone"
-else
-	tap_not_ok "a stopped bridge is seen gone (exit $rc)"
-	sed 's/^/# /' "$tmp/g"
-fi
+waited "a stopped bridge is seen gone" $g "$tmp/g" '^ok sees_the_bridge_gone$'
