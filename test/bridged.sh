@@ -7,7 +7,7 @@
 . "$GZT_SRCDIR/test/lib/tap.sh"
 bridged=$GZT_BUILDDIR/tools/genzio-bridged
 client=$GZT_BUILDDIR/test/bridge-client
-tap_plan 9
+tap_plan 10
 tmp=$(mktemp -d)
 file=${GENZIO_SHM_DIR:-/dev/shm}/gzbridge$$
 pids=
@@ -54,8 +54,15 @@ t "an odd size: exit 2, said" 2 'not a multiple of 2' "$bridged" -S 7 "$file"
 t "more slots than fit: exit 1, said" 1 'cannot hold 4 slots' \
 	"$bridged" -S 16 -n 4 "$file"
 start
+# formatted (its magic written) means locked: the lock comes first
+for i in $(seq 1 100); do
+	od -An -tx4 -N4 "$file" 2>/dev/null | grep -q 5242475a && break
+	sleep 0.1
+done
+t "a second engine on the file: exit 1, said" 1 'another genzio-bridged serves it' \
+	"$bridged" -q -S 16 "$file"
 t "two slots of one process: writes, reads, atomics, a bad key" 0 \
-	'^ok bad_rkey_is_its_status$' "$client" rma "$file"
+	'^ok bad_rkey_is_its_status_and_writes_nothing$' "$client" rma "$file"
 "$client" peer "$file" 1 >"$tmp/p1" 2>&1 &
 p1=$!
 pids="$pids $p1"

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -88,6 +89,9 @@ static void *map(const char *path, uint64_t len)
 		why = strerror(errno);
 	else if (!S_ISREG(st.st_mode))
 		why = "not a regular file";
+	else if (flock(fd, LOCK_EX | LOCK_NB))
+		why = errno == EWOULDBLOCK ? "another genzio-bridged serves it"
+					   : strerror(errno);
 	else if ((uint64_t)st.st_size != len && ftruncate(fd, (off_t)len))
 		why = strerror(errno);
 	if (why) {
@@ -97,7 +101,9 @@ static void *map(const char *path, uint64_t len)
 		return NULL;
 	}
 	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	close(fd);
+	/* the lock is the open file's: kept open, for the engine's life */
+	if (p == MAP_FAILED)
+		close(fd);
 	if (p == MAP_FAILED) {
 		fprintf(stderr, "genzio-bridged: mmap of %s: %s\n", path,
 			strerror(errno));

@@ -222,8 +222,18 @@ Test(bridge, an_unpaired_peer_waits_its_timeout_then_retry_exceeded)
 	step();
 	cr_assert(gz_vslot_poll(&a, 1, &x));
 	cr_assert_eq(x.status, GZ_XDM_ST_RETRY_EXC);
-	/* paired late, the next one goes through */
+	/* fatal on RC, as in verbs: ERR, and what follows is flushed */
+	cr_assert_eq(gz_vslot_qp_state(&a, 1), GZ_BRIDGE_QP_ERR);
 	qp_up(&b, 1, &a, 1, 9);
+	cr_assert_eq(run(&a, 1, c, &x), GZ_XDM_ST_FLUSHED);
+	cr_assert_eq(gz_vslot_qp_create(&a, 1, 64, 1, 1, 7, b.gcid, 1), -EBUSY,
+		     "not before it is back in RESET");
+	/* reset, made again: paired now, it goes through */
+	gz_vslot_qp_reset(&a, 1);
+	step();
+	cr_assert_eq(gz_vslot_qp_state(&a, 1), GZ_BRIDGE_QP_RESET);
+	cr_assert_eq(gz_vslot_qp_create(&a, 1, 64, 1, 1, 7, b.gcid, 1), 0);
+	step();
 	cr_assert_eq(run(&a, 1, c, &x), 0);
 }
 
@@ -242,9 +252,28 @@ Test(bridge, a_dead_or_closed_component_is_detached_and_unreachable)
 	cr_assert_eq(atomic_load(&a.s->state), GZ_BRIDGE_ATTACHED,
 		     "a's heartbeat went on");
 	cr_assert_eq(run(&a, 0, put(0, 8, 0xabc, VA), &x), GZ_XDM_ST_RETRY_EXC);
+	/* b was reaped: it may not touch the slot a newcomer now holds */
+	struct gz_vslot old = b;
 	beat_b = 1;
 	claim(&b);
 	cr_assert_eq(b.gcid, 0x1002, "the freed slot, taken again");
+	cr_assert_eq(gz_vslot_beat(&old), -ENODEV, "the old owner is told");
+	gz_vslot_release(&old);
+	step();
+	cr_assert_eq(atomic_load(&b.s->state), GZ_BRIDGE_ATTACHED,
+		     "its release closes nobody's slot");
+	/* a's connection was to the old b: the newcomer on its GCID, even
+	 * paired back on the same queue pair with the same key, is not it */
+	qp_up(&b, 0, &a, 0, 9);
+	key(&b, 0xabc, 9, 0, 65536, GENZIO_ACCESS_REMOTE_WRITE);
+	cr_assert_eq(run(&a, 0, put(0, 8, 0xabc, VA), &x), GZ_XDM_ST_FLUSHED,
+		     "ERR since the retries exceeded");
+	gz_vslot_qp_reset(&a, 0);
+	step();
+	cr_assert_eq(gz_vslot_qp_create(&a, 0, 64, 0, 0, 7, b.gcid, 0), 0);
+	step();
+	cr_assert_eq(run(&a, 0, put(0, 8, 0xabc, VA), &x), 0,
+		     "a new connection reaches the newcomer");
 	/* a closes */
 	atomic_store(&a.s->state, GZ_BRIDGE_CLOSING);
 	step();
@@ -288,9 +317,13 @@ Test(bridge, a_broken_producer_or_bad_rings_stop_only_their_queue_pair)
 	atomic_store(&r->want, GZ_BRIDGE_QP_RTS);
 	step();
 	cr_assert_eq(atomic_load(&r->state), GZ_BRIDGE_QP_ERR, "a cq of none");
-	/* a state word only the engine may write, written: it is ignored */
+	/* a state word only the engine may write, written: it is ignored,
+	 * queue pair 2 stays unserved */
 	atomic_store(&r->state, GZ_BRIDGE_QP_RTS);
+	atomic_store(&r->cmd_tail, 1);
 	step();
+	cr_assert_eq(atomic_load(&r->cmd_head), 0, "nothing of it executed");
+	cr_assert_eq(gz_vslot_poll(&a, 2, &x), 0);
 	cr_assert_eq(run(&a, 0, put(0, 8, 0xabc, VA), &x), 0);
 }
 
@@ -318,6 +351,12 @@ Test(bridge, a_full_cq_holds_the_command_until_there_is_room)
 	gz_vslot_post(&a, 0, &c);
 	step();
 	cr_assert_eq(gz_vslot_poll(&a, 0, &x), 0);
+	qp_up(&b, 5, &a, 6, 9);
+	qp_up(&a, 6, &b, 5, 7);
+	c = put(0, 8, 0xabc, VA);
+	c.gcid = 0x1001;
+	key(&a, 0xabc, 7, 0, 4096, GENZIO_ACCESS_REMOTE_WRITE);
+	cr_assert_eq(run(&b, 5, c, &x), 0, "others go on");
 }
 
 Test(bridge, random_bytes_in_a_component_slot_never_crash_the_engine)
@@ -433,4 +472,57 @@ Test(bridge, an_engine_restarted_under_a_component_is_a_bridge_gone)
 	cr_assert_eq(gz_bridge_engine_init(&f, mem, LEN, 0, 1), 0);
 	cr_assert_eq(gz_bridge_alive(&m, &seen, &since, now, SEC), -ENODEV,
 		     "a new incarnation");
+}
+
+Test(bridge, loopback_checks_the_responder_queue_pairs_domain)
+{
+	struct gz_xdm_cmd c = put(0, 8, 0x555, VA);
+	struct gz_xdm_cqe x;
+
+	/* a's queue pairs 4 (pd 7) and 5 (pd 8), paired with each other */
+	qp_up(&a, 4, &a, 5, 7);
+	qp_up(&a, 5, &a, 4, 8);
+	key(&a, 0x555, 7, 0, 4096, GENZIO_ACCESS_REMOTE_WRITE);
+	c.gcid = a.gcid;
+	cr_assert_eq(run(&a, 4, c, &x), GZ_XDM_ST_REM_ACCESS,
+		     "the responder is queue pair 5, of pd 8");
+	key(&a, 0x556, 8, 0, 4096, GENZIO_ACCESS_REMOTE_WRITE);
+	c.rkey = 0x556;
+	cr_assert_eq(run(&a, 4, c, &x), 0);
+}
+
+/* A clock that steps the engine, then writes a slot layout over the
+ * control area in place of the one it gave (a buggy or hostile engine). */
+static uint64_t clock_bad_layout(void)
+{
+	uint64_t t = clock_stepping();
+	struct gz_bridge_slot *s = (void *)(mem + m.slot0);
+
+	if (atomic_load(&s->state) == GZ_BRIDGE_ATTACHED)
+		s->queues_off = 0;
+	return t;
+}
+
+Test(bridge, a_layout_over_the_control_area_is_refused)
+{
+	struct gz_vslot c;
+
+	gz_vslot_release(&a); /* slot 0 free for the claim below */
+	step();
+	step();
+	cr_assert_eq(gz_vslot_claim(&m, &c, clock_bad_layout, SEC), -EPROTO);
+}
+
+Test(bridge, a_cq_its_queue_pairs_made_again_goes_on_where_it_was)
+{
+	struct gz_xdm_cqe x;
+
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(run(&a, 0, put(0, 8, 0xabc, VA), &x), 0);
+	gz_vslot_qp_reset(&a, 0);
+	step();
+	cr_assert_eq(gz_vslot_qp_create(&a, 0, 64, 0, 0, 7, b.gcid, 0), 0);
+	step();
+	cr_assert_eq(run(&a, 0, put(0, 8, 0xabc, VA), &x), 0,
+		     "its completions where the component looks for them");
 }

@@ -21,13 +21,16 @@
 #include "xdm/keytab.h"
 #include "xdm/xdm_abi.h"
 
-#define GZ_BRIDGE_MAGIC 0x5242475au /* "ZGBR" */
+#define GZ_BRIDGE_MAGIC 0x5242475au /* "ZGBR" in memory, little-endian */
 #define GZ_BRIDGE_VERSION 1u
 #define GZ_BRIDGE_SLOT_ALIGN (2ull << 20) /* a huge page on the host */
 #define GZ_BRIDGE_MAX_SLOTS 64u
 #define GZ_BRIDGE_MAX_QP 32u /* per slot */
 #define GZ_BRIDGE_MAX_CQ 32u
 #define GZ_BRIDGE_MAX_RING 4096u /* entries */
+/* Bytes a queue pair moves per engine round, so that one component's
+ * large transfers cannot starve the others' (at least one command). */
+#define GZ_BRIDGE_ROUND_BYTES (1u << 20)
 
 /* Capabilities of the bridge (the header's caps). */
 enum {
@@ -104,6 +107,10 @@ struct gz_bridge_slot {
 	_Atomic uint32_t state; /* GZ_BRIDGE_FREE... */
 	uint32_t gcid;		/* the engine's, at ATTACHED */
 	uint64_t owner;		/* the claimer's random token */
+	/* the engine's, new at every attach: a component that finds
+	 * another one here was reaped, and the slot is no longer its */
+	uint32_t generation;
+	uint32_t pad1;
 	uint64_t caps;		/* what the component says of itself */
 	/* where the rest is (the engine's, at ATTACHED) */
 	uint64_t keys_off;

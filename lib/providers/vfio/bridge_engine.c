@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 
 #include <genzio/genzio.h>
@@ -119,9 +120,15 @@ static void attach(struct gz_bridge_engine *e, struct gz_bridge_eslot *es,
 	};
 	es->hb = atomic_load(&s->heartbeat);
 	es->hb_ns = now;
-	es->state = GZ_BRIDGE_ATTACHED;
-	atomic_store_explicit(&s->state, GZ_BRIDGE_ATTACHED,
-			      memory_order_release);
+	/* never 0: a component's "no generation" */
+	es->generation = ++e->generation ? e->generation : ++e->generation;
+	s->generation = es->generation;
+	/* only from CLAIMED: a claimer that gave up meanwhile (CLOSING)
+	 * leaves it free at the next round */
+	if (atomic_compare_exchange_strong_explicit(
+		&s->state, &(uint32_t){GZ_BRIDGE_CLAIMED}, GZ_BRIDGE_ATTACHED,
+		memory_order_release, memory_order_relaxed))
+		es->state = GZ_BRIDGE_ATTACHED;
 }
 
 /* The slot is free again: closed, dead, or garbage in its state. Work
@@ -132,6 +139,13 @@ static void detach(struct gz_bridge_eslot *es)
 
 	es->state = GZ_BRIDGE_FREE;
 	es->gcid = 0;
+	es->generation = 0;
+	/* nothing of this component for the next one to read: its pages
+	 * given back (shmem, hugetlbfs), else zeroed */
+	if (madvise(es->window, es->window_len, MADV_REMOVE))
+		memset(es->window, 0, es->window_len);
+	memset(es->base + GZ_BRIDGE_CTL_LEN, 0,
+	       GZ_BRIDGE_SLOT_ALIGN - GZ_BRIDGE_CTL_LEN);
 	memset(es->qp, 0, sizeof(es->qp));
 	memset(es->cq, 0, sizeof(es->cq));
 	memset((uint8_t *)s + sizeof(s->state), 0,
@@ -171,13 +185,17 @@ static int cq_use(struct gz_bridge_eslot *es, uint32_t n)
 	ent = GZ_READ_ONCE(r->ent);
 	if (!ring_ok(off, ent))
 		return -EINVAL;
-	*c = (struct gz_bridge_ecq){
-	    .users = 1,
-	    .mask = ent - 1,
-	    .shift = (uint32_t)__builtin_ctz(ent),
-	    .ent = (struct gz_xdm_cqe *)(void *)(es->base + off),
-	};
-	atomic_store_explicit(&r->prod, 0, memory_order_release);
+	/* the same ring again (its queue pairs went to RESET and back):
+	 * it goes on where it was, as its consumer does */
+	if (c->ent != (struct gz_xdm_cqe *)(void *)(es->base + off) ||
+	    c->mask != ent - 1)
+		*c = (struct gz_bridge_ecq){
+		    .mask = ent - 1,
+		    .shift = (uint32_t)__builtin_ctz(ent),
+		    .ent = (struct gz_xdm_cqe *)(void *)(es->base + off),
+		};
+	c->users = 1;
+	atomic_store_explicit(&r->prod, c->prod, memory_order_release);
 	return 0;
 }
 
@@ -345,7 +363,8 @@ static int paired(const struct gz_bridge_eslot *t,
 {
 	const struct gz_bridge_eqp *p = &t->qp[q->peer_qpn];
 
-	return p->rts && p->peer_gcid == gcid && p->peer_qpn == n;
+	return p->rts && !p->flushing && p->peer_gcid == gcid &&
+	       p->peer_qpn == n;
 }
 
 /* The opcode a completion of @op names. */
@@ -375,10 +394,13 @@ static int route(struct gz_bridge_engine *e, struct gz_bridge_eslot *es,
 	if (c->gcid != q->peer_gcid)
 		return GZ_XDM_ST_REM_INV_REQ; /* RC: to its peer only */
 	*t = find(e, c->gcid);
-	if (!*t)
-		return GZ_XDM_ST_RETRY_EXC; /* gone, or never there */
-	if (paired(*t, q, es->gcid, n))
+	/* gone, never there, or another component since on its GCID */
+	if (!*t || (q->peer_gen && q->peer_gen != (*t)->generation))
+		return GZ_XDM_ST_RETRY_EXC;
+	if (paired(*t, q, es->gcid, n)) {
+		q->peer_gen = (*t)->generation;
 		return 0;
+	}
 	if (!q->blocked_since)
 		q->blocked_since = now;
 	return now - q->blocked_since < e->timeout_ns ? -EAGAIN
@@ -389,27 +411,33 @@ static int route(struct gz_bridge_engine *e, struct gz_bridge_eslot *es,
  * completion written), 0 when it must wait (a full cq, a peer not yet
  * paired). */
 static int run_one(struct gz_bridge_engine *e, struct gz_bridge_eslot *es,
-		   uint32_t n, uint64_t now)
+		   uint32_t n, uint64_t now, uint64_t *bytes)
 {
 	struct gz_bridge_eqp *q = &es->qp[n];
-	struct gz_bridge_cq *rcq = &ctl(es)->cq[q->scq];
+	struct gz_bridge_cq *scq = &ctl(es)->cq[q->scq];
 	struct gz_xdm_initiator in = {xlate, es};
 	struct gz_bridge_eslot *t;
 	struct gz_xdm_cqe cqe;
 	struct gz_xdm_cmd c;
+	uint8_t op;
 	int st;
 
 	/* room for its completion first: an executed command's completion
 	 * is never lost */
-	if (cq_full(&es->cq[q->scq], rcq))
+	if (cq_full(&es->cq[q->scq], scq))
 		return 0;
 	memcpy(&c, gz_cmdq_head(&q->q), sizeof(c)); /* the one copy */
-	st = route(e, es, q, n, &c, now, &t);
+	op = c.opflags & GZ_XDM_OPCODE_MASK;
+	st = q->flushing ? GZ_XDM_ST_FLUSHED : route(e, es, q, n, &c, now, &t);
 	if (st == -EAGAIN)
 		return 0;
+	/* the responder queue pair's domain, as verbs checks it (a NOP
+	 * or SYNC touches nobody's memory) */
 	if (!st)
 		st = gz_xdm_cmd_exec(&c, &in, &t->target,
-				     t == es ? q->pd : t->qp[q->peer_qpn].pd,
+				     op == GZ_XDM_NOP || op == GZ_XDM_SYNC
+					 ? q->pd
+					 : t->qp[q->peer_qpn].pd,
 				     &cqe);
 	else {
 		memset(&cqe, 0, sizeof(cqe));
@@ -421,9 +449,18 @@ static int run_one(struct gz_bridge_engine *e, struct gz_bridge_eslot *es,
 	q->blocked_since = 0;
 	cqe.qp_num = n;
 	if (st || (c.opflags & GZ_XDM_FLAG_SIGNAL))
-		cq_write(&es->cq[q->scq], rcq, &cqe);
+		cq_write(&es->cq[q->scq], scq, &cqe);
 	gz_cmdq_done(&q->q, 1);
+	/* RC: a lost peer is fatal (verbs' ERR); the rest completes
+	 * FLUSHED, in order, until the component resets the queue pair */
+	if (st == GZ_XDM_ST_RETRY_EXC && !q->flushing) {
+		q->flushing = 1;
+		qp_state(&ctl(es)->qp[n], GZ_BRIDGE_QP_ERR, (uint32_t)st);
+	}
 	e->executed++;
+	*bytes += cqe.byte_len ? cqe.byte_len : 64;
+	/* a round of long transfers is no engine gone */
+	atomic_fetch_add_explicit(&e->hdr->heartbeat, 1, memory_order_release);
 	return 1;
 }
 
@@ -431,13 +468,15 @@ static uint32_t run_qp(struct gz_bridge_engine *e, struct gz_bridge_eslot *es,
 		       uint32_t n, uint64_t now, uint32_t budget)
 {
 	uint32_t avail = gz_cmdq_avail(&es->qp[n].q), done = 0;
+	uint64_t bytes = 0;
 
 	if (avail == UINT32_MAX) {
 		/* a tail past the ring: the producer is broken */
 		to_err(es, n, GZ_XDM_ST_GENERAL_ERR);
 		return 0;
 	}
-	while (done < avail && done < budget && run_one(e, es, n, now))
+	while (done < avail && done < budget && bytes < GZ_BRIDGE_ROUND_BYTES &&
+	       run_one(e, es, n, now, &bytes))
 		done++;
 	return done;
 }

@@ -29,6 +29,11 @@ struct gz_bridge_eqp {
 	uint32_t state; /* ours: GZ_BRIDGE_QP_*; the record's is a copy */
 	int rts;
 	uint32_t pd, scq, rcq, peer_gcid, peer_qpn;
+	/* the peer's slot generation when it first paired back: an RC
+	 * connection does not outlive its peer's attach */
+	uint32_t peer_gen;
+	int flushing; /* ERR after a fatal error: what is left completes
+		       * FLUSHED */
 	uint64_t blocked_since; /* its head waits for its peer (ns) */
 	struct gz_cmdq_engine q;
 };
@@ -36,6 +41,7 @@ struct gz_bridge_eqp {
 struct gz_bridge_eslot {
 	uint32_t state; /* ours: GZ_BRIDGE_FREE or _ATTACHED */
 	uint32_t gcid;
+	uint32_t generation; /* new at every attach */
 	uint8_t *base; /* the slot */
 	uint8_t *window;
 	uint64_t window_len;
@@ -51,6 +57,7 @@ struct gz_bridge_engine {
 	uint64_t len;
 	struct gz_bridge_hdr *hdr;
 	uint32_t nslots, subnet;
+	uint32_t generation; /* the last one given */
 	uint64_t slot_size;
 	uint64_t timeout_ns; /* a component's heartbeat, a peer's pairing */
 	uint64_t executed;   /* commands, ever */
@@ -67,7 +74,8 @@ int gz_bridge_engine_init(struct gz_bridge_engine *e, void *base, uint64_t len,
 /*
  * One round at time @now_ns (CLOCK_MONOTONIC): the heartbeat, claims,
  * closes and dead components, queue pair states, then at most @budget
- * commands of each queue pair. Return: the commands executed.
+ * commands (and GZ_BRIDGE_ROUND_BYTES) of each queue pair; the heartbeat
+ * again after each command. Return: the commands executed.
  */
 uint32_t gz_bridge_engine_step(struct gz_bridge_engine *e, uint64_t now_ns,
 			       uint32_t budget);

@@ -79,17 +79,23 @@ static int layout(struct gz_vslot *v)
 	uint64_t koff = GZ_READ_ONCE(s->keys_off);
 	uint32_t nkeys = GZ_READ_ONCE(s->nkeys);
 	uint64_t woff = GZ_READ_ONCE(s->window_off);
+	uint64_t kend;
 
 	v->gcid = GZ_READ_ONCE(s->gcid);
+	v->generation = GZ_READ_ONCE(s->generation);
 	v->queues_off = GZ_READ_ONCE(s->queues_off);
 	v->queues_len = GZ_READ_ONCE(s->queues_len);
 	v->window_len = GZ_READ_ONCE(s->window_len);
-	if (v->gcid >> 12 != v->m->subnet || !(v->gcid & 0xfff) || !nkeys ||
-	    (nkeys & (nkeys - 1)) || koff % 64 || koff < sizeof(*s) ||
-	    koff > size ||
+	kend = koff + (uint64_t)nkeys * sizeof(struct gz_key_entry);
+	/* in the slot, in order, none over another or the control area:
+	 * keys, queues, window */
+	if (v->gcid >> 12 != v->m->subnet || !(v->gcid & 0xfff) ||
+	    !v->generation || !nkeys || (nkeys & (nkeys - 1)) || koff % 64 ||
+	    koff < GZ_BRIDGE_CTL_LEN || koff > size ||
 	    nkeys > (size - koff) / sizeof(struct gz_key_entry) ||
-	    v->queues_off % 64 || v->queues_off > size ||
-	    v->queues_len > size - v->queues_off || woff % 4096 ||
+	    v->queues_off % 64 || v->queues_off < kend ||
+	    v->queues_off > size || v->queues_len > size - v->queues_off ||
+	    woff % 4096 || woff < v->queues_off + v->queues_len ||
 	    woff > size || v->window_len > size - woff || !v->window_len)
 		return gz_err(-EPROTO,
 			      "bridge: slot at %p has a layout that does not "
@@ -142,17 +148,35 @@ int gz_vslot_claim(const struct gz_bridge_map *m, struct gz_vslot *v,
 	return layout(v);
 }
 
+/* Whether the slot is still ours: the attach we were given. */
+static int ours(const struct gz_vslot *v)
+{
+	return GZ_READ_ONCE(v->s->generation) == v->generation &&
+	       GZ_READ_ONCE(v->s->owner) == v->owner;
+}
+
 void gz_vslot_release(struct gz_vslot *v)
 {
-	if (v->s)
-		atomic_store_explicit(&v->s->state, GZ_BRIDGE_CLOSING,
-				      memory_order_release);
+	uint32_t st = GZ_BRIDGE_ATTACHED;
+
+	/* a claim that timed out, or a slot still ours; never another
+	 * component's that the engine gave it after reaping us */
+	if (v->s && !v->generation)
+		atomic_compare_exchange_strong(&v->s->state,
+					       &(uint32_t){GZ_BRIDGE_CLAIMED},
+					       GZ_BRIDGE_CLOSING);
+	else if (v->s && ours(v))
+		atomic_compare_exchange_strong(&v->s->state, &st,
+					       GZ_BRIDGE_CLOSING);
 	v->s = NULL;
 }
 
-void gz_vslot_beat(struct gz_vslot *v)
+int gz_vslot_beat(struct gz_vslot *v)
 {
+	if (v->generation && !ours(v))
+		return -ENODEV;
 	atomic_fetch_add_explicit(&v->s->heartbeat, 1, memory_order_relaxed);
+	return 0;
 }
 
 /* @ent entries of 64 bytes from the queue area: their offset, or 0. */
@@ -199,9 +223,17 @@ int gz_vslot_qp_create(struct gz_vslot *v, uint32_t n, uint32_t ent,
 	if (n >= GZ_BRIDGE_MAX_QP || scq >= GZ_BRIDGE_MAX_CQ ||
 	    rcq >= GZ_BRIDGE_MAX_CQ || !v->cq[scq].ent || !v->cq[rcq].ent)
 		return -EINVAL;
-	if (!(off = carve(v, ent)))
-		return -ENOSPC;
 	r = &v->s->qp[n];
+	/* the engine must have it in RESET: a description is read once */
+	if (atomic_load_explicit(&r->want, memory_order_relaxed) !=
+		GZ_BRIDGE_QP_RESET ||
+	    gz_vslot_qp_state(v, n) != GZ_BRIDGE_QP_RESET)
+		return -EBUSY;
+	/* a queue pair made again keeps its ring */
+	if (v->sq[n].ent && v->sq[n].mask + 1 == ent)
+		off = (uint64_t)(v->sq[n].ent - v->base);
+	else if (!(off = carve(v, ent)))
+		return -ENOSPC;
 	r->cmd_off = off;
 	r->cmd_ent = ent;
 	r->scq = scq;
@@ -215,6 +247,13 @@ int gz_vslot_qp_create(struct gz_vslot *v, uint32_t n, uint32_t ent,
 	/* the description before the request that says it is complete */
 	atomic_store_explicit(&r->want, GZ_BRIDGE_QP_RTS, memory_order_release);
 	return 0;
+}
+
+void gz_vslot_qp_reset(struct gz_vslot *v, uint32_t n)
+{
+	if (n < GZ_BRIDGE_MAX_QP)
+		atomic_store_explicit(&v->s->qp[n].want, GZ_BRIDGE_QP_RESET,
+				      memory_order_release);
 }
 
 uint32_t gz_vslot_qp_state(const struct gz_vslot *v, uint32_t n)

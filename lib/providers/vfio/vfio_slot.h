@@ -34,6 +34,7 @@ struct gz_vslot {
 	uint8_t *window;
 	uint64_t window_len;
 	uint32_t gcid;
+	uint32_t generation; /* the engine's attach this slot is ours for */
 	uint64_t owner;
 	struct gz_key_entry *keys;
 	uint32_t key_mask;
@@ -59,20 +60,25 @@ int gz_bridge_alive(const struct gz_bridge_map *m, uint64_t *seen,
  * the slot). */
 int gz_vslot_claim(const struct gz_bridge_map *m, struct gz_vslot *v,
 		   uint64_t (*clock)(void), uint64_t timeout_ns);
-/* Let the slot go (the engine frees it). */
+/* Let the slot go (the engine frees it), if it is still ours. */
 void gz_vslot_release(struct gz_vslot *v);
-/* The heartbeat the engine watches: at least every 100 ms. */
-void gz_vslot_beat(struct gz_vslot *v);
+/* The heartbeat the engine watches: at least every 100 ms. 0, or
+ * -ENODEV: the engine reaped us (we stood still too long) and the slot
+ * is another's now; stop using it. */
+int gz_vslot_beat(struct gz_vslot *v);
 
 /* Completion queue @n of @ent entries (a power of two), carved from the
  * queue area: 0, -EINVAL, -ENOSPC. */
 int gz_vslot_cq_create(struct gz_vslot *v, uint32_t n, uint32_t ent);
 /* Queue pair @n: @ent command entries, completing into @scq and @rcq,
  * paired with queue pair @peer_qpn of @peer_gcid, protection domain @pd;
- * asked for RTS. 0, -EINVAL, -ENOSPC. */
+ * asked for RTS. 0, -EINVAL, -ENOSPC, -EBUSY (not in RESET). */
 int gz_vslot_qp_create(struct gz_vslot *v, uint32_t n, uint32_t ent,
 		       uint32_t scq, uint32_t rcq, uint32_t pd,
 		       uint32_t peer_gcid, uint32_t peer_qpn);
+/* Ask for queue pair @n back in RESET (after an ERR, say); it may be
+ * created again once the engine says RESET. */
+void gz_vslot_qp_reset(struct gz_vslot *v, uint32_t n);
 /* The state the engine gives queue pair @n (GZ_BRIDGE_QP_*). */
 uint32_t gz_vslot_qp_state(const struct gz_vslot *v, uint32_t n);
 /* Key @rkey over [@off, +@len) of the window, for @pd, at the address
