@@ -66,6 +66,7 @@ t "two slots of one process: writes, reads, atomics, a bad key" 0 \
 "$client" peer "$file" 1 >"$tmp/p1" 2>&1 &
 p1=$!
 pids="$pids $p1"
+for i in $(seq 1 100); do grep -q '^ok paired' "$tmp/p1" && break; sleep 0.1; done
 t "two processes write each other's window" 0 \
 	'^ok its_flag_raised_and_every_byte_landed$' "$client" peer "$file" 2
 waited "and the first saw its window written" $p1 "$tmp/p1" \

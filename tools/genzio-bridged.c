@@ -43,13 +43,15 @@ static void usage(FILE *f)
 		"give it to\n"
 		"             QEMU as -object memory-backend-file,mem-path="
 		"FILE,share=on\n"
-		"  -n SLOTS   components it serves (default: as many as fit, "
-		"4 MiB each at least)\n"
+		"  -n SLOTS   components it serves, 1 to 64 (default: as many "
+		"as fit, 4 MiB each at least)\n"
 		"  -s SUBNET  the fabric's subnet, 1 to 0xffff (default 1)\n"
-		"  -S MIB     its size in MiB, a multiple of 2 (default 64)\n"
+		"  -S MIB     its size in MiB, a multiple of 2 from 6 to "
+		"1048576 (default 64)\n"
 		"  -q         no line at start\n"
-		"runs until SIGTERM or SIGINT; exit: 0 stopped, 1 failure "
-		"(said), 2 usage\n");
+		"  -h         this\n"
+		"runs until SIGTERM, SIGINT, SIGHUP or SIGQUIT; exit: 0 "
+		"stopped, 1 failure (said), 2 usage\n");
 }
 
 static uint64_t now_ns(void)
@@ -118,6 +120,7 @@ int main(int argc, char **argv)
 	long long slots = 0, subnet = 1, mib = 64;
 	struct sigaction sa = {.sa_handler = on_signal};
 	uint32_t idle = 1000;
+	uint64_t size;
 	int opt, quiet = 0;
 	void *mem;
 
@@ -155,24 +158,34 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (!(mem = map(argv[optind], (uint64_t)mib * MIB)))
-		return EXIT_FAIL;
-	if (gz_bridge_engine_init(&e, mem, (uint64_t)mib * MIB, (uint32_t)slots,
-				  (uint32_t)subnet)) {
+	/* before the file is touched: a refused start leaves it alone */
+	if (!gz_bridge_engine_fit((uint64_t)mib * MIB, (uint32_t)slots,
+				  &size)) {
 		fprintf(stderr,
 			"genzio-bridged: %lld MiB cannot hold %lld slots of "
 			"4 MiB at least after the header's 2 MiB\n",
 			mib, slots);
 		return EXIT_FAIL;
 	}
+	if (!(mem = map(argv[optind], (uint64_t)mib * MIB)))
+		return EXIT_FAIL;
+	if (gz_bridge_engine_init(&e, mem, (uint64_t)mib * MIB, (uint32_t)slots,
+				  (uint32_t)subnet))
+		return EXIT_FAIL;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGQUIT, &sa, NULL);
 	if (!quiet)
 		fprintf(
 		    stderr,
-		    "genzio-bridged: %s: %u slots of %llu MiB, subnet %#x\n",
+		    "genzio-bridged: %s: %u slots of %llu MiB (data "
+		    "windows of %llu MiB), subnet %#x\n",
 		    argv[optind], e.nslots,
-		    (unsigned long long)(e.slot_size / MIB), e.subnet);
+		    (unsigned long long)(e.slot_size / MIB),
+		    (unsigned long long)((e.slot_size - GZ_BRIDGE_SLOT_ALIGN) /
+					 MIB),
+		    e.subnet);
 	while (!stop) {
 		/* spin while there is work; when idle, sleep in growing
 		 * steps up to the heartbeat's period */

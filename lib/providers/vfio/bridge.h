@@ -3,7 +3,7 @@
  * The genzio bridge's memory, as its engine (genzio-bridged, or silicon)
  * and the vfio provider share it: one BAR (ivshmem's BAR2, a host file,
  * in the emulator) holding a header, then one slot per component. See
- * docs/vfio-bridge.md and genzio_vfio(7).
+ * docs/vfio-bridge.md and genzio-bridged(1).
  *
  * Little-endian; every offset from the start of the BAR or the slot;
  * index words that one side writes and the other reads each sit on a

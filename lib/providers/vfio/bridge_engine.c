@@ -34,33 +34,46 @@ static int no_map(struct gz_xdm_target *t, uint32_t idx)
 	return -ENXIO;
 }
 
-int gz_bridge_engine_init(struct gz_bridge_engine *e, void *base, uint64_t len,
-			  uint32_t nslots, uint32_t subnet)
+uint32_t gz_bridge_engine_fit(uint64_t len, uint32_t nslots,
+			      uint64_t *slot_size)
 {
-	const uint64_t slot0 = GZ_BRIDGE_SLOT_ALIGN; /* page 0 and padding */
-	uint64_t fit, inc = 0;
+	const uint64_t slot0 = GZ_BRIDGE_SLOT_ALIGN;
+	uint64_t fit = len > slot0 ? (len - slot0) / SLOT_MIN : 0;
 
-	memset(e, 0, sizeof(*e));
-	if (!subnet || subnet > 0xffff)
-		return gz_err(-EINVAL, "bridge: subnet %#x is not 1 to 0xffff",
-			      subnet);
-	fit = len > slot0 ? (len - slot0) / SLOT_MIN : 0;
 	if (fit > GZ_BRIDGE_MAX_SLOTS)
 		fit = GZ_BRIDGE_MAX_SLOTS;
 	if (!nslots)
 		nslots = (uint32_t)fit;
 	if (!nslots || nslots > fit)
+		return 0;
+	*slot_size = ((len - slot0) / nslots) & ~(GZ_BRIDGE_SLOT_ALIGN - 1);
+	return nslots;
+}
+
+int gz_bridge_engine_init(struct gz_bridge_engine *e, void *base, uint64_t len,
+			  uint32_t nslots, uint32_t subnet)
+{
+	const uint64_t slot0 = GZ_BRIDGE_SLOT_ALIGN; /* page 0 and padding */
+	uint64_t inc = 0, size = 0;
+	uint32_t n = gz_bridge_engine_fit(len, nslots, &size);
+
+	memset(e, 0, sizeof(*e));
+	if (!subnet || subnet > 0xffff)
+		return gz_err(-EINVAL, "bridge: subnet %#x is not 1 to 0xffff",
+			      subnet);
+	if (!n)
 		return gz_err(-EINVAL,
-			      "bridge: %llu bytes hold %llu slots of at least "
-			      "%llu MiB, not %u",
-			      (unsigned long long)len, (unsigned long long)fit,
-			      (unsigned long long)(SLOT_MIN >> 20), nslots);
+			      "bridge: %llu bytes do not hold %u slots of at "
+			      "least %llu MiB after the header's 2 MiB",
+			      (unsigned long long)len, nslots,
+			      (unsigned long long)(SLOT_MIN >> 20));
+	nslots = n;
 	e->base = base;
 	e->len = len;
 	e->hdr = base;
 	e->nslots = nslots;
 	e->subnet = subnet;
-	e->slot_size = ((len - slot0) / nslots) & ~(GZ_BRIDGE_SLOT_ALIGN - 1);
+	e->slot_size = size;
 	e->timeout_ns = TIMEOUT_NS;
 	if (getrandom(&inc, sizeof(inc), 0) != sizeof(inc))
 		inc ^= (uint64_t)(uintptr_t)e; /* any value differs enough */

@@ -64,6 +64,11 @@ struct gz_bridge_engine {
 	struct gz_bridge_eslot slot[GZ_BRIDGE_MAX_SLOTS];
 };
 
+/* How many slots @len bytes hold for @nslots asked (0: as many as fit),
+ * and their size in *@slot_size: that count, or 0 when they do not fit
+ * (then nothing should be written). */
+uint32_t gz_bridge_engine_fit(uint64_t len, uint32_t nslots,
+			      uint64_t *slot_size);
 /*
  * Format @len bytes at @base as a bridge of @nslots slots (as many as
  * fit when 0) in subnet @subnet: the header, then free slots. 0, or

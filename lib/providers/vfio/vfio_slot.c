@@ -108,10 +108,13 @@ static int layout(struct gz_vslot *v)
 	return 0;
 }
 
+/* A claim gives up on an engine that has not beaten for this long. */
+#define HB_WAIT_NS 1000000000ull
+
 int gz_vslot_claim(const struct gz_bridge_map *m, struct gz_vslot *v,
 		   uint64_t (*clock)(void), uint64_t timeout_ns)
 {
-	uint64_t start;
+	uint64_t start, hb = 0, hb_ns = 0;
 
 	memset(v, 0, sizeof(*v));
 	v->m = m;
@@ -136,15 +139,24 @@ int gz_vslot_claim(const struct gz_bridge_map *m, struct gz_vslot *v,
 	for (start = clock();
 	     atomic_load_explicit(&v->s->state, memory_order_acquire) !=
 	     GZ_BRIDGE_ATTACHED;
-	     sched_yield())
-		if (clock() - start > timeout_ns) {
+	     sched_yield()) {
+		uint64_t now = clock();
+
+		/* an engine that does not beat will not attach us either:
+		 * a killed one leaves its magic behind */
+		if (gz_bridge_alive(m, &hb, &hb_ns, now, HB_WAIT_NS) ||
+		    now - start > timeout_ns) {
 			gz_vslot_release(v);
 			return gz_err(
-			    -ETIMEDOUT,
+			    -ENODEV,
 			    "bridge: no engine attached our slot in "
-			    "%llu ms (is genzio-bridged running?)",
-			    (unsigned long long)(timeout_ns / 1000000));
+			    "%llu ms, its heartbeat %s (start "
+			    "genzio-bridged on the file again, or "
+			    "remove it)",
+			    (unsigned long long)((now - start) / 1000000),
+			    now - hb_ns > HB_WAIT_NS ? "stopped" : "going on");
 		}
+	}
 	return layout(v);
 }
 

@@ -56,8 +56,8 @@ int gz_bridge_alive(const struct gz_bridge_map *m, uint64_t *seen,
 
 /* Claim a free slot and wait (a @timeout_ns bound, clock read by
  * @clock) for the engine to attach it. 0, -EBUSY (no free slot),
- * -ETIMEDOUT (no engine answers), -EPROTO (a layout that does not fit
- * the slot). */
+ * -ENODEV (no engine answers: its heartbeat stands still, or the bound
+ * passed), -EPROTO (a layout that does not fit the slot). */
 int gz_vslot_claim(const struct gz_bridge_map *m, struct gz_vslot *v,
 		   uint64_t (*clock)(void), uint64_t timeout_ns);
 /* Let the slot go (the engine frees it), if it is still ours. */
