@@ -138,6 +138,7 @@ struct gz_provider {
 };
 
 extern const struct gz_provider gz_shm_provider;
+extern const struct gz_provider gz_vfio_provider;
 #ifdef GZ_HAVE_VERBS
 extern const struct gz_provider gz_verbs_provider;
 #endif

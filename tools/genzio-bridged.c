@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "providers/vfio/bridge_engine.h"
+#include "sys/sys.h"
 
 enum { EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
@@ -54,14 +55,6 @@ static void usage(FILE *f)
 		"stopped, 1 failure (said), 2 usage\n");
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
-}
-
 /* A number of @what, or -1 with a message. */
 static long long number(const char *s, const char *what, long long lo,
 			long long hi)
@@ -79,8 +72,24 @@ static long long number(const char *s, const char *what, long long lo,
 	return v;
 }
 
-/* Map @path, @len bytes, made or resized to it. NULL with a message. */
-static void *map(const char *path, uint64_t len)
+/* Whether a component holds the lock on the byte at @off of the file on
+ * fd *@arg: F_OFD_GETLK shows another open file's lock (ours holds
+ * none). One that cannot tell says held: the heartbeat decides then. */
+static int lock_held(void *arg, uint64_t off)
+{
+	struct flock fl = {.l_type = F_WRLCK,
+			   .l_whence = SEEK_SET,
+			   .l_start = (off_t)off,
+			   .l_len = 1};
+
+	if (fcntl(*(int *)arg, F_OFD_GETLK, &fl))
+		return 1;
+	return fl.l_type != F_UNLCK;
+}
+
+/* Map @path, @len bytes, made or resized to it, its fd in *@fdp. NULL
+ * with a message. */
+static void *map(const char *path, uint64_t len, int *fdp)
 {
 	const char *why = NULL;
 	struct stat st;
@@ -104,6 +113,7 @@ static void *map(const char *path, uint64_t len)
 	}
 	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	/* the lock is the open file's: kept open, for the engine's life */
+	*fdp = fd;
 	if (p == MAP_FAILED)
 		close(fd);
 	if (p == MAP_FAILED) {
@@ -121,7 +131,7 @@ int main(int argc, char **argv)
 	struct sigaction sa = {.sa_handler = on_signal};
 	uint32_t idle = 1000;
 	uint64_t size;
-	int opt, quiet = 0;
+	int opt, quiet = 0, fd = -1;
 	void *mem;
 
 	while ((opt = getopt(argc, argv, "n:s:S:qh")) != -1)
@@ -167,11 +177,15 @@ int main(int argc, char **argv)
 			mib, slots);
 		return EXIT_FAIL;
 	}
-	if (!(mem = map(argv[optind], (uint64_t)mib * MIB)))
+	if (!(mem = map(argv[optind], (uint64_t)mib * MIB, &fd)))
 		return EXIT_FAIL;
 	if (gz_bridge_engine_init(&e, mem, (uint64_t)mib * MIB, (uint32_t)slots,
 				  (uint32_t)subnet))
 		return EXIT_FAIL;
+	/* host components are seen dead when the kernel drops their lock */
+	e.lock_held = lock_held;
+	e.lock_arg = &fd;
+	e.hdr->caps |= GZ_BRIDGE_CAP_LOCKS;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
@@ -189,7 +203,7 @@ int main(int argc, char **argv)
 	while (!stop) {
 		/* spin while there is work; when idle, sleep in growing
 		 * steps up to the heartbeat's period */
-		if (gz_bridge_engine_step(&e, now_ns(), 64)) {
+		if (gz_bridge_engine_step(&e, gz_sys_now_ns(), 64)) {
 			idle = 1000;
 			continue;
 		}

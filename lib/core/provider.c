@@ -8,6 +8,7 @@ static const struct gz_provider *const providers[] = {
 #ifdef GZ_HAVE_VERBS
 	&gz_verbs_provider,
 #endif
+	&gz_vfio_provider,	/* a bridge: named, or GENZIO_BRIDGE */
 };
 
 _Static_assert(GZ_ARRAY_SIZE(providers) <= GZ_PROVIDERS_MAX, "providers");

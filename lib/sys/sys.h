@@ -9,10 +9,20 @@
 #include <stdint.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <time.h>
 
 /* ---- hugepage.c ---- */
 #define GZ_PAGE_4K 4096ull
 #define GZ_PAGE_2M (2ull << 20)
+
+/* CLOCK_MONOTONIC in nanoseconds: every timeout's clock. */
+static inline uint64_t gz_sys_now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
 #define GZ_PAGE_1G (1ull << 30)
 
 /* Mount point of a hugetlbfs with @page_size pages, from /proc/mounts. */

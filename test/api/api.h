@@ -108,6 +108,15 @@ uint64_t gzt_dev_caps(struct genzio_context *ctx);
  * registry of members, files in the base directory (shm); without one
  * (verbs: genzio_member_list() is -ENOTSUP) they are on a network. */
 int gzt_host_fabric(void);
+/* Skip unless the default device's GCIDs come from the host registry in
+ * the base directory (shm, verbs): a bridge's engine gives its own
+ * (vfio), and that device keeps nothing in the directory. */
+void gzt_require_registry(void);
+int gzt_registry(void);
+/* Skip unless the device has one of @caps at least. */
+void gzt_require_any_caps(uint64_t caps, const char *names);
+#define GZT_REQUIRE_ANY(a, b) \
+	gzt_require_any_caps(GENZIO_CAP_##a | GENZIO_CAP_##b, #a " or " #b)
 #define GZT_REQUIRE(cap) gzt_require_caps(GENZIO_CAP_##cap, #cap)
 #define GZT_REQUIRE2(a, b) \
 	gzt_require_caps(GENZIO_CAP_##a | GENZIO_CAP_##b, #a ", " #b)

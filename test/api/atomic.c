@@ -15,6 +15,7 @@ static int adder_main(int fd, void *arg)
 	struct genzio_conn_info peer;
 	struct genzio_wc wc[16];
 	struct gzt_ep ep;
+	int last = 0;
 	char go;
 
 	(void)arg;
@@ -26,19 +27,38 @@ static int adder_main(int fd, void *arg)
 		struct genzio_send_wr wr = {
 			.wr_id = (uint64_t)i,
 			.opcode = GENZIO_WR_ATOMIC_FADD,
-			.send_flags = i % 64 == 63 ? GENZIO_SEND_SIGNALED : 0,
+			.send_flags = i % 64 == 63 || i == NADD - 1 ?
+					      GENZIO_SEND_SIGNALED : 0,
 			.atomic = { .remote_addr = peer.addr,
 				    .rkey = peer.rkey, .size = 8,
 				    .operand = 1 },
 		}, *bad;
 
-		if (genzio_post_send(ep.qp, &wr, &bad))
+		int ret, n, tries = 0;
+
+		/* a full send queue (an engine behind us): completions
+		 * free it, as in verbs */
+		while ((ret = genzio_post_send(ep.qp, &wr, &bad)) == -ENOMEM &&
+		       ++tries < 10000000)
+			for (n = genzio_poll_cq(ep.cq, 16, wc); n > 0; n--)
+				if (wc[n - 1].status)
+					return 32;
+		if (ret)
 			return 31;
-		int n = genzio_poll_cq(ep.cq, 16, wc);
+		n = genzio_poll_cq(ep.cq, 16, wc);
 
 		for (int k = 0; k < n; k++)
 			if (wc[k].status)
 				return 32;
+			else if (wc[k].wr_id == NADD - 1)
+				last = 1;
+	}
+	/* the last one done (RC: all are) before the queue pair goes: a
+	 * destroy drops what an engine has not run yet */
+	while (!last) {
+		if (gzt_poll_one(ep.cq, wc, 10000) != 1 || wc[0].status)
+			return 34;
+		last = wc[0].wr_id == NADD - 1;
 	}
 	return gzt_ep_close(&ep) ? 33 : 0;
 }

@@ -121,6 +121,7 @@ Test(debug, an_unusable_base_directory_names_its_variable)
 	struct said s;
 	int host;
 
+	gzt_require_registry();
 	run_case(open_close, env, 0, &s);
 	/* after the case: a call that fails here would set, before the
 	 * child is forked, whether diagnostics print (GENZIO_DEBUG is read
@@ -227,6 +228,7 @@ Test(debug, a_user_who_may_not_use_the_hugetlbfs_mount_gets_the_fix)
 {
 	struct said s;
 
+	gzt_require_registry();
 	if (geteuid())
 		cr_skip_test("needs root, to run a case as uid %d", NOBODY);
 	run_case(open_alloc_close, NULL, 1, &s);

@@ -250,6 +250,7 @@ Test(dereg, conversion_leaves_alone_what_it_could_not_put_back)
 
 Test(dereg, converted_memory_the_application_replaced_is_left_alone)
 {
+	GZT_REQUIRE_ANY(REG_CONVERT, REG_ANY);
 	uint8_t *p = mmap(NULL, 8192, PROT_READ | PROT_WRITE,
 			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	struct genzio_mr *mr;

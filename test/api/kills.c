@@ -95,7 +95,9 @@ Test(kills, a_peer_killed_at_random_points_never_hurts_the_survivor)
 		int errors = 0;
 
 		round_start(&ep, &c, &peer);
-		if (k)
+		/* a registry gives the lowest free GCID (a bridge's engine
+		 * the first slot it has freed) */
+		if (k && gzt_registry())
 			cr_assert_eq(peer.gcid, gcid, "the dead one's GCID");
 		gcid = peer.gcid;
 		/* a random point of the two-way traffic */
@@ -191,6 +193,7 @@ Test(kills, the_next_join_sweeps_every_dead_members_files)
 	struct gzt_child c[3];
 	struct gzt_ep us, next;
 
+	gzt_require_registry(); /* the members' files are the registry's */
 	cr_assert_eq(gzt_ep_open(&us, 0, 0), 0);
 	for (int i = 0; i < 3; i++) {
 		cr_assert_eq(gzt_fork(&c[i], member_main, NULL), 0);

@@ -78,6 +78,7 @@ static void base_make(void)
 {
 	const char *old = getenv("GENZIO_SHM_DIR");
 
+	gzt_require_registry();
 	if (geteuid())
 		cr_skip_test("needs root, to act as uid %d against uid 0",
 			     NOBODY);
@@ -414,6 +415,7 @@ Test(otheruser, joiner_from_another_pid_namespace_gets_exdev)
 	struct gzt_child c;
 	int res[3];
 
+	gzt_require_registry();
 	cr_assert_eq(genzio_device_open(NULL, NULL, &ctx), 0);
 	cr_assert_eq(gzt_fork(&c, pidns_main, NULL), 0);
 	recv_all(c.fd, res, sizeof(res));

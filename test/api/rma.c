@@ -229,7 +229,9 @@ Test(rma, batch_of_eight_posts_in_one_call_completes_in_order)
 		};
 	}
 	cr_assert_eq(genzio_post_send(ep.qp, wr, &bad), 0);
-	cr_assert_eq(genzio_poll_cq(ep.cq, 8, wc), 8);
+	/* an engine of its own (vfio) completes them as it goes */
+	for (int n = 0; n < 8; n++)
+		cr_assert_eq(gzt_poll_one(ep.cq, &wc[n], 5000), 1);
 	for (int i = 0; i < 8; i++) {
 		cr_assert_eq(wc[i].wr_id, (uint64_t)i);
 		cr_assert_eq(wc[i].status, GENZIO_WC_SUCCESS);
@@ -346,6 +348,7 @@ Test(rma, page_aligned_private_memory_is_reachable_after_reg)
 	uint64_t x = 0xabcdef;
 	uint8_t *p;
 
+	GZT_REQUIRE_ANY(REG_CONVERT, REG_ANY);
 	cr_assert_eq(posix_memalign((void **)&p, 4096, 3 * 4096), 0);
 	gzt_fill(p, 3 * 4096, 3);
 	cr_assert_eq(gzt_ep_open(&ep, 0, 0), 0);

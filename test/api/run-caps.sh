@@ -8,7 +8,7 @@
 tap_plan 3
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 want=$(cat "$GZT_SRCDIR"/test/api/*.c |
-	grep -cE '^[[:space:]]+(GZT_REQUIRE2?\(|gzt_require_caps\()')
+	grep -cE '^[[:space:]]+(GZT_REQUIRE(2|_ANY)?\(|gzt_require_caps\()')
 GZT_CAPS_HIDE=ATOMIC,MSG,WRITE_IMM,SYNC,RD,RMAP,FINE_STATUS,ONE_SIDED_TARGET,RECV_STAGED,REG_ANY,REG_CONVERT,QP_SURVIVES_FAULT,PEER_WATCH,RECV_ANY,RESET_FLUSHES,CQ_BACKPRESSURE \
 	CRITERION_OUTPUTS='tap:-' timeout 600 "$GZT_BUILDDIR/test/api/api" \
 	>"$tmp/tap" 2>"$tmp/err"

@@ -378,6 +378,35 @@ void gzt_recover_self(struct gzt_ep *ep)
 		cr_assert_eq(gzt_connect(ep->qp, &ep->info), 0);
 }
 
+int gzt_registry(void)
+{
+	struct genzio_device_attr a;
+
+	default_attr(&a);
+	return strcmp(a.provider, "vfio") != 0;
+}
+
+void gzt_require_registry(void)
+{
+	struct genzio_device_attr a;
+
+	default_attr(&a);
+	if (!gzt_registry())
+		cr_skip_test("%s: its GCIDs come from its bridge's engine, not "
+			     "from a registry in the base directory", a.name);
+}
+
+void gzt_require_any_caps(uint64_t caps, const char *names)
+{
+	struct genzio_device_attr a;
+
+	default_attr(&a);
+	if (!(a.caps & ~caps_hidden() & caps))
+		cr_skip_test("%s lacks GENZIO_CAP_%s%s", a.name, names,
+			     caps_hidden() & caps & a.caps ?
+			     " (some hidden by GZT_CAPS_HIDE)" : "");
+}
+
 void gzt_require_caps(uint64_t caps, const char *names)
 {
 	struct genzio_device_attr a;

@@ -36,6 +36,18 @@
 enum {
 	GZ_BRIDGE_CAP_DMA = 1u << 0, /* reaches memory outside its BAR */
 	GZ_BRIDGE_CAP_IRQ = 1u << 1, /* raises an interrupt per completion */
+	/* takes a component's lock (GZ_BRIDGE_COMP_LOCK) for its life:
+	 * such a component lives without beating */
+	GZ_BRIDGE_CAP_LOCKS = 1u << 2,
+};
+
+/* What a component says of itself (its slot's caps). */
+enum {
+	/* it holds an OFD write lock on the first byte of its slot in the
+	 * bridge's file while it lives (a host process): the engine frees
+	 * the slot the moment the kernel drops that lock, as it does when
+	 * the process dies, rather than after its heartbeat's timeout */
+	GZ_BRIDGE_COMP_LOCK = 1u << 0,
 };
 
 /* Page 0. */
@@ -97,7 +109,9 @@ struct gz_bridge_qp {
 struct gz_bridge_cq {
 	uint64_t ring_off; /* offset in the slot */
 	uint32_t ent;	   /* a power of two */
-	uint32_t pad;
+	/* the component's, new at every create: a ring at the same place
+	 * for a new queue starts afresh, not where the last one was */
+	uint32_t epoch;
 	_Atomic uint32_t prod GZ_ALIGNED;
 	_Atomic uint32_t cons GZ_ALIGNED;
 };

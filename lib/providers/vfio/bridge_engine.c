@@ -20,6 +20,12 @@
 				    */
 #define KEYS_LEN ((uint64_t)GZ_BRIDGE_KEYS * sizeof(struct gz_key_entry))
 #define TIMEOUT_NS 1000000000ull
+#define LOCK_LOOK_NS 200000ull
+
+static struct gz_bridge_eslot *find(struct gz_bridge_engine *e,
+				    uint32_t gcid);
+static int paired(const struct gz_bridge_eslot *t,
+		  const struct gz_bridge_eqp *q, uint32_t gcid, uint32_t n);
 
 static struct gz_bridge_slot *ctl(const struct gz_bridge_eslot *es)
 {
@@ -188,7 +194,7 @@ static int cq_use(struct gz_bridge_eslot *es, uint32_t n)
 	struct gz_bridge_ecq *c = &es->cq[n];
 	struct gz_bridge_cq *r = &ctl(es)->cq[n];
 	uint64_t off;
-	uint32_t ent;
+	uint32_t ent, epoch;
 
 	if (c->users) {
 		c->users++;
@@ -196,13 +202,15 @@ static int cq_use(struct gz_bridge_eslot *es, uint32_t n)
 	}
 	off = GZ_READ_ONCE(r->ring_off);
 	ent = GZ_READ_ONCE(r->ent);
+	epoch = GZ_READ_ONCE(r->epoch);
 	if (!ring_ok(off, ent))
 		return -EINVAL;
-	/* the same ring again (its queue pairs went to RESET and back):
+	/* the same queue again (its queue pairs went to RESET and back):
 	 * it goes on where it was, as its consumer does */
 	if (c->ent != (struct gz_xdm_cqe *)(void *)(es->base + off) ||
-	    c->mask != ent - 1)
+	    c->mask != ent - 1 || c->epoch != epoch)
 		*c = (struct gz_bridge_ecq){
+		    .epoch = epoch,
 		    .mask = ent - 1,
 		    .shift = (uint32_t)__builtin_ctz(ent),
 		    .ent = (struct gz_xdm_cqe *)(void *)(es->base + off),
@@ -284,7 +292,27 @@ static void to_err(struct gz_bridge_eslot *es, uint32_t n, uint8_t st)
 	qp_state(&ctl(es)->qp[n], GZ_BRIDGE_QP_ERR, st);
 }
 
-static void qp_states(struct gz_bridge_eslot *es)
+/* Queue pair @n of @es has just gone to RTS: paired at once with its
+ * peer if that one connected to it first; refused (ERR, REM_QP) if its
+ * peer serves another queue pair. */
+static void rts_pair(struct gz_bridge_engine *e, struct gz_bridge_eslot *es,
+		     uint32_t n)
+{
+	struct gz_bridge_eqp *q = &es->qp[n], *p;
+	struct gz_bridge_eslot *t = find(e, q->peer_gcid);
+
+	if (!t)
+		return; /* not there (yet): work to it fails RETRY_EXC */
+	p = &t->qp[q->peer_qpn];
+	if (paired(t, q, es->gcid, n)) {
+		q->peer_gen = t->generation;
+		p->peer_gen = es->generation;
+	} else if (p->rts && !p->flushing) {
+		to_err(es, n, GZ_XDM_ST_REM_QP);
+	}
+}
+
+static void qp_states(struct gz_bridge_engine *e, struct gz_bridge_eslot *es)
 {
 	struct gz_bridge_slot *s = ctl(es);
 
@@ -293,11 +321,24 @@ static void qp_states(struct gz_bridge_eslot *es)
 		    atomic_load_explicit(&s->qp[n].want, memory_order_acquire);
 		uint32_t now = es->qp[n].state;
 
-		if (want == GZ_BRIDGE_QP_RTS && now == GZ_BRIDGE_QP_RESET)
+		if (want == GZ_BRIDGE_QP_RTS && now == GZ_BRIDGE_QP_RESET) {
 			to_rts(es, n);
+			if (es->qp[n].rts)
+				rts_pair(e, es, n);
+		}
 		else if (want != GZ_BRIDGE_QP_RTS && now != GZ_BRIDGE_QP_RESET)
 			to_reset(es, n);
 	}
+}
+
+/* Whether the component of attached slot @es is gone by its lock (it
+ * says it holds one, and the kernel dropped it). */
+static int lock_lost(const struct gz_bridge_engine *e,
+		     const struct gz_bridge_eslot *es)
+{
+	return e->lock_held &&
+	       (GZ_READ_ONCE(ctl(es)->caps) & GZ_BRIDGE_COMP_LOCK) &&
+	       !e->lock_held(e->lock_arg, (uint64_t)(es->base - e->base));
 }
 
 static void slot_states(struct gz_bridge_engine *e, uint32_t i, uint64_t now)
@@ -319,10 +360,18 @@ static void slot_states(struct gz_bridge_engine *e, uint32_t i, uint64_t now)
 		es->hb = hb;
 		es->hb_ns = now;
 	}
+	if (st == GZ_BRIDGE_ATTACHED && now - es->lock_ns > LOCK_LOOK_NS &&
+	    e->lock_held && (GZ_READ_ONCE(s->caps) & GZ_BRIDGE_COMP_LOCK)) {
+		es->lock_ns = now;
+		if (lock_lost(e, es))
+			st = GZ_BRIDGE_FREE; /* dead, whatever it wrote */
+		else
+			es->hb_ns = now; /* alive: its kernel says so */
+	}
 	if (st != GZ_BRIDGE_ATTACHED || now - es->hb_ns > e->timeout_ns)
 		detach(es); /* closed, killed, or garbage */
 	else
-		qp_states(es);
+		qp_states(e, es);
 }
 
 /* The attached slot of component @gcid, or NULL. */
@@ -400,6 +449,7 @@ static int route(struct gz_bridge_engine *e, struct gz_bridge_eslot *es,
 		 struct gz_bridge_eslot **t)
 {
 	uint8_t op = c->opflags & GZ_XDM_OPCODE_MASK;
+	const struct gz_bridge_eqp *p;
 
 	*t = es;
 	if (op == GZ_XDM_NOP || op == GZ_XDM_SYNC)
@@ -407,6 +457,11 @@ static int route(struct gz_bridge_engine *e, struct gz_bridge_eslot *es,
 	if (c->gcid != q->peer_gcid)
 		return GZ_XDM_ST_REM_INV_REQ; /* RC: to its peer only */
 	*t = find(e, c->gcid);
+	/* a host process killed: its kernel dropped its lock */
+	if (*t && *t != es && lock_lost(e, *t)) {
+		detach(*t);
+		*t = NULL;
+	}
 	/* gone, never there, or another component since on its GCID */
 	if (!*t || (q->peer_gen && q->peer_gen != (*t)->generation))
 		return GZ_XDM_ST_RETRY_EXC;
@@ -414,6 +469,11 @@ static int route(struct gz_bridge_engine *e, struct gz_bridge_eslot *es,
 		q->peer_gen = (*t)->generation;
 		return 0;
 	}
+	/* its queue pair serves another, or served us and was reset or
+	 * destroyed since: no waiting for it */
+	p = &(*t)->qp[q->peer_qpn];
+	if ((p->rts && !p->flushing) || q->peer_gen)
+		return GZ_XDM_ST_REM_QP;
 	if (!q->blocked_since)
 		q->blocked_since = now;
 	return now - q->blocked_since < e->timeout_ns ? -EAGAIN

@@ -20,6 +20,7 @@
 /* A completion queue the engine writes (its prod is private). */
 struct gz_bridge_ecq {
 	uint32_t users; /* RTS queue pairs completing into it */
+	uint32_t epoch; /* of the ring as adopted */
 	uint32_t mask, shift;
 	uint32_t prod;
 	struct gz_xdm_cqe *ent;
@@ -46,6 +47,7 @@ struct gz_bridge_eslot {
 	uint8_t *window;
 	uint64_t window_len;
 	uint64_t hb, hb_ns; /* its heartbeat as last seen, and when */
+	uint64_t lock_ns;   /* its lock last looked at (COMP_LOCK) */
 	struct gz_xdm_seg seg;
 	struct gz_xdm_target target;
 	struct gz_bridge_eqp qp[GZ_BRIDGE_MAX_QP];
@@ -61,6 +63,12 @@ struct gz_bridge_engine {
 	uint64_t slot_size;
 	uint64_t timeout_ns; /* a component's heartbeat, a peer's pairing */
 	uint64_t executed;   /* commands, ever */
+	/* Optional: whether a component's lock on the byte at @off of the
+	 * bridge's file is held (1), or not (0): genzio-bridged's
+	 * F_OFD_GETLK. Asked before every command to a component that says
+	 * it holds one (GZ_BRIDGE_COMP_LOCK), and every LOCK_LOOK_NS. */
+	int (*lock_held)(void *arg, uint64_t off);
+	void *lock_arg;
 	struct gz_bridge_eslot slot[GZ_BRIDGE_MAX_SLOTS];
 };
 

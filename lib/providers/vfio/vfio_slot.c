@@ -101,10 +101,19 @@ static int layout(struct gz_vslot *v)
 			      "bridge: slot at %p has a layout that does not "
 			      "fit it (GCID %#x)",
 			      (void *)v->base, v->gcid);
+	/* the fixed parts, wherever the engine put them; the window is
+	 * reached range by range as it is handed out */
+	if (v->m->reach &&
+	    v->m->reach(v->m->reach_arg, (uint64_t)(v->base - v->m->base), woff,
+			1))
+		return -ENOMEM;
 	v->keys = (struct gz_key_entry *)(void *)(v->base + koff);
 	v->key_mask = nkeys - 1;
 	v->window = v->base + woff;
-	v->queues_used = 0;
+	v->ring_units = (uint32_t)(v->queues_len / GZ_VSLOT_UNIT);
+	if (v->ring_units > GZ_VSLOT_UNITS)
+		v->ring_units = GZ_VSLOT_UNITS;
+	memset(v->ring_map, 0, sizeof(v->ring_map));
 	return 0;
 }
 
@@ -115,20 +124,30 @@ int gz_vslot_claim(const struct gz_bridge_map *m, struct gz_vslot *v,
 		   uint64_t (*clock)(void), uint64_t timeout_ns)
 {
 	uint64_t start, hb = 0, hb_ns = 0;
+	int ret;
 
 	memset(v, 0, sizeof(*v));
 	v->m = m;
 	if (getrandom(&v->owner, sizeof(v->owner), 0) != sizeof(v->owner))
 		v->owner = (uint64_t)(uintptr_t)v ^ clock();
 	for (uint32_t i = 0; i < m->nslots && !v->s; i++) {
-		struct gz_bridge_slot *s =
-		    (void *)(m->base + m->slot0 + (uint64_t)i * m->slot_size);
+		uint64_t off = m->slot0 + (uint64_t)i * m->slot_size;
+		struct gz_bridge_slot *s = (void *)(m->base + off);
 		uint32_t free_ = GZ_BRIDGE_FREE;
 
+		if (m->reach && m->reach(m->reach_arg, off, 4096, 1))
+			continue;
 		if (atomic_compare_exchange_strong(&s->state, &free_,
-						   GZ_BRIDGE_CLAIMED)) {
+						   GZ_BRIDGE_CLAIMED) &&
+		    (!m->reach ||
+		     !m->reach(m->reach_arg, off, GZ_BRIDGE_CTL_LEN, 1))) {
 			v->s = s;
 			v->base = (uint8_t *)s;
+		} else if (m->reach) {
+			/* ours, but not reachable whole: let it go */
+			if (!free_)
+				atomic_store(&s->state, GZ_BRIDGE_CLOSING);
+			m->reach(m->reach_arg, off, m->slot_size, 0);
 		}
 	}
 	if (!v->s)
@@ -157,7 +176,21 @@ int gz_vslot_claim(const struct gz_bridge_map *m, struct gz_vslot *v,
 			    now - hb_ns > HB_WAIT_NS ? "stopped" : "going on");
 		}
 	}
-	return layout(v);
+	ret = layout(v);
+	if (ret)
+		gz_vslot_release(v); /* the engine frees it */
+	return ret;
+}
+
+int gz_vslot_window_reach(struct gz_vslot *v, uint64_t off, uint64_t len,
+			  int on)
+{
+	if (!v->m->reach)
+		return 0;
+	if (off > v->window_len || len > v->window_len - off)
+		return -EINVAL;
+	return v->m->reach(v->m->reach_arg,
+			   (uint64_t)(v->window - v->m->base) + off, len, on);
 }
 
 /* Whether the slot is still ours: the attach we were given. */
@@ -191,17 +224,56 @@ int gz_vslot_beat(struct gz_vslot *v)
 	return 0;
 }
 
-/* @ent entries of 64 bytes from the queue area: their offset, or 0. */
-static uint64_t carve(struct gz_vslot *v, uint32_t ent)
+/* Rings come from the queue area in units of GZ_VSLOT_UNIT bytes, a bit
+ * each: first fit, so queues made and destroyed for ever never run out. */
+static int units_free(const struct gz_vslot *v, uint32_t at, uint32_t n)
 {
-	uint64_t len = (uint64_t)ent * 64, at = v->queues_off + v->queues_used;
+	for (uint32_t i = at; i < at + n; i++)
+		if (v->ring_map[i / 64] >> (i % 64) & 1)
+			return 0;
+	return 1;
+}
 
-	if (!ent || (ent & (ent - 1)) || ent > GZ_BRIDGE_MAX_RING ||
-	    len > v->queues_len - v->queues_used)
+static void units_set(struct gz_vslot *v, uint32_t at, uint32_t n, int on)
+{
+	for (uint32_t i = at; i < at + n; i++)
+		if (on)
+			v->ring_map[i / 64] |= 1ull << (i % 64);
+		else
+			v->ring_map[i / 64] &= ~(1ull << (i % 64));
+}
+
+/* Units a ring of @ent entries takes, 0 for a bad size. */
+static uint32_t ring_units(uint32_t ent)
+{
+	if (!ent || (ent & (ent - 1)) || ent > GZ_BRIDGE_MAX_RING)
 		return 0;
-	v->queues_used += len;
-	memset(v->base + at, 0, len);
-	return at;
+	return (uint32_t)(((uint64_t)ent * 64 + GZ_VSLOT_UNIT - 1) /
+			  GZ_VSLOT_UNIT);
+}
+
+uint64_t gz_vslot_ring_alloc(struct gz_vslot *v, uint32_t ent)
+{
+	uint32_t n = ring_units(ent), total = v->ring_units;
+
+	for (uint32_t at = 0; n && at + n <= total; at++) {
+		if (!units_free(v, at, n))
+			continue;
+		units_set(v, at, n, 1);
+		memset(v->base + v->queues_off + (uint64_t)at * GZ_VSLOT_UNIT,
+		       0, (uint64_t)ent * 64);
+		return v->queues_off + (uint64_t)at * GZ_VSLOT_UNIT;
+	}
+	return 0;
+}
+
+void gz_vslot_ring_free(struct gz_vslot *v, uint64_t off, uint32_t ent)
+{
+	uint32_t n = ring_units(ent);
+
+	if (n && off >= v->queues_off)
+		units_set(v, (uint32_t)((off - v->queues_off) / GZ_VSLOT_UNIT),
+			  n, 0);
 }
 
 int gz_vslot_cq_create(struct gz_vslot *v, uint32_t n, uint32_t ent)
@@ -209,13 +281,15 @@ int gz_vslot_cq_create(struct gz_vslot *v, uint32_t n, uint32_t ent)
 	struct gz_bridge_cq *r;
 	uint64_t off;
 
-	if (n >= GZ_BRIDGE_MAX_CQ)
+	if (n >= GZ_BRIDGE_MAX_CQ || v->cq[n].ent || !ring_units(ent))
 		return -EINVAL;
-	if (!(off = carve(v, ent)))
+	if (!(off = gz_vslot_ring_alloc(v, ent)))
 		return -ENOSPC;
 	r = &v->s->cq[n];
 	r->ring_off = off;
 	r->ent = ent;
+	/* never 0, never the last one's: the engine starts it afresh */
+	r->epoch = ++v->cq_epoch[n] ? v->cq_epoch[n] : ++v->cq_epoch[n];
 	atomic_store(&r->cons, 0);
 	v->cq[n] = (struct gz_vslot_cq){
 	    .ent = (struct gz_xdm_cqe *)(void *)(v->base + off),
@@ -223,6 +297,17 @@ int gz_vslot_cq_create(struct gz_vslot *v, uint32_t n, uint32_t ent)
 	    .shift = (uint32_t)__builtin_ctz(ent),
 	};
 	return 0;
+}
+
+void gz_vslot_cq_destroy(struct gz_vslot *v, uint32_t n)
+{
+	struct gz_vslot_cq *c;
+
+	if (n >= GZ_BRIDGE_MAX_CQ || !(c = &v->cq[n])->ent)
+		return;
+	gz_vslot_ring_free(v, (uint64_t)((uint8_t *)c->ent - v->base),
+			   c->mask + 1);
+	memset(c, 0, sizeof(*c));
 }
 
 int gz_vslot_qp_create(struct gz_vslot *v, uint32_t n, uint32_t ent,
@@ -242,10 +327,13 @@ int gz_vslot_qp_create(struct gz_vslot *v, uint32_t n, uint32_t ent,
 	    gz_vslot_qp_state(v, n) != GZ_BRIDGE_QP_RESET)
 		return -EBUSY;
 	/* a queue pair made again keeps its ring */
-	if (v->sq[n].ent && v->sq[n].mask + 1 == ent)
+	if (v->sq[n].ent && v->sq[n].mask + 1 == ent) {
 		off = (uint64_t)(v->sq[n].ent - v->base);
-	else if (!(off = carve(v, ent)))
-		return -ENOSPC;
+	} else {
+		gz_vslot_qp_free(v, n);
+		if (!(off = gz_vslot_ring_alloc(v, ent)))
+			return -ENOSPC;
+	}
 	r->cmd_off = off;
 	r->cmd_ent = ent;
 	r->scq = scq;
@@ -259,6 +347,15 @@ int gz_vslot_qp_create(struct gz_vslot *v, uint32_t n, uint32_t ent,
 	/* the description before the request that says it is complete */
 	atomic_store_explicit(&r->want, GZ_BRIDGE_QP_RTS, memory_order_release);
 	return 0;
+}
+
+void gz_vslot_qp_free(struct gz_vslot *v, uint32_t n)
+{
+	if (n >= GZ_BRIDGE_MAX_QP || !v->sq[n].ent)
+		return;
+	gz_vslot_ring_free(v, (uint64_t)(v->sq[n].ent - v->base),
+			   v->sq[n].mask + 1);
+	memset(&v->sq[n], 0, sizeof(v->sq[n]));
 }
 
 void gz_vslot_qp_reset(struct gz_vslot *v, uint32_t n)
@@ -319,4 +416,15 @@ int gz_vslot_poll(struct gz_vslot *v, uint32_t n, struct gz_xdm_cqe *out)
 	/* the entry read before the engine may write it again */
 	atomic_store_explicit(&v->s->cq[n].cons, c->head, memory_order_release);
 	return 1;
+}
+
+int gz_vslot_peek(const struct gz_vslot *v, uint32_t n)
+{
+	const struct gz_vslot_cq *c;
+
+	if (n >= GZ_BRIDGE_MAX_CQ || !(c = &v->cq[n])->ent)
+		return 0;
+	return __atomic_load_n(&c->ent[c->head & c->mask].phase,
+			       __ATOMIC_ACQUIRE) ==
+	       (uint8_t)(((c->head >> c->shift) & 1u) ^ 1u);
 }

@@ -20,7 +20,18 @@ struct gz_bridge_map {
 	struct gz_bridge_hdr *hdr;
 	uint32_t nslots, subnet;
 	uint64_t slot0, slot_size, caps, incarnation;
+	/* Optional: make [@off, +@len) of the bridge reachable (@on) or
+	 * not, where only part of it is mapped (a host process maps the
+	 * header and its own slot: mlockall() then locks no one else's).
+	 * 0 or -errno. Set after gz_bridge_map_check(). */
+	int (*reach)(void *arg, uint64_t off, uint64_t len, int on);
+	void *reach_arg;
 };
+
+/* Rings are carved from a slot's queue area in units of this many bytes;
+ * a slot uses at most GZ_VSLOT_UNITS of them. */
+#define GZ_VSLOT_UNIT 1024u
+#define GZ_VSLOT_UNITS 2048u
 
 struct gz_vslot_cq {
 	struct gz_xdm_cqe *ent;
@@ -38,7 +49,11 @@ struct gz_vslot {
 	uint64_t owner;
 	struct gz_key_entry *keys;
 	uint32_t key_mask;
-	uint64_t queues_off, queues_len, queues_used;
+	uint64_t queues_off, queues_len;
+	/* the queue area's units, a bit each: 1 in use */
+	uint32_t ring_units;
+	uint64_t ring_map[GZ_VSLOT_UNITS / 64];
+	uint32_t cq_epoch[GZ_BRIDGE_MAX_CQ];
 	struct gz_cmdq sq[GZ_BRIDGE_MAX_QP];
 	struct gz_vslot_cq cq[GZ_BRIDGE_MAX_CQ];
 };
@@ -60,6 +75,10 @@ int gz_bridge_alive(const struct gz_bridge_map *m, uint64_t *seen,
  * passed), -EPROTO (a layout that does not fit the slot). */
 int gz_vslot_claim(const struct gz_bridge_map *m, struct gz_vslot *v,
 		   uint64_t (*clock)(void), uint64_t timeout_ns);
+/* Make [@off, +@len) of our window reachable (@on) or not, where the
+ * bridge is mapped in part (gz_bridge_map.reach): 0 or -errno. */
+int gz_vslot_window_reach(struct gz_vslot *v, uint64_t off, uint64_t len,
+			  int on);
 /* Let the slot go (the engine frees it), if it is still ours. */
 void gz_vslot_release(struct gz_vslot *v);
 /* The heartbeat the engine watches: at least every 100 ms. 0, or
@@ -67,15 +86,24 @@ void gz_vslot_release(struct gz_vslot *v);
  * is another's now; stop using it. */
 int gz_vslot_beat(struct gz_vslot *v);
 
-/* Completion queue @n of @ent entries (a power of two), carved from the
- * queue area: 0, -EINVAL, -ENOSPC. */
+/* A ring of @ent 64-byte entries (a power of two) from the queue area,
+ * zeroed: its offset in the slot, or 0 (a bad size, no room). */
+uint64_t gz_vslot_ring_alloc(struct gz_vslot *v, uint32_t ent);
+void gz_vslot_ring_free(struct gz_vslot *v, uint64_t off, uint32_t ent);
+
+/* Completion queue @n of @ent entries (a power of two), its ring from
+ * the queue area: 0, -EINVAL (a bad size, @n taken), -ENOSPC. Destroy
+ * only once no queue pair the engine serves completes into it. */
 int gz_vslot_cq_create(struct gz_vslot *v, uint32_t n, uint32_t ent);
+void gz_vslot_cq_destroy(struct gz_vslot *v, uint32_t n);
 /* Queue pair @n: @ent command entries, completing into @scq and @rcq,
  * paired with queue pair @peer_qpn of @peer_gcid, protection domain @pd;
  * asked for RTS. 0, -EINVAL, -ENOSPC, -EBUSY (not in RESET). */
 int gz_vslot_qp_create(struct gz_vslot *v, uint32_t n, uint32_t ent,
 		       uint32_t scq, uint32_t rcq, uint32_t pd,
 		       uint32_t peer_gcid, uint32_t peer_qpn);
+/* Give queue pair @n's ring back, once the engine has it in RESET. */
+void gz_vslot_qp_free(struct gz_vslot *v, uint32_t n);
 /* Ask for queue pair @n back in RESET (after an ERR, say); it may be
  * created again once the engine says RESET. */
 void gz_vslot_qp_reset(struct gz_vslot *v, uint32_t n);
@@ -89,5 +117,7 @@ int gz_vslot_key_add(struct gz_vslot *v, uint32_t rkey, uint32_t pd,
 int gz_vslot_post(struct gz_vslot *v, uint32_t n, const struct gz_xdm_cmd *cmd);
 /* The next completion of cq @n into @out: 1, or 0 with none. */
 int gz_vslot_poll(struct gz_vslot *v, uint32_t n, struct gz_xdm_cqe *out);
+/* Whether cq @n has a completion to poll (for a wait: nothing taken). */
+int gz_vslot_peek(const struct gz_vslot *v, uint32_t n);
 
 #endif /* GZ_VFIO_SLOT_H */
