@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,7 @@ enum { EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
 #define MIB (1ull << 20)
 #define IDLE_MAX_NS 1000000u /* the heartbeat's period at most */
+#define SPIN_NS 200000u	     /* no sleep this soon after work */
 
 static volatile sig_atomic_t stop;
 
@@ -74,7 +76,7 @@ static long long number(const char *s, const char *what, long long lo,
 
 /* Whether a component holds the lock on the byte at @off of the file on
  * fd *@arg: F_OFD_GETLK shows another open file's lock (ours holds
- * none). One that cannot tell says held: the heartbeat decides then. */
+ * none): 1 held, 0 not, -1 cannot tell (the heartbeat decides). */
 static int lock_held(void *arg, uint64_t off)
 {
 	struct flock fl = {.l_type = F_WRLCK,
@@ -83,7 +85,7 @@ static int lock_held(void *arg, uint64_t off)
 			   .l_len = 1};
 
 	if (fcntl(*(int *)arg, F_OFD_GETLK, &fl))
-		return 1;
+		return -1;
 	return fl.l_type != F_UNLCK;
 }
 
@@ -130,6 +132,7 @@ int main(int argc, char **argv)
 	long long slots = 0, subnet = 1, mib = 64;
 	struct sigaction sa = {.sa_handler = on_signal};
 	uint32_t idle = 1000;
+	uint64_t busy_ns = 0;
 	uint64_t size;
 	int opt, quiet = 0, fd = -1;
 	void *mem;
@@ -201,10 +204,18 @@ int main(int argc, char **argv)
 					 MIB),
 		    e.subnet);
 	while (!stop) {
-		/* spin while there is work; when idle, sleep in growing
-		 * steps up to the heartbeat's period */
-		if (gz_bridge_engine_step(&e, gz_sys_now_ns(), 64)) {
+		uint64_t now = gz_sys_now_ns();
+
+		/* spin while there is work and SPIN_NS after it (a reply
+		 * to a request comes soon); then sleep in growing steps up
+		 * to the heartbeat's period */
+		if (gz_bridge_engine_step(&e, now, 64)) {
 			idle = 1000;
+			busy_ns = now;
+			continue;
+		}
+		if (now - busy_ns < SPIN_NS) {
+			sched_yield(); /* a core shared with the components */
 			continue;
 		}
 		nanosleep(&(struct timespec){0, idle}, NULL);

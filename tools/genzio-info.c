@@ -29,7 +29,7 @@ static const char *const cap_names[] = {
 	"RMA", "ATOMIC", "MSG", "WRITE_IMM", "SYNC", "RD", "RMAP",
 	"FINE_STATUS", "ONE_SIDED_TARGET", "REG_CONVERT", "HUGE_PAGES",
 	"RECV_STAGED", "REG_ANY", "QP_SURVIVES_FAULT", "PEER_WATCH",
-	"RECV_ANY", "RESET_FLUSHES", "CQ_BACKPRESSURE",
+	"RECV_ANY", "RESET_FLUSHES", "CQ_BACKPRESSURE", "DEATH_AT_ONCE",
 };
 #define GZ_CAP_NAMES (sizeof(cap_names) / sizeof(cap_names[0]))
 

@@ -97,6 +97,15 @@ struct genzio_provider_desc {
 					 * it (verbs) a cq overrun is fatal to
 					 * the cq (CQ_OVERRUN): size cqs for
 					 * every completion that may come */
+#define GENZIO_CAP_DEATH_AT_ONCE (1ull << 18) /* a request to a peer whose
+					 * process died fails RETRY_EXC,
+					 * however soon after; without it
+					 * (vfio in a QEMU guest: a bridge
+					 * hears of its components by their
+					 * heartbeat) requests within about a
+					 * second of a death may still
+					 * complete SUCCESS, their bytes
+					 * landing where nobody reads */
 
 /* Bit of an atomic opcode in atomic_ops32 / atomic_ops64. */
 #define GENZIO_ATOMIC_OP(op) (1u << ((op) - GENZIO_WR_ATOMIC_SWAP))

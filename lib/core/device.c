@@ -185,6 +185,47 @@ int gz_device_choose(const char *name, const struct genzio_open_attr *attr,
 	return device_default(p, dev);
 }
 
+/* Whether @name (or the environment, without one) names a provider
+ * rather than one of its devices. */
+static int by_provider(const char *name)
+{
+	if (!name) {
+		const char *env = getenv("GENZIO_DEVICE");
+
+		if (env && *env)
+			name = env;
+		else if (!(name = getenv("GENZIO_PROVIDER")) || !*name)
+			return 0;
+	}
+	for (int i = 0; i < gz_provider_count(); i++)
+		if (!strcmp(gz_provider_at(i)->name, name))
+			return 1;
+	return 0;
+}
+
+/*
+ * Open @dev of @p; a provider asked for by name gives its first device
+ * that is free: one in use by another process (-EBUSY: a VFIO group
+ * another process holds) makes way for the next.
+ */
+static int open_first_free(const struct gz_provider *p, const char *dev,
+			   int any, const struct genzio_open_attr *attr,
+			   struct genzio_context **ctx)
+{
+	struct genzio_device_desc devs[MAX_DEVICES];
+	char why[160];
+	int ret = p->device_open(dev, attr, ctx), n, d = 0;
+
+	if (ret != -EBUSY || !any)
+		return ret;
+	n = held(probe(p, devs, why, sizeof(why)));
+	while (d < n && strcmp(devs[d].name, dev))
+		d++;
+	for (d++; d < n && ret == -EBUSY; d++)
+		ret = p->device_open(devs[d].name, attr, ctx);
+	return ret;
+}
+
 GENZIO_EXPORT int genzio_device_open(const char *name,
 				     const struct genzio_open_attr *attr,
 				     struct genzio_context **out)
@@ -200,7 +241,7 @@ GENZIO_EXPORT int genzio_device_open(const char *name,
 	ret = gz_device_choose(name, attr, &p, dev);
 	if (ret)
 		return ret;
-	ret = p->device_open(dev, attr, &ctx);
+	ret = open_first_free(p, dev, by_provider(name), attr, &ctx);
 	if (ret)
 		return ret;
 	ctx->prov = p;

@@ -38,7 +38,7 @@ static int adder_main(int fd, void *arg)
 
 		/* a full send queue (an engine behind us): completions
 		 * free it, as in verbs */
-		while ((ret = genzio_post_send(ep.qp, &wr, &bad)) == -ENOMEM &&
+		while ((ret = genzio_post_send(ep.qp, &wr, &bad)) == -EAGAIN &&
 		       ++tries < 10000000)
 			for (n = genzio_poll_cq(ep.cq, 16, wc); n > 0; n--)
 				if (wc[n - 1].status)

@@ -11,6 +11,7 @@ TestSuite(events, .init = gzt_fabric_init, .fini = gzt_fabric_fini,
 
 Test(events, killed_peer_raises_peer_dead_once_on_the_event_fd)
 {
+	GZT_REQUIRE(DEATH_AT_ONCE);
 	struct gzt_target_cfg cfg = { 4096, GZT_ACCESS_ALL, 0, 0, 0 };
 	struct gzt_target t;
 	struct gzt_ep ep;

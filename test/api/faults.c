@@ -217,6 +217,7 @@ Test(faults, full_cq_fails_the_post_before_any_effect)
 
 Test(faults, peer_killed_mid_stream_completes_retry_exceeded)
 {
+	GZT_REQUIRE(DEATH_AT_ONCE);
 	struct fixture f;
 	struct genzio_wc wc;
 	struct genzio_ah *ah;
@@ -253,6 +254,7 @@ Test(faults, peer_killed_mid_stream_completes_retry_exceeded)
 
 Test(faults, killed_but_unreaped_peer_is_already_dead)
 {
+	GZT_REQUIRE(DEATH_AT_ONCE);
 	struct fixture f;
 	struct genzio_wc wc;
 

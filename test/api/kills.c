@@ -85,6 +85,7 @@ static void round_start(struct gzt_ep *ep, struct gzt_child *c,
 
 Test(kills, a_peer_killed_at_random_points_never_hurts_the_survivor)
 {
+	GZT_REQUIRE(DEATH_AT_ONCE);
 	uint32_t seed = 20261201, gcid = 0;
 	int retry_exc = 0;
 

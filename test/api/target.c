@@ -268,6 +268,7 @@ static const struct {
 	{ "RECV_ANY", GENZIO_CAP_RECV_ANY },
 	{ "RESET_FLUSHES", GENZIO_CAP_RESET_FLUSHES },
 	{ "CQ_BACKPRESSURE", GENZIO_CAP_CQ_BACKPRESSURE },
+	{ "DEATH_AT_ONCE", GENZIO_CAP_DEATH_AT_ONCE },
 };
 
 static uint64_t caps_hidden(void)

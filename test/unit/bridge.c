@@ -527,3 +527,50 @@ Test(bridge, a_cq_its_queue_pairs_made_again_goes_on_where_it_was)
 	cr_assert_eq(run(&a, 0, put(0, 8, 0xabc, VA), &x), 0,
 		     "its completions where the component looks for them");
 }
+
+Test(bridge, a_newcomer_on_a_dead_peers_gcid_inherits_none_of_its_pairs)
+{
+	struct gz_bridge_slot *dead = a.s;
+	struct gz_xdm_cmd c;
+	struct gz_xdm_cqe x;
+
+	/* a dies (no more beats) while b, idle, keeps its queue pair 0
+	 * paired with a's; the engine frees a's slot */
+	a.s = NULL;
+	for (int i = 0; i < 3; i++) {
+		now += SEC / 2;
+		step();
+	}
+	cr_assert_eq(atomic_load(&dead->state), GZ_BRIDGE_FREE);
+	/* a newcomer gets a's slot and GCID, and asks for b's queue pair:
+	 * refused (it is tied to the dead one) */
+	claim(&a);
+	cr_assert_eq(a.gcid, 0x1001);
+	qp_up(&a, 0, &b, 0, 7);
+	cr_assert_eq(gz_vslot_qp_state(&a, 0), GZ_BRIDGE_QP_ERR);
+	cr_assert_eq(atomic_load(&a.s->qp[0].status), GZ_XDM_ST_REM_QP);
+	/* and b's connection does not reach the newcomer: RETRY_EXC */
+	key(&a, 0x555, 7, 0, 65536, GENZIO_ACCESS_REMOTE_WRITE);
+	c = put(0, 8, 0x555, VA);
+	c.gcid = 0x1001;
+	a.window[0] = 0;
+	b.window[0] = 0x5a;
+	cr_assert_eq(run(&b, 0, c, &x), GZ_XDM_ST_RETRY_EXC);
+	cr_assert_eq(a.window[0], 0, "the newcomer's window was written");
+}
+
+Test(bridge, a_queue_pair_that_serves_another_is_rem_qp_at_once)
+{
+	struct gz_xdm_cqe x;
+
+	/* b's second queue pair plays a third party, connecting to a's
+	 * queue pair 0, which is paired with b's 0 */
+	cr_assert_eq(gz_vslot_cq_create(&b, 1, 64), 0);
+	cr_assert_eq(gz_vslot_qp_create(&b, 1, 64, 1, 1, 9, a.gcid, 0), 0);
+	step();
+	/* refused before it is RTS: a connect never sees it usable */
+	cr_assert_eq(gz_vslot_qp_state(&b, 1), GZ_BRIDGE_QP_ERR);
+	cr_assert_eq(atomic_load(&b.s->qp[1].status), GZ_XDM_ST_REM_QP);
+	/* a's queue pair 0 still serves b's 0 */
+	cr_assert_eq(run(&a, 0, put(0, 8, 0xabc, VA), &x), GZ_XDM_ST_SUCCESS);
+}

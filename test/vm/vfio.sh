@@ -61,12 +61,91 @@ bridge_guest_second_claims_cid_2 bridge_guest_paired \
 bridge_guest_writes_and_raises_the_first \
 bridge_guest_its_flag_raised_and_every_byte_landed"
 
+# the provider through VFIO: eight ivshmem functions of one bridge file
+# (VFIO gives a group to one process: one function per context)
+file=${GENZIO_SHM_DIR:-/dev/shm}/gzvmapi$$
+rm -f "$file"
+"$b/tools/genzio-bridged" -q -n 14 -S 512 "$file" 2>"$tmp/bridged.err" &
+bpid=$!
+for i in $(seq 1 50); do [ -s "$file" ] && break; sleep 0.1; done
+fns=
+for i in 0 1 2 3 4 5 6 7; do
+	fns="$fns -object memory-backend-file,id=br$i,mem-path=$file,size=512M,share=on"
+	fns="$fns -device ivshmem-plain,memdev=br$i,addr=0x$((i + 8))"
+done
+set -- "$(real test/api api)=/gz/api" "$(real tools genzio-info)=/gz/genzio-info" \
+	"$(real bench genzio_perf)=/gz/genzio_perf" \
+	"$(real examples 01_write_read)=/gz/01_write_read"
+lib=$(ls "$b"/lib/.libs/libgenzio.so.1 2>/dev/null) &&
+	set -- "$@" "$lib=/usr/lib/x86_64-linux-gnu/libgenzio.so.1"
+LD_LIBRARY_PATH=$b/lib/.libs "$here/run.sh" --timeout "$((secs * 3))" --cache "$cache" --out "$tmp/api" \
+	--qemu "-device intel-iommu,intremap=on" --qemu "$fns" \
+	"$here/vfio-api.guest" "$@" 2>>"$tmp/run.err" || rc=1
+kill -TERM $bpid 2>/dev/null; wait $bpid
+rm -f "$file"
+api="vfio_api_functions_bound vfio_genzio_info vfio_example_write_read \
+vfio_genzio_perf_runs"
+
+# the engine killed under a guest's stream of work
+file=${GENZIO_SHM_DIR:-/dev/shm}/gzvmfatal$$
+rm -f "$file"
+"$b/tools/genzio-bridged" -q -S 64 "$file" 2>"$tmp/bridged.err" &
+bpid=$!
+for i in $(seq 1 50); do [ -s "$file" ] && break; sleep 0.1; done
+fns=
+for i in 0 1; do
+	fns="$fns -object memory-backend-file,id=br$i,mem-path=$file,size=64M,share=on"
+	fns="$fns -device ivshmem-plain,memdev=br$i,addr=0x$((i + 8))"
+done
+LD_LIBRARY_PATH=$b/lib/.libs "$here/run.sh" --timeout "$secs" --cache "$cache" --out "$tmp/fatal" \
+	--qemu "-device intel-iommu,intremap=on" --qemu "$fns" \
+	"$here/vfio-fatal.guest" "$(real test/vm vfio-fatal)=/gz/vfio-fatal" "$@" \
+	2>>"$tmp/run.err" &
+rpid=$!
+# killed once the guest streams (bounded by the guest's own timeout)
+while kill -0 $rpid 2>/dev/null &&
+      ! tr -d '\r' <"$tmp/fatal/guest1.log" 2>/dev/null |
+	grep -q 'GZVM: ok vfio_fatal_streaming'; do
+	sleep 0.2
+done
+kill -KILL $bpid 2>/dev/null
+wait $rpid || rc=1
+wait $bpid 2>/dev/null
+rm -f "$file"
+fatal="vfio_fatal_functions_bound vfio_fatal_streaming \
+vfio_fatal_stream_every_byte_landed \
+vfio_fatal_engine_killed_flushes_outstanding_work \
+vfio_fatal_engine_killed_raises_device_fatal \
+vfio_fatal_after_it_work_completes_flushed \
+vfio_fatal_after_it_setup_fails_enodev vfio_fatal_after_it_everything_closes"
+
+# the suite's own lines: only tests that ran (a filtered one is no test)
+tr -d '\r' <"$tmp/api/guest1.log" 2>/dev/null | sed -n 's/^TAP: //p' |
+	awk '/^(not )?ok / && !/# SKIP test was skipped/ { print } /^  /' |
+	sed -E 's/^(not ok|ok)( [0-9]+)? -/\1 - vfio:/' >"$tmp/suite.tap"
+nsuite=$(grep -cE '^(not )?ok ' "$tmp/suite.tap")
+
 # shellcheck disable=SC2086
-tap_plan $(($(echo $names $guest | wc -w) + 1))
+tap_plan $(($(echo $names $guest $api $fatal | wc -w) + 1 + \
+	(nsuite > 0 ? nsuite : 1)))
 # shellcheck disable=SC2086
 gz_vm_tap "$tmp/guest1.log" "vfio, edu:" $names
 # shellcheck disable=SC2086
 gz_vm_tap "$tmp/bridge/guest1.log" "vfio, bridge:" $guest
+# shellcheck disable=SC2086
+gz_vm_tap "$tmp/api/guest1.log" "vfio, provider:" $api
+# shellcheck disable=SC2086
+gz_vm_tap "$tmp/fatal/guest1.log" "vfio, engine killed:" $fatal
+# what the guest's genzio-info and genzio_perf said, for the log
+tr -d '\r' <"$tmp/api/guest1.log" 2>/dev/null | sed -n 's/^# \(info\|perf\): /# guest \1: /p'
+[ "$nsuite" -gt 0 ] || { tap_not_ok "vfio: the conformance suite in the guest reported nothing"; rc=1; }
+while IFS= read -r l; do
+	case $l in
+	"ok - "*) tap_ok "${l#ok - }" ;;
+	"not ok - "*) tap_not_ok "${l#not ok - }"; rc=1 ;;
+	*) echo "# $l" ;;
+	esac
+done <"$tmp/suite.tap"
 if [ $hrc = 0 ] && grep -q '^ok writes_and_raises_the_second$' "$tmp/host.out"; then
 	tap_ok "vfio, bridge: the host component saw its window written, and wrote back"
 else

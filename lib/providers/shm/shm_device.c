@@ -181,6 +181,7 @@ static void fill_attr(struct gz_shm_ctx *ctx)
 		  GENZIO_CAP_RECV_STAGED | GENZIO_CAP_QP_SURVIVES_FAULT |
 		  GENZIO_CAP_PEER_WATCH | GENZIO_CAP_RECV_ANY |
 		  GENZIO_CAP_RESET_FLUSHES | GENZIO_CAP_CQ_BACKPRESSURE |
+		  GENZIO_CAP_DEATH_AT_ONCE |
 		  (ctx->procmem_why[0] ? 0 : GENZIO_CAP_REG_ANY) |
 		  (huge ? GENZIO_CAP_HUGE_PAGES : 0);
 	a->max_qp = GZ_SHM_MAX_QP;

@@ -179,7 +179,10 @@ static void fill_attr(struct gz_vb_ctx *ctx, const char *name)
 	 * queue pair, no liveness, a reset drops, a cq overrun is fatal,
 	 * and a target makes progress for RD connections (no
 	 * ONE_SIDED_TARGET). */
+	/* DEATH_AT_ONCE: a dead process's queue pairs die with it (the
+	 * kernel destroys them), so the next request fails */
 	a->caps = GENZIO_CAP_RMA | GENZIO_CAP_MSG | GENZIO_CAP_WRITE_IMM |
+		  GENZIO_CAP_DEATH_AT_ONCE |
 		  GENZIO_CAP_SYNC | GENZIO_CAP_REG_ANY | GENZIO_CAP_RECV_ANY |
 		  GENZIO_CAP_RD |
 		  (atomics ? GENZIO_CAP_ATOMIC : 0) |

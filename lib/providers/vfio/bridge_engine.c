@@ -25,7 +25,8 @@
 static struct gz_bridge_eslot *find(struct gz_bridge_engine *e,
 				    uint32_t gcid);
 static int paired(const struct gz_bridge_eslot *t,
-		  const struct gz_bridge_eqp *q, uint32_t gcid, uint32_t n);
+		  const struct gz_bridge_eqp *q, uint32_t gcid, uint32_t n,
+		  uint32_t gen);
 
 static struct gz_bridge_slot *ctl(const struct gz_bridge_eslot *es)
 {
@@ -139,6 +140,7 @@ static void attach(struct gz_bridge_engine *e, struct gz_bridge_eslot *es,
 	};
 	es->hb = atomic_load(&s->heartbeat);
 	es->hb_ns = now;
+	es->locked = 0;
 	/* never 0: a component's "no generation" */
 	es->generation = ++e->generation ? e->generation : ++e->generation;
 	s->generation = es->generation;
@@ -159,6 +161,7 @@ static void detach(struct gz_bridge_eslot *es)
 	es->state = GZ_BRIDGE_FREE;
 	es->gcid = 0;
 	es->generation = 0;
+	es->locked = 0;
 	/* nothing of this component for the next one to read: its pages
 	 * given back (shmem, hugetlbfs), else zeroed */
 	if (madvise(es->window, es->window_len, MADV_REMOVE))
@@ -246,7 +249,41 @@ static void to_reset(struct gz_bridge_eslot *es, uint32_t n)
 }
 
 /* From a copy of the record, checked: its rings and queues. */
-static void to_rts(struct gz_bridge_eslot *es, uint32_t n)
+/* A queue pair the engine stops serving (a broken producer), with its
+ * cqs kept until the component asks for RESET. */
+static void to_err(struct gz_bridge_eslot *es, uint32_t n, uint8_t st)
+{
+	es->qp[n].rts = 0;
+	es->qp[n].state = GZ_BRIDGE_QP_ERR;
+	qp_state(&ctl(es)->qp[n], GZ_BRIDGE_QP_ERR, st);
+}
+
+/*
+ * Queue pair @n of @es, about to be RTS: paired at once with its peer if
+ * that one connected to it first (from then on both are tied to each
+ * other's generation). 0: refused, its peer serves another queue pair,
+ * or is tied to a component that had our GCID before us.
+ */
+static int rts_pair(struct gz_bridge_engine *e, struct gz_bridge_eslot *es,
+		    uint32_t n)
+{
+	struct gz_bridge_eqp *q = &es->qp[n], *p;
+	struct gz_bridge_eslot *t = find(e, q->peer_gcid);
+
+	if (!t)
+		return 1; /* not there (yet): work to it fails RETRY_EXC */
+	p = &t->qp[q->peer_qpn];
+	if (!p->rts || p->flushing)
+		return 1; /* not connected yet: work to it waits */
+	if (!paired(t, q, es->gcid, n, es->generation))
+		return 0;
+	q->peer_gen = t->generation;
+	p->peer_gen = es->generation;
+	return 1;
+}
+
+static void to_rts(struct gz_bridge_engine *e, struct gz_bridge_eslot *es,
+		   uint32_t n)
 {
 	struct gz_bridge_qp *r = &ctl(es)->qp[n];
 	struct gz_bridge_eqp *q = &es->qp[n];
@@ -280,36 +317,11 @@ static void to_rts(struct gz_bridge_eslot *es, uint32_t n)
 	atomic_store_explicit(&r->cmd_head, 0, memory_order_relaxed);
 	q->rts = 1;
 	q->state = GZ_BRIDGE_QP_RTS;
-	qp_state(r, GZ_BRIDGE_QP_RTS, 0);
-}
-
-/* A queue pair the engine stops serving (a broken producer), with its
- * cqs kept until the component asks for RESET. */
-static void to_err(struct gz_bridge_eslot *es, uint32_t n, uint8_t st)
-{
-	es->qp[n].rts = 0;
-	es->qp[n].state = GZ_BRIDGE_QP_ERR;
-	qp_state(&ctl(es)->qp[n], GZ_BRIDGE_QP_ERR, st);
-}
-
-/* Queue pair @n of @es has just gone to RTS: paired at once with its
- * peer if that one connected to it first; refused (ERR, REM_QP) if its
- * peer serves another queue pair. */
-static void rts_pair(struct gz_bridge_engine *e, struct gz_bridge_eslot *es,
-		     uint32_t n)
-{
-	struct gz_bridge_eqp *q = &es->qp[n], *p;
-	struct gz_bridge_eslot *t = find(e, q->peer_gcid);
-
-	if (!t)
-		return; /* not there (yet): work to it fails RETRY_EXC */
-	p = &t->qp[q->peer_qpn];
-	if (paired(t, q, es->gcid, n)) {
-		q->peer_gen = t->generation;
-		p->peer_gen = es->generation;
-	} else if (p->rts && !p->flushing) {
+	/* decided before anyone sees RTS: a connect that sees it holds */
+	if (!rts_pair(e, es, n))
 		to_err(es, n, GZ_XDM_ST_REM_QP);
-	}
+	else
+		qp_state(r, GZ_BRIDGE_QP_RTS, 0);
 }
 
 static void qp_states(struct gz_bridge_engine *e, struct gz_bridge_eslot *es)
@@ -321,24 +333,33 @@ static void qp_states(struct gz_bridge_engine *e, struct gz_bridge_eslot *es)
 		    atomic_load_explicit(&s->qp[n].want, memory_order_acquire);
 		uint32_t now = es->qp[n].state;
 
-		if (want == GZ_BRIDGE_QP_RTS && now == GZ_BRIDGE_QP_RESET) {
-			to_rts(es, n);
-			if (es->qp[n].rts)
-				rts_pair(e, es, n);
-		}
+		if (want == GZ_BRIDGE_QP_RTS && now == GZ_BRIDGE_QP_RESET)
+			to_rts(e, es, n);
 		else if (want != GZ_BRIDGE_QP_RTS && now != GZ_BRIDGE_QP_RESET)
 			to_reset(es, n);
 	}
 }
 
-/* Whether the component of attached slot @es is gone by its lock (it
- * says it holds one, and the kernel dropped it). */
-static int lock_lost(const struct gz_bridge_engine *e,
-		     const struct gz_bridge_eslot *es)
+/*
+ * What the lock of the component of attached slot @es says: 1 it lives,
+ * 0 it died (the kernel dropped a lock it held), -1 nothing (it holds
+ * none, or it cannot be told). A lock counts once it was seen held: a
+ * component's word that claims one is no lock.
+ */
+static int lock_says(const struct gz_bridge_engine *e,
+		     struct gz_bridge_eslot *es)
 {
-	return e->lock_held &&
-	       (GZ_READ_ONCE(ctl(es)->caps) & GZ_BRIDGE_COMP_LOCK) &&
-	       !e->lock_held(e->lock_arg, (uint64_t)(es->base - e->base));
+	int held;
+
+	if (!e->lock_held ||
+	    (!es->locked && !(GZ_READ_ONCE(ctl(es)->caps) & GZ_BRIDGE_COMP_LOCK)))
+		return -1;
+	held = e->lock_held(e->lock_arg, (uint64_t)(es->base - e->base));
+	if (held > 0)
+		es->locked = 1;
+	if (held < 0)
+		return -1;
+	return held ? 1 : es->locked ? 0 : -1;
 }
 
 static void slot_states(struct gz_bridge_engine *e, uint32_t i, uint64_t now)
@@ -360,12 +381,13 @@ static void slot_states(struct gz_bridge_engine *e, uint32_t i, uint64_t now)
 		es->hb = hb;
 		es->hb_ns = now;
 	}
-	if (st == GZ_BRIDGE_ATTACHED && now - es->lock_ns > LOCK_LOOK_NS &&
-	    e->lock_held && (GZ_READ_ONCE(s->caps) & GZ_BRIDGE_COMP_LOCK)) {
+	if (st == GZ_BRIDGE_ATTACHED && now - es->lock_ns > LOCK_LOOK_NS) {
+		int says = lock_says(e, es);
+
 		es->lock_ns = now;
-		if (lock_lost(e, es))
+		if (!says)
 			st = GZ_BRIDGE_FREE; /* dead, whatever it wrote */
-		else
+		else if (says > 0)
 			es->hb_ns = now; /* alive: its kernel says so */
 	}
 	if (st != GZ_BRIDGE_ATTACHED || now - es->hb_ns > e->timeout_ns)
@@ -421,12 +443,15 @@ static void cq_write(struct gz_bridge_ecq *c, struct gz_bridge_cq *r,
 /* Whether the target's queue pair @q->peer_qpn is paired back with ours
  * (@gcid, @n): RC work waits until it is. */
 static int paired(const struct gz_bridge_eslot *t,
-		  const struct gz_bridge_eqp *q, uint32_t gcid, uint32_t n)
+		  const struct gz_bridge_eqp *q, uint32_t gcid, uint32_t n,
+		  uint32_t gen)
 {
 	const struct gz_bridge_eqp *p = &t->qp[q->peer_qpn];
 
+	/* and tied to no other generation of us: a connection is to one
+	 * attach of its peer, never to a newcomer on the peer's GCID */
 	return p->rts && !p->flushing && p->peer_gcid == gcid &&
-	       p->peer_qpn == n;
+	       p->peer_qpn == n && (!p->peer_gen || p->peer_gen == gen);
 }
 
 /* The opcode a completion of @op names. */
@@ -458,14 +483,14 @@ static int route(struct gz_bridge_engine *e, struct gz_bridge_eslot *es,
 		return GZ_XDM_ST_REM_INV_REQ; /* RC: to its peer only */
 	*t = find(e, c->gcid);
 	/* a host process killed: its kernel dropped its lock */
-	if (*t && *t != es && lock_lost(e, *t)) {
+	if (*t && *t != es && (*t)->locked && !lock_says(e, *t)) {
 		detach(*t);
 		*t = NULL;
 	}
 	/* gone, never there, or another component since on its GCID */
 	if (!*t || (q->peer_gen && q->peer_gen != (*t)->generation))
 		return GZ_XDM_ST_RETRY_EXC;
-	if (paired(*t, q, es->gcid, n)) {
+	if (paired(*t, q, es->gcid, n, es->generation)) {
 		q->peer_gen = (*t)->generation;
 		return 0;
 	}

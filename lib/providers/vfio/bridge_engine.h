@@ -48,6 +48,7 @@ struct gz_bridge_eslot {
 	uint64_t window_len;
 	uint64_t hb, hb_ns; /* its heartbeat as last seen, and when */
 	uint64_t lock_ns;   /* its lock last looked at (COMP_LOCK) */
+	int locked;	    /* its lock was seen held: it counts */
 	struct gz_xdm_seg seg;
 	struct gz_xdm_target target;
 	struct gz_bridge_eqp qp[GZ_BRIDGE_MAX_QP];
@@ -64,8 +65,8 @@ struct gz_bridge_engine {
 	uint64_t timeout_ns; /* a component's heartbeat, a peer's pairing */
 	uint64_t executed;   /* commands, ever */
 	/* Optional: whether a component's lock on the byte at @off of the
-	 * bridge's file is held (1), or not (0): genzio-bridged's
-	 * F_OFD_GETLK. Asked before every command to a component that says
+	 * bridge's file is held (1), or not (0), or -1 (cannot tell):
+	 * genzio-bridged's F_OFD_GETLK. Asked before every command to a component that says
 	 * it holds one (GZ_BRIDGE_COMP_LOCK), and every LOCK_LOOK_NS. */
 	int (*lock_held)(void *arg, uint64_t off);
 	void *lock_arg;

@@ -35,7 +35,7 @@
 
 #define GZ_VF_ADDR_LEN 16	 /* our part of an address */
 #define GZ_VF_BOUNCE (64u << 10) /* a queue pair's staging bytes */
-#define GZ_VF_MAX_DEPTH 1024u	 /* sq entries, cq entries */
+#define GZ_VF_MAX_DEPTH 4096u	 /* sq entries */
 #define GZ_VF_MAX_SGE 4u
 #define GZ_VF_MAX_CHANNELS 32u
 #define GZ_VF_WAIT_NS 50000ull	     /* a channel's first look */
@@ -62,14 +62,20 @@ struct gz_vf_ctx {
 	void *map;		/* file: its mapping */
 	int fd;			/* file: open, its lock ours */
 	int locked;		/* we hold our slot's lock */
+	int holed;		/* file: a failed mmap left a hole */
 	uint64_t map_len;
 	struct gz_bridge_map m;
 	struct gz_vslot slot;
-	int timerfd; /* in the event set: beats */
+	int timerfd;   /* in the event set: beats */
+	uint64_t page; /* of the bridge's mapping */
 	/* the poller's and the event fd's: last beat, engine liveness */
 	_Atomic uint64_t beat_ns;
-	uint64_t hb_seen, hb_since; /* under ctx lock */
-	struct gz_vf_mem *mems;	    /* window ranges, by offset (ctx lock) */
+	_Atomic int looking;	      /* gz_vf_liveness runs */
+	uint64_t hb_seen, hb_since;   /* the looker's */
+	_Atomic uint32_t nflush;      /* queue pairs that poll flushes */
+	struct gz_vf_zombie *zombies; /* window ranges freed later */
+	struct gz_vf_ctx *next_live;  /* vfio_device.c: for fork */
+	struct gz_vf_mem *mems;	      /* window ranges, by offset (ctx lock) */
 	struct gz_vf_qp *_Atomic qp[GZ_BRIDGE_MAX_QP];
 	struct gz_vf_cq *cq[GZ_BRIDGE_MAX_CQ];
 	struct gz_vf_channel *chan[GZ_VF_MAX_CHANNELS];
@@ -81,6 +87,15 @@ static inline struct gz_vf_ctx *gz_vf_ctx_of(struct genzio_context *c)
 }
 
 /* ---- data space and registrations (vfio_mem.c) ---- */
+/* A twin range whose registration is gone while requests through it may
+ * still run: freed once every queue pair's head passed its tail then. */
+struct gz_vf_zombie {
+	struct gz_vf_zombie *next;
+	uint64_t off;
+	struct gz_vf_qp *qp[GZ_BRIDGE_MAX_QP];
+	uint64_t tail[GZ_BRIDGE_MAX_QP];
+};
+
 struct gz_vf_mem {
 	struct gz_mem base; /* base.pub.addr == NULL: a bounce area */
 	struct gz_vf_mem *next;
@@ -99,6 +114,8 @@ struct gz_vf_mr {
  * the ctx lock: its offset in *@off, or -ENOMEM. */
 int gz_vf_win_take(struct gz_vf_ctx *ctx, uint64_t len, uint64_t *off);
 void gz_vf_win_give(struct gz_vf_ctx *ctx, uint64_t off);
+/* At close: the twin ranges still waiting (vfio_mem.c). */
+void gz_vf_zombies_free(struct gz_vf_ctx *ctx);
 /* Wait until the engine has finished whatever it was executing (a
  * round of its heartbeat), bounded. */
 int gz_vf_quiesce(struct genzio_context *ctx, int best_effort);
@@ -113,8 +130,9 @@ struct gz_vf_cq {
 	_Atomic uint32_t in_poll;
 	_Atomic uint32_t armed; /* req_notify: the next completion wakes */
 	struct gz_vf_channel *chan;
-	uint32_t idle;	  /* empty polls since the last look */
-	uint64_t dropped; /* entries that named nothing of ours */
+	uint32_t polls;	   /* since the last liveness look */
+	uint32_t ring_ent; /* entries of its ring */
+	uint64_t dropped;  /* entries that named nothing of ours */
 };
 
 struct gz_vf_channel {
@@ -237,12 +255,18 @@ int gz_vf_post_recv(struct genzio_qp *qp, struct genzio_recv_wr *wr,
 		    struct genzio_recv_wr **bad);
 /* What a completed request leaves to do: its result where it goes, its
  * bounce bytes back (vfio_post.c). */
-void gz_vf_wqe_finish(struct gz_vf_qp *qp, struct gz_vf_wqe *w,
-		      const struct gz_xdm_cqe *e, int ok);
+/* Return: a status that overrides the engine's success (LOC_PROT: the
+ * registration a result goes to is gone), or 0. */
+uint8_t gz_vf_wqe_finish(struct gz_vf_qp *qp, struct gz_vf_wqe *w,
+			 const struct gz_xdm_cqe *e, int ok);
 
-/* The engine failed @qp's connection with @status (RETRY_EXC, REM_QP):
- * ERR, and QP_ERR raised once (PEER_DEAD too for a peer gone). */
+/* The engine failed @qp's connection with @status (RETRY_EXC): ERR, and
+ * QP_ERR raised once (PEER_DEAD too for a peer gone). */
 void gz_vf_qp_failed(struct gz_vf_qp *qp, uint32_t status);
+/* The engine will complete @qp's work no more (gone, or it moved the
+ * queue pair to ERR without flushing): ERR with @status, and poll
+ * completes what is owed FLUSHED. Under the ctx lock. */
+void gz_vf_qp_flush(struct gz_vf_qp *qp, uint32_t status);
 
 /* ---- the device (vfio_device.c) ---- */
 int gz_vf_mem_alloc(struct genzio_context *ctx, uint64_t len, uint32_t flags,

@@ -117,24 +117,25 @@ static int vf_poll(struct genzio_cq *pub, int n, struct genzio_wc *wc)
 {
 	struct gz_vf_cq *cq = container_of(pub, struct gz_vf_cq, base.pub);
 	struct gz_vf_ctx *ctx = cq->ctx;
+	/* entries dropped or hidden count too: an engine that writes them
+	 * as fast as they go cannot keep us here */
+	uint32_t budget = (uint32_t)n + cq->ring_ent;
 	struct gz_xdm_cqe e;
 	int got = 0;
 
 	/* seq-cst: a destroy that took its queue pair out of the table
 	 * and then sees us even knows we will not find it */
 	atomic_fetch_add_explicit(&cq->in_poll, 1, memory_order_seq_cst);
-	while (got < n && gz_vslot_poll(&ctx->slot, cq->idx, &e))
+	while (got < n && budget-- && gz_vslot_poll(&ctx->slot, cq->idx, &e))
 		got += take(cq, &e, &wc[got]);
-	if (GZ_UNLIKELY(!got)) {
-		if (!(++cq->idle & 63))
-			gz_vf_liveness(ctx, 0);
-		if (atomic_load_explicit(&ctx->base.fatal,
-					 memory_order_relaxed))
-			got = flush(cq, n, wc);
-	} else {
-		cq->idle = 0;
-	}
+	if (GZ_UNLIKELY(!got) &&
+	    atomic_load_explicit(&ctx->nflush, memory_order_acquire))
+		got = flush(cq, n, wc);
 	atomic_fetch_add_explicit(&cq->in_poll, 1, memory_order_release);
+	/* after the bracket: a look may take the ctx lock (for
+	 * DEVICE_FATAL), which a destroy that waits for this poll holds */
+	if (GZ_UNLIKELY(!(++cq->polls & 63)))
+		gz_vf_liveness(ctx, 0);
 	return got;
 }
 
@@ -176,6 +177,7 @@ int gz_vf_cq_create(struct genzio_context *base,
 	}
 	cq->ctx = ctx;
 	cq->idx = idx;
+	cq->ring_ent = gz_roundup_pow2(attr->depth);
 	cq->base.pub.poll = vf_poll;
 	cq->base.pub.user_context = attr->user_context;
 	cq->base.pub.context = base;

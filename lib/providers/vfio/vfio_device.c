@@ -9,12 +9,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <linux/magic.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -86,73 +89,155 @@ static uint64_t page_of(const void *addr)
 	return page;
 }
 
-/* [@off, +@len) of the bridge file mapped (@on), or address space only. */
-static int file_reach(void *arg, uint64_t off, uint64_t len, int on)
-{
-	struct gz_vf_ctx *ctx = arg;
-	uint8_t *at = (uint8_t *)ctx->map + off;
-	void *p;
+/*
+ * Contexts of the host-only mode, for fork(): a child closes its copy of
+ * their files, and inherits none of their mappings (MADV_DONTFORK), so a
+ * parent that dies lets its slot's lock go even while its child lives.
+ */
+static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t live_once = PTHREAD_ONCE_INIT;
+static struct gz_vf_ctx *live;
 
-	if (off > ctx->map_len || len > ctx->map_len - off)
-		return -EINVAL;
-	p = on ? mmap(at, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
-		      ctx->fd, (off_t)off)
-	       : mmap(at, len, PROT_NONE,
-		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED,
-		      -1, 0);
-	return p == MAP_FAILED
-		   ? gz_err(-errno, "bridge file at %" PRIu64 ": mmap: %s", off,
-			    strerror(errno))
+static void live_child(void)
+{
+	for (struct gz_vf_ctx *c = live; c; c = c->next_live)
+		if (c->fd >= 0) {
+			close(c->fd);
+			c->fd = -1;
+		}
+}
+
+static void live_at_fork(void)
+{
+	pthread_atfork(NULL, NULL, live_child);
+}
+
+static void live_add(struct gz_vf_ctx *ctx)
+{
+	pthread_once(&live_once, live_at_fork);
+	pthread_mutex_lock(&live_lock);
+	ctx->next_live = live;
+	live = ctx;
+	pthread_mutex_unlock(&live_lock);
+}
+
+static void live_del(struct gz_vf_ctx *ctx)
+{
+	pthread_mutex_lock(&live_lock);
+	for (struct gz_vf_ctx **at = &live; *at; at = &(*at)->next_live)
+		if (*at == ctx) {
+			*at = ctx->next_live;
+			break;
+		}
+	pthread_mutex_unlock(&live_lock);
+}
+
+/* Address space only at [@at, +@len): 0, or -1 (a hole is left). */
+static int reserve(void *at, uint64_t len)
+{
+	return mmap(at, len, PROT_NONE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1,
+		    0) == MAP_FAILED
+		   ? -1
 		   : 0;
 }
 
-/* The bridge file of the host-only mode: its header mapped, room for the
- * rest. */
+/* [@off, +@len) of the bridge file mapped (@on), or address space only;
+ * whole pages of the file's. */
+static int file_reach(void *arg, uint64_t off, uint64_t len, int on)
+{
+	struct gz_vf_ctx *ctx = arg;
+	uint64_t end = gz_align_up(off + len, ctx->page);
+	uint8_t *at;
+
+	off &= ~(ctx->page - 1);
+	if (off > ctx->map_len || end > ctx->map_len || end < off)
+		return -EINVAL;
+	len = end - off;
+	at = (uint8_t *)ctx->map + off;
+	if (!on) {
+		if (reserve(at, len))
+			ctx->holed = 1;
+		return 0;
+	}
+	if (mmap(at, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+		 ctx->fd, (off_t)off) == MAP_FAILED) {
+		int err = errno;
+
+		/* a failed MAP_FIXED may have taken the reservation */
+		if (reserve(at, len))
+			ctx->holed = 1;
+		return gz_err(-err, "bridge file at %" PRIu64 ": mmap: %s", off,
+			      strerror(err));
+	}
+	madvise(at, len, MADV_DONTFORK);
+	return 0;
+}
+
+/* The page size of the file on @fd: a hugetlbfs mount's, else 4 KiB. */
+static uint64_t file_page(int fd)
+{
+	struct statfs sf;
+
+	if (!fstatfs(fd, &sf) && sf.f_type == HUGETLBFS_MAGIC)
+		return (uint64_t)sf.f_bsize;
+	return GZ_PAGE_4K;
+}
+
+/* The bridge file of the host-only mode: address space for all of it,
+ * aligned to its pages, its header mapped (a slot is mapped when it is
+ * ours, its window range by range: file_reach). */
 static int map_file(struct gz_vf_ctx *ctx, const char *path)
 {
 	struct stat st;
 	int fd = open(path, O_RDWR | O_CLOEXEC);
-	void *p;
+	uint64_t page, len;
+	uint8_t *p, *at;
 
 	if (fd < 0)
 		return gz_err(-errno,
-			      "GENZIO_BRIDGE=%s: %s (start "
-			      "genzio-bridged %s)",
+			      "GENZIO_BRIDGE=%s: %s (start genzio-bridged %s)",
 			      path, strerror(errno), path);
-	if (fstat(fd, &st) || st.st_size <= 0) {
+	page = file_page(fd);
+	if (fstat(fd, &st) || st.st_size <= 0 || page > GZ_BRIDGE_SLOT_ALIGN) {
 		close(fd);
-		return gz_err(-ENODEV,
-			      "GENZIO_BRIDGE=%s: an empty file, no "
-			      "bridge",
-			      path);
+		return gz_err(-ENODEV, "GENZIO_BRIDGE=%s: %s", path,
+			      page > GZ_BRIDGE_SLOT_ALIGN
+				  ? "on pages over 2 MiB: the bridge's slots "
+				    "are 2 MiB-aligned (use 2 MiB pages)"
+				  : "an empty file, no bridge");
 	}
-	/* address space for all of it, but only its header reachable: a
-	 * slot is mapped when it is ours (file_reach) */
-	p = mmap(NULL, (size_t)st.st_size, PROT_NONE,
+	len = (uint64_t)st.st_size;
+	p = mmap(NULL, len + page, PROT_NONE,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (p != MAP_FAILED &&
-	    mmap(p, GZ_PAGE_4K, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
-		 fd, 0) == MAP_FAILED) {
-		munmap(p, (size_t)st.st_size);
-		p = MAP_FAILED;
-	}
 	if (p == MAP_FAILED) {
 		close(fd);
 		return gz_err(-errno, "GENZIO_BRIDGE=%s: mmap: %s", path,
 			      strerror(errno));
 	}
-	ctx->fd = fd; /* for the lock that says we live */
-	ctx->map = p;
-	ctx->map_len = (uint64_t)st.st_size;
-	return 0;
+	/* aligned: the slack before and after goes back */
+	at = (uint8_t *)gz_align_up((uintptr_t)p, page);
+	if (at > p)
+		munmap(p, (size_t)(at - p));
+	if (p + page > at)
+		munmap(at + len, (size_t)(p + page - at));
+	ctx->fd = fd; /* for the lock that says we live, and for reach */
+	ctx->map = at;
+	ctx->map_len = len;
+	ctx->page = page;
+	return file_reach(ctx, 0, GZ_PAGE_4K, 1);
 }
 
 static void unmap(struct gz_vf_ctx *ctx)
 {
 	if (ctx->pci)
 		gz_vfio_close(&ctx->dev);
-	else if (ctx->map)
+	else if (ctx->map && !ctx->holed)
 		munmap(ctx->map, ctx->map_len);
+	else if (ctx->map)
+		/* a hole someone else's mapping may fill: what is ours goes
+		 * at exit, or stays */
+		gz_err(0, "the bridge's address space had a hole: kept");
 	if (ctx->fd >= 0)
 		close(ctx->fd);
 }
@@ -203,7 +288,8 @@ static void fill_attr(struct gz_vf_ctx *ctx, const char *dev, uint64_t page)
 	/* a host process whose lock the engine honours lives without
 	 * beating; a guest beats (poll, waits, the event fd) */
 	if (ctx->locked && (ctx->m.caps & GZ_BRIDGE_CAP_LOCKS))
-		a->caps |= GENZIO_CAP_ONE_SIDED_TARGET;
+		a->caps |=
+		    GENZIO_CAP_ONE_SIDED_TARGET | GENZIO_CAP_DEATH_AT_ONCE;
 	a->gcid = ctx->slot.gcid;
 	a->atomic_ops32 = ops;
 	a->atomic_ops64 = ops;
@@ -242,16 +328,20 @@ static int vf_device_open(const char *dev, const struct genzio_open_attr *attr,
 	} else {
 		ctx->pci = 1;
 		ret = gz_vfio_open(dev, UINT64_MAX, &ctx->dev);
-		if (!ret)
-			ret = gz_vfio_bar_map(&ctx->dev, BRIDGE_BAR,
-					      2 * GZ_BRIDGE_SLOT_ALIGN);
-		if (ret)
+		if (ret) {
 			ctx->pci = 0; /* gz_vfio_open undid itself */
-		base = ctx->pci ? ctx->dev.bar[BRIDGE_BAR].map : NULL;
-		len = ctx->pci ? ctx->dev.bar[BRIDGE_BAR].size : 0;
+			goto free_ctx;
+		}
+		ret = gz_vfio_bar_map(&ctx->dev, BRIDGE_BAR,
+				      2 * GZ_BRIDGE_SLOT_ALIGN);
+		base = ctx->dev.bar[BRIDGE_BAR].map;
+		len = ctx->dev.bar[BRIDGE_BAR].size;
+		/* the kernel maps a BAR as it will (4 KiB before Linux
+		 * 6.12's huge PFN maps): what the mapping has */
+		ctx->page = base ? page_of(base) : GZ_PAGE_4K;
 	}
 	if (ret)
-		goto free_ctx;
+		goto unmap;
 	ret = gz_bridge_map_check(base, len, &ctx->m);
 	if (ret == -ENODEV)
 		ret = gz_err(-ENODEV,
@@ -287,8 +377,10 @@ static int vf_device_open(const char *dev, const struct genzio_open_attr *attr,
 		ret = gz_err(-errno, "timerfd: %s", strerror(errno));
 		goto release;
 	}
-	fill_attr(ctx, dev, page_of(ctx->slot.window));
+	fill_attr(ctx, dev, ctx->page);
 	atomic_store(&ctx->beat_ns, gz_sys_now_ns());
+	if (!ctx->pci)
+		live_add(ctx);
 	*out = &ctx->base;
 	return 0;
 
@@ -305,10 +397,21 @@ static void vf_device_close(struct genzio_context *base)
 {
 	struct gz_vf_ctx *ctx = gz_vf_ctx_of(base);
 
+	struct flock fl = {.l_type = F_UNLCK,
+			   .l_whence = SEEK_SET,
+			   .l_start = (off_t)(ctx->slot.base - ctx->m.base),
+			   .l_len = 1};
+
 	for (struct gz_vf_mem *m = ctx->mems, *next; m; m = next) {
 		next = m->next;
 		free(m); /* bounce areas of destroyed queue pairs: none */
 	}
+	gz_vf_zombies_free(ctx);
+	if (!ctx->pci)
+		live_del(ctx);
+	/* the lock first: the next claimer of the slot takes it anew */
+	if (ctx->locked && ctx->fd >= 0)
+		fcntl(ctx->fd, F_OFD_SETLK, &fl);
 	/* only if it is still ours (vfio_slot.c) */
 	gz_vslot_release(&ctx->slot);
 	if (ctx->timerfd >= 0)
@@ -316,29 +419,64 @@ static void vf_device_close(struct genzio_context *base)
 	unmap(ctx);
 }
 
+/* Queue pairs the engine stopped serving on its own without flushing
+ * them (a broken ring, a pairing refused): poll flushes them. Under the
+ * ctx lock. */
+static void qp_watch(struct gz_vf_ctx *ctx)
+{
+	for (uint32_t i = 0; i < GZ_BRIDGE_MAX_QP; i++) {
+		struct gz_vf_qp *qp = atomic_load(&ctx->qp[i]);
+		uint32_t st;
+
+		if (!qp || atomic_load(&qp->state) != GENZIO_QPS_RTS ||
+		    atomic_load(&qp->flush) ||
+		    gz_vslot_qp_state(&ctx->slot, i) == GZ_BRIDGE_QP_RTS)
+			continue;
+		/* RETRY_EXC: the engine completes the rest FLUSHED itself */
+		st = GZ_READ_ONCE(ctx->slot.s->qp[i].status);
+		if (gz_vslot_qp_state(&ctx->slot, i) == GZ_BRIDGE_QP_ERR &&
+		    st == GZ_XDM_ST_RETRY_EXC)
+			continue;
+		st = st && st <= 0xff ? st : GENZIO_WC_GENERAL_ERR;
+		gz_vf_qp_flush(qp, st);
+		gz_vf_qp_failed(qp, st);
+	}
+}
+
 void gz_vf_liveness(struct gz_vf_ctx *ctx, int force)
 {
-	uint64_t now = gz_sys_now_ns(), last = atomic_load(&ctx->beat_ns);
 	const char *why = NULL;
+	uint64_t now;
 
-	if (!force && now - last < GZ_VF_BEAT_NS)
+	if (!force &&
+	    gz_sys_now_ns() - atomic_load(&ctx->beat_ns) < GZ_VF_BEAT_NS)
 		return;
-	/* one looker at a time: the winner of the clock */
-	if (!atomic_compare_exchange_strong(&ctx->beat_ns, &last, now) ||
-	    atomic_load_explicit(&ctx->base.fatal, memory_order_relaxed))
+	/* one looker at a time (the words it keeps are its own), and one
+	 * that never waits: a poll calls this, and a setup call may hold
+	 * the lock for a while */
+	if (atomic_exchange(&ctx->looking, 1))
 		return;
-	if (gz_vslot_beat(&ctx->slot))
+	if (pthread_mutex_trylock(&ctx->base.lock)) {
+		atomic_store(&ctx->looking, 0);
+		return;
+	}
+	now = gz_sys_now_ns();
+	atomic_store(&ctx->beat_ns, now);
+	if (atomic_load(&ctx->base.fatal))
+		; /* told already */
+	else if (gz_vslot_beat(&ctx->slot))
 		why = "the bridge's engine reaped our slot (we did not beat "
 		      "for a while: stopped?)";
 	else if (gz_bridge_alive(&ctx->m, &ctx->hb_seen, &ctx->hb_since, now,
 				 GZ_VF_ALIVE_NS))
 		why = "the bridge's engine stopped (genzio-bridged killed, "
 		      "stopped or restarted)";
-	if (!why)
-		return;
-	gz_ctx_lock(&ctx->base);
-	gz_device_fatal(&ctx->base, GENZIO_WC_FATAL, why);
+	else
+		qp_watch(ctx);
+	if (why)
+		gz_device_fatal(&ctx->base, GENZIO_WC_FATAL, why);
 	gz_ctx_unlock(&ctx->base);
+	atomic_store(&ctx->looking, 0);
 }
 
 static void vf_event_watch(struct genzio_context *base)
@@ -371,12 +509,12 @@ static void vf_device_fatal(struct genzio_context *base, uint8_t status)
 	for (uint32_t i = 0; i < GZ_BRIDGE_MAX_QP; i++) {
 		struct gz_vf_qp *qp = atomic_load(&ctx->qp[i]);
 
-		if (!qp)
-			continue;
-		qp->err_status = status;
-		atomic_store(&qp->state, GENZIO_QPS_ERR);
-		atomic_store(&qp->flush, 1);
+		if (qp)
+			gz_vf_qp_flush(qp, status);
 	}
+	/* a live engine (one we took for dead) stops serving the slot;
+	 * nothing of ours writes it from now on */
+	gz_vslot_release(&ctx->slot);
 	gz_vf_channels_wake(ctx);
 }
 

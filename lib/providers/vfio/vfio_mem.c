@@ -19,6 +19,36 @@
 	(GENZIO_ACCESS_REMOTE_READ | GENZIO_ACCESS_REMOTE_WRITE |              \
 	 GENZIO_ACCESS_REMOTE_ATOMIC)
 
+/* The twin ranges no request can reach any more, given back. */
+static void zombies_reap(struct gz_vf_ctx *ctx)
+{
+	for (struct gz_vf_zombie **at = &ctx->zombies, *z; (z = *at);) {
+		int done = 1;
+
+		for (uint32_t i = 0; i < GZ_BRIDGE_MAX_QP && done; i++)
+			done = !z->qp[i] ||
+			       atomic_load(&ctx->qp[i]) != z->qp[i] ||
+			       atomic_load(&z->qp[i]->head) >= z->tail[i];
+		if (!done) {
+			at = &z->next;
+			continue;
+		}
+		*at = z->next;
+		gz_vf_win_give(ctx, z->off);
+		free(z);
+	}
+}
+
+void gz_vf_zombies_free(struct gz_vf_ctx *ctx)
+{
+	while (ctx->zombies) {
+		struct gz_vf_zombie *z = ctx->zombies;
+
+		ctx->zombies = z->next;
+		free(z);
+	}
+}
+
 /* First fit of @len bytes (a page multiple) in the window: a new range
  * linked in order, or NULL. */
 static struct gz_vf_mem *win_fit(struct gz_vf_ctx *ctx, uint64_t len)
@@ -26,6 +56,7 @@ static struct gz_vf_mem *win_fit(struct gz_vf_ctx *ctx, uint64_t len)
 	struct gz_vf_mem **at = &ctx->mems, *m;
 	uint64_t off = 0;
 
+	zombies_reap(ctx);
 	for (; *at; at = &(*at)->next) {
 		if ((*at)->off - off >= len)
 			break;
@@ -62,7 +93,7 @@ static void win_unlink(struct gz_vf_ctx *ctx, struct gz_vf_mem *m)
 
 int gz_vf_win_take(struct gz_vf_ctx *ctx, uint64_t len, uint64_t *off)
 {
-	struct gz_vf_mem *m = win_fit(ctx, gz_align_up(len, GZ_PAGE_4K));
+	struct gz_vf_mem *m = win_fit(ctx, gz_align_up(len, ctx->page));
 
 	if (!m)
 		return gz_err(-ENOMEM,
@@ -198,7 +229,7 @@ static void twin_take(struct gz_vf_ctx *ctx, struct gz_vf_mr *mr)
 {
 	uint64_t off;
 	struct gz_vf_mem *m =
-	    win_fit(ctx, gz_align_up(mr->base.pub.length, GZ_PAGE_4K));
+	    win_fit(ctx, gz_align_up(mr->base.pub.length, ctx->page));
 
 	if (!m)
 		return;
@@ -248,11 +279,29 @@ int gz_vf_mr_reg(struct genzio_pd *pd, void *addr, uint64_t len,
 	return 0;
 }
 
+/* A twin range of a registration that goes: requests posted through it
+ * may still run (a READ the engine has yet to write): given back once
+ * every queue pair's head is past its tail now. */
+static void twin_give(struct gz_vf_ctx *ctx, uint64_t off)
+{
+	struct gz_vf_zombie *z = calloc(1, sizeof(*z));
+
+	if (!z)
+		return; /* kept for good: never reused under a request */
+	z->off = off;
+	for (uint32_t i = 0; i < GZ_BRIDGE_MAX_QP; i++)
+		if ((z->qp[i] = atomic_load(&ctx->qp[i])))
+			z->tail[i] = atomic_load(&z->qp[i]->tail);
+	z->next = ctx->zombies;
+	ctx->zombies = z;
+	zombies_reap(ctx);
+}
+
 int gz_vf_mr_revoke(struct gz_mr *base)
 {
 	struct gz_vf_ctx *ctx = gz_vf_ctx_of(base->pd->ctx);
 
-	if (!base->pub.rkey)
+	if (!base->pub.rkey || ctx->slot.lost)
 		return 0;
 	gz_keytab_remove(ctx->slot.keys, ctx->slot.key_mask, base->pub.rkey);
 	return 1;
@@ -265,7 +314,7 @@ void gz_vf_mr_dereg(struct gz_mr *base)
 	if (mr->mem)
 		mr->mem->users--;
 	if (mr->twin)
-		gz_vf_win_give(gz_vf_ctx_of(base->pd->ctx), mr->twin_off);
+		twin_give(gz_vf_ctx_of(base->pd->ctx), mr->twin_off);
 	free(mr);
 }
 

@@ -53,7 +53,7 @@ static int sges_ok(const struct gz_vf_qp *qp, const struct genzio_send_wr *wr,
 }
 
 /* @len bytes of the bounce area for request @w: its offset in the area,
- * or -ENOMEM (full until completions are polled), -EINVAL (too big). */
+ * or -EAGAIN (full until completions are polled), -EINVAL (too big). */
 static __attribute__((noinline)) int
 bounce_take(struct gz_vf_qp *qp, struct gz_vf_wqe *w, uint64_t len)
 {
@@ -81,7 +81,7 @@ bounce_take(struct gz_vf_qp *qp, struct gz_vf_wqe *w, uint64_t len)
 	if (at + need -
 		atomic_load_explicit(&qp->bounce_head, memory_order_acquire) >
 	    GZ_VF_BOUNCE)
-		return -ENOMEM;
+		return -EAGAIN; /* full until completions are polled */
 	w->bounce_off = qp->bounce + at % GZ_VF_BOUNCE;
 	qp->bounce_tail = at + need;
 	qp->staged++;
@@ -111,19 +111,42 @@ static void scatter(const struct gz_vf_wqe *w, const uint8_t *src)
 	}
 }
 
-void gz_vf_wqe_finish(struct gz_vf_qp *qp, struct gz_vf_wqe *w,
-		      const struct gz_xdm_cqe *e, int ok)
+/* Whether @w's scatter list is still registered for local write: a
+ * result lands in it only then (its registration may have gone since
+ * the post, and its memory with it). */
+static int sges_still(const struct gz_vf_qp *qp, const struct gz_vf_wqe *w)
 {
-	if (ok && w->kind == GZ_VF_WQE_COPY) {
-		if (!w->inline_read)
-			scatter(w, gz_vf_win(qp->ctx, w->bounce_off));
-		else if (e)
+	for (uint32_t i = 0; i < w->num_sge; i++)
+		if (!gz_lkey_ok(qp->lkeys, qp->max_mr, w->sge[i].lkey,
+				qp->domain, w->sge[i].addr, w->sge[i].length,
+				GENZIO_ACCESS_LOCAL_WRITE))
+			return 0;
+	return 1;
+}
+
+uint8_t gz_vf_wqe_finish(struct gz_vf_qp *qp, struct gz_vf_wqe *w,
+			 const struct gz_xdm_cqe *e, int ok)
+{
+	uint8_t st = 0;
+
+	if (!ok || w->kind == GZ_VF_WQE_PLAIN) {
+		/* nothing lands */
+	} else if (w->inline_read) {
+		/* its bytes in the completion; inline needs no registration:
+		 * the caller keeps the buffer until then */
+		if (e)
 			scatter(w, e->result);
-	} else if (ok && w->kind == GZ_VF_WQE_RESULT && e) {
+	} else if (!sges_still(qp, w)) {
+		st = GENZIO_WC_LOC_PROT;
+	} else if (w->kind == GZ_VF_WQE_COPY) {
+		scatter(w, gz_vf_win(qp->ctx, w->bounce_off));
+	} else if (e) {
+		/* an atomic's old value, in the completion */
 		memcpy((void *)(uintptr_t)w->sge[0].addr, e->result, w->len);
 	}
 	atomic_store_explicit(&qp->bounce_head, w->bounce_end,
 			      memory_order_release);
+	return st;
 }
 
 /* The local side of an RMA request: an offset in the window, staged or
@@ -286,10 +309,10 @@ static int post_one(struct gz_vf_qp *qp, const struct genzio_send_wr *wr)
 	if (GZ_UNLIKELY(
 		tail - atomic_load_explicit(&qp->head, memory_order_acquire) >=
 		qp->depth))
-		return -ENOMEM; /* poll completions first */
+		return -EAGAIN; /* poll completions first */
 	flushing = atomic_load_explicit(&qp->flush, memory_order_acquire);
 	if (GZ_UNLIKELY(!flushing && !gz_cmdq_space(q)))
-		return -ENOMEM;
+		return -EAGAIN;
 	w = &qp->wqe[tail & (qp->depth - 1)];
 	memset(w, 0, offsetof(struct gz_vf_wqe, sge));
 	w->num_sge = 0;

@@ -86,8 +86,6 @@ int gz_vf_qp_create(struct genzio_pd *pd, const struct genzio_qp_attr *attr,
 	qp->base.pub.qp_type = attr->qp_type;
 	qp->scq->users++;
 	qp->rcq->users++;
-	if (atomic_load(&ctx->base.fatal))
-		atomic_store(&qp->flush, 1);
 	atomic_store_explicit(&ctx->qp[idx], qp, memory_order_release);
 	*out = &qp->base.pub;
 	return 0;
@@ -289,35 +287,60 @@ void gz_vf_qp_failed(struct gz_vf_qp *qp, uint32_t status)
 	}
 }
 
+void gz_vf_qp_flush(struct gz_vf_qp *qp, uint32_t status)
+{
+	qp->err_status = status;
+	atomic_store(&qp->state, GENZIO_QPS_ERR);
+	if (!atomic_exchange(&qp->flush, 1))
+		atomic_fetch_add(&qp->ctx->nflush, 1);
+}
+
+static void flush_off(struct gz_vf_qp *qp)
+{
+	if (atomic_exchange(&qp->flush, 0))
+		atomic_fetch_sub(&qp->ctx->nflush, 1);
+}
+
 /* Out of the engine's hands, and every request forgotten: nothing of
- * before completes after (GENZIO_CAP_RESET_FLUSHES is clear). */
-static void engine_forget(struct gz_vf_qp *qp)
+ * before completes after (GENZIO_CAP_RESET_FLUSHES is clear). Return:
+ * 1 when the engine is done with its ring (it said RESET, or it is gone
+ * for this context), 0 when it may still read it. */
+static int engine_forget(struct gz_vf_qp *qp)
 {
 	struct gz_vf_ctx *ctx = qp->ctx;
 	uint64_t tail = atomic_load(&qp->tail);
+	int done = 1;
 
 	gz_vslot_qp_reset(&ctx->slot, qp->idx);
-	/* a gone engine reads the ring no more: no wait for it */
-	if (!atomic_load(&ctx->base.fatal) &&
-	    engine_state(ctx, qp->idx, GZ_BRIDGE_QP_RESET))
+	/* a gone engine, a slot no longer ours: nobody reads the ring for
+	 * us; a slow engine may, later */
+	if (!atomic_load(&ctx->base.fatal) && !ctx->slot.lost &&
+	    engine_state(ctx, qp->idx, GZ_BRIDGE_QP_RESET)) {
 		gz_err(-ETIMEDOUT,
-		       "the bridge's engine did not reset queue "
-		       "pair %#x: taking it back anyway",
+		       "the bridge's engine did not reset queue pair %#x in "
+		       "time: its ring stays out of use",
 		       qp->base.pub.qp_num);
+		done = 0;
+	}
 	/* a poll that read the old head may store it after ours: store
 	 * again once it is out */
 	atomic_store(&qp->head, tail);
 	gz_vf_cq_drain(qp->scq);
 	atomic_store(&qp->head, tail);
 	atomic_store(&qp->bounce_head, qp->bounce_tail);
+	return done;
 }
 
 int gz_vf_qp_reset(struct genzio_qp *pub)
 {
 	struct gz_vf_qp *qp = gz_vf_qp_of(pub);
 
-	engine_forget(qp);
-	atomic_store(&qp->flush, 0);
+	if (!engine_forget(qp))
+		return gz_err(-ETIMEDOUT,
+			      "queue pair %#x: the engine did not "
+			      "reset it (try again)",
+			      pub->qp_num);
+	flush_off(qp);
 	atomic_store(&qp->told, 0);
 	qp->err_status = 0;
 	atomic_store(&qp->state, GENZIO_QPS_RESET);
@@ -329,13 +352,17 @@ void gz_vf_qp_destroy(struct genzio_qp *pub)
 	struct gz_vf_qp *qp = gz_vf_qp_of(pub);
 	struct gz_vf_ctx *ctx = qp->ctx;
 
-	atomic_store_explicit(&ctx->qp[qp->idx], NULL, memory_order_release);
+	atomic_store_explicit(&ctx->qp[qp->idx], NULL, memory_order_seq_cst);
 	gz_vf_cq_drain(qp->scq);
 	gz_vf_cq_drain(qp->rcq);
-	engine_forget(qp);
-	gz_vslot_qp_free(&ctx->slot, qp->idx);
-	if (qp->has_bounce)
-		gz_vf_win_give(ctx, qp->bounce);
+	/* a ring the engine may still read stays out of use, and so does
+	 * the bounce area its commands name */
+	if (engine_forget(qp)) {
+		gz_vslot_qp_free(&ctx->slot, qp->idx);
+		if (qp->has_bounce)
+			gz_vf_win_give(ctx, qp->bounce);
+	}
+	flush_off(qp);
 	qp->scq->users--;
 	qp->rcq->users--;
 	free(qp->wqe);

@@ -68,7 +68,9 @@ int gz_bridge_alive(const struct gz_bridge_map *m, uint64_t *seen,
 		*seen = hb;
 		*since_ns = now_ns;
 	}
-	return now_ns - *since_ns > timeout_ns ? -ENODEV : 0;
+	/* signed: a caller's older clock reading is no long silence */
+	return (int64_t)(now_ns - *since_ns) > (int64_t)timeout_ns ? -ENODEV
+								   : 0;
 }
 
 /* The layout the engine gave slot @v at attach, as our copy. */
@@ -204,21 +206,30 @@ void gz_vslot_release(struct gz_vslot *v)
 {
 	uint32_t st = GZ_BRIDGE_ATTACHED;
 
-	/* a claim that timed out, or a slot still ours; never another
-	 * component's that the engine gave it after reaping us */
-	if (v->s && !v->generation)
-		atomic_compare_exchange_strong(&v->s->state,
-					       &(uint32_t){GZ_BRIDGE_CLAIMED},
-					       GZ_BRIDGE_CLOSING);
-	else if (v->s && ours(v))
+	if (!v->s || v->lost)
+		return;
+	/* a claim that timed out or whose layout we refused, or a slot
+	 * still ours; never another component's that the engine gave it
+	 * after reaping us */
+	if (!v->generation) {
+		if (!atomic_compare_exchange_strong(
+			&v->s->state, &(uint32_t){GZ_BRIDGE_CLAIMED},
+			GZ_BRIDGE_CLOSING) &&
+		    GZ_READ_ONCE(v->s->owner) == v->owner)
+			atomic_compare_exchange_strong(&v->s->state, &st,
+						       GZ_BRIDGE_CLOSING);
+	} else if (ours(v)) {
 		atomic_compare_exchange_strong(&v->s->state, &st,
 					       GZ_BRIDGE_CLOSING);
-	v->s = NULL;
+	}
+	/* from now on nothing of ours writes the slot: it may be another
+	 * component's at any moment */
+	v->lost = 1;
 }
 
 int gz_vslot_beat(struct gz_vslot *v)
 {
-	if (v->generation && !ours(v))
+	if (v->lost || (v->generation && !ours(v)))
 		return -ENODEV;
 	atomic_fetch_add_explicit(&v->s->heartbeat, 1, memory_order_relaxed);
 	return 0;
@@ -281,6 +292,8 @@ int gz_vslot_cq_create(struct gz_vslot *v, uint32_t n, uint32_t ent)
 	struct gz_bridge_cq *r;
 	uint64_t off;
 
+	if (v->lost)
+		return -ENODEV;
 	if (n >= GZ_BRIDGE_MAX_CQ || v->cq[n].ent || !ring_units(ent))
 		return -EINVAL;
 	if (!(off = gz_vslot_ring_alloc(v, ent)))
@@ -317,6 +330,8 @@ int gz_vslot_qp_create(struct gz_vslot *v, uint32_t n, uint32_t ent,
 	struct gz_bridge_qp *r;
 	uint64_t off;
 
+	if (v->lost)
+		return -ENODEV;
 	if (n >= GZ_BRIDGE_MAX_QP || scq >= GZ_BRIDGE_MAX_CQ ||
 	    rcq >= GZ_BRIDGE_MAX_CQ || !v->cq[scq].ent || !v->cq[rcq].ent)
 		return -EINVAL;
@@ -360,16 +375,17 @@ void gz_vslot_qp_free(struct gz_vslot *v, uint32_t n)
 
 void gz_vslot_qp_reset(struct gz_vslot *v, uint32_t n)
 {
-	if (n < GZ_BRIDGE_MAX_QP)
+	if (n < GZ_BRIDGE_MAX_QP && !v->lost)
 		atomic_store_explicit(&v->s->qp[n].want, GZ_BRIDGE_QP_RESET,
 				      memory_order_release);
 }
 
 uint32_t gz_vslot_qp_state(const struct gz_vslot *v, uint32_t n)
 {
-	return n < GZ_BRIDGE_MAX_QP ? atomic_load_explicit(&v->s->qp[n].state,
-							   memory_order_acquire)
-				    : GZ_BRIDGE_QP_ERR;
+	return n < GZ_BRIDGE_MAX_QP && !v->lost
+		   ? atomic_load_explicit(&v->s->qp[n].state,
+					  memory_order_acquire)
+		   : GZ_BRIDGE_QP_ERR;
 }
 
 int gz_vslot_key_add(struct gz_vslot *v, uint32_t rkey, uint32_t pd,
@@ -382,6 +398,8 @@ int gz_vslot_key_add(struct gz_vslot *v, uint32_t rkey, uint32_t pd,
 				.length = len,
 				.seg_off = off};
 
+	if (v->lost)
+		return -ENODEV;
 	if (off > v->window_len || len > v->window_len - off)
 		return -EINVAL;
 	return gz_keytab_insert(v->keys, v->key_mask, rkey, &d);
@@ -391,6 +409,8 @@ int gz_vslot_post(struct gz_vslot *v, uint32_t n, const struct gz_xdm_cmd *cmd)
 {
 	struct gz_cmdq *q;
 
+	if (v->lost)
+		return -ENODEV;
 	if (n >= GZ_BRIDGE_MAX_QP || !(q = &v->sq[n])->ent)
 		return -EINVAL;
 	if (!gz_cmdq_space(q))

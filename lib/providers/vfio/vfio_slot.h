@@ -46,6 +46,7 @@ struct gz_vslot {
 	uint64_t window_len;
 	uint32_t gcid;
 	uint32_t generation; /* the engine's attach this slot is ours for */
+	int lost;	     /* released, or taken from us: written no more */
 	uint64_t owner;
 	struct gz_key_entry *keys;
 	uint32_t key_mask;
@@ -79,7 +80,8 @@ int gz_vslot_claim(const struct gz_bridge_map *m, struct gz_vslot *v,
  * bridge is mapped in part (gz_bridge_map.reach): 0 or -errno. */
 int gz_vslot_window_reach(struct gz_vslot *v, uint64_t off, uint64_t len,
 			  int on);
-/* Let the slot go (the engine frees it), if it is still ours. */
+/* Let the slot go (the engine frees it), if it is still ours; from then
+ * on the gz_vslot_* calls write nothing of it (-ENODEV, or nothing). */
 void gz_vslot_release(struct gz_vslot *v);
 /* The heartbeat the engine watches: at least every 100 ms. 0, or
  * -ENODEV: the engine reaped us (we stood still too long) and the slot
