@@ -35,6 +35,7 @@ void ep_open(struct ep *e, const char *dev, size_t max)
 	e->half = max + 4096;
 	die(genzio_device_open(dev, NULL, &e->ctx), "device_open");
 	die(genzio_device_query(e->ctx, &da), "device_query");
+	e->progress = !(da.caps & GENZIO_CAP_ONE_SIDED_TARGET);
 	die(genzio_pd_alloc(e->ctx, &e->pd), "pd_alloc");
 	die(genzio_cq_create(e->ctx, &ca, &e->cq), "cq_create");
 	qa.send_cq = qa.recv_cq = e->cq;

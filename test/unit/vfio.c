@@ -19,6 +19,7 @@
 
 #include <genzio/genzio.h>
 
+#include "lib/gzt.h"
 #include "providers/vfio/bridge_engine.h"
 #include "sys/sys.h"
 
@@ -83,63 +84,15 @@ static void down(void)
 	unlink(path);
 }
 
-struct end {
-	struct genzio_context *ctx;
-	struct genzio_pd *pd;
-	struct genzio_cq *cq;
-	struct genzio_qp *qp;
-	struct genzio_mem *mem;
-	struct genzio_mr *mr;
-	struct genzio_conn_info info;
-};
-
-static void end_open(struct end *x)
+static void pair(struct gzt_ep *a, struct gzt_ep *b)
 {
-	struct genzio_cq_attr ca = {.depth = 64};
-	struct genzio_qp_attr qa = {.qp_type = GENZIO_QPT_RC,
-				    .sq_depth = 64,
-				    .max_send_sge = 1,
-				    .max_inline = 32};
-
-	cr_assert_eq(genzio_device_open(NULL, NULL, &x->ctx), 0);
-	cr_assert_eq(genzio_pd_alloc(x->ctx, &x->pd), 0);
-	cr_assert_eq(genzio_cq_create(x->ctx, &ca, &x->cq), 0);
-	qa.send_cq = qa.recv_cq = x->cq;
-	cr_assert_eq(genzio_qp_create(x->pd, &qa, &x->qp), 0);
-	cr_assert_eq(genzio_mem_alloc(x->ctx, 65536, 0, &x->mem), 0);
-	cr_assert_eq(genzio_mr_reg(x->pd, x->mem->addr, 65536,
-				   GENZIO_ACCESS_LOCAL_WRITE |
-				       GENZIO_ACCESS_REMOTE_WRITE |
-				       GENZIO_ACCESS_REMOTE_READ,
-				   &x->mr),
-		     0);
-	cr_assert_eq(genzio_conn_info_init(&x->info, x->qp, x->mr), 0);
-}
-
-static void end_close(struct end *x)
-{
-	cr_assert_eq(genzio_qp_destroy(x->qp), 0);
-	cr_assert_eq(genzio_mr_dereg(x->mr), 0);
-	cr_assert_eq(genzio_mem_free(x->mem), 0);
-	cr_assert_eq(genzio_cq_destroy(x->cq), 0);
-	cr_assert_eq(genzio_pd_free(x->pd), 0);
-	cr_assert_eq(genzio_device_close(x->ctx), 0);
-}
-
-static void pair(struct end *a, struct end *b)
-{
-	end_open(a);
-	end_open(b);
-	cr_assert_eq(
-	    genzio_qp_connect(a->qp, a == b ? a->info.qp_addr : b->info.qp_addr,
-			      b->info.qp_addr_len),
-	    0);
-	cr_assert_eq(
-	    genzio_qp_connect(b->qp, a->info.qp_addr, a->info.qp_addr_len), 0);
+	cr_assert_eq(gzt_ep_open(a, 65536, GZT_ACCESS_ALL), 0);
+	cr_assert_eq(gzt_ep_open(b, 65536, GZT_ACCESS_ALL), 0);
+	cr_assert_eq(gzt_ep_pair(a, b), 0);
 }
 
 /* Post a signaled 8-byte WRITE of @v from @a's memory to @b's. */
-static void write8(struct end *a, struct end *b, uint64_t v, uint64_t id)
+static void write8(struct gzt_ep *a, struct gzt_ep *b, uint64_t v, uint64_t id)
 {
 	struct genzio_sge s = {(uintptr_t)a->mem->addr, 8, a->mr->lkey};
 	struct genzio_send_wr wr = {.wr_id = id,
@@ -197,7 +150,7 @@ TestSuite(vfio, .init = up, .fini = down, .timeout = 60);
 
 Test(vfio, completions_that_name_nothing_of_ours_are_dropped)
 {
-	struct end a, b;
+	struct gzt_ep a, b;
 	struct genzio_wc wc[4];
 	struct genzio_device_attr da;
 	struct gz_bridge_eslot *es;
@@ -225,13 +178,13 @@ Test(vfio, completions_that_name_nothing_of_ours_are_dropped)
 	cr_assert_eq(wc[0].status, GENZIO_WC_SUCCESS);
 	cr_assert_eq(wc[0].byte_len, 8);
 	cr_assert_eq(*(volatile uint64_t *)b.mem->addr, 0x1122334455667788ull);
-	end_close(&a);
-	end_close(&b);
+	cr_assert_eq(gzt_ep_close(&a), 0);
+	cr_assert_eq(gzt_ep_close(&b), 0);
 }
 
 Test(vfio, a_completion_names_its_request_by_sequence_not_by_context)
 {
-	struct end a, b;
+	struct gzt_ep a, b;
 	struct genzio_wc wc[2];
 	struct genzio_device_attr da;
 
@@ -253,8 +206,8 @@ Test(vfio, a_completion_names_its_request_by_sequence_not_by_context)
 	/* the engine's own completion of it comes after: a sequence done
 	 * already, dropped */
 	cr_assert_eq(poll_for(a.cq, wc, 2, 200), 0);
-	end_close(&a);
-	end_close(&b);
+	cr_assert_eq(gzt_ep_close(&a), 0);
+	cr_assert_eq(gzt_ep_close(&b), 0);
 }
 
 Test(vfio, an_engine_that_stops_is_device_fatal_and_work_flushes)
@@ -264,7 +217,7 @@ Test(vfio, an_engine_that_stops_is_device_fatal_and_work_flushes)
 	struct genzio_event ev;
 	struct genzio_wc wc[8];
 	struct genzio_qp *qp;
-	struct end a, b;
+	struct gzt_ep a, b;
 	int got, fatal = 0;
 
 	pair(&a, &b);
@@ -288,7 +241,7 @@ Test(vfio, an_engine_that_stops_is_device_fatal_and_work_flushes)
 	qa.send_cq = qa.recv_cq = a.cq;
 	cr_assert_eq(genzio_qp_create(a.pd, &qa, &qp), -ENODEV);
 	(void)bad;
-	end_close(&a);
+	cr_assert_eq(gzt_ep_close(&a), 0);
 	engine_go();
-	end_close(&b);
+	cr_assert_eq(gzt_ep_close(&b), 0);
 }

@@ -104,7 +104,7 @@ LD_LIBRARY_PATH=$b/lib/.libs "$here/run.sh" --timeout "$secs" --cache "$cache" -
 rpid=$!
 # killed once the guest streams (bounded by the guest's own timeout)
 while kill -0 $rpid 2>/dev/null &&
-      ! tr -d '\r' <"$tmp/fatal/guest1.log" 2>/dev/null |
+      ! { tr -d '\r' <"$tmp/fatal/guest1.log"; } 2>/dev/null |
 	grep -q 'GZVM: ok vfio_fatal_streaming'; do
 	sleep 0.2
 done

@@ -66,8 +66,9 @@ struct gz_bridge_engine {
 	uint64_t executed;   /* commands, ever */
 	/* Optional: whether a component's lock on the byte at @off of the
 	 * bridge's file is held (1), or not (0), or -1 (cannot tell):
-	 * genzio-bridged's F_OFD_GETLK. Asked before every command to a component that says
-	 * it holds one (GZ_BRIDGE_COMP_LOCK), and every LOCK_LOOK_NS. */
+	 * genzio-bridged's F_OFD_GETLK. Asked every LOCK_LOOK_NS of a
+	 * component that says it holds one (GZ_BRIDGE_COMP_LOCK), and once
+	 * seen held, before every command to it. */
 	int (*lock_held)(void *arg, uint64_t off);
 	void *lock_arg;
 	struct gz_bridge_eslot slot[GZ_BRIDGE_MAX_SLOTS];
