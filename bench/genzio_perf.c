@@ -258,6 +258,9 @@ static int run(const struct opts *o, int fd, const size_t *sizes,
 	die(genzio_qp_connect(e.qp, e.peer.qp_addr, e.peer.qp_addr_len),
 	    "qp_connect");
 	scale_initiator(&e, o, fd);
+	struct genzio_device_attr da;
+
+	die(genzio_device_query(e.ctx, &da), "device_query");
 	if (o->fmt == GZB_TABLE)
 		printf("# genzio_perf: cores %d,%d; cache-line one-way %.1f ns "
 		       "before all rows (the latency limit); each row's ratio is "
@@ -295,7 +298,11 @@ static int run(const struct opts *o, int fd, const size_t *sizes,
 					t == T_SEND && sz > 1u << 20 ?
 						"1 MiB at most" :
 					!bw && sz > (8u << 20) ?
-						"latency up to 8 MiB" : NULL;
+						"latency up to 8 MiB" :
+					t == T_SEND &&
+						!(da.caps & GENZIO_CAP_MSG) ?
+						"the device has no messages "
+						"(GENZIO_CAP_MSG)" : NULL;
 
 				if (skip) {
 					if (o->size)

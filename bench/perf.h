@@ -104,6 +104,19 @@ static inline void post(struct ep *e, uint64_t seq, int sig)
 		die(ret, "post_send");
 }
 
+/* Die if @e's device or its peer is gone (an event says so). */
+static inline void gone_check(struct ep *e)
+{
+	struct genzio_event ev;
+
+	while (!genzio_event_get(e->ctx, &ev))
+		if (ev.type == GENZIO_EVENT_DEVICE_FATAL ||
+		    ev.type == GENZIO_EVENT_PEER_DEAD)
+			die(-ENODEV, ev.type == GENZIO_EVENT_DEVICE_FATAL ?
+					     "the device is gone" :
+					     "the peer is gone");
+}
+
 /* Wait for the peer's request number @seq to land here. */
 static inline void wait_seq(struct ep *e, enum test t, size_t size, uint64_t seq)
 {
@@ -126,8 +139,13 @@ static inline void wait_seq(struct ep *e, enum test t, size_t size, uint64_t seq
 		(e->buf + (t == T_FENCE ? 64 : t == T_WRITE ? size - 8 : 0));
 
 	while (*p != seq) {
-		if (e->progress && !(spins & 255))
+		/* not at once: a wait that ends soon costs nothing */
+		if (e->progress && spins && !(spins & 255))
 			genzio_poll_cq(e->cq, 0, NULL);
+		/* a peer or device that is gone ends the wait (no write of
+		 * theirs will come) */
+		if (spins && !(spins & 0xffff))
+			gone_check(e);
 		gzb_spin(&spins, &since);
 	}
 }

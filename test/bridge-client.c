@@ -131,7 +131,7 @@ static int ready(struct gz_vslot *v, uint32_t peer)
 	uint64_t t0 = mono();
 
 	if (gz_vslot_cq_create(v, 0, 64) ||
-	    gz_vslot_qp_create(v, 0, 64, 0, 0, PD, peer, 0) ||
+	    gz_vslot_qp_create(v, 0, 64, 0, 0, PD, peer, 0, 0) ||
 	    gz_vslot_key_add(v, RKEY, PD, 0, 131072, VA,
 			     GENZIO_ACCESS_REMOTE_WRITE |
 				 GENZIO_ACCESS_REMOTE_READ |

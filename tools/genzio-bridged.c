@@ -84,6 +84,8 @@ static int lock_held(void *arg, uint64_t off)
 			   .l_start = (off_t)off,
 			   .l_len = 1};
 
+	/* @off 0 asks for the whole file */
+	fl.l_len = off ? 1 : 0;
 	if (fcntl(*(int *)arg, F_OFD_GETLK, &fl))
 		return -1;
 	return fl.l_type != F_UNLCK;
@@ -105,6 +107,11 @@ static void *map(const char *path, uint64_t len, int *fdp)
 	else if (flock(fd, LOCK_EX | LOCK_NB))
 		why = errno == EWOULDBLOCK ? "another genzio-bridged serves it"
 					   : strerror(errno);
+	else if ((uint64_t)st.st_size != len && lock_held(&fd, 0) == 1)
+		/* resizing a file live components map would kill them
+		 * (SIGBUS), not tell them */
+		why = "host components still hold it (their locks): close "
+		      "them, or serve another file";
 	else if ((uint64_t)st.st_size != len && ftruncate(fd, (off_t)len))
 		why = strerror(errno);
 	if (why) {
@@ -119,8 +126,11 @@ static void *map(const char *path, uint64_t len, int *fdp)
 	if (p == MAP_FAILED)
 		close(fd);
 	if (p == MAP_FAILED) {
-		fprintf(stderr, "genzio-bridged: mmap of %s: %s\n", path,
-			strerror(errno));
+		fprintf(stderr, "genzio-bridged: mmap of %s: %s%s\n", path,
+			strerror(errno),
+			errno == ENOMEM ? " (on hugetlbfs: not enough free "
+					  "huge pages for -S; or use /dev/shm)"
+					: "");
 		return NULL;
 	}
 	return p;

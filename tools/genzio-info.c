@@ -176,8 +176,8 @@ static int print_members(const struct genzio_device_desc *d,
 	int n = genzio_member_list(d->name, oa, NULL, 0);
 
 	if (n == -ENOTSUP) {
-		printf("\tmembers            none on this host: the fabric is "
-		       "a network\n");
+		printf("\tmembers            no host registry (a network, or "
+		       "a bridge's engine: its provider's page)\n");
 		return 0;
 	}
 	if (n < 0)
@@ -208,7 +208,8 @@ static int print_control(struct genzio_context *ctx, uint32_t gcid)
 	int ret = genzio_component_query(ctx, gcid, &c);
 
 	if (ret == -ENOTSUP) {
-		printf("\t%-18s none (the provider's fabric is a network)\n",
+		printf("\t%-18s none (no fabric manager's: a network, or a "
+		       "bridge)\n",
 		       "control space");
 		return 0;
 	}

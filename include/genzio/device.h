@@ -102,8 +102,8 @@ struct genzio_provider_desc {
 					 * however soon after; without it
 					 * (vfio in a QEMU guest: a bridge
 					 * hears of its components by their
-					 * heartbeat) requests within about a
-					 * second of a death may still
+					 * heartbeat) requests within ten
+					 * seconds of a death may still
 					 * complete SUCCESS, their bytes
 					 * landing where nobody reads */
 

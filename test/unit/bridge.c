@@ -61,7 +61,7 @@ static void qp_up(struct gz_vslot *v, uint32_t n, const struct gz_vslot *peer,
 		  uint32_t pn, uint32_t pd)
 {
 	cr_assert_eq(gz_vslot_cq_create(v, n, 64), 0);
-	cr_assert_eq(gz_vslot_qp_create(v, n, 64, n, n, pd, peer->gcid, pn), 0);
+	cr_assert_eq(gz_vslot_qp_create(v, n, 64, n, n, pd, peer->gcid, pn, 0), 0);
 	step();
 }
 
@@ -226,13 +226,13 @@ Test(bridge, an_unpaired_peer_waits_its_timeout_then_retry_exceeded)
 	cr_assert_eq(gz_vslot_qp_state(&a, 1), GZ_BRIDGE_QP_ERR);
 	qp_up(&b, 1, &a, 1, 9);
 	cr_assert_eq(run(&a, 1, c, &x), GZ_XDM_ST_FLUSHED);
-	cr_assert_eq(gz_vslot_qp_create(&a, 1, 64, 1, 1, 7, b.gcid, 1), -EBUSY,
+	cr_assert_eq(gz_vslot_qp_create(&a, 1, 64, 1, 1, 7, b.gcid, 1, 0), -EBUSY,
 		     "not before it is back in RESET");
 	/* reset, made again: paired now, it goes through */
 	gz_vslot_qp_reset(&a, 1);
 	step();
 	cr_assert_eq(gz_vslot_qp_state(&a, 1), GZ_BRIDGE_QP_RESET);
-	cr_assert_eq(gz_vslot_qp_create(&a, 1, 64, 1, 1, 7, b.gcid, 1), 0);
+	cr_assert_eq(gz_vslot_qp_create(&a, 1, 64, 1, 1, 7, b.gcid, 1, 0), 0);
 	step();
 	cr_assert_eq(run(&a, 1, c, &x), 0);
 }
@@ -245,7 +245,7 @@ Test(bridge, a_dead_or_closed_component_is_detached_and_unreachable)
 	 * timeout, and b's slot is free for the next claimer */
 	beat_b = 0;
 	for (int i = 0; i < 3; i++) {
-		now += SEC / 2;
+		now += e.reap_ns / 2;
 		step();
 	}
 	cr_assert_eq(atomic_load(&b.s->state), GZ_BRIDGE_FREE);
@@ -270,7 +270,7 @@ Test(bridge, a_dead_or_closed_component_is_detached_and_unreachable)
 		     "ERR since the retries exceeded");
 	gz_vslot_qp_reset(&a, 0);
 	step();
-	cr_assert_eq(gz_vslot_qp_create(&a, 0, 64, 0, 0, 7, b.gcid, 0), 0);
+	cr_assert_eq(gz_vslot_qp_create(&a, 0, 64, 0, 0, 7, b.gcid, 0, 0), 0);
 	step();
 	cr_assert_eq(run(&a, 0, put(0, 8, 0xabc, VA), &x), 0,
 		     "a new connection reaches the newcomer");
@@ -522,7 +522,7 @@ Test(bridge, a_cq_its_queue_pairs_made_again_goes_on_where_it_was)
 		cr_assert_eq(run(&a, 0, put(0, 8, 0xabc, VA), &x), 0);
 	gz_vslot_qp_reset(&a, 0);
 	step();
-	cr_assert_eq(gz_vslot_qp_create(&a, 0, 64, 0, 0, 7, b.gcid, 0), 0);
+	cr_assert_eq(gz_vslot_qp_create(&a, 0, 64, 0, 0, 7, b.gcid, 0, 0), 0);
 	step();
 	cr_assert_eq(run(&a, 0, put(0, 8, 0xabc, VA), &x), 0,
 		     "its completions where the component looks for them");
@@ -538,7 +538,7 @@ Test(bridge, a_newcomer_on_a_dead_peers_gcid_inherits_none_of_its_pairs)
 	 * paired with a's; the engine frees a's slot */
 	a.s = NULL;
 	for (int i = 0; i < 3; i++) {
-		now += SEC / 2;
+		now += e.reap_ns / 2;
 		step();
 	}
 	cr_assert_eq(atomic_load(&dead->state), GZ_BRIDGE_FREE);
@@ -566,7 +566,7 @@ Test(bridge, a_queue_pair_that_serves_another_is_rem_qp_at_once)
 	/* b's second queue pair plays a third party, connecting to a's
 	 * queue pair 0, which is paired with b's 0 */
 	cr_assert_eq(gz_vslot_cq_create(&b, 1, 64), 0);
-	cr_assert_eq(gz_vslot_qp_create(&b, 1, 64, 1, 1, 9, a.gcid, 0), 0);
+	cr_assert_eq(gz_vslot_qp_create(&b, 1, 64, 1, 1, 9, a.gcid, 0, 0), 0);
 	step();
 	/* refused before it is RTS: a connect never sees it usable */
 	cr_assert_eq(gz_vslot_qp_state(&b, 1), GZ_BRIDGE_QP_ERR);

@@ -122,6 +122,16 @@ static int poll_for(struct genzio_cq *cq, struct genzio_wc *wc, int max,
 	return got;
 }
 
+/* Whether the slot of GCID @gcid is free again (its component closed,
+ * the engine done with it): the next claim takes it. */
+static int eslot_free(uint32_t gcid)
+{
+	struct gz_bridge_slot *s =
+	    (void *)e.slot[GENZIO_GCID_CID(gcid) - 1].base;
+
+	return atomic_load(&s->state) == GZ_BRIDGE_FREE;
+}
+
 /* The engine's slot of component @gcid. */
 static struct gz_bridge_eslot *eslot(uint32_t gcid)
 {
@@ -244,4 +254,34 @@ Test(vfio, an_engine_that_stops_is_device_fatal_and_work_flushes)
 	cr_assert_eq(gzt_ep_close(&a), 0);
 	engine_go();
 	cr_assert_eq(gzt_ep_close(&b), 0);
+}
+
+Test(vfio, an_address_of_a_closed_component_never_reaches_its_successor)
+{
+	struct genzio_conn_info old;
+	struct genzio_wc wc;
+	struct gzt_ep a, b, c;
+
+	cr_assert_eq(gzt_ep_open(&a, 65536, GZT_ACCESS_ALL), 0);
+	cr_assert_eq(gzt_ep_open(&b, 65536, GZT_ACCESS_ALL), 0);
+	old = b.info;
+	cr_assert_eq(gzt_ep_close(&b), 0);
+	/* the engine frees b's slot; c gets it, and b's GCID */
+	for (int i = 0; i < 100000 && eslot_free(old.gcid) == 0; i++)
+		sched_yield();
+	cr_assert_eq(gzt_ep_open(&c, 65536, GZT_ACCESS_ALL), 0);
+	cr_assert_eq(c.info.gcid, old.gcid);
+	/* a connects to b's old address; c to a: c is refused (a's queue
+	 * pair is tied to b's attach), and a's work never lands in c */
+	cr_assert_eq(genzio_qp_connect(a.qp, old.qp_addr, old.qp_addr_len), 0);
+	cr_assert_eq(
+	    genzio_qp_connect(c.qp, a.info.qp_addr, a.info.qp_addr_len),
+	    -EISCONN);
+	*(uint64_t *)a.mem->addr = 0x77;
+	write8(&a, &c, 0x77, 5);
+	cr_assert_eq(poll_for(a.cq, &wc, 1, 5000), 1);
+	cr_assert_eq(wc.status, GENZIO_WC_RETRY_EXC);
+	cr_assert_eq(*(volatile uint64_t *)c.mem->addr, 0, "c was written");
+	cr_assert_eq(gzt_ep_close(&a), 0);
+	cr_assert_eq(gzt_ep_close(&c), 0);
 }

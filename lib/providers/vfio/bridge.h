@@ -93,7 +93,7 @@ struct gz_bridge_qp {
 	uint32_t cmd_ent;      /* entries, a power of two */
 	uint32_t peer_gcid;    /* RC: the component it is paired with */
 	uint32_t peer_qpn;     /* and that component's queue pair */
-	uint32_t pad0;
+	uint32_t peer_gen;     /* and its attach (0: whichever is there) */
 	uint64_t pad1[3];
 	/* the doorbell: the component's tail of the command ring */
 	_Atomic uint32_t cmd_tail GZ_ALIGNED;

@@ -20,6 +20,10 @@
 				    */
 #define KEYS_LEN ((uint64_t)GZ_BRIDGE_KEYS * sizeof(struct gz_key_entry))
 #define TIMEOUT_NS 1000000000ull
+/* A component that beats (a guest) is dead after this long without a
+ * beat: generous, as a guest under emulation can stall for a while, and
+ * a host process is told dead by its lock at once anyway. */
+#define REAP_NS 10000000000ull
 #define LOCK_LOOK_NS 200000ull
 
 static struct gz_bridge_eslot *find(struct gz_bridge_engine *e,
@@ -82,6 +86,7 @@ int gz_bridge_engine_init(struct gz_bridge_engine *e, void *base, uint64_t len,
 	e->subnet = subnet;
 	e->slot_size = size;
 	e->timeout_ns = TIMEOUT_NS;
+	e->reap_ns = REAP_NS;
 	if (getrandom(&inc, sizeof(inc), 0) != sizeof(inc))
 		inc ^= (uint64_t)(uintptr_t)e; /* any value differs enough */
 	/* a component that sees the magic sees the rest */
@@ -270,8 +275,9 @@ static int rts_pair(struct gz_bridge_engine *e, struct gz_bridge_eslot *es,
 	struct gz_bridge_eqp *q = &es->qp[n], *p;
 	struct gz_bridge_eslot *t = find(e, q->peer_gcid);
 
-	if (!t)
-		return 1; /* not there (yet): work to it fails RETRY_EXC */
+	if (!t || (q->peer_gen && q->peer_gen != t->generation))
+		return 1; /* not there (yet), or another attach: work to it
+			   * fails RETRY_EXC */
 	p = &t->qp[q->peer_qpn];
 	if (!p->rts || p->flushing)
 		return 1; /* not connected yet: work to it waits */
@@ -279,6 +285,7 @@ static int rts_pair(struct gz_bridge_engine *e, struct gz_bridge_eslot *es,
 		return 0;
 	q->peer_gen = t->generation;
 	p->peer_gen = es->generation;
+	q->was_paired = p->was_paired = 1;
 	return 1;
 }
 
@@ -296,6 +303,9 @@ static void to_rts(struct gz_bridge_engine *e, struct gz_bridge_eslot *es,
 	    .rcq = GZ_READ_ONCE(r->rcq),
 	    .peer_gcid = GZ_READ_ONCE(r->peer_gcid),
 	    .peer_qpn = GZ_READ_ONCE(r->peer_qpn),
+	    /* an address of a component gone since: its successor on the
+	     * GCID is not reached (route: RETRY_EXC) */
+	    .peer_gen = GZ_READ_ONCE(r->peer_gen),
 	};
 	if (!ring_ok(off, ent) || q->scq >= GZ_BRIDGE_MAX_CQ ||
 	    q->rcq >= GZ_BRIDGE_MAX_CQ || q->peer_qpn >= GZ_BRIDGE_MAX_QP ||
@@ -390,7 +400,7 @@ static void slot_states(struct gz_bridge_engine *e, uint32_t i, uint64_t now)
 		else if (says > 0)
 			es->hb_ns = now; /* alive: its kernel says so */
 	}
-	if (st != GZ_BRIDGE_ATTACHED || now - es->hb_ns > e->timeout_ns)
+	if (st != GZ_BRIDGE_ATTACHED || now - es->hb_ns > e->reap_ns)
 		detach(es); /* closed, killed, or garbage */
 	else
 		qp_states(e, es);
@@ -492,12 +502,13 @@ static int route(struct gz_bridge_engine *e, struct gz_bridge_eslot *es,
 		return GZ_XDM_ST_RETRY_EXC;
 	if (paired(*t, q, es->gcid, n, es->generation)) {
 		q->peer_gen = (*t)->generation;
+		q->was_paired = 1;
 		return 0;
 	}
 	/* its queue pair serves another, or served us and was reset or
 	 * destroyed since: no waiting for it */
 	p = &(*t)->qp[q->peer_qpn];
-	if ((p->rts && !p->flushing) || q->peer_gen)
+	if ((p->rts && !p->flushing) || q->was_paired)
 		return GZ_XDM_ST_REM_QP;
 	if (!q->blocked_since)
 		q->blocked_since = now;

@@ -30,9 +30,10 @@ struct gz_bridge_eqp {
 	uint32_t state; /* ours: GZ_BRIDGE_QP_*; the record's is a copy */
 	int rts;
 	uint32_t pd, scq, rcq, peer_gcid, peer_qpn;
-	/* the peer's slot generation when it first paired back: an RC
-	 * connection does not outlive its peer's attach */
+	/* the peer's attach it is tied to (its address named it, or it
+	 * paired back): an RC connection does not outlive its peer's */
 	uint32_t peer_gen;
+	int was_paired; /* it was, once: a peer gone from the pair is REM_QP */
 	int flushing; /* ERR after a fatal error: what is left completes
 		       * FLUSHED */
 	uint64_t blocked_since; /* its head waits for its peer (ns) */
@@ -62,7 +63,8 @@ struct gz_bridge_engine {
 	uint32_t nslots, subnet;
 	uint32_t generation; /* the last one given */
 	uint64_t slot_size;
-	uint64_t timeout_ns; /* a component's heartbeat, a peer's pairing */
+	uint64_t timeout_ns; /* an RC peer's pairing */
+	uint64_t reap_ns;    /* a component's heartbeat */
 	uint64_t executed;   /* commands, ever */
 	/* Optional: whether a component's lock on the byte at @off of the
 	 * bridge's file is held (1), or not (0), or -1 (cannot tell):

@@ -70,9 +70,12 @@ struct gz_vf_ctx {
 	uint64_t page; /* of the bridge's mapping */
 	/* the poller's and the event fd's: last beat, engine liveness */
 	_Atomic uint64_t beat_ns;
-	_Atomic int looking;	      /* gz_vf_liveness runs */
-	uint64_t hb_seen, hb_since;   /* the looker's */
-	_Atomic uint32_t nflush;      /* queue pairs that poll flushes */
+	_Atomic int looking;	    /* gz_vf_liveness runs */
+	uint64_t hb_seen, hb_since; /* the looker's */
+	_Atomic uint32_t nflush;    /* queue pairs that poll flushes */
+	/* queue pairs destroyed that the engine may still run: nothing
+	 * their requests name is given back (ctx lock) */
+	uint32_t stuck;
 	struct gz_vf_zombie *zombies; /* window ranges freed later */
 	struct gz_vf_ctx *next_live;  /* vfio_device.c: for fork */
 	struct gz_vf_mem *mems;	      /* window ranges, by offset (ctx lock) */
@@ -156,6 +159,12 @@ int gz_vf_channel_get_event(struct gz_channel *ch, int timeout_ms,
 void gz_vf_cq_drain(struct gz_vf_cq *cq);
 /* The device is gone: every channel's waiter wakes. */
 void gz_vf_channels_wake(struct gz_vf_ctx *ctx);
+/* A beat from a setup call: a guest's context that only sets up for a
+ * while is alive too (a lost slot takes none). */
+static inline void gz_vf_beat(struct gz_vf_ctx *ctx)
+{
+	gz_vslot_beat(&ctx->slot);
+}
 /* Beat and look at the engine, at most every GZ_VF_BEAT_NS unless
  * @force: from poll, waits and the event fd. */
 void gz_vf_liveness(struct gz_vf_ctx *ctx, int force);

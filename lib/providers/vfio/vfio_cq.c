@@ -72,11 +72,16 @@ static int take(struct gz_vf_cq *cq, const struct gz_xdm_cqe *e,
 		cq->dropped++;
 		return 0;
 	}
-	/* the ones before it ran, in order, and succeeded unsignaled */
+	/* the ones before it ran, in order, and succeeded unsignaled (a
+	 * result whose registration went meanwhile does not land: nobody
+	 * asked to hear of it) */
 	for (; head < seq; head++)
 		gz_vf_wqe_finish(qp, &qp->wqe[head & (qp->depth - 1)], NULL, 1);
 	w = &qp->wqe[seq & (qp->depth - 1)];
-	gz_vf_wqe_finish(qp, w, e, !st);
+	if (!st)
+		st = gz_vf_wqe_finish(qp, w, e, 1);
+	else
+		gz_vf_wqe_finish(qp, w, e, 0);
 	/* the one the engine moves the queue pair to ERR for */
 	if (GZ_UNLIKELY(st == GENZIO_WC_RETRY_EXC))
 		gz_vf_qp_failed(qp, st);
@@ -126,7 +131,11 @@ static int vf_poll(struct genzio_cq *pub, int n, struct genzio_wc *wc)
 	/* seq-cst: a destroy that took its queue pair out of the table
 	 * and then sees us even knows we will not find it */
 	atomic_fetch_add_explicit(&cq->in_poll, 1, memory_order_seq_cst);
-	while (got < n && budget-- && gz_vslot_poll(&ctx->slot, cq->idx, &e))
+	/* a gone device's ring is no one's to read (the slot may be
+	 * another's): what is owed comes from flush() */
+	while (got < n && budget-- &&
+	       !atomic_load_explicit(&ctx->base.fatal, memory_order_relaxed) &&
+	       gz_vslot_poll(&ctx->slot, cq->idx, &e))
 		got += take(cq, &e, &wc[got]);
 	if (GZ_UNLIKELY(!got) &&
 	    atomic_load_explicit(&ctx->nflush, memory_order_acquire))
@@ -159,7 +168,11 @@ int gz_vf_cq_create(struct genzio_context *base,
 	uint32_t idx;
 	int ret;
 
-	for (idx = 0; idx < GZ_BRIDGE_MAX_CQ && ctx->cq[idx]; idx++)
+	gz_vf_beat(ctx);
+	/* one no cq holds, nor a ring kept out of use */
+	for (idx = 0;
+	     idx < GZ_BRIDGE_MAX_CQ && (ctx->cq[idx] || ctx->slot.cq[idx].ent);
+	     idx++)
 		;
 	if (idx == GZ_BRIDGE_MAX_CQ)
 		return gz_err(-ENOSPC, "all %u cqs of the slot in use",
@@ -193,8 +206,11 @@ int gz_vf_cq_destroy(struct gz_cq *base)
 
 	if (cq->users)
 		return gz_cq_busy(cq->users);
-	/* no queue pair completes into it: the engine writes it no more */
-	gz_vslot_cq_destroy(&cq->ctx->slot, cq->idx);
+	/* no queue pair completes into it: the engine writes it no more,
+	 * unless a destroyed one it did not reset still runs (its ring
+	 * then stays out of use) */
+	if (!cq->ctx->stuck)
+		gz_vslot_cq_destroy(&cq->ctx->slot, cq->idx);
 	cq->ctx->cq[cq->idx] = NULL;
 	free(cq);
 	return 0;

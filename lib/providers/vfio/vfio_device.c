@@ -100,11 +100,16 @@ static struct gz_vf_ctx *live;
 
 static void live_child(void)
 {
-	for (struct gz_vf_ctx *c = live; c; c = c->next_live)
+	/* the parent's contexts are not the child's: gone, and nothing of
+	 * them writes the bridge (a BAR's mapping is inherited) */
+	for (struct gz_vf_ctx *c = live; c; c = c->next_live) {
+		c->slot.lost = 1;
+		atomic_store(&c->base.fatal, 1);
 		if (c->fd >= 0) {
 			close(c->fd);
 			c->fd = -1;
 		}
+	}
 }
 
 static void live_at_fork(void)
@@ -195,9 +200,11 @@ static int map_file(struct gz_vf_ctx *ctx, const char *path)
 	uint8_t *p, *at;
 
 	if (fd < 0)
-		return gz_err(-errno,
-			      "GENZIO_BRIDGE=%s: %s (start genzio-bridged %s)",
-			      path, strerror(errno), path);
+		return gz_err(-errno, "GENZIO_BRIDGE=%s: %s%s", path,
+			      strerror(errno),
+			      errno == ENOENT ? " (genzio-bridged makes it: "
+						"genzio-bridged FILE &)"
+					      : "");
 	page = file_page(fd);
 	if (fstat(fd, &st) || st.st_size <= 0 || page > GZ_BRIDGE_SLOT_ALIGN) {
 		close(fd);
@@ -345,10 +352,9 @@ static int vf_device_open(const char *dev, const struct genzio_open_attr *attr,
 	ret = gz_bridge_map_check(base, len, &ctx->m);
 	if (ret == -ENODEV)
 		ret = gz_err(-ENODEV,
-			     "%s holds no genzio bridge (no magic "
-			     "%#x: genzio-bridged does not serve its file, or "
-			     "stopped)",
-			     dev, GZ_BRIDGE_MAGIC);
+			     "%s (%s) holds no genzio bridge (no magic %#x): "
+			     "no genzio-bridged serves it, or it stopped",
+			     dev, ctx->pci ? "BAR2" : file, GZ_BRIDGE_MAGIC);
 	if (ret)
 		goto unmap;
 	if (!ctx->pci) {
@@ -366,6 +372,20 @@ static int vf_device_open(const char *dev, const struct genzio_open_attr *attr,
 			     gz_vf_setup_ns());
 	if (ret)
 		goto unmap;
+	/* the window's ranges are mapped page by page: it starts on one */
+	if ((uint64_t)(ctx->slot.window - ctx->m.base) % ctx->page) {
+		ret = gz_err(
+		    -EPROTO,
+		    "%s: the engine put the data window at "
+		    "%#llx of the bridge, not on a page of %llu "
+		    "bytes",
+		    dev, (unsigned long long)(ctx->slot.window - ctx->m.base),
+		    (unsigned long long)ctx->page);
+		gz_vslot_release(&ctx->slot);
+		goto unmap;
+	}
+	/* before the lock: a fork from now on leaves the child no part */
+	live_add(ctx);
 	lock_slot(ctx);
 	ctx->timerfd =
 	    timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
@@ -379,12 +399,13 @@ static int vf_device_open(const char *dev, const struct genzio_open_attr *attr,
 	}
 	fill_attr(ctx, dev, ctx->page);
 	atomic_store(&ctx->beat_ns, gz_sys_now_ns());
-	if (!ctx->pci)
-		live_add(ctx);
 	*out = &ctx->base;
 	return 0;
 
 release:
+	if (ctx->timerfd >= 0)
+		close(ctx->timerfd);
+	live_del(ctx);
 	gz_vslot_release(&ctx->slot);
 unmap:
 	unmap(ctx);
@@ -407,13 +428,12 @@ static void vf_device_close(struct genzio_context *base)
 		free(m); /* bounce areas of destroyed queue pairs: none */
 	}
 	gz_vf_zombies_free(ctx);
-	if (!ctx->pci)
-		live_del(ctx);
-	/* the lock first: the next claimer of the slot takes it anew */
+	live_del(ctx);
+	/* the slot given back (only if it is still ours: vfio_slot.c),
+	 * then its lock, so that no newcomer's claim comes between */
+	gz_vslot_release(&ctx->slot);
 	if (ctx->locked && ctx->fd >= 0)
 		fcntl(ctx->fd, F_OFD_SETLK, &fl);
-	/* only if it is still ours (vfio_slot.c) */
-	gz_vslot_release(&ctx->slot);
 	if (ctx->timerfd >= 0)
 		close(ctx->timerfd);
 	unmap(ctx);
@@ -447,6 +467,7 @@ void gz_vf_liveness(struct gz_vf_ctx *ctx, int force)
 {
 	const char *why = NULL;
 	uint64_t now;
+	int reaped;
 
 	if (!force &&
 	    gz_sys_now_ns() - atomic_load(&ctx->beat_ns) < GZ_VF_BEAT_NS)
@@ -456,21 +477,24 @@ void gz_vf_liveness(struct gz_vf_ctx *ctx, int force)
 	 * the lock for a while */
 	if (atomic_exchange(&ctx->looking, 1))
 		return;
+	now = gz_sys_now_ns();
+	atomic_store(&ctx->beat_ns, now);
+	/* the beat needs no lock: a setup call that holds it long (a
+	 * large mem_alloc, a connect's wait) must not get us reaped */
+	reaped = gz_vslot_beat(&ctx->slot);
 	if (pthread_mutex_trylock(&ctx->base.lock)) {
 		atomic_store(&ctx->looking, 0);
 		return;
 	}
-	now = gz_sys_now_ns();
-	atomic_store(&ctx->beat_ns, now);
 	if (atomic_load(&ctx->base.fatal))
 		; /* told already */
-	else if (gz_vslot_beat(&ctx->slot))
-		why = "the bridge's engine reaped our slot (we did not beat "
-		      "for a while: stopped?)";
 	else if (gz_bridge_alive(&ctx->m, &ctx->hb_seen, &ctx->hb_since, now,
 				 GZ_VF_ALIVE_NS))
 		why = "the bridge's engine stopped (genzio-bridged killed, "
-		      "stopped or restarted)";
+		      "stopped, or restarted on the file)";
+	else if (reaped)
+		why = "the bridge's engine reaped our slot (no beat for ten "
+		      "seconds: stopped?)";
 	else
 		qp_watch(ctx);
 	if (why)

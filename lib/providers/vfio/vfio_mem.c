@@ -22,6 +22,8 @@
 /* The twin ranges no request can reach any more, given back. */
 static void zombies_reap(struct gz_vf_ctx *ctx)
 {
+	if (ctx->stuck)
+		return; /* an engine that may still run their requests */
 	for (struct gz_vf_zombie **at = &ctx->zombies, *z; (z = *at);) {
 		int done = 1;
 
@@ -122,6 +124,7 @@ int gz_vf_mem_alloc(struct genzio_context *base, uint64_t len, uint32_t flags,
 	int node = (int)((flags >> 16) & 0xffu) - 1;
 	struct gz_vf_mem *m;
 
+	gz_vf_beat(ctx);
 	if (node >= 0 && gz_sys_numa_node_check(&node))
 		return gz_err(-EINVAL, "NUMA node %d: no such node", node);
 	/* the window's pages are what they are: huge ones cannot be asked
@@ -247,6 +250,7 @@ int gz_vf_mr_reg(struct genzio_pd *pd, void *addr, uint64_t len,
 	struct gz_vf_mr *mr;
 	int ret;
 
+	gz_vf_beat(ctx);
 	mr = calloc(1, sizeof(*mr));
 	if (!mr)
 		return -ENOMEM;

@@ -44,6 +44,7 @@ int gz_vf_qp_create(struct genzio_pd *pd, const struct genzio_qp_attr *attr,
 	struct gz_vf_qp *qp;
 	uint32_t idx;
 
+	gz_vf_beat(ctx);
 	if (attr->qp_type != GENZIO_QPT_RC)
 		return gz_err(-EOPNOTSUPP,
 			      "RD queue pairs: the bridge has "
@@ -184,6 +185,7 @@ int gz_vf_qp_connect(struct genzio_qp *pub, uint32_t gcid, const uint8_t *a,
 	uint32_t idx;
 	int ret;
 
+	gz_vf_beat(ctx);
 	if (atomic_load(&qp->state) != GENZIO_QPS_RESET)
 		return gz_err(-EISCONN,
 			      "queue pair %#x is connected (reset "
@@ -204,9 +206,9 @@ int gz_vf_qp_connect(struct genzio_qp *pub, uint32_t gcid, const uint8_t *a,
 	if (gz_le64_get(a + 8) != ctx->m.incarnation)
 		return gz_err(-EINVAL, "an address of another bridge (or of "
 				       "this one before its engine restarted)");
-	ret =
-	    gz_vslot_qp_create(&ctx->slot, qp->idx, qp->ring_ent, qp->scq->idx,
-			       qp->rcq->idx, qp->domain, gcid, idx);
+	ret = gz_vslot_qp_create(&ctx->slot, qp->idx, qp->ring_ent,
+				 qp->scq->idx, qp->rcq->idx, qp->domain, gcid,
+				 idx, gz_le32_get(a + 4));
 	if (ret)
 		return gz_err(ret, "queue pair %#x: %s", pub->qp_num,
 			      ret == -ENOSPC  ? "the slot's queue area is full"
@@ -322,6 +324,8 @@ static int engine_forget(struct gz_vf_qp *qp)
 		       qp->base.pub.qp_num);
 		done = 0;
 	}
+	if (!done)
+		return 0; /* its requests may still run: head stays */
 	/* a poll that read the old head may store it after ours: store
 	 * again once it is out */
 	atomic_store(&qp->head, tail);
@@ -353,14 +357,19 @@ void gz_vf_qp_destroy(struct genzio_qp *pub)
 	struct gz_vf_ctx *ctx = qp->ctx;
 
 	atomic_store_explicit(&ctx->qp[qp->idx], NULL, memory_order_seq_cst);
-	gz_vf_cq_drain(qp->scq);
-	gz_vf_cq_drain(qp->rcq);
+	/* every cq's: a poll of any of them may look at the table (a
+	 * completion naming us, a flush) */
+	for (uint32_t i = 0; i < GZ_BRIDGE_MAX_CQ; i++)
+		if (ctx->cq[i])
+			gz_vf_cq_drain(ctx->cq[i]);
 	/* a ring the engine may still read stays out of use, and so does
 	 * the bounce area its commands name */
 	if (engine_forget(qp)) {
 		gz_vslot_qp_free(&ctx->slot, qp->idx);
 		if (qp->has_bounce)
 			gz_vf_win_give(ctx, qp->bounce);
+	} else {
+		ctx->stuck++; /* twins and cq rings stay out of use */
 	}
 	flush_off(qp);
 	qp->scq->users--;

@@ -153,7 +153,10 @@ int gz_vslot_claim(const struct gz_bridge_map *m, struct gz_vslot *v,
 		}
 	}
 	if (!v->s)
-		return gz_err(-EBUSY, "bridge: all %u slots are taken",
+		return gz_err(-EBUSY,
+			      "bridge: all %u slots are taken (close a "
+			      "context, or start genzio-bridged with more: "
+			      "-n, -S)",
 			      m->nslots);
 	v->s->owner = v->owner;
 	gz_vslot_beat(v);
@@ -325,7 +328,7 @@ void gz_vslot_cq_destroy(struct gz_vslot *v, uint32_t n)
 
 int gz_vslot_qp_create(struct gz_vslot *v, uint32_t n, uint32_t ent,
 		       uint32_t scq, uint32_t rcq, uint32_t pd,
-		       uint32_t peer_gcid, uint32_t peer_qpn)
+		       uint32_t peer_gcid, uint32_t peer_qpn, uint32_t peer_gen)
 {
 	struct gz_bridge_qp *r;
 	uint64_t off;
@@ -356,6 +359,7 @@ int gz_vslot_qp_create(struct gz_vslot *v, uint32_t n, uint32_t ent,
 	r->pd = pd;
 	r->peer_gcid = peer_gcid;
 	r->peer_qpn = peer_qpn;
+	r->peer_gen = peer_gen;
 	atomic_store_explicit(&r->cmd_tail, 0, memory_order_relaxed);
 	gz_cmdq_init(&v->sq[n], v->base + off, ent, &r->cmd_head,
 		     gz_cmdq_ring_mem, &r->cmd_tail);
@@ -425,7 +429,7 @@ int gz_vslot_poll(struct gz_vslot *v, uint32_t n, struct gz_xdm_cqe *out)
 	struct gz_vslot_cq *c;
 	struct gz_xdm_cqe *x;
 
-	if (n >= GZ_BRIDGE_MAX_CQ || !(c = &v->cq[n])->ent)
+	if (v->lost || n >= GZ_BRIDGE_MAX_CQ || !(c = &v->cq[n])->ent)
 		return 0;
 	x = &c->ent[c->head & c->mask];
 	if (__atomic_load_n(&x->phase, __ATOMIC_ACQUIRE) !=
@@ -442,7 +446,7 @@ int gz_vslot_peek(const struct gz_vslot *v, uint32_t n)
 {
 	const struct gz_vslot_cq *c;
 
-	if (n >= GZ_BRIDGE_MAX_CQ || !(c = &v->cq[n])->ent)
+	if (v->lost || n >= GZ_BRIDGE_MAX_CQ || !(c = &v->cq[n])->ent)
 		return 0;
 	return __atomic_load_n(&c->ent[c->head & c->mask].phase,
 			       __ATOMIC_ACQUIRE) ==

@@ -99,11 +99,14 @@ void gz_vslot_ring_free(struct gz_vslot *v, uint64_t off, uint32_t ent);
 int gz_vslot_cq_create(struct gz_vslot *v, uint32_t n, uint32_t ent);
 void gz_vslot_cq_destroy(struct gz_vslot *v, uint32_t n);
 /* Queue pair @n: @ent command entries, completing into @scq and @rcq,
- * paired with queue pair @peer_qpn of @peer_gcid, protection domain @pd;
- * asked for RTS. 0, -EINVAL, -ENOSPC, -EBUSY (not in RESET). */
+ * paired with queue pair @peer_qpn of @peer_gcid (of its attach
+ * @peer_gen, the generation its address names; 0: whichever is there),
+ * protection domain @pd; asked for RTS. 0, -EINVAL, -ENOSPC, -EBUSY (not
+ * in RESET), -ENODEV (the slot is lost). */
 int gz_vslot_qp_create(struct gz_vslot *v, uint32_t n, uint32_t ent,
 		       uint32_t scq, uint32_t rcq, uint32_t pd,
-		       uint32_t peer_gcid, uint32_t peer_qpn);
+		       uint32_t peer_gcid, uint32_t peer_qpn,
+		       uint32_t peer_gen);
 /* Give queue pair @n's ring back, once the engine has it in RESET. */
 void gz_vslot_qp_free(struct gz_vslot *v, uint32_t n);
 /* Ask for queue pair @n back in RESET (after an ERR, say); it may be
