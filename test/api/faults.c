@@ -381,6 +381,7 @@ static int orphan_main(int fd, void *arg)
 
 Test(faults, death_is_seen_even_after_the_opening_thread_exited)
 {
+	GZT_REQUIRE(DEATH_AT_ONCE);
 	struct genzio_conn_info t;
 	struct gzt_child c;
 	struct gzt_ep ep;
