@@ -87,7 +87,7 @@ tap() {
 tap "VM harness (test/vm/selftest.sh)" sh "$top/test/vm/selftest.sh"
 tap "verbs provider in a guest (test/vm/verbs.sh)" \
 	sh "$top/test/vm/verbs.sh" "$top/build"
-tap "vfio plumbing in a guest (test/vm/vfio.sh)" \
+tap "vfio provider in guests (test/vm/vfio.sh)" \
 	sh "$top/test/vm/vfio.sh" "$top/build"
 
 # An installed copy works with nothing but pkg-config (DESTDIR plus the

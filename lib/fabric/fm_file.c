@@ -291,14 +291,6 @@ static int check(const struct gz_fm *fm, struct gz_fm_snap *s)
 	return 0;
 }
 
-static uint64_t mono_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
-}
-
 int gz_fm_seq_wait(const struct gz_fm *fm, struct gz_fm_wait *w, uint32_t q)
 {
 	/* a bound in time, not in tries: a yield on a loaded core may cost
@@ -306,9 +298,9 @@ int gz_fm_seq_wait(const struct gz_fm *fm, struct gz_fm_wait *w, uint32_t q)
 	if (w->tries++ < 64)
 		return 0;
 	if (!w->since)
-		w->since = mono_ns();
+		w->since = gz_sys_now_ns();
 	sched_yield();
-	if (mono_ns() - w->since <= SEQ_WAIT_NS)
+	if (gz_sys_now_ns() - w->since <= SEQ_WAIT_NS)
 		return 0;
 	/* odd with nobody holding the lock: its manager was killed, and
 	 * only the next change would repair it. The lock, not a pid in

@@ -8,19 +8,11 @@
 
 #include "sys/sys.h"
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 int gz_sys_filelock(int fd, int timeout_ms)
 {
 	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
 			    .l_start = 0, .l_len = 1 };
-	uint64_t end = now_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
+	uint64_t end = (gz_sys_now_ns() / 1000000u) + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
 	struct timespec nap = { 0, 50000 };
 
 	for (;;) {
@@ -28,7 +20,7 @@ int gz_sys_filelock(int fd, int timeout_ms)
 			return 0;
 		if (errno != EAGAIN && errno != EACCES && errno != EINTR)
 			return -errno;
-		if (now_ms() >= end)
+		if ((gz_sys_now_ns() / 1000000u) >= end)
 			return -ETIMEDOUT;
 		/* no F_OFD_SETLKW: it cannot be bounded without a signal */
 		nanosleep(&nap, NULL);

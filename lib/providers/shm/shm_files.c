@@ -81,8 +81,5 @@ void gz_shm_sweep(void *arg, uint32_t cid, uint64_t inc)
 
 uint64_t gz_shm_now_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return gz_sys_now_ns();
 }

@@ -39,6 +39,7 @@
 
 #include "fabric/fabric.h"
 #include "provider.h"
+#include "sys/sys.h"
 
 #define GZ_VB_MAX_QP 4096u		/* queue pairs per context */
 #define GZ_VB_ADDR_LEN 48		/* our part of an address */
@@ -63,10 +64,7 @@ static inline uint64_t gz_vb_seq(uint64_t tail, uint64_t low)
 
 static inline uint64_t gz_vb_now_ns(void)
 {
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+	return gz_sys_now_ns();
 }
 
 /* ---- the context ---- */
