@@ -277,6 +277,11 @@ void gz_vf_qp_failed(struct gz_vf_qp *qp, uint32_t status);
  * completes what is owed FLUSHED. Under the ctx lock. */
 void gz_vf_qp_flush(struct gz_vf_qp *qp, uint32_t status);
 
+/* ---- liveness and events (vfio_live.c) ---- */
+void gz_vf_event_watch(struct genzio_context *ctx);
+void gz_vf_event_harvest(struct genzio_context *ctx);
+void gz_vf_device_fatal(struct genzio_context *ctx, uint8_t status);
+
 /* ---- the device (vfio_device.c) ---- */
 int gz_vf_mem_alloc(struct genzio_context *ctx, uint64_t len, uint32_t flags,
 		    struct genzio_mem **mem);
