@@ -17,6 +17,10 @@ enum gz_xdm_opcode {
 	GZ_XDM_GET = 0x03,
 	GZ_XDM_PUTIMM = 0x04,	/* <= 32 bytes carried in the entry */
 	GZ_XDM_GETIMM = 0x05,	/* <= 32 bytes returned in the completion */
+	/* genzio's: a message of any length from the local buffer (laddr,
+	 * length) into the receiver's next posted receive, as a bridge
+	 * delivers SEND (ENQA carries 52 bytes at most) */
+	GZ_XDM_SEND = 0x06,
 	GZ_XDM_SYNC = 0x1f,
 	GZ_XDM_SWAP = 0x20,
 	GZ_XDM_ADD = 0x22,
@@ -57,6 +61,9 @@ enum gz_xdm_status {
 #define GZ_XDM_FLAG_FENCE (1u << 8)	/* after every earlier command */
 #define GZ_XDM_FLAG_SIGNAL (1u << 9)	/* write a completion on success */
 #define GZ_XDM_FLAG_ATOMIC32 (1u << 10)	/* 32-bit atomic (default 64) */
+/* SEND, PUT: the receiver's next posted receive completes with the low
+ * 32 bits of op.operand as its immediate (SEND_IMM, WRITE_IMM) */
+#define GZ_XDM_FLAG_IMM (1u << 11)
 
 #define GZ_XDM_IMM_MAX 32
 

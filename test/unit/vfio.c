@@ -205,7 +205,7 @@ Test(vfio, a_completion_names_its_request_by_sequence_not_by_context)
 	/* the engine's echo of our context is not trusted: a completion of
 	 * request 0 with another context still completes wr_id 7 */
 	cqe_inject(eslot(da.gcid), 0,
-		   (struct gz_xdm_cqe){.qp_num = 0,
+		   (struct gz_xdm_cqe){.qp_num = a.qp->qp_num,
 				       .cidx = 0,
 				       .context = 0xdeadbeef,
 				       .byte_len = 999});

@@ -39,6 +39,9 @@ enum {
 	/* takes a component's lock (GZ_BRIDGE_COMP_LOCK) for its life:
 	 * such a component lives without beating */
 	GZ_BRIDGE_CAP_LOCKS = 1u << 2,
+	/* delivers messages (ENQA, SEND, PUT with GZ_XDM_FLAG_IMM) into
+	 * the receiver's posted receives */
+	GZ_BRIDGE_CAP_MSG = 1u << 3,
 };
 
 /* What a component says of itself (its slot's caps). */
@@ -94,14 +97,40 @@ struct gz_bridge_qp {
 	uint32_t peer_gcid;    /* RC: the component it is paired with */
 	uint32_t peer_qpn;     /* and that component's queue pair */
 	uint32_t peer_gen;     /* and its attach (0: whichever is there) */
-	uint64_t pad1[3];
-	/* the doorbell: the component's tail of the command ring */
+	/* the receive ring: rq_ent (a power of two, 0: none) entries of
+	 * struct gz_bridge_rqe at rq_off in the slot, the first of them
+	 * the engine takes at rq_first */
+	uint64_t rq_off;
+	uint32_t rq_ent, rq_first;
+	/* how long a message of ours waits for the receiver to post a
+	 * receive before it completes RDM_FULL (0: 100 ms) */
+	uint32_t rdm_us;
+	/* the component's name for this queue pair, echoed as qp_num in
+	 * its completions: one of a predecessor at the same number is
+	 * told apart */
+	uint32_t tag;
+	/* the doorbells: the component's tails of the command ring and
+	 * of the receive ring */
 	_Atomic uint32_t cmd_tail GZ_ALIGNED;
-	/* the engine's line: state, status of an ERR, the head written
+	_Atomic uint32_t rq_tail;
+	/* the engine's line: state, status of an ERR, the heads written
 	 * back (entries the component may reuse) */
 	_Atomic uint32_t state GZ_ALIGNED;
 	uint32_t status;
 	_Atomic uint32_t cmd_head;
+	_Atomic uint32_t rq_head;
+};
+
+/* A posted receive in a receive ring: struct gz_xdm_rqe with room for
+ * GZ_BRIDGE_RQ_SGE buffers, each named by its offset in the slot's data
+ * window (seg 0). */
+#define GZ_BRIDGE_RQ_SGE 7u
+
+struct gz_bridge_rqe {
+	uint64_t wr_id; /* the component's: the engine never reads it */
+	uint32_t num_sge;
+	uint32_t pad;
+	struct gz_xdm_sge sge[GZ_BRIDGE_RQ_SGE];
 };
 
 /* A completion queue: a ring of gz_xdm_cqe with a phase bit. The engine
@@ -114,6 +143,10 @@ struct gz_bridge_cq {
 	uint32_t epoch;
 	_Atomic uint32_t prod GZ_ALIGNED;
 	_Atomic uint32_t cons GZ_ALIGNED;
+	/* the engine's, once a message found the ring full: it is in
+	 * error from then on (a line of its own: read at every empty
+	 * poll, written once) */
+	_Atomic uint32_t overrun GZ_ALIGNED;
 };
 
 /* A slot's control area, at its offset 0. */
@@ -143,6 +176,10 @@ _Static_assert(offsetof(struct gz_bridge_qp, cmd_tail) == 64 &&
 		   offsetof(struct gz_bridge_qp, state) == 128,
 	       "each side's words on a line of its own");
 _Static_assert(sizeof(struct gz_bridge_qp) == 192, "queue pair record");
+_Static_assert(sizeof(struct gz_bridge_rqe) == 128 &&
+		   offsetof(struct gz_bridge_rqe, sge) ==
+		       offsetof(struct gz_xdm_rqe, sge),
+	       "a receive entry is the queue ABI's, in 128 bytes");
 _Static_assert(sizeof(struct gz_bridge_slot) <= 64 * 1024,
 	       "control area in 64 KiB");
 

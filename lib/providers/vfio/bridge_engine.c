@@ -34,7 +34,7 @@ static int paired(const struct gz_bridge_eslot *t,
 
 static struct gz_bridge_slot *ctl(const struct gz_bridge_eslot *es)
 {
-	return (struct gz_bridge_slot *)(void *)es->base;
+	return gz_bridge_ctl(es);
 }
 
 /* A data window has no segment to map on first use: it is mapped. */
@@ -97,7 +97,8 @@ int gz_bridge_engine_init(struct gz_bridge_engine *e, void *base, uint64_t len,
 	e->hdr->subnet = subnet;
 	e->hdr->slot0 = slot0;
 	e->hdr->slot_size = e->slot_size;
-	e->hdr->caps = 0; /* a host process: no DMA, no interrupt */
+	/* a host process: no DMA, no interrupt */
+	e->hdr->caps = GZ_BRIDGE_CAP_MSG;
 	e->hdr->incarnation = inc;
 	atomic_store(&e->hdr->heartbeat, 0);
 	for (uint32_t i = 0; i < nslots; i++) {
@@ -289,6 +290,30 @@ static int rts_pair(struct gz_bridge_engine *e, struct gz_bridge_eslot *es,
 	return 1;
 }
 
+/* The receive ring of record @r, a checked copy into @q: 1, or 0 when
+ * it makes no sense (none is fine: messages to it wait for a receive). */
+static int rq_take(struct gz_bridge_eslot *es, struct gz_bridge_eqp *q,
+		   struct gz_bridge_qp *r)
+{
+	uint64_t off = GZ_READ_ONCE(r->rq_off);
+	uint32_t ent = GZ_READ_ONCE(r->rq_ent);
+	uint32_t us = GZ_READ_ONCE(r->rdm_us);
+
+	(void)es;
+	q->rdm_ns = (uint64_t)(us ? us : 100000u) * 1000u;
+	if (!ent)
+		return 1;
+	if ((ent & (ent - 1)) || ent > GZ_BRIDGE_MAX_RING ||
+	    !in_queues(off, (uint64_t)ent * sizeof(struct gz_bridge_rqe)))
+		return 0;
+	q->has_rq = 1;
+	q->rq_off = off;
+	q->rq_mask = ent - 1;
+	q->rq_head = GZ_READ_ONCE(r->rq_first);
+	atomic_store_explicit(&r->rq_head, q->rq_head, memory_order_release);
+	return 1;
+}
+
 static void to_rts(struct gz_bridge_engine *e, struct gz_bridge_eslot *es,
 		   uint32_t n)
 {
@@ -306,10 +331,11 @@ static void to_rts(struct gz_bridge_engine *e, struct gz_bridge_eslot *es,
 	    /* an address of a component gone since: its successor on the
 	     * GCID is not reached (route: RETRY_EXC) */
 	    .peer_gen = GZ_READ_ONCE(r->peer_gen),
+	    .tag = GZ_READ_ONCE(r->tag),
 	};
-	if (!ring_ok(off, ent) || q->scq >= GZ_BRIDGE_MAX_CQ ||
-	    q->rcq >= GZ_BRIDGE_MAX_CQ || q->peer_qpn >= GZ_BRIDGE_MAX_QP ||
-	    cq_use(es, q->scq)) {
+	if (!ring_ok(off, ent) || !rq_take(es, q, r) ||
+	    q->scq >= GZ_BRIDGE_MAX_CQ || q->rcq >= GZ_BRIDGE_MAX_CQ ||
+	    q->peer_qpn >= GZ_BRIDGE_MAX_QP || cq_use(es, q->scq)) {
 		memset(q, 0, sizeof(*q));
 		q->state = GZ_BRIDGE_QP_ERR;
 		qp_state(r, GZ_BRIDGE_QP_ERR, GZ_XDM_ST_GENERAL_ERR);
@@ -426,17 +452,8 @@ static void *xlate(void *arg, uint64_t laddr, uint64_t len)
 	return es->window + laddr;
 }
 
-static int cq_full(const struct gz_bridge_ecq *c, const struct gz_bridge_cq *r)
-{
-	uint32_t cons = atomic_load_explicit(&r->cons, memory_order_acquire);
-
-	/* a cons the component wrote past prod looks full: it stalls its
-	 * own queue, nobody else's */
-	return c->prod - cons > c->mask;
-}
-
-static void cq_write(struct gz_bridge_ecq *c, struct gz_bridge_cq *r,
-		     const struct gz_xdm_cqe *cqe)
+void gz_bridge_cq_write(struct gz_bridge_ecq *c, struct gz_bridge_cq *r,
+			const struct gz_xdm_cqe *cqe)
 {
 	struct gz_xdm_cqe *slot = &c->ent[c->prod & c->mask];
 
@@ -471,6 +488,8 @@ static uint8_t wc_op(uint8_t op)
 		return GENZIO_WC_READ;
 	if (op >= GZ_XDM_SWAP)
 		return GENZIO_WC_ATOMIC;
+	if (op == GZ_XDM_ENQA || op == GZ_XDM_SEND)
+		return GENZIO_WC_SEND;
 	return op == GZ_XDM_SYNC || op == GZ_XDM_NOP ? GENZIO_WC_SYNC
 						     : GENZIO_WC_WRITE;
 }
@@ -533,36 +552,40 @@ static int run_one(struct gz_bridge_engine *e, struct gz_bridge_eslot *es,
 
 	/* room for its completion first: an executed command's completion
 	 * is never lost */
-	if (cq_full(&es->cq[q->scq], scq))
+	if (gz_bridge_cq_full(&es->cq[q->scq], scq))
 		return 0;
 	memcpy(&c, gz_cmdq_head(&q->q), sizeof(c)); /* the one copy */
 	op = c.opflags & GZ_XDM_OPCODE_MASK;
 	st = q->flushing ? GZ_XDM_ST_FLUSHED : route(e, es, q, n, &c, now, &t);
-	if (st == -EAGAIN)
-		return 0;
-	/* the responder queue pair's domain, as verbs checks it (a NOP
-	 * or SYNC touches nobody's memory) */
-	if (!st)
+	if (!st && gz_bridge_msg_is(&c))
+		st = gz_bridge_msg_exec(es, q, t, q->peer_qpn, &c, now, &cqe);
+	else if (!st)
+		/* the responder queue pair's domain, as verbs checks it (a
+		 * NOP or SYNC touches nobody's memory) */
 		st = gz_xdm_cmd_exec(&c, &in, &t->target,
 				     op == GZ_XDM_NOP || op == GZ_XDM_SYNC
 					 ? q->pd
 					 : t->qp[q->peer_qpn].pd,
 				     &cqe);
-	else {
+	else if (st != -EAGAIN) {
 		memset(&cqe, 0, sizeof(cqe));
 		cqe.cidx = c.cidx;
 		cqe.context = c.context;
 		cqe.opcode = wc_op(c.opflags & GZ_XDM_OPCODE_MASK);
 		cqe.status = (uint8_t)st;
 	}
-	q->blocked_since = 0;
-	cqe.qp_num = n;
+	if (st == -EAGAIN)
+		return 0; /* a peer not paired yet, a receive not posted */
+	q->blocked_since = q->rnr_since = 0;
+	cqe.qp_num = q->tag;
 	if (st || (c.opflags & GZ_XDM_FLAG_SIGNAL))
-		cq_write(&es->cq[q->scq], scq, &cqe);
+		gz_bridge_cq_write(&es->cq[q->scq], scq, &cqe);
 	gz_cmdq_done(&q->q, 1);
-	/* RC: a lost peer is fatal (verbs' ERR); the rest completes
-	 * FLUSHED, in order, until the component resets the queue pair */
-	if (st == GZ_XDM_ST_RETRY_EXC && !q->flushing) {
+	/* RC: a lost peer, or its queue pair gone, is fatal (verbs' ERR);
+	 * the rest completes FLUSHED, in order, and so do the receives,
+	 * until the component resets the queue pair */
+	if ((st == GZ_XDM_ST_RETRY_EXC || st == GZ_XDM_ST_REM_QP) &&
+	    !q->flushing) {
 		q->flushing = 1;
 		qp_state(&ctl(es)->qp[n], GZ_BRIDGE_QP_ERR, (uint32_t)st);
 	}
@@ -584,6 +607,8 @@ static uint32_t run_qp(struct gz_bridge_engine *e, struct gz_bridge_eslot *es,
 		to_err(es, n, GZ_XDM_ST_GENERAL_ERR);
 		return 0;
 	}
+	if (es->qp[n].flushing && es->qp[n].has_rq)
+		gz_bridge_rq_flush(es, n);
 	while (done < avail && done < budget && bytes < GZ_BRIDGE_ROUND_BYTES &&
 	       run_one(e, es, n, now, &bytes))
 		done++;

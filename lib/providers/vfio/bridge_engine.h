@@ -23,6 +23,7 @@ struct gz_bridge_ecq {
 	uint32_t epoch; /* of the ring as adopted */
 	uint32_t mask, shift;
 	uint32_t prod;
+	int overrun; /* a message found it full: in error for good */
 	struct gz_xdm_cqe *ent;
 };
 
@@ -33,10 +34,17 @@ struct gz_bridge_eqp {
 	/* the peer's attach it is tied to (its address named it, or it
 	 * paired back): an RC connection does not outlive its peer's */
 	uint32_t peer_gen;
+	uint32_t tag; /* the record's, echoed in completions */
 	int was_paired; /* it was, once: a peer gone from the pair is REM_QP */
 	int flushing; /* ERR after a fatal error: what is left completes
 		       * FLUSHED */
 	uint64_t blocked_since; /* its head waits for its peer (ns) */
+	/* its receive ring, a checked copy (has_rq: it has one) */
+	int has_rq;
+	uint32_t rq_mask, rq_head;
+	uint64_t rq_off;
+	uint64_t rdm_ns;    /* a message of its waits this for a receive */
+	uint64_t rnr_since; /* its head waits for a receive (ns) */
 	struct gz_cmdq_engine q;
 };
 
@@ -96,5 +104,48 @@ int gz_bridge_engine_init(struct gz_bridge_engine *e, void *base, uint64_t len,
  */
 uint32_t gz_bridge_engine_step(struct gz_bridge_engine *e, uint64_t now_ns,
 			       uint32_t budget);
+
+/* ---- for the engine's own files (bridge_engine.c, bridge_msg.c) ---- */
+static inline struct gz_bridge_slot *gz_bridge_ctl(const struct gz_bridge_eslot *es)
+{
+	return (struct gz_bridge_slot *)(void *)es->base;
+}
+
+/* Whether cq @c (record @r) has no room: a cons the component wrote past
+ * prod looks full, which stalls its own queues, nobody else's. */
+static inline int gz_bridge_cq_full(const struct gz_bridge_ecq *c,
+				    const struct gz_bridge_cq *r)
+{
+	uint32_t cons = atomic_load_explicit(&r->cons, memory_order_acquire);
+
+	return c->prod - cons > c->mask;
+}
+
+/* Write @cqe at the producer of cq @c (record @r), phase last. */
+void gz_bridge_cq_write(struct gz_bridge_ecq *c, struct gz_bridge_cq *r,
+			const struct gz_xdm_cqe *cqe);
+
+/* Whether command @c is a message (bridge_msg.c delivers it). */
+static inline int gz_bridge_msg_is(const struct gz_xdm_cmd *c)
+{
+	uint8_t op = c->opflags & GZ_XDM_OPCODE_MASK;
+
+	return op == GZ_XDM_ENQA || op == GZ_XDM_SEND ||
+	       (c->opflags & GZ_XDM_FLAG_IMM);
+}
+
+/*
+ * Deliver message @c of queue pair @q (@es) into the next receive of its
+ * peer queue pair @p (of @t), paired, at @now: the sender's completion
+ * in *@cqe and its status, or -EAGAIN (no receive posted yet, within the
+ * sender's rdm_ns).
+ */
+int gz_bridge_msg_exec(struct gz_bridge_eslot *es, struct gz_bridge_eqp *q,
+		       struct gz_bridge_eslot *t, uint32_t pn,
+		       const struct gz_xdm_cmd *c, uint64_t now,
+		       struct gz_xdm_cqe *cqe);
+/* Queue pair @n of @es is flushing: its posted receives complete
+ * FLUSHED, as many as its receive cq has room for. */
+void gz_bridge_rq_flush(struct gz_bridge_eslot *es, uint32_t n);
 
 #endif /* GZ_VFIO_BRIDGE_ENGINE_H */

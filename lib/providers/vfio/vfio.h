@@ -13,8 +13,9 @@
  *   poll   completions by phase bit (vfio_cq.c), each matched to the
  *          queue pair's shadow ring by its sequence, never trusted as an
  *          index before it is checked
- *   wait   no interrupt on the emulated bridge: a channel looks at its
- *          armed cqs on a timer (GZ_VF_WAIT_NS)
+ *   wait   no interrupt on the emulated bridge: a channel's thread looks
+ *          at its armed cqs on a timer (GZ_VF_WAIT_NS) and makes the
+ *          channel's fd readable when one has a completion
  *
  * The engine is the device: what it writes (completions, states, the
  * layout) is input. A component shows it lives by beating; this
@@ -25,6 +26,7 @@
 #ifndef GZ_PROVIDERS_VFIO_VFIO_H
 #define GZ_PROVIDERS_VFIO_VFIO_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -34,6 +36,9 @@
 #include "sys/sys.h"
 
 #define GZ_VF_ADDR_LEN 16	 /* our part of an address */
+/* A queue pair's number: its index in the slot + 1 in the low 10 bits,
+ * how many were made at that index above them */
+#define GZ_VF_QPN_IDX(qpn) (((qpn) & 1023u) - 1u)
 #define GZ_VF_BOUNCE (64u << 10) /* a queue pair's staging bytes */
 #define GZ_VF_MAX_DEPTH 4096u	 /* sq entries */
 #define GZ_VF_MAX_SGE 4u
@@ -80,6 +85,9 @@ struct gz_vf_ctx {
 	struct gz_vf_ctx *next_live;  /* vfio_device.c: for fork */
 	struct gz_vf_mem *mems;	      /* window ranges, by offset (ctx lock) */
 	struct gz_vf_qp *_Atomic qp[GZ_BRIDGE_MAX_QP];
+	/* queue pairs made at each number: a successor's qp_num differs
+	 * (GZ_VF_QPN) */
+	uint32_t qp_made[GZ_BRIDGE_MAX_QP];
 	struct gz_vf_cq *cq[GZ_BRIDGE_MAX_CQ];
 	struct gz_vf_channel *chan[GZ_VF_MAX_CHANNELS];
 };
@@ -123,7 +131,7 @@ void gz_vf_zombies_free(struct gz_vf_ctx *ctx);
  * round of its heartbeat), bounded. */
 int gz_vf_quiesce(struct genzio_context *ctx, int best_effort);
 
-/* ---- completion queues and channels (vfio_cq.c) ---- */
+/* ---- completion queues (vfio_cq.c) and channels (vfio_channel.c) ---- */
 struct gz_vf_cq {
 	struct gz_cq base;
 	struct gz_vf_ctx *ctx;
@@ -136,13 +144,19 @@ struct gz_vf_cq {
 	uint32_t polls;	   /* since the last liveness look */
 	uint32_t ring_ent; /* entries of its ring */
 	uint64_t dropped;  /* entries that named nothing of ours */
+	_Atomic int overrun_told; /* CQ_OVERRUN raised */
 };
 
+/* A channel (vfio_channel.c): its fd readable once an armed cq has a
+ * completion, which a thread of its own looks for on a timer. */
 struct gz_vf_channel {
-	struct gz_channel base;	  /* base.pub.fd: an epoll set of timerfd */
-	int timerfd;		  /* one-shot: the next look */
+	struct gz_channel base; /* base.pub.fd: an eventfd, "look now" */
+	struct gz_vf_ctx *ctx;
+	int timerfd;		  /* one-shot: the looker's next look */
 	_Atomic uint64_t wait_ns; /* the gap to it */
-	int efd;		  /* eventfd: the device is gone */
+	int stopfd;		  /* eventfd: the looker ends */
+	pthread_t looker;
+	int has_looker;
 	uint32_t idx;
 };
 
@@ -191,6 +205,12 @@ struct gz_vf_wqe {
 	uint8_t inline_read; /* COPY from the completion's result */
 };
 
+/* A posted receive as we keep it: the ring's copy is the engine's. */
+struct gz_vf_rwqe {
+	uint64_t wr_id;
+	uint32_t cap; /* bytes its buffers hold (at most UINT32_MAX) */
+};
+
 struct gz_vf_qp {
 	struct gz_qp base;
 	struct gz_vf_ctx *ctx;
@@ -200,6 +220,7 @@ struct gz_vf_qp {
 	struct gz_vf_cq *scq, *rcq;
 	uint32_t domain; /* the pd's key domain, the bridge's pd */
 	uint32_t max_inline, max_sge, max_recv_sge;
+	int msg; /* the engine delivers messages (GZ_BRIDGE_CAP_MSG) */
 	_Atomic uint32_t told;	/* its QP_ERR raised */
 	_Atomic uint32_t state; /* GENZIO_QPS_* as we tell it */
 	uint32_t err_status;
@@ -219,7 +240,32 @@ struct gz_vf_qp {
 	_Atomic uint64_t bounce_head;
 	const struct gz_lkey *lkeys;
 	uint32_t max_mr;
+	/* the receive ring (vfio_recv.c): rq_ent entries (0: none), the
+	 * poster's tail, the poller's head */
+	struct gz_vf_rwqe *rwqe;
+	uint32_t rq_ent;
+	uint32_t rdm_us; /* GENZIO_QP_ATTR_RDM_TIMEOUT, 0: the engine's */
+	_Atomic uint64_t rq_tail;
+	_Atomic uint64_t rq_head;
 };
+
+/* The queue pair that entry qp number @n (its qp_num, the record's tag) of @cq names, if it is ours and
+ * completes its sends (@recv 0) or its receives (1) there. */
+static inline struct gz_vf_qp *gz_vf_entry_qp(const struct gz_vf_cq *cq,
+					      uint32_t n, int recv)
+{
+	struct gz_vf_qp *qp;
+
+	if (GZ_VF_QPN_IDX(n) >= GZ_BRIDGE_MAX_QP)
+		return NULL;
+	qp = atomic_load_explicit(&cq->ctx->qp[GZ_VF_QPN_IDX(n)],
+				  memory_order_acquire);
+	/* all of its number: a predecessor's entries name another */
+	return qp && qp->base.pub.qp_num == n &&
+			   (recv ? qp->rcq : qp->scq) == cq
+		   ? qp
+		   : NULL;
+}
 
 static inline struct gz_vf_qp *gz_vf_qp_of(struct genzio_qp *q)
 {
@@ -262,6 +308,12 @@ int gz_vf_post_send(struct genzio_qp *qp, struct genzio_send_wr *wr,
 		    struct genzio_send_wr **bad);
 int gz_vf_post_recv(struct genzio_qp *qp, struct genzio_recv_wr *wr,
 		    struct genzio_recv_wr **bad);
+/* Receive completion @e of @cq (vfio_recv.c): 1 and *@wc, or 0 (it names
+ * no receive of ours outstanding: dropped, counted). */
+int gz_vf_recv_take(struct gz_vf_cq *cq, const struct gz_xdm_cqe *e,
+		    struct genzio_wc *wc);
+/* The device is gone: @qp's receives complete FLUSHED, at most @n. */
+int gz_vf_recv_flush(struct gz_vf_qp *qp, int n, struct genzio_wc *wc);
 /* What a completed request leaves to do: its result where it goes, its
  * bounce bytes back (vfio_post.c). */
 /* Return: a status that overrides the engine's success (LOC_PROT: the

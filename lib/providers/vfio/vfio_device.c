@@ -286,12 +286,16 @@ static void fill_attr(struct gz_vf_ctx *ctx, const char *dev, uint64_t page)
 	snprintf(a->name, sizeof(a->name), "%s", dev);
 	snprintf(a->provider, sizeof(a->provider), "vfio");
 	/* the engine's software data mover: Gen-Z's atomics and statuses,
-	 * a failed request leaves the queue pair in RTS. Not yet: messages,
-	 * RD; never on this bridge: load/store of other components (no
+	 * a failed request leaves the queue pair in RTS; messages where the
+	 * engine delivers them. Not yet: RD, receives outside data space;
+	 * never on this bridge: load/store of other components (no
 	 * isolation to give it), DMA (REG_ANY), interrupts. */
 	a->caps = GENZIO_CAP_RMA | GENZIO_CAP_ATOMIC | GENZIO_CAP_SYNC |
 		  GENZIO_CAP_FINE_STATUS | GENZIO_CAP_QP_SURVIVES_FAULT |
-		  (page >= GZ_PAGE_2M ? GENZIO_CAP_HUGE_PAGES : 0);
+		  (page >= GZ_PAGE_2M ? GENZIO_CAP_HUGE_PAGES : 0) |
+		  (ctx->m.caps & GZ_BRIDGE_CAP_MSG
+		       ? GENZIO_CAP_MSG | GENZIO_CAP_WRITE_IMM
+		       : 0);
 	/* a host process whose lock the engine honours lives without
 	 * beating; a guest beats (poll, waits, the event fd) */
 	if (ctx->locked && (ctx->m.caps & GZ_BRIDGE_CAP_LOCKS))

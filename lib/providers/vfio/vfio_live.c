@@ -30,14 +30,33 @@ static void qp_watch(struct gz_vf_ctx *ctx)
 		    atomic_load(&qp->flush) ||
 		    gz_vslot_qp_state(&ctx->slot, i) == GZ_BRIDGE_QP_RTS)
 			continue;
-		/* RETRY_EXC: the engine completes the rest FLUSHED itself */
+		/* RETRY_EXC, REM_QP: the engine completes the rest FLUSHED
+		 * itself */
 		st = GZ_READ_ONCE(ctx->slot.s->qp[i].status);
 		if (gz_vslot_qp_state(&ctx->slot, i) == GZ_BRIDGE_QP_ERR &&
-		    st == GZ_XDM_ST_RETRY_EXC)
+		    (st == GZ_XDM_ST_RETRY_EXC || st == GZ_XDM_ST_REM_QP))
 			continue;
 		st = st && st <= 0xff ? st : GENZIO_WC_GENERAL_ERR;
 		gz_vf_qp_flush(qp, st);
 		gz_vf_qp_failed(qp, st);
+	}
+}
+
+/* A cq a message found full (the engine's word) says so by CQ_OVERRUN
+ * as well as in poll: once, whichever comes first (under the ctx lock,
+ * so no cq goes meanwhile). */
+static void cq_watch(struct gz_vf_ctx *ctx)
+{
+	for (uint32_t i = 0; i < GZ_BRIDGE_MAX_CQ; i++) {
+		struct gz_vf_cq *cq = ctx->cq[i];
+		struct genzio_event e = {.type = GENZIO_EVENT_CQ_OVERRUN};
+
+		if (!cq || atomic_load(&cq->overrun_told) ||
+		    !gz_vslot_cq_overrun(&ctx->slot, cq->idx) ||
+		    atomic_exchange(&cq->overrun_told, 1))
+			continue;
+		e.cq = &cq->base.pub;
+		gz_event_push(&ctx->base, &e);
 	}
 }
 
@@ -73,8 +92,10 @@ void gz_vf_liveness(struct gz_vf_ctx *ctx, int force)
 	else if (reaped)
 		why = "the bridge's engine reaped our slot (no beat for ten "
 		      "seconds: stopped?)";
-	else
+	else {
 		qp_watch(ctx);
+		cq_watch(ctx);
+	}
 	if (why)
 		gz_device_fatal(&ctx->base, GENZIO_WC_FATAL, why);
 	gz_ctx_unlock(&ctx->base);

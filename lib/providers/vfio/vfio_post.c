@@ -89,16 +89,13 @@ bounce_take(struct gz_vf_qp *qp, struct gz_vf_wqe *w, uint64_t len)
 	return 0;
 }
 
-/* Gather @wr's scatter list into the window at @off. */
-static void gather(struct gz_vf_qp *qp, const struct genzio_send_wr *wr,
-		   uint64_t off)
+/* Gather @wr's scatter list to @dst (inline: any memory, no key). */
+static void gather_to(uint8_t *dst, const struct genzio_send_wr *wr)
 {
-	uint8_t *p = gz_vf_win(qp->ctx, off);
-
 	for (int i = 0; i < wr->num_sge; i++) {
-		memcpy(p, (void *)(uintptr_t)wr->sg_list[i].addr,
+		memcpy(dst, (void *)(uintptr_t)wr->sg_list[i].addr,
 		       wr->sg_list[i].length);
-		p += wr->sg_list[i].length;
+		dst += wr->sg_list[i].length;
 	}
 }
 
@@ -191,7 +188,7 @@ static int rma_local(struct gz_vf_qp *qp, const struct genzio_send_wr *wr,
 		return ret;
 	*laddr = w->bounce_off;
 	if (write)
-		gather(qp, wr, w->bounce_off);
+		gather_to(gz_vf_win(qp->ctx, w->bounce_off), wr);
 	else
 		w->kind = GZ_VF_WQE_COPY;
 	return 0;
@@ -201,6 +198,50 @@ static void keep_sges(struct gz_vf_wqe *w, const struct genzio_send_wr *wr)
 {
 	w->num_sge = (uint32_t)wr->num_sge;
 	memcpy(w->sge, wr->sg_list, sizeof(w->sge[0]) * (size_t)wr->num_sge);
+}
+
+/* A message (SEND, SEND_IMM, WRITE_IMM): an inline SEND travels whole
+ * in an ENQA entry; other inline bytes through the bounce area; the
+ * rest names its local range as a WRITE does. 0 or -errno. */
+static int msg_build(struct gz_vf_qp *qp, const struct genzio_send_wr *wr,
+		     struct gz_xdm_cmd *c, struct gz_vf_wqe *w, uint16_t *op)
+{
+	uint64_t len = sge_total(wr);
+	int ret;
+
+	w->opcode = wr->opcode == GENZIO_WR_WRITE_IMM ? GENZIO_WC_WRITE
+						      : GENZIO_WC_SEND;
+	w->len = (uint32_t)len;
+	if ((wr->send_flags & GENZIO_SEND_INLINE) &&
+	    wr->opcode == GENZIO_WR_SEND && len && len <= GZ_XDM_ENQA_MAX) {
+		struct gz_xdm_enqa *e = (struct gz_xdm_enqa *)(void *)c;
+
+		e->ctxid = qp->peer_idx | (uint32_t)(len - 1) << 24;
+		gather_to(e->payload, wr);
+		*op = GZ_XDM_ENQA;
+		return 0;
+	}
+	c->length = w->len;
+	if (wr->send_flags & GENZIO_SEND_INLINE) {
+		ret = bounce_take(qp, w, len);
+		if (ret)
+			return ret;
+		gather_to(gz_vf_win(qp->ctx, w->bounce_off), wr);
+		c->op.laddr = w->bounce_off;
+	} else if ((ret = rma_local(qp, wr, 1, w, &c->op.laddr))) {
+		return ret;
+	}
+	*op = GZ_XDM_SEND;
+	if (wr->opcode == GENZIO_WR_WRITE_IMM) {
+		*op = GZ_XDM_PUT;
+		c->rkey = wr->rdma.rkey;
+		c->raddr = wr->rdma.remote_addr;
+	}
+	if (wr->opcode != GENZIO_WR_SEND) {
+		*op |= GZ_XDM_FLAG_IMM;
+		c->op.operand = wr->imm_data;
+	}
+	return 0;
 }
 
 /* Command @c and shadow entry @w for @wr: 0 or -errno. */
@@ -252,8 +293,13 @@ static int build(struct gz_vf_qp *qp, const struct genzio_send_wr *wr,
 	case GENZIO_WR_SEND:
 	case GENZIO_WR_SEND_IMM:
 	case GENZIO_WR_WRITE_IMM:
-		return -EOPNOTSUPP; /* GENZIO_CAP_MSG is clear */
-	default:		    /* atomics: checked by gz_wr_check */
+		if (GZ_UNLIKELY(!qp->msg))
+			return -EOPNOTSUPP; /* GENZIO_CAP_MSG is clear */
+		ret = msg_build(qp, wr, c, w, &op);
+		if (ret)
+			return ret;
+		break;
+	default: /* atomics: checked by gz_wr_check */
 		w->opcode = GENZIO_WC_ATOMIC;
 		w->len = wr->atomic.size;
 		op = gz_xdm_atomic_opcode(wr->opcode);
@@ -303,8 +349,11 @@ static __attribute__((noinline)) int flushed(const struct genzio_send_wr *wr,
 		break;
 	case GENZIO_WR_SEND:
 	case GENZIO_WR_SEND_IMM:
+		w->opcode = GENZIO_WC_SEND;
+		break;
 	case GENZIO_WR_WRITE_IMM:
-		return -EOPNOTSUPP;
+		w->opcode = GENZIO_WC_WRITE;
+		break;
 	default:
 		w->opcode = GENZIO_WC_ATOMIC;
 	}
@@ -347,7 +396,8 @@ static int post_one(struct gz_vf_qp *qp, const struct genzio_send_wr *wr)
 		return ret;
 	w->bounce_end = qp->bounce_tail;
 	c.cidx = (uint16_t)tail;
-	c.context = tail;
+	if ((c.opflags & GZ_XDM_OPCODE_MASK) != GZ_XDM_ENQA)
+		c.context = tail; /* ENQA: its payload is there */
 	/* the shadow entry before the command: its completion may come
 	 * at once, and poll takes only sequences below the tail */
 	atomic_store_explicit(&qp->tail, tail + 1, memory_order_release);
@@ -372,38 +422,4 @@ int gz_vf_post_send(struct genzio_qp *pub, struct genzio_send_wr *wr,
 		}
 	}
 	return 0;
-}
-
-/* A receive that could never be taken, messages or not: -EINVAL (the
- * fast path says nothing: README). */
-static int recv_bad(const struct gz_vf_qp *qp, const struct genzio_recv_wr *wr)
-{
-	uint64_t off;
-
-	if (wr->num_sge < 0 || (uint32_t)wr->num_sge > qp->max_recv_sge ||
-	    (wr->num_sge && !wr->sg_list))
-		return -EINVAL;
-	for (int i = 0; i < wr->num_sge; i++) {
-		const struct genzio_sge *s = &wr->sg_list[i];
-
-		/* registered for local write, and in data space
-		 * (GENZIO_CAP_RECV_ANY is clear) */
-		if (!gz_lkey_ok(qp->lkeys, qp->max_mr, s->lkey, qp->domain,
-				s->addr, s->length,
-				GENZIO_ACCESS_LOCAL_WRITE) ||
-		    !gz_vf_in_win(qp->ctx, s->addr, s->length, &off))
-			return -EINVAL;
-	}
-	return 0;
-}
-
-int gz_vf_post_recv(struct genzio_qp *pub, struct genzio_recv_wr *wr,
-		    struct genzio_recv_wr **bad)
-{
-	struct gz_vf_qp *qp = gz_vf_qp_of(pub);
-	int ret = recv_bad(qp, wr);
-
-	*bad = wr;
-	/* no messages on the bridge yet: GENZIO_CAP_MSG is clear */
-	return ret ? ret : -EOPNOTSUPP;
 }

@@ -62,11 +62,35 @@ int gz_vf_qp_create(struct genzio_pd *pd, const struct genzio_qp_attr *attr,
 	if (!qp)
 		return -ENOMEM;
 	qp->depth = gz_roundup_pow2(attr->sq_depth);
+	qp->rq_ent = attr->rq_depth ? gz_roundup_pow2(attr->rq_depth) : 0;
 	qp->wqe = calloc(qp->depth, sizeof(*qp->wqe));
-	if (!qp->wqe) {
+	qp->rwqe = calloc(qp->rq_ent ? qp->rq_ent : 1, sizeof(*qp->rwqe));
+	if (!qp->wqe || !qp->rwqe) {
+		free(qp->wqe);
+		free(qp->rwqe);
 		free(qp);
 		return -ENOMEM;
 	}
+	/* a ring a destroy left to a slow engine, which has reset it since */
+	gz_vslot_rq_free(&ctx->slot, idx);
+	if (qp->rq_ent) {
+		int ret = gz_vslot_rq_create(&ctx->slot, idx, qp->rq_ent);
+
+		if (ret) {
+			free(qp->wqe);
+			free(qp->rwqe);
+			free(qp);
+			return gz_err(ret, "a receive ring of %u entries: %s",
+				      gz_roundup_pow2(attr->rq_depth),
+				      ret == -ENOSPC
+					  ? "the slot's queue area is full"
+					  : strerror(-ret));
+		}
+	}
+	qp->rdm_us = attr->comp_mask & GENZIO_QP_ATTR_RDM_TIMEOUT
+			 ? (attr->rdm_timeout_us ? attr->rdm_timeout_us : 1)
+			 : 0;
+	qp->msg = !!(ctx->m.caps & GZ_BRIDGE_CAP_MSG);
 	qp->ctx = ctx;
 	qp->idx = idx;
 	qp->ring_ent = qp->depth;
@@ -83,7 +107,8 @@ int gz_vf_qp_create(struct genzio_pd *pd, const struct genzio_qp_attr *attr,
 	qp->base.pub.post_recv = gz_vf_post_recv;
 	qp->base.pub.user_context = attr->user_context;
 	qp->base.pub.context = &ctx->base;
-	qp->base.pub.qp_num = idx + 1; /* 0 names none */
+	/* 0 names none; a successor at the same index is another */
+	qp->base.pub.qp_num = (++ctx->qp_made[idx] & 0x3fffffu) << 10 | (idx + 1);
 	qp->base.pub.qp_type = attr->qp_type;
 	qp->scq->users++;
 	qp->rcq->users++;
@@ -165,12 +190,12 @@ int gz_vf_verbs_addr(struct genzio_context *base,
 			      "GCID %#x is no slot of this "
 			      "bridge (subnet %#x, %u slots)",
 			      g, ctx->m.subnet, ctx->m.nslots);
-	if (!d->qpn || d->qpn > GZ_BRIDGE_MAX_QP)
+	if (GZ_VF_QPN_IDX(d->qpn) >= GZ_BRIDGE_MAX_QP)
 		return gz_err(-EINVAL,
-			      "queue pair number %u: a slot's are 1 "
-			      "to %u",
+			      "queue pair number %#x: a slot's are 1 "
+			      "to %u in the low 10 bits",
 			      d->qpn, GZ_BRIDGE_MAX_QP);
-	gz_le32_put(buf, d->qpn - 1);
+	gz_le32_put(buf, GZ_VF_QPN_IDX(d->qpn));
 	gz_le32_put(buf + 4, gen);
 	gz_le64_put(buf + 8, ctx->m.incarnation);
 	*gcid = g;
@@ -206,6 +231,9 @@ int gz_vf_qp_connect(struct genzio_qp *pub, uint32_t gcid, const uint8_t *a,
 	if (gz_le64_get(a + 8) != ctx->m.incarnation)
 		return gz_err(-EINVAL, "an address of another bridge (or of "
 				       "this one before its engine restarted)");
+	/* the engine takes the receives posted since the last reset */
+	gz_vslot_rq_start(&ctx->slot, qp->idx, (uint32_t)atomic_load(&qp->rq_head),
+			  qp->rdm_us, pub->qp_num);
 	ret = gz_vslot_qp_create(&ctx->slot, qp->idx, qp->ring_ent,
 				 qp->scq->idx, qp->rcq->idx, qp->domain, gcid,
 				 idx, gz_le32_get(a + 4));
@@ -311,6 +339,7 @@ static int engine_forget(struct gz_vf_qp *qp)
 {
 	struct gz_vf_ctx *ctx = qp->ctx;
 	uint64_t tail = atomic_load(&qp->tail);
+	uint64_t rq_tail = atomic_load(&qp->rq_tail);
 	int done = 1;
 
 	gz_vslot_qp_reset(&ctx->slot, qp->idx);
@@ -329,8 +358,11 @@ static int engine_forget(struct gz_vf_qp *qp)
 	/* a poll that read the old head may store it after ours: store
 	 * again once it is out */
 	atomic_store(&qp->head, tail);
+	atomic_store(&qp->rq_head, rq_tail);
 	gz_vf_cq_drain(qp->scq);
+	gz_vf_cq_drain(qp->rcq);
 	atomic_store(&qp->head, tail);
+	atomic_store(&qp->rq_head, rq_tail);
 	atomic_store(&qp->bounce_head, qp->bounce_tail);
 	return done;
 }
@@ -366,6 +398,7 @@ void gz_vf_qp_destroy(struct genzio_qp *pub)
 	 * the bounce area its commands name */
 	if (engine_forget(qp)) {
 		gz_vslot_qp_free(&ctx->slot, qp->idx);
+		gz_vslot_rq_free(&ctx->slot, qp->idx);
 		if (qp->has_bounce)
 			gz_vf_win_give(ctx, qp->bounce);
 	} else {
@@ -375,5 +408,6 @@ void gz_vf_qp_destroy(struct genzio_qp *pub)
 	qp->scq->users--;
 	qp->rcq->users--;
 	free(qp->wqe);
+	free(qp->rwqe);
 	free(qp);
 }

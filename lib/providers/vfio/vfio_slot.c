@@ -266,28 +266,40 @@ static uint32_t ring_units(uint32_t ent)
 			  GZ_VSLOT_UNIT);
 }
 
-uint64_t gz_vslot_ring_alloc(struct gz_vslot *v, uint32_t ent)
+/* @bytes of the queue area, zeroed: their offset in the slot, or 0. */
+static uint64_t area_alloc(struct gz_vslot *v, uint64_t bytes)
 {
-	uint32_t n = ring_units(ent), total = v->ring_units;
+	uint32_t n = (uint32_t)((bytes + GZ_VSLOT_UNIT - 1) / GZ_VSLOT_UNIT);
 
-	for (uint32_t at = 0; n && at + n <= total; at++) {
+	for (uint32_t at = 0; n && at + n <= v->ring_units; at++) {
 		if (!units_free(v, at, n))
 			continue;
 		units_set(v, at, n, 1);
 		memset(v->base + v->queues_off + (uint64_t)at * GZ_VSLOT_UNIT,
-		       0, (uint64_t)ent * 64);
+		       0, bytes);
 		return v->queues_off + (uint64_t)at * GZ_VSLOT_UNIT;
 	}
 	return 0;
 }
 
-void gz_vslot_ring_free(struct gz_vslot *v, uint64_t off, uint32_t ent)
+static void area_free(struct gz_vslot *v, uint64_t off, uint64_t bytes)
 {
-	uint32_t n = ring_units(ent);
+	uint32_t n = (uint32_t)((bytes + GZ_VSLOT_UNIT - 1) / GZ_VSLOT_UNIT);
 
 	if (n && off >= v->queues_off)
 		units_set(v, (uint32_t)((off - v->queues_off) / GZ_VSLOT_UNIT),
 			  n, 0);
+}
+
+uint64_t gz_vslot_ring_alloc(struct gz_vslot *v, uint32_t ent)
+{
+	return ring_units(ent) ? area_alloc(v, (uint64_t)ent * 64) : 0;
+}
+
+void gz_vslot_ring_free(struct gz_vslot *v, uint64_t off, uint32_t ent)
+{
+	if (ring_units(ent))
+		area_free(v, off, (uint64_t)ent * 64);
 }
 
 int gz_vslot_cq_create(struct gz_vslot *v, uint32_t n, uint32_t ent)
@@ -307,6 +319,7 @@ int gz_vslot_cq_create(struct gz_vslot *v, uint32_t n, uint32_t ent)
 	/* never 0, never the last one's: the engine starts it afresh */
 	r->epoch = ++v->cq_epoch[n] ? v->cq_epoch[n] : ++v->cq_epoch[n];
 	atomic_store(&r->cons, 0);
+	atomic_store(&r->overrun, 0);
 	v->cq[n] = (struct gz_vslot_cq){
 	    .ent = (struct gz_xdm_cqe *)(void *)(v->base + off),
 	    .mask = ent - 1,
@@ -366,6 +379,51 @@ int gz_vslot_qp_create(struct gz_vslot *v, uint32_t n, uint32_t ent,
 	/* the description before the request that says it is complete */
 	atomic_store_explicit(&r->want, GZ_BRIDGE_QP_RTS, memory_order_release);
 	return 0;
+}
+
+int gz_vslot_rq_create(struct gz_vslot *v, uint32_t n, uint32_t ent)
+{
+	struct gz_bridge_qp *r;
+	uint64_t off;
+
+	if (v->lost)
+		return -ENODEV;
+	if (n >= GZ_BRIDGE_MAX_QP || v->rq[n].ent || !ent ||
+	    (ent & (ent - 1)) || ent > GZ_BRIDGE_MAX_RING)
+		return -EINVAL;
+	if (!(off = area_alloc(v, (uint64_t)ent * sizeof(struct gz_bridge_rqe))))
+		return -ENOSPC;
+	r = &v->s->qp[n];
+	r->rq_off = off;
+	r->rq_ent = ent;
+	v->rq[n] = (struct gz_vslot_rq){
+	    .ent = (struct gz_bridge_rqe *)(void *)(v->base + off),
+	    .mask = ent - 1,
+	};
+	return 0;
+}
+
+void gz_vslot_rq_start(struct gz_vslot *v, uint32_t n, uint32_t first,
+		       uint32_t rdm_us, uint32_t tag)
+{
+	if (v->lost || n >= GZ_BRIDGE_MAX_QP)
+		return;
+	v->s->qp[n].rq_first = first;
+	v->s->qp[n].rdm_us = rdm_us;
+	v->s->qp[n].tag = tag;
+}
+
+void gz_vslot_rq_free(struct gz_vslot *v, uint32_t n)
+{
+	if (n >= GZ_BRIDGE_MAX_QP || !v->rq[n].ent)
+		return;
+	area_free(v, (uint64_t)((uint8_t *)v->rq[n].ent - v->base),
+		  (uint64_t)(v->rq[n].mask + 1) * sizeof(struct gz_bridge_rqe));
+	memset(&v->rq[n], 0, sizeof(v->rq[n]));
+	if (!v->lost) {
+		v->s->qp[n].rq_off = 0;
+		v->s->qp[n].rq_ent = 0;
+	}
 }
 
 void gz_vslot_qp_free(struct gz_vslot *v, uint32_t n)

@@ -38,6 +38,12 @@ struct gz_vslot_cq {
 	uint32_t mask, shift, head;
 };
 
+/* A receive ring: entries the component writes, its tail. */
+struct gz_vslot_rq {
+	struct gz_bridge_rqe *ent;
+	uint32_t mask;
+};
+
 struct gz_vslot {
 	const struct gz_bridge_map *m;
 	struct gz_bridge_slot *s;
@@ -57,6 +63,7 @@ struct gz_vslot {
 	uint32_t cq_epoch[GZ_BRIDGE_MAX_CQ];
 	struct gz_cmdq sq[GZ_BRIDGE_MAX_QP];
 	struct gz_vslot_cq cq[GZ_BRIDGE_MAX_CQ];
+	struct gz_vslot_rq rq[GZ_BRIDGE_MAX_QP];
 };
 
 /* @len bytes at @base as a bridge: 0, -ENODEV (no magic: no engine
@@ -107,6 +114,39 @@ int gz_vslot_qp_create(struct gz_vslot *v, uint32_t n, uint32_t ent,
 		       uint32_t scq, uint32_t rcq, uint32_t pd,
 		       uint32_t peer_gcid, uint32_t peer_qpn,
 		       uint32_t peer_gen);
+/* Queue pair @n's receive ring of @ent entries (a power of two) from the
+ * queue area, named in its description from now on: 0, -EINVAL, -ENOSPC.
+ * Receives may be posted into it before the queue pair is created. */
+int gz_vslot_rq_create(struct gz_vslot *v, uint32_t n, uint32_t ent);
+/* Before gz_vslot_qp_create(): the engine takes receive @first first, a
+ * message of ours waits @rdm_us for the receiver's (0: 100 ms), and our
+ * completions name us by @tag. */
+void gz_vslot_rq_start(struct gz_vslot *v, uint32_t n, uint32_t first,
+		       uint32_t rdm_us, uint32_t tag);
+/* Give it back, once the engine has the queue pair in RESET. */
+void gz_vslot_rq_free(struct gz_vslot *v, uint32_t n);
+/* Receive entry @seq of queue pair @n's ring, to fill before the tail
+ * that covers it is rung. */
+static inline struct gz_bridge_rqe *gz_vslot_rqe(const struct gz_vslot *v,
+						 uint32_t n, uint32_t seq)
+{
+	return &v->rq[n].ent[seq & v->rq[n].mask];
+}
+/* Receives up to @tail (exclusive) are posted: the doorbell. */
+static inline void gz_vslot_rq_ring(struct gz_vslot *v, uint32_t n,
+				    uint32_t tail)
+{
+	if (!v->lost)
+		atomic_store_explicit(&v->s->qp[n].rq_tail, tail,
+				      memory_order_release);
+}
+/* Whether cq @n overran (a message found it full): in error for good. */
+static inline int gz_vslot_cq_overrun(const struct gz_vslot *v, uint32_t n)
+{
+	return !v->lost &&
+	       atomic_load_explicit(&v->s->cq[n].overrun, memory_order_relaxed);
+}
+
 /* Give queue pair @n's ring back, once the engine has it in RESET. */
 void gz_vslot_qp_free(struct gz_vslot *v, uint32_t n);
 /* Ask for queue pair @n back in RESET (after an ERR, say); it may be

@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: MIT
+/* The bridge engine tests' fixture (bridge_fixture.h). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "bridge_fixture.h"
+
+struct gz_bridge_engine e;
+struct gz_bridge_map m;
+uint8_t *mem;
+uint64_t now = 1;
+struct gz_vslot a, b;
+int beat_b = 1; /* b lives */
+
+/* One engine round; both components' heartbeats go on (b's while it
+ * lives), as their processes' would. */
+void step(void)
+{
+	if (a.s)
+		gz_vslot_beat(&a);
+	if (b.s && beat_b)
+		gz_vslot_beat(&b);
+	gz_bridge_engine_step(&e, now, 64);
+}
+
+/* One thread plays both sides: the clock a claim waits on steps the
+ * engine, and a millisecond passes each time. */
+uint64_t clock_stepping(void)
+{
+	gz_bridge_engine_step(&e, now, 64);
+	return now += 1000000;
+}
+
+void claim(struct gz_vslot *v)
+{
+	cr_assert_eq(gz_vslot_claim(&m, v, clock_stepping, SEC), 0);
+	cr_assert_eq(atomic_load(&v->s->state), GZ_BRIDGE_ATTACHED);
+}
+
+/* Queue pair @n (64 entries, cq @n for both queues) paired with @peer's
+ * queue pair @pn, of protection domain @pd; then RTS. */
+void qp_up(struct gz_vslot *v, uint32_t n, const struct gz_vslot *peer,
+	   uint32_t pn, uint32_t pd)
+{
+	cr_assert_eq(gz_vslot_cq_create(v, n, 64), 0);
+	cr_assert_eq(gz_vslot_qp_create(v, n, 64, n, n, pd, peer->gcid, pn, 0),
+		     0);
+	step();
+}
+
+void key(struct gz_vslot *v, uint32_t rkey, uint32_t pd, uint64_t off,
+	 uint64_t len, uint32_t access)
+{
+	cr_assert_eq(gz_vslot_key_add(v, rkey, pd, off, len, VA + off, access),
+		     0);
+}
+
+/* Post, run the engine, and return the one completion's status. */
+uint8_t run(struct gz_vslot *v, uint32_t n, struct gz_xdm_cmd cmd,
+	    struct gz_xdm_cqe *out)
+{
+	struct gz_xdm_cqe x;
+
+	cmd.opflags |= GZ_XDM_FLAG_SIGNAL;
+	cr_assert_eq(gz_vslot_post(v, n, &cmd), 0);
+	step();
+	cr_assert(gz_vslot_poll(v, n, out ? out : &x), "no completion");
+	return (out ? out : &x)->status;
+}
+
+void setup(void)
+{
+	mem = mmap(NULL, LEN, PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	cr_assert_neq(mem, MAP_FAILED);
+	cr_assert_eq(gz_bridge_engine_init(&e, mem, LEN, 0, 1), 0);
+	cr_assert_eq(e.nslots, 2);
+	cr_assert_eq(gz_bridge_map_check(mem, LEN, &m), 0);
+	now = 1;
+	beat_b = 1;
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	claim(&a);
+	claim(&b);
+	cr_assert_eq(a.gcid, 0x1001);
+	cr_assert_eq(b.gcid, 0x1002);
+	qp_up(&a, 0, &b, 0, 7);
+	qp_up(&b, 0, &a, 0, 9);
+	cr_assert_eq(gz_vslot_qp_state(&a, 0), GZ_BRIDGE_QP_RTS);
+	key(&b, 0xabc, 9, 0, 65536,
+	    GENZIO_ACCESS_REMOTE_WRITE | GENZIO_ACCESS_REMOTE_READ |
+		GENZIO_ACCESS_REMOTE_ATOMIC);
+	key(&b, 0xdef, 9, 65536, 4096, GENZIO_ACCESS_REMOTE_READ);
+	key(&b, 0x777, 8, 0, 4096, GENZIO_ACCESS_REMOTE_WRITE); /* other pd */
+}
+
+void teardown(void)
+{
+	munmap(mem, LEN);
+}
