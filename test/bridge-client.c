@@ -198,6 +198,41 @@ static int rma(struct gz_bridge_map *m)
 	return failed;
 }
 
+/* Entries of garbage on @v's ring: an unknown opcode, a local range
+ * outside the window, then random bytes (their completion asked for, to
+ * no peer of ours): each completes, its index echoed, and the engine
+ * goes on (a good write to @peer after them lands: the caller's). */
+static int corrupt(struct gz_vslot *v, uint32_t peer)
+{
+	struct gz_xdm_cmd c = cmd(0x7e, peer, 0, 8, VA, 0);
+	struct gz_xdm_cqe x;
+	uint64_t r = 0x9e3779b97f4a7c15ull;
+
+	if (run(v, c, &x) != GZ_XDM_ST_GENERAL_ERR)
+		return 0;
+	c = cmd(GZ_XDM_PUT, peer, v->window_len - 4, 8, VA, 0);
+	if (run(v, c, &x) != GZ_XDM_ST_LOC_PROT)
+		return 0;
+	for (uint16_t i = 0; i < 8; i++) {
+		uint64_t w[8];
+
+		for (int k = 0; k < 8; k++) {
+			r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+			w[k] = r;
+		}
+		memcpy(&c, w, sizeof(c));
+		c.opflags |= GZ_XDM_FLAG_SIGNAL;
+		c.cidx = i;
+		if (c.gcid == peer)
+			c.gcid ^= 1;
+		if (run(v, c, &x) < 0 || x.cidx != i) {
+			printf("# random entry %u: no completion\n", i);
+			return 0;
+		}
+	}
+	return 1;
+}
+
 /* Component @n of two processes: the first waits for the second to
  * write its window and raise its flag, then does the same back. */
 static int peer(struct gz_bridge_map *m, int n)
@@ -227,6 +262,9 @@ static int peer(struct gz_bridge_map *m, int n)
 	report("paired", !ready(&v, other));
 	fill(want, (uint32_t)(3 - n));
 	fill(v.window + 8192, (uint32_t)n);
+	if (n == 2)
+		report("corrupted_entries_complete_in_error_and_it_goes_on",
+		       corrupt(&v, other));
 	if (n == 2)
 		report(
 		    "writes_and_raises_the_first",

@@ -481,3 +481,54 @@ Test(msg, rd_sender_keeps_each_receivers_queue_apart)
 	gzt_ep_close(&s);
 }
 
+
+Test(msg, a_queue_pair_made_again_inherits_no_receive_of_its_predecessor)
+{
+	GZT_REQUIRE(MSG);
+	struct gzt_ep s, r;
+	struct genzio_wc wc;
+	struct genzio_qp_attr qa = {
+		.qp_type = GENZIO_QPT_RC, .sq_depth = 64, .rq_depth = 64,
+		.max_send_sge = 1, .max_recv_sge = 1,
+	};
+
+	pair(&s, &r);
+	for (int i = 0; i < 5; i++)
+		post_recv(&r, 64, 4096, 1 + (uint64_t)i);
+	/* r's queue pair goes (its receives with it) and another, likely at
+	 * the same place, connects before it posts any */
+	qa.send_cq = qa.recv_cq = r.cq;
+	cr_assert_eq(gzt_qp_replace(&r, &qa, &s), 0);
+	gzt_fill(s.mem->addr, 100, 7);
+	send(&s, GENZIO_WR_SEND, 0, 100, 0, &wc);
+	cr_assert_eq(wc.status, GENZIO_WC_RDM_FULL, "%s",
+		     genzio_wc_status_str(wc.status));
+	for (int i = 0; i < 4096; i++)
+		cr_assert_eq(((char *)r.mem->addr)[64 + i], 0,
+			     "a receive of the old queue pair took it");
+	while (genzio_poll_cq(r.cq, 1, &wc) == 1)
+		cr_assert_neq(wc.opcode, GENZIO_WC_RECV,
+			      "a receive completed for the new queue pair");
+	gzt_ep_close(&s);
+	gzt_ep_close(&r);
+}
+
+Test(msg, a_send_from_a_bad_lkey_fails_at_once_without_a_receive)
+{
+	GZT_REQUIRE(MSG);
+	struct gzt_ep s, r;
+	struct genzio_wc wc;
+
+	pair(&s, &r);
+	struct genzio_sge sge = { s.info.addr, 16, s.mr->lkey ^ 0x10000 };
+	struct genzio_send_wr wr = { .wr_id = 1, .sg_list = &sge,
+				     .num_sge = 1, .opcode = GENZIO_WR_SEND };
+
+	/* the sender's own fault, before the receiver is asked for a
+	 * receive: not RDM_FULL after the receiver's timeout */
+	cr_assert_eq(gzt_post_wait(&s, &wr, &wc), 0);
+	cr_assert(gzt_local_fault_is(wc.status), "%s",
+		  genzio_wc_status_str(wc.status));
+	gzt_ep_close(&s);
+	gzt_ep_close(&r);
+}

@@ -31,8 +31,8 @@ static void msg_setup(void)
 	step();
 	cr_assert_eq(gz_vslot_rq_create(&b, 0, RQ), 0);
 	cr_assert_eq(gz_vslot_rq_create(&a, 0, 4), 0);
-	gz_vslot_rq_start(&b, 0, 0, 0, B_TAG);
-	gz_vslot_rq_start(&a, 0, 0, RDM_US, A_TAG);
+	gz_vslot_rq_start(&b, 0, 0, 0, 0, B_TAG);
+	gz_vslot_rq_start(&a, 0, 0, 0, RDM_US, A_TAG);
 	cr_assert_eq(gz_vslot_qp_create(&b, 0, 64, 0, 0, 9, a.gcid, 0, 0), 0);
 	step();
 	cr_assert_eq(gz_vslot_qp_create(&a, 0, 64, 0, 0, 7, b.gcid, 0, 0), 0);
@@ -334,6 +334,23 @@ Test(bridge_msg, a_full_receive_cq_overruns_once_and_consumes_nothing)
 	cr_assert_eq(gz_vslot_qp_state(&a, 0), GZ_BRIDGE_QP_RTS);
 }
 
+Test(bridge_msg, a_senders_own_faults_come_before_any_receive_is_asked_for)
+{
+	struct gz_xdm_cmd c = send(0, 8);
+
+	/* no receive posted: at once, not after a's wait for one */
+	cr_assert_eq(run(&a, 0, send(a.window_len - 4, 8), NULL),
+		     GZ_XDM_ST_LOC_PROT);
+	/* an immediate on what is no message */
+	c.opflags = GZ_XDM_GET | GZ_XDM_FLAG_IMM;
+	c.rkey = 0xabc;
+	c.raddr = VA;
+	cr_assert_eq(run(&a, 0, c, NULL), GZ_XDM_ST_GENERAL_ERR);
+	c.opflags = GZ_XDM_NOP | GZ_XDM_FLAG_IMM;
+	cr_assert_eq(run(&a, 0, c, NULL), GZ_XDM_ST_GENERAL_ERR);
+	cr_assert_eq(atomic_load(&b.s->cq[0].overrun), 0);
+}
+
 Test(bridge_msg, a_senders_local_range_is_checked_before_a_receive_is_taken)
 {
 	post_recv(0, 64);
@@ -378,6 +395,41 @@ Test(bridge_msg, a_queue_pair_whose_peer_is_lost_flushes_its_receives)
 	cr_assert(gz_vslot_poll(&b, 0, &x));
 	cr_assert_eq(x.status, GZ_XDM_ST_FLUSHED);
 	cr_assert_eq(x.cidx, 3);
+}
+
+Test(bridge_msg, a_queue_pair_made_again_starts_at_the_tail_it_is_given)
+{
+	struct gz_xdm_cqe s;
+
+	/* b posted 5, then its queue pair goes; the next at 0 has none */
+	for (int i = 0; i < 5; i++)
+		post_recv((uint64_t)i * 64, 64);
+	gz_vslot_qp_reset(&b, 0);
+	step();
+	gz_vslot_rq_start(&b, 0, 5, 5, 0, B_TAG + 1);
+	cr_assert_eq(gz_vslot_qp_create(&b, 0, 64, 0, 0, 9, a.gcid, 0, 0), 0);
+	gz_vslot_qp_reset(&a, 0);
+	step();
+	cr_assert_eq(gz_vslot_qp_create(&a, 0, 64, 0, 0, 7, b.gcid, 0, 0), 0);
+	step();
+	cr_assert_eq(gz_vslot_qp_state(&a, 0), GZ_BRIDGE_QP_RTS);
+	{
+		struct gz_xdm_cmd c = send(0, 8);
+
+		c.opflags |= GZ_XDM_FLAG_SIGNAL;
+		cr_assert_eq(gz_vslot_post(&a, 0, &c), 0);
+		step();
+		now += RDM_US * 1000ull + 1;
+		step();
+		cr_assert(gz_vslot_poll(&a, 0, &s));
+		cr_assert_eq(s.status, GZ_XDM_ST_RDM_FULL);
+	}
+	cr_assert(none_at_b());
+	/* the next one it posts is receive 5 */
+	rq_tail = 5;
+	post_recv(0, 64);
+	cr_assert_eq(run(&a, 0, send(0, 8), NULL), 0);
+	cr_assert_eq(recv_cqe().cidx, 5);
 }
 
 Test(bridge_msg, a_receive_ring_described_outside_the_queue_area_is_refused)

@@ -75,6 +75,26 @@ gz_rxe() {
 	gz_until 10 gz_port_active
 }
 
+# gz_eth: eth0 up as 10.0.0.IDX/24, the link between two guests (no rxe)
+gz_eth() { ip addr add "10.0.0.$(gz_idx)/24" dev eth0 && ip link set eth0 up; }
+
+# gz_ivshmem_vfio: bind every ivshmem function (1af4:1110) to vfio-pci;
+# GZ_IVSHMEM_N says how many are bound, GZ_IVSHMEM_FIRST the first's
+# address
+gz_ivshmem_vfio() {
+	_n=0 GZ_IVSHMEM_FIRST=
+	for _d in /sys/bus/pci/devices/*; do
+		[ "$(cat "$_d/vendor")" = 0x1af4 ] &&
+			[ "$(cat "$_d/device")" = 0x1110 ] || continue
+		echo vfio-pci >"$_d/driver_override"
+		basename "$_d" >/sys/bus/pci/drivers_probe
+		[ "$(basename "$(readlink "$_d/driver")")" = vfio-pci ] &&
+			_n=$((_n + 1))
+		GZ_IVSHMEM_FIRST=${GZ_IVSHMEM_FIRST:-$(basename "$_d")}
+	done
+	GZ_IVSHMEM_N=$_n
+}
+
 # gz_rxe_dummy: rxe0 on a new dummy0 (10.0.0.1/24): one guest, no NIC
 gz_rxe_dummy() {
 	[ -d /sys/module/dummy ] || modprobe dummy numdummies=0 || return 1

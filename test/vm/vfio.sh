@@ -58,6 +58,7 @@ kill -TERM $bpid 2>/dev/null; wait $bpid
 rm -f "$file"
 guest="bridge_guest_ivshmem bridge_guest_bridge_found \
 bridge_guest_second_claims_cid_2 bridge_guest_paired \
+bridge_guest_corrupted_entries_complete_in_error_and_it_goes_on \
 bridge_guest_writes_and_raises_the_first \
 bridge_guest_its_flag_raised_and_every_byte_landed"
 
@@ -75,7 +76,8 @@ for i in 0 1 2 3 4 5 6 7; do
 done
 set -- "$(real test/api api)=/gz/api" "$(real tools genzio-info)=/gz/genzio-info" \
 	"$(real bench genzio_perf)=/gz/genzio_perf" \
-	"$(real examples 01_write_read)=/gz/01_write_read"
+	"$(real examples 01_write_read)=/gz/01_write_read" \
+	"$(real examples 03_send_recv)=/gz/03_send_recv"
 lib=$(ls "$b"/lib/.libs/libgenzio.so.1 2>/dev/null) &&
 	set -- "$@" "$lib=/usr/lib/x86_64-linux-gnu/libgenzio.so.1"
 LD_LIBRARY_PATH=$b/lib/.libs "$here/run.sh" --timeout "$((secs * 3))" --cache "$cache" --out "$tmp/api" \
@@ -84,7 +86,33 @@ LD_LIBRARY_PATH=$b/lib/.libs "$here/run.sh" --timeout "$((secs * 3))" --cache "$
 kill -TERM $bpid 2>/dev/null; wait $bpid
 rm -f "$file"
 api="vfio_api_functions_bound vfio_genzio_info vfio_example_write_read \
-vfio_genzio_perf_runs"
+vfio_example_send_recv vfio_genzio_perf_runs"
+
+# two guests (two machines) on one bridge file, two functions each: the
+# API across them, every byte checked
+file=${GENZIO_SHM_DIR:-/dev/shm}/gzvmtwo$$
+rm -f "$file"
+"$b/tools/genzio-bridged" -q -n 4 -S 128 "$file" 2>"$tmp/bridged.err" &
+bpid=$!
+for i in $(seq 1 50); do [ -s "$file" ] && break; sleep 0.1; done
+fns=
+for i in 0 1; do
+	fns="$fns -object memory-backend-file,id=br$i,mem-path=$file,size=128M,share=on"
+	fns="$fns -device ivshmem-plain,memdev=br$i,addr=0x$((i + 8))"
+done
+LD_LIBRARY_PATH=$b/lib/.libs "$here/run.sh" --two --timeout "$((secs * 2))" \
+	--cache "$cache" --out "$tmp/two" \
+	--qemu "-device intel-iommu,intremap=on" --qemu "$fns" \
+	"$here/vfio-two.guest" "$@" \
+	"$(real examples 05_rc_pingpong)=/gz/05_rc_pingpong" \
+	"$(real examples 07_job_allgather)=/gz/07_job_allgather" \
+	2>>"$tmp/run.err" || rc=1
+kill -TERM $bpid 2>/dev/null; wait $bpid
+rm -f "$file"
+two1="vfio_two_functions_bound_1 vfio_two_peer_1 vfio_two_send_recv_server \
+vfio_two_pingpong_server vfio_two_job_ranks_0_1"
+two2="vfio_two_functions_bound_2 vfio_two_peer_2 vfio_two_send_recv_client \
+vfio_two_pingpong_client vfio_two_job_ranks_2_3"
 
 # the engine killed under a guest's stream of work
 file=${GENZIO_SHM_DIR:-/dev/shm}/gzvmfatal$$
@@ -126,7 +154,7 @@ tr -d '\r' <"$tmp/api/guest1.log" 2>/dev/null | sed -n 's/^TAP: //p' |
 nsuite=$(grep -cE '^(not )?ok ' "$tmp/suite.tap")
 
 # shellcheck disable=SC2086
-tap_plan $(($(echo $names $guest $api $fatal | wc -w) + 1 + \
+tap_plan $(($(echo $names $guest $api $two1 $two2 $fatal | wc -w) + 1 + \
 	(nsuite > 0 ? nsuite : 1)))
 # shellcheck disable=SC2086
 gz_vm_tap "$tmp/guest1.log" "vfio, edu:" $names
@@ -134,6 +162,10 @@ gz_vm_tap "$tmp/guest1.log" "vfio, edu:" $names
 gz_vm_tap "$tmp/bridge/guest1.log" "vfio, bridge:" $guest
 # shellcheck disable=SC2086
 gz_vm_tap "$tmp/api/guest1.log" "vfio, provider:" $api
+# shellcheck disable=SC2086
+gz_vm_tap "$tmp/two/guest1.log" "vfio, two guests:" $two1
+# shellcheck disable=SC2086
+gz_vm_tap "$tmp/two/guest2.log" "vfio, two guests:" $two2
 # shellcheck disable=SC2086
 gz_vm_tap "$tmp/fatal/guest1.log" "vfio, engine killed:" $fatal
 # what the guest's genzio-info and genzio_perf said, for the log

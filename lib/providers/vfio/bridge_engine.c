@@ -531,8 +531,11 @@ static int route(struct gz_bridge_engine *e, struct gz_bridge_eslot *es,
 		return GZ_XDM_ST_REM_QP;
 	if (!q->blocked_since)
 		q->blocked_since = now;
-	return now - q->blocked_since < e->timeout_ns ? -EAGAIN
-						      : GZ_XDM_ST_RETRY_EXC;
+	/* 1 s, or the queue pair's rdm_timeout_us when longer */
+	return now - q->blocked_since <
+		       (q->rdm_ns > e->timeout_ns ? q->rdm_ns : e->timeout_ns)
+		   ? -EAGAIN
+		   : GZ_XDM_ST_RETRY_EXC;
 }
 
 /* One command at the head of queue pair @n: 1 when executed (and its
@@ -557,6 +560,8 @@ static int run_one(struct gz_bridge_engine *e, struct gz_bridge_eslot *es,
 	memcpy(&c, gz_cmdq_head(&q->q), sizeof(c)); /* the one copy */
 	op = c.opflags & GZ_XDM_OPCODE_MASK;
 	st = q->flushing ? GZ_XDM_ST_FLUSHED : route(e, es, q, n, &c, now, &t);
+	if (!st && (c.opflags & GZ_XDM_FLAG_IMM) && !gz_bridge_msg_is(&c))
+		st = GZ_XDM_ST_GENERAL_ERR; /* an immediate for no message */
 	if (!st && gz_bridge_msg_is(&c))
 		st = gz_bridge_msg_exec(es, q, t, q->peer_qpn, &c, now, &cqe);
 	else if (!st)
@@ -607,10 +612,13 @@ static uint32_t run_qp(struct gz_bridge_engine *e, struct gz_bridge_eslot *es,
 		to_err(es, n, GZ_XDM_ST_GENERAL_ERR);
 		return 0;
 	}
+	/* flushed receives count against the round, as commands do */
 	if (es->qp[n].flushing && es->qp[n].has_rq)
-		gz_bridge_rq_flush(es, n);
-	while (done < avail && done < budget && bytes < GZ_BRIDGE_ROUND_BYTES &&
-	       run_one(e, es, n, now, &bytes))
+		done = gz_bridge_rq_flush(es, n, budget);
+	for (uint32_t i = 0; i < avail && done < budget &&
+			    bytes < GZ_BRIDGE_ROUND_BYTES &&
+			    run_one(e, es, n, now, &bytes);
+	     i++)
 		done++;
 	return done;
 }

@@ -125,13 +125,14 @@ static inline int gz_bridge_cq_full(const struct gz_bridge_ecq *c,
 void gz_bridge_cq_write(struct gz_bridge_ecq *c, struct gz_bridge_cq *r,
 			const struct gz_xdm_cqe *cqe);
 
-/* Whether command @c is a message (bridge_msg.c delivers it). */
+/* Whether command @c is a message (bridge_msg.c delivers it); an
+ * immediate on anything else is no command (run_one: GENERAL_ERR). */
 static inline int gz_bridge_msg_is(const struct gz_xdm_cmd *c)
 {
 	uint8_t op = c->opflags & GZ_XDM_OPCODE_MASK;
 
 	return op == GZ_XDM_ENQA || op == GZ_XDM_SEND ||
-	       (c->opflags & GZ_XDM_FLAG_IMM);
+	       (op == GZ_XDM_PUT && (c->opflags & GZ_XDM_FLAG_IMM));
 }
 
 /*
@@ -145,7 +146,9 @@ int gz_bridge_msg_exec(struct gz_bridge_eslot *es, struct gz_bridge_eqp *q,
 		       const struct gz_xdm_cmd *c, uint64_t now,
 		       struct gz_xdm_cqe *cqe);
 /* Queue pair @n of @es is flushing: its posted receives complete
- * FLUSHED, as many as its receive cq has room for. */
-void gz_bridge_rq_flush(struct gz_bridge_eslot *es, uint32_t n);
+ * FLUSHED, as many as its receive cq has room for and at most @budget.
+ * Return: how many. */
+uint32_t gz_bridge_rq_flush(struct gz_bridge_eslot *es, uint32_t n,
+			    uint32_t budget);
 
 #endif /* GZ_VFIO_BRIDGE_ENGINE_H */

@@ -109,11 +109,42 @@ static int rcq_room(struct gz_bridge_eslot *es, struct gz_bridge_eqp *q,
 	cons = atomic_load_explicit(&r->cons, memory_order_acquire);
 	if (c->prod - cons + 1 + (uint32_t)shared <= c->mask + 1)
 		return 0;
-	if (shared && c->prod - cons <= c->mask)
+	/* (a ring of one cannot hold both: that is an overrun too) */
+	if (shared && c->mask && c->prod - cons <= c->mask)
 		return -EAGAIN;
 	c->overrun = 1;
 	atomic_store_explicit(&r->overrun, 1, memory_order_release);
 	return GZ_XDM_ST_REM_OP;
+}
+
+/* What the sender's own side of @c says, before any receive is looked at:
+ * 0 and the message's bytes (*@src, *@len; no bytes for a WRITE_IMM), or
+ * a status. */
+static int sender_side(const struct gz_bridge_eslot *es, uint32_t pn,
+		       const struct gz_xdm_cmd *c, const uint8_t **src,
+		       uint64_t *len)
+{
+	const struct gz_xdm_enqa *eq =
+	    (const struct gz_xdm_enqa *)(const void *)c;
+	uint8_t op = c->opflags & GZ_XDM_OPCODE_MASK;
+	uint64_t l = c->op.laddr;
+
+	*src = NULL;
+	*len = c->length;
+	if (op == GZ_XDM_ENQA) {
+		*len = ((eq->ctxid >> 24) & 0x3f) + 1u;
+		*src = eq->payload;
+		if (*len > GZ_XDM_ENQA_MAX || (eq->opflags & GZ_XDM_FLAG_IMM))
+			return GZ_XDM_ST_GENERAL_ERR;
+		if ((eq->ctxid & 0xffffffu) != pn)
+			return GZ_XDM_ST_REM_QP; /* RC: to its peer only */
+		return 0;
+	}
+	if (l > es->window_len || *len > es->window_len - l)
+		return GZ_XDM_ST_LOC_PROT;
+	if (op == GZ_XDM_SEND)
+		*src = es->window + l;
+	return 0;
 }
 
 int gz_bridge_msg_exec(struct gz_bridge_eslot *es, struct gz_bridge_eqp *q,
@@ -121,60 +152,45 @@ int gz_bridge_msg_exec(struct gz_bridge_eslot *es, struct gz_bridge_eqp *q,
 		       const struct gz_xdm_cmd *c, uint64_t now,
 		       struct gz_xdm_cqe *cqe)
 {
-	const struct gz_xdm_enqa *eq = (const struct gz_xdm_enqa *)(void *)c;
 	struct gz_bridge_eqp *p = &t->qp[pn];
 	uint8_t op = c->opflags & GZ_XDM_OPCODE_MASK;
 	struct gz_xdm_cqe rc = {0};
 	struct rqe_copy r;
-	const uint8_t *src = NULL;
-	uint64_t len = c->length;
+	const uint8_t *src;
+	uint64_t len;
 	uint32_t avail;
-	int st = 0;
+	int st;
 
 	memset(cqe, 0, sizeof(*cqe));
 	cqe->cidx = c->cidx;
 	cqe->context = c->context;
 	cqe->opcode = op == GZ_XDM_PUT ? GENZIO_WC_WRITE : GENZIO_WC_SEND;
-	avail = rq_avail(t, p, pn);
-	if (avail == UINT32_MAX) {
-		st = GZ_XDM_ST_REM_QP; /* the receiver's ring is garbage */
-	} else if (!avail) {
-		/* verbs' RNR: retried until the sender's timeout */
-		if (!q->rnr_since)
-			q->rnr_since = now;
-		if (now - q->rnr_since < q->rdm_ns)
+	/* the sender's faults first: they touch no receive and no cq */
+	st = sender_side(es, pn, c, &src, &len);
+	if (!st) {
+		avail = rq_avail(t, p, pn);
+		if (avail == UINT32_MAX) {
+			st =
+			    GZ_XDM_ST_REM_QP; /* the receiver's ring: garbage */
+		} else if (!avail) {
+			/* verbs' RNR: retried until the sender's timeout */
+			if (!q->rnr_since)
+				q->rnr_since = now;
+			if (now - q->rnr_since < q->rdm_ns)
+				return -EAGAIN;
+			st = GZ_XDM_ST_RDM_FULL;
+		} else if ((st = rcq_room(es, q, t, p)) == -EAGAIN) {
 			return -EAGAIN;
-		st = GZ_XDM_ST_RDM_FULL;
-	} else if ((st = rcq_room(es, q, t, p)) == -EAGAIN) {
-		return -EAGAIN;
+		}
 	}
-	if (!st && op == GZ_XDM_ENQA) {
-		len = ((eq->ctxid >> 24) & 0x3f) + 1u;
-		src = eq->payload;
-		if (len > GZ_XDM_ENQA_MAX || (eq->opflags & GZ_XDM_FLAG_IMM))
-			st = GZ_XDM_ST_GENERAL_ERR;
-		else if ((eq->ctxid & 0xffffffu) != pn)
-			st = GZ_XDM_ST_REM_QP; /* RC: to its peer only */
-	} else if (!st && op == GZ_XDM_SEND) {
-		src = es->window + c->op.laddr;
-		if (c->op.laddr > es->window_len ||
-		    len > es->window_len - c->op.laddr)
-			st = GZ_XDM_ST_LOC_PROT;
-	} else if (!st && op == GZ_XDM_PUT) {
+	if (!st && op == GZ_XDM_PUT) {
 		struct gz_xdm_cmd put = *c;
 		struct gz_xdm_initiator in = {NULL, NULL};
-		uint64_t l = c->op.laddr;
 
 		/* the write by key first: a fault consumes no receive */
-		if (l > es->window_len || len > es->window_len - l) {
-			st = GZ_XDM_ST_LOC_PROT;
-		} else {
-			put.opflags &= (uint16_t)~GZ_XDM_FLAG_IMM;
-			put.op.laddr = (uint64_t)(uintptr_t)(es->window + l);
-			st = gz_xdm_cmd_exec(&put, &in, &t->target, p->pd, cqe);
-		}
-	} else if (!st) {
-		st = GZ_XDM_ST_GENERAL_ERR; /* FLAG_IMM on anything else */
+		put.opflags &= (uint16_t)~GZ_XDM_FLAG_IMM;
+		put.op.laddr = (uint64_t)(uintptr_t)(es->window + c->op.laddr);
+		st = gz_xdm_cmd_exec(&put, &in, &t->target, p->pd, cqe);
 	}
 	if (st) {
 		cqe->status = (uint8_t)st;
@@ -201,18 +217,22 @@ int gz_bridge_msg_exec(struct gz_bridge_eslot *es, struct gz_bridge_eqp *q,
 	return cqe->status;
 }
 
-void gz_bridge_rq_flush(struct gz_bridge_eslot *es, uint32_t n)
+uint32_t gz_bridge_rq_flush(struct gz_bridge_eslot *es, uint32_t n,
+			    uint32_t budget)
 {
 	struct gz_bridge_eqp *q = &es->qp[n];
-	uint32_t avail = rq_avail(es, q, n);
+	uint32_t avail = rq_avail(es, q, n), done = 0;
 
 	if (avail == UINT32_MAX)
-		return; /* garbage: the component resets, or is reaped */
-	while (avail-- && !gz_bridge_cq_full(&es->cq[q->rcq],
-					     &gz_bridge_ctl(es)->cq[q->rcq])) {
+		return 0; /* garbage: the component resets, or is reaped */
+	while (done < avail && done < budget &&
+	       !gz_bridge_cq_full(&es->cq[q->rcq],
+				  &gz_bridge_ctl(es)->cq[q->rcq])) {
 		struct gz_xdm_cqe rc = {.status = GZ_XDM_ST_FLUSHED,
 					.opcode = GENZIO_WC_RECV};
 
 		rq_complete(es, q, n, &rc);
+		done++;
 	}
+	return done;
 }

@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -55,7 +56,8 @@ int gz_vf_cq_req_notify(struct gz_cq *base)
 	struct gz_vf_channel *ch =
 	    container_of(base->channel, struct gz_vf_channel, base.pub);
 
-	atomic_store_explicit(&cq->armed, 1, memory_order_release);
+	atomic_store_explicit(&cq->armed, 1, memory_order_seq_cst);
+	atomic_fetch_add_explicit(&ch->notifies, 1, memory_order_seq_cst);
 	atomic_store_explicit(&ch->wait_ns, GZ_VF_WAIT_NS,
 			      memory_order_relaxed);
 	timer_set(ch, GZ_VF_WAIT_NS);
@@ -99,6 +101,8 @@ static void look(struct gz_vf_channel *ch)
 {
 	struct gz_vf_ctx *ctx = ch->ctx;
 	uint64_t ns = atomic_load_explicit(&ch->wait_ns, memory_order_relaxed);
+	uint32_t seen =
+	    atomic_load_explicit(&ch->notifies, memory_order_seq_cst);
 	int armed, hit;
 
 	if (pthread_mutex_trylock(&ctx->base.lock)) {
@@ -115,6 +119,11 @@ static void look(struct gz_vf_channel *ch)
 	ns = ns * 2 < GZ_VF_WAIT_MAX_NS ? ns * 2 : GZ_VF_WAIT_MAX_NS;
 	atomic_store_explicit(&ch->wait_ns, ns, memory_order_relaxed);
 	timer_set(ch, armed ? ns : 0);
+	/* a req_notify after our look set its timer before ours stopped
+	 * it: look again */
+	if (!armed &&
+	    atomic_load_explicit(&ch->notifies, memory_order_seq_cst) != seen)
+		timer_set(ch, GZ_VF_WAIT_NS);
 }
 
 static void *looker_main(void *arg)
@@ -125,15 +134,20 @@ static void *looker_main(void *arg)
 
 	for (;;) {
 		uint64_t ticks;
-		int n = poll(p, 2, (int)(GZ_VF_BEAT_NS / 1000000u));
+		/* a beat at least every second while nothing comes: the
+		 * engine reaps after ten */
+		int n = poll(p, 2, 1000);
 
 		if (n < 0 && errno != EINTR)
 			break;
 		if (n > 0 && (p[1].revents & POLLIN))
 			break;
 		gz_vf_liveness(ch->ctx, 0);
-		if (n > 0 && (p[0].revents & POLLIN) &&
-		    read(ch->timerfd, &ticks, sizeof(ticks)) == sizeof(ticks))
+		/* a tick, or a second without one (a look lost to a race
+		 * costs a second at most, never a waiter for good) */
+		if (!n ||
+		    ((p[0].revents & POLLIN) &&
+		     read(ch->timerfd, &ticks, sizeof(ticks)) == sizeof(ticks)))
 			look(ch);
 	}
 	return NULL;
@@ -143,6 +157,7 @@ int gz_vf_channel_create(struct genzio_context *base, struct gz_channel **out)
 {
 	struct gz_vf_ctx *ctx = gz_vf_ctx_of(base);
 	struct gz_vf_channel *ch;
+	sigset_t all, old;
 	uint32_t idx;
 	int ret;
 
@@ -167,7 +182,11 @@ int gz_vf_channel_create(struct genzio_context *base, struct gz_channel **out)
 		gz_vf_channel_destroy(&ch->base);
 		return ret;
 	}
+	/* the application's signals are not for our thread */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
 	ret = -pthread_create(&ch->looker, NULL, looker_main, ch);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (ret) {
 		gz_vf_channel_destroy(&ch->base);
 		return gz_err(ret, "the channel's thread: %s", strerror(-ret));
@@ -198,6 +217,13 @@ void gz_vf_channel_destroy(struct gz_channel *base)
 	if (ch->stopfd >= 0)
 		close(ch->stopfd);
 	free(ch);
+}
+
+void gz_vf_channels_forked(struct gz_vf_ctx *ctx)
+{
+	for (uint32_t i = 0; i < GZ_VF_MAX_CHANNELS; i++)
+		if (ctx->chan[i])
+			ctx->chan[i]->has_looker = 0;
 }
 
 void gz_vf_channels_wake(struct gz_vf_ctx *ctx)
@@ -243,11 +269,11 @@ int gz_vf_channel_get_event(struct gz_channel *base, int timeout_ms,
 		now = gz_sys_now_ns();
 		if (timeout_ms > 0 && now >= end)
 			return -ETIMEDOUT;
-		/* in slices: each one beats */
+		/* the looker beats meanwhile, and wakes us for a completion
+		 * or an engine gone */
 		n = poll(&p, 1,
-			 timeout_ms < 0 || end - now > GZ_VF_BEAT_NS
-			     ? (int)(GZ_VF_BEAT_NS / 1000000u)
-			     : (int)((end - now) / 1000000u) + 1);
+			 timeout_ms < 0 ? -1
+					: (int)((end - now) / 1000000u) + 1);
 		if (n < 0 && errno != EINTR)
 			return gz_err(-errno, "poll: %s", strerror(errno));
 		if (n < 0)

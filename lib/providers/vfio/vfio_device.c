@@ -105,6 +105,11 @@ static void live_child(void)
 	for (struct gz_vf_ctx *c = live; c; c = c->next_live) {
 		c->slot.lost = 1;
 		atomic_store(&c->base.fatal, 1);
+		/* a channel's thread is not ours, nor the ctx lock it may
+		 * have held for a look at the fork */
+		gz_vf_channels_forked(c);
+		pthread_mutex_init(&c->base.lock, NULL);
+		/* (no wake: a channel's eventfd is the parent's too) */
 		if (c->fd >= 0) {
 			close(c->fd);
 			c->fd = -1;

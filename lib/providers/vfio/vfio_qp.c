@@ -108,7 +108,7 @@ int gz_vf_qp_create(struct genzio_pd *pd, const struct genzio_qp_attr *attr,
 	qp->base.pub.user_context = attr->user_context;
 	qp->base.pub.context = &ctx->base;
 	/* 0 names none; a successor at the same index is another */
-	qp->base.pub.qp_num = (++ctx->qp_made[idx] & 0x3fffffu) << 10 | (idx + 1);
+	qp->base.pub.qp_num = (++ctx->qp_made[idx] & 0x3fffu) << 10 | (idx + 1);
 	qp->base.pub.qp_type = attr->qp_type;
 	qp->scq->users++;
 	qp->rcq->users++;
@@ -232,8 +232,10 @@ int gz_vf_qp_connect(struct genzio_qp *pub, uint32_t gcid, const uint8_t *a,
 		return gz_err(-EINVAL, "an address of another bridge (or of "
 				       "this one before its engine restarted)");
 	/* the engine takes the receives posted since the last reset */
-	gz_vslot_rq_start(&ctx->slot, qp->idx, (uint32_t)atomic_load(&qp->rq_head),
-			  qp->rdm_us, pub->qp_num);
+	gz_vslot_rq_start(&ctx->slot, qp->idx,
+			  (uint32_t)atomic_load(&qp->rq_head),
+			  (uint32_t)atomic_load(&qp->rq_tail), qp->rdm_us,
+			  pub->qp_num);
 	ret = gz_vslot_qp_create(&ctx->slot, qp->idx, qp->ring_ent,
 				 qp->scq->idx, qp->rcq->idx, qp->domain, gcid,
 				 idx, gz_le32_get(a + 4));

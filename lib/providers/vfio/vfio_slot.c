@@ -404,13 +404,16 @@ int gz_vslot_rq_create(struct gz_vslot *v, uint32_t n, uint32_t ent)
 }
 
 void gz_vslot_rq_start(struct gz_vslot *v, uint32_t n, uint32_t first,
-		       uint32_t rdm_us, uint32_t tag)
+		       uint32_t tail, uint32_t rdm_us, uint32_t tag)
 {
 	if (v->lost || n >= GZ_BRIDGE_MAX_QP)
 		return;
 	v->s->qp[n].rq_first = first;
 	v->s->qp[n].rdm_us = rdm_us;
 	v->s->qp[n].tag = tag;
+	/* and the tail, whatever a queue pair before us at @n left: none
+	 * posted since @first yet, or those posted in RESET */
+	atomic_store_explicit(&v->s->qp[n].rq_tail, tail, memory_order_relaxed);
 }
 
 void gz_vslot_rq_free(struct gz_vslot *v, uint32_t n)

@@ -118,11 +118,12 @@ int gz_vslot_qp_create(struct gz_vslot *v, uint32_t n, uint32_t ent,
  * queue area, named in its description from now on: 0, -EINVAL, -ENOSPC.
  * Receives may be posted into it before the queue pair is created. */
 int gz_vslot_rq_create(struct gz_vslot *v, uint32_t n, uint32_t ent);
-/* Before gz_vslot_qp_create(): the engine takes receive @first first, a
- * message of ours waits @rdm_us for the receiver's (0: 100 ms), and our
- * completions name us by @tag. */
+/* Before gz_vslot_qp_create(): the engine takes receive @first first, of
+ * those up to @tail (the doorbell's value now), a message of ours waits
+ * @rdm_us for the receiver's (0: 100 ms), and our completions name us by
+ * @tag. */
 void gz_vslot_rq_start(struct gz_vslot *v, uint32_t n, uint32_t first,
-		       uint32_t rdm_us, uint32_t tag);
+		       uint32_t tail, uint32_t rdm_us, uint32_t tag);
 /* Give it back, once the engine has the queue pair in RESET. */
 void gz_vslot_rq_free(struct gz_vslot *v, uint32_t n);
 /* Receive entry @seq of queue pair @n's ring, to fill before the tail
