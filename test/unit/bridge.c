@@ -127,8 +127,8 @@ Test(bridge, an_unpaired_peer_waits_its_timeout_then_retry_exceeded)
 	cr_assert_eq(gz_vslot_qp_state(&a, 1), GZ_BRIDGE_QP_ERR);
 	qp_up(&b, 1, &a, 1, 9);
 	cr_assert_eq(run(&a, 1, c, &x), GZ_XDM_ST_FLUSHED);
-	cr_assert_eq(gz_vslot_qp_create(&a, 1, 64, 1, 1, 7, b.gcid, 1, 0), -EBUSY,
-		     "not before it is back in RESET");
+	cr_assert_eq(gz_vslot_qp_create(&a, 1, 64, 1, 1, 7, b.gcid, 1, 0),
+		     -EBUSY, "not before it is back in RESET");
 	/* reset, made again: paired now, it goes through */
 	gz_vslot_qp_reset(&a, 1);
 	step();
@@ -149,13 +149,15 @@ Test(bridge, a_dead_or_closed_component_is_detached_and_unreachable)
 		now += e.reap_ns / 2;
 		step();
 	}
-	cr_assert_eq(atomic_load(&b.s->state), GZ_BRIDGE_FREE);
+	cr_assert_eq(atomic_load(&b.s->state), GZ_BRIDGE_COOLING,
+		     "not claimable at once");
 	cr_assert_eq(atomic_load(&a.s->state), GZ_BRIDGE_ATTACHED,
 		     "a's heartbeat went on");
 	cr_assert_eq(run(&a, 0, put(0, 8, 0xabc, VA), &x), GZ_XDM_ST_RETRY_EXC);
 	/* b was reaped: it may not touch the slot a newcomer now holds */
 	struct gz_vslot old = b;
 	beat_b = 1;
+	now += e.cool_ns;
 	claim(&b);
 	cr_assert_eq(b.gcid, 0x1002, "the freed slot, taken again");
 	cr_assert_eq(gz_vslot_beat(&old), -ENODEV, "the old owner is told");
@@ -177,6 +179,9 @@ Test(bridge, a_dead_or_closed_component_is_detached_and_unreachable)
 		     "a new connection reaches the newcomer");
 	/* a closes */
 	atomic_store(&a.s->state, GZ_BRIDGE_CLOSING);
+	step();
+	cr_assert_eq(atomic_load(&a.s->state), GZ_BRIDGE_COOLING);
+	now += e.cool_ns;
 	step();
 	cr_assert_eq(atomic_load(&a.s->state), GZ_BRIDGE_FREE);
 }
@@ -313,7 +318,7 @@ Test(bridge, a_component_checks_what_the_bridge_wrote)
 
 	cr_assert_eq(gz_vslot_claim(&m, &c, clock_stepping, SEC), -EBUSY,
 		     "both slots are taken");
-	h->version = 2;
+	h->version = GZ_BRIDGE_VERSION + 1;
 	cr_assert_eq(gz_bridge_map_check(mem, LEN, &bad), -EPROTO);
 	h->version = GZ_BRIDGE_VERSION;
 	h->nslots = 3; /* three of 4 MiB do not fit after 2 MiB */
@@ -356,10 +361,11 @@ Test(bridge, a_claim_without_an_engine_times_out_and_frees_its_slot)
 		     "its heartbeat never moved");
 	/* the engine starts late: it sees a slot closing, not one claimed */
 	gz_bridge_engine_step(&f, now, 64);
+	gz_bridge_engine_step(&f, now + f.cool_ns, 64);
 	cr_assert_eq(
 	    atomic_load(
 		&((struct gz_bridge_slot *)(void *)(other + fm.slot0))->state),
-	    GZ_BRIDGE_FREE, "a slot left CLOSING is freed");
+	    GZ_BRIDGE_FREE, "a slot left CLOSING is freed, once cooled");
 	cr_assert_eq(gz_vslot_claim(&fm, &c, clock_idle, SEC), -ENODEV,
 		     "claimable again");
 	munmap(other, LEN);
@@ -411,6 +417,7 @@ Test(bridge, a_layout_over_the_control_area_is_refused)
 
 	gz_vslot_release(&a); /* slot 0 free for the claim below */
 	step();
+	now += e.cool_ns;
 	step();
 	cr_assert_eq(gz_vslot_claim(&m, &c, clock_bad_layout, SEC), -EPROTO);
 }
@@ -442,6 +449,9 @@ Test(bridge, a_newcomer_on_a_dead_peers_gcid_inherits_none_of_its_pairs)
 		now += e.reap_ns / 2;
 		step();
 	}
+	cr_assert_eq(atomic_load(&dead->state), GZ_BRIDGE_COOLING);
+	now += e.cool_ns;
+	step();
 	cr_assert_eq(atomic_load(&dead->state), GZ_BRIDGE_FREE);
 	/* a newcomer gets a's slot and GCID, and asks for b's queue pair:
 	 * refused (it is tied to the dead one) */
@@ -474,4 +484,22 @@ Test(bridge, a_queue_pair_that_serves_another_is_rem_qp_at_once)
 	cr_assert_eq(atomic_load(&b.s->qp[1].status), GZ_XDM_ST_REM_QP);
 	/* a's queue pair 0 still serves b's 0 */
 	cr_assert_eq(run(&a, 0, put(0, 8, 0xabc, VA), &x), GZ_XDM_ST_SUCCESS);
+}
+
+Test(bridge, a_freed_gcid_is_given_again_only_after_it_cooled)
+{
+	struct gz_vslot c;
+	uint64_t t0;
+
+	/* b closes: its slot is the only one, not free at once */
+	gz_vslot_release(&b);
+	step();
+	cr_assert_eq(atomic_load(&b.s->state), GZ_BRIDGE_COOLING);
+	cr_assert_eq(atomic_load(&e.hdr->member[1]), 0, "no member there");
+	/* a claim waits for it (each look at the clock a millisecond) */
+	t0 = now;
+	cr_assert_eq(gz_vslot_claim(&m, &c, clock_stepping, 2 * SEC), 0);
+	cr_assert_eq(c.gcid, 0x1002);
+	cr_assert_geq(now - t0, e.cool_ns, "not before it cooled");
+	cr_assert_eq(atomic_load(&e.hdr->member[1]), c.generation);
 }

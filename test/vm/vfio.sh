@@ -38,24 +38,41 @@ vfio_dma_completion_interrupts_an_eventfd vfio_dma_bad_arguments \
 vfio_dma_after_unmap_is_refused vfio_unmap_twice_is_einval \
 vfio_dma_limit_bounds_the_iovas"
 
+# bridge NAME MIB FUNCS [ARGS...]: a genzio-bridged of its own (ARGS its
+# options) on a file of MIB MiB (BRIDGE_FILE, BRIDGE_PID), and in FNS
+# the QEMU arguments of FUNCS ivshmem functions on it, at 00:08.0 on
+bridge() {
+	BRIDGE_FILE=${GENZIO_SHM_DIR:-/dev/shm}/gzvm$1$$
+	_mib=$2 _n=$3
+	shift 3
+	rm -f "$BRIDGE_FILE"
+	"$b/tools/genzio-bridged" -q -S "$_mib" "$@" "$BRIDGE_FILE" \
+		2>"$tmp/bridged.err" &
+	BRIDGE_PID=$!
+	for _i in $(seq 1 50); do [ -s "$BRIDGE_FILE" ] && break; sleep 0.1; done
+	FNS=
+	for _i in $(seq 0 $((_n - 1))); do
+		FNS="$FNS -object memory-backend-file,id=br$_i,mem-path=$BRIDGE_FILE,size=${_mib}M,share=on"
+		FNS="$FNS -device ivshmem-plain,memdev=br$_i,addr=0x$((_i + 8))"
+	done
+}
+bridge_stop() {
+	kill -TERM "$BRIDGE_PID" 2>/dev/null; wait "$BRIDGE_PID"
+	rm -f "$BRIDGE_FILE"
+}
+
 # a guest component of genzio-bridged through ivshmem and VFIO, paired
 # with a host process on the same bridge file
-file=${GENZIO_SHM_DIR:-/dev/shm}/gzvmbridge$$
-rm -f "$file"
-"$b/tools/genzio-bridged" -q -S 64 "$file" 2>"$tmp/bridged.err" &
-bpid=$!
-"$(real test bridge-client)" peer "$file" 1 >"$tmp/host.out" 2>&1 &
+bridge bridge 64 1
+"$(real test bridge-client)" peer "$BRIDGE_FILE" 1 >"$tmp/host.out" 2>&1 &
 hpid=$!
 for i in $(seq 1 100); do grep -q '^ok paired' "$tmp/host.out" && break; sleep 0.1; done
 "$here/run.sh" --timeout "$secs" --cache "$cache" --out "$tmp/bridge" \
-	--qemu "-device intel-iommu,intremap=on" \
-	--qemu "-object memory-backend-file,id=br,mem-path=$file,size=64M,share=on" \
-	--qemu "-device ivshmem-plain,memdev=br,addr=0x7" \
+	--qemu "-device intel-iommu,intremap=on" --qemu "$FNS" \
 	"$here/bridge.guest" "$(real test bridge-client)=/gz/bridge-client" \
 	2>>"$tmp/run.err" || rc=1
 wait $hpid; hrc=$?
-kill -TERM $bpid 2>/dev/null; wait $bpid
-rm -f "$file"
+bridge_stop
 guest="bridge_guest_ivshmem bridge_guest_bridge_found \
 bridge_guest_second_claims_cid_2 bridge_guest_paired \
 bridge_guest_corrupted_entries_complete_in_error_and_it_goes_on \
@@ -64,16 +81,7 @@ bridge_guest_its_flag_raised_and_every_byte_landed"
 
 # the provider through VFIO: eight ivshmem functions of one bridge file
 # (VFIO gives a group to one process: one function per context)
-file=${GENZIO_SHM_DIR:-/dev/shm}/gzvmapi$$
-rm -f "$file"
-"$b/tools/genzio-bridged" -q -n 14 -S 512 "$file" 2>"$tmp/bridged.err" &
-bpid=$!
-for i in $(seq 1 50); do [ -s "$file" ] && break; sleep 0.1; done
-fns=
-for i in 0 1 2 3 4 5 6 7; do
-	fns="$fns -object memory-backend-file,id=br$i,mem-path=$file,size=512M,share=on"
-	fns="$fns -device ivshmem-plain,memdev=br$i,addr=0x$((i + 8))"
-done
+bridge api 512 8 -n 14
 set -- "$(real test/api api)=/gz/api" "$(real tools genzio-info)=/gz/genzio-info" \
 	"$(real bench genzio_perf)=/gz/genzio_perf" \
 	"$(real examples 01_write_read)=/gz/01_write_read" \
@@ -81,52 +89,32 @@ set -- "$(real test/api api)=/gz/api" "$(real tools genzio-info)=/gz/genzio-info
 lib=$(ls "$b"/lib/.libs/libgenzio.so.1 2>/dev/null) &&
 	set -- "$@" "$lib=/usr/lib/x86_64-linux-gnu/libgenzio.so.1"
 LD_LIBRARY_PATH=$b/lib/.libs "$here/run.sh" --timeout "$((secs * 3))" --cache "$cache" --out "$tmp/api" \
-	--qemu "-device intel-iommu,intremap=on" --qemu "$fns" \
+	--qemu "-device intel-iommu,intremap=on" --qemu "$FNS" \
 	"$here/vfio-api.guest" "$@" 2>>"$tmp/run.err" || rc=1
-kill -TERM $bpid 2>/dev/null; wait $bpid
-rm -f "$file"
+bridge_stop
 api="vfio_api_functions_bound vfio_genzio_info vfio_example_write_read \
 vfio_example_send_recv vfio_genzio_perf_runs"
 
 # two guests (two machines) on one bridge file, two functions each: the
 # API across them, every byte checked
-file=${GENZIO_SHM_DIR:-/dev/shm}/gzvmtwo$$
-rm -f "$file"
-"$b/tools/genzio-bridged" -q -n 4 -S 128 "$file" 2>"$tmp/bridged.err" &
-bpid=$!
-for i in $(seq 1 50); do [ -s "$file" ] && break; sleep 0.1; done
-fns=
-for i in 0 1; do
-	fns="$fns -object memory-backend-file,id=br$i,mem-path=$file,size=128M,share=on"
-	fns="$fns -device ivshmem-plain,memdev=br$i,addr=0x$((i + 8))"
-done
+bridge two 128 2 -n 4
 LD_LIBRARY_PATH=$b/lib/.libs "$here/run.sh" --two --timeout "$((secs * 2))" \
 	--cache "$cache" --out "$tmp/two" \
-	--qemu "-device intel-iommu,intremap=on" --qemu "$fns" \
+	--qemu "-device intel-iommu,intremap=on" --qemu "$FNS" \
 	"$here/vfio-two.guest" "$@" \
 	"$(real examples 05_rc_pingpong)=/gz/05_rc_pingpong" \
 	"$(real examples 07_job_allgather)=/gz/07_job_allgather" \
 	2>>"$tmp/run.err" || rc=1
-kill -TERM $bpid 2>/dev/null; wait $bpid
-rm -f "$file"
+bridge_stop
 two1="vfio_two_functions_bound_1 vfio_two_peer_1 vfio_two_send_recv_server \
 vfio_two_pingpong_server vfio_two_job_ranks_0_1"
 two2="vfio_two_functions_bound_2 vfio_two_peer_2 vfio_two_send_recv_client \
 vfio_two_pingpong_client vfio_two_job_ranks_2_3"
 
 # the engine killed under a guest's stream of work
-file=${GENZIO_SHM_DIR:-/dev/shm}/gzvmfatal$$
-rm -f "$file"
-"$b/tools/genzio-bridged" -q -S 64 "$file" 2>"$tmp/bridged.err" &
-bpid=$!
-for i in $(seq 1 50); do [ -s "$file" ] && break; sleep 0.1; done
-fns=
-for i in 0 1; do
-	fns="$fns -object memory-backend-file,id=br$i,mem-path=$file,size=64M,share=on"
-	fns="$fns -device ivshmem-plain,memdev=br$i,addr=0x$((i + 8))"
-done
+bridge fatal 64 2
 LD_LIBRARY_PATH=$b/lib/.libs "$here/run.sh" --timeout "$secs" --cache "$cache" --out "$tmp/fatal" \
-	--qemu "-device intel-iommu,intremap=on" --qemu "$fns" \
+	--qemu "-device intel-iommu,intremap=on" --qemu "$FNS" \
 	"$here/vfio-fatal.guest" "$(real test/vm vfio-fatal)=/gz/vfio-fatal" "$@" \
 	2>>"$tmp/run.err" &
 rpid=$!
@@ -136,10 +124,10 @@ while kill -0 $rpid 2>/dev/null &&
 	grep -q 'GZVM: ok vfio_fatal_streaming'; do
 	sleep 0.2
 done
-kill -KILL $bpid 2>/dev/null
+kill -KILL "$BRIDGE_PID" 2>/dev/null
 wait $rpid || rc=1
-wait $bpid 2>/dev/null
-rm -f "$file"
+wait "$BRIDGE_PID" 2>/dev/null
+rm -f "$BRIDGE_FILE"
 fatal="vfio_fatal_functions_bound vfio_fatal_streaming \
 vfio_fatal_stream_every_byte_landed \
 vfio_fatal_engine_killed_flushes_outstanding_work \

@@ -22,7 +22,7 @@
 #include "xdm/xdm_abi.h"
 
 #define GZ_BRIDGE_MAGIC 0x5242475au /* "ZGBR" in memory, little-endian */
-#define GZ_BRIDGE_VERSION 1u
+#define GZ_BRIDGE_VERSION 2u /* 2: receive rings, tags, RD, members */
 #define GZ_BRIDGE_SLOT_ALIGN (2ull << 20) /* a huge page on the host */
 #define GZ_BRIDGE_MAX_SLOTS 64u
 #define GZ_BRIDGE_MAX_QP 32u /* per slot */
@@ -64,15 +64,21 @@ struct gz_bridge_hdr {
 	uint64_t incarnation; /* random, new at every engine start */
 	/* bumped at least every millisecond while the engine runs */
 	_Atomic uint64_t heartbeat GZ_ALIGNED;
+	/* the components attached: slot i's generation (its GCID's CID is
+	 * i + 1), 0 while it is free; the engine's */
+	_Atomic uint32_t member[GZ_BRIDGE_MAX_SLOTS] GZ_ALIGNED;
 };
 
 /* A slot's state: FREE -> CLAIMED (a component's CAS) -> ATTACHED (the
- * engine) -> CLOSING (the component) -> FREE (the engine, drained). */
+ * engine) -> CLOSING (the component) -> COOLING (the engine, drained) ->
+ * FREE (the engine, a while later: a GCID is not given again at once, so
+ * what was meant for the component gone, by GCID alone, finds nobody). */
 enum {
 	GZ_BRIDGE_FREE = 0,
 	GZ_BRIDGE_CLAIMED = 1,
 	GZ_BRIDGE_ATTACHED = 2,
 	GZ_BRIDGE_CLOSING = 3,
+	GZ_BRIDGE_COOLING = 4,
 };
 
 /* Queue pair states, as the component asks and the engine has them. */
@@ -94,7 +100,9 @@ struct gz_bridge_qp {
 	uint32_t scq, rcq;     /* completion queue numbers in this slot */
 	uint64_t cmd_off;      /* command ring: offset in the slot */
 	uint32_t cmd_ent;      /* entries, a power of two */
-	uint32_t peer_gcid;    /* RC: the component it is paired with */
+	uint32_t peer_gcid;    /* RC: the component it is paired with; 0:
+				* an RD queue pair, each command names its
+				* destination (GZ_BRIDGE_RD_DEST) */
 	uint32_t peer_qpn;     /* and that component's queue pair */
 	uint32_t peer_gen;     /* and its attach (0: whichever is there) */
 	/* the receive ring: rq_ent (a power of two, 0: none) entries of
@@ -120,6 +128,15 @@ struct gz_bridge_qp {
 	_Atomic uint32_t cmd_head;
 	_Atomic uint32_t rq_head;
 };
+
+/* An RD queue pair's command names its destination queue pair in
+ * op.reserved (ENQA: none, an RD queue pair sends no ENQA; PUTIMM: none,
+ * its bytes are there): its index in the slot (bits 0-7), its tag's low
+ * 24 bits (8-31, 0: whichever), the slot's generation (32-63, 0:
+ * whichever). */
+#define GZ_BRIDGE_RD_DEST(idx, tag, gen)                                       \
+	((uint64_t)((idx) & 0xffu) | (uint64_t)((tag) & 0xffffffu) << 8 |      \
+	 (uint64_t)(gen) << 32)
 
 /* A posted receive in a receive ring: struct gz_xdm_rqe with room for
  * GZ_BRIDGE_RQ_SGE buffers, each named by its offset in the slot's data

@@ -25,9 +25,9 @@
  * a host process is told dead by its lock at once anyway. */
 #define REAP_NS 10000000000ull
 #define LOCK_LOOK_NS 200000ull
+#define COOL_NS 1000000000ull
 
-static struct gz_bridge_eslot *find(struct gz_bridge_engine *e,
-				    uint32_t gcid);
+static struct gz_bridge_eslot *find(struct gz_bridge_engine *e, uint32_t gcid);
 static int paired(const struct gz_bridge_eslot *t,
 		  const struct gz_bridge_eqp *q, uint32_t gcid, uint32_t n,
 		  uint32_t gen);
@@ -87,6 +87,7 @@ int gz_bridge_engine_init(struct gz_bridge_engine *e, void *base, uint64_t len,
 	e->slot_size = size;
 	e->timeout_ns = TIMEOUT_NS;
 	e->reap_ns = REAP_NS;
+	e->cool_ns = COOL_NS;
 	if (getrandom(&inc, sizeof(inc), 0) != sizeof(inc))
 		inc ^= (uint64_t)(uintptr_t)e; /* any value differs enough */
 	/* a component that sees the magic sees the rest */
@@ -105,6 +106,8 @@ int gz_bridge_engine_init(struct gz_bridge_engine *e, void *base, uint64_t len,
 		struct gz_bridge_eslot *es = &e->slot[i];
 
 		es->base = e->base + slot0 + (uint64_t)i * e->slot_size;
+		es->member = &e->hdr->member[i];
+		atomic_store(es->member, 0);
 		es->window = es->base + GZ_BRIDGE_SLOT_ALIGN;
 		es->window_len = e->slot_size - GZ_BRIDGE_SLOT_ALIGN;
 		memset(es->base, 0, GZ_BRIDGE_CTL_LEN);
@@ -154,19 +157,24 @@ static void attach(struct gz_bridge_engine *e, struct gz_bridge_eslot *es,
 	 * leaves it free at the next round */
 	if (atomic_compare_exchange_strong_explicit(
 		&s->state, &(uint32_t){GZ_BRIDGE_CLAIMED}, GZ_BRIDGE_ATTACHED,
-		memory_order_release, memory_order_relaxed))
+		memory_order_release, memory_order_relaxed)) {
 		es->state = GZ_BRIDGE_ATTACHED;
+		atomic_store_explicit(&e->hdr->member[i], es->generation,
+				      memory_order_release);
+	}
 }
 
-/* The slot is free again: closed, dead, or garbage in its state. Work
- * of its peers to it completes RETRY_EXC from now on. */
-static void detach(struct gz_bridge_eslot *es)
+/* The slot is free again (claimable once it cooled): closed, dead, or
+ * garbage in its state. Work of its peers to it completes RETRY_EXC
+ * from now on. */
+static void detach(struct gz_bridge_engine *e, struct gz_bridge_eslot *es)
 {
 	struct gz_bridge_slot *s = ctl(es);
 
 	es->state = GZ_BRIDGE_FREE;
 	es->gcid = 0;
 	es->generation = 0;
+	atomic_store_explicit(es->member, 0, memory_order_release);
 	es->locked = 0;
 	/* nothing of this component for the next one to read: its pages
 	 * given back (shmem, hugetlbfs), else zeroed */
@@ -178,7 +186,9 @@ static void detach(struct gz_bridge_eslot *es)
 	memset(es->cq, 0, sizeof(es->cq));
 	memset((uint8_t *)s + sizeof(s->state), 0,
 	       GZ_BRIDGE_CTL_LEN - sizeof(s->state));
-	atomic_store_explicit(&s->state, GZ_BRIDGE_FREE, memory_order_release);
+	es->freed_ns = e->now_ns;
+	atomic_store_explicit(&s->state, GZ_BRIDGE_COOLING,
+			      memory_order_release);
 }
 
 /* Whether [@off, +@len) is inside the slot's queue area, 64-aligned. */
@@ -353,8 +363,9 @@ static void to_rts(struct gz_bridge_engine *e, struct gz_bridge_eslot *es,
 	atomic_store_explicit(&r->cmd_head, 0, memory_order_relaxed);
 	q->rts = 1;
 	q->state = GZ_BRIDGE_QP_RTS;
+	q->rd = !q->peer_gcid;
 	/* decided before anyone sees RTS: a connect that sees it holds */
-	if (!rts_pair(e, es, n))
+	if (!q->rd && !rts_pair(e, es, n))
 		to_err(es, n, GZ_XDM_ST_REM_QP);
 	else
 		qp_state(r, GZ_BRIDGE_QP_RTS, 0);
@@ -387,8 +398,8 @@ static int lock_says(const struct gz_bridge_engine *e,
 {
 	int held;
 
-	if (!e->lock_held ||
-	    (!es->locked && !(GZ_READ_ONCE(ctl(es)->caps) & GZ_BRIDGE_COMP_LOCK)))
+	if (!e->lock_held || (!es->locked && !(GZ_READ_ONCE(ctl(es)->caps) &
+					       GZ_BRIDGE_COMP_LOCK)))
 		return -1;
 	held = e->lock_held(e->lock_arg, (uint64_t)(es->base - e->base));
 	if (held > 0)
@@ -408,8 +419,12 @@ static void slot_states(struct gz_bridge_engine *e, uint32_t i, uint64_t now)
 	if (es->state == GZ_BRIDGE_FREE) {
 		if (st == GZ_BRIDGE_CLAIMED)
 			attach(e, es, i, now);
-		else if (st != GZ_BRIDGE_FREE)
-			detach(es); /* a state only we may write */
+		else if (st == GZ_BRIDGE_COOLING &&
+			 now - es->freed_ns >= e->cool_ns)
+			atomic_store_explicit(&s->state, GZ_BRIDGE_FREE,
+					      memory_order_release);
+		else if (st != GZ_BRIDGE_FREE && st != GZ_BRIDGE_COOLING)
+			detach(e, es); /* a state only we may write */
 		return;
 	}
 	hb = atomic_load_explicit(&s->heartbeat, memory_order_relaxed);
@@ -427,7 +442,7 @@ static void slot_states(struct gz_bridge_engine *e, uint32_t i, uint64_t now)
 			es->hb_ns = now; /* alive: its kernel says so */
 	}
 	if (st != GZ_BRIDGE_ATTACHED || now - es->hb_ns > e->reap_ns)
-		detach(es); /* closed, killed, or garbage */
+		detach(e, es); /* closed, killed, or garbage */
 	else
 		qp_states(e, es);
 }
@@ -497,25 +512,63 @@ static uint8_t wc_op(uint8_t op)
 /* Where command @c of queue pair @q of @es goes: its target slot in *@t,
  * 0 to execute, a status to complete with, or -EAGAIN to wait (its RC
  * peer has not connected back, and the timeout has not passed). */
+/* The attached slot of component @gcid, checked against its lock (a
+ * host process killed: its kernel dropped it), or NULL. */
+static struct gz_bridge_eslot *reach(struct gz_bridge_engine *e,
+				     struct gz_bridge_eslot *es, uint32_t gcid)
+{
+	struct gz_bridge_eslot *t = find(e, gcid);
+
+	if (t && t != es && t->locked && !lock_says(e, t)) {
+		detach(e, t);
+		t = NULL;
+	}
+	return t;
+}
+
+/* An RD command's destination (GZ_BRIDGE_RD_DEST): its slot in *@t and
+ * queue pair in *@pn, or a status: RETRY_EXC, the component gone (or
+ * another one since on its GCID), REM_QP, no RD queue pair of that name
+ * there. */
+static int route_rd(struct gz_bridge_engine *e, struct gz_bridge_eslot *es,
+		    const struct gz_xdm_cmd *c, struct gz_bridge_eslot **t,
+		    uint32_t *pn)
+{
+	uint64_t d = c->op.reserved;
+	uint32_t tag = (uint32_t)(d >> 8) & 0xffffffu,
+		 gen = (uint32_t)(d >> 32);
+	const struct gz_bridge_eqp *p;
+
+	*t = reach(e, es, c->gcid);
+	if (!*t || (gen && gen != (*t)->generation))
+		return GZ_XDM_ST_RETRY_EXC;
+	*pn = (uint32_t)(d & 0xff);
+	if (*pn >= GZ_BRIDGE_MAX_QP)
+		return GZ_XDM_ST_REM_QP;
+	p = &(*t)->qp[*pn];
+	if (!p->rts || p->flushing || !p->rd ||
+	    (tag && (p->tag & 0xffffffu) != tag))
+		return GZ_XDM_ST_REM_QP; /* RD talks to RD, by its name */
+	return 0;
+}
+
 static int route(struct gz_bridge_engine *e, struct gz_bridge_eslot *es,
 		 struct gz_bridge_eqp *q, uint32_t n,
 		 const struct gz_xdm_cmd *c, uint64_t now,
-		 struct gz_bridge_eslot **t)
+		 struct gz_bridge_eslot **t, uint32_t *pn)
 {
 	uint8_t op = c->opflags & GZ_XDM_OPCODE_MASK;
 	const struct gz_bridge_eqp *p;
 
 	*t = es;
+	*pn = q->peer_qpn;
 	if (op == GZ_XDM_NOP || op == GZ_XDM_SYNC)
 		return 0; /* nothing leaves the slot */
+	if (q->rd)
+		return route_rd(e, es, c, t, pn);
 	if (c->gcid != q->peer_gcid)
 		return GZ_XDM_ST_REM_INV_REQ; /* RC: to its peer only */
-	*t = find(e, c->gcid);
-	/* a host process killed: its kernel dropped its lock */
-	if (*t && *t != es && (*t)->locked && !lock_says(e, *t)) {
-		detach(*t);
-		*t = NULL;
-	}
+	*t = reach(e, es, c->gcid);
 	/* gone, never there, or another component since on its GCID */
 	if (!*t || (q->peer_gen && q->peer_gen != (*t)->generation))
 		return GZ_XDM_ST_RETRY_EXC;
@@ -550,6 +603,7 @@ static int run_one(struct gz_bridge_engine *e, struct gz_bridge_eslot *es,
 	struct gz_bridge_eslot *t;
 	struct gz_xdm_cqe cqe;
 	struct gz_xdm_cmd c;
+	uint32_t pn;
 	uint8_t op;
 	int st;
 
@@ -559,18 +613,19 @@ static int run_one(struct gz_bridge_engine *e, struct gz_bridge_eslot *es,
 		return 0;
 	memcpy(&c, gz_cmdq_head(&q->q), sizeof(c)); /* the one copy */
 	op = c.opflags & GZ_XDM_OPCODE_MASK;
-	st = q->flushing ? GZ_XDM_ST_FLUSHED : route(e, es, q, n, &c, now, &t);
+	st = q->flushing ? GZ_XDM_ST_FLUSHED
+			 : route(e, es, q, n, &c, now, &t, &pn);
 	if (!st && (c.opflags & GZ_XDM_FLAG_IMM) && !gz_bridge_msg_is(&c))
 		st = GZ_XDM_ST_GENERAL_ERR; /* an immediate for no message */
 	if (!st && gz_bridge_msg_is(&c))
-		st = gz_bridge_msg_exec(es, q, t, q->peer_qpn, &c, now, &cqe);
+		st = gz_bridge_msg_exec(es, q, t, pn, &c, now, &cqe);
 	else if (!st)
 		/* the responder queue pair's domain, as verbs checks it (a
 		 * NOP or SYNC touches nobody's memory) */
 		st = gz_xdm_cmd_exec(&c, &in, &t->target,
 				     op == GZ_XDM_NOP || op == GZ_XDM_SYNC
 					 ? q->pd
-					 : t->qp[q->peer_qpn].pd,
+					 : t->qp[pn].pd,
 				     &cqe);
 	else if (st != -EAGAIN) {
 		memset(&cqe, 0, sizeof(cqe));
@@ -586,11 +641,12 @@ static int run_one(struct gz_bridge_engine *e, struct gz_bridge_eslot *es,
 	if (st || (c.opflags & GZ_XDM_FLAG_SIGNAL))
 		gz_bridge_cq_write(&es->cq[q->scq], scq, &cqe);
 	gz_cmdq_done(&q->q, 1);
-	/* RC: a lost peer, or its queue pair gone, is fatal (verbs' ERR);
+	/* RC: a lost peer, or its queue pair gone, is fatal (verbs' ERR;
+	 * RD has no connection to lose);
 	 * the rest completes FLUSHED, in order, and so do the receives,
 	 * until the component resets the queue pair */
 	if ((st == GZ_XDM_ST_RETRY_EXC || st == GZ_XDM_ST_REM_QP) &&
-	    !q->flushing) {
+	    !q->flushing && !q->rd) {
 		q->flushing = 1;
 		qp_state(&ctl(es)->qp[n], GZ_BRIDGE_QP_ERR, (uint32_t)st);
 	}
@@ -615,9 +671,9 @@ static uint32_t run_qp(struct gz_bridge_engine *e, struct gz_bridge_eslot *es,
 	/* flushed receives count against the round, as commands do */
 	if (es->qp[n].flushing && es->qp[n].has_rq)
 		done = gz_bridge_rq_flush(es, n, budget);
-	for (uint32_t i = 0; i < avail && done < budget &&
-			    bytes < GZ_BRIDGE_ROUND_BYTES &&
-			    run_one(e, es, n, now, &bytes);
+	for (uint32_t i = 0;
+	     i < avail && done < budget && bytes < GZ_BRIDGE_ROUND_BYTES &&
+	     run_one(e, es, n, now, &bytes);
 	     i++)
 		done++;
 	return done;
@@ -629,6 +685,7 @@ uint32_t gz_bridge_engine_step(struct gz_bridge_engine *e, uint64_t now_ns,
 	uint32_t done = 0;
 
 	atomic_fetch_add_explicit(&e->hdr->heartbeat, 1, memory_order_release);
+	e->now_ns = now_ns;
 	for (uint32_t i = 0; i < e->nslots; i++)
 		slot_states(e, i, now_ns);
 	for (uint32_t i = 0; i < e->nslots; i++)

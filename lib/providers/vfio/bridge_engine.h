@@ -36,6 +36,7 @@ struct gz_bridge_eqp {
 	uint32_t peer_gen;
 	uint32_t tag; /* the record's, echoed in completions */
 	int was_paired; /* it was, once: a peer gone from the pair is REM_QP */
+	int rd;		/* no peer: each command names its destination */
 	int flushing; /* ERR after a fatal error: what is left completes
 		       * FLUSHED */
 	uint64_t blocked_since; /* its head waits for its peer (ns) */
@@ -53,9 +54,11 @@ struct gz_bridge_eslot {
 	uint32_t gcid;
 	uint32_t generation; /* new at every attach */
 	uint8_t *base; /* the slot */
+	_Atomic uint32_t *member; /* its word in the header's member table */
 	uint8_t *window;
 	uint64_t window_len;
 	uint64_t hb, hb_ns; /* its heartbeat as last seen, and when */
+	uint64_t freed_ns;  /* COOLING since */
 	uint64_t lock_ns;   /* its lock last looked at (COMP_LOCK) */
 	int locked;	    /* its lock was seen held: it counts */
 	struct gz_xdm_seg seg;
@@ -73,6 +76,8 @@ struct gz_bridge_engine {
 	uint64_t slot_size;
 	uint64_t timeout_ns; /* an RC peer's pairing */
 	uint64_t reap_ns;    /* a component's heartbeat */
+	uint64_t cool_ns;    /* a slot freed is claimable after this */
+	uint64_t now_ns;     /* of this round */
 	uint64_t executed;   /* commands, ever */
 	/* Optional: whether a component's lock on the byte at @off of the
 	 * bridge's file is held (1), or not (0), or -1 (cannot tell):

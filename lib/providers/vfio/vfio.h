@@ -152,7 +152,8 @@ struct gz_vf_cq {
 /* A channel (vfio_channel.c): its fd readable once an armed cq has a
  * completion, which a thread of its own looks for on a timer. */
 struct gz_vf_channel {
-	struct gz_channel base; /* base.pub.fd: an eventfd, "look now" */
+	struct gz_channel base; /* base.pub.fd: an epoll set of readyfd */
+	int readyfd;		/* eventfd: "look now" */
 	struct gz_vf_ctx *ctx;
 	int timerfd;		  /* one-shot: the looker's next look */
 	_Atomic uint64_t wait_ns; /* the gap to it */
@@ -212,6 +213,13 @@ struct gz_vf_wqe {
 	uint8_t inline_read; /* COPY from the completion's result */
 };
 
+/* An address handle: an RD destination's GCID (base.gcid) and, when it
+ * came from an address, the attach it names (0: whichever). */
+struct gz_vf_ah {
+	struct genzio_ah base;
+	uint32_t gen;
+};
+
 /* A posted receive as we keep it: the ring's copy is the engine's. */
 struct gz_vf_rwqe {
 	uint64_t wr_id;
@@ -228,6 +236,7 @@ struct gz_vf_qp {
 	uint32_t domain; /* the pd's key domain, the bridge's pd */
 	uint32_t max_inline, max_sge, max_recv_sge;
 	int msg; /* the engine delivers messages (GZ_BRIDGE_CAP_MSG) */
+	int rd;	 /* GENZIO_QPT_RD: each request names its destination */
 	_Atomic uint32_t told;	/* its QP_ERR raised */
 	_Atomic uint32_t state; /* GENZIO_QPS_* as we tell it */
 	uint32_t err_status;

@@ -4,7 +4,8 @@
  * interrupt, so each channel has a thread of its own, the looker, that
  * looks at the channel's armed cqs on a timer (from every GZ_VF_WAIT_NS,
  * backing off to GZ_VF_WAIT_MAX_NS while nothing comes) and makes the
- * channel's fd (an eventfd) readable once one of them has a completion,
+ * channel's fd (an epoll set of an eventfd) readable once one of them has
+ * a completion,
  * as an interrupt would: an application asleep in epoll wakes for a
  * completion, never for a tick. The looker also beats for the context
  * (gz_vf_liveness), so a guest asleep in epoll for minutes is not reaped,
@@ -18,6 +19,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -38,14 +40,14 @@ static void ready_clear(struct gz_vf_channel *ch)
 {
 	uint64_t n;
 
-	if (read(ch->base.pub.fd, &n, sizeof(n)) < 0) {
+	if (read(ch->readyfd, &n, sizeof(n)) < 0) {
 		/* nothing was ready */
 	}
 }
 
 static void ready_set(struct gz_vf_channel *ch)
 {
-	if (eventfd_write(ch->base.pub.fd, 1) < 0) {
+	if (eventfd_write(ch->readyfd, 1) < 0) {
 		/* a full counter is readable as well */
 	}
 }
@@ -156,6 +158,7 @@ static void *looker_main(void *arg)
 int gz_vf_channel_create(struct genzio_context *base, struct gz_channel **out)
 {
 	struct gz_vf_ctx *ctx = gz_vf_ctx_of(base);
+	struct epoll_event ev = {.events = EPOLLIN};
 	struct gz_vf_channel *ch;
 	sigset_t all, old;
 	uint32_t idx;
@@ -171,13 +174,19 @@ int gz_vf_channel_create(struct genzio_context *base, struct gz_channel **out)
 		return -ENOMEM;
 	ch->ctx = ctx;
 	ch->idx = idx;
-	ch->timerfd = ch->stopfd = ch->base.pub.fd = -1;
+	ch->timerfd = ch->stopfd = ch->readyfd = ch->base.pub.fd = -1;
 	atomic_init(&ch->wait_ns, GZ_VF_WAIT_NS);
 	ch->timerfd =
 	    timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	ch->stopfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	ch->base.pub.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (ch->timerfd < 0 || ch->stopfd < 0 || ch->base.pub.fd < 0) {
+	ch->readyfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	/* an epoll set of it: a blocking fd, as an application (or the
+	 * verbs compat layer) that sees O_NONBLOCK takes it for "do not
+	 * wait" */
+	ch->base.pub.fd = epoll_create1(EPOLL_CLOEXEC);
+	if (ch->timerfd < 0 || ch->stopfd < 0 || ch->readyfd < 0 ||
+	    ch->base.pub.fd < 0 ||
+	    epoll_ctl(ch->base.pub.fd, EPOLL_CTL_ADD, ch->readyfd, &ev)) {
 		ret = gz_err(-errno, "channel fds: %s", strerror(errno));
 		gz_vf_channel_destroy(&ch->base);
 		return ret;
@@ -216,6 +225,8 @@ void gz_vf_channel_destroy(struct gz_channel *base)
 		close(ch->timerfd);
 	if (ch->stopfd >= 0)
 		close(ch->stopfd);
+	if (ch->readyfd >= 0)
+		close(ch->readyfd);
 	free(ch);
 }
 

@@ -42,7 +42,8 @@ static int take(struct gz_vf_cq *cq, const struct gz_xdm_cqe *e,
 	struct gz_vf_wqe *w;
 	uint8_t st = e->status;
 
-	if (e->opcode == GENZIO_WC_RECV || e->opcode == GENZIO_WC_RECV_WRITE_IMM)
+	if (e->opcode == GENZIO_WC_RECV ||
+	    e->opcode == GENZIO_WC_RECV_WRITE_IMM)
 		return gz_vf_recv_take(cq, e, wc);
 	qp = gz_vf_entry_qp(cq, e->qp_num, 0);
 	if (!qp) {
@@ -69,8 +70,9 @@ static int take(struct gz_vf_cq *cq, const struct gz_xdm_cqe *e,
 		st = gz_vf_wqe_finish(qp, w, e, 1);
 	else
 		gz_vf_wqe_finish(qp, w, e, 0);
-	/* the ones the engine moves the queue pair to ERR for */
-	if (GZ_UNLIKELY(st == GENZIO_WC_RETRY_EXC || st == GENZIO_WC_REM_QP))
+	/* the ones the engine moves an RC queue pair to ERR for */
+	if (GZ_UNLIKELY(st == GENZIO_WC_RETRY_EXC || st == GENZIO_WC_REM_QP) &&
+	    !qp->rd)
 		gz_vf_qp_failed(qp, st);
 	if (st || w->signaled)
 		wc_fill(qp, w, st, e, wc);

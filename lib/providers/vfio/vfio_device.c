@@ -292,7 +292,7 @@ static void fill_attr(struct gz_vf_ctx *ctx, const char *dev, uint64_t page)
 	snprintf(a->provider, sizeof(a->provider), "vfio");
 	/* the engine's software data mover: Gen-Z's atomics and statuses,
 	 * a failed request leaves the queue pair in RTS; messages where the
-	 * engine delivers them. Not yet: RD, receives outside data space;
+	 * engine delivers them; RD. Not yet: receives outside data space;
 	 * never on this bridge: load/store of other components (no
 	 * isolation to give it), DMA (REG_ANY), interrupts. */
 	a->caps = GENZIO_CAP_RMA | GENZIO_CAP_ATOMIC | GENZIO_CAP_SYNC |
@@ -300,7 +300,8 @@ static void fill_attr(struct gz_vf_ctx *ctx, const char *dev, uint64_t page)
 		  (page >= GZ_PAGE_2M ? GENZIO_CAP_HUGE_PAGES : 0) |
 		  (ctx->m.caps & GZ_BRIDGE_CAP_MSG
 		       ? GENZIO_CAP_MSG | GENZIO_CAP_WRITE_IMM
-		       : 0);
+		       : 0) |
+		  GENZIO_CAP_RD;
 	/* a host process whose lock the engine honours lives without
 	 * beating; a guest beats (poll, waits, the event fd) */
 	if (ctx->locked && (ctx->m.caps & GZ_BRIDGE_CAP_LOCKS))
@@ -448,18 +449,42 @@ static void vf_device_close(struct genzio_context *base)
 	unmap(ctx);
 }
 
+/* An RD destination: a component of this bridge, by GCID alone (whoever
+ * has it when a request goes) or by an address (that attach only). */
 static int vf_ah_create(struct genzio_pd *pd, uint32_t gcid, const uint8_t *a,
 			size_t len, struct genzio_ah **out)
 {
 	struct gz_vf_ctx *ctx = gz_vf_ctx_of(pd->ctx);
+	struct gz_vf_ah *ah;
+	uint32_t gen;
 
-	(void)a, (void)len, (void)out;
-	/* an address handle names an RD peer, and there are no RD queue
-	 * pairs yet */
-	return gz_err(-EOPNOTSUPP,
-		      "address handles are for RD queue pairs, "
-		      "which the bridge has not (GCID %#x, subnet %#x)",
-		      gcid, ctx->m.subnet);
+	if (GENZIO_GCID_SID(gcid) != ctx->m.subnet ||
+	    GENZIO_GCID_CID(gcid) > ctx->m.nslots)
+		return gz_err(-EHOSTUNREACH,
+			      "GCID %#x is no slot of this bridge (subnet "
+			      "%#x, %u slots)",
+			      gcid, ctx->m.subnet, ctx->m.nslots);
+	if (a &&
+	    (len != GZ_VF_ADDR_LEN || gz_le64_get(a + 8) != ctx->m.incarnation))
+		return gz_err(-EINVAL, "not an address of a queue pair of this "
+				       "bridge (or of it before its engine "
+				       "restarted)");
+	/* the engine's word: whether it is there, and which attach */
+	gen = GENZIO_GCID_CID(gcid)
+		  ? atomic_load_explicit(
+			&ctx->m.hdr->member[GENZIO_GCID_CID(gcid) - 1],
+			memory_order_acquire)
+		  : 0;
+	if (!gen || (a && gz_le32_get(a + 4) != gen))
+		return gz_err(-EHOSTUNREACH,
+			      "no component %#x on the bridge%s", gcid,
+			      gen ? " (the address is of an earlier one)" : "");
+	ah = calloc(1, sizeof(*ah));
+	if (!ah)
+		return -ENOMEM;
+	ah->gen = a ? gen : 0;
+	*out = &ah->base;
+	return 0;
 }
 
 static int vf_fabric_open(const char *dev, const struct genzio_open_attr *attr,
@@ -479,7 +504,7 @@ static int vf_fabric_open(const char *dev, const struct genzio_open_attr *attr,
 
 static void vf_ah_destroy(struct genzio_ah *ah)
 {
-	free(ah);
+	free(container_of(ah, struct gz_vf_ah, base));
 }
 
 static int vf_rmap_map(struct genzio_ah *ah, uint32_t qpn, uint64_t raddr,

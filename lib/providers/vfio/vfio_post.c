@@ -212,7 +212,7 @@ static int msg_build(struct gz_vf_qp *qp, const struct genzio_send_wr *wr,
 	w->opcode = wr->opcode == GENZIO_WR_WRITE_IMM ? GENZIO_WC_WRITE
 						      : GENZIO_WC_SEND;
 	w->len = (uint32_t)len;
-	if ((wr->send_flags & GENZIO_SEND_INLINE) &&
+	if ((wr->send_flags & GENZIO_SEND_INLINE) && !qp->rd &&
 	    wr->opcode == GENZIO_WR_SEND && len && len <= GZ_XDM_ENQA_MAX) {
 		struct gz_xdm_enqa *e = (struct gz_xdm_enqa *)(void *)c;
 
@@ -244,6 +244,20 @@ static int msg_build(struct gz_vf_qp *qp, const struct genzio_send_wr *wr,
 	return 0;
 }
 
+/* An RD request's destination: the address handle's component (and its
+ * attach, when the handle came from an address), the queue pair by its
+ * number, all of it (a successor at its index is another). */
+static void rd_dest(const struct genzio_send_wr *wr, struct gz_xdm_cmd *c)
+{
+	const struct gz_vf_ah *ah =
+	    container_of(wr->ah, const struct gz_vf_ah, base);
+	uint32_t idx = GZ_VF_QPN_IDX(wr->remote_qpn);
+
+	c->gcid = ah->base.gcid;
+	c->op.reserved = GZ_BRIDGE_RD_DEST(idx < GZ_BRIDGE_MAX_QP ? idx : 0xff,
+					   wr->remote_qpn, ah->gen);
+}
+
 /* Command @c and shadow entry @w for @wr: 0 or -errno. */
 static int build(struct gz_vf_qp *qp, const struct genzio_send_wr *wr,
 		 struct gz_xdm_cmd *c, struct gz_vf_wqe *w)
@@ -263,6 +277,17 @@ static int build(struct gz_vf_qp *qp, const struct genzio_send_wr *wr,
 		c->length = w->len;
 		c->rkey = wr->rdma.rkey;
 		c->raddr = wr->rdma.remote_addr;
+		if ((flags & GENZIO_SEND_INLINE) && write && qp->rd) {
+			/* an RD command's destination takes the bytes an
+			 * inline WRITE's would: staged instead */
+			op = GZ_XDM_PUT;
+			ret = bounce_take(qp, w, w->len);
+			if (ret)
+				return ret;
+			gather_to(gz_vf_win(qp->ctx, w->bounce_off), wr);
+			c->op.laddr = w->bounce_off;
+			break;
+		}
 		if (flags & GENZIO_SEND_INLINE) {
 			/* the bytes travel in the entry, or come back in the
 			 * completion */
@@ -330,6 +355,8 @@ static int build(struct gz_vf_qp *qp, const struct genzio_send_wr *wr,
 	if (flags & GENZIO_SEND_FENCE)
 		op |= GZ_XDM_FLAG_FENCE;
 	c->opflags = op;
+	if (qp->rd)
+		rd_dest(wr, c);
 	return 0;
 }
 
@@ -376,6 +403,8 @@ static int post_one(struct gz_vf_qp *qp, const struct genzio_send_wr *wr)
 		return -EINVAL;
 	if (GZ_UNLIKELY(st == GENZIO_QPS_RESET))
 		return -ENOTCONN;
+	if (GZ_UNLIKELY(qp->rd && !wr->ah))
+		return -EINVAL; /* RD: a destination per request */
 	if (GZ_UNLIKELY(
 		tail - atomic_load_explicit(&qp->head, memory_order_acquire) >=
 		qp->depth))

@@ -7,8 +7,9 @@
  * RESET and waits for it the same way before its ring is reused; an
  * engine that does not answer is gone, and then nobody reads the ring.
  *
- * Our part of an address: the queue pair's number in its slot, the
- * slot's generation, the bridge's incarnation (16 bytes, little-endian).
+ * Our part of an address: the queue pair's number in its slot (and
+ * ADDR_RD for an RD one), the slot's generation, the bridge's incarnation
+ * (16 bytes, little-endian).
  */
 #include <errno.h>
 #include <sched.h>
@@ -18,6 +19,8 @@
 #include "core/addr.h"
 #include "providers/vfio/vfio.h"
 #include "sys/sys.h"
+
+#define ADDR_RD (1u << 31)
 
 /* The engine has queue pair @n in @want (or ERR), within the bound: 0,
  * -ETIMEDOUT (the engine does not answer). */
@@ -37,6 +40,34 @@ static int engine_state(struct gz_vf_ctx *ctx, uint32_t n, uint32_t want)
 	}
 }
 
+static int engine_up(struct gz_vf_qp *qp, uint32_t gcid, uint32_t idx,
+		     uint32_t gen);
+
+static void qp_mem_free(struct gz_vf_qp *qp)
+{
+	free(qp->wqe);
+	free(qp->rwqe);
+	free(qp);
+}
+
+/* An RD queue pair is ready at once: to the engine now, with no peer. */
+static int rd_up(struct gz_vf_qp *qp)
+{
+	int ret = engine_up(qp, 0, 0, 0);
+
+	if (ret) {
+		/* its rings stay out of use while the engine may read them */
+		if (gz_vslot_qp_state(&qp->ctx->slot, qp->idx) ==
+		    GZ_BRIDGE_QP_RESET) {
+			gz_vslot_qp_free(&qp->ctx->slot, qp->idx);
+			gz_vslot_rq_free(&qp->ctx->slot, qp->idx);
+		}
+		return ret;
+	}
+	atomic_store(&qp->state, GENZIO_QPS_RTS);
+	return 0;
+}
+
 int gz_vf_qp_create(struct genzio_pd *pd, const struct genzio_qp_attr *attr,
 		    struct genzio_qp **out)
 {
@@ -45,10 +76,6 @@ int gz_vf_qp_create(struct genzio_pd *pd, const struct genzio_qp_attr *attr,
 	uint32_t idx;
 
 	gz_vf_beat(ctx);
-	if (attr->qp_type != GENZIO_QPT_RC)
-		return gz_err(-EOPNOTSUPP,
-			      "RD queue pairs: the bridge has "
-			      "RC ones only (GENZIO_CAP_RD is clear)");
 	/* a free number the engine has in RESET (not one a destroy that
 	 * timed out left to it) */
 	for (idx = 0; idx < GZ_BRIDGE_MAX_QP; idx++)
@@ -66,9 +93,7 @@ int gz_vf_qp_create(struct genzio_pd *pd, const struct genzio_qp_attr *attr,
 	qp->wqe = calloc(qp->depth, sizeof(*qp->wqe));
 	qp->rwqe = calloc(qp->rq_ent ? qp->rq_ent : 1, sizeof(*qp->rwqe));
 	if (!qp->wqe || !qp->rwqe) {
-		free(qp->wqe);
-		free(qp->rwqe);
-		free(qp);
+		qp_mem_free(qp);
 		return -ENOMEM;
 	}
 	/* a ring a destroy left to a slow engine, which has reset it since */
@@ -77,9 +102,7 @@ int gz_vf_qp_create(struct genzio_pd *pd, const struct genzio_qp_attr *attr,
 		int ret = gz_vslot_rq_create(&ctx->slot, idx, qp->rq_ent);
 
 		if (ret) {
-			free(qp->wqe);
-			free(qp->rwqe);
-			free(qp);
+			qp_mem_free(qp);
 			return gz_err(ret, "a receive ring of %u entries: %s",
 				      gz_roundup_pow2(attr->rq_depth),
 				      ret == -ENOSPC
@@ -110,6 +133,15 @@ int gz_vf_qp_create(struct genzio_pd *pd, const struct genzio_qp_attr *attr,
 	/* 0 names none; a successor at the same index is another */
 	qp->base.pub.qp_num = (++ctx->qp_made[idx] & 0x3fffu) << 10 | (idx + 1);
 	qp->base.pub.qp_type = attr->qp_type;
+	qp->rd = attr->qp_type == GENZIO_QPT_RD;
+	if (qp->rd) {
+		int ret = rd_up(qp);
+
+		if (ret) {
+			qp_mem_free(qp);
+			return ret;
+		}
+	}
 	qp->scq->users++;
 	qp->rcq->users++;
 	atomic_store_explicit(&ctx->qp[idx], qp, memory_order_release);
@@ -123,7 +155,7 @@ int gz_vf_qp_addr(struct genzio_qp *pub, uint8_t *buf, size_t len)
 
 	if (len < GZ_VF_ADDR_LEN)
 		return -ENOSPC;
-	gz_le32_put(buf, qp->idx);
+	gz_le32_put(buf, qp->idx | (qp->rd ? ADDR_RD : 0));
 	gz_le32_put(buf + 4, qp->ctx->slot.generation);
 	gz_le64_put(buf + 8, qp->ctx->m.incarnation);
 	return GZ_VF_ADDR_LEN;
@@ -202,43 +234,26 @@ int gz_vf_verbs_addr(struct genzio_context *base,
 	return GZ_VF_ADDR_LEN;
 }
 
-int gz_vf_qp_connect(struct genzio_qp *pub, uint32_t gcid, const uint8_t *a,
-		     size_t len)
+/*
+ * Queue pair @qp described to the engine, paired with queue pair @idx of
+ * @gcid of its attach @gen (RC; RD: @gcid 0, no peer), and asked for RTS:
+ * 0 once the engine has it there, or -errno (named), the queue pair back
+ * in RESET.
+ */
+static int engine_up(struct gz_vf_qp *qp, uint32_t gcid, uint32_t idx,
+		     uint32_t gen)
 {
-	struct gz_vf_qp *qp = gz_vf_qp_of(pub);
 	struct gz_vf_ctx *ctx = qp->ctx;
-	uint32_t idx;
+	struct genzio_qp *pub = &qp->base.pub;
 	int ret;
 
-	gz_vf_beat(ctx);
-	if (atomic_load(&qp->state) != GENZIO_QPS_RESET)
-		return gz_err(-EISCONN,
-			      "queue pair %#x is connected (reset "
-			      "it first)",
-			      pub->qp_num);
-	if (len != GZ_VF_ADDR_LEN)
-		return gz_err(-EINVAL,
-			      "not a vfio queue pair address (%zu "
-			      "bytes, not %u)",
-			      len, GZ_VF_ADDR_LEN);
-	idx = gz_le32_get(a);
-	if (idx >= GZ_BRIDGE_MAX_QP || gcid >> 12 != ctx->m.subnet ||
-	    !(gcid & 0xfff))
-		return gz_err(-EINVAL,
-			      "queue pair %u of GCID %#x: no such "
-			      "queue pair on this bridge (subnet %#x)",
-			      idx, gcid, ctx->m.subnet);
-	if (gz_le64_get(a + 8) != ctx->m.incarnation)
-		return gz_err(-EINVAL, "an address of another bridge (or of "
-				       "this one before its engine restarted)");
 	/* the engine takes the receives posted since the last reset */
-	gz_vslot_rq_start(&ctx->slot, qp->idx,
-			  (uint32_t)atomic_load(&qp->rq_head),
-			  (uint32_t)atomic_load(&qp->rq_tail), qp->rdm_us,
-			  pub->qp_num);
-	ret = gz_vslot_qp_create(&ctx->slot, qp->idx, qp->ring_ent,
-				 qp->scq->idx, qp->rcq->idx, qp->domain, gcid,
-				 idx, gz_le32_get(a + 4));
+	gz_vslot_rq_start(
+	    &ctx->slot, qp->idx, (uint32_t)atomic_load(&qp->rq_head),
+	    (uint32_t)atomic_load(&qp->rq_tail), qp->rdm_us, pub->qp_num);
+	ret =
+	    gz_vslot_qp_create(&ctx->slot, qp->idx, qp->ring_ent, qp->scq->idx,
+			       qp->rcq->idx, qp->domain, gcid, idx, gen);
 	if (ret)
 		return gz_err(ret, "queue pair %#x: %s", pub->qp_num,
 			      ret == -ENOSPC  ? "the slot's queue area is full"
@@ -269,6 +284,44 @@ int gz_vf_qp_connect(struct genzio_qp *pub, uint32_t gcid, const uint8_t *a,
 			      "%#x (status %#x)",
 			      pub->qp_num, st);
 	}
+	return 0;
+}
+
+int gz_vf_qp_connect(struct genzio_qp *pub, uint32_t gcid, const uint8_t *a,
+		     size_t len)
+{
+	struct gz_vf_qp *qp = gz_vf_qp_of(pub);
+	struct gz_vf_ctx *ctx = qp->ctx;
+	uint32_t idx;
+	int ret;
+
+	gz_vf_beat(ctx);
+	if (atomic_load(&qp->state) != GENZIO_QPS_RESET)
+		return gz_err(-EISCONN,
+			      "queue pair %#x is connected (reset "
+			      "it first)",
+			      pub->qp_num);
+	if (len != GZ_VF_ADDR_LEN)
+		return gz_err(-EINVAL,
+			      "not a vfio queue pair address (%zu "
+			      "bytes, not %u)",
+			      len, GZ_VF_ADDR_LEN);
+	idx = gz_le32_get(a);
+	if (idx & ADDR_RD)
+		return gz_err(-EINVAL, "an RD queue pair's address: RD "
+				       "queue pairs take no peer");
+	if (idx >= GZ_BRIDGE_MAX_QP || gcid >> 12 != ctx->m.subnet ||
+	    !(gcid & 0xfff))
+		return gz_err(-EINVAL,
+			      "queue pair %u of GCID %#x: no such "
+			      "queue pair on this bridge (subnet %#x)",
+			      idx, gcid, ctx->m.subnet);
+	if (gz_le64_get(a + 8) != ctx->m.incarnation)
+		return gz_err(-EINVAL, "an address of another bridge (or of "
+				       "this one before its engine restarted)");
+	ret = engine_up(qp, gcid, idx, gz_le32_get(a + 4));
+	if (ret)
+		return ret;
 	qp->peer_gcid = gcid;
 	qp->peer_idx = idx;
 	qp->peer_len = (uint32_t)gz_addr_build(
@@ -409,7 +462,5 @@ void gz_vf_qp_destroy(struct genzio_qp *pub)
 	flush_off(qp);
 	qp->scq->users--;
 	qp->rcq->users--;
-	free(qp->wqe);
-	free(qp->rwqe);
-	free(qp);
+	qp_mem_free(qp);
 }

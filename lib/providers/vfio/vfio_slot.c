@@ -9,6 +9,7 @@
 #include <sched.h>
 #include <string.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 #include "gz.h"
 #include "providers/vfio/vfio_slot.h"
@@ -126,12 +127,16 @@ int gz_vslot_claim(const struct gz_bridge_map *m, struct gz_vslot *v,
 		   uint64_t (*clock)(void), uint64_t timeout_ns)
 {
 	uint64_t start, hb = 0, hb_ns = 0;
+	uint32_t cooling;
 	int ret;
 
 	memset(v, 0, sizeof(*v));
 	v->m = m;
 	if (getrandom(&v->owner, sizeof(v->owner), 0) != sizeof(v->owner))
 		v->owner = (uint64_t)(uintptr_t)v ^ clock();
+	start = clock();
+again:
+	cooling = 0;
 	for (uint32_t i = 0; i < m->nslots && !v->s; i++) {
 		uint64_t off = m->slot0 + (uint64_t)i * m->slot_size;
 		struct gz_bridge_slot *s = (void *)(m->base + off);
@@ -145,12 +150,19 @@ int gz_vslot_claim(const struct gz_bridge_map *m, struct gz_vslot *v,
 		     !m->reach(m->reach_arg, off, GZ_BRIDGE_CTL_LEN, 1))) {
 			v->s = s;
 			v->base = (uint8_t *)s;
-		} else if (m->reach) {
+		} else {
+			cooling += free_ == GZ_BRIDGE_COOLING;
 			/* ours, but not reachable whole: let it go */
-			if (!free_)
+			if (m->reach && !free_)
 				atomic_store(&s->state, GZ_BRIDGE_CLOSING);
-			m->reach(m->reach_arg, off, m->slot_size, 0);
+			if (m->reach)
+				m->reach(m->reach_arg, off, m->slot_size, 0);
 		}
+	}
+	/* none free, some freed a moment ago: they soon are */
+	if (!v->s && cooling && clock() - start < timeout_ns) {
+		usleep(1000);
+		goto again;
 	}
 	if (!v->s)
 		return gz_err(-EBUSY,

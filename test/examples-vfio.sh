@@ -1,0 +1,17 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# The examples (test/examples.sh: each as a user runs it, the ping-pongs
+# as server and client) on the vfio provider's host-only mode: a
+# genzio-bridged of its own serves a bridge file, every program a
+# component of it (GENZIO_BRIDGE, GENZIO_DEVICE=bridge0), as
+# genzio_vfio(7) tells a user to run them.
+file=/dev/shm/genzio-examples-bridge-$$
+bridged=
+trap '[ -n "$bridged" ] && kill "$bridged" 2>/dev/null; wait; rm -f "$file"' EXIT
+trap 'exit 1' INT TERM HUP
+"$GZT_BUILDDIR/tools/genzio-bridged" -q -n 8 -S 130 "$file" &
+bridged=$!
+for i in $(seq 1 50); do [ -s "$file" ] && break; sleep 0.1; done
+GENZIO_BRIDGE=$file GENZIO_DEVICE=bridge0
+export GENZIO_BRIDGE GENZIO_DEVICE
+sh "$GZT_SRCDIR/test/examples.sh"
