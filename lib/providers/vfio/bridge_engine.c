@@ -155,13 +155,15 @@ static void attach(struct gz_bridge_engine *e, struct gz_bridge_eslot *es,
 	s->generation = es->generation;
 	/* only from CLAIMED: a claimer that gave up meanwhile (CLOSING)
 	 * leaves it free at the next round */
+	/* a member before anyone sees ATTACHED: the GCID a component
+	 * hands out at once is reachable */
+	atomic_store_explicit(es->member, es->generation, memory_order_release);
 	if (atomic_compare_exchange_strong_explicit(
 		&s->state, &(uint32_t){GZ_BRIDGE_CLAIMED}, GZ_BRIDGE_ATTACHED,
-		memory_order_release, memory_order_relaxed)) {
+		memory_order_release, memory_order_relaxed))
 		es->state = GZ_BRIDGE_ATTACHED;
-		atomic_store_explicit(&e->hdr->member[i], es->generation,
-				      memory_order_release);
-	}
+	else
+		atomic_store_explicit(es->member, 0, memory_order_release);
 }
 
 /* The slot is free again (claimable once it cooled): closed, dead, or
@@ -519,6 +521,8 @@ static struct gz_bridge_eslot *reach(struct gz_bridge_engine *e,
 {
 	struct gz_bridge_eslot *t = find(e, gcid);
 
+	/* a look at its lock before every command to it (a system call):
+	 * GENZIO_CAP_DEATH_AT_ONCE, however soon after the death */
 	if (t && t != es && t->locked && !lock_says(e, t)) {
 		detach(e, t);
 		t = NULL;

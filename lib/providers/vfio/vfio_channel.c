@@ -193,6 +193,11 @@ int gz_vf_channel_create(struct genzio_context *base, struct gz_channel **out)
 	}
 	/* the application's signals are not for our thread */
 	sigfillset(&all);
+	/* but a fault of its own reaches the application's handler */
+	sigdelset(&all, SIGSEGV);
+	sigdelset(&all, SIGBUS);
+	sigdelset(&all, SIGFPE);
+	sigdelset(&all, SIGILL);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	ret = -pthread_create(&ch->looker, NULL, looker_main, ch);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);

@@ -98,6 +98,17 @@ static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t live_once = PTHREAD_ONCE_INIT;
 static struct gz_vf_ctx *live;
 
+/* the list whole across a fork: no add or delete half done */
+static void live_prepare(void)
+{
+	pthread_mutex_lock(&live_lock);
+}
+
+static void live_parent(void)
+{
+	pthread_mutex_unlock(&live_lock);
+}
+
 static void live_child(void)
 {
 	/* the parent's contexts are not the child's: gone, and nothing of
@@ -115,11 +126,12 @@ static void live_child(void)
 			c->fd = -1;
 		}
 	}
+	pthread_mutex_unlock(&live_lock);
 }
 
 static void live_at_fork(void)
 {
-	pthread_atfork(NULL, NULL, live_child);
+	pthread_atfork(live_prepare, live_parent, live_child);
 }
 
 static void live_add(struct gz_vf_ctx *ctx)
@@ -476,8 +488,8 @@ static int vf_ah_create(struct genzio_pd *pd, uint32_t gcid, const uint8_t *a,
 			memory_order_acquire)
 		  : 0;
 	if (!gen || (a && gz_le32_get(a + 4) != gen))
-		return gz_err(-EHOSTUNREACH,
-			      "no component %#x on the bridge%s", gcid,
+		return gz_err(-EHOSTUNREACH, "no component %#x on the bridge%s",
+			      gcid,
 			      gen ? " (the address is of an earlier one)" : "");
 	ah = calloc(1, sizeof(*ah));
 	if (!ah)

@@ -403,8 +403,12 @@ static int post_one(struct gz_vf_qp *qp, const struct genzio_send_wr *wr)
 		return -EINVAL;
 	if (GZ_UNLIKELY(st == GENZIO_QPS_RESET))
 		return -ENOTCONN;
-	if (GZ_UNLIKELY(qp->rd && !wr->ah))
-		return -EINVAL; /* RD: a destination per request */
+	/* RD: a destination per request, an address handle of this
+	 * context (another provider's is no gz_vf_ah), a 24-bit qp_num */
+	if (GZ_UNLIKELY(qp->rd &&
+			(!wr->ah || wr->ah->pd->ctx != qp->base.pub.context ||
+			 wr->remote_qpn >> 24)))
+		return -EINVAL;
 	if (GZ_UNLIKELY(
 		tail - atomic_load_explicit(&qp->head, memory_order_acquire) >=
 		qp->depth))

@@ -159,10 +159,20 @@ again:
 				m->reach(m->reach_arg, off, m->slot_size, 0);
 		}
 	}
-	/* none free, some freed a moment ago: they soon are */
-	if (!v->s && cooling && clock() - start < timeout_ns) {
-		usleep(1000);
-		goto again;
+	/* none free, some freed a moment ago: they soon are, while an
+	 * engine beats to free them */
+	if (!v->s && cooling) {
+		uint64_t now = clock();
+
+		if (gz_bridge_alive(m, &hb, &hb_ns, now, HB_WAIT_NS))
+			return gz_err(-ENODEV,
+				      "bridge: its slots wait for an engine "
+				      "that stopped (start genzio-bridged on "
+				      "the file again)");
+		if (now - start < timeout_ns) {
+			usleep(1000);
+			goto again;
+		}
 	}
 	if (!v->s)
 		return gz_err(-EBUSY,
@@ -403,7 +413,8 @@ int gz_vslot_rq_create(struct gz_vslot *v, uint32_t n, uint32_t ent)
 	if (n >= GZ_BRIDGE_MAX_QP || v->rq[n].ent || !ent ||
 	    (ent & (ent - 1)) || ent > GZ_BRIDGE_MAX_RING)
 		return -EINVAL;
-	if (!(off = area_alloc(v, (uint64_t)ent * sizeof(struct gz_bridge_rqe))))
+	if (!(off =
+		  area_alloc(v, (uint64_t)ent * sizeof(struct gz_bridge_rqe))))
 		return -ENOSPC;
 	r = &v->s->qp[n];
 	r->rq_off = off;
