@@ -32,11 +32,6 @@ static int paired(const struct gz_bridge_eslot *t,
 		  const struct gz_bridge_eqp *q, uint32_t gcid, uint32_t n,
 		  uint32_t gen);
 
-static struct gz_bridge_slot *ctl(const struct gz_bridge_eslot *es)
-{
-	return gz_bridge_ctl(es);
-}
-
 /* A data window has no segment to map on first use: it is mapped. */
 static int no_map(struct gz_xdm_target *t, uint32_t idx)
 {
@@ -122,7 +117,7 @@ int gz_bridge_engine_init(struct gz_bridge_engine *e, void *base, uint64_t len,
 static void attach(struct gz_bridge_engine *e, struct gz_bridge_eslot *es,
 		   uint32_t i, uint64_t now)
 {
-	struct gz_bridge_slot *s = ctl(es);
+	struct gz_bridge_slot *s = gz_bridge_ctl(es);
 
 	es->gcid = e->subnet << 12 | (i + 1);
 	memset(s->qp, 0, sizeof(s->qp));
@@ -153,11 +148,11 @@ static void attach(struct gz_bridge_engine *e, struct gz_bridge_eslot *es,
 	/* never 0: a component's "no generation" */
 	es->generation = ++e->generation ? e->generation : ++e->generation;
 	s->generation = es->generation;
-	/* only from CLAIMED: a claimer that gave up meanwhile (CLOSING)
-	 * leaves it free at the next round */
 	/* a member before anyone sees ATTACHED: the GCID a component
 	 * hands out at once is reachable */
 	atomic_store_explicit(es->member, es->generation, memory_order_release);
+	/* only from CLAIMED: a claimer that gave up meanwhile (CLOSING)
+	 * leaves it free at the next round */
 	if (atomic_compare_exchange_strong_explicit(
 		&s->state, &(uint32_t){GZ_BRIDGE_CLAIMED}, GZ_BRIDGE_ATTACHED,
 		memory_order_release, memory_order_relaxed))
@@ -171,7 +166,7 @@ static void attach(struct gz_bridge_engine *e, struct gz_bridge_eslot *es,
  * from now on. */
 static void detach(struct gz_bridge_engine *e, struct gz_bridge_eslot *es)
 {
-	struct gz_bridge_slot *s = ctl(es);
+	struct gz_bridge_slot *s = gz_bridge_ctl(es);
 
 	es->state = GZ_BRIDGE_FREE;
 	es->gcid = 0;
@@ -213,7 +208,7 @@ static int ring_ok(uint64_t off, uint32_t ent)
 static int cq_use(struct gz_bridge_eslot *es, uint32_t n)
 {
 	struct gz_bridge_ecq *c = &es->cq[n];
-	struct gz_bridge_cq *r = &ctl(es)->cq[n];
+	struct gz_bridge_cq *r = &gz_bridge_ctl(es)->cq[n];
 	uint64_t off;
 	uint32_t ent, epoch;
 
@@ -263,7 +258,7 @@ static void to_reset(struct gz_bridge_eslot *es, uint32_t n)
 		cq_put(es, q->rcq);
 	}
 	memset(q, 0, sizeof(*q));
-	qp_state(&ctl(es)->qp[n], GZ_BRIDGE_QP_RESET, 0);
+	qp_state(&gz_bridge_ctl(es)->qp[n], GZ_BRIDGE_QP_RESET, 0);
 }
 
 /* From a copy of the record, checked: its rings and queues. */
@@ -273,7 +268,7 @@ static void to_err(struct gz_bridge_eslot *es, uint32_t n, uint8_t st)
 {
 	es->qp[n].rts = 0;
 	es->qp[n].state = GZ_BRIDGE_QP_ERR;
-	qp_state(&ctl(es)->qp[n], GZ_BRIDGE_QP_ERR, st);
+	qp_state(&gz_bridge_ctl(es)->qp[n], GZ_BRIDGE_QP_ERR, st);
 }
 
 /*
@@ -304,14 +299,12 @@ static int rts_pair(struct gz_bridge_engine *e, struct gz_bridge_eslot *es,
 
 /* The receive ring of record @r, a checked copy into @q: 1, or 0 when
  * it makes no sense (none is fine: messages to it wait for a receive). */
-static int rq_take(struct gz_bridge_eslot *es, struct gz_bridge_eqp *q,
-		   struct gz_bridge_qp *r)
+static int rq_take(struct gz_bridge_eqp *q, struct gz_bridge_qp *r)
 {
 	uint64_t off = GZ_READ_ONCE(r->rq_off);
 	uint32_t ent = GZ_READ_ONCE(r->rq_ent);
 	uint32_t us = GZ_READ_ONCE(r->rdm_us);
 
-	(void)es;
 	q->rdm_ns = (uint64_t)(us ? us : 100000u) * 1000u;
 	if (!ent)
 		return 1;
@@ -329,7 +322,7 @@ static int rq_take(struct gz_bridge_eslot *es, struct gz_bridge_eqp *q,
 static void to_rts(struct gz_bridge_engine *e, struct gz_bridge_eslot *es,
 		   uint32_t n)
 {
-	struct gz_bridge_qp *r = &ctl(es)->qp[n];
+	struct gz_bridge_qp *r = &gz_bridge_ctl(es)->qp[n];
 	struct gz_bridge_eqp *q = &es->qp[n];
 	uint64_t off = GZ_READ_ONCE(r->cmd_off);
 	uint32_t ent = GZ_READ_ONCE(r->cmd_ent);
@@ -345,7 +338,7 @@ static void to_rts(struct gz_bridge_engine *e, struct gz_bridge_eslot *es,
 	    .peer_gen = GZ_READ_ONCE(r->peer_gen),
 	    .tag = GZ_READ_ONCE(r->tag),
 	};
-	if (!ring_ok(off, ent) || !rq_take(es, q, r) ||
+	if (!ring_ok(off, ent) || !rq_take(q, r) ||
 	    q->scq >= GZ_BRIDGE_MAX_CQ || q->rcq >= GZ_BRIDGE_MAX_CQ ||
 	    q->peer_qpn >= GZ_BRIDGE_MAX_QP || cq_use(es, q->scq)) {
 		memset(q, 0, sizeof(*q));
@@ -375,7 +368,7 @@ static void to_rts(struct gz_bridge_engine *e, struct gz_bridge_eslot *es,
 
 static void qp_states(struct gz_bridge_engine *e, struct gz_bridge_eslot *es)
 {
-	struct gz_bridge_slot *s = ctl(es);
+	struct gz_bridge_slot *s = gz_bridge_ctl(es);
 
 	for (uint32_t n = 0; n < GZ_BRIDGE_MAX_QP; n++) {
 		uint32_t want =
@@ -400,8 +393,9 @@ static int lock_says(const struct gz_bridge_engine *e,
 {
 	int held;
 
-	if (!e->lock_held || (!es->locked && !(GZ_READ_ONCE(ctl(es)->caps) &
-					       GZ_BRIDGE_COMP_LOCK)))
+	if (!e->lock_held ||
+	    (!es->locked &&
+	     !(GZ_READ_ONCE(gz_bridge_ctl(es)->caps) & GZ_BRIDGE_COMP_LOCK)))
 		return -1;
 	held = e->lock_held(e->lock_arg, (uint64_t)(es->base - e->base));
 	if (held > 0)
@@ -414,7 +408,7 @@ static int lock_says(const struct gz_bridge_engine *e,
 static void slot_states(struct gz_bridge_engine *e, uint32_t i, uint64_t now)
 {
 	struct gz_bridge_eslot *es = &e->slot[i];
-	struct gz_bridge_slot *s = ctl(es);
+	struct gz_bridge_slot *s = gz_bridge_ctl(es);
 	uint32_t st = atomic_load_explicit(&s->state, memory_order_acquire);
 	uint64_t hb;
 
@@ -511,9 +505,6 @@ static uint8_t wc_op(uint8_t op)
 						     : GENZIO_WC_WRITE;
 }
 
-/* Where command @c of queue pair @q of @es goes: its target slot in *@t,
- * 0 to execute, a status to complete with, or -EAGAIN to wait (its RC
- * peer has not connected back, and the timeout has not passed). */
 /* The attached slot of component @gcid, checked against its lock (a
  * host process killed: its kernel dropped it), or NULL. */
 static struct gz_bridge_eslot *reach(struct gz_bridge_engine *e,
@@ -556,6 +547,10 @@ static int route_rd(struct gz_bridge_engine *e, struct gz_bridge_eslot *es,
 	return 0;
 }
 
+/* Where command @c of queue pair @q of @es goes: its target slot in *@t
+ * and queue pair in *@pn, 0 to execute, a status to complete with, or
+ * -EAGAIN to wait (its RC peer has not connected back, and the timeout
+ * has not passed). */
 static int route(struct gz_bridge_engine *e, struct gz_bridge_eslot *es,
 		 struct gz_bridge_eqp *q, uint32_t n,
 		 const struct gz_xdm_cmd *c, uint64_t now,
@@ -602,7 +597,7 @@ static int run_one(struct gz_bridge_engine *e, struct gz_bridge_eslot *es,
 		   uint32_t n, uint64_t now, uint64_t *bytes)
 {
 	struct gz_bridge_eqp *q = &es->qp[n];
-	struct gz_bridge_cq *scq = &ctl(es)->cq[q->scq];
+	struct gz_bridge_cq *scq = &gz_bridge_ctl(es)->cq[q->scq];
 	struct gz_xdm_initiator in = {xlate, es};
 	struct gz_bridge_eslot *t;
 	struct gz_xdm_cqe cqe;
@@ -652,7 +647,8 @@ static int run_one(struct gz_bridge_engine *e, struct gz_bridge_eslot *es,
 	if ((st == GZ_XDM_ST_RETRY_EXC || st == GZ_XDM_ST_REM_QP) &&
 	    !q->flushing && !q->rd) {
 		q->flushing = 1;
-		qp_state(&ctl(es)->qp[n], GZ_BRIDGE_QP_ERR, (uint32_t)st);
+		qp_state(&gz_bridge_ctl(es)->qp[n], GZ_BRIDGE_QP_ERR,
+			 (uint32_t)st);
 	}
 	e->executed++;
 	*bytes += cqe.byte_len ? cqe.byte_len : 64;

@@ -11,13 +11,8 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
-#include <sys/timerfd.h>
-#include <unistd.h>
 
 #include "providers/vfio/vfio.h"
-#include "sys/sys.h"
 
 static void wc_fill(const struct gz_vf_qp *qp, const struct gz_vf_wqe *w,
 		    uint32_t st, const struct gz_xdm_cqe *e,

@@ -17,12 +17,11 @@
 #include "providers/vfio/vfio.h"
 
 /* A receive that could never be taken: -EINVAL (the fast path says
- * nothing: README). Its room in *@cap. */
+ * nothing: README). Its room in *@cap, its buffers' window offsets in
+ * @off. */
 static int recv_bad(const struct gz_vf_qp *qp, const struct genzio_recv_wr *wr,
-		    uint64_t *cap)
+		    uint64_t *cap, uint64_t off[GZ_VF_MAX_SGE])
 {
-	uint64_t off;
-
 	*cap = 0;
 	if (wr->num_sge < 0 || (uint32_t)wr->num_sge > qp->max_recv_sge ||
 	    (wr->num_sge && !wr->sg_list))
@@ -35,28 +34,24 @@ static int recv_bad(const struct gz_vf_qp *qp, const struct genzio_recv_wr *wr,
 		if (!gz_lkey_ok(qp->lkeys, qp->max_mr, s->lkey, qp->domain,
 				s->addr, s->length,
 				GENZIO_ACCESS_LOCAL_WRITE) ||
-		    !gz_vf_in_win(qp->ctx, s->addr, s->length, &off))
+		    !gz_vf_in_win(qp->ctx, s->addr, s->length, &off[i]))
 			return -EINVAL;
 		*cap += s->length;
 	}
 	return 0;
 }
 
-/* The ring's entry for @wr: what the engine needs, nothing more (a
- * wr_id is often a pointer). */
-static void fill(const struct gz_vf_qp *qp, struct gz_bridge_rqe *e,
-		 const struct genzio_recv_wr *wr)
+/* The ring's entry for @wr, its buffers at window offsets @off: what
+ * the engine needs, nothing more (a wr_id is often a pointer). */
+static void fill(struct gz_bridge_rqe *e, const struct genzio_recv_wr *wr,
+		 const uint64_t off[GZ_VF_MAX_SGE])
 {
-	uint64_t off = 0;
-
 	e->wr_id = 0;
 	e->num_sge = (uint32_t)wr->num_sge;
 	for (int i = 0; i < wr->num_sge; i++) {
-		gz_vf_in_win(qp->ctx, wr->sg_list[i].addr,
-			     wr->sg_list[i].length, &off);
 		e->sge[i].seg = 0;
 		e->sge[i].len = wr->sg_list[i].length;
-		e->sge[i].off = off;
+		e->sge[i].off = off[i];
 	}
 }
 
@@ -71,10 +66,10 @@ int gz_vf_post_recv(struct genzio_qp *pub, struct genzio_recv_wr *wr,
 	int ret = 0;
 
 	for (; wr; wr = wr->next) {
+		uint64_t cap, off[GZ_VF_MAX_SGE];
 		struct gz_vf_rwqe *r;
-		uint64_t cap;
 
-		if (GZ_UNLIKELY(ret = recv_bad(qp, wr, &cap)))
+		if (GZ_UNLIKELY(ret = recv_bad(qp, wr, &cap, off)))
 			break;
 		/* an entry is the engine's until its completion is polled */
 		if (GZ_UNLIKELY(
@@ -87,10 +82,9 @@ int gz_vf_post_recv(struct genzio_qp *pub, struct genzio_recv_wr *wr,
 		/* the device is gone: nothing is written (the slot may be
 		 * another's), poll completes it FLUSHED */
 		if (GZ_LIKELY(!gone))
-			fill(qp,
-			     gz_vslot_rqe(&qp->ctx->slot, qp->idx,
+			fill(gz_vslot_rqe(&qp->ctx->slot, qp->idx,
 					  (uint32_t)tail),
-			     wr);
+			     wr, off);
 		r = &qp->rwqe[tail & (qp->rq_ent - 1)];
 		r->wr_id = wr->wr_id;
 		r->cap = cap > UINT32_MAX ? UINT32_MAX : (uint32_t)cap;
