@@ -7,11 +7,15 @@
 . "$GZT_SRCDIR/test/lib/tap.sh"
 bridged=$GZT_BUILDDIR/tools/genzio-bridged
 client=$GZT_BUILDDIR/test/bridge-client
-tap_plan 10
+tap_plan 16
 tmp=$(mktemp -d)
 file=${GENZIO_SHM_DIR:-/dev/shm}/gzbridge$$
 pids=
-trap 'for p in $pids; do kill -9 "$p" 2>/dev/null; done; wait; rm -rf "$tmp" "$file"' EXIT
+# the engines' fabric, in the user's directory (a killed engine leaves
+# its files)
+fab=gzt_b$$
+fabdir=${GENZIO_SHM_DIR:-/dev/shm}/genzio-$(id -u)
+trap 'for p in $pids; do kill -9 "$p" 2>/dev/null; done; wait; rm -rf "$tmp" "$file" "$file.b"; rm -f "$fabdir/$fab".*' EXIT
 
 # t NAME EXIT PATTERN CMD...: CMD's exit status, and a line matching
 t() {
@@ -44,7 +48,7 @@ watcher() {
 }
 start() {
 	rm -f "$file" # a killed engine's magic would fool a component
-	"$bridged" -q -S 16 "$file" 2>"$tmp/bridged.err" &
+	"$bridged" -q -S 16 -f "$fab" "$@" "$file" 2>"$tmp/bridged.err" &
 	bpid=$!
 	pids="$pids $bpid"
 }
@@ -61,6 +65,11 @@ for i in $(seq 1 100); do
 done
 t "a second engine on the file: exit 1, said" 1 'another genzio-bridged serves it' \
 	"$bridged" -q -S 16 "$file"
+t "a second engine on its fabric: exit 1, said" 1 \
+	'fabric gzt_b[0-9]+: another genzio-bridged manages it' \
+	"$bridged" -q -S 16 -f "$fab" "$file.b"
+t "a bad fabric name: exit 1, said" 1 'not a fabric name' \
+	"$bridged" -q -S 16 -f no-such "$file.b"
 t "two slots of one process: writes, reads, atomics, a bad key" 0 \
 	'^ok bad_rkey_is_its_status_and_writes_nothing$' "$client" rma "$file"
 "$client" peer "$file" 1 >"$tmp/p1" 2>&1 &
@@ -73,6 +82,9 @@ waited "and the first saw its window written" $p1 "$tmp/p1" \
 	'^ok its_flag_raised_and_every_byte_landed$'
 # killed: the component sees the heartbeat stop
 watcher
+t "genzio-fabric shows the bridge's component, held by the engine" 0 \
+	"^component +c[0-9] +up +gcid 0x100[0-9] on sw0, pid $bpid\$" \
+	env GENZIO_BRIDGE="$file" "$GZT_BUILDDIR/tools/genzio-fabric" -d bridge0 show
 kill -9 $bpid
 waited "a killed bridge is seen gone (its heartbeat stopped)" $g "$tmp/g" \
 	'^ok sees_the_bridge_gone$'
@@ -83,3 +95,19 @@ kill -TERM $bpid
 wait $bpid; rc=$?
 [ $rc = 0 ] && tap_ok "SIGTERM: exit 0" || tap_not_ok "SIGTERM: exit 0 (exit $rc)"
 waited "a stopped bridge is seen gone" $g "$tmp/g" '^ok sees_the_bridge_gone$'
+if [ -e "$fabdir/$fab.fm" ] || [ -e "$fabdir/$fab.reg" ]; then
+	tap_not_ok "a clean stop takes its fabric's files"
+	ls -l "$fabdir/$fab".* | sed 's/^/# /'
+else
+	tap_ok "a clean stop takes its fabric's files"
+fi
+# a description declaring one component: the second claim is refused
+printf 'switch s\ncomponent only s\n' >"$tmp/one.fab"
+start -F "$tmp/one.fab"
+t "a claim its fabric refuses: the component is told, the engine says why" \
+	1 'claim: Cannot assign requested address' "$client" rma "$file"
+grep -q "is not one its description declares free" "$tmp/bridged.err" &&
+	tap_ok "and genzio-bridged said why" ||
+	{ tap_not_ok "and genzio-bridged said why"; sed 's/^/# /' "$tmp/bridged.err"; }
+kill -TERM $bpid
+wait $bpid

@@ -40,8 +40,8 @@ static void on_signal(int sig)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: genzio-bridged [-n SLOTS] [-s SUBNET] [-S MIB] [-q] "
-		"FILE\n"
+		"usage: genzio-bridged [-n SLOTS] [-s SUBNET] [-S MIB] "
+		"[-f FABRIC] [-F DESCRIPTION] [-q] FILE\n"
 		"  FILE       the bridge's memory (made, or resized, to -S): "
 		"give it to\n"
 		"             QEMU as -object memory-backend-file,mem-path="
@@ -51,6 +51,14 @@ static void usage(FILE *f)
 		"  -s SUBNET  the fabric's subnet, 1 to 0xffff (default 1)\n"
 		"  -S MIB     its size in MiB, a multiple of 2 from 6 to "
 		"1048576 (default 64)\n"
+		"  -f FABRIC  the host fabric whose manager gives the GCIDs "
+		"(genzio-fabric -f\n"
+		"             FABRIC shows it; default: FILE's name and a "
+		"hash of its path;\n"
+		"             -: none, slot i is CID i + 1)\n"
+		"  -F DESCRIPTION  switches, links, components of that "
+		"fabric\n"
+		"             (genzio_fabric(5); its subnet replaces -s)\n"
 		"  -q         no line at start\n"
 		"  -h         this\n"
 		"runs until SIGTERM, SIGINT, SIGHUP or SIGQUIT; exit: 0 "
@@ -72,6 +80,30 @@ static long long number(const char *s, const char *what, long long lo,
 		return -1;
 	}
 	return v;
+}
+
+/* The default fabric of the bridge at @path, into @name: its file's
+ * name (what is no [A-Za-z0-9_] as _, 15 at most) and a hash of its path,
+ * so two bridges' files of one name in two directories differ. */
+static const char *default_name(const char *path, char *name)
+{
+	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	char *real = realpath(path, NULL);
+	uint32_t h = 2166136261u; /* FNV-1a */
+	size_t n = 0;
+
+	for (const char *c = real ? real : path; *c; c++)
+		h = (h ^ (uint8_t)*c) * 16777619u;
+	free(real);
+	for (; base[n] && n < 15; n++)
+		name[n] = (base[n] >= 'a' && base[n] <= 'z') ||
+				  (base[n] >= 'A' && base[n] <= 'Z') ||
+				  (base[n] >= '0' && base[n] <= '9')
+			      ? base[n]
+			      : '_';
+	snprintf(name + n, GZ_FABRIC_NAME_MAX + 1 - n, "%s%08x", n ? "_" : "b",
+		 h);
+	return name;
 }
 
 /* Whether a component holds the lock on the byte at @off of the file on
@@ -139,6 +171,11 @@ static void *map(const char *path, uint64_t len, int *fdp)
 int main(int argc, char **argv)
 {
 	static struct gz_bridge_engine e;
+	static struct gz_bridge_fab fab = {.log = NULL};
+	const char *fabric = NULL, *desc = NULL;
+	char name[GZ_FABRIC_NAME_MAX + 1];
+	uint32_t sub;
+	int has_fab;
 	long long slots = 0, subnet = 1, mib = 64;
 	struct sigaction sa = {.sa_handler = on_signal};
 	uint32_t idle = 1000;
@@ -147,8 +184,14 @@ int main(int argc, char **argv)
 	int opt, quiet = 0, fd = -1;
 	void *mem;
 
-	while ((opt = getopt(argc, argv, "n:s:S:qh")) != -1)
+	while ((opt = getopt(argc, argv, "n:s:S:f:F:qh")) != -1)
 		switch (opt) {
+		case 'f':
+			fabric = optarg;
+			break;
+		case 'F':
+			desc = optarg;
+			break;
 		case 'n':
 			slots = number(optarg, "slots", 1, GZ_BRIDGE_MAX_SLOTS);
 			break;
@@ -190,11 +233,34 @@ int main(int argc, char **argv)
 			mib, slots);
 		return EXIT_FAIL;
 	}
+	if (desc && fabric && !strcmp(fabric, "-")) {
+		fprintf(stderr, "genzio-bridged: -F describes a fabric: not "
+				"with -f -\n");
+		return EXIT_USAGE;
+	}
 	if (!(mem = map(argv[optind], (uint64_t)mib * MIB, &fd)))
 		return EXIT_FAIL;
-	if (gz_bridge_engine_init(&e, mem, (uint64_t)mib * MIB, (uint32_t)slots,
-				  (uint32_t)subnet))
+	/* after map(): the file exists, so its real path names it */
+	if (!fabric)
+		fabric = default_name(argv[optind], name);
+	has_fab = strcmp(fabric, "-") != 0;
+	sub = (uint32_t)subnet;
+	fab.log = stderr;
+	if (has_fab && gz_bridge_fab_open(&fab, fabric, desc, &sub)) {
+		gz_bridge_fab_close(&fab);
 		return EXIT_FAIL;
+	}
+	if (gz_bridge_engine_init(&e, mem, (uint64_t)mib * MIB, (uint32_t)slots,
+				  sub) ||
+	    (has_fab &&
+	     gz_bridge_fab_start(&fab, e.hdr, e.nslots,
+				 e.slot_size - GZ_BRIDGE_SLOT_ALIGN))) {
+		if (has_fab)
+			gz_bridge_fab_close(&fab);
+		return EXIT_FAIL;
+	}
+	if (has_fab)
+		e.fab = &fab;
 	/* host components are seen dead when the kernel drops their lock */
 	e.lock_held = lock_held;
 	e.lock_arg = &fd;
@@ -207,12 +273,12 @@ int main(int argc, char **argv)
 		fprintf(
 		    stderr,
 		    "genzio-bridged: %s: %u slots of %llu MiB (data "
-		    "windows of %llu MiB), subnet %#x\n",
+		    "windows of %llu MiB), subnet %#x, fabric %s\n",
 		    argv[optind], e.nslots,
 		    (unsigned long long)(e.slot_size / MIB),
 		    (unsigned long long)((e.slot_size - GZ_BRIDGE_SLOT_ALIGN) /
 					 MIB),
-		    e.subnet);
+		    e.subnet, e.fab ? fab.name : "none");
 	while (!stop) {
 		uint64_t now = gz_sys_now_ns();
 
@@ -235,6 +301,9 @@ int main(int argc, char **argv)
 	 * second later */
 	atomic_store_explicit((_Atomic uint32_t *)&e.hdr->magic, 0,
 			      memory_order_release);
+	/* then its components leave the fabric: COMPONENT_REMOVE */
+	if (has_fab)
+		gz_bridge_fab_close(&fab);
 	munmap(mem, (size_t)mib * MIB);
 	return 0;
 }

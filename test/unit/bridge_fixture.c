@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "bridge_fixture.h"
 
@@ -13,6 +14,8 @@ uint8_t *mem;
 uint64_t now = 1;
 struct gz_vslot a, b;
 int beat_b = 1; /* b lives */
+struct gz_bridge_fab *fixture_fab;
+static char fab_dir[] = "/tmp/gzt-bridge-fab.XXXXXX";
 
 /* One engine round; both components' heartbeats go on (b's while it
  * lives), as their processes' would. */
@@ -30,6 +33,8 @@ void step(void)
 uint64_t clock_stepping(void)
 {
 	gz_bridge_engine_step(&e, now, 64);
+	if (e.fab)
+		usleep(200); /* its thread joins in real time */
 	return now += 1000000;
 }
 
@@ -76,6 +81,22 @@ void setup(void)
 		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	cr_assert_neq(mem, MAP_FAILED);
 	cr_assert_eq(gz_bridge_engine_init(&e, mem, LEN, 0, 1), 0);
+	if (fixture_fab) {
+		uint32_t sub = 1;
+		char name[32];
+
+		cr_assert(mkdtemp(fab_dir));
+		setenv("GENZIO_SHM_DIR", fab_dir, 1);
+		snprintf(name, sizeof(name), "gztu_%d", (int)getpid());
+		memset(fixture_fab, 0, sizeof(*fixture_fab));
+		cr_assert_eq(gz_bridge_fab_open(fixture_fab, name, NULL, &sub),
+			     0);
+		cr_assert_eq(
+		    gz_bridge_fab_start(fixture_fab, e.hdr, e.nslots,
+					e.slot_size - GZ_BRIDGE_SLOT_ALIGN),
+		    0);
+		e.fab = fixture_fab;
+	}
 	cr_assert_eq(e.nslots, 2);
 	cr_assert_eq(gz_bridge_map_check(mem, LEN, &m), 0);
 	now = 1;
@@ -98,5 +119,12 @@ void setup(void)
 
 void teardown(void)
 {
+	if (fixture_fab) {
+		char cmd[64];
+
+		gz_bridge_fab_close(fixture_fab);
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", fab_dir);
+		cr_assert_eq(system(cmd), 0);
+	}
 	munmap(mem, LEN);
 }

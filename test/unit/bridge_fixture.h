@@ -28,6 +28,9 @@ extern uint8_t *mem;
 extern uint64_t now;
 extern struct gz_vslot a, b;
 extern int beat_b; /* b lives */
+/* Set before setup(): the engine manages this host fabric (opened by
+ * setup in a directory of its own, closed by teardown); NULL: none. */
+extern struct gz_bridge_fab *fixture_fab;
 
 /* One engine round; both components' heartbeats go on (b's while it
  * lives), as their processes' would. */

@@ -22,7 +22,8 @@
 #include "xdm/xdm_abi.h"
 
 #define GZ_BRIDGE_MAGIC 0x5242475au /* "ZGBR" in memory, little-endian */
-#define GZ_BRIDGE_VERSION 2u /* 2: receive rings, tags, RD, members */
+/* 2: receive rings, tags, RD, members; 3: the fabric's name and events */
+#define GZ_BRIDGE_VERSION 3u
 #define GZ_BRIDGE_SLOT_ALIGN (2ull << 20) /* a huge page on the host */
 #define GZ_BRIDGE_MAX_SLOTS 64u
 #define GZ_BRIDGE_MAX_QP 32u /* per slot */
@@ -53,6 +54,21 @@ enum {
 	GZ_BRIDGE_COMP_LOCK = 1u << 0,
 };
 
+/* An unsolicited event of the fabric the engine manages (its fabric
+ * manager's log, lib/fabric), as components read it: entry seq % GZ_BRIDGE_EV
+ * of the header's log holds event seq once its seq word says so (written
+ * last; ~0 while the engine rewrites it). */
+#define GZ_BRIDGE_EV 64u
+#define GZ_BRIDGE_FABRIC_MAX 32u
+
+struct gz_bridge_uep {
+	_Atomic uint64_t seq;
+	uint32_t type; /* GENZIO_EVENT_LINK_* or COMPONENT_* */
+	uint32_t gcid;
+	uint32_t link;
+	uint32_t pad;
+};
+
 /* Page 0. */
 struct gz_bridge_hdr {
 	uint32_t magic, version;
@@ -67,6 +83,12 @@ struct gz_bridge_hdr {
 	/* the components attached: slot i's generation (its GCID's CID is
 	 * i + 1), 0 while it is free; the engine's */
 	_Atomic uint32_t member[GZ_BRIDGE_MAX_SLOTS] GZ_ALIGNED;
+	/* the host fabric whose manager gave the GCIDs (NUL-terminated;
+	 * "": the engine gives them by slot, and logs no event) */
+	char fabric[GZ_BRIDGE_FABRIC_MAX] GZ_ALIGNED;
+	/* events ever logged: the entries before it are in ev[] */
+	_Atomic uint64_t ev_head GZ_ALIGNED;
+	struct gz_bridge_uep ev[GZ_BRIDGE_EV];
 };
 
 /* A slot's state: FREE -> CLAIMED (a component's CAS) -> ATTACHED (the
@@ -135,7 +157,7 @@ struct gz_bridge_qp {
  * 24 bits (8-31, 0: whichever), the slot's generation (32-63, 0:
  * whichever). */
 #define GZ_BRIDGE_RD_DEST(idx, tag, gen)                                       \
-	((uint64_t)((idx) & 0xffu) | (uint64_t)((tag) & 0xffffffu) << 8 |      \
+	((uint64_t)((idx)&0xffu) | (uint64_t)((tag)&0xffffffu) << 8 |          \
 	 (uint64_t)(gen) << 32)
 
 /* A posted receive in a receive ring: struct gz_xdm_rqe with room for
@@ -175,7 +197,7 @@ struct gz_bridge_slot {
 	 * another one here was reaped, and the slot is no longer its */
 	uint32_t generation;
 	uint32_t pad1;
-	uint64_t caps;		/* what the component says of itself */
+	uint64_t caps; /* what the component says of itself */
 	/* where the rest is (the engine's, at ATTACHED) */
 	uint64_t keys_off;
 	uint32_t nkeys; /* a power of two */

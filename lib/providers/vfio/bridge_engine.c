@@ -1,17 +1,16 @@
 // SPDX-License-Identifier: MIT
 /*
- * The bridge's engine in software: slots, queue pair states, and the
- * execution of commands with lib/xdm's data mover. A slot's words are
- * the component's: each is loaded once where it is used, and what is
- * kept (a queue pair's rings, its peer, a completion queue's ring) is a
- * checked copy taken when the queue pair goes to RTS.
+ * The bridge's engine in software: slots (claims, attach, liveness,
+ * cooling) and queue pair states; the execution of their commands is
+ * bridge_exec.c's. A slot's words are the component's: each is loaded
+ * once where it is used, and what is kept (a queue pair's rings, its
+ * peer, a completion queue's ring) is a checked copy taken when the
+ * queue pair goes to RTS.
  */
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/random.h>
-
-#include <genzio/genzio.h>
 
 #include "providers/vfio/bridge_engine.h"
 
@@ -26,11 +25,7 @@
 #define REAP_NS 10000000000ull
 #define LOCK_LOOK_NS 200000ull
 #define COOL_NS 1000000000ull
-
-static struct gz_bridge_eslot *find(struct gz_bridge_engine *e, uint32_t gcid);
-static int paired(const struct gz_bridge_eslot *t,
-		  const struct gz_bridge_eqp *q, uint32_t gcid, uint32_t n,
-		  uint32_t gen);
+#define ROUTE_NS 1000000000ull /* shm's GENZIO_ROUTE_TIMEOUT_MS default */
 
 /* A data window has no segment to map on first use: it is mapped. */
 static int no_map(struct gz_xdm_target *t, uint32_t idx)
@@ -83,6 +78,7 @@ int gz_bridge_engine_init(struct gz_bridge_engine *e, void *base, uint64_t len,
 	e->timeout_ns = TIMEOUT_NS;
 	e->reap_ns = REAP_NS;
 	e->cool_ns = COOL_NS;
+	e->route_ns = ROUTE_NS;
 	if (getrandom(&inc, sizeof(inc), 0) != sizeof(inc))
 		inc ^= (uint64_t)(uintptr_t)e; /* any value differs enough */
 	/* a component that sees the magic sees the rest */
@@ -119,6 +115,18 @@ static void attach(struct gz_bridge_engine *e, struct gz_bridge_eslot *es,
 {
 	struct gz_bridge_slot *s = gz_bridge_ctl(es);
 
+	/* its CID on the host fabric first (the engine's thread joins);
+	 * one refused is a claim taken back, which the claimer sees */
+	if (e->fab) {
+		int ret = gz_bridge_fab_join(e->fab, i);
+
+		if (ret == -EAGAIN)
+			return;
+		if (ret) {
+			gz_bridge_detach(e, es);
+			return;
+		}
+	}
 	es->gcid = e->subnet << 12 | (i + 1);
 	memset(s->qp, 0, sizeof(s->qp));
 	memset(s->cq, 0, sizeof(s->cq));
@@ -164,10 +172,12 @@ static void attach(struct gz_bridge_engine *e, struct gz_bridge_eslot *es,
 /* The slot is free again (claimable once it cooled): closed, dead, or
  * garbage in its state. Work of its peers to it completes RETRY_EXC
  * from now on. */
-static void detach(struct gz_bridge_engine *e, struct gz_bridge_eslot *es)
+void gz_bridge_detach(struct gz_bridge_engine *e, struct gz_bridge_eslot *es)
 {
 	struct gz_bridge_slot *s = gz_bridge_ctl(es);
 
+	if (e->fab)
+		gz_bridge_fab_leave(e->fab, (uint32_t)(es - e->slot));
 	es->state = GZ_BRIDGE_FREE;
 	es->gcid = 0;
 	es->generation = 0;
@@ -242,7 +252,7 @@ static void cq_put(struct gz_bridge_eslot *es, uint32_t n)
 		es->cq[n].users--;
 }
 
-static void qp_state(struct gz_bridge_qp *r, uint32_t state, uint32_t st)
+void gz_bridge_qp_state(struct gz_bridge_qp *r, uint32_t state, uint32_t st)
 {
 	r->status = st;
 	atomic_store_explicit(&r->state, state, memory_order_release);
@@ -258,17 +268,16 @@ static void to_reset(struct gz_bridge_eslot *es, uint32_t n)
 		cq_put(es, q->rcq);
 	}
 	memset(q, 0, sizeof(*q));
-	qp_state(&gz_bridge_ctl(es)->qp[n], GZ_BRIDGE_QP_RESET, 0);
+	gz_bridge_qp_state(&gz_bridge_ctl(es)->qp[n], GZ_BRIDGE_QP_RESET, 0);
 }
 
-/* From a copy of the record, checked: its rings and queues. */
 /* A queue pair the engine stops serving (a broken producer), with its
  * cqs kept until the component asks for RESET. */
-static void to_err(struct gz_bridge_eslot *es, uint32_t n, uint8_t st)
+void gz_bridge_to_err(struct gz_bridge_eslot *es, uint32_t n, uint8_t st)
 {
 	es->qp[n].rts = 0;
 	es->qp[n].state = GZ_BRIDGE_QP_ERR;
-	qp_state(&gz_bridge_ctl(es)->qp[n], GZ_BRIDGE_QP_ERR, st);
+	gz_bridge_qp_state(&gz_bridge_ctl(es)->qp[n], GZ_BRIDGE_QP_ERR, st);
 }
 
 /*
@@ -281,7 +290,7 @@ static int rts_pair(struct gz_bridge_engine *e, struct gz_bridge_eslot *es,
 		    uint32_t n)
 {
 	struct gz_bridge_eqp *q = &es->qp[n], *p;
-	struct gz_bridge_eslot *t = find(e, q->peer_gcid);
+	struct gz_bridge_eslot *t = gz_bridge_find(e, q->peer_gcid);
 
 	if (!t || (q->peer_gen && q->peer_gen != t->generation))
 		return 1; /* not there (yet), or another attach: work to it
@@ -289,7 +298,7 @@ static int rts_pair(struct gz_bridge_engine *e, struct gz_bridge_eslot *es,
 	p = &t->qp[q->peer_qpn];
 	if (!p->rts || p->flushing)
 		return 1; /* not connected yet: work to it waits */
-	if (!paired(t, q, es->gcid, n, es->generation))
+	if (!gz_bridge_paired(t, q, es->gcid, n, es->generation))
 		return 0;
 	q->peer_gen = t->generation;
 	p->peer_gen = es->generation;
@@ -343,14 +352,14 @@ static void to_rts(struct gz_bridge_engine *e, struct gz_bridge_eslot *es,
 	    q->peer_qpn >= GZ_BRIDGE_MAX_QP || cq_use(es, q->scq)) {
 		memset(q, 0, sizeof(*q));
 		q->state = GZ_BRIDGE_QP_ERR;
-		qp_state(r, GZ_BRIDGE_QP_ERR, GZ_XDM_ST_GENERAL_ERR);
+		gz_bridge_qp_state(r, GZ_BRIDGE_QP_ERR, GZ_XDM_ST_GENERAL_ERR);
 		return;
 	}
 	if (cq_use(es, q->rcq)) {
 		cq_put(es, q->scq);
 		memset(q, 0, sizeof(*q));
 		q->state = GZ_BRIDGE_QP_ERR;
-		qp_state(r, GZ_BRIDGE_QP_ERR, GZ_XDM_ST_GENERAL_ERR);
+		gz_bridge_qp_state(r, GZ_BRIDGE_QP_ERR, GZ_XDM_ST_GENERAL_ERR);
 		return;
 	}
 	gz_cmdq_engine_init(&q->q, es->base + off, ent, &r->cmd_tail,
@@ -361,9 +370,9 @@ static void to_rts(struct gz_bridge_engine *e, struct gz_bridge_eslot *es,
 	q->rd = !q->peer_gcid;
 	/* decided before anyone sees RTS: a connect that sees it holds */
 	if (!q->rd && !rts_pair(e, es, n))
-		to_err(es, n, GZ_XDM_ST_REM_QP);
+		gz_bridge_to_err(es, n, GZ_XDM_ST_REM_QP);
 	else
-		qp_state(r, GZ_BRIDGE_QP_RTS, 0);
+		gz_bridge_qp_state(r, GZ_BRIDGE_QP_RTS, 0);
 }
 
 static void qp_states(struct gz_bridge_engine *e, struct gz_bridge_eslot *es)
@@ -388,8 +397,8 @@ static void qp_states(struct gz_bridge_engine *e, struct gz_bridge_eslot *es)
  * none, or it cannot be told). A lock counts once it was seen held: a
  * component's word that claims one is no lock.
  */
-static int lock_says(const struct gz_bridge_engine *e,
-		     struct gz_bridge_eslot *es)
+int gz_bridge_lock_says(const struct gz_bridge_engine *e,
+			struct gz_bridge_eslot *es)
 {
 	int held;
 
@@ -416,11 +425,12 @@ static void slot_states(struct gz_bridge_engine *e, uint32_t i, uint64_t now)
 		if (st == GZ_BRIDGE_CLAIMED)
 			attach(e, es, i, now);
 		else if (st == GZ_BRIDGE_COOLING &&
-			 now - es->freed_ns >= e->cool_ns)
+			 now - es->freed_ns >= e->cool_ns &&
+			 (!e->fab || gz_bridge_fab_idle(e->fab, i)))
 			atomic_store_explicit(&s->state, GZ_BRIDGE_FREE,
 					      memory_order_release);
 		else if (st != GZ_BRIDGE_FREE && st != GZ_BRIDGE_COOLING)
-			detach(e, es); /* a state only we may write */
+			gz_bridge_detach(e, es); /* a state only we may write */
 		return;
 	}
 	hb = atomic_load_explicit(&s->heartbeat, memory_order_relaxed);
@@ -429,7 +439,7 @@ static void slot_states(struct gz_bridge_engine *e, uint32_t i, uint64_t now)
 		es->hb_ns = now;
 	}
 	if (st == GZ_BRIDGE_ATTACHED && now - es->lock_ns > LOCK_LOOK_NS) {
-		int says = lock_says(e, es);
+		int says = gz_bridge_lock_says(e, es);
 
 		es->lock_ns = now;
 		if (!says)
@@ -438,245 +448,9 @@ static void slot_states(struct gz_bridge_engine *e, uint32_t i, uint64_t now)
 			es->hb_ns = now; /* alive: its kernel says so */
 	}
 	if (st != GZ_BRIDGE_ATTACHED || now - es->hb_ns > e->reap_ns)
-		detach(e, es); /* closed, killed, or garbage */
+		gz_bridge_detach(e, es); /* closed, killed, or garbage */
 	else
 		qp_states(e, es);
-}
-
-/* The attached slot of component @gcid, or NULL. */
-static struct gz_bridge_eslot *find(struct gz_bridge_engine *e, uint32_t gcid)
-{
-	for (uint32_t i = 0; gcid && i < e->nslots; i++)
-		if (e->slot[i].state == GZ_BRIDGE_ATTACHED &&
-		    e->slot[i].gcid == gcid)
-			return &e->slot[i];
-	return NULL;
-}
-
-/* A command's local address: an offset in its initiator's window. */
-static void *xlate(void *arg, uint64_t laddr, uint64_t len)
-{
-	struct gz_bridge_eslot *es = arg;
-
-	if (laddr > es->window_len || len > es->window_len - laddr)
-		return NULL;
-	return es->window + laddr;
-}
-
-void gz_bridge_cq_write(struct gz_bridge_ecq *c, struct gz_bridge_cq *r,
-			const struct gz_xdm_cqe *cqe)
-{
-	struct gz_xdm_cqe *slot = &c->ent[c->prod & c->mask];
-
-	memcpy(slot, cqe, offsetof(struct gz_xdm_cqe, phase));
-	memcpy(slot->result, cqe->result, sizeof(slot->result));
-	/* phase last (release): the component that sees it sees all */
-	__atomic_store_n(&slot->phase,
-			 (uint8_t)(((c->prod >> c->shift) & 1u) ^ 1u),
-			 __ATOMIC_RELEASE);
-	c->prod++;
-	atomic_store_explicit(&r->prod, c->prod, memory_order_release);
-}
-
-/* Whether the target's queue pair @q->peer_qpn is paired back with ours
- * (@gcid, @n): RC work waits until it is. */
-static int paired(const struct gz_bridge_eslot *t,
-		  const struct gz_bridge_eqp *q, uint32_t gcid, uint32_t n,
-		  uint32_t gen)
-{
-	const struct gz_bridge_eqp *p = &t->qp[q->peer_qpn];
-
-	/* and tied to no other generation of us: a connection is to one
-	 * attach of its peer, never to a newcomer on the peer's GCID */
-	return p->rts && !p->flushing && p->peer_gcid == gcid &&
-	       p->peer_qpn == n && (!p->peer_gen || p->peer_gen == gen);
-}
-
-/* The opcode a completion of @op names. */
-static uint8_t wc_op(uint8_t op)
-{
-	if (op == GZ_XDM_GET || op == GZ_XDM_GETIMM)
-		return GENZIO_WC_READ;
-	if (op >= GZ_XDM_SWAP)
-		return GENZIO_WC_ATOMIC;
-	if (op == GZ_XDM_ENQA || op == GZ_XDM_SEND)
-		return GENZIO_WC_SEND;
-	return op == GZ_XDM_SYNC || op == GZ_XDM_NOP ? GENZIO_WC_SYNC
-						     : GENZIO_WC_WRITE;
-}
-
-/* The attached slot of component @gcid, checked against its lock (a
- * host process killed: its kernel dropped it), or NULL. */
-static struct gz_bridge_eslot *reach(struct gz_bridge_engine *e,
-				     struct gz_bridge_eslot *es, uint32_t gcid)
-{
-	struct gz_bridge_eslot *t = find(e, gcid);
-
-	/* a look at its lock before every command to it (a system call):
-	 * GENZIO_CAP_DEATH_AT_ONCE, however soon after the death */
-	if (t && t != es && t->locked && !lock_says(e, t)) {
-		detach(e, t);
-		t = NULL;
-	}
-	return t;
-}
-
-/* An RD command's destination (GZ_BRIDGE_RD_DEST): its slot in *@t and
- * queue pair in *@pn, or a status: RETRY_EXC, the component gone (or
- * another one since on its GCID), REM_QP, no RD queue pair of that name
- * there. */
-static int route_rd(struct gz_bridge_engine *e, struct gz_bridge_eslot *es,
-		    const struct gz_xdm_cmd *c, struct gz_bridge_eslot **t,
-		    uint32_t *pn)
-{
-	uint64_t d = c->op.reserved;
-	uint32_t tag = (uint32_t)(d >> 8) & 0xffffffu,
-		 gen = (uint32_t)(d >> 32);
-	const struct gz_bridge_eqp *p;
-
-	*t = reach(e, es, c->gcid);
-	if (!*t || (gen && gen != (*t)->generation))
-		return GZ_XDM_ST_RETRY_EXC;
-	*pn = (uint32_t)(d & 0xff);
-	if (*pn >= GZ_BRIDGE_MAX_QP)
-		return GZ_XDM_ST_REM_QP;
-	p = &(*t)->qp[*pn];
-	if (!p->rts || p->flushing || !p->rd ||
-	    (tag && (p->tag & 0xffffffu) != tag))
-		return GZ_XDM_ST_REM_QP; /* RD talks to RD, by its name */
-	return 0;
-}
-
-/* Where command @c of queue pair @q of @es goes: its target slot in *@t
- * and queue pair in *@pn, 0 to execute, a status to complete with, or
- * -EAGAIN to wait (its RC peer has not connected back, and the timeout
- * has not passed). */
-static int route(struct gz_bridge_engine *e, struct gz_bridge_eslot *es,
-		 struct gz_bridge_eqp *q, uint32_t n,
-		 const struct gz_xdm_cmd *c, uint64_t now,
-		 struct gz_bridge_eslot **t, uint32_t *pn)
-{
-	uint8_t op = c->opflags & GZ_XDM_OPCODE_MASK;
-	const struct gz_bridge_eqp *p;
-
-	*t = es;
-	*pn = q->peer_qpn;
-	if (op == GZ_XDM_NOP || op == GZ_XDM_SYNC)
-		return 0; /* nothing leaves the slot */
-	if (q->rd)
-		return route_rd(e, es, c, t, pn);
-	if (c->gcid != q->peer_gcid)
-		return GZ_XDM_ST_REM_INV_REQ; /* RC: to its peer only */
-	*t = reach(e, es, c->gcid);
-	/* gone, never there, or another component since on its GCID */
-	if (!*t || (q->peer_gen && q->peer_gen != (*t)->generation))
-		return GZ_XDM_ST_RETRY_EXC;
-	if (paired(*t, q, es->gcid, n, es->generation)) {
-		q->peer_gen = (*t)->generation;
-		q->was_paired = 1;
-		return 0;
-	}
-	/* its queue pair serves another, or served us and was reset or
-	 * destroyed since: no waiting for it */
-	p = &(*t)->qp[q->peer_qpn];
-	if ((p->rts && !p->flushing) || q->was_paired)
-		return GZ_XDM_ST_REM_QP;
-	if (!q->blocked_since)
-		q->blocked_since = now;
-	/* 1 s, or the queue pair's rdm_timeout_us when longer */
-	return now - q->blocked_since <
-		       (q->rdm_ns > e->timeout_ns ? q->rdm_ns : e->timeout_ns)
-		   ? -EAGAIN
-		   : GZ_XDM_ST_RETRY_EXC;
-}
-
-/* One command at the head of queue pair @n: 1 when executed (and its
- * completion written), 0 when it must wait (a full cq, a peer not yet
- * paired). */
-static int run_one(struct gz_bridge_engine *e, struct gz_bridge_eslot *es,
-		   uint32_t n, uint64_t now, uint64_t *bytes)
-{
-	struct gz_bridge_eqp *q = &es->qp[n];
-	struct gz_bridge_cq *scq = &gz_bridge_ctl(es)->cq[q->scq];
-	struct gz_xdm_initiator in = {xlate, es};
-	struct gz_bridge_eslot *t;
-	struct gz_xdm_cqe cqe;
-	struct gz_xdm_cmd c;
-	uint32_t pn;
-	uint8_t op;
-	int st;
-
-	/* room for its completion first: an executed command's completion
-	 * is never lost */
-	if (gz_bridge_cq_full(&es->cq[q->scq], scq))
-		return 0;
-	memcpy(&c, gz_cmdq_head(&q->q), sizeof(c)); /* the one copy */
-	op = c.opflags & GZ_XDM_OPCODE_MASK;
-	st = q->flushing ? GZ_XDM_ST_FLUSHED
-			 : route(e, es, q, n, &c, now, &t, &pn);
-	if (!st && (c.opflags & GZ_XDM_FLAG_IMM) && !gz_bridge_msg_is(&c))
-		st = GZ_XDM_ST_GENERAL_ERR; /* an immediate for no message */
-	if (!st && gz_bridge_msg_is(&c))
-		st = gz_bridge_msg_exec(es, q, t, pn, &c, now, &cqe);
-	else if (!st)
-		/* the responder queue pair's domain, as verbs checks it (a
-		 * NOP or SYNC touches nobody's memory) */
-		st = gz_xdm_cmd_exec(&c, &in, &t->target,
-				     op == GZ_XDM_NOP || op == GZ_XDM_SYNC
-					 ? q->pd
-					 : t->qp[pn].pd,
-				     &cqe);
-	else if (st != -EAGAIN) {
-		memset(&cqe, 0, sizeof(cqe));
-		cqe.cidx = c.cidx;
-		cqe.context = c.context;
-		cqe.opcode = wc_op(c.opflags & GZ_XDM_OPCODE_MASK);
-		cqe.status = (uint8_t)st;
-	}
-	if (st == -EAGAIN)
-		return 0; /* a peer not paired yet, a receive not posted */
-	q->blocked_since = q->rnr_since = 0;
-	cqe.qp_num = q->tag;
-	if (st || (c.opflags & GZ_XDM_FLAG_SIGNAL))
-		gz_bridge_cq_write(&es->cq[q->scq], scq, &cqe);
-	gz_cmdq_done(&q->q, 1);
-	/* RC: a lost peer, or its queue pair gone, is fatal (verbs' ERR;
-	 * RD has no connection to lose);
-	 * the rest completes FLUSHED, in order, and so do the receives,
-	 * until the component resets the queue pair */
-	if ((st == GZ_XDM_ST_RETRY_EXC || st == GZ_XDM_ST_REM_QP) &&
-	    !q->flushing && !q->rd) {
-		q->flushing = 1;
-		qp_state(&gz_bridge_ctl(es)->qp[n], GZ_BRIDGE_QP_ERR,
-			 (uint32_t)st);
-	}
-	e->executed++;
-	*bytes += cqe.byte_len ? cqe.byte_len : 64;
-	/* a round of long transfers is no engine gone */
-	atomic_fetch_add_explicit(&e->hdr->heartbeat, 1, memory_order_release);
-	return 1;
-}
-
-static uint32_t run_qp(struct gz_bridge_engine *e, struct gz_bridge_eslot *es,
-		       uint32_t n, uint64_t now, uint32_t budget)
-{
-	uint32_t avail = gz_cmdq_avail(&es->qp[n].q), done = 0;
-	uint64_t bytes = 0;
-
-	if (avail == UINT32_MAX) {
-		/* a tail past the ring: the producer is broken */
-		to_err(es, n, GZ_XDM_ST_GENERAL_ERR);
-		return 0;
-	}
-	/* flushed receives count against the round, as commands do */
-	if (es->qp[n].flushing && es->qp[n].has_rq)
-		done = gz_bridge_rq_flush(es, n, budget);
-	for (uint32_t i = 0;
-	     i < avail && done < budget && bytes < GZ_BRIDGE_ROUND_BYTES &&
-	     run_one(e, es, n, now, &bytes);
-	     i++)
-		done++;
-	return done;
 }
 
 uint32_t gz_bridge_engine_step(struct gz_bridge_engine *e, uint64_t now_ns,
@@ -693,7 +467,7 @@ uint32_t gz_bridge_engine_step(struct gz_bridge_engine *e, uint64_t now_ns,
 				     n < GZ_BRIDGE_MAX_QP;
 		     n++)
 			if (e->slot[i].qp[n].rts)
-				done +=
-				    run_qp(e, &e->slot[i], n, now_ns, budget);
+				done += gz_bridge_run_qp(e, &e->slot[i], n,
+							 now_ns, budget);
 	return done;
 }

@@ -14,6 +14,7 @@
 #define GZ_VFIO_BRIDGE_ENGINE_H
 
 #include "providers/vfio/bridge.h"
+#include "providers/vfio/bridge_fabric.h"
 #include "xdm/cmdq.h"
 #include "xdm/xdm.h"
 
@@ -34,11 +35,11 @@ struct gz_bridge_eqp {
 	/* the peer's attach it is tied to (its address named it, or it
 	 * paired back): an RC connection does not outlive its peer's */
 	uint32_t peer_gen;
-	uint32_t tag; /* the record's, echoed in completions */
+	uint32_t tag;	/* the record's, echoed in completions */
 	int was_paired; /* it was, once: a peer gone from the pair is REM_QP */
 	int rd;		/* no peer: each command names its destination */
-	int flushing; /* ERR after a fatal error: what is left completes
-		       * FLUSHED */
+	int flushing;	/* ERR after a fatal error: what is left completes
+			 * FLUSHED */
 	uint64_t blocked_since; /* its head waits for its peer (ns) */
 	/* its receive ring, a checked copy (has_rq: it has one) */
 	int has_rq;
@@ -52,8 +53,8 @@ struct gz_bridge_eqp {
 struct gz_bridge_eslot {
 	uint32_t state; /* ours: GZ_BRIDGE_FREE or _ATTACHED */
 	uint32_t gcid;
-	uint32_t generation; /* new at every attach */
-	uint8_t *base; /* the slot */
+	uint32_t generation;	  /* new at every attach */
+	uint8_t *base;		  /* the slot */
 	_Atomic uint32_t *member; /* its word in the header's member table */
 	uint8_t *window;
 	uint64_t window_len;
@@ -86,6 +87,11 @@ struct gz_bridge_engine {
 	 * seen held, before every command to it. */
 	int (*lock_held)(void *arg, uint64_t off);
 	void *lock_arg;
+	/* Optional: the host fabric whose manager gives the GCIDs (and
+	 * says which paths are down); NULL: slot i is CID i + 1, every
+	 * path up */
+	struct gz_bridge_fab *fab;
+	uint64_t route_ns; /* a command waits this long for a path */
 	struct gz_bridge_eslot slot[GZ_BRIDGE_MAX_SLOTS];
 };
 
@@ -110,8 +116,10 @@ int gz_bridge_engine_init(struct gz_bridge_engine *e, void *base, uint64_t len,
 uint32_t gz_bridge_engine_step(struct gz_bridge_engine *e, uint64_t now_ns,
 			       uint32_t budget);
 
-/* ---- for the engine's own files (bridge_engine.c, bridge_msg.c) ---- */
-static inline struct gz_bridge_slot *gz_bridge_ctl(const struct gz_bridge_eslot *es)
+/* ---- for the engine's own files (bridge_engine.c, bridge_exec.c,
+ * bridge_msg.c) ---- */
+static inline struct gz_bridge_slot *
+gz_bridge_ctl(const struct gz_bridge_eslot *es)
 {
 	return (struct gz_bridge_slot *)(void *)es->base;
 }
@@ -125,6 +133,35 @@ static inline int gz_bridge_cq_full(const struct gz_bridge_ecq *c,
 
 	return c->prod - cons > c->mask;
 }
+
+/* Slots and queue pair states (bridge_engine.c). */
+/* The slot is free again (claimable once it cooled): closed, dead, or
+ * garbage in its state; work of its peers to it fails from now on. */
+void gz_bridge_detach(struct gz_bridge_engine *e, struct gz_bridge_eslot *es);
+/* What attached slot @es's lock says: 1 it lives, 0 it died, -1 nothing
+ * (it holds none, or it cannot be told). */
+int gz_bridge_lock_says(const struct gz_bridge_engine *e,
+			struct gz_bridge_eslot *es);
+/* Queue pair record @r's state and status, as the engine has them. */
+void gz_bridge_qp_state(struct gz_bridge_qp *r, uint32_t state, uint32_t st);
+/* Queue pair @n of @es is served no more (a broken producer), with its
+ * cqs kept until the component asks for RESET. */
+void gz_bridge_to_err(struct gz_bridge_eslot *es, uint32_t n, uint8_t st);
+
+/* Execution (bridge_exec.c). */
+/* The attached slot of component @gcid, or NULL. */
+struct gz_bridge_eslot *gz_bridge_find(struct gz_bridge_engine *e,
+				       uint32_t gcid);
+/* Whether the target's queue pair @q->peer_qpn (of @t) is paired back
+ * with ours (@gcid, queue pair @n, attach @gen). */
+int gz_bridge_paired(const struct gz_bridge_eslot *t,
+		     const struct gz_bridge_eqp *q, uint32_t gcid, uint32_t n,
+		     uint32_t gen);
+/* At most @budget commands of queue pair @n of @es at @now: how many
+ * ran (flushed receives count too). */
+uint32_t gz_bridge_run_qp(struct gz_bridge_engine *e,
+			  struct gz_bridge_eslot *es, uint32_t n, uint64_t now,
+			  uint32_t budget);
 
 /* Write @cqe at the producer of cq @c (record @r), phase last. */
 void gz_bridge_cq_write(struct gz_bridge_ecq *c, struct gz_bridge_cq *r,

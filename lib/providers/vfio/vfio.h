@@ -35,15 +35,15 @@
 #include "providers/vfio/vfio_slot.h"
 #include "sys/sys.h"
 
-#define GZ_VF_ADDR_LEN 16	 /* our part of an address */
+#define GZ_VF_ADDR_LEN 16 /* our part of an address */
 /* A queue pair's number (24 bits, as every qp_num): its index in the slot
  * + 1 in the low 10 bits, how many were made at that index above them */
-#define GZ_VF_QPN_IDX(qpn) (((qpn) & 1023u) - 1u)
+#define GZ_VF_QPN_IDX(qpn) (((qpn)&1023u) - 1u)
 #define GZ_VF_BOUNCE (64u << 10) /* a queue pair's staging bytes */
 #define GZ_VF_MAX_DEPTH 4096u	 /* sq entries */
 #define GZ_VF_MAX_SGE 4u
 #define GZ_VF_MAX_CHANNELS 32u
-#define GZ_VF_WAIT_NS 50000ull	     /* a channel's first look */
+#define GZ_VF_WAIT_NS 50000ull /* a channel's first look */
 /* and its longest gap: an idle waiter in a guest under emulation costs a
  * wake-up (about 0.4 ms of CPU there) per look */
 #define GZ_VF_WAIT_MAX_NS 20000000ull
@@ -56,6 +56,9 @@ static inline uint64_t gz_vf_setup_ns(void)
 {
 	return (uint64_t)gz_sys_setup_timeout_ms() * 1000000u;
 }
+
+/* The host-only mode's device: the bridge file GENZIO_BRIDGE names. */
+#define GZ_VF_FILE_DEV "bridge0"
 
 struct gz_vf_mem;
 struct gz_vf_qp;
@@ -80,6 +83,7 @@ struct gz_vf_ctx {
 	_Atomic int looking;	    /* gz_vf_liveness runs */
 	uint64_t hb_seen, hb_since; /* the looker's */
 	_Atomic uint32_t nflush;    /* queue pairs that poll flushes */
+	uint64_t ev_next; /* the fabric's next event to read (ctx lock) */
 	/* queue pairs destroyed that the engine may still run: nothing
 	 * their requests name is given back (ctx lock) */
 	uint32_t stuck;
@@ -98,6 +102,18 @@ static inline struct gz_vf_ctx *gz_vf_ctx_of(struct genzio_context *c)
 {
 	return container_of(c, struct gz_vf_ctx, base);
 }
+
+/* ---- the bridge's host fabric (vfio_fabric.c) ---- */
+/* Its events the engine copied into the header, as genzio events (under
+ * the ctx lock). */
+void gz_vf_fabric_watch(struct gz_vf_ctx *ctx);
+/* genzio_member_list: -ENOTSUP (the engine holds every member). */
+int gz_vf_fabric_open(const char *dev, const struct genzio_open_attr *attr,
+		      struct gz_fabric *f);
+/* genzio_fabric_open of the host-only mode's bridge: its engine's
+ * manager file. */
+int gz_vf_fm_open(const char *dev, const struct genzio_open_attr *attr,
+		  struct gz_fm *fm);
 
 /* ---- data space and registrations (vfio_mem.c) ---- */
 /* A twin range whose registration is gone while requests through it may
@@ -143,9 +159,9 @@ struct gz_vf_cq {
 	_Atomic uint32_t in_poll;
 	_Atomic uint32_t armed; /* req_notify: the next completion wakes */
 	struct gz_vf_channel *chan;
-	uint32_t polls;	   /* since the last liveness look */
-	uint32_t ring_ent; /* entries of its ring */
-	uint64_t dropped;  /* entries that named nothing of ours */
+	uint32_t polls;		  /* since the last liveness look */
+	uint32_t ring_ent;	  /* entries of its ring */
+	uint64_t dropped;	  /* entries that named nothing of ours */
 	_Atomic int overrun_told; /* CQ_OVERRUN raised */
 };
 
@@ -265,8 +281,9 @@ struct gz_vf_qp {
 	_Atomic uint64_t rq_head;
 };
 
-/* The queue pair that entry qp number @n (its qp_num, the record's tag) of @cq names, if it is ours and
- * completes its sends (@recv 0) or its receives (1) there. */
+/* The queue pair that entry qp number @n (its qp_num, the record's tag) of @cq
+ * names, if it is ours and completes its sends (@recv 0) or its receives (1)
+ * there. */
 static inline struct gz_vf_qp *gz_vf_entry_qp(const struct gz_vf_cq *cq,
 					      uint32_t n, int recv)
 {
@@ -278,7 +295,7 @@ static inline struct gz_vf_qp *gz_vf_entry_qp(const struct gz_vf_cq *cq,
 				  memory_order_acquire);
 	/* all of its number: a predecessor's entries name another */
 	return qp && qp->base.pub.qp_num == n &&
-			   (recv ? qp->rcq : qp->scq) == cq
+		       (recv ? qp->rcq : qp->scq) == cq
 		   ? qp
 		   : NULL;
 }

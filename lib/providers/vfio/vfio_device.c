@@ -28,7 +28,6 @@
 #define IVSHMEM_VENDOR 0x1af4
 #define IVSHMEM_PLAIN 0x1110
 #define BRIDGE_BAR 2
-#define FILE_DEV "bridge0"
 
 static int vf_probe(struct genzio_device_desc *devs, int max, char *why,
 		    size_t len)
@@ -47,7 +46,8 @@ static int vf_probe(struct genzio_device_desc *devs, int max, char *why,
 		}
 	if (file && *file) {
 		if (n < max) {
-			snprintf(devs[n].name, sizeof(devs[n].name), FILE_DEV);
+			snprintf(devs[n].name, sizeof(devs[n].name),
+				 GZ_VF_FILE_DEV);
 			snprintf(devs[n].detail, sizeof(devs[n].detail), "%s",
 				 file);
 		}
@@ -350,7 +350,7 @@ static int vf_device_open(const char *dev, const struct genzio_open_attr *attr,
 	if (!ctx)
 		return -ENOMEM;
 	ctx->timerfd = ctx->fd = -1;
-	if (!strcmp(dev, FILE_DEV)) {
+	if (!strcmp(dev, GZ_VF_FILE_DEV)) {
 		ret = file && *file ? map_file(ctx, file) : -ENODEV;
 		base = ctx->map;
 		len = ctx->map_len;
@@ -394,6 +394,10 @@ static int vf_device_open(const char *dev, const struct genzio_open_attr *attr,
 			     gz_vf_setup_ns());
 	if (ret)
 		goto unmap;
+	/* the fabric's events from now on: our own join is no news to us
+	 * (the engine logged it before it attached us) */
+	ctx->ev_next =
+	    atomic_load_explicit(&ctx->m.hdr->ev_head, memory_order_acquire);
 	/* the window's ranges are mapped page by page: it starts on one */
 	if ((uint64_t)(ctx->slot.window - ctx->m.base) % ctx->page) {
 		ret = gz_err(
@@ -499,21 +503,6 @@ static int vf_ah_create(struct genzio_pd *pd, uint32_t gcid, const uint8_t *a,
 	return 0;
 }
 
-static int vf_fabric_open(const char *dev, const struct genzio_open_attr *attr,
-			  struct gz_fabric *f)
-{
-	struct gz_open_opts o;
-	int ret = gz_open_opts_get(attr, &o);
-
-	(void)f;
-	return ret ? ret
-		   : gz_err(-ENOTSUP,
-			    "%s: the bridge's engine keeps "
-			    "its members (genzio-bridged), no host "
-			    "fabric",
-			    dev);
-}
-
 static void vf_ah_destroy(struct genzio_ah *ah)
 {
 	free(container_of(ah, struct gz_vf_ah, base));
@@ -551,7 +540,8 @@ const struct gz_provider gz_vfio_provider = {
     .device_open = vf_device_open,
     .event_watch = gz_vf_event_watch,
     .event_harvest = gz_vf_event_harvest,
-    .fabric_open = vf_fabric_open,
+    .fabric_open = gz_vf_fabric_open,
+    .fm_open = gz_vf_fm_open,
     .device_fatal = gz_vf_device_fatal,
     .mem_alloc = gz_vf_mem_alloc,
     .mem_free = gz_vf_mem_free,

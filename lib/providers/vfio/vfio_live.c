@@ -95,6 +95,7 @@ void gz_vf_liveness(struct gz_vf_ctx *ctx, int force)
 	else {
 		qp_watch(ctx);
 		cq_watch(ctx);
+		gz_vf_fabric_watch(ctx);
 	}
 	if (why)
 		gz_device_fatal(&ctx->base, GENZIO_WC_FATAL, why);

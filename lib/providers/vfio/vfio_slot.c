@@ -11,6 +11,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "fabric/fabric.h"
 #include "gz.h"
 #include "providers/vfio/vfio_slot.h"
 #include "xdm/keytab.h"
@@ -33,6 +34,10 @@ int gz_bridge_map_check(void *base, uint64_t len, struct gz_bridge_map *m)
 	m->slot_size = GZ_READ_ONCE(h->slot_size);
 	m->caps = GZ_READ_ONCE(h->caps);
 	m->incarnation = GZ_READ_ONCE(h->incarnation);
+	memcpy(m->fabric, h->fabric, sizeof(m->fabric));
+	m->fabric[sizeof(m->fabric) - 1] = 0;
+	if (m->fabric[0] && !gz_fabric_name_ok(m->fabric))
+		m->fabric[0] = 0; /* garbage: no fabric we could name */
 	if (GZ_READ_ONCE(h->version) != GZ_BRIDGE_VERSION)
 		return gz_err(-EPROTO, "bridge: layout version %u, not %u",
 			      GZ_READ_ONCE(h->version), GZ_BRIDGE_VERSION);
@@ -127,7 +132,7 @@ int gz_vslot_claim(const struct gz_bridge_map *m, struct gz_vslot *v,
 		   uint64_t (*clock)(void), uint64_t timeout_ns)
 {
 	uint64_t start, hb = 0, hb_ns = 0;
-	uint32_t cooling;
+	uint32_t cooling, st;
 	int ret;
 
 	memset(v, 0, sizeof(*v));
@@ -183,10 +188,28 @@ again:
 	v->s->owner = v->owner;
 	gz_vslot_beat(v);
 	for (start = clock();
-	     atomic_load_explicit(&v->s->state, memory_order_acquire) !=
+	     (st = atomic_load_explicit(&v->s->state, memory_order_acquire)) !=
 	     GZ_BRIDGE_ATTACHED;
 	     sched_yield()) {
 		uint64_t now = clock();
+
+		/* taken back by the engine: its fabric gave no GCID (a
+		 * description that declares none for the slot, one removed,
+		 * one another provider holds); the slot is not ours */
+		if (st != GZ_BRIDGE_CLAIMED) {
+			v->lost = 1;
+			return gz_err(
+			    -EADDRNOTAVAIL,
+			    "bridge: the engine refused our claim "
+			    "of slot %llu: its fabric %s has no "
+			    "component free for it (genzio-bridged "
+			    "says why; genzio-fabric -f %s show)",
+			    (unsigned long long)((uint64_t)((uint8_t *)v->s -
+							    m->base -
+							    m->slot0) /
+						 m->slot_size),
+			    m->fabric, m->fabric);
+		}
 
 		/* an engine that does not beat will not attach us either:
 		 * a killed one leaves its magic behind */

@@ -20,6 +20,8 @@ struct gz_bridge_map {
 	struct gz_bridge_hdr *hdr;
 	uint32_t nslots, subnet;
 	uint64_t slot0, slot_size, caps, incarnation;
+	/* the host fabric that gave the GCIDs, a checked copy ("" none) */
+	char fabric[GZ_BRIDGE_FABRIC_MAX];
 	/* Optional: make [@off, +@len) of the bridge reachable (@on) or
 	 * not, where only part of it is mapped (a host process maps the
 	 * header and its own slot: mlockall() then locks no one else's).

@@ -1,0 +1,396 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The bridge's engine as its fabric's manager: slot i is component CID
+ * i + 1 of a host fabric (lib/fabric), joined in the registry and attached
+ * in the manager's file by the engine's thread, so its pid is the holder
+ * the fabric's liveness looks at. The loop that executes commands never
+ * waits for a lock: it asks by a word per slot, and reads the DOWN bits
+ * this thread copied from the path words.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <genzio/genzio.h>
+
+#include "providers/vfio/bridge_fabric.h"
+#include "sys/sys.h"
+
+#define LOOK_MS 10 /* the manager's changes reach the engine this soon */
+
+/* What the engine does for every component, in control space. */
+#define CAPS                                                                   \
+	(GENZIO_CAP_RMA | GENZIO_CAP_ATOMIC | GENZIO_CAP_MSG |                 \
+	 GENZIO_CAP_WRITE_IMM | GENZIO_CAP_SYNC | GENZIO_CAP_RD |              \
+	 GENZIO_CAP_FINE_STATUS | GENZIO_CAP_QP_SURVIVES_FAULT)
+
+static int say(const struct gz_bridge_fab *f, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!f->log)
+		return err;
+	va_start(ap, fmt);
+	fprintf(f->log, "genzio-bridged: fabric %s: ", f->name);
+	vfprintf(f->log, fmt, ap);
+	fputc('\n', f->log);
+	va_end(ap);
+	return err;
+}
+
+int gz_bridge_fab_name_ok(const char *s)
+{
+	return s && gz_fabric_name_ok(s);
+}
+
+/* The manager's topology of the engine: @desc's, or one switch. */
+static int build(struct gz_bridge_fab *f, const char *desc, uint32_t *subnet)
+{
+	struct gz_fm_snap *s = malloc(sizeof(*s));
+	char err[400];
+	struct gz_topo t;
+	int built, ret;
+
+	if (!s)
+		return -ENOMEM;
+	ret = desc ? gz_topo_load(desc, &t, err, sizeof(err))
+		   : gz_topo_default(&t, *subnet);
+	if (ret) {
+		free(s);
+		return desc ? say(f, -EINVAL, "%s: %s", desc, err) : ret;
+	}
+	ret = gz_fm_build(&f->fm, &t, desc, *subnet, &built);
+	gz_topo_free(&t);
+	if (!ret)
+		ret = gz_fm_snapshot(&f->fm, s);
+	if (!ret)
+		*subnet = s->subnet;
+	free(s);
+	return ret ? say(f, ret, "its manager's file: %s", strerror(-ret)) : 0;
+}
+
+int gz_bridge_fab_open(struct gz_bridge_fab *f, const char *name,
+		       const char *desc, uint32_t *subnet)
+{
+	char why[256], lockname[GZ_FABRIC_NAME_MAX + 8];
+	int ret;
+
+	f->dirfd = f->lockfd = f->efd = -1;
+	f->fm.fd = f->reg.fd = -1;
+	if (!gz_bridge_fab_name_ok(name))
+		return say(f, -EINVAL,
+			   "not a fabric name: 1 to 24 of A-Z, a-z, 0-9, _");
+	snprintf(f->name, sizeof(f->name), "%s", name);
+	ret =
+	    gz_sys_privdir_open(gz_sys_base_dir(), &f->dirfd, why, sizeof(why));
+	if (ret)
+		return say(f, ret, "%s", why);
+	/* one engine per fabric: two would give the same CIDs */
+	snprintf(lockname, sizeof(lockname), "%s.engine", name);
+	f->lockfd =
+	    openat(f->dirfd, lockname, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (f->lockfd < 0 || flock(f->lockfd, LOCK_EX | LOCK_NB))
+		return say(f, errno == EWOULDBLOCK ? -EADDRINUSE : -errno, "%s",
+			   errno == EWOULDBLOCK
+			       ? "another genzio-bridged manages it "
+				 "(give this one another -f)"
+			       : strerror(errno));
+	ret = gz_fm_open(f->dirfd, name, 1, &f->fm);
+	if (ret)
+		return say(f, ret, "its manager's file: %s", strerror(-ret));
+	ret = gz_fm_lock(&f->fm);
+	if (ret)
+		return say(f, ret, "its manager's lock: %s", strerror(-ret));
+	if (gz_fm_runs(&f->fm))
+		ret = say(f, -EADDRINUSE,
+			  "live components of another provider are on it "
+			  "(genzio-fabric -f %s show): give the engine "
+			  "another -f",
+			  name);
+	else
+		ret = build(f, desc, subnet);
+	f->log_next = gz_fm_log_head(&f->fm);
+	gz_fm_unlock(&f->fm);
+	if (ret)
+		return ret;
+	ret = gz_fabric_open(f->dirfd, name, *subnet, &f->reg);
+	if (ret)
+		return say(f, ret,
+			   "its registry: %s (another subnet: remove "
+			   "%s/genzio-%u/%s*, nobody uses it)",
+			   strerror(-ret), gz_sys_base_dir(),
+			   (unsigned)geteuid(), name);
+	f->subnet = *subnet;
+	f->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	return f->efd < 0 ? -errno : 0;
+}
+
+/* Copy the DOWN bits between the slots' components, once the manager's
+ * topology changed (or a join or leave of ours). A row that cannot be
+ * read keeps its bits; a change meanwhile makes the next look read
+ * again. */
+static void rows(struct gz_bridge_fab *f)
+{
+	uint32_t seq = atomic_load(&f->fm.map->hdr.h.seq);
+	uint8_t row[GZ_FM_MAX_CID + 1];
+
+	if ((seq & 1) || (seq == f->seen_seq && !f->rows_stale))
+		return;
+	for (uint32_t i = 0; i < f->nslots; i++) {
+		if (!f->inc[i] || gz_fm_row_read(&f->fm, i + 1, row))
+			continue;
+		for (uint32_t j = 0; j < f->nslots; j++)
+			atomic_store_explicit(
+			    &f->down[i][j],
+			    i != j && (row[j + 1] & GZ_FM_PATH_DOWN),
+			    memory_order_relaxed);
+	}
+	if (atomic_load(&f->fm.map->hdr.h.seq) != seq)
+		return;
+	f->seen_seq = seq;
+	f->rows_stale = 0;
+}
+
+/* Slot @i's component leaves the fabric (gz_fm_detach() takes the
+ * manager's lock, and says so when it cannot: the component then stays
+ * listed until the engine exits). */
+static void leave(struct gz_bridge_fab *f, uint32_t i)
+{
+	if (!f->inc[i])
+		return;
+	gz_fm_detach(&f->fm, i + 1, f->inc[i]);
+	gz_fabric_leave(&f->reg, i + 1, f->inc[i]);
+	f->inc[i] = 0;
+	f->rows_stale = 1;
+	memset(f->down[i], 0, sizeof(f->down[i]));
+}
+
+/* Slot @i's component joins as CID i + 1, when the fabric has it: not
+ * declared by a description, removed, or held by another provider's
+ * context are refusals. */
+static int join(struct gz_bridge_fab *f, uint32_t i)
+{
+	struct gz_fm_self self = {.caps = CAPS,
+				  .data_size = f->window_len,
+				  .max_qp = GZ_BRIDGE_MAX_QP,
+				  .max_cq = GZ_BRIDGE_MAX_CQ};
+	uint64_t allow[64];
+	uint32_t cid = 0;
+	uint64_t inc = 0;
+	int ret = gz_fm_lock(&f->fm);
+
+	if (ret)
+		return ret;
+	ret = gz_fm_allowed(&f->fm, allow);
+	if (!ret && !(allow[i / 64] >> (i % 64) & 1))
+		ret = say(f, -EADDRNOTAVAIL,
+			  "component %#x is not one its description declares "
+			  "free (genzio-fabric -f %s show): slot %u refused",
+			  f->subnet << 12 | (i + 1), f->name, i);
+	if (!ret || ret == -ENOENT) { /* -ENOENT: the default takes any */
+		memset(allow, 0, sizeof(allow));
+		allow[i / 64] = 1ull << (i % 64);
+		ret = gz_fabric_join(&f->reg, NULL, NULL, allow, &cid, &inc);
+		if (ret == -ENOSPC)
+			say(f, ret,
+			    "CID %u is held by another provider's context: "
+			    "slot %u refused",
+			    i + 1, i);
+	}
+	if (!ret) {
+		ret = gz_fm_attach(&f->fm, cid, inc, &self);
+		if (ret)
+			gz_fabric_leave(&f->reg, cid, inc);
+	}
+	gz_fm_unlock(&f->fm);
+	if (ret)
+		return ret;
+	f->inc[i] = inc;
+	f->rows_stale = 1;
+	return 0;
+}
+
+static void put(void *arg, const struct gz_fm_uep *u);
+
+/* What changed on the fabric, for the engine: DOWN bits, then events. */
+static void look(struct gz_bridge_fab *f)
+{
+	uint64_t lost = 0;
+
+	rows(f);
+	gz_fm_events(&f->fm, &f->log_next, put, f, &lost);
+	if (lost)
+		say(f, 0,
+		    "%llu of its manager's events were lost (overwritten, "
+		    "or garbage in its log)",
+		    (unsigned long long)lost);
+}
+
+/* What slot @i's word asks for, done. */
+static void serve(struct gz_bridge_fab *f, uint32_t i)
+{
+	uint32_t ask = atomic_load_explicit(&f->ask[i], memory_order_acquire);
+	int ret;
+
+	if (ask == GZ_BRIDGE_FAB_JOIN && !f->inc[i]) {
+		ret = join(f, i);
+		if (ret == -ETIMEDOUT)
+			return; /* a manager busy: the next look */
+		/* the DOWN bits first (the loop routes at JOINED), and
+		 * its COMPONENT_ADD in the header before it attaches */
+		look(f);
+		if (!atomic_compare_exchange_strong(&f->ask[i], &ask,
+						    ret ? GZ_BRIDGE_FAB_REFUSED
+							: GZ_BRIDGE_FAB_JOINED))
+			serve(f, i); /* left meanwhile */
+	} else if (ask == GZ_BRIDGE_FAB_LEAVE) {
+		leave(f, i);
+		look(f);
+		atomic_store_explicit(&f->ask[i], GZ_BRIDGE_FAB_IDLE,
+				      memory_order_release);
+	}
+}
+
+/* An event of the manager's log, into the header's (seq last). */
+static void put(void *arg, const struct gz_fm_uep *u)
+{
+	struct gz_bridge_fab *f = arg;
+	struct gz_bridge_uep *e = &f->hdr->ev[f->ev_head % GZ_BRIDGE_EV];
+
+	atomic_store_explicit(&e->seq, UINT64_MAX, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+	e->type = u->type;
+	e->gcid = u->gcid;
+	e->link = u->link;
+	atomic_store_explicit(&e->seq, f->ev_head, memory_order_release);
+	atomic_store_explicit(&f->hdr->ev_head, ++f->ev_head,
+			      memory_order_release);
+}
+
+static void *run(void *arg)
+{
+	struct gz_bridge_fab *f = arg;
+	struct pollfd p = {.fd = f->efd, .events = POLLIN};
+
+	while (!atomic_load(&f->stop)) {
+		uint64_t v;
+
+		poll(&p, 1, LOOK_MS);
+		eventfd_read(f->efd, &v);
+		for (uint32_t i = 0; i < f->nslots; i++)
+			serve(f, i);
+		look(f);
+	}
+	return NULL;
+}
+
+int gz_bridge_fab_start(struct gz_bridge_fab *f, struct gz_bridge_hdr *hdr,
+			uint32_t nslots, uint64_t window_len)
+{
+	sigset_t all, old;
+	int ret;
+
+	f->hdr = hdr;
+	f->nslots = nslots;
+	f->window_len = window_len;
+	f->ev_head = 0;
+	atomic_store(&hdr->ev_head, 0);
+	snprintf(hdr->fabric, sizeof(hdr->fabric), "%s", f->name);
+	/* the engine's signals are its main thread's */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	ret = -pthread_create(&f->thread, NULL, run, f);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	f->running = !ret;
+	return ret ? say(f, ret, "its thread: %s", strerror(-ret)) : 0;
+}
+
+/* The fabric's files, once nobody is on it: an engine that stopped
+ * leaves nothing behind in the user's directory. */
+static void unlink_unused(struct gz_bridge_fab *f)
+{
+	char path[GZ_FABRIC_NAME_MAX + 8];
+
+	if (gz_fm_lock(&f->fm))
+		return;
+	if (!gz_fm_runs(&f->fm)) {
+		snprintf(path, sizeof(path), "%s.fm", f->name);
+		unlinkat(f->dirfd, path, 0);
+		snprintf(path, sizeof(path), "%s.reg", f->name);
+		unlinkat(f->dirfd, path, 0);
+		snprintf(path, sizeof(path), "%s.engine", f->name);
+		unlinkat(f->dirfd, path, 0);
+	}
+	gz_fm_unlock(&f->fm);
+}
+
+void gz_bridge_fab_close(struct gz_bridge_fab *f)
+{
+	if (f->running) {
+		atomic_store(&f->stop, 1);
+		eventfd_write(f->efd, 1);
+		pthread_join(f->thread, NULL);
+		f->running = 0;
+	}
+	for (uint32_t i = 0; f->fm.map && i < f->nslots; i++)
+		leave(f, i);
+	if (f->fm.map && f->nslots) /* it served: its files go */
+		unlink_unused(f);
+	if (f->reg.reg)
+		gz_fabric_close(&f->reg);
+	f->reg.reg = NULL;
+	f->nslots = 0;
+	if (f->fm.map)
+		gz_fm_close(&f->fm);
+	if (f->efd >= 0)
+		close(f->efd);
+	if (f->lockfd >= 0)
+		close(f->lockfd);
+	if (f->dirfd >= 0)
+		close(f->dirfd);
+	f->efd = f->lockfd = f->dirfd = -1;
+}
+
+int gz_bridge_fab_join(struct gz_bridge_fab *f, uint32_t i)
+{
+	uint32_t ask = atomic_load_explicit(&f->ask[i], memory_order_acquire);
+
+	if (ask == GZ_BRIDGE_FAB_JOINED)
+		return 0;
+	if (ask == GZ_BRIDGE_FAB_REFUSED) {
+		atomic_store(&f->ask[i], GZ_BRIDGE_FAB_IDLE);
+		return -EADDRNOTAVAIL;
+	}
+	if (ask == GZ_BRIDGE_FAB_IDLE) {
+		atomic_store_explicit(&f->ask[i], GZ_BRIDGE_FAB_JOIN,
+				      memory_order_release);
+		eventfd_write(f->efd, 1);
+	}
+	return -EAGAIN; /* asked, or a leave before it not done yet */
+}
+
+void gz_bridge_fab_leave(struct gz_bridge_fab *f, uint32_t i)
+{
+	uint32_t ask = atomic_load(&f->ask[i]);
+
+	if (ask == GZ_BRIDGE_FAB_REFUSED)
+		atomic_compare_exchange_strong(&f->ask[i], &ask,
+					       GZ_BRIDGE_FAB_IDLE);
+	else if ((ask == GZ_BRIDGE_FAB_JOIN || ask == GZ_BRIDGE_FAB_JOINED) &&
+		 atomic_compare_exchange_strong(&f->ask[i], &ask,
+						GZ_BRIDGE_FAB_LEAVE))
+		eventfd_write(f->efd, 1);
+}
+
+int gz_bridge_fab_idle(const struct gz_bridge_fab *f, uint32_t i)
+{
+	return atomic_load_explicit(&f->ask[i], memory_order_acquire) ==
+	       GZ_BRIDGE_FAB_IDLE;
+}

@@ -1,0 +1,180 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The bridge's engine as its fabric's manager (bridge_fabric.c): its
+ * components are the fabric's, attached by the engine's thread; a path
+ * down holds their work for the route timeout, then fails it without
+ * taking the queue pair down; the manager's events reach the header; a
+ * CID the fabric will not give is a claim taken back. Time for the
+ * engine is the fixture's; the thread's waits are real, each bounded.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bridge_fixture.h"
+
+static struct gz_bridge_fab fab;
+
+static void fab_setup(void)
+{
+	fixture_fab = &fab;
+	setup();
+}
+
+TestSuite(bridge_fabric, .init = fab_setup, .fini = teardown, .timeout = 60);
+
+static struct gz_xdm_cmd put8(uint64_t raddr)
+{
+	return (struct gz_xdm_cmd){.opflags = GZ_XDM_PUT | GZ_XDM_FLAG_SIGNAL,
+				   .gcid = 0x1002,
+				   .rkey = 0xabc,
+				   .length = 8,
+				   .raddr = raddr,
+				   .context = 7,
+				   .op.laddr = 0};
+}
+
+/* Until @done (engine rounds meanwhile), at most 5 s of real time. */
+#define WAIT_FOR(done)                                                         \
+	do {                                                                   \
+		for (int w_ = 0; !(done) && w_ < 5000; w_++) {                 \
+			step();                                                \
+			usleep(1000);                                          \
+		}                                                              \
+		cr_assert(done, "not within 5 s: " #done);                     \
+	} while (0)
+
+/* The header's event @seq, checked as a component reads it. */
+static struct gz_bridge_uep event_at(uint64_t seq)
+{
+	struct gz_bridge_uep u;
+
+	memcpy(&u, &e.hdr->ev[seq % GZ_BRIDGE_EV], sizeof(u));
+	cr_assert_eq(atomic_load(&u.seq), seq);
+	return u;
+}
+
+Test(bridge_fabric, claims_are_components_of_the_fabric_held_by_the_engine)
+{
+	struct gz_fm_snap *s = malloc(sizeof(*s));
+	struct gz_fabric_member mb;
+
+	cr_assert(s);
+	cr_assert_str_eq(e.hdr->fabric, fab.name);
+	cr_assert_eq(gz_fm_snapshot(&fab.fm, s), 0);
+	for (uint32_t cid = 1; cid <= 2; cid++) {
+		cr_assert(s->comp[cid].flags & GZ_FM_ATTACHED, "CID %u", cid);
+		cr_assert_eq(s->comp[cid].pid, getpid(), "held by the engine");
+		cr_assert(gz_fm_present(s, cid));
+		cr_assert_eq(gz_fabric_lookup(&fab.reg, cid, &mb), 0);
+		cr_assert_eq(mb.pid, getpid());
+	}
+	cr_assert_not(s->comp[3].flags & GZ_FM_ATTACHED);
+	free(s);
+	/* their joins, in the header for the components */
+	WAIT_FOR(atomic_load(&e.hdr->ev_head) >= 2);
+	cr_assert_eq(event_at(0).type, GENZIO_EVENT_COMPONENT_ADD);
+	cr_assert_eq(event_at(0).gcid, 0x1001);
+	cr_assert_eq(event_at(1).type, GENZIO_EVENT_COMPONENT_ADD);
+	cr_assert_eq(event_at(1).gcid, 0x1002);
+}
+
+Test(bridge_fabric, a_path_down_holds_work_then_fails_it_and_the_qp_lives)
+{
+	uint64_t *word = (uint64_t *)(void *)b.window, head;
+	struct gz_xdm_cqe x;
+	struct gz_xdm_cmd c = put8(VA);
+
+	WAIT_FOR(atomic_load(&e.hdr->ev_head) >= 2);
+	head = atomic_load(&e.hdr->ev_head);
+	memcpy(a.window, &(uint64_t){0x1122334455667788ull}, 8);
+	cr_assert_eq(
+	    gz_fm_inject(&fab.fm, GENZIO_FAULT_LINK_DOWN, "0x1002", "sw0"), 0);
+	WAIT_FOR(gz_bridge_fab_down(&fab, 0, 1));
+	cr_assert(gz_bridge_fab_down(&fab, 1, 0), "both ways");
+	WAIT_FOR(atomic_load(&e.hdr->ev_head) > head);
+	cr_assert_eq(event_at(head).type, GENZIO_EVENT_LINK_DOWN);
+	cr_assert_eq(event_at(head).gcid, 0x1002);
+	cr_assert_eq(event_at(head).link, GENZIO_LINK_COMPONENT);
+	/* held while the route timeout runs */
+	cr_assert_eq(gz_vslot_post(&a, 0, &c), 0);
+	step();
+	now += e.route_ns / 2;
+	step();
+	cr_assert_not(gz_vslot_poll(&a, 0, &x), "it waits for a path");
+	now += e.route_ns;
+	step();
+	cr_assert(gz_vslot_poll(&a, 0, &x));
+	cr_assert_eq(x.status, GZ_XDM_ST_RETRY_EXC);
+	cr_assert_eq(*word, 0, "nothing landed");
+	cr_assert_eq(gz_vslot_qp_state(&a, 0), GZ_BRIDGE_QP_RTS,
+		     "a route may come back: no ERR");
+	/* back up: the same queue pair's next write lands */
+	cr_assert_eq(
+	    gz_fm_inject(&fab.fm, GENZIO_FAULT_LINK_UP, "0x1002", "sw0"), 0);
+	WAIT_FOR(!gz_bridge_fab_down(&fab, 0, 1));
+	cr_assert_eq(run(&a, 0, put8(VA), &x), 0);
+	cr_assert_eq(*word, 0x1122334455667788ull);
+}
+
+Test(bridge_fabric, a_component_removed_is_cut_off_until_added_back)
+{
+	struct gz_xdm_cqe x;
+
+	WAIT_FOR(atomic_load(&e.hdr->ev_head) >= 2);
+	cr_assert_eq(gz_fm_inject(&fab.fm, GENZIO_FAULT_COMPONENT_REMOVE,
+				  "0x1002", NULL),
+		     0);
+	WAIT_FOR(gz_bridge_fab_down(&fab, 0, 1));
+	cr_assert_eq(
+	    gz_fm_inject(&fab.fm, GENZIO_FAULT_COMPONENT_ADD, "0x1002", NULL),
+	    0);
+	WAIT_FOR(!gz_bridge_fab_down(&fab, 0, 1));
+	cr_assert_eq(run(&a, 0, put8(VA), &x), 0);
+}
+
+Test(bridge_fabric, a_cid_the_fabric_will_not_give_is_a_claim_taken_back)
+{
+	struct gz_fabric other = {.fd = -1};
+	uint64_t allow[64] = {[0] = 1ull << 1}, inc;
+	uint32_t cid;
+	struct gz_vslot c;
+
+	/* b goes; its CID is free on the fabric once its leave is done */
+	gz_vslot_release(&b);
+	memset(&b, 0, sizeof(b));
+	step();
+	now += e.cool_ns;
+	WAIT_FOR(gz_bridge_fab_idle(&fab, 1) &&
+		 atomic_load(&gz_bridge_ctl(&e.slot[1])->state) ==
+		     GZ_BRIDGE_FREE);
+	/* another provider's context takes CID 2 meanwhile */
+	cr_assert_eq(gz_fabric_open(fab.dirfd, fab.name, 1, &other), 0);
+	cr_assert_eq(gz_fabric_join(&other, NULL, NULL, allow, &cid, &inc), 0);
+	cr_assert_eq(cid, 2);
+	cr_assert_eq(gz_vslot_claim(&m, &c, clock_stepping, 10 * SEC),
+		     -EADDRNOTAVAIL);
+	cr_assert_eq(atomic_load(e.slot[1].member), 0, "no member");
+	/* given back, the next claim gets it */
+	gz_fabric_leave(&other, cid, inc);
+	gz_fabric_close(&other);
+	now += e.cool_ns;
+	WAIT_FOR(gz_bridge_fab_idle(&fab, 1) &&
+		 atomic_load(&gz_bridge_ctl(&e.slot[1])->state) ==
+		     GZ_BRIDGE_FREE);
+	cr_assert_eq(gz_vslot_claim(&m, &b, clock_stepping, 10 * SEC), 0);
+	cr_assert_eq(b.gcid, 0x1002);
+}
+
+Test(bridge_fabric, a_stopped_engine_leaves_and_takes_its_files)
+{
+	char path[160];
+
+	snprintf(path, sizeof(path), "%s/genzio-%u/%s.fm",
+		 getenv("GENZIO_SHM_DIR"), (unsigned)geteuid(), fab.name);
+	cr_assert_eq(access(path, F_OK), 0, "%s while it runs", path);
+	gz_bridge_fab_close(&fab);
+	cr_assert_eq(access(path, F_OK), -1, "%s after", path);
+	/* (the fixture's teardown closes it again: nothing left to do) */
+}
