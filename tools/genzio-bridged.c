@@ -82,6 +82,15 @@ static long long number(const char *s, const char *what, long long lo,
 	return v;
 }
 
+/* GENZIO_ROUTE_TIMEOUT_MS, as shm's posters take it: how long a command
+ * waits for a path, in ms (default -2: the engine's, 1000); -1 said. */
+static long long route_timeout(void)
+{
+	const char *v = getenv("GENZIO_ROUTE_TIMEOUT_MS");
+
+	return v && *v ? number(v, "GENZIO_ROUTE_TIMEOUT_MS", 0, 3600000) : -2;
+}
+
 /* The default fabric of the bridge at @path, into @name: its file's
  * name (what is no [A-Za-z0-9_] as _, 15 at most) and a hash of its path,
  * so two bridges' files of one name in two directories differ. */
@@ -176,7 +185,7 @@ int main(int argc, char **argv)
 	char name[GZ_FABRIC_NAME_MAX + 1];
 	uint32_t sub;
 	int has_fab;
-	long long slots = 0, subnet = 1, mib = 64;
+	long long slots = 0, subnet = 1, mib = 64, route_ms;
 	struct sigaction sa = {.sa_handler = on_signal};
 	uint32_t idle = 1000;
 	uint64_t busy_ns = 0;
@@ -218,7 +227,8 @@ int main(int argc, char **argv)
 			usage(stderr);
 			return EXIT_USAGE;
 		}
-	if (slots < 0 || subnet < 0 || mib < 0)
+	route_ms = route_timeout();
+	if (slots < 0 || subnet < 0 || mib < 0 || route_ms == -1)
 		return EXIT_USAGE;
 	if (optind != argc - 1) {
 		usage(stderr);
@@ -251,16 +261,21 @@ int main(int argc, char **argv)
 		return EXIT_FAIL;
 	}
 	if (gz_bridge_engine_init(&e, mem, (uint64_t)mib * MIB, (uint32_t)slots,
-				  sub) ||
+				  sub, has_fab ? fab.name : NULL) ||
 	    (has_fab &&
 	     gz_bridge_fab_start(&fab, e.hdr, e.nslots,
 				 e.slot_size - GZ_BRIDGE_SLOT_ALIGN))) {
+		/* no engine will serve what a component saw formatted */
+		if (e.hdr)
+			atomic_store((_Atomic uint32_t *)&e.hdr->magic, 0);
 		if (has_fab)
 			gz_bridge_fab_close(&fab);
 		return EXIT_FAIL;
 	}
 	if (has_fab)
 		e.fab = &fab;
+	if (route_ms >= 0)
+		e.route_ns = (uint64_t)route_ms * 1000000u;
 	/* host components are seen dead when the kernel drops their lock */
 	e.lock_held = lock_held;
 	e.lock_arg = &fd;

@@ -297,10 +297,12 @@ Test(bridge, init_refuses_what_does_not_fit)
 {
 	struct gz_bridge_engine f;
 
-	cr_assert_eq(gz_bridge_engine_init(&f, mem, 4 * MIB, 0, 1), -EINVAL);
-	cr_assert_eq(gz_bridge_engine_init(&f, mem, LEN, 3, 1), -EINVAL);
-	cr_assert_eq(gz_bridge_engine_init(&f, mem, LEN, 1, 0), -EINVAL);
-	cr_assert_eq(gz_bridge_engine_init(&f, mem, LEN, 1, 0x10000), -EINVAL);
+	cr_assert_eq(gz_bridge_engine_init(&f, mem, 4 * MIB, 0, 1, NULL),
+		     -EINVAL);
+	cr_assert_eq(gz_bridge_engine_init(&f, mem, LEN, 3, 1, NULL), -EINVAL);
+	cr_assert_eq(gz_bridge_engine_init(&f, mem, LEN, 1, 0, NULL), -EINVAL);
+	cr_assert_eq(gz_bridge_engine_init(&f, mem, LEN, 1, 0x10000, NULL),
+		     -EINVAL);
 }
 
 /* A clock that only passes time: no engine answers. */
@@ -355,7 +357,7 @@ Test(bridge, a_claim_without_an_engine_times_out_and_frees_its_slot)
 			      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 
 	cr_assert_neq(other, MAP_FAILED);
-	cr_assert_eq(gz_bridge_engine_init(&f, other, LEN, 1, 1), 0);
+	cr_assert_eq(gz_bridge_engine_init(&f, other, LEN, 1, 1, NULL), 0);
 	cr_assert_eq(gz_bridge_map_check(other, LEN, &fm), 0);
 	cr_assert_eq(gz_vslot_claim(&fm, &c, clock_idle, SEC), -ENODEV,
 		     "its heartbeat never moved");
@@ -377,7 +379,7 @@ Test(bridge, an_engine_restarted_under_a_component_is_a_bridge_gone)
 	uint64_t seen = 0, since = 0;
 
 	cr_assert_eq(gz_bridge_alive(&m, &seen, &since, now, SEC), 0);
-	cr_assert_eq(gz_bridge_engine_init(&f, mem, LEN, 0, 1), 0);
+	cr_assert_eq(gz_bridge_engine_init(&f, mem, LEN, 0, 1, NULL), 0);
 	cr_assert_eq(gz_bridge_alive(&m, &seen, &since, now, SEC), -ENODEV,
 		     "a new incarnation");
 }

@@ -134,47 +134,122 @@ Test(bridge_fabric, a_component_removed_is_cut_off_until_added_back)
 	cr_assert_eq(run(&a, 0, put8(VA), &x), 0);
 }
 
+/* Slot @i free again: its leave done, cooled. */
+static void wait_free(uint32_t i)
+{
+	now += e.cool_ns;
+	WAIT_FOR(gz_bridge_fab_idle(&fab, i) &&
+		 atomic_load(&gz_bridge_ctl(&e.slot[i])->state) ==
+		     GZ_BRIDGE_FREE);
+}
+
+/* Component @v of slot @i closes; its slot is free again. */
+static void drop(struct gz_vslot *v, uint32_t i)
+{
+	gz_vslot_release(v);
+	memset(v, 0, sizeof(*v));
+	step();
+	wait_free(i);
+}
+
+/* Another provider's context takes CID @cid of the fabric, in @o. */
+static uint64_t other_takes(struct gz_fabric *o, uint32_t cid)
+{
+	uint64_t allow[64] = {0}, inc;
+	uint32_t got;
+
+	allow[(cid - 1) / 64] = 1ull << ((cid - 1) % 64);
+	cr_assert_eq(gz_fabric_open(fab.dirfd, fab.name, 1, o), 0);
+	cr_assert_eq(gz_fabric_join(o, NULL, NULL, allow, &got, &inc), 0);
+	cr_assert_eq(got, cid);
+	return inc;
+}
+
 Test(bridge_fabric, a_cid_the_fabric_will_not_give_is_a_claim_taken_back)
 {
 	struct gz_fabric other = {.fd = -1};
-	uint64_t allow[64] = {[0] = 1ull << 1}, inc;
-	uint32_t cid;
 	struct gz_vslot c;
+	uint64_t inc;
 
-	/* b goes; its CID is free on the fabric once its leave is done */
-	gz_vslot_release(&b);
-	memset(&b, 0, sizeof(b));
-	step();
-	now += e.cool_ns;
-	WAIT_FOR(gz_bridge_fab_idle(&fab, 1) &&
-		 atomic_load(&gz_bridge_ctl(&e.slot[1])->state) ==
-		     GZ_BRIDGE_FREE);
-	/* another provider's context takes CID 2 meanwhile */
-	cr_assert_eq(gz_fabric_open(fab.dirfd, fab.name, 1, &other), 0);
-	cr_assert_eq(gz_fabric_join(&other, NULL, NULL, allow, &cid, &inc), 0);
-	cr_assert_eq(cid, 2);
+	/* b goes; its CID is free on the fabric once its leave is done,
+	 * and another provider's context takes it meanwhile */
+	drop(&b, 1);
+	inc = other_takes(&other, 2);
 	cr_assert_eq(gz_vslot_claim(&m, &c, clock_stepping, 10 * SEC),
 		     -EADDRNOTAVAIL);
 	cr_assert_eq(atomic_load(e.slot[1].member), 0, "no member");
 	/* given back, the next claim gets it */
-	gz_fabric_leave(&other, cid, inc);
+	gz_fabric_leave(&other, 2, inc);
 	gz_fabric_close(&other);
-	now += e.cool_ns;
-	WAIT_FOR(gz_bridge_fab_idle(&fab, 1) &&
-		 atomic_load(&gz_bridge_ctl(&e.slot[1])->state) ==
-		     GZ_BRIDGE_FREE);
+	wait_free(1);
 	cr_assert_eq(gz_vslot_claim(&m, &b, clock_stepping, 10 * SEC), 0);
 	cr_assert_eq(b.gcid, 0x1002);
 }
 
-Test(bridge_fabric, a_stopped_engine_leaves_and_takes_its_files)
+Test(bridge_fabric, a_stopped_engine_detaches_its_components)
 {
-	char path[160];
+	struct gz_fm_snap *s = malloc(sizeof(*s));
+	struct gz_fm fm = {.fd = -1};
+	struct gz_fabric_member mb;
+	int dirfd = dup(fab.dirfd);
 
-	snprintf(path, sizeof(path), "%s/genzio-%u/%s.fm",
-		 getenv("GENZIO_SHM_DIR"), (unsigned)geteuid(), fab.name);
-	cr_assert_eq(access(path, F_OK), 0, "%s while it runs", path);
+	cr_assert(s && dirfd >= 0);
 	gz_bridge_fab_close(&fab);
-	cr_assert_eq(access(path, F_OK), -1, "%s after", path);
+	cr_assert_eq(gz_fm_open(dirfd, fab.name, 0, &fm), 0, "its files stay");
+	cr_assert_eq(gz_fm_snapshot(&fm, s), 0);
+	for (uint32_t cid = 1; cid <= 2; cid++)
+		cr_assert_not(s->comp[cid].flags & GZ_FM_ATTACHED, "CID %u",
+			      cid);
+	gz_fm_close(&fm);
+	free(s);
+	cr_assert_eq(gz_fabric_view(dirfd, fab.name, &fab.reg), 0);
+	cr_assert_eq(gz_fabric_lookup(&fab.reg, 1, &mb), -EHOSTUNREACH,
+		     "left the registry");
+	gz_fabric_close(&fab.reg);
+	fab.reg.reg = NULL;
+	close(dirfd);
 	/* (the fixture's teardown closes it again: nothing left to do) */
+}
+
+Test(bridge_fabric, a_claim_refused_tries_the_next_slot)
+{
+	struct gz_fabric other = {.fd = -1};
+	struct gz_vslot c;
+	uint64_t inc;
+
+	drop(&a, 0);
+	drop(&b, 1);
+	inc = other_takes(&other, 1);
+	/* slot 0 first, refused; then slot 1 */
+	cr_assert_eq(gz_vslot_claim(&m, &c, clock_stepping, 10 * SEC), 0);
+	cr_assert_eq(c.gcid, 0x1002);
+	gz_vslot_release(&c);
+	gz_fabric_leave(&other, 1, inc);
+	gz_fabric_close(&other);
+}
+
+Test(bridge_fabric, a_claim_given_up_while_it_joins_still_leaves)
+{
+	struct gz_bridge_slot *s;
+	struct gz_fm_snap *snap = malloc(sizeof(*snap));
+
+	cr_assert(snap);
+	drop(&b, 1);
+	/* a claimer of slot 1 that gives up at once, whatever the thread
+	 * answers meanwhile */
+	s = gz_bridge_ctl(&e.slot[1]);
+	cr_assert(atomic_compare_exchange_strong(
+	    &s->state, &(uint32_t){GZ_BRIDGE_FREE}, GZ_BRIDGE_CLAIMED));
+	step(); /* the engine asks to join */
+	cr_assert(atomic_compare_exchange_strong(
+	    &s->state, &(uint32_t){GZ_BRIDGE_CLAIMED}, GZ_BRIDGE_CLOSING));
+	step(); /* detached: cooling, its leave asked */
+	wait_free(1);
+	cr_assert_eq(gz_fm_snapshot(&fab.fm, snap), 0);
+	cr_assert_not(snap->comp[2].flags & GZ_FM_ATTACHED,
+		      "no component left behind");
+	free(snap);
+	/* and the slot serves the next claim */
+	cr_assert_eq(gz_vslot_claim(&m, &b, clock_stepping, 10 * SEC), 0);
+	cr_assert_eq(b.gcid, 0x1002);
 }

@@ -70,7 +70,7 @@ static void up(void)
 	mem = mmap(NULL, LEN, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	close(fd);
 	cr_assert_neq(mem, MAP_FAILED);
-	cr_assert_eq(gz_bridge_engine_init(&e, mem, LEN, 0, 1), 0);
+	cr_assert_eq(gz_bridge_engine_init(&e, mem, LEN, 0, 1, NULL), 0);
 	setenv("GENZIO_BRIDGE", path, 1);
 	setenv("GENZIO_DEVICE", "bridge0", 1);
 	cr_assert_eq(pthread_create(&thr, NULL, engine_main, NULL), 0);

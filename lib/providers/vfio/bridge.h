@@ -58,7 +58,7 @@ enum {
  * manager's log, lib/fabric), as components read it: entry seq % GZ_BRIDGE_EV
  * of the header's log holds event seq once its seq word says so (written
  * last; ~0 while the engine rewrites it). */
-#define GZ_BRIDGE_EV 64u
+#define GZ_BRIDGE_EV 128u
 #define GZ_BRIDGE_FABRIC_MAX 32u
 
 struct gz_bridge_uep {

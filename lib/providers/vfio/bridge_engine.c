@@ -8,6 +8,7 @@
  * queue pair goes to RTS.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/random.h>
@@ -52,7 +53,7 @@ uint32_t gz_bridge_engine_fit(uint64_t len, uint32_t nslots,
 }
 
 int gz_bridge_engine_init(struct gz_bridge_engine *e, void *base, uint64_t len,
-			  uint32_t nslots, uint32_t subnet)
+			  uint32_t nslots, uint32_t subnet, const char *fabric)
 {
 	const uint64_t slot0 = GZ_BRIDGE_SLOT_ALIGN; /* page 0 and padding */
 	uint64_t inc = 0, size = 0;
@@ -92,6 +93,12 @@ int gz_bridge_engine_init(struct gz_bridge_engine *e, void *base, uint64_t len,
 	/* a host process: no DMA, no interrupt */
 	e->hdr->caps = GZ_BRIDGE_CAP_MSG;
 	e->hdr->incarnation = inc;
+	/* a last run's events and fabric are none of this one's */
+	memset(e->hdr->fabric, 0, sizeof(e->hdr->fabric));
+	if (fabric)
+		snprintf(e->hdr->fabric, sizeof(e->hdr->fabric), "%s", fabric);
+	atomic_store(&e->hdr->ev_head, 0);
+	memset(e->hdr->ev, 0, sizeof(e->hdr->ev));
 	atomic_store(&e->hdr->heartbeat, 0);
 	for (uint32_t i = 0; i < nslots; i++) {
 		struct gz_bridge_eslot *es = &e->slot[i];
@@ -424,9 +431,11 @@ static void slot_states(struct gz_bridge_engine *e, uint32_t i, uint64_t now)
 	if (es->state == GZ_BRIDGE_FREE) {
 		if (st == GZ_BRIDGE_CLAIMED)
 			attach(e, es, i, now);
+		else if (st == GZ_BRIDGE_COOLING && e->fab &&
+			 !gz_bridge_fab_idle(e->fab, i))
+			gz_bridge_fab_leave(e->fab, i); /* asked, or again */
 		else if (st == GZ_BRIDGE_COOLING &&
-			 now - es->freed_ns >= e->cool_ns &&
-			 (!e->fab || gz_bridge_fab_idle(e->fab, i)))
+			 now - es->freed_ns >= e->cool_ns)
 			atomic_store_explicit(&s->state, GZ_BRIDGE_FREE,
 					      memory_order_release);
 		else if (st != GZ_BRIDGE_FREE && st != GZ_BRIDGE_COOLING)

@@ -47,6 +47,9 @@ struct gz_bridge_eqp {
 	uint64_t rq_off;
 	uint64_t rdm_ns;    /* a message of its waits this for a receive */
 	uint64_t rnr_since; /* its head waits for a receive (ns) */
+	/* its head waits for a path to its target since (ns), kept while
+	 * no path comes: what follows fails at once */
+	uint64_t path_since;
 	struct gz_cmdq_engine q;
 };
 
@@ -102,11 +105,13 @@ uint32_t gz_bridge_engine_fit(uint64_t len, uint32_t nslots,
 			      uint64_t *slot_size);
 /*
  * Format @len bytes at @base as a bridge of @nslots slots (as many as
- * fit when 0) in subnet @subnet: the header, then free slots. 0, or
+ * fit when 0) in subnet @subnet, its GCIDs from host fabric @fabric
+ * (NULL: none; the engine's fab set after, before its first step): the
+ * header, then free slots. 0, or
  * -EINVAL (too small for one slot of 4 MiB, a bad subnet: named).
  */
 int gz_bridge_engine_init(struct gz_bridge_engine *e, void *base, uint64_t len,
-			  uint32_t nslots, uint32_t subnet);
+			  uint32_t nslots, uint32_t subnet, const char *fabric);
 /*
  * One round at time @now_ns (CLOCK_MONOTONIC): the heartbeat, claims,
  * closes and dead components, queue pair states, then at most @budget

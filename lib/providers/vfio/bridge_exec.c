@@ -98,18 +98,22 @@ static struct gz_bridge_eslot *reach(struct gz_bridge_engine *e,
 
 /* Whether @es reaches @t now: 0, or (a link down, a switch, a component
  * removed: the fabric's manager says) -EAGAIN while queue pair @q waits
- * for a path, then NO_ROUTE. */
+ * for a path, then NO_ROUTE, and NO_ROUTE at once for what follows while
+ * the path stays down (shm's requests each wait from their post; ours
+ * from when the first met the path down). */
 static int path(const struct gz_bridge_engine *e,
 		const struct gz_bridge_eslot *es,
 		const struct gz_bridge_eslot *t, struct gz_bridge_eqp *q,
 		uint64_t now)
 {
 	if (!e->fab || !gz_bridge_fab_down(e->fab, (uint32_t)(es - e->slot),
-					   (uint32_t)(t - e->slot)))
+					   (uint32_t)(t - e->slot))) {
+		q->path_since = 0;
 		return 0;
-	if (!q->blocked_since)
-		q->blocked_since = now;
-	return now - q->blocked_since < e->route_ns ? -EAGAIN : NO_ROUTE;
+	}
+	if (!q->path_since)
+		q->path_since = now;
+	return now - q->path_since < e->route_ns ? -EAGAIN : NO_ROUTE;
 }
 
 /* An RD command's destination (GZ_BRIDGE_RD_DEST): its slot in *@t and

@@ -50,24 +50,19 @@ int gz_bridge_fab_name_ok(const char *s)
 	return s && gz_fabric_name_ok(s);
 }
 
-/* The manager's topology of the engine: @desc's, or one switch. */
-static int build(struct gz_bridge_fab *f, const char *desc, uint32_t *subnet)
+/* Make the manager's file describe the engine's topology, under its
+ * lock, unless the fabric runs; its subnet must stay the engine's. */
+static int build(struct gz_bridge_fab *f, uint32_t *subnet)
 {
-	struct gz_fm_snap *s = malloc(sizeof(*s));
-	char err[400];
-	struct gz_topo t;
+	struct gz_fm_snap *s;
 	int built, ret;
 
+	if (gz_fm_runs(&f->fm))
+		return 0;
+	s = malloc(sizeof(*s));
 	if (!s)
 		return -ENOMEM;
-	ret = desc ? gz_topo_load(desc, &t, err, sizeof(err))
-		   : gz_topo_default(&t, *subnet);
-	if (ret) {
-		free(s);
-		return desc ? say(f, -EINVAL, "%s: %s", desc, err) : ret;
-	}
-	ret = gz_fm_build(&f->fm, &t, desc, *subnet, &built);
-	gz_topo_free(&t);
+	ret = gz_fm_build(&f->fm, &f->topo, f->desc, *subnet, &built);
 	if (!ret)
 		ret = gz_fm_snapshot(&f->fm, s);
 	if (!ret)
@@ -79,20 +74,29 @@ static int build(struct gz_bridge_fab *f, const char *desc, uint32_t *subnet)
 int gz_bridge_fab_open(struct gz_bridge_fab *f, const char *name,
 		       const char *desc, uint32_t *subnet)
 {
-	char why[256], lockname[GZ_FABRIC_NAME_MAX + 8];
+	char why[400], lockname[GZ_FABRIC_NAME_MAX + 8];
 	int ret;
 
 	f->dirfd = f->lockfd = f->efd = -1;
 	f->fm.fd = f->reg.fd = -1;
+	gz_topo_init(&f->topo);
 	if (!gz_bridge_fab_name_ok(name))
 		return say(f, -EINVAL,
 			   "not a fabric name: 1 to 24 of A-Z, a-z, 0-9, _");
 	snprintf(f->name, sizeof(f->name), "%s", name);
+	ret = desc ? gz_topo_load(desc, &f->topo, why, sizeof(why))
+		   : gz_topo_default(&f->topo, *subnet);
+	if (ret)
+		return desc ? say(f, -EINVAL, "%s: %s", desc, why) : ret;
+	if (desc && !(f->desc = strdup(desc)))
+		return -ENOMEM;
 	ret =
 	    gz_sys_privdir_open(gz_sys_base_dir(), &f->dirfd, why, sizeof(why));
 	if (ret)
 		return say(f, ret, "%s", why);
-	/* one engine per fabric: two would give the same CIDs */
+	/* one engine per fabric: two would give the same CIDs (the file
+	 * stays: an engine that unlinked it while another waited for its
+	 * lock would let a third lock a new one) */
 	snprintf(lockname, sizeof(lockname), "%s.engine", name);
 	f->lockfd =
 	    openat(f->dirfd, lockname, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -115,7 +119,7 @@ int gz_bridge_fab_open(struct gz_bridge_fab *f, const char *name,
 			  "another -f",
 			  name);
 	else
-		ret = build(f, desc, subnet);
+		ret = build(f, subnet);
 	f->log_next = gz_fm_log_head(&f->fm);
 	gz_fm_unlock(&f->fm);
 	if (ret)
@@ -124,85 +128,129 @@ int gz_bridge_fab_open(struct gz_bridge_fab *f, const char *name,
 	if (ret)
 		return say(f, ret,
 			   "its registry: %s (another subnet: remove "
-			   "%s/genzio-%u/%s*, nobody uses it)",
+			   "%s/genzio-%u/%s.*, nobody uses it)",
 			   strerror(-ret), gz_sys_base_dir(),
 			   (unsigned)geteuid(), name);
 	f->subnet = *subnet;
 	f->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	return f->efd < 0 ? -errno : 0;
+	return f->efd < 0 ? say(f, -errno, "eventfd: %s", strerror(errno)) : 0;
 }
 
 /* Copy the DOWN bits between the slots' components, once the manager's
- * topology changed (or a join or leave of ours). A row that cannot be
- * read keeps its bits; a change meanwhile makes the next look read
- * again. */
-static void rows(struct gz_bridge_fab *f)
+ * topology changed (or a join or leave of ours). Its path words are
+ * written after the topology's seqlock closes and before the wake word,
+ * so both say when to read again: 1 once the bits are of the fabric as
+ * it is, 0 to look again (a manager mid-change, a row that cannot be
+ * read, a change meanwhile). */
+static int rows(struct gz_bridge_fab *f)
 {
-	uint32_t seq = atomic_load(&f->fm.map->hdr.h.seq);
+	const struct gz_fm_hdr *h = &f->fm.map->hdr.h;
+	uint32_t seq = atomic_load(&h->seq);
+	uint32_t wake = __atomic_load_n(&h->wake, __ATOMIC_ACQUIRE);
 	uint8_t row[GZ_FM_MAX_CID + 1];
+	int whole = 1;
 
-	if ((seq & 1) || (seq == f->seen_seq && !f->rows_stale))
-		return;
+	if (seq & 1)
+		return 0;
+	if (seq == f->seen_seq && wake == f->seen_wake && !f->rows_stale)
+		return 1;
 	for (uint32_t i = 0; i < f->nslots; i++) {
-		if (!f->inc[i] || gz_fm_row_read(&f->fm, i + 1, row))
+		if (!f->inc[i])
 			continue;
+		if (gz_fm_row_read(&f->fm, i + 1, row)) {
+			whole = 0;
+			continue;
+		}
 		for (uint32_t j = 0; j < f->nslots; j++)
 			atomic_store_explicit(
 			    &f->down[i][j],
 			    i != j && (row[j + 1] & GZ_FM_PATH_DOWN),
 			    memory_order_relaxed);
 	}
-	if (atomic_load(&f->fm.map->hdr.h.seq) != seq)
-		return;
+	if (!whole || atomic_load(&h->seq) != seq ||
+	    __atomic_load_n(&h->wake, __ATOMIC_ACQUIRE) != wake)
+		return 0;
 	f->seen_seq = seq;
+	f->seen_wake = wake;
 	f->rows_stale = 0;
+	return 1;
 }
 
-/* Slot @i's component leaves the fabric (gz_fm_detach() takes the
- * manager's lock, and says so when it cannot: the component then stays
- * listed until the engine exits). */
-static void leave(struct gz_bridge_fab *f, uint32_t i)
+/* Whether component @cid of incarnation @inc is still attached in the
+ * manager's file or held in the registry (a leave that could not take
+ * their locks): 1, 0, or 1 when it cannot be told. */
+static int still_held(struct gz_bridge_fab *f, uint32_t cid, uint64_t inc)
+{
+	struct gz_fm_snap *s = malloc(sizeof(*s));
+	struct gz_fabric_member m;
+	int held = 1;
+
+	if (s && !gz_fm_snapshot(&f->fm, s))
+		held = (s->comp[cid].flags & GZ_FM_ATTACHED) &&
+		       s->comp[cid].incarnation == inc;
+	free(s);
+	return held ||
+	       (!gz_fabric_probe(&f->reg, cid, &m) && m.incarnation == inc);
+}
+
+/* Slot @i's component leaves the fabric: 0, or -EAGAIN when the
+ * manager's or the registry's lock could not be had (asked again at the
+ * next look; its CID is not given meanwhile). */
+static int leave(struct gz_bridge_fab *f, uint32_t i)
 {
 	if (!f->inc[i])
-		return;
+		return 0;
+	/* each takes its lock, and says so when it cannot */
 	gz_fm_detach(&f->fm, i + 1, f->inc[i]);
 	gz_fabric_leave(&f->reg, i + 1, f->inc[i]);
+	if (still_held(f, i + 1, f->inc[i]))
+		return -EAGAIN;
 	f->inc[i] = 0;
 	f->rows_stale = 1;
 	memset(f->down[i], 0, sizeof(f->down[i]));
+	return 0;
 }
 
 /* Slot @i's component joins as CID i + 1, when the fabric has it: not
- * declared by a description, removed, or held by another provider's
- * context are refusals. */
+ * declared by the description, removed, or held by another provider's
+ * context are refusals (-EADDRNOTAVAIL); -EAGAIN is for another try. */
 static int join(struct gz_bridge_fab *f, uint32_t i)
 {
 	struct gz_fm_self self = {.caps = CAPS,
 				  .data_size = f->window_len,
 				  .max_qp = GZ_BRIDGE_MAX_QP,
 				  .max_cq = GZ_BRIDGE_MAX_CQ};
+	uint32_t cid = 0, subnet = f->subnet;
 	uint64_t allow[64];
-	uint32_t cid = 0;
 	uint64_t inc = 0;
 	int ret = gz_fm_lock(&f->fm);
 
 	if (ret)
-		return ret;
-	ret = gz_fm_allowed(&f->fm, allow);
+		return -EAGAIN;
+	/* a fabric that runs no more is the engine's topology again,
+	 * whatever another provider's joiner made of it meanwhile */
+	ret = build(f, &subnet);
+	if (!ret && subnet != f->subnet)
+		ret = say(f, -EADDRNOTAVAIL,
+			  "another provider made it subnet %#x: slot %u "
+			  "refused",
+			  subnet, i);
+	if (!ret)
+		ret = gz_fm_allowed(&f->fm, allow);
 	if (!ret && !(allow[i / 64] >> (i % 64) & 1))
 		ret = say(f, -EADDRNOTAVAIL,
 			  "component %#x is not one its description declares "
 			  "free (genzio-fabric -f %s show): slot %u refused",
 			  f->subnet << 12 | (i + 1), f->name, i);
-	if (!ret || ret == -ENOENT) { /* -ENOENT: the default takes any */
+	if (!ret || (ret == -ENOENT && !f->desc)) { /* the default: any */
 		memset(allow, 0, sizeof(allow));
 		allow[i / 64] = 1ull << (i % 64);
 		ret = gz_fabric_join(&f->reg, NULL, NULL, allow, &cid, &inc);
 		if (ret == -ENOSPC)
-			say(f, ret,
-			    "CID %u is held by another provider's context: "
-			    "slot %u refused",
-			    i + 1, i);
+			ret = say(f, -EADDRNOTAVAIL,
+				  "CID %u is held by another provider's "
+				  "context: slot %u refused",
+				  i + 1, i);
 	}
 	if (!ret) {
 		ret = gz_fm_attach(&f->fm, cid, inc, &self);
@@ -210,6 +258,10 @@ static int join(struct gz_bridge_fab *f, uint32_t i)
 			gz_fabric_leave(&f->reg, cid, inc);
 	}
 	gz_fm_unlock(&f->fm);
+	if (ret && ret != -EADDRNOTAVAIL) {
+		say(f, ret, "slot %u: %s (tried again)", i, strerror(-ret));
+		return -EAGAIN;
+	}
 	if (ret)
 		return ret;
 	f->inc[i] = inc;
@@ -219,18 +271,29 @@ static int join(struct gz_bridge_fab *f, uint32_t i)
 
 static void put(void *arg, const struct gz_fm_uep *u);
 
-/* What changed on the fabric, for the engine: DOWN bits, then events. */
-static void look(struct gz_bridge_fab *f)
+/* What changed on the fabric, for the engine: DOWN bits, then events.
+ * 1 once the bits are of the fabric as it is. */
+static int look(struct gz_bridge_fab *f)
 {
 	uint64_t lost = 0;
+	int fresh = rows(f);
 
-	rows(f);
 	gz_fm_events(&f->fm, &f->log_next, put, f, &lost);
 	if (lost)
 		say(f, 0,
 		    "%llu of its manager's events were lost (overwritten, "
 		    "or garbage in its log)",
 		    (unsigned long long)lost);
+	return fresh;
+}
+
+/* After a join or leave: the DOWN bits of the fabric as it is now before
+ * the loop routes by them (a manager that stays mid-change this long is
+ * stopped: the next looks catch up). */
+static void look_hard(struct gz_bridge_fab *f)
+{
+	for (int tries = 0; !look(f) && tries < 50; tries++)
+		usleep(1000);
 }
 
 /* What slot @i's word asks for, done. */
@@ -241,23 +304,21 @@ static void serve(struct gz_bridge_fab *f, uint32_t i)
 
 	if (ask == GZ_BRIDGE_FAB_JOIN && !f->inc[i]) {
 		ret = join(f, i);
-		if (ret == -ETIMEDOUT)
-			return; /* a manager busy: the next look */
+		if (ret == -EAGAIN)
+			return; /* the next look */
 		/* the DOWN bits first (the loop routes at JOINED), and
 		 * its COMPONENT_ADD in the header before it attaches */
-		look(f);
+		look_hard(f);
 		if (!atomic_compare_exchange_strong(&f->ask[i], &ask,
 						    ret ? GZ_BRIDGE_FAB_REFUSED
 							: GZ_BRIDGE_FAB_JOINED))
 			serve(f, i); /* left meanwhile */
-	} else if (ask == GZ_BRIDGE_FAB_LEAVE) {
-		leave(f, i);
-		look(f);
+	} else if (ask == GZ_BRIDGE_FAB_LEAVE && !leave(f, i)) {
+		look_hard(f);
 		atomic_store_explicit(&f->ask[i], GZ_BRIDGE_FAB_IDLE,
 				      memory_order_release);
 	}
 }
-
 /* An event of the manager's log, into the header's (seq last). */
 static void put(void *arg, const struct gz_fm_uep *u)
 {
@@ -301,8 +362,6 @@ int gz_bridge_fab_start(struct gz_bridge_fab *f, struct gz_bridge_hdr *hdr,
 	f->nslots = nslots;
 	f->window_len = window_len;
 	f->ev_head = 0;
-	atomic_store(&hdr->ev_head, 0);
-	snprintf(hdr->fabric, sizeof(hdr->fabric), "%s", f->name);
 	/* the engine's signals are its main thread's */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
@@ -310,25 +369,6 @@ int gz_bridge_fab_start(struct gz_bridge_fab *f, struct gz_bridge_hdr *hdr,
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	f->running = !ret;
 	return ret ? say(f, ret, "its thread: %s", strerror(-ret)) : 0;
-}
-
-/* The fabric's files, once nobody is on it: an engine that stopped
- * leaves nothing behind in the user's directory. */
-static void unlink_unused(struct gz_bridge_fab *f)
-{
-	char path[GZ_FABRIC_NAME_MAX + 8];
-
-	if (gz_fm_lock(&f->fm))
-		return;
-	if (!gz_fm_runs(&f->fm)) {
-		snprintf(path, sizeof(path), "%s.fm", f->name);
-		unlinkat(f->dirfd, path, 0);
-		snprintf(path, sizeof(path), "%s.reg", f->name);
-		unlinkat(f->dirfd, path, 0);
-		snprintf(path, sizeof(path), "%s.engine", f->name);
-		unlinkat(f->dirfd, path, 0);
-	}
-	gz_fm_unlock(&f->fm);
 }
 
 void gz_bridge_fab_close(struct gz_bridge_fab *f)
@@ -340,13 +380,15 @@ void gz_bridge_fab_close(struct gz_bridge_fab *f)
 		f->running = 0;
 	}
 	for (uint32_t i = 0; f->fm.map && i < f->nslots; i++)
-		leave(f, i);
-	if (f->fm.map && f->nslots) /* it served: its files go */
-		unlink_unused(f);
+		if (leave(f, i))
+			say(f, 0,
+			    "component %#x could not leave (its manager "
+			    "busy): it is reaped when this process is gone",
+			    f->subnet << 12 | (i + 1));
+	f->nslots = 0;
 	if (f->reg.reg)
 		gz_fabric_close(&f->reg);
 	f->reg.reg = NULL;
-	f->nslots = 0;
 	if (f->fm.map)
 		gz_fm_close(&f->fm);
 	if (f->efd >= 0)
@@ -356,6 +398,9 @@ void gz_bridge_fab_close(struct gz_bridge_fab *f)
 	if (f->dirfd >= 0)
 		close(f->dirfd);
 	f->efd = f->lockfd = f->dirfd = -1;
+	gz_topo_free(&f->topo);
+	free(f->desc);
+	f->desc = NULL;
 }
 
 int gz_bridge_fab_join(struct gz_bridge_fab *f, uint32_t i)
@@ -380,13 +425,23 @@ void gz_bridge_fab_leave(struct gz_bridge_fab *f, uint32_t i)
 {
 	uint32_t ask = atomic_load(&f->ask[i]);
 
-	if (ask == GZ_BRIDGE_FAB_REFUSED)
-		atomic_compare_exchange_strong(&f->ask[i], &ask,
-					       GZ_BRIDGE_FAB_IDLE);
-	else if ((ask == GZ_BRIDGE_FAB_JOIN || ask == GZ_BRIDGE_FAB_JOINED) &&
-		 atomic_compare_exchange_strong(&f->ask[i], &ask,
-						GZ_BRIDGE_FAB_LEAVE))
-		eventfd_write(f->efd, 1);
+	/* the thread may answer a JOIN meanwhile: again, with its answer */
+	for (;;) {
+		if (ask == GZ_BRIDGE_FAB_REFUSED) {
+			if (atomic_compare_exchange_weak(&f->ask[i], &ask,
+							 GZ_BRIDGE_FAB_IDLE))
+				return;
+		} else if (ask == GZ_BRIDGE_FAB_JOIN ||
+			   ask == GZ_BRIDGE_FAB_JOINED) {
+			if (atomic_compare_exchange_weak(&f->ask[i], &ask,
+							 GZ_BRIDGE_FAB_LEAVE)) {
+				eventfd_write(f->efd, 1);
+				return;
+			}
+		} else {
+			return; /* IDLE, or a LEAVE asked already */
+		}
+	}
 }
 
 int gz_bridge_fab_idle(const struct gz_bridge_fab *f, uint32_t i)

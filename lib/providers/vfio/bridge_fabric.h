@@ -20,6 +20,7 @@
 
 #include "fabric/fabric.h"
 #include "fabric/fm.h"
+#include "fabric/topo.h"
 #include "providers/vfio/bridge.h"
 
 /* A slot's word between the loop and the thread. */
@@ -39,6 +40,10 @@ struct gz_bridge_fab {
 	int efd;    /* eventfd: the loop asked */
 	struct gz_fabric reg;
 	struct gz_fm fm;
+	/* what it builds whenever the fabric runs no more (another
+	 * provider's context on the name may have rebuilt it meanwhile) */
+	struct gz_topo topo;
+	char *desc; /* its description's path, or NULL: one switch */
 	struct gz_bridge_hdr *hdr;
 	uint32_t nslots, subnet;
 	uint64_t window_len; /* what each component says in control space */
@@ -48,10 +53,11 @@ struct gz_bridge_fab {
 	_Atomic uint32_t ask[GZ_BRIDGE_MAX_SLOTS];
 	/* the thread's: what it joined for each slot */
 	uint64_t inc[GZ_BRIDGE_MAX_SLOTS];
-	uint32_t seen_seq; /* the topology the DOWN bits are of */
-	int rows_stale;	   /* a join or leave since */
-	uint64_t log_next; /* the manager's next event to copy */
-	uint64_t ev_head;  /* the header's */
+	uint32_t seen_seq;  /* the topology the DOWN bits are of */
+	uint32_t seen_wake; /* and the manager's wake word then */
+	int rows_stale;	    /* a join or leave since */
+	uint64_t log_next;  /* the manager's next event to copy */
+	uint64_t ev_head;   /* the header's */
 	/* the loop's: slot i cannot reach slot j (written by the thread) */
 	_Atomic uint8_t down[GZ_BRIDGE_MAX_SLOTS][GZ_BRIDGE_MAX_SLOTS];
 };
@@ -59,8 +65,8 @@ struct gz_bridge_fab {
 /* Whether fabric name @s is usable as one: NAME of genzio-bridged -f. */
 int gz_bridge_fab_name_ok(const char *s);
 /*
- * Open (making it when missing) host fabric @name (@f->log set first, or
- * zeroed) for an engine of
+ * Open (making it when missing) host fabric @name into @f (zeroed, but
+ * for @f->log) for an engine of
  * @nslots slots: described by @desc (genzio_fabric(5); NULL: one switch
  * in subnet *@subnet), whose subnet is then the engine's in *@subnet.
  * 0, or -EADDRINUSE (another engine, or live components of another
@@ -68,12 +74,14 @@ int gz_bridge_fab_name_ok(const char *s);
  */
 int gz_bridge_fab_open(struct gz_bridge_fab *f, const char *name,
 		       const char *desc, uint32_t *subnet);
-/* Serve the engine over @hdr (formatted, @nslots of @window_len bytes
- * each): its name in the header, the thread started. 0 or -errno. */
+/* Serve the engine over @hdr (formatted by gz_bridge_engine_init() with
+ * this fabric's name; @nslots of @window_len bytes each): the thread
+ * started. 0 or -errno. */
 int gz_bridge_fab_start(struct gz_bridge_fab *f, struct gz_bridge_hdr *hdr,
 			uint32_t nslots, uint64_t window_len);
 /* Stop the thread, detach every component still attached (the others
- * hear COMPONENT_REMOVE), close the fabric's files. */
+ * hear COMPONENT_REMOVE), close the fabric's files (they stay: others may
+ * have them open). @f opened, even if that failed; again: a no-op. */
 void gz_bridge_fab_close(struct gz_bridge_fab *f);
 
 /* ---- the loop's side: no lock, no wait ---- */

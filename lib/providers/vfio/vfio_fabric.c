@@ -27,15 +27,16 @@ static int fabric_event_ok(const struct genzio_event *e, uint32_t sid)
 		return e->link == GENZIO_LINK_COMPONENT
 			   ? GENZIO_GCID_SID(e->gcid) == sid &&
 				 GENZIO_GCID_CID(e->gcid)
-			   : !e->gcid;
+			   : !e->gcid && e->link < GZ_FM_MAX_LINK;
 	return (e->type == GENZIO_EVENT_COMPONENT_ADD ||
 		e->type == GENZIO_EVENT_COMPONENT_REMOVE) &&
-	       GENZIO_GCID_SID(e->gcid) == sid && GENZIO_GCID_CID(e->gcid);
+	       !e->link && GENZIO_GCID_SID(e->gcid) == sid &&
+	       GENZIO_GCID_CID(e->gcid);
 }
 
 /* The events of the bridge's fabric (its manager's: links, components)
  * that the engine copied into the header, from where we last read (a
- * seqlock per entry; a head gone wild reads one log's worth). Under the
+ * seqlock per entry; a head gone wild reads one log's worth at most). Under the
  * ctx lock. */
 void gz_vf_fabric_watch(struct gz_vf_ctx *ctx)
 {
@@ -43,12 +44,13 @@ void gz_vf_fabric_watch(struct gz_vf_ctx *ctx)
 	uint64_t head = atomic_load_explicit(&h->ev_head, memory_order_acquire);
 	uint64_t lost = 0;
 
-	if (!ctx->m.fabric[0])
+	/* a head gone backwards is garbage (a component may write the
+	 * header): nothing is read again, nothing until it passes us */
+	if (!ctx->m.fabric[0] || head <= ctx->ev_next)
 		return;
 	if (head - ctx->ev_next > GZ_BRIDGE_EV) {
-		lost = head > ctx->ev_next ? head - ctx->ev_next - GZ_BRIDGE_EV
-					   : 0;
-		ctx->ev_next = head > GZ_BRIDGE_EV ? head - GZ_BRIDGE_EV : 0;
+		lost = head - ctx->ev_next - GZ_BRIDGE_EV;
+		ctx->ev_next = head - GZ_BRIDGE_EV;
 	}
 	for (; ctx->ev_next < head; ctx->ev_next++) {
 		const struct gz_bridge_uep *u =

@@ -132,6 +132,7 @@ int gz_vslot_claim(const struct gz_bridge_map *m, struct gz_vslot *v,
 		   uint64_t (*clock)(void), uint64_t timeout_ns)
 {
 	uint64_t start, hb = 0, hb_ns = 0;
+	uint64_t refused = 0; /* slots whose claim the engine took back */
 	uint32_t cooling, st;
 	int ret;
 
@@ -147,7 +148,8 @@ again:
 		struct gz_bridge_slot *s = (void *)(m->base + off);
 		uint32_t free_ = GZ_BRIDGE_FREE;
 
-		if (m->reach && m->reach(m->reach_arg, off, 4096, 1))
+		if ((refused >> i & 1) ||
+		    (m->reach && m->reach(m->reach_arg, off, 4096, 1)))
 			continue;
 		if (atomic_compare_exchange_strong(&s->state, &free_,
 						   GZ_BRIDGE_CLAIMED) &&
@@ -179,6 +181,13 @@ again:
 			goto again;
 		}
 	}
+	if (!v->s && refused)
+		return gz_err(-EADDRNOTAVAIL,
+			      "bridge: the engine refused our claim of every "
+			      "slot free: its fabric %s has no component free "
+			      "for them (genzio-bridged says why; "
+			      "genzio-fabric -f %s show)",
+			      m->fabric, m->fabric);
 	if (!v->s)
 		return gz_err(-EBUSY,
 			      "bridge: all %u slots are taken (close a "
@@ -187,34 +196,30 @@ again:
 			      m->nslots);
 	v->s->owner = v->owner;
 	gz_vslot_beat(v);
-	for (start = clock();
+	for (uint64_t t0 = clock();
 	     (st = atomic_load_explicit(&v->s->state, memory_order_acquire)) !=
 	     GZ_BRIDGE_ATTACHED;
 	     sched_yield()) {
 		uint64_t now = clock();
 
-		/* taken back by the engine: its fabric gave no GCID (a
-		 * description that declares none for the slot, one removed,
-		 * one another provider holds); the slot is not ours */
+		/* taken back by the engine: its fabric gave no GCID for it
+		 * (a description that declares none, one removed, one
+		 * another provider holds); not ours: try the others */
 		if (st != GZ_BRIDGE_CLAIMED) {
-			v->lost = 1;
-			return gz_err(
-			    -EADDRNOTAVAIL,
-			    "bridge: the engine refused our claim "
-			    "of slot %llu: its fabric %s has no "
-			    "component free for it (genzio-bridged "
-			    "says why; genzio-fabric -f %s show)",
-			    (unsigned long long)((uint64_t)((uint8_t *)v->s -
-							    m->base -
-							    m->slot0) /
-						 m->slot_size),
-			    m->fabric, m->fabric);
+			uint64_t off = (uint64_t)((uint8_t *)v->s - m->base);
+
+			refused |= 1ull << ((off - m->slot0) / m->slot_size);
+			if (m->reach)
+				m->reach(m->reach_arg, off, m->slot_size, 0);
+			v->s = NULL;
+			v->base = NULL;
+			goto again;
 		}
 
 		/* an engine that does not beat will not attach us either:
 		 * a killed one leaves its magic behind */
 		if (gz_bridge_alive(m, &hb, &hb_ns, now, HB_WAIT_NS) ||
-		    now - start > timeout_ns) {
+		    now - t0 > timeout_ns) {
 			gz_vslot_release(v);
 			return gz_err(
 			    -ENODEV,
@@ -222,7 +227,7 @@ again:
 			    "%llu ms, its heartbeat %s (start "
 			    "genzio-bridged on the file again, or "
 			    "remove it)",
-			    (unsigned long long)((now - start) / 1000000),
+			    (unsigned long long)((now - t0) / 1000000),
 			    now - hb_ns > HB_WAIT_NS ? "stopped" : "going on");
 		}
 	}
