@@ -6,10 +6,13 @@
 # component of it (GENZIO_BRIDGE, GENZIO_DEVICE=bridge0), as
 # genzio_vfio(7) tells a user to run them.
 file=/dev/shm/genzio-examples-bridge-$$
+# its fabric's files, in the user's directory, go with it
+fab=gzt_ex$$
+fabfiles=${GENZIO_SHM_DIR:-/dev/shm}/genzio-$(id -u)/$fab
 bridged=
-trap '[ -n "$bridged" ] && kill "$bridged" 2>/dev/null; wait; rm -f "$file"' EXIT
+trap '[ -n "$bridged" ] && kill "$bridged" 2>/dev/null; wait; rm -f "$file" "$fabfiles".*' EXIT
 trap 'exit 1' INT TERM HUP
-"$GZT_BUILDDIR/tools/genzio-bridged" -q -n 8 -S 130 "$file" &
+"$GZT_BUILDDIR/tools/genzio-bridged" -q -n 8 -S 130 -f "$fab" "$file" &
 bridged=$!
 for i in $(seq 1 50); do [ -s "$file" ] && break; sleep 0.1; done
 GENZIO_BRIDGE=$file GENZIO_DEVICE=bridge0

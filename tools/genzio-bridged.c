@@ -132,13 +132,12 @@ static int lock_held(void *arg, uint64_t off)
 	return fl.l_type != F_UNLCK;
 }
 
-/* Map @path, @len bytes, made or resized to it, its fd in *@fdp. NULL
- * with a message. */
-static void *map(const char *path, uint64_t len, int *fdp)
+/* Open @path (made when missing) and take its lock: the fd, or -1 with a
+ * message. */
+static int lock_file(const char *path)
 {
 	const char *why = NULL;
 	struct stat st;
-	void *p;
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 
 	if (fd < 0 || fstat(fd, &st))
@@ -148,6 +147,26 @@ static void *map(const char *path, uint64_t len, int *fdp)
 	else if (flock(fd, LOCK_EX | LOCK_NB))
 		why = errno == EWOULDBLOCK ? "another genzio-bridged serves it"
 					   : strerror(errno);
+	if (why) {
+		fprintf(stderr, "genzio-bridged: %s: %s\n", path, why);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Map @len bytes of @path (locked, on @fd), resized to it. NULL with a
+ * message. The lock is the open file's: @fd stays open, for the
+ * engine's life. */
+static void *map(const char *path, int fd, uint64_t len)
+{
+	const char *why = NULL;
+	struct stat st;
+	void *p;
+
+	if (fstat(fd, &st))
+		why = strerror(errno);
 	else if ((uint64_t)st.st_size != len && lock_held(&fd, 0) == 1)
 		/* resizing a file live components map would kill them
 		 * (SIGBUS), not tell them */
@@ -157,15 +176,9 @@ static void *map(const char *path, uint64_t len, int *fdp)
 		why = strerror(errno);
 	if (why) {
 		fprintf(stderr, "genzio-bridged: %s: %s\n", path, why);
-		if (fd >= 0)
-			close(fd);
 		return NULL;
 	}
 	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	/* the lock is the open file's: kept open, for the engine's life */
-	*fdp = fd;
-	if (p == MAP_FAILED)
-		close(fd);
 	if (p == MAP_FAILED) {
 		fprintf(stderr, "genzio-bridged: mmap of %s: %s%s\n", path,
 			strerror(errno),
@@ -248,9 +261,11 @@ int main(int argc, char **argv)
 				"with -f -\n");
 		return EXIT_USAGE;
 	}
-	if (!(mem = map(argv[optind], (uint64_t)mib * MIB, &fd)))
+	if ((fd = lock_file(argv[optind])) < 0)
 		return EXIT_FAIL;
-	/* after map(): the file exists, so its real path names it */
+	/* the file exists, so its real path names it; the fabric before
+	 * the file grows: a component that sees it sized finds it
+	 * formatted a moment later, not after the fabric's setup */
 	if (!fabric)
 		fabric = default_name(argv[optind], name);
 	has_fab = strcmp(fabric, "-") != 0;
@@ -258,6 +273,11 @@ int main(int argc, char **argv)
 	fab.log = stderr;
 	if (has_fab && gz_bridge_fab_open(&fab, fabric, desc, &sub)) {
 		gz_bridge_fab_close(&fab);
+		return EXIT_FAIL;
+	}
+	if (!(mem = map(argv[optind], fd, (uint64_t)mib * MIB))) {
+		if (has_fab)
+			gz_bridge_fab_close(&fab);
 		return EXIT_FAIL;
 	}
 	if (gz_bridge_engine_init(&e, mem, (uint64_t)mib * MIB, (uint32_t)slots,

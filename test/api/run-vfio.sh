@@ -13,9 +13,12 @@ trap 'exit 1' INT TERM HUP
 # most contexts at once, two tests at a time; a sparse file in /dev/shm
 # (only what is written takes memory)
 file=/dev/shm/genzio-api-bridge-$$
-"$GZT_BUILDDIR/tools/genzio-bridged" -q -n 32 -S 1154 "$file" &
+# its fabric's files, in the user's directory, go with it
+fab=gzt_api$$
+fabfiles=${GENZIO_SHM_DIR:-/dev/shm}/genzio-$(id -u)/$fab
+"$GZT_BUILDDIR/tools/genzio-bridged" -q -n 32 -S 1154 -f "$fab" "$file" &
 bridged=$!
-trap '[ -n "$bridged" ] && kill "$bridged" 2>/dev/null; wait; rm -rf "$tmp" "$file"' EXIT
+trap '[ -n "$bridged" ] && kill "$bridged" 2>/dev/null; wait; rm -rf "$tmp" "$file" "$fabfiles".*' EXIT
 GENZIO_BRIDGE=$file GENZIO_DEVICE=bridge0
 export GENZIO_BRIDGE GENZIO_DEVICE
 "$GZT_BUILDDIR/test/api/api" "$@"

@@ -43,10 +43,11 @@ vfio_dma_limit_bounds_the_iovas"
 # the QEMU arguments of FUNCS ivshmem functions on it, at 00:08.0 on
 bridge() {
 	BRIDGE_FILE=${GENZIO_SHM_DIR:-/dev/shm}/gzvm$1$$
+	BRIDGE_FAB=gzt_vm$1$$ # its fabric's files go with it (bridge_stop)
 	_mib=$2 _n=$3
 	shift 3
 	rm -f "$BRIDGE_FILE"
-	"$b/tools/genzio-bridged" -q -S "$_mib" "$@" "$BRIDGE_FILE" \
+	"$b/tools/genzio-bridged" -q -S "$_mib" -f "$BRIDGE_FAB" "$@" "$BRIDGE_FILE" \
 		2>"$tmp/bridged.err" &
 	BRIDGE_PID=$!
 	for _i in $(seq 1 50); do [ -s "$BRIDGE_FILE" ] && break; sleep 0.1; done
@@ -58,7 +59,8 @@ bridge() {
 }
 bridge_stop() {
 	kill -TERM "$BRIDGE_PID" 2>/dev/null; wait "$BRIDGE_PID"
-	rm -f "$BRIDGE_FILE"
+	rm -f "$BRIDGE_FILE" \
+		"${GENZIO_SHM_DIR:-/dev/shm}/genzio-$(id -u)/$BRIDGE_FAB".*
 }
 
 # a guest component of genzio-bridged through ivshmem and VFIO, paired
@@ -126,8 +128,7 @@ while kill -0 $rpid 2>/dev/null &&
 done
 kill -KILL "$BRIDGE_PID" 2>/dev/null
 wait $rpid || rc=1
-wait "$BRIDGE_PID" 2>/dev/null
-rm -f "$BRIDGE_FILE"
+bridge_stop
 fatal="vfio_fatal_functions_bound vfio_fatal_streaming \
 vfio_fatal_stream_every_byte_landed \
 vfio_fatal_engine_killed_flushes_outstanding_work \

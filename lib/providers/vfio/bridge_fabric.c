@@ -80,10 +80,10 @@ int gz_bridge_fab_open(struct gz_bridge_fab *f, const char *name,
 	f->dirfd = f->lockfd = f->efd = -1;
 	f->fm.fd = f->reg.fd = -1;
 	gz_topo_init(&f->topo);
+	snprintf(f->name, sizeof(f->name), "%s", name ? name : "");
 	if (!gz_bridge_fab_name_ok(name))
 		return say(f, -EINVAL,
 			   "not a fabric name: 1 to 24 of A-Z, a-z, 0-9, _");
-	snprintf(f->name, sizeof(f->name), "%s", name);
 	ret = desc ? gz_topo_load(desc, &f->topo, why, sizeof(why))
 		   : gz_topo_default(&f->topo, *subnet);
 	if (ret)
