@@ -258,6 +258,11 @@ int gz_fm_publish(struct gz_fm *fm, const struct gz_fm_snap *before,
 typedef void (*gz_fm_event_fn)(void *arg, const struct gz_fm_uep *e);
 void gz_fm_events(const struct gz_fm *fm, uint64_t *next, gz_fm_event_fn push,
 		  void *arg, uint64_t *lost);
+/* The same, up to @head (a gz_fm_log_head() read earlier): a reader of
+ * path words that read them after @head knows they show those events
+ * (a manager logs a change after it writes its path words). */
+void gz_fm_events_to(const struct gz_fm *fm, uint64_t *next, uint64_t head,
+		     gz_fm_event_fn push, void *arg, uint64_t *lost);
 /* Under the lock: the events of a change from @b to @a (fm_log.c). */
 void gz_fm_log_diff(struct gz_fm *fm, const struct gz_fm_snap *b,
 		    const struct gz_fm_snap *a);

@@ -81,8 +81,12 @@ uint64_t gz_fm_log_head(const struct gz_fm *fm)
 void gz_fm_events(const struct gz_fm *fm, uint64_t *next, gz_fm_event_fn push,
 		  void *arg, uint64_t *lost)
 {
-	uint64_t head = gz_fm_log_head(fm);
+	gz_fm_events_to(fm, next, gz_fm_log_head(fm), push, arg, lost);
+}
 
+void gz_fm_events_to(const struct gz_fm *fm, uint64_t *next, uint64_t head,
+		     gz_fm_event_fn push, void *arg, uint64_t *lost)
+{
 	/* behind by more than the log holds (or a head gone backwards:
 	 * garbage): what was overwritten is lost, and counted */
 	if (head - *next > GZ_FM_LOG) {

@@ -253,7 +253,7 @@ Test(anyreg, atomics_and_write_imm_outside_data_space_work_or_say_no)
 	cr_assert_eq(gzt_post_wait(&i, &wr, &wc), 0);
 	if (wc.status == GENZIO_WC_SUCCESS) {
 		cr_assert_eq(raw[2], 0x1122334455667788ull);
-		cr_assert_eq(gzt_poll_one(r.cq, &wc, 1000), 1);
+		cr_assert_eq(gzt_poll_one(r.cq, &wc, GZT_WAIT_MS), 1);
 		cr_assert_eq(wc.opcode, GENZIO_WC_RECV_WRITE_IMM);
 	} else {
 		cr_assert(gzt_remote_fault_is(wc.status, GENZIO_WC_REM_ACCESS),
@@ -265,7 +265,7 @@ Test(anyreg, atomics_and_write_imm_outside_data_space_work_or_say_no)
 		wr.opcode = GENZIO_WR_SEND;
 		cr_assert_eq(gzt_post_wait(&i, &wr, &wc), 0);
 		cr_assert_eq(wc.status, GENZIO_WC_SUCCESS);
-		cr_assert_eq(gzt_poll_one(r.cq, &wc, 1000), 1);
+		cr_assert_eq(gzt_poll_one(r.cq, &wc, GZT_WAIT_MS), 1);
 		cr_assert_eq(wc.opcode, GENZIO_WC_RECV);
 		cr_assert_eq(wc.wr_id, 77, "no receive consumed");
 	}

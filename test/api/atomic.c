@@ -56,7 +56,7 @@ static int adder_main(int fd, void *arg)
 	/* the last one done (RC: all are) before the queue pair goes: a
 	 * destroy drops what an engine has not run yet */
 	while (!last) {
-		if (gzt_poll_one(ep.cq, wc, 10000) != 1 || wc[0].status)
+		if (gzt_poll_one(ep.cq, wc, GZT_WAIT_MS) != 1 || wc[0].status)
 			return 34;
 		last = wc[0].wr_id == NADD - 1;
 	}

@@ -600,7 +600,7 @@ static void recv_refused(struct gzt_ep *ep, struct genzio_recv_wr *r)
 
 	cr_assert_eq(genzio_post_send(ep->qp, &wr, &sbad), 0);
 	for (int i = 0; i < 2; i++) {
-		cr_assert_eq(gzt_poll_one(ep->cq, &wc, 10000), 1,
+		cr_assert_eq(gzt_poll_one(ep->cq, &wc, GZT_WAIT_MS), 1,
 			     "the send and the receive complete");
 		if (wc.wr_id == r->wr_id) {
 			cr_assert(gzt_local_fault_is(wc.status),

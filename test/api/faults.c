@@ -173,7 +173,7 @@ Test(faults, unsignaled_failure_still_completes)
 		.rdma = { f.t.info.addr, f.t.info.rkey + 1 },
 	}, *bad;
 	cr_assert_eq(genzio_post_send(f.ep.qp, &wr, &bad), 0);
-	cr_assert_eq(gzt_poll_one(f.ep.cq, &wc, 5000), 1);
+	cr_assert_eq(gzt_poll_one(f.ep.cq, &wc, GZT_WAIT_MS), 1);
 	cr_assert_eq(wc.wr_id, 99);
 	cr_assert(gzt_remote_fault_is(wc.status, GENZIO_WC_BAD_RKEY));
 	teardown(&f);

@@ -60,7 +60,7 @@ Test(msg, send_1B_to_1MiB_lands_once_with_source_and_length)
 			     genzio_wc_status_str(wc.status));
 		cr_assert_eq(wc.opcode, GENZIO_WC_SEND);
 		cr_assert_eq(wc.byte_len, len);
-		cr_assert_eq(gzt_poll_one(r.cq, &wc, 1000), 1);
+		cr_assert_eq(gzt_poll_one(r.cq, &wc, GZT_WAIT_MS), 1);
 		cr_assert_eq(wc.status, GENZIO_WC_SUCCESS);
 		cr_assert_eq(wc.opcode, GENZIO_WC_RECV);
 		cr_assert_eq(wc.wr_id, 1000 + i);
@@ -87,7 +87,7 @@ Test(msg, send_imm_reports_the_immediate)
 	post_recv(&r, 0, 64, 7);
 	send(&s, GENZIO_WR_SEND_IMM, 0, 8, 0xcafef00d, &wc);
 	cr_assert_eq(wc.status, GENZIO_WC_SUCCESS);
-	cr_assert_eq(gzt_poll_one(r.cq, &wc, 1000), 1);
+	cr_assert_eq(gzt_poll_one(r.cq, &wc, GZT_WAIT_MS), 1);
 	cr_assert_eq(wc.imm_data, 0xcafef00d);
 	cr_assert(wc.wc_flags & GENZIO_WC_WITH_IMM);
 	gzt_ep_close(&s);
@@ -136,7 +136,7 @@ Test(msg, write_imm_writes_by_key_and_consumes_a_receive)
 	send(&s, GENZIO_WR_SEND, 0, 8, 0, &wc);
 	cr_assert_eq(wc.status, GENZIO_WC_SUCCESS, "%s",
 		     genzio_wc_status_str(wc.status));
-	cr_assert_eq(gzt_poll_one(r.cq, &wc, 1000), 1);
+	cr_assert_eq(gzt_poll_one(r.cq, &wc, GZT_WAIT_MS), 1);
 	cr_assert_eq(wc.status, GENZIO_WC_SUCCESS, "%s",
 		     genzio_wc_status_str(wc.status));
 	cr_assert_eq(wc.wr_id, next, "the next receive is the one posted");
@@ -160,7 +160,7 @@ Test(msg, receive_scatters_over_three_buffers_in_order)
 	cr_assert_eq(genzio_post_recv(r.qp, &rw, &bad), 0);
 	gzt_fill(s.mem->addr, 50, 8);
 	send(&s, GENZIO_WR_SEND, 0, 50, 0, &wc);
-	cr_assert_eq(gzt_poll_one(r.cq, &wc, 1000), 1);
+	cr_assert_eq(gzt_poll_one(r.cq, &wc, GZT_WAIT_MS), 1);
 	cr_assert_eq(wc.byte_len, 50);
 	uint8_t got[50];
 	memcpy(got, r.mem->addr, 10);
@@ -187,9 +187,9 @@ Test(msg, inline_send_buffer_is_free_at_return)
 	}, *bad;
 	cr_assert_eq(genzio_post_send(s.qp, &wr, &bad), 0);
 	memset(buf, 'x', sizeof(buf));
-	cr_assert_eq(gzt_poll_one(r.cq, &wc, 1000), 1);
+	cr_assert_eq(gzt_poll_one(r.cq, &wc, GZT_WAIT_MS), 1);
 	cr_assert_str_eq(r.mem->addr, "inline payload");
-	cr_assert_eq(gzt_poll_one(s.cq, &wc, 1000), 1);
+	cr_assert_eq(gzt_poll_one(s.cq, &wc, GZT_WAIT_MS), 1);
 	gzt_ep_close(&s);
 	gzt_ep_close(&r);
 }
@@ -223,7 +223,7 @@ Test(msg, no_receive_posted_retries_then_completes_rdm_full)
 	}, *bad;
 	cr_assert_eq(genzio_post_send(s.qp, &wr, &bad), 0, "parks, not fails");
 	/* completes within the timeout plus slack, never hangs */
-	cr_assert_eq(gzt_poll_one(s.cq, &wc, 2000), 1);
+	cr_assert_eq(gzt_poll_one(s.cq, &wc, GZT_WAIT_MS), 1);
 	cr_assert_eq(wc.status, GENZIO_WC_RDM_FULL, "%s",
 		     genzio_wc_status_str(wc.status));
 	cr_assert_eq(wc.wr_id, 1);
@@ -236,10 +236,10 @@ Test(msg, no_receive_posted_retries_then_completes_rdm_full)
 	post_recv(&r, 0, 64, 5);
 	wr.wr_id = 2;
 	cr_assert_eq(genzio_post_send(s.qp, &wr, &bad), 0);
-	cr_assert_eq(gzt_poll_one(s.cq, &wc, 2000), 1);
+	cr_assert_eq(gzt_poll_one(s.cq, &wc, GZT_WAIT_MS), 1);
 	cr_assert_eq(wc.status, GENZIO_WC_SUCCESS);
 	cr_assert_eq(wc.wr_id, 2);
-	cr_assert_eq(gzt_poll_one(r.cq, &wc, 1000), 1);
+	cr_assert_eq(gzt_poll_one(r.cq, &wc, GZT_WAIT_MS), 1);
 	cr_assert_eq(gzt_check(r.mem->addr, 64, 3), -1);
 	gzt_ep_close(&s);
 	gzt_ep_close(&r);
@@ -266,14 +266,14 @@ Test(msg, parked_send_goes_through_when_a_receive_arrives_in_time)
 	cr_assert_eq(genzio_poll_cq(s.cq, 1, &wc), 0, "parked");
 	post_recv(&r, 0, 64, 10);
 	post_recv(&r, 64, 64, 11);
-	cr_assert_eq(gzt_poll_one(s.cq, &wc, 2000), 1);
+	cr_assert_eq(gzt_poll_one(s.cq, &wc, GZT_WAIT_MS), 1);
 	cr_assert_eq(wc.wr_id, 1, "order kept");
 	cr_assert_eq(wc.status, GENZIO_WC_SUCCESS);
-	cr_assert_eq(gzt_poll_one(s.cq, &wc, 2000), 1);
+	cr_assert_eq(gzt_poll_one(s.cq, &wc, GZT_WAIT_MS), 1);
 	cr_assert_eq(wc.wr_id, 2);
-	cr_assert_eq(gzt_poll_one(r.cq, &wc, 1000), 1);
+	cr_assert_eq(gzt_poll_one(r.cq, &wc, GZT_WAIT_MS), 1);
 	cr_assert_eq(wc.wr_id, 10);
-	cr_assert_eq(gzt_poll_one(r.cq, &wc, 1000), 1);
+	cr_assert_eq(gzt_poll_one(r.cq, &wc, GZT_WAIT_MS), 1);
 	cr_assert_eq(wc.wr_id, 11);
 	cr_assert_eq(wc.imm_data, 2);
 	gzt_ep_close(&s);
@@ -297,7 +297,7 @@ Test(msg, too_small_buffer_fails_both_sides_and_writes_nothing)
 		  (!(gzt_caps() & GENZIO_CAP_FINE_STATUS) &&
 		   wc.status == GENZIO_WC_REM_OP), "%s",
 		  genzio_wc_status_str(wc.status));
-	cr_assert_eq(gzt_poll_one(r.cq, &wc, 1000), 1);
+	cr_assert_eq(gzt_poll_one(r.cq, &wc, GZT_WAIT_MS), 1);
 	cr_assert(wc.status == GENZIO_WC_LOC_LEN ||
 		  (!(gzt_caps() & GENZIO_CAP_FINE_STATUS) &&
 		   gzt_local_fault_is(wc.status)), "%s",
@@ -472,7 +472,7 @@ Test(msg, rd_sender_keeps_each_receivers_queue_apart)
 	post_recv(&b, 0, 64, 77);
 	cr_assert_eq(gzt_poll_progress(s.cq, &wc, a.ctx, b.ctx), 1);
 	cr_assert_eq(wc.status, GENZIO_WC_SUCCESS);
-	cr_assert_eq(gzt_poll_one(b.cq, &wc, 1000), 1);
+	cr_assert_eq(gzt_poll_one(b.cq, &wc, GZT_WAIT_MS), 1);
 	cr_assert_eq(wc.wr_id, 77);
 	genzio_ah_destroy(aha);
 	genzio_ah_destroy(ahb);

@@ -82,7 +82,7 @@ static int writer_main(int fd, void *arg)
 		/* the flag's completion (RC: the payload's too) frees its
 		 * send queue slots and the payload's registration: a device
 		 * (verbs) may read the payload after the post returned */
-		if (gzt_poll_one(ep.cq, &wc, 10000) != 1 || wc.status ||
+		if (gzt_poll_one(ep.cq, &wc, GZT_WAIT_MS) != 1 || wc.status ||
 		    wc.wr_id != i)
 			return 85;
 		genzio_mr_dereg(mr);
@@ -134,7 +134,7 @@ Test(order, fenced_flag_is_never_seen_before_its_payload)
 		/* a signaled one now and then frees the send queue's slots
 		 * of the unsignaled ones before it (verbs) */
 		if (wr.send_flags & GENZIO_SEND_SIGNALED) {
-			cr_assert_eq(gzt_poll_one(ep.cq, &wc, 10000), 1);
+			cr_assert_eq(gzt_poll_one(ep.cq, &wc, GZT_WAIT_MS), 1);
 			cr_assert_eq(wc.status, GENZIO_WC_SUCCESS, "%s",
 				     genzio_wc_status_str(wc.status));
 		}
@@ -165,7 +165,7 @@ Test(order, sync_completes_after_earlier_writes)
 		  .send_flags = GENZIO_SEND_SIGNALED },
 	}, *bad;
 	cr_assert_eq(genzio_post_send(ep.qp, wr, &bad), 0);
-	cr_assert_eq(gzt_poll_one(ep.cq, &wc, 1000), 1);
+	cr_assert_eq(gzt_poll_one(ep.cq, &wc, GZT_WAIT_MS), 1);
 	cr_assert_eq(wc.opcode, GENZIO_WC_SYNC);
 	cr_assert_eq(wc.wr_id, 5);
 	cr_assert_eq(wc.status, GENZIO_WC_SUCCESS);

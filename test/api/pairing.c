@@ -73,7 +73,7 @@ Test(pairing, work_posted_before_the_peer_connects_back_runs_once_it_does)
 		cr_assert_eq(genzio_poll_cq(a.cq, 1, &wc), 0, "it waits");
 	cr_assert_eq(*(volatile uint64_t *)b.mem->addr, 0, "nothing landed");
 	cr_assert_eq(gzt_connect(b.qp, &a.info), 0);
-	cr_assert_eq(gzt_poll_one(a.cq, &wc, 5000), 1);
+	cr_assert_eq(gzt_poll_one(a.cq, &wc, GZT_WAIT_MS), 1);
 	cr_assert_eq(wc.status, GENZIO_WC_SUCCESS);
 	cr_assert_eq(*(volatile uint64_t *)b.mem->addr, v);
 	/* and from then on the lean path */
@@ -99,7 +99,7 @@ Test(pairing, a_peer_that_never_connects_back_is_retry_exceeded)
 	wr = put(&b, &sge, &v);
 	cr_assert_eq(genzio_post_send(a.qp, &wr, &bad), 0);
 	/* 1 s of waiting, then an error completion; never a hang */
-	cr_assert_eq(gzt_poll_one(a.cq, &wc, 10000), 1);
+	cr_assert_eq(gzt_poll_one(a.cq, &wc, GZT_WAIT_MS), 1);
 	cr_assert_eq(wc.status, GENZIO_WC_RETRY_EXC, "%s",
 		     genzio_wc_status_str(wc.status));
 	cr_assert_eq(*(volatile uint64_t *)b.mem->addr, 0);
@@ -299,7 +299,7 @@ Test(pairing, waiting_for_the_peer_does_not_use_up_the_receive_timeout)
 	struct genzio_sge rs = { b.info.addr, 64, b.mr->lkey };
 	struct genzio_recv_wr rw = { .wr_id = 2, .sg_list = &rs, .num_sge = 1 };
 	cr_assert_eq(genzio_post_recv(b.qp, &rw, &rbad), 0);
-	cr_assert_eq(gzt_poll_one(a.cq, &wc, 5000), 1);
+	cr_assert_eq(gzt_poll_one(a.cq, &wc, GZT_WAIT_MS), 1);
 	cr_assert_eq(wc.status, GENZIO_WC_SUCCESS, "%s",
 		     genzio_wc_status_str(wc.status));
 	gzt_ep_close(&b);

@@ -72,7 +72,7 @@ static void reap(struct genzio_cq *cq, int n, uint64_t *ids)
 	struct genzio_wc wc;
 
 	for (int i = 0; i < n; i++) {
-		cr_assert_eq(gzt_poll_one(cq, &wc, 5000), 1,
+		cr_assert_eq(gzt_poll_one(cq, &wc, GZT_WAIT_MS), 1,
 			     "a completion stayed hidden (%d of %d seen)", i,
 			     n);
 		cr_assert_eq(wc.status, GENZIO_WC_SUCCESS, "%s",

@@ -231,7 +231,7 @@ Test(rma, batch_of_eight_posts_in_one_call_completes_in_order)
 	cr_assert_eq(genzio_post_send(ep.qp, wr, &bad), 0);
 	/* an engine of its own (vfio) completes them as it goes */
 	for (int n = 0; n < 8; n++)
-		cr_assert_eq(gzt_poll_one(ep.cq, &wc[n], 5000), 1);
+		cr_assert_eq(gzt_poll_one(ep.cq, &wc[n], GZT_WAIT_MS), 1);
 	for (int i = 0; i < 8; i++) {
 		cr_assert_eq(wc[i].wr_id, (uint64_t)i);
 		cr_assert_eq(wc[i].status, GENZIO_WC_SUCCESS);

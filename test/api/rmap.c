@@ -105,7 +105,7 @@ Test(rmap, mapping_outlives_its_owner_without_faults)
 	/* the pages stay ours: no SIGBUS, no SIGSEGV */
 	((volatile uint64_t *)m->addr)[3] = 77;
 	cr_assert_eq(((volatile uint64_t *)m->addr)[3], 77);
-	for (int i = 0; i < 1000 && !got; i++) {
+	for (int i = 0; i < GZT_WAIT_MS && !got; i++) {
 		if (!gzt_event_get(ep.ctx, &ev))
 			got = ev.type == GENZIO_EVENT_PEER_DEAD;
 		else

@@ -113,7 +113,7 @@ Test(staged, outside_data_space_a_receive_is_refused_unless_the_device_stages)
 		send(&s, 100, 7, &wc);
 		cr_assert_eq(wc.status, GENZIO_WC_SUCCESS, "%s",
 			     genzio_wc_status_str(wc.status));
-		cr_assert_eq(gzt_poll_one(r.cq, &wc, 1000), 1);
+		cr_assert_eq(gzt_poll_one(r.cq, &wc, GZT_WAIT_MS), 1);
 		cr_assert_eq(wc.status, GENZIO_WC_SUCCESS, "%s",
 			     genzio_wc_status_str(wc.status));
 		cr_assert_eq(wc.wr_id, 1);
@@ -144,7 +144,7 @@ Test(staged, a_send_into_heap_memory_lands_at_poll_and_is_counted)
 		send(&s, sizes[i], (uint32_t)i + 1, &wc);
 		cr_assert_eq(wc.status, GENZIO_WC_SUCCESS, "%s",
 			     genzio_wc_status_str(wc.status));
-		cr_assert_eq(gzt_poll_one(r.cq, &wc, 1000), 1);
+		cr_assert_eq(gzt_poll_one(r.cq, &wc, GZT_WAIT_MS), 1);
 		cr_assert_eq(wc.status, GENZIO_WC_SUCCESS, "%s",
 			     genzio_wc_status_str(wc.status));
 		cr_assert_eq(wc.opcode, GENZIO_WC_RECV);
@@ -179,7 +179,7 @@ Test(staged, scatter_over_heap_and_data_space_keeps_the_order)
 				     .num_sge = 3 }, *bad;
 	cr_assert_eq(genzio_post_recv(r.qp, &rw, &bad), 0);
 	send(&s, 100, 9, &wc);
-	cr_assert_eq(gzt_poll_one(r.cq, &wc, 1000), 1);
+	cr_assert_eq(gzt_poll_one(r.cq, &wc, GZT_WAIT_MS), 1);
 	cr_assert_eq(wc.status, GENZIO_WC_SUCCESS);
 	cr_assert_eq(wc.byte_len, 100);
 	memcpy(got, h.buf, 10);
@@ -214,7 +214,7 @@ Test(staged, every_slot_is_reused_in_turn_with_its_own_payload)
 
 		send(&s, len, n + 1, &wc);
 		cr_assert_eq(wc.status, GENZIO_WC_SUCCESS);
-		cr_assert_eq(gzt_poll_one(r.cq, &wc, 1000), 1);
+		cr_assert_eq(gzt_poll_one(r.cq, &wc, GZT_WAIT_MS), 1);
 		cr_assert_eq(wc.status, GENZIO_WC_SUCCESS, "round %u", n);
 		cr_assert_eq(wc.wr_id, n, "round %u", n);
 		cr_assert_eq(wc.byte_len, len);
@@ -257,7 +257,7 @@ Test(staged, too_long_a_message_fails_both_sides_and_writes_nothing)
 	cr_assert_eq(post_heap(&r, &h, 16, 3), 0);
 	send(&s, 17, 1, &wc);
 	cr_assert_eq(wc.status, GENZIO_WC_REM_INV_REQ);
-	cr_assert_eq(gzt_poll_one(r.cq, &wc, 1000), 1);
+	cr_assert_eq(gzt_poll_one(r.cq, &wc, GZT_WAIT_MS), 1);
 	cr_assert_eq(wc.status, GENZIO_WC_LOC_LEN);
 	cr_assert_eq(wc.wr_id, 3);
 	assert_canaries(&h, 0);
@@ -278,7 +278,7 @@ Test(staged, a_buffer_deregistered_before_poll_gets_nothing)
 	cr_assert_eq(wc.status, GENZIO_WC_SUCCESS);
 	cr_assert_eq(genzio_mr_dereg(h.mr), 0);
 	h.mr = NULL;
-	cr_assert_eq(gzt_poll_one(r.cq, &wc, 1000), 1);
+	cr_assert_eq(gzt_poll_one(r.cq, &wc, GZT_WAIT_MS), 1);
 	cr_assert_eq(wc.status, GENZIO_WC_LOC_PROT, "%s",
 		     genzio_wc_status_str(wc.status));
 	cr_assert_eq(wc.wr_id, 4);
@@ -315,7 +315,7 @@ Test(staged, flushed_staged_receives_complete_and_write_nothing)
 	cr_assert_eq(post_heap(&r, &h, 64, 8), 0);
 	cr_assert_eq(genzio_qp_reset(r.qp), 0);
 	for (uint64_t id = 7; id <= 8; id++) {
-		cr_assert_eq(gzt_poll_one(r.cq, &wc, 1000), 1);
+		cr_assert_eq(gzt_poll_one(r.cq, &wc, GZT_WAIT_MS), 1);
 		cr_assert_eq(wc.status, GENZIO_WC_FLUSHED);
 		cr_assert_eq(wc.wr_id, id);
 	}
@@ -361,7 +361,7 @@ Test(staged, a_deep_queue_stages_at_most_1024_receives_at_once)
 	for (uint32_t i = 0; i < 2; i++) {
 		send(&s, 10, 3 + i, &wc);
 		cr_assert_eq(wc.status, GENZIO_WC_SUCCESS);
-		cr_assert_eq(gzt_poll_one(cq, &wc, 1000), 1);
+		cr_assert_eq(gzt_poll_one(cq, &wc, GZT_WAIT_MS), 1);
 		cr_assert_eq(wc.wr_id, i);
 		cr_assert_eq(gzt_check(h.buf, 10, 3 + i), -1);
 	}

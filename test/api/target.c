@@ -242,7 +242,7 @@ void gzt_write_imm_lands(struct gzt_ep *s, struct gzt_ep *r, uint64_t wr_id)
 	cr_assert_eq(gzt_post_wait(s, &wr, &wc), 0);
 	cr_assert_eq(wc.status, GENZIO_WC_SUCCESS, "%s",
 		     genzio_wc_status_str(wc.status));
-	cr_assert_eq(gzt_poll_one(r->cq, &wc, 1000), 1);
+	cr_assert_eq(gzt_poll_one(r->cq, &wc, GZT_WAIT_MS), 1);
 	cr_assert_eq(wc.opcode, GENZIO_WC_RECV_WRITE_IMM);
 	cr_assert_eq(wc.imm_data, 77);
 	cr_assert_eq(wc.byte_len, 100);

@@ -113,7 +113,7 @@ Test(wait, epoll_on_the_channel_wakes_on_a_remote_send)
 	/* disarmed until asked again: a second send does not wake */
 	cr_assert_eq(genzio_post_recv(w.qp, &rw, &bad), 0);
 	gzt_send_token(c.fd, 'g');
-	cr_assert_eq(gzt_poll_one(w.rcq, &wc, 5000), 1);
+	cr_assert_eq(gzt_poll_one(w.rcq, &wc, GZT_WAIT_MS), 1);
 	cr_assert_eq(genzio_comp_channel_get_event(w.ch, 0, &cq), -EAGAIN);
 	close(ep);
 	close(c.fd);

@@ -167,7 +167,7 @@ int gzt_post_wait(struct gzt_ep *ep, struct genzio_send_wr *wr,
 	ret = genzio_post_send(ep->qp, wr, &bad);
 	if (ret)
 		return ret;
-	ret = gzt_poll_one(ep->cq, wc, 10000);
+	ret = gzt_poll_one(ep->cq, wc, GZT_WAIT_MS);
 	if (ret < 0)
 		return ret;
 	return ret ? 0 : -ETIMEDOUT;

@@ -67,6 +67,10 @@ int gzt_put64(struct gzt_ep *ep, uint64_t raddr, uint32_t rkey, uint64_t v,
 int gzt_atomic(struct gzt_ep *ep, uint32_t opcode, uint32_t size,
 	       uint64_t raddr, uint32_t rkey, uint64_t operand,
 	       uint64_t compare, struct genzio_wc *wc);
+/* How long a completion that must come may take: long, as only a bug
+ * waits it out (a loaded machine's engine or peer may be off the cores
+ * for seconds; the wait ends at the completion). */
+#define GZT_WAIT_MS 20000
 /* Poll until one completion arrives or @ms pass: 1, 0 (timeout), -errno. */
 int gzt_poll_one(struct genzio_cq *cq, struct genzio_wc *wc, int ms);
 

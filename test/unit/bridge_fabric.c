@@ -118,6 +118,45 @@ Test(bridge_fabric, a_path_down_holds_work_then_fails_it_and_the_qp_lives)
 	cr_assert_eq(*word, 0x1122334455667788ull);
 }
 
+/* A component that acts on the news finds the routing saying the same,
+ * even from a manager stopped between its log and its wake-up (the
+ * seqlock closed, path words and event written, the wake word not yet
+ * bumped): the thread reads the bits again after the log's head. */
+Test(bridge_fabric, an_event_goes_out_once_the_routing_shows_it)
+{
+	struct gz_fm_snap *before = malloc(sizeof(*before));
+	struct gz_fm_file *file = fab.fm.map;
+	uint32_t wake = file->hdr.h.wake;
+	uint64_t head;
+
+	WAIT_FOR(atomic_load(&e.hdr->ev_head) >= 2);
+	head = atomic_load(&e.hdr->ev_head);
+	cr_assert(before);
+	cr_assert_eq(gz_fm_lock(&fab.fm), 0);
+	cr_assert_eq(gz_fm_snapshot(&fab.fm, before), 0);
+	gz_fm_begin(&fab.fm);
+	file->comp[2].flags |= GZ_FM_LINK_DOWN; /* 0x1002's link */
+	gz_fm_end(&fab.fm);
+	usleep(50000); /* the thread reads the rows of that seq: no news */
+	cr_assert_not(gz_bridge_fab_down(&fab, 0, 1));
+	cr_assert_eq(gz_fm_publish(&fab.fm, before, 0, NULL), 0);
+	file->hdr.h.wake = wake; /* ... stopped before its wake-up */
+	gz_fm_unlock(&fab.fm);
+	free(before);
+	while (atomic_load(&e.hdr->ev_head) == head)
+		usleep(1000); /* bounded by the suite's timeout */
+	cr_assert_eq(event_at(head).type, GENZIO_EVENT_LINK_DOWN);
+	cr_assert(gz_bridge_fab_down(&fab, 0, 1),
+		  "LINK_DOWN out while the loop still routes to it");
+	/* and back up, a manager as usual: LINK_UP with the path up */
+	cr_assert_eq(
+	    gz_fm_inject(&fab.fm, GENZIO_FAULT_LINK_UP, "0x1002", "sw0"), 0);
+	while (atomic_load(&e.hdr->ev_head) == head + 1)
+		usleep(1000);
+	cr_assert_eq(event_at(head + 1).type, GENZIO_EVENT_LINK_UP);
+	cr_assert_not(gz_bridge_fab_down(&fab, 0, 1));
+}
+
 Test(bridge_fabric, a_component_removed_is_cut_off_until_added_back)
 {
 	struct gz_xdm_cqe x;

@@ -272,13 +272,21 @@ static int join(struct gz_bridge_fab *f, uint32_t i)
 static void put(void *arg, const struct gz_fm_uep *u);
 
 /* What changed on the fabric, for the engine: DOWN bits, then events.
- * 1 once the bits are of the fabric as it is. */
+ * 1 once the bits are of the fabric as it is. The log's head is read
+ * first and the bits again after it: an event goes out only once the
+ * loop routes by bits that show it (a LINK_UP before its path is up
+ * would fail the work its component sends on that news). Events wait
+ * while the bits cannot be read. */
 static int look(struct gz_bridge_fab *f)
 {
-	uint64_t lost = 0;
-	int fresh = rows(f);
+	uint64_t head = gz_fm_log_head(&f->fm), lost = 0;
+	int fresh;
 
-	gz_fm_events(&f->fm, &f->log_next, put, f, &lost);
+	if (head != f->log_next)
+		f->rows_stale = 1;
+	fresh = rows(f);
+	if (fresh)
+		gz_fm_events_to(&f->fm, &f->log_next, head, put, f, &lost);
 	if (lost)
 		say(f, 0,
 		    "%llu of its manager's events were lost (overwritten, "
