@@ -78,6 +78,9 @@ tap() {
 	say "$name: $p passed, $f failed, $s skipped"
 	printf '%s\n' "$out" | grep -E '^not ok |^1\.\.0|# SKIP' | grep -v 'SKIP test was' |
 		sed 's/^/    /'
+	# what a guest printed for the log (its genzio-info, genzio_perf's
+	# table, a fault run), then, on a failure, the last comments
+	printf '%s\n' "$out" | grep -E '^# guest ' | sed 's/^# guest /    guest /'
 	[ "$f" = 0 ] || printf '%s\n' "$out" | grep -E '^#' | tail -n 40
 }
 

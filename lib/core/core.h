@@ -100,6 +100,17 @@ struct gz_mr {
 	uint64_t cookie_va;
 };
 
+/* A registration's public fields; its keys and cookie still the
+ * provider's to give (none until it does). */
+static inline void gz_mr_init(struct gz_mr *mr, void *addr, uint64_t len,
+			      uint32_t access)
+{
+	mr->pub.addr = addr;
+	mr->pub.length = len;
+	mr->pub.access = access;
+	mr->cookie = GZ_LKEY_COOKIE_NONE;
+}
+
 /* The object behind struct genzio_cq; providers embed it first. */
 struct gz_cq {
 	struct genzio_cq pub;

@@ -159,6 +159,9 @@ gz_vm_tap "$tmp/two/guest2.log" "vfio, two guests:" $two2
 gz_vm_tap "$tmp/fatal/guest1.log" "vfio, engine killed:" $fatal
 # what the guest's genzio-info and genzio_perf said, for the log
 tr -d '\r' <"$tmp/api/guest1.log" 2>/dev/null | sed -n 's/^# \(info\|perf\): /# guest \1: /p'
+# and what the guest under the killed engine saw, in order
+tr -d '\r' <"$tmp/fatal/guest1.log" 2>/dev/null |
+	sed -n -e 's/^GZVM: \(\(not \)\{0,1\}ok .*\)/# guest fault: \1/p' -e t -e 's/^# /# guest fault: /p'
 [ "$nsuite" -gt 0 ] || { tap_not_ok "vfio: the conformance suite in the guest reported nothing"; rc=1; }
 while IFS= read -r l; do
 	case $l in

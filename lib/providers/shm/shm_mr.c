@@ -103,10 +103,7 @@ int gz_shm_mr_reg(struct genzio_pd *pd, void *addr, uint64_t len,
 	mr = calloc(1, sizeof(*mr));
 	if (!mr)
 		return -ENOMEM;
-	mr->base.pub.addr = addr;
-	mr->base.pub.length = len;
-	mr->base.pub.access = access;
-	mr->base.cookie = GZ_LKEY_COOKIE_NONE;
+	gz_mr_init(&mr->base, addr, len, access);
 	mr->mem = gz_shm_mem_find(ctx, a, len);
 	if (!mr->mem && (access & REMOTE_ANY)) {
 		ret = place(ctx, addr, len, access, &mr->mem);

@@ -211,15 +211,12 @@ int gz_vb_mr_reg(struct genzio_pd *pd, void *addr, uint64_t len,
 			      strerror(-ret), ret == -ENOMEM ? " (RLIMIT_MEMLOCK "
 			      "too low? ulimit -l)" : "");
 	}
-	mr->base.pub.addr = addr;
-	mr->base.pub.length = len;
-	mr->base.pub.access = access;
+	gz_mr_init(&mr->base, addr, len, access);
 	mr->base.pub.lkey = mr->ib->lkey;
 	mr->base.pub.rkey = access & (GENZIO_ACCESS_REMOTE_WRITE |
 				      GENZIO_ACCESS_REMOTE_READ |
 				      GENZIO_ACCESS_REMOTE_ATOMIC) ?
 			    mr->ib->rkey : 0;
-	mr->base.cookie = GZ_LKEY_COOKIE_NONE;
 	mr->mem = mem_of(gz_vb_ctx_of(pd->ctx), (uintptr_t)addr, len);
 	if (mr->mem)
 		mr->mem->users++;

@@ -254,10 +254,7 @@ int gz_vf_mr_reg(struct genzio_pd *pd, void *addr, uint64_t len,
 	mr = calloc(1, sizeof(*mr));
 	if (!mr)
 		return -ENOMEM;
-	mr->base.pub.addr = addr;
-	mr->base.pub.length = len;
-	mr->base.pub.access = access;
-	mr->base.cookie = GZ_LKEY_COOKIE_NONE;
+	gz_mr_init(&mr->base, addr, len, access);
 	mr->mem = mem_find(ctx, (uintptr_t)addr, len);
 	/* the engine reaches the window only (no DMA on this bridge) */
 	if (!mr->mem && (access & REMOTE_ANY)) {
