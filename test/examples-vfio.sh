@@ -14,7 +14,8 @@ trap '[ -n "$bridged" ] && kill "$bridged" 2>/dev/null; wait; rm -f "$file" "$fa
 trap 'exit 1' INT TERM HUP
 "$GZT_BUILDDIR/tools/genzio-bridged" -q -n 8 -S 130 -f "$fab" "$file" &
 bridged=$!
-for i in $(seq 1 50); do [ -s "$file" ] && break; sleep 0.1; done
+. "$GZT_SRCDIR/test/lib/bridge.sh"
+gzt_bridge_ready "$file" "$bridged" || exit 99
 GENZIO_BRIDGE=$file GENZIO_DEVICE=bridge0
 export GENZIO_BRIDGE GENZIO_DEVICE
 sh "$GZT_SRCDIR/test/examples.sh"

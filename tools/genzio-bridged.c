@@ -37,6 +37,23 @@ static void on_signal(int sig)
 	stop = 1;
 }
 
+/* The stop signals are held from the first line and let in at the loop:
+ * one that comes while the file is being set up (a component may claim a
+ * slot as soon as the magic is written, and stop the engine at once)
+ * then ends in a clean stop, not in the default action's death. */
+static void stop_signals(sigset_t *set)
+{
+	struct sigaction sa = {.sa_handler = on_signal};
+	const int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT};
+
+	sigemptyset(set);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		sigaddset(set, sigs[i]);
+		sigaction(sigs[i], &sa, NULL);
+	}
+	sigprocmask(SIG_BLOCK, set, NULL);
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -199,13 +216,14 @@ int main(int argc, char **argv)
 	uint32_t sub;
 	int has_fab;
 	long long slots = 0, subnet = 1, mib = 64, route_ms;
-	struct sigaction sa = {.sa_handler = on_signal};
+	sigset_t held;
 	uint32_t idle = 1000;
 	uint64_t busy_ns = 0;
 	uint64_t size;
 	int opt, quiet = 0, fd = -1;
 	void *mem;
 
+	stop_signals(&held);
 	while ((opt = getopt(argc, argv, "n:s:S:f:F:qh")) != -1)
 		switch (opt) {
 		case 'f':
@@ -300,10 +318,6 @@ int main(int argc, char **argv)
 	e.lock_held = lock_held;
 	e.lock_arg = &fd;
 	e.hdr->caps |= GZ_BRIDGE_CAP_LOCKS;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	sigaction(SIGQUIT, &sa, NULL);
 	if (!quiet)
 		fprintf(
 		    stderr,
@@ -314,6 +328,7 @@ int main(int argc, char **argv)
 		    (unsigned long long)((e.slot_size - GZ_BRIDGE_SLOT_ALIGN) /
 					 MIB),
 		    e.subnet, e.fab ? fab.name : "none");
+	sigprocmask(SIG_UNBLOCK, &held, NULL); /* one held runs here */
 	while (!stop) {
 		uint64_t now = gz_sys_now_ns();
 

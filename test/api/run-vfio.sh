@@ -19,6 +19,8 @@ fabfiles=${GENZIO_SHM_DIR:-/dev/shm}/genzio-$(id -u)/$fab
 "$GZT_BUILDDIR/tools/genzio-bridged" -q -n 32 -S 1154 -f "$fab" "$file" &
 bridged=$!
 trap '[ -n "$bridged" ] && kill "$bridged" 2>/dev/null; wait; rm -rf "$tmp" "$file" "$fabfiles".*' EXIT
+. "$GZT_SRCDIR/test/lib/bridge.sh"
+gzt_bridge_ready "$file" "$bridged" || exit 99
 GENZIO_BRIDGE=$file GENZIO_DEVICE=bridge0
 export GENZIO_BRIDGE GENZIO_DEVICE
 "$GZT_BUILDDIR/test/api/api" "$@"

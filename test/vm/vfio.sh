@@ -13,6 +13,7 @@
 # cannot be had.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/tap.sh"
+. "$here/../lib/bridge.sh"
 . "$here/host-lib.sh"
 b=$(cd "${1:?usage: vfio.sh BUILDDIR}" && pwd)
 secs=${GZ_VM_TIMEOUT:-300}
@@ -50,7 +51,7 @@ bridge() {
 	"$b/tools/genzio-bridged" -q -S "$_mib" -f "$BRIDGE_FAB" "$@" "$BRIDGE_FILE" \
 		2>"$tmp/bridged.err" &
 	BRIDGE_PID=$!
-	for _i in $(seq 1 50); do [ -s "$BRIDGE_FILE" ] && break; sleep 0.1; done
+	gzt_bridge_ready "$BRIDGE_FILE" "$BRIDGE_PID" || cat "$tmp/bridged.err" >&2
 	FNS=
 	for _i in $(seq 0 $((_n - 1))); do
 		FNS="$FNS -object memory-backend-file,id=br$_i,mem-path=$BRIDGE_FILE,size=${_mib}M,share=on"
@@ -137,7 +138,7 @@ vfio_fatal_after_it_work_completes_flushed \
 vfio_fatal_after_it_setup_fails_enodev vfio_fatal_after_it_everything_closes"
 
 # the suite's own lines: only tests that ran (a filtered one is no test)
-tr -d '\r' <"$tmp/api/guest1.log" 2>/dev/null | sed -n 's/^TAP: //p' |
+{ tr -d '\r' <"$tmp/api/guest1.log"; } 2>/dev/null | sed -n 's/^TAP: //p' |
 	awk '/^(not )?ok / && !/# SKIP test was skipped/ { print } /^  /' |
 	sed -E 's/^(not ok|ok)( [0-9]+)? -/\1 - vfio:/' >"$tmp/suite.tap"
 nsuite=$(grep -cE '^(not )?ok ' "$tmp/suite.tap")
@@ -158,9 +159,9 @@ gz_vm_tap "$tmp/two/guest2.log" "vfio, two guests:" $two2
 # shellcheck disable=SC2086
 gz_vm_tap "$tmp/fatal/guest1.log" "vfio, engine killed:" $fatal
 # what the guest's genzio-info and genzio_perf said, for the log
-tr -d '\r' <"$tmp/api/guest1.log" 2>/dev/null | sed -n 's/^# \(info\|perf\): /# guest \1: /p'
+{ tr -d '\r' <"$tmp/api/guest1.log"; } 2>/dev/null | sed -nE 's/^# (info|perf): /# guest \1: /p'
 # and what the guest under the killed engine saw, in order
-tr -d '\r' <"$tmp/fatal/guest1.log" 2>/dev/null |
+{ tr -d '\r' <"$tmp/fatal/guest1.log"; } 2>/dev/null |
 	sed -n -e 's/^GZVM: \(\(not \)\{0,1\}ok .*\)/# guest fault: \1/p' -e t -e 's/^# /# guest fault: /p'
 [ "$nsuite" -gt 0 ] || { tap_not_ok "vfio: the conformance suite in the guest reported nothing"; rc=1; }
 while IFS= read -r l; do

@@ -375,7 +375,8 @@ static int vf_device_open(const char *dev, const struct genzio_open_attr *attr,
 	if (ret == -ENODEV)
 		ret = gz_err(-ENODEV,
 			     "%s (%s) holds no genzio bridge (no magic %#x): "
-			     "no genzio-bridged serves it, or it stopped",
+			     "no genzio-bridged serves it, it stopped, or "
+			     "it has not written the magic yet",
 			     dev, ctx->pci ? "BAR2" : file, GZ_BRIDGE_MAGIC);
 	if (ret)
 		goto unmap;
