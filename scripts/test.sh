@@ -79,12 +79,10 @@ tap() {
 	printf '%s\n' "$out" | grep -E '^not ok |^1\.\.0|# SKIP' | grep -v 'SKIP test was' |
 		sed 's/^/    /'
 	# what a guest printed for the log (its genzio-info, genzio_perf's
-	# table, a fault run); on a failure, the last comments instead
-	if [ "$f" = 0 ]; then
-		printf '%s\n' "$out" | grep -E '^# guest ' | sed 's/^# guest /    guest /'
-	else
-		printf '%s\n' "$out" | grep -E '^#' | tail -n 40
-	fi
+	# table, a fault run), then, on a failure, the last other comments
+	printf '%s\n' "$out" | grep -E '^# guest ' | sed 's/^# guest /    guest /'
+	[ "$f" = 0 ] ||
+		printf '%s\n' "$out" | grep -E '^#' | grep -v '^# guest ' | tail -n 40
 }
 
 # QEMU guests (test/vm): the harness itself, the verbs provider on

@@ -53,7 +53,9 @@ start() {
 	"$bridged" -q -S 16 -f "$fab" "$@" "$file" 2>"$tmp/bridged.err" &
 	bpid=$!
 	pids="$pids $bpid"
-	gzt_bridge_ready "$file" $bpid
+	# one that did not start fails what follows; why, for the log
+	gzt_bridge_ready "$file" $bpid 2>"$tmp/ready.err" ||
+		sed 's/^/# /' "$tmp/ready.err" "$tmp/bridged.err"
 }
 
 t "no file: usage, exit 2" 2 '^usage: genzio-bridged' "$bridged"

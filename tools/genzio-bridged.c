@@ -51,7 +51,7 @@ static void stop_signals(sigset_t *set)
 		sigaddset(set, sigs[i]);
 		sigaction(sigs[i], &sa, NULL);
 	}
-	sigprocmask(SIG_BLOCK, set, NULL);
+	pthread_sigmask(SIG_BLOCK, set, NULL);
 }
 
 static void usage(FILE *f)
@@ -303,9 +303,6 @@ int main(int argc, char **argv)
 	    (has_fab &&
 	     gz_bridge_fab_start(&fab, e.hdr, e.nslots,
 				 e.slot_size - GZ_BRIDGE_SLOT_ALIGN))) {
-		/* no engine will serve what a component saw formatted */
-		if (e.hdr)
-			atomic_store((_Atomic uint32_t *)&e.hdr->magic, 0);
 		if (has_fab)
 			gz_bridge_fab_close(&fab);
 		return EXIT_FAIL;
@@ -318,6 +315,8 @@ int main(int argc, char **argv)
 	e.lock_held = lock_held;
 	e.lock_arg = &fd;
 	e.hdr->caps |= GZ_BRIDGE_CAP_LOCKS;
+	/* last: a component that sees the magic sees all of the above */
+	gz_bridge_engine_publish(&e);
 	if (!quiet)
 		fprintf(
 		    stderr,
@@ -328,7 +327,7 @@ int main(int argc, char **argv)
 		    (unsigned long long)((e.slot_size - GZ_BRIDGE_SLOT_ALIGN) /
 					 MIB),
 		    e.subnet, e.fab ? fab.name : "none");
-	sigprocmask(SIG_UNBLOCK, &held, NULL); /* one held runs here */
+	pthread_sigmask(SIG_UNBLOCK, &held, NULL); /* one held runs here */
 	while (!stop) {
 		uint64_t now = gz_sys_now_ns();
 

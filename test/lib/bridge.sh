@@ -7,7 +7,9 @@
 # engine's magic stays in it.
 gzt_bridge_ready() {
 	for _gzt_i in $(seq 1 200); do
-		[ "$(head -c 4 "$1" 2>/dev/null)" = ZGBR ] && return 0
+		# the NULs of a file not yet formatted are no text to a shell
+		[ "$(head -c 4 "$1" 2>/dev/null | tr -d '\000')" = ZGBR ] &&
+			return 0
 		if ! kill -0 "$2" 2>/dev/null; then
 			echo "genzio-bridged exited before it formatted $1" >&2
 			return 1

@@ -358,6 +358,9 @@ Test(bridge, a_claim_without_an_engine_times_out_and_frees_its_slot)
 
 	cr_assert_neq(other, MAP_FAILED);
 	cr_assert_eq(gz_bridge_engine_init(&f, other, LEN, 1, 1, NULL), 0);
+	cr_assert_eq(gz_bridge_map_check(other, LEN, &fm), -ENODEV,
+		     "formatted, not published: no bridge yet");
+	gz_bridge_engine_publish(&f);
 	cr_assert_eq(gz_bridge_map_check(other, LEN, &fm), 0);
 	cr_assert_eq(gz_vslot_claim(&fm, &c, clock_idle, SEC), -ENODEV,
 		     "its heartbeat never moved");
@@ -380,6 +383,7 @@ Test(bridge, an_engine_restarted_under_a_component_is_a_bridge_gone)
 
 	cr_assert_eq(gz_bridge_alive(&m, &seen, &since, now, SEC), 0);
 	cr_assert_eq(gz_bridge_engine_init(&f, mem, LEN, 0, 1, NULL), 0);
+	gz_bridge_engine_publish(&f);
 	cr_assert_eq(gz_bridge_alive(&m, &seen, &since, now, SEC), -ENODEV,
 		     "a new incarnation");
 }

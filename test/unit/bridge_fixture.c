@@ -104,6 +104,7 @@ void setup(void)
 		    0);
 		e.fab = fixture_fab;
 	}
+	gz_bridge_engine_publish(&e);
 	cr_assert_eq(e.nslots, 2);
 	cr_assert_eq(gz_bridge_map_check(mem, LEN, &m), 0);
 	now = 1;

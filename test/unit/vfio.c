@@ -71,6 +71,7 @@ static void up(void)
 	close(fd);
 	cr_assert_neq(mem, MAP_FAILED);
 	cr_assert_eq(gz_bridge_engine_init(&e, mem, LEN, 0, 1, NULL), 0);
+	gz_bridge_engine_publish(&e);
 	setenv("GENZIO_BRIDGE", path, 1);
 	setenv("GENZIO_DEVICE", "bridge0", 1);
 	cr_assert_eq(pthread_create(&thr, NULL, engine_main, NULL), 0);

@@ -51,7 +51,12 @@ bridge() {
 	"$b/tools/genzio-bridged" -q -S "$_mib" -f "$BRIDGE_FAB" "$@" "$BRIDGE_FILE" \
 		2>"$tmp/bridged.err" &
 	BRIDGE_PID=$!
-	gzt_bridge_ready "$BRIDGE_FILE" "$BRIDGE_PID" || cat "$tmp/bridged.err" >&2
+	# a bridge that did not start fails the run, saying why (its guests
+	# find no magic and fail at once)
+	if ! gzt_bridge_ready "$BRIDGE_FILE" "$BRIDGE_PID" 2>"$tmp/ready.err"; then
+		sed 's/^/# bridge '"$1"': /' "$tmp/ready.err" "$tmp/bridged.err"
+		rc=1
+	fi
 	FNS=
 	for _i in $(seq 0 $((_n - 1))); do
 		FNS="$FNS -object memory-backend-file,id=br$_i,mem-path=$BRIDGE_FILE,size=${_mib}M,share=on"

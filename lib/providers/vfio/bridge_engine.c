@@ -110,9 +110,13 @@ int gz_bridge_engine_init(struct gz_bridge_engine *e, void *base, uint64_t len,
 		es->window_len = e->slot_size - GZ_BRIDGE_SLOT_ALIGN;
 		memset(es->base, 0, GZ_BRIDGE_CTL_LEN);
 	}
+	return 0;
+}
+
+void gz_bridge_engine_publish(struct gz_bridge_engine *e)
+{
 	atomic_store_explicit((_Atomic uint32_t *)&e->hdr->magic,
 			      GZ_BRIDGE_MAGIC, memory_order_release);
-	return 0;
 }
 
 /* Give slot @es its GCID and layout; its component may set up once it

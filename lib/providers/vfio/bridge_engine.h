@@ -107,11 +107,16 @@ uint32_t gz_bridge_engine_fit(uint64_t len, uint32_t nslots,
  * Format @len bytes at @base as a bridge of @nslots slots (as many as
  * fit when 0) in subnet @subnet, its GCIDs from host fabric @fabric
  * (NULL: none; the engine's fab set after, before its first step): the
- * header, then free slots. 0, or
+ * header, then free slots, but no magic yet: components find no bridge
+ * until gz_bridge_engine_publish(). 0, or
  * -EINVAL (too small for one slot of 4 MiB, a bad subnet: named).
  */
 int gz_bridge_engine_init(struct gz_bridge_engine *e, void *base, uint64_t len,
 			  uint32_t nslots, uint32_t subnet, const char *fabric);
+/* The magic, the header's last word: a component that sees it sees the
+ * rest (the caps a caller added after init too), so it comes once the
+ * engine is ready to serve claims (its fab started). */
+void gz_bridge_engine_publish(struct gz_bridge_engine *e);
 /*
  * One round at time @now_ns (CLOCK_MONOTONIC): the heartbeat, claims,
  * closes and dead components, queue pair states, then at most @budget
