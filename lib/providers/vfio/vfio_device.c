@@ -229,7 +229,9 @@ static int map_file(struct gz_vf_ctx *ctx, const char *path)
 			      page > GZ_BRIDGE_SLOT_ALIGN
 				  ? "on pages over 2 MiB: the bridge's slots "
 				    "are 2 MiB-aligned (use 2 MiB pages)"
-				  : "an empty file, no bridge");
+				  : "an empty file, no bridge (genzio-bridged "
+				    "FILE & makes one; wait for its magic: "
+				    "genzio-bridged(1))");
 	}
 	len = (uint64_t)st.st_size;
 	p = mmap(NULL, len + page, PROT_NONE,
@@ -376,7 +378,8 @@ static int vf_device_open(const char *dev, const struct genzio_open_attr *attr,
 		ret = gz_err(-ENODEV,
 			     "%s (%s) holds no genzio bridge (no magic %#x): "
 			     "no genzio-bridged serves it, it stopped, or "
-			     "it has not written the magic yet",
+			     "it has not written the magic yet (start one "
+			     "and wait for its magic: genzio-bridged(1))",
 			     dev, ctx->pci ? "BAR2" : file, GZ_BRIDGE_MAGIC);
 	if (ret)
 		goto unmap;
