@@ -349,10 +349,15 @@ void gzt_fabric_init(void)
 {
 	char name[32];
 
-	snprintf(name, sizeof(name), "gzt%d", (int)getpid());
+	struct timespec ts;
+
+	/* pids wrap (pid_max is 32768 here): an earlier test process of
+	 * this pid may have left files, or a child that still joins, so
+	 * the name is the pid's and the moment's */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	snprintf(name, sizeof(name), "gzt%d_%08lx", (int)getpid(),
+		 (unsigned long)ts.tv_nsec);
 	setenv("GENZIO_FABRIC", name, 1);
-	/* pids wrap (pid_max is 32768 here): what an earlier test process
-	 * of this pid left behind (killed before its fini) is not ours */
 	fabric_clean(name);
 }
 
