@@ -10,6 +10,9 @@
 
 #include "api.h"
 
+TestSuite(verbsdest, .init = gzt_fabric_init, .fini = gzt_fabric_fini,
+	  .timeout = 60);
+
 /* @ep's queue pair, as verbs names it, with first PSN @psn. */
 static struct genzio_verbs_dest dest_of(struct gzt_ep *ep, uint32_t psn)
 {
