@@ -300,26 +300,33 @@ int gzt_recv_token(int fd, char *t)
 	return n == 1 ? 0 : -EPIPE;
 }
 
-/* Remove this fabric's files from one genzio directory. */
+/* Remove this fabric's files from one genzio directory (never one
+ * behind a symlink: another user may plant genzio-<uid> -> anywhere). */
 static void fini_dir(const char *path, const char *fabric)
 {
 	size_t n = strlen(fabric);
 	struct dirent *de;
 	DIR *d;
+	int fd;
 
-	d = opendir(path);
-	if (!d)
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
 		return;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return;
+	}
 	while ((de = readdir(d))) {
 		const char *e = de->d_name;
 
 		/* ".gzt12.reg.<pid>.<rand>": a registry being built */
 		if (*e == '.')
 			e++;
-		/* "gzt12.reg", "gzt12-...", "gzt12_sub..." */
+		/* "gzt12.reg", "gzt12-...", "gzt12_fresh..." */
 		if (!strncmp(e, fabric, n) &&
 		    (e[n] == '.' || e[n] == '-' || e[n] == '_'))
-			unlinkat(dirfd(d), de->d_name, 0);
+			unlinkat(fd, de->d_name, 0);
 	}
 	closedir(d);
 }
@@ -339,7 +346,9 @@ static void fini_base(const char *base, const char *fabric)
 	globfree(&g);
 }
 
-/* Remove the files of fabric @f (a test's: "gzt...") everywhere. */
+/* Remove the files of fabric @f (a test's: "gzt...") everywhere: the
+ * default base, the one GENZIO_SHM_DIR names now (a test may move it)
+ * and every hugetlbfs mount. */
 static void fabric_clean(const char *f)
 {
 	const char *shm = getenv("GENZIO_SHM_DIR");
@@ -348,7 +357,9 @@ static void fabric_clean(const char *f)
 
 	if (!f || strncmp(f, "gzt", 3))
 		return;
-	fini_base(shm && *shm ? shm : "/dev/shm", f);
+	fini_base("/dev/shm", f);
+	if (shm && *shm && strcmp(shm, "/dev/shm"))
+		fini_base(shm, f);
 	m = fopen("/proc/mounts", "re");
 	if (!m)
 		return;
@@ -359,23 +370,33 @@ static void fabric_clean(const char *f)
 	fclose(m);
 }
 
+/* This test process's fabric, kept here: a test may change the
+ * environment. 24: the longest name the library takes. */
+static char fabric_name[24 + 1];
+
 static void fabric_gone(void)
 {
-	fabric_clean(getenv("GENZIO_FABRIC"));
+	fabric_clean(fabric_name);
 }
 
 void gzt_fabric_init(void)
 {
-	struct timespec ts;
-	char name[32];
+	const char *run = getenv("GENZIO_FABRIC");
 
-	/* pids wrap (pid_max is 32768 here), and the tests' own fabrics
-	 * are "gzt<pid>" (test/lib/fabric-run.sh): a name of the pid alone
-	 * could be one whose files or late joiners are still about */
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	snprintf(name, sizeof(name), "gzt%d_%08lx", (int)getpid(),
-		 (unsigned long)ts.tv_nsec);
-	setenv("GENZIO_FABRIC", name, 1);
+	/* under make check, inside the test's own "gzt<pid>"
+	 * (test/lib/fabric-run.sh), so whatever a worker that crashed
+	 * left goes with the test; the worker's pid, unique among those
+	 * alive, in 6 hex digits (pid_max is at most 4194304): the name
+	 * and a test's "_fresh" on it stay within the 24 a fabric's name
+	 * may have */
+	if (!run || strncmp(run, "gzt", 3) || strlen(run) > 10 ||
+	    strchr(run, '_'))
+		run = "gztc";
+	snprintf(fabric_name, sizeof(fabric_name), "%s_%06x", run,
+		 (unsigned)getpid());
+	/* that pid's earlier worker of this run may have crashed */
+	fabric_clean(fabric_name);
+	setenv("GENZIO_FABRIC", fabric_name, 1);
 	/* a test that skips (cr_skip_test) exits without its fini */
 	atexit(fabric_gone);
 }
@@ -388,7 +409,7 @@ void gzt_fabric_fini(void)
 			waitpid(kids[i], NULL, 0);
 			kids[i] = 0;
 		}
-	fabric_clean(getenv("GENZIO_FABRIC"));
+	fabric_clean(fabric_name);
 }
 
 static uint8_t pat(uint64_t i, uint32_t seed)
