@@ -11,14 +11,15 @@ GENZIO_FABRIC=gzt$$
 export GENZIO_FABRIC
 
 clean() {
-	for dir in "${GENZIO_SHM_DIR:-/dev/shm}"/genzio-* $(awk \
-		'$3 == "hugetlbfs" { print $2 "/genzio-*" }' /proc/mounts \
-		2>/dev/null); do
-		# another user's genzio-<uid> may be a symlink to anywhere
-		[ -d "$dir" ] && [ ! -L "$dir" ] || continue
-		rm -f "$dir/$GENZIO_FABRIC".* "$dir/$GENZIO_FABRIC"-* \
-			"$dir/$GENZIO_FABRIC"_* "$dir/.$GENZIO_FABRIC".* \
-			"$dir/.$GENZIO_FABRIC"_* 2>/dev/null
+	f=$GENZIO_FABRIC
+	for base in /dev/shm ${GENZIO_SHM_DIR:+"$GENZIO_SHM_DIR"} $(awk \
+		'$3 == "hugetlbfs" { print $2 }' /proc/mounts 2>/dev/null); do
+		# find follows no symlink: another user's genzio-<uid> may be
+		# one to anywhere, now or by the time we get there
+		find -H "$base" -mindepth 2 -maxdepth 2 -path "$base/genzio-*/*" \
+			! -type d \( -name "$f.*" -o -name "$f-*" -o \
+			-name "${f}_*" -o -name ".$f.*" -o -name ".${f}_*" \) \
+			-delete 2>/dev/null
 	done
 }
 
