@@ -91,7 +91,9 @@ int gzt_remote_fault_is(uint32_t got, uint32_t fine);
  * without GENZIO_CAP_FINE_STATUS verbs' own (Soft-RoCE reports a bad lkey
  * as LOC_QP_OP). */
 int gzt_local_fault_is(uint32_t got);
-/* The default device's capabilities, less the hidden ones. */
+/* The default device's capabilities, less the hidden ones, asked once:
+ * a test that watches its fabric asks first (the question opens a
+ * context), and a target's child inherits the answer. */
 uint64_t gzt_caps(void);
 /* After a request failed: on a device without
  * GENZIO_CAP_QP_SURVIVES_FAULT, reset @ep's queue pair and connect it

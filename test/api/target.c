@@ -304,16 +304,30 @@ static void default_attr(struct genzio_device_attr *a)
 	cr_assert_eq(genzio_device_close(ctx), 0);
 }
 
-uint64_t gzt_caps(void)
+/* The default device's caps and provider, asked once in a process: a
+ * context opened later, while a test watches its fabric, is one more
+ * component there, and leaves a GCID its next joiner may get (a stale
+ * COMPONENT_ADD for a target that has not joined yet). */
+static struct {
+	uint64_t caps;	/* bit 63: asked */
+	int vfio;
+} dflt;
+
+static void default_once(void)
 {
-	static uint64_t caps;
 	struct genzio_device_attr a;
 
-	if (!caps) {
-		default_attr(&a);
-		caps = (a.caps & ~caps_hidden()) | 1ull << 63;
-	}
-	return caps;
+	if (dflt.caps)
+		return;
+	default_attr(&a);
+	dflt.caps = (a.caps & ~caps_hidden()) | 1ull << 63;
+	dflt.vfio = !strcmp(a.provider, "vfio");
+}
+
+uint64_t gzt_caps(void)
+{
+	default_once();
+	return dflt.caps;
 }
 
 int gzt_remote_fault_is(uint32_t got, uint32_t fine)
@@ -384,10 +398,8 @@ void gzt_recover_self(struct gzt_ep *ep)
 
 int gzt_registry(void)
 {
-	struct genzio_device_attr a;
-
-	default_attr(&a);
-	return strcmp(a.provider, "vfio") != 0;
+	default_once();
+	return !dflt.vfio;
 }
 
 void gzt_require_registry(void)

@@ -14,12 +14,16 @@ clean() {
 	f=$GENZIO_FABRIC
 	for base in /dev/shm ${GENZIO_SHM_DIR:+"$GENZIO_SHM_DIR"} $(awk \
 		'$3 == "hugetlbfs" { print $2 }' /proc/mounts 2>/dev/null); do
-		# find follows no symlink: another user's genzio-<uid> may be
-		# one to anywhere, now or by the time we get there
-		find -H "$base" -mindepth 2 -maxdepth 2 -path "$base/genzio-*/*" \
+		# GNU find follows no symlink below its start: another
+		# user's genzio-<uid> may be one to anywhere, now or by the
+		# time find gets there; the start is ours (cd -P follows a
+		# GENZIO_SHM_DIR that is a link), and "./" keeps -path
+		# whatever the base's name has in it
+		(cd -P -- "$base" 2>/dev/null &&
+			find . -mindepth 2 -maxdepth 2 -path './genzio-*/*' \
 			! -type d \( -name "$f.*" -o -name "$f-*" -o \
 			-name "${f}_*" -o -name ".$f.*" -o -name ".${f}_*" \) \
-			-delete 2>/dev/null
+			-delete 2>/dev/null)
 	done
 }
 
