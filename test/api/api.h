@@ -95,6 +95,10 @@ int gzt_local_fault_is(uint32_t got);
  * a test that watches its fabric asks first (the question opens a
  * context), and a target's child inherits the answer. */
 uint64_t gzt_caps(void);
+/* A suite's init when its tests watch their fabric (events, counts of
+ * components): gzt_fabric_init(), and the default device asked before a
+ * test opens its first context. */
+void gzt_watch_init(void);
 /* After a request failed: on a device without
  * GENZIO_CAP_QP_SURVIVES_FAULT, reset @ep's queue pair and connect it
  * afresh to @t (a new queue pair of it) or to itself; else nothing. */

@@ -6,7 +6,7 @@
 
 #include "api.h"
 
-TestSuite(events, .init = gzt_fabric_init, .fini = gzt_fabric_fini,
+TestSuite(events, .init = gzt_watch_init, .fini = gzt_fabric_fini,
 	  .timeout = 30);
 
 Test(events, killed_peer_raises_peer_dead_once_on_the_event_fd)

@@ -304,30 +304,35 @@ static void default_attr(struct genzio_device_attr *a)
 	cr_assert_eq(genzio_device_close(ctx), 0);
 }
 
-/* The default device's caps and provider, asked once in a process: a
- * context opened later, while a test watches its fabric, is one more
- * component there, and leaves a GCID its next joiner may get (a stale
- * COMPONENT_ADD for a target that has not joined yet). */
+/* The default device, asked once in a process: a context opened later,
+ * while a test watches its fabric, is one more component there, and
+ * leaves a GCID its next joiner may get (a stale COMPONENT_ADD for a
+ * target that has not joined yet). A target's child inherits it. */
 static struct {
-	uint64_t caps;	/* bit 63: asked */
-	int vfio;
+	int asked;
+	struct genzio_device_attr a;
+	uint64_t hidden;	/* what GZT_CAPS_HIDE hides of a.caps */
 } dflt;
 
 static void default_once(void)
 {
-	struct genzio_device_attr a;
-
-	if (dflt.caps)
+	if (dflt.asked)
 		return;
-	default_attr(&a);
-	dflt.caps = (a.caps & ~caps_hidden()) | 1ull << 63;
-	dflt.vfio = !strcmp(a.provider, "vfio");
+	default_attr(&dflt.a);
+	dflt.hidden = caps_hidden() & dflt.a.caps;
+	dflt.asked = 1;
 }
 
 uint64_t gzt_caps(void)
 {
 	default_once();
-	return dflt.caps;
+	return (dflt.a.caps & ~dflt.hidden) | 1ull << 63;
+}
+
+void gzt_watch_init(void)
+{
+	gzt_fabric_init();
+	default_once();
 }
 
 int gzt_remote_fault_is(uint32_t got, uint32_t fine)
@@ -399,39 +404,34 @@ void gzt_recover_self(struct gzt_ep *ep)
 int gzt_registry(void)
 {
 	default_once();
-	return !dflt.vfio;
+	return strcmp(dflt.a.provider, "vfio") != 0;
 }
 
 void gzt_require_registry(void)
 {
-	struct genzio_device_attr a;
-
-	default_attr(&a);
 	if (!gzt_registry())
 		cr_skip_test("%s: its GCIDs come from its bridge's engine, not "
-			     "from a registry in the base directory", a.name);
+			     "from a registry in the base directory",
+			     dflt.a.name);
+}
+
+/* Skip unless the default device has @caps, all of them (@all) or any. */
+static void require(uint64_t caps, int all, const char *names)
+{
+	uint64_t have = gzt_caps() & caps;
+
+	if (all ? have != caps : !have)
+		cr_skip_test("%s lacks GENZIO_CAP_%s%s", dflt.a.name, names,
+			     dflt.hidden & caps ?
+			     " (some hidden by GZT_CAPS_HIDE)" : "");
 }
 
 void gzt_require_any_caps(uint64_t caps, const char *names)
 {
-	struct genzio_device_attr a;
-
-	default_attr(&a);
-	if (!(a.caps & ~caps_hidden() & caps))
-		cr_skip_test("%s lacks GENZIO_CAP_%s%s", a.name, names,
-			     caps_hidden() & caps & a.caps ?
-			     " (some hidden by GZT_CAPS_HIDE)" : "");
+	require(caps, 0, names);
 }
 
 void gzt_require_caps(uint64_t caps, const char *names)
 {
-	struct genzio_device_attr a;
-	uint64_t have;
-
-	default_attr(&a);
-	have = a.caps & ~caps_hidden();
-	if ((have & caps) != caps)
-		cr_skip_test("%s lacks GENZIO_CAP_%s%s", a.name, names,
-			     caps_hidden() & caps & a.caps ?
-			     " (some hidden by GZT_CAPS_HIDE)" : "");
+	require(caps, 1, names);
 }

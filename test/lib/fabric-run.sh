@@ -19,7 +19,7 @@ clean() {
 		# time find gets there; the start is ours (cd -P follows a
 		# GENZIO_SHM_DIR that is a link), and "./" keeps -path
 		# whatever the base's name has in it
-		(cd -P -- "$base" 2>/dev/null &&
+		(CDPATH='' cd -P -- "$base" >/dev/null 2>&1 &&
 			find . -mindepth 2 -maxdepth 2 -path './genzio-*/*' \
 			! -type d \( -name "$f.*" -o -name "$f-*" -o \
 			-name "${f}_*" -o -name ".$f.*" -o -name ".${f}_*" \) \
